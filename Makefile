@@ -1,0 +1,95 @@
+# replmon: `make` builds build/replmon; `make check` runs every test; `make demo` runs it.
+# See README.md.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+CC ?= cc
+PKGS := libmariadb libmicrohttpd libcurl yaml-0.1 zlib jansson
+REVISION := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(PKGS))
+CMOCKA_CFLAGS = $(shell pkg-config --cflags cmocka)
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
+
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS ?= -O2 -g
+ifeq ($(SANITIZE),1)
+CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS) $(CFLAGS) -Ichecker -Iexporter \
+	-DREPLMON_REVISION='"$(REVISION)"' $(PKG_CFLAGS) -MMD -MP
+LIBS = $(PKG_LIBS) -lpthread -lm
+
+CHECKER_SRC := $(wildcard checker/*.c)
+EXPORTER_SRC := $(filter-out exporter/main.c,$(wildcard exporter/*.c))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+
+CHECKER_OBJ := $(CHECKER_SRC:%.c=$(BUILD)/obj/%.o)
+EXPORTER_OBJ := $(EXPORTER_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all check deps unit integration demo asan valgrind install clean format format-check
+all: $(BUILD)/replmon
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/replmon: $(BUILD)/obj/exporter/main.o $(EXPORTER_OBJ) $(CHECKER_OBJ)
+	$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(EXPORTER_OBJ) $(CHECKER_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) $^ $(LIBS) $(CMOCKA_LIBS) -o $@
+
+# Packages first (pkg-config needs them), then a fresh make that sees their flags.
+check: deps
+	$(MAKE) --no-print-directory all unit integration
+
+deps:
+	@tests/ensure-packages.sh build test
+
+unit: $(UNIT_BIN)
+	@failed=0; for t in $(UNIT_BIN); do \
+	  echo "== $$t"; (cd tests/unit && ../../$$t) || failed=1; \
+	done; exit $$failed
+
+integration: $(BUILD)/replmon
+	REPLMON=$(BUILD)/replmon python3 tests/integration/test_mariadb.py
+
+demo:
+	@tests/ensure-packages.sh build demo
+	@$(MAKE) --no-print-directory all
+	python3 tests/integration/demo.py
+
+# The same tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+asan: deps
+	$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 all unit integration
+
+valgrind: deps
+	$(MAKE) --no-print-directory BUILD=build/valgrind $(UNIT_SRC:tests/unit/%.c=build/valgrind/tests/%)
+	@failed=0; for t in $(UNIT_SRC:tests/unit/%.c=build/valgrind/tests/%); do \
+	  (cd tests/unit && valgrind -q --error-exitcode=1 --leak-check=full \
+	    --errors-for-leak-kinds=definite,indirect ../../$$t) || failed=1; \
+	done; exit $$failed
+
+install: $(BUILD)/replmon
+	install -D -m 0755 $(BUILD)/replmon $(DESTDIR)$(PREFIX)/bin/replmon
+	install -D -m 0644 exporter/replmon.service $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.service
+	install -D -m 0644 exporter/replmon.example.yml $(DESTDIR)$(PREFIX)/share/doc/replmon/replmon.example.yml
+	sed -i 's|/usr/local/bin/replmon|$(PREFIX)/bin/replmon|' $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.service
+
+clean:
+	rm -rf build
+
+FORMAT_FILES = $(wildcard checker/*.[ch] exporter/*.[ch] tests/unit/*.[ch])
+format:
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	clang-format --dry-run -Werror $(FORMAT_FILES)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

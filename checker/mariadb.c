@@ -1,0 +1,386 @@
+#include "mariadb.h"
+#include "buf.h"
+
+#include <errno.h>
+#include <math.h>
+#include <mysql.h>
+#include <mysqld_error.h>
+#include <errmsg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct mariadb_probe {
+  struct mariadb_target target;
+  MYSQL *conn; /* NULL while disconnected */
+};
+
+const char *replica_io_state_name(enum replica_io_state state) {
+  static const char *const names[IO_STATE_COUNT] = {"yes", "connecting", "preparing", "no"};
+  return state >= 0 && state < IO_STATE_COUNT ? names[state] : "no";
+}
+
+/* ---- parsing SHOW ALL SLAVES STATUS rows ---- */
+
+static const char *column(const char *const *names, const char *const *values, size_t ncols,
+                          const char *name, bool *present) {
+  for (size_t i = 0; i < ncols; i++) {
+    if (names[i] && strcasecmp(names[i], name) == 0) {
+      *present = true;
+      return values[i];
+    }
+  }
+  *present = false;
+  return NULL;
+}
+
+/* NaN for NULL, a missing column or text that is not a number. */
+static double number_or_nan(const char *const *names, const char *const *values, size_t ncols,
+                            const char *name) {
+  bool present;
+  const char *text = column(names, values, ncols, name, &present);
+  if (!text || !*text)
+    return NAN;
+  char *end;
+  errno = 0;
+  double v = strtod(text, &end);
+  if (errno || *end)
+    return NAN;
+  return v;
+}
+
+static int io_state_parse(const char *text, enum replica_io_state *out) {
+  static const struct {
+    const char *text;
+    enum replica_io_state state;
+  } states[] = {{"Yes", IO_STATE_YES},
+                {"Connecting", IO_STATE_CONNECTING},
+                {"Preparing", IO_STATE_PREPARING},
+                {"No", IO_STATE_NO}};
+  for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+    if (strcasecmp(text, states[i].text) == 0) {
+      *out = states[i].state;
+      return 0;
+    }
+  }
+  return -EINVAL;
+}
+
+static char *dup_or_empty(const char *s) {
+  return strdup(s ? s : "");
+}
+
+int mariadb_parse_replica_row(const char *const *names, const char *const *values, size_t ncols,
+                              struct replica_status *out, struct probe_error *err) {
+  static const char *const required[] = {"Connection_name", "Master_Host", "Master_Port",
+                                         "Slave_IO_Running", "Slave_SQL_Running"};
+  memset(out, 0, sizeof(*out));
+  for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+    bool present;
+    const char *value = column(names, values, ncols, required[i], &present);
+    if (!present || (!value && i > 0)) {
+      probe_error_set(err, REASON_QUERY, "SHOW ALL SLAVES STATUS: column %s is %s", required[i],
+                      present ? "NULL" : "missing");
+      return -EINVAL;
+    }
+  }
+  bool present;
+  const char *io = column(names, values, ncols, "Slave_IO_Running", &present);
+  const char *sql = column(names, values, ncols, "Slave_SQL_Running", &present);
+  if (io_state_parse(io, &out->io_state) != 0) {
+    probe_error_set(err, REASON_QUERY, "SHOW ALL SLAVES STATUS: unknown Slave_IO_Running '%.40s'",
+                    io);
+    return -EINVAL;
+  }
+  if (strcasecmp(sql, "Yes") != 0 && strcasecmp(sql, "No") != 0) {
+    probe_error_set(err, REASON_QUERY, "SHOW ALL SLAVES STATUS: unknown Slave_SQL_Running '%.40s'",
+                    sql);
+    return -EINVAL;
+  }
+  out->sql_running = strcasecmp(sql, "Yes") == 0;
+
+  double port = number_or_nan(names, values, ncols, "Master_Port");
+  if (!(port >= 0 && port <= 65535)) {
+    probe_error_set(err, REASON_QUERY, "SHOW ALL SLAVES STATUS: Master_Port is not a port");
+    return -EINVAL;
+  }
+  out->master_port = (unsigned)port;
+  out->seconds_behind_master = number_or_nan(names, values, ncols, "Seconds_Behind_Master");
+  out->sql_delay_seconds = number_or_nan(names, values, ncols, "SQL_Delay");
+  out->last_io_errno = number_or_nan(names, values, ncols, "Last_IO_Errno");
+  out->last_sql_errno = number_or_nan(names, values, ncols, "Last_SQL_Errno");
+  out->relay_log_space_bytes = number_or_nan(names, values, ncols, "Relay_Log_Space");
+  out->retried_transactions = number_or_nan(names, values, ncols, "Retried_transactions");
+  out->received_heartbeats = number_or_nan(names, values, ncols, "Slave_received_heartbeats");
+
+  out->connection = dup_or_empty(column(names, values, ncols, "Connection_name", &present));
+  out->master_host = dup_or_empty(column(names, values, ncols, "Master_Host", &present));
+  out->last_io_error = dup_or_empty(column(names, values, ncols, "Last_IO_Error", &present));
+  out->last_sql_error = dup_or_empty(column(names, values, ncols, "Last_SQL_Error", &present));
+  if (!out->connection || !out->master_host || !out->last_io_error || !out->last_sql_error) {
+    replica_status_clear(out);
+    probe_error_set(err, REASON_QUERY, "out of memory");
+    return -ENOMEM;
+  }
+  return 0;
+}
+
+void replica_status_clear(struct replica_status *r) {
+  free(r->connection);
+  free(r->master_host);
+  free(r->source);
+  free(r->last_io_error);
+  free(r->last_sql_error);
+  memset(r, 0, sizeof(*r));
+}
+
+void mariadb_status_clear(struct mariadb_status *s) {
+  for (size_t i = 0; i < s->n_replicas; i++)
+    replica_status_clear(&s->replicas[i]);
+  free(s->replicas);
+  memset(s, 0, sizeof(*s));
+  s->server_id = s->read_only = NAN;
+}
+
+int mariadb_status_carry_unknown(const struct mariadb_status *from, struct mariadb_status *to) {
+  mariadb_status_clear(to);
+  if (!from || from->n_replicas == 0)
+    return 0;
+  to->replicas = calloc(from->n_replicas, sizeof(*to->replicas));
+  if (!to->replicas)
+    return -ENOMEM;
+  for (size_t i = 0; i < from->n_replicas; i++) {
+    const struct replica_status *f = &from->replicas[i];
+    struct replica_status *t = &to->replicas[to->n_replicas];
+    t->connection = strdup(f->connection);
+    t->master_host = strdup(f->master_host);
+    t->source = f->source ? strdup(f->source) : NULL;
+    t->last_io_error = strdup("");
+    t->last_sql_error = strdup("");
+    to->n_replicas++;
+    if (!t->connection || !t->master_host || (f->source && !t->source) || !t->last_io_error ||
+        !t->last_sql_error) {
+      mariadb_status_clear(to);
+      return -ENOMEM;
+    }
+    t->master_port = f->master_port;
+    t->io_state = IO_STATE_NO; /* not rendered: an unknown status renders NaN */
+    t->seconds_behind_master = t->sql_delay_seconds = NAN;
+    t->last_io_errno = t->last_sql_errno = NAN;
+    t->relay_log_space_bytes = t->retried_transactions = t->received_heartbeats = NAN;
+  }
+  return 0;
+}
+
+/* ---- the connection ---- */
+
+struct mariadb_probe *mariadb_probe_new(const struct mariadb_target *target) {
+  struct mariadb_probe *probe = calloc(1, sizeof(*probe));
+  if (probe)
+    probe->target = *target;
+  return probe;
+}
+
+static void disconnect(struct mariadb_probe *probe) {
+  if (probe->conn) {
+    mysql_close(probe->conn);
+    probe->conn = NULL;
+  }
+}
+
+void mariadb_probe_free(struct mariadb_probe *probe) {
+  if (!probe)
+    return;
+  disconnect(probe);
+  free(probe);
+}
+
+bool mariadb_probe_connected(const struct mariadb_probe *probe) {
+  return probe->conn != NULL;
+}
+
+static unsigned whole_seconds(double seconds) {
+  double up = ceil(seconds);
+  return up < 1 ? 1 : up > 3600 ? 3600 : (unsigned)up;
+}
+
+/* The reason for a failed call: by error number, except that a client-side failure that
+ * took the whole timeout is a timeout whatever number the library chose for it. */
+static enum probe_reason classify(unsigned errnum, double elapsed, double timeout) {
+  switch (errnum) {
+  case ER_ACCESS_DENIED_ERROR:
+  case ER_ACCESS_DENIED_NO_PASSWORD_ERROR:
+  case ER_HOST_NOT_PRIVILEGED:
+  case ER_DBACCESS_DENIED_ERROR:
+    return REASON_AUTH;
+  case ER_SPECIFIC_ACCESS_DENIED_ERROR:
+  case ER_TABLEACCESS_DENIED_ERROR:
+  case ER_COLUMNACCESS_DENIED_ERROR:
+  case ER_PROCACCESS_DENIED_ERROR:
+    return REASON_PRIVILEGE;
+  case ER_STATEMENT_TIMEOUT:
+    return REASON_TIMEOUT;
+  case ER_CON_COUNT_ERROR:
+  case ER_TOO_MANY_USER_CONNECTIONS:
+  case ER_HOST_IS_BLOCKED:
+    return REASON_CONNECT;
+  default:
+    break;
+  }
+  if (errnum >= CR_MIN_ERROR && errnum <= CR_MAX_ERROR) {
+    if (elapsed >= whole_seconds(timeout) - 0.05)
+      return REASON_TIMEOUT;
+    return REASON_CONNECT;
+  }
+  return REASON_QUERY;
+}
+
+static bool is_client_error(unsigned errnum) {
+  return errnum >= CR_MIN_ERROR && errnum <= CR_MAX_ERROR;
+}
+
+static int connect_node(struct mariadb_probe *probe, struct probe_error *err) {
+  const struct mariadb_target *t = &probe->target;
+  MYSQL *conn = mysql_init(NULL);
+  if (!conn) {
+    probe_error_set(err, REASON_CONNECT, "mysql_init: out of memory");
+    return -ENOMEM;
+  }
+  unsigned connect_timeout = whole_seconds(t->connect_timeout_s);
+  unsigned query_timeout = whole_seconds(t->query_timeout_s);
+  my_bool off = 0;
+  unsigned protocol = t->socket ? MYSQL_PROTOCOL_SOCKET : MYSQL_PROTOCOL_TCP;
+  if (mysql_optionsv(conn, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout) ||
+      mysql_optionsv(conn, MYSQL_OPT_READ_TIMEOUT, &query_timeout) ||
+      mysql_optionsv(conn, MYSQL_OPT_WRITE_TIMEOUT, &query_timeout) ||
+      mysql_optionsv(conn, MYSQL_OPT_RECONNECT, &off) ||
+      mysql_optionsv(conn, MYSQL_OPT_LOCAL_INFILE, &off) ||
+      mysql_optionsv(conn, MYSQL_OPT_PROTOCOL, &protocol)) {
+    probe_error_set(err, REASON_CONNECT, "mysql_optionsv: %s", mysql_error(conn));
+    mysql_close(conn);
+    return -EINVAL;
+  }
+  double started = clock_monotonic_seconds();
+  if (!mysql_real_connect(conn, t->host, t->user, t->password, NULL, t->port, t->socket, 0)) {
+    unsigned errnum = mysql_errno(conn);
+    double elapsed = clock_monotonic_seconds() - started;
+    enum probe_reason reason = classify(errnum, elapsed, t->connect_timeout_s);
+    probe_error_set(err, reason, "connect: %s (%u)", mysql_error(conn), errnum);
+    mysql_close(conn);
+    return reason == REASON_TIMEOUT ? -ETIMEDOUT : reason == REASON_AUTH ? -EACCES : -ECONNREFUSED;
+  }
+  probe->conn = conn;
+  return 0;
+}
+
+/* 'user@host' as CURRENT_USER() says it, turned into the account of a GRANT statement. */
+static void grant_hint(struct mariadb_probe *probe, struct buf *hint) {
+  const char *fallback = probe->target.user;
+  if (mysql_query(probe->conn, "SELECT CURRENT_USER()") == 0) {
+    MYSQL_RES *res = mysql_store_result(probe->conn);
+    MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+    const char *account = row && row[0] ? row[0] : NULL;
+    const char *at = account ? strrchr(account, '@') : NULL;
+    if (at) {
+      buf_printf(hint, "'%.*s'@'%s'", (int)(at - account), account, at + 1);
+      mysql_free_result(res);
+      return;
+    }
+    if (res)
+      mysql_free_result(res);
+  }
+  buf_printf(hint, "'%s'@'<host>'", fallback);
+}
+
+/* Records a failed statement in *err and returns its negative errno. */
+static int statement_failed(struct mariadb_probe *probe, const char *statement, double started,
+                            struct probe_error *err) {
+  unsigned errnum = mysql_errno(probe->conn);
+  double elapsed = clock_monotonic_seconds() - started;
+  enum probe_reason reason = classify(errnum, elapsed, probe->target.query_timeout_s);
+  if (reason == REASON_PRIVILEGE) {
+    struct buf hint = BUF_INIT;
+    grant_hint(probe, &hint);
+    probe_error_set(err, reason, "%s: %s (%u); run: GRANT SLAVE MONITOR ON *.* TO %s", statement,
+                    mysql_error(probe->conn), errnum, hint.data ? hint.data : "");
+    buf_free(&hint);
+    return -EACCES;
+  }
+  probe_error_set(err, reason, "%s: %s (%u)", statement, mysql_error(probe->conn), errnum);
+  if (is_client_error(errnum))
+    disconnect(probe);
+  return reason == REASON_TIMEOUT ? -ETIMEDOUT : -EIO;
+}
+
+static int query_replicas(struct mariadb_probe *probe, struct mariadb_status *out,
+                          struct probe_error *err) {
+  static const char statement[] = "SHOW ALL SLAVES STATUS";
+  double started = clock_monotonic_seconds();
+  if (mysql_query(probe->conn, statement) != 0)
+    return statement_failed(probe, statement, started, err);
+  MYSQL_RES *res = mysql_store_result(probe->conn);
+  if (!res)
+    return statement_failed(probe, statement, started, err);
+
+  int rc = 0;
+  size_t ncols = mysql_num_fields(res);
+  size_t nrows = mysql_num_rows(res);
+  MYSQL_FIELD *fields = mysql_fetch_fields(res);
+  const char **names = calloc(ncols ? ncols : 1, sizeof(*names));
+  out->replicas = calloc(nrows ? nrows : 1, sizeof(*out->replicas));
+  if (!names || !out->replicas) {
+    probe_error_set(err, REASON_QUERY, "out of memory");
+    rc = -ENOMEM;
+    goto out;
+  }
+  for (size_t i = 0; i < ncols; i++)
+    names[i] = fields[i].name;
+  for (MYSQL_ROW row; (row = mysql_fetch_row(res)) != NULL && out->n_replicas < nrows;) {
+    rc = mariadb_parse_replica_row(names, (const char *const *)row, ncols,
+                                   &out->replicas[out->n_replicas], err);
+    if (rc)
+      goto out;
+    out->n_replicas++;
+  }
+out:
+  free(names);
+  mysql_free_result(res);
+  return rc;
+}
+
+static int query_variables(struct mariadb_probe *probe, struct mariadb_status *out,
+                           struct probe_error *err) {
+  static const char statement[] = "SELECT @@server_id, @@read_only";
+  double started = clock_monotonic_seconds();
+  if (mysql_query(probe->conn, statement) != 0)
+    return statement_failed(probe, statement, started, err);
+  MYSQL_RES *res = mysql_store_result(probe->conn);
+  if (!res)
+    return statement_failed(probe, statement, started, err);
+  MYSQL_ROW row = mysql_fetch_row(res);
+  int rc = 0;
+  if (!row || mysql_num_fields(res) != 2 || !row[0] || !row[1]) {
+    probe_error_set(err, REASON_QUERY, "%s: unexpected answer", statement);
+    rc = -EIO;
+  } else {
+    out->server_id = strtod(row[0], NULL);
+    out->read_only = strtod(row[1], NULL) != 0 ? 1 : 0;
+  }
+  mysql_free_result(res);
+  return rc;
+}
+
+int mariadb_probe_poll(struct mariadb_probe *probe, struct mariadb_status *out,
+                       struct probe_error *err) {
+  mariadb_status_clear(out);
+  probe_error_clear(err);
+  int rc = 0;
+  if (!probe->conn && (rc = connect_node(probe, err)) != 0)
+    return rc;
+  if ((rc = query_replicas(probe, out, err)) != 0 || (rc = query_variables(probe, out, err)) != 0) {
+    mariadb_status_clear(out);
+    return rc;
+  }
+  out->known = true;
+  return 0;
+}

@@ -1,0 +1,90 @@
+/* The MariaDB probe: one persistent connection per node, two statements per poll
+ * (SHOW ALL SLAVES STATUS and one SELECT of variables), results parsed by column name. */
+#ifndef REPLMON_MARIADB_H
+#define REPLMON_MARIADB_H
+
+#include "probe.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum replica_io_state {
+  IO_STATE_YES,
+  IO_STATE_CONNECTING,
+  IO_STATE_PREPARING,
+  IO_STATE_NO,
+  IO_STATE_COUNT
+};
+
+/* "yes", "connecting", "preparing", "no": the values of the state label. */
+const char *replica_io_state_name(enum replica_io_state state);
+
+/* One row of SHOW ALL SLAVES STATUS. Numbers MariaDB reports as NULL, or that this server
+ * version does not have, are NaN. All strings are owned by the struct. */
+struct replica_status {
+  char *connection;  /* Connection_name: "" for the default connection */
+  char *master_host; /* Master_Host */
+  unsigned master_port;
+  char *source; /* the configured node name matching host:port, else "host:port" (caller) */
+  enum replica_io_state io_state;
+  bool sql_running;
+  double seconds_behind_master;
+  double sql_delay_seconds;
+  double last_io_errno;
+  double last_sql_errno;
+  char *last_io_error;  /* text for logs and people, never for labels */
+  char *last_sql_error;
+  double relay_log_space_bytes;
+  double retried_transactions;
+  double received_heartbeats;
+};
+
+/* What one poll of a node learned. known is false when the node could not be polled: the
+ * replicas are then the connections of the last good poll, kept so their series stay. */
+struct mariadb_status {
+  bool known;
+  double server_id; /* NaN when unknown */
+  double read_only; /* 1 or 0; NaN when unknown */
+  size_t n_replicas;
+  struct replica_status *replicas; /* owned array */
+};
+
+/* Fills *out from one row, columns found by name (order and extra columns do not matter).
+ * names and values have ncols entries; a NULL value is SQL NULL. Returns 0, -EINVAL when a
+ * required column is missing or unparsable (*err says which), or -ENOMEM. On error *out is
+ * left cleared. */
+int mariadb_parse_replica_row(const char *const *names, const char *const *values, size_t ncols,
+                              struct replica_status *out, struct probe_error *err);
+
+void replica_status_clear(struct replica_status *r);
+void mariadb_status_clear(struct mariadb_status *s);
+/* Makes *to an unknown status (known false, NaN numbers) carrying from's connections, so
+ * that a node that stops answering keeps its series. Returns 0 or -ENOMEM. */
+int mariadb_status_carry_unknown(const struct mariadb_status *from, struct mariadb_status *to);
+
+/* Where and how to connect. The strings are borrowed: they must outlive the probe. */
+struct mariadb_target {
+  const char *host;   /* NULL when socket is set */
+  unsigned port;
+  const char *socket; /* unix socket path, or NULL */
+  const char *user;
+  const char *password;
+  double connect_timeout_s; /* rounded up to whole seconds: the client library's unit */
+  double query_timeout_s;
+};
+
+struct mariadb_probe;
+
+/* Returns NULL when out of memory. Does not connect yet. */
+struct mariadb_probe *mariadb_probe_new(const struct mariadb_target *target);
+void mariadb_probe_free(struct mariadb_probe *probe);
+bool mariadb_probe_connected(const struct mariadb_probe *probe);
+
+/* Connects if needed, then polls. On success fills *out (known true) and returns 0. On
+ * failure returns a negative errno, sets *err (reason and message) and closes the
+ * connection, so the next call reconnects. Blocks at most about connect_timeout +
+ * 2 * query_timeout: never call it where a scrape waits. */
+int mariadb_probe_poll(struct mariadb_probe *probe, struct mariadb_status *out,
+                       struct probe_error *err);
+
+#endif

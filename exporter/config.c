@@ -1,0 +1,540 @@
+#include "config.h"
+#include "buf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+/* The parse state: the document, and the first error met (later ones are not reported, so
+ * that the user gets one line naming one place). */
+struct parser {
+  const char *path;
+  yaml_document_t doc;
+  struct buf error;
+  struct config *config;
+};
+
+__attribute__((format(printf, 3, 4))) static int fail_at(struct parser *p, const yaml_node_t *node,
+                                                          const char *fmt, ...) {
+  if (p->error.len)
+    return -EINVAL;
+  size_t line = node ? node->start_mark.line + 1 : 1;
+  size_t col = node ? node->start_mark.column + 1 : 1;
+  buf_printf(&p->error, "%s:%zu:%zu: ", p->path, line, col);
+  va_list ap;
+  va_start(ap, fmt);
+  buf_vprintf(&p->error, fmt, ap);
+  va_end(ap);
+  return -EINVAL;
+}
+
+static yaml_node_t *node_at(struct parser *p, int index) {
+  return yaml_document_get_node(&p->doc, index);
+}
+
+static const char *scalar(const yaml_node_t *node) {
+  return node->type == YAML_SCALAR_NODE ? (const char *)node->data.scalar.value : NULL;
+}
+
+static int expect_string(struct parser *p, const yaml_node_t *node, const char *what, char **out) {
+  const char *text = scalar(node);
+  if (!text)
+    return fail_at(p, node, "%s: expected a string", what);
+  if (!*text)
+    return fail_at(p, node, "%s: must not be empty", what);
+  if (strlen(text) != node->data.scalar.length)
+    return fail_at(p, node, "%s: contains a NUL byte", what);
+  free(*out);
+  *out = strdup(text);
+  if (!*out)
+    return fail_at(p, node, "out of memory");
+  return 0;
+}
+
+int config_parse_duration(const char *text, double *seconds) {
+  static const struct {
+    const char *unit;
+    double seconds;
+  } units[] = {{"ms", 0.001}, {"s", 1}, {"m", 60}, {"h", 3600}};
+  double total = 0;
+  const char *p = text;
+  if (!*p)
+    return -EINVAL;
+  while (*p) {
+    if (!isdigit((unsigned char)*p))
+      return -EINVAL;
+    char *end;
+    errno = 0;
+    unsigned long long value = strtoull(p, &end, 10);
+    if (errno || value > 1000000000ULL)
+      return -EINVAL;
+    size_t unit_len = 0;
+    double scale = 0;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+      size_t len = strlen(units[i].unit);
+      if (strncmp(end, units[i].unit, len) == 0 && len > unit_len) {
+        unit_len = len;
+        scale = units[i].seconds;
+      }
+    }
+    if (!unit_len)
+      return -EINVAL;
+    total += (double)value * scale;
+    p = end + unit_len;
+  }
+  *seconds = total;
+  return 0;
+}
+
+static int expect_duration(struct parser *p, const yaml_node_t *node, const char *what,
+                           double *out) {
+  const char *text = scalar(node);
+  if (!text)
+    return fail_at(p, node, "%s: expected a duration such as 500ms, 1s or 2m", what);
+  double seconds;
+  if (config_parse_duration(text, &seconds) != 0)
+    return fail_at(p, node, "%s: bad duration '%s' (use e.g. 500ms, 1s, 2m or 1m30s)", what,
+                   text);
+  if (seconds <= 0)
+    return fail_at(p, node, "%s: must be longer than 0", what);
+  *out = seconds;
+  return 0;
+}
+
+/* Calls visit(p, key, value, ctx) for every pair of a mapping, refusing duplicate keys. */
+typedef int (*pair_visitor)(struct parser *p, const yaml_node_t *key, yaml_node_t *value,
+                            void *ctx);
+
+static int each_pair(struct parser *p, yaml_node_t *map, const char *what, pair_visitor visit,
+                     void *ctx) {
+  if (map->type != YAML_MAPPING_NODE)
+    return fail_at(p, map, "%s: expected a mapping", what);
+  for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top;
+       pair++) {
+    yaml_node_t *key = node_at(p, pair->key);
+    yaml_node_t *value = node_at(p, pair->value);
+    if (!scalar(key))
+      return fail_at(p, key, "%s: keys must be strings", what);
+    for (yaml_node_pair_t *earlier = map->data.mapping.pairs.start; earlier < pair; earlier++) {
+      const char *other = scalar(node_at(p, earlier->key));
+      if (other && strcmp(other, scalar(key)) == 0)
+        return fail_at(p, key, "%s: duplicate key '%s'", what, scalar(key));
+    }
+    int rc = visit(p, key, value, ctx);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+static int unknown_key(struct parser *p, const yaml_node_t *key, const char *what) {
+  return fail_at(p, key, "%s: unknown key '%s'", what, scalar(key));
+}
+
+/* ---- global ---- */
+
+static int visit_global(struct parser *p, const yaml_node_t *key, yaml_node_t *value, void *ctx) {
+  (void)ctx;
+  static const struct {
+    const char *name;
+    size_t offset;
+  } durations[] = {
+      {"poll_interval", offsetof(struct config, poll_interval_s)},
+      {"connect_timeout", offsetof(struct config, connect_timeout_s)},
+      {"query_timeout", offsetof(struct config, query_timeout_s)},
+      {"lag_warning", offsetof(struct config, lag_warning_s)},
+      {"lag_critical", offsetof(struct config, lag_critical_s)},
+  };
+  for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
+    if (strcmp(scalar(key), durations[i].name) == 0) {
+      char what[64];
+      snprintf(what, sizeof(what), "global.%s", durations[i].name);
+      return expect_duration(p, value, what, (double *)((char *)p->config + durations[i].offset));
+    }
+  }
+  return unknown_key(p, key, "global");
+}
+
+/* ---- mariadb ---- */
+
+static int parse_address(struct parser *p, const yaml_node_t *node, struct mariadb_node_config *n) {
+  const char *text = n->address;
+  const char *colon;
+  size_t host_len;
+  if (text[0] == '[') {
+    const char *close = strchr(text, ']');
+    if (!close || (close[1] != '\0' && close[1] != ':'))
+      return fail_at(p, node, "address: bad IPv6 address '%s' (use [addr]:port)", text);
+    colon = close[1] == ':' ? close + 1 : NULL;
+    host_len = (size_t)(close - text - 1);
+    n->host = strndup(text + 1, host_len);
+  } else {
+    colon = strrchr(text, ':');
+    if (colon && strchr(text, ':') != colon)
+      return fail_at(p, node, "address: write an IPv6 address as [addr]:port");
+    host_len = colon ? (size_t)(colon - text) : strlen(text);
+    n->host = strndup(text, host_len);
+  }
+  if (!n->host)
+    return fail_at(p, node, "out of memory");
+  if (host_len == 0)
+    return fail_at(p, node, "address: missing host in '%s'", text);
+  n->port = 3306;
+  if (colon) {
+    char *end;
+    errno = 0;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (!isdigit((unsigned char)colon[1]) || *end || errno || port == 0 || port > 65535)
+      return fail_at(p, node, "address: bad port in '%s'", text);
+    n->port = (unsigned)port;
+  }
+  return 0;
+}
+
+static int visit_node(struct parser *p, const yaml_node_t *key, yaml_node_t *value, void *ctx) {
+  struct mariadb_node_config *n = ctx;
+  const char *name = scalar(key);
+  if (strcmp(name, "name") == 0)
+    return expect_string(p, value, "node name", &n->name);
+  if (strcmp(name, "address") == 0) {
+    int rc = expect_string(p, value, "address", &n->address);
+    return rc ? rc : parse_address(p, value, n);
+  }
+  if (strcmp(name, "socket") == 0)
+    return expect_string(p, value, "socket", &n->socket);
+  return unknown_key(p, key, "mariadb node");
+}
+
+static const struct mariadb_node_config *find_node(const struct config *config, const char *name,
+                                                   size_t upto_cluster, size_t upto_node) {
+  for (size_t c = 0; c <= upto_cluster && c < config->n_mariadb; c++) {
+    const struct mariadb_cluster_config *cl = &config->mariadb[c];
+    size_t limit = c == upto_cluster ? upto_node : cl->n_nodes;
+    for (size_t i = 0; i < limit; i++)
+      if (cl->nodes[i].name && strcmp(cl->nodes[i].name, name) == 0)
+        return &cl->nodes[i];
+  }
+  return NULL;
+}
+
+static int parse_nodes(struct parser *p, yaml_node_t *seq, struct mariadb_cluster_config *cl,
+                       size_t cluster_index) {
+  if (seq->type != YAML_SEQUENCE_NODE)
+    return fail_at(p, seq, "nodes: expected a list of nodes");
+  size_t count = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+  if (count == 0)
+    return fail_at(p, seq, "nodes: the list is empty");
+  cl->nodes = calloc(count, sizeof(*cl->nodes));
+  if (!cl->nodes)
+    return fail_at(p, seq, "out of memory");
+  for (size_t i = 0; i < count; i++) {
+    yaml_node_t *item = node_at(p, seq->data.sequence.items.start[i]);
+    struct mariadb_node_config *n = &cl->nodes[i];
+    cl->n_nodes = i + 1;
+    int rc = each_pair(p, item, "mariadb node", visit_node, n);
+    if (rc)
+      return rc;
+    if (!n->name)
+      return fail_at(p, item, "mariadb node: missing 'name'");
+    if (!n->address == !n->socket)
+      return fail_at(p, item, "mariadb node '%s': set exactly one of 'address' and 'socket'",
+                     n->name);
+    if (find_node(p->config, n->name, cluster_index, i))
+      return fail_at(p, item, "mariadb node '%s': duplicate node name", n->name);
+  }
+  return 0;
+}
+
+struct cluster_ctx {
+  struct mariadb_cluster_config *cl;
+  size_t index;
+  yaml_node_t *password_file;
+  yaml_node_t *password_env;
+};
+
+static int visit_cluster(struct parser *p, const yaml_node_t *key, yaml_node_t *value,
+                         void *ctx) {
+  struct cluster_ctx *c = ctx;
+  const char *name = scalar(key);
+  if (strcmp(name, "cluster") == 0)
+    return expect_string(p, value, "cluster", &c->cl->name);
+  if (strcmp(name, "user") == 0)
+    return expect_string(p, value, "user", &c->cl->user);
+  if (strcmp(name, "password_file") == 0) {
+    c->password_file = value;
+    return scalar(value) && *scalar(value) ? 0
+                                           : fail_at(p, value, "password_file: expected a path");
+  }
+  if (strcmp(name, "password_env") == 0) {
+    c->password_env = value;
+    return scalar(value) && *scalar(value)
+               ? 0
+               : fail_at(p, value, "password_env: expected a variable name");
+  }
+  if (strcmp(name, "nodes") == 0)
+    return parse_nodes(p, value, c->cl, c->index);
+  return unknown_key(p, key, "mariadb cluster");
+}
+
+/* A relative password_file is relative to the configuration file, as in Prometheus. */
+static char *resolve_path(const char *config_path, const char *path) {
+  struct buf full = BUF_INIT;
+  const char *slash = strrchr(config_path, '/');
+  if (path[0] != '/' && slash)
+    buf_append(&full, config_path, (size_t)(slash - config_path + 1));
+  buf_puts(&full, path);
+  return buf_steal(&full, NULL);
+}
+
+static int read_password_file(struct parser *p, const yaml_node_t *node, char **out) {
+  char *path = resolve_path(p->path, scalar(node));
+  if (!path)
+    return fail_at(p, node, "out of memory");
+  FILE *f = fopen(path, "re");
+  if (!f) {
+    int rc = fail_at(p, node, "password_file: cannot read '%s': %s", path, strerror(errno));
+    free(path);
+    return rc;
+  }
+  struct buf secret = BUF_INIT;
+  char chunk[512];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+    buf_append(&secret, chunk, n);
+  int read_error = ferror(f);
+  fclose(f);
+  explicit_bzero(chunk, sizeof(chunk));
+  if (read_error) {
+    int rc = fail_at(p, node, "password_file: cannot read '%s'", path);
+    free(path);
+    if (secret.data)
+      explicit_bzero(secret.data, secret.cap);
+    buf_free(&secret);
+    return rc;
+  }
+  free(path);
+  while (secret.len && (secret.data[secret.len - 1] == '\n' || secret.data[secret.len - 1] == '\r'))
+    secret.data[--secret.len] = '\0';
+  if (secret.len && memchr(secret.data, '\0', secret.len))
+    return fail_at(p, node, "password_file: contains a NUL byte");
+  *out = buf_steal(&secret, NULL);
+  if (!*out)
+    *out = strdup("");
+  return *out ? 0 : fail_at(p, node, "out of memory");
+}
+
+static int parse_cluster(struct parser *p, yaml_node_t *item, size_t index) {
+  struct cluster_ctx c = {.cl = &p->config->mariadb[index], .index = index};
+  int rc = each_pair(p, item, "mariadb cluster", visit_cluster, &c);
+  if (rc)
+    return rc;
+  if (!c.cl->name)
+    return fail_at(p, item, "mariadb cluster: missing 'cluster'");
+  for (size_t i = 0; i < index; i++)
+    if (strcmp(p->config->mariadb[i].name, c.cl->name) == 0)
+      return fail_at(p, item, "mariadb cluster '%s': duplicate cluster name", c.cl->name);
+  if (!c.cl->user)
+    return fail_at(p, item, "mariadb cluster '%s': missing 'user'", c.cl->name);
+  if (!c.cl->nodes)
+    return fail_at(p, item, "mariadb cluster '%s': missing 'nodes'", c.cl->name);
+  if (c.password_file && c.password_env)
+    return fail_at(p, c.password_env, "set only one of password_file and password_env");
+  if (c.password_file)
+    return read_password_file(p, c.password_file, &c.cl->password);
+  if (c.password_env) {
+    const char *secret = getenv(scalar(c.password_env));
+    if (!secret)
+      return fail_at(p, c.password_env, "password_env: environment variable %s is not set",
+                     scalar(c.password_env));
+    c.cl->password = strdup(secret);
+    if (!c.cl->password)
+      return fail_at(p, c.password_env, "out of memory");
+  }
+  return 0;
+}
+
+static int parse_mariadb(struct parser *p, yaml_node_t *seq) {
+  if (seq->type != YAML_SEQUENCE_NODE)
+    return fail_at(p, seq, "mariadb: expected a list of clusters");
+  size_t count = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+  p->config->mariadb = calloc(count ? count : 1, sizeof(*p->config->mariadb));
+  if (!p->config->mariadb)
+    return fail_at(p, seq, "out of memory");
+  for (size_t i = 0; i < count; i++) {
+    p->config->n_mariadb = i + 1;
+    int rc = parse_cluster(p, node_at(p, seq->data.sequence.items.start[i]), i);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+static int visit_top(struct parser *p, const yaml_node_t *key, yaml_node_t *value, void *ctx) {
+  (void)ctx;
+  if (strcmp(scalar(key), "global") == 0)
+    return each_pair(p, value, "global", visit_global, NULL);
+  if (strcmp(scalar(key), "mariadb") == 0)
+    return parse_mariadb(p, value);
+  return unknown_key(p, key, "top level");
+}
+
+static int validate(struct parser *p, yaml_node_t *root) {
+  const struct config *c = p->config;
+  if (c->lag_warning_s > c->lag_critical_s)
+    return fail_at(p, root, "global: lag_warning must not be longer than lag_critical");
+  size_t targets = 0;
+  for (size_t i = 0; i < c->n_mariadb; i++)
+    targets += c->mariadb[i].n_nodes;
+  if (targets == 0)
+    return fail_at(p, root, "nothing to monitor: add a 'mariadb' section with nodes");
+  return 0;
+}
+
+/* The flat list of targets the pollers and renderers walk, in configuration order. */
+static int build_targets(struct parser *p) {
+  struct config *c = p->config;
+  size_t count = 0;
+  for (size_t i = 0; i < c->n_mariadb; i++)
+    count += c->mariadb[i].n_nodes;
+  c->targets = calloc(count ? count : 1, sizeof(*c->targets));
+  if (!c->targets)
+    return fail_at(p, NULL, "out of memory");
+  for (size_t i = 0; i < c->n_mariadb; i++) {
+    for (size_t j = 0; j < c->mariadb[i].n_nodes; j++) {
+      struct target *t = &c->targets[c->n_targets++];
+      t->kind = TARGET_MARIADB;
+      t->cluster = c->mariadb[i].name;
+      t->name = c->mariadb[i].nodes[j].name;
+      t->mariadb_cluster = &c->mariadb[i];
+      t->mariadb_node = &c->mariadb[i].nodes[j];
+    }
+  }
+  return 0;
+}
+
+static struct config *config_new(const char *path) {
+  struct config *config = calloc(1, sizeof(*config));
+  if (!config)
+    return NULL;
+  atomic_init(&config->refs, 1);
+  config->path = strdup(path);
+  config->poll_interval_s = 1;
+  config->connect_timeout_s = 1;
+  config->query_timeout_s = 2;
+  config->lag_warning_s = 5;
+  config->lag_critical_s = 30;
+  if (!config->path) {
+    free(config);
+    return NULL;
+  }
+  return config;
+}
+
+static int load_document(struct parser *p, FILE *f) {
+  yaml_parser_t parser;
+  if (!yaml_parser_initialize(&parser))
+    return fail_at(p, NULL, "out of memory");
+  yaml_parser_set_input_file(&parser, f);
+  int rc = 0;
+  if (!yaml_parser_load(&parser, &p->doc)) {
+    buf_printf(&p->error, "%s:%zu:%zu: invalid YAML: %s", p->path, parser.problem_mark.line + 1,
+               parser.problem_mark.column + 1, parser.problem ? parser.problem : "parse error");
+    if (parser.context)
+      buf_printf(&p->error, " %s", parser.context);
+    rc = -EINVAL;
+  }
+  yaml_parser_delete(&parser);
+  return rc;
+}
+
+int config_load(const char *path, struct config **out, char **error) {
+  struct parser p = {.path = path, .error = BUF_INIT};
+  *out = NULL;
+  *error = NULL;
+  int rc = 0;
+  FILE *f = fopen(path, "re");
+  if (!f) {
+    buf_printf(&p.error, "%s:1:1: cannot open: %s", path, strerror(errno));
+    rc = -errno;
+    goto out;
+  }
+  p.config = config_new(path);
+  if (!p.config) {
+    fclose(f);
+    rc = fail_at(&p, NULL, "out of memory");
+    goto out;
+  }
+  rc = load_document(&p, f);
+  fclose(f);
+  if (rc)
+    goto out;
+  yaml_node_t *root = yaml_document_get_root_node(&p.doc);
+  if (!root)
+    rc = fail_at(&p, NULL, "the file is empty");
+  else
+    rc = each_pair(&p, root, "top level", visit_top, NULL);
+  if (!rc)
+    rc = validate(&p, root);
+  if (!rc)
+    rc = build_targets(&p);
+  yaml_document_delete(&p.doc);
+out:
+  if (rc) {
+    config_unref(p.config);
+    *error = buf_steal(&p.error, NULL);
+    if (!*error)
+      *error = strdup("out of memory while reporting a configuration error");
+    return rc < 0 ? rc : -EINVAL;
+  }
+  buf_free(&p.error);
+  *out = p.config;
+  return 0;
+}
+
+struct config *config_ref(struct config *config) {
+  atomic_fetch_add(&config->refs, 1);
+  return config;
+}
+
+static void wipe(char *secret) {
+  if (secret) {
+    explicit_bzero(secret, strlen(secret));
+    free(secret);
+  }
+}
+
+void config_unref(struct config *config) {
+  if (!config || atomic_fetch_sub(&config->refs, 1) != 1)
+    return;
+  for (size_t c = 0; c < config->n_mariadb; c++) {
+    struct mariadb_cluster_config *cl = &config->mariadb[c];
+    for (size_t i = 0; i < cl->n_nodes; i++) {
+      free(cl->nodes[i].name);
+      free(cl->nodes[i].address);
+      free(cl->nodes[i].host);
+      free(cl->nodes[i].socket);
+    }
+    free(cl->nodes);
+    free(cl->name);
+    free(cl->user);
+    wipe(cl->password);
+  }
+  free(config->mariadb);
+  free(config->targets);
+  free(config->path);
+  free(config);
+}
+
+const char *target_kind_name(enum target_kind kind) {
+  switch (kind) {
+  case TARGET_MARIADB:
+    return "mariadb";
+  }
+  return "unknown";
+}

@@ -1,0 +1,65 @@
+/* The configuration file (YAML): parsed once, validated whole, immutable afterwards and
+ * shared by reference between the pollers, the snapshots and the HTTP handlers. */
+#ifndef REPLMON_CONFIG_H
+#define REPLMON_CONFIG_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+struct mariadb_node_config {
+  char *name;
+  char *address; /* "host:port" as configured, or NULL for a socket */
+  char *host;    /* without brackets for IPv6; NULL for a socket */
+  unsigned port;
+  char *socket; /* unix socket path, or NULL */
+};
+
+struct mariadb_cluster_config {
+  char *name;
+  char *user;
+  char *password; /* secret: never log it or show it */
+  size_t n_nodes;
+  struct mariadb_node_config *nodes;
+};
+
+enum target_kind { TARGET_MARIADB };
+
+/* One thing a poller watches. Points into the config that holds it. */
+struct target {
+  enum target_kind kind;
+  const char *cluster;
+  const char *name;
+  const struct mariadb_cluster_config *mariadb_cluster;
+  const struct mariadb_node_config *mariadb_node;
+};
+
+/* "mariadb": the kind label of replmon_* metrics. */
+const char *target_kind_name(enum target_kind kind);
+
+struct config {
+  atomic_int refs;
+  char *path;
+  double poll_interval_s;
+  double connect_timeout_s;
+  double query_timeout_s;
+  double lag_warning_s;
+  double lag_critical_s;
+  size_t n_mariadb;
+  struct mariadb_cluster_config *mariadb;
+  size_t n_targets;
+  struct target *targets; /* every node of every section, in file order */
+};
+
+/* Loads and validates the whole file. On success *out holds one reference. On failure
+ * returns a negative errno and *error (owned by the caller) is one line
+ * "FILE:LINE:COL: message". */
+int config_load(const char *path, struct config **out, char **error);
+
+struct config *config_ref(struct config *config);
+/* Drops a reference; frees the config (wiping the passwords) with the last one. NULL is ok. */
+void config_unref(struct config *config);
+
+/* Parses a duration such as 500ms, 1s, 2m, 1h or 1m30s into seconds. 0 or -EINVAL. */
+int config_parse_duration(const char *text, double *seconds);
+
+#endif

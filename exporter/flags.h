@@ -1,0 +1,27 @@
+/* Command-line flags, spelled like every Prometheus exporter's (--web.listen-address, ...). */
+#ifndef REPLMON_FLAGS_H
+#define REPLMON_FLAGS_H
+
+#include "log.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#define REPLMON_DEFAULT_PORT "9873"
+
+struct flags {
+  const char *config_file; /* the strings point into argv or to static defaults */
+  bool config_check;
+  const char *listen_address;
+  const char *telemetry_path;
+  enum log_level log_level;
+  enum log_format log_format;
+};
+
+enum flags_outcome { FLAGS_RUN, FLAGS_EXIT_OK, FLAGS_EXIT_USAGE };
+
+/* Parses argv. FLAGS_EXIT_OK after --help or --version (printed to out); FLAGS_EXIT_USAGE
+ * after printing one line naming the bad flag to err. */
+enum flags_outcome flags_parse(int argc, char **argv, struct flags *flags, FILE *out, FILE *err);
+
+#endif

@@ -1,0 +1,364 @@
+#include "http.h"
+#include "log.h"
+#include "metrics_cache.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define CONTENT_TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
+#define CONNECTION_MEMORY_LIMIT (32 * 1024) /* bounds the request line and headers */
+
+struct http_server {
+  struct MHD_Daemon *daemon;
+  struct metrics_cache *cache;
+  struct http_options options;
+  char *telemetry_path;
+  int listen_fd;
+};
+
+int http_parse_listen_address(const char *address, char **host, unsigned *port) {
+  const char *colon;
+  const char *host_start = address;
+  size_t host_len;
+  if (address[0] == '[') {
+    const char *close = strchr(address, ']');
+    if (!close || close[1] != ':')
+      return -EINVAL;
+    host_start = address + 1;
+    host_len = (size_t)(close - host_start);
+    colon = close + 1;
+  } else {
+    colon = strrchr(address, ':');
+    if (!colon || strchr(address, ':') != colon)
+      return -EINVAL;
+    host_len = (size_t)(colon - address);
+  }
+  char *end;
+  errno = 0;
+  unsigned long value = strtoul(colon + 1, &end, 10);
+  if (!isdigit((unsigned char)colon[1]) || *end || errno || value > 65535)
+    return -EINVAL;
+  *host = strndup(host_start, host_len);
+  if (!*host)
+    return -ENOMEM;
+  *port = (unsigned)value;
+  return 0;
+}
+
+/* Binds the listening socket ourselves, so that a bad address or a port in use is reported
+ * with the address and the system's reason. An empty host listens on every address. */
+static int open_listen_socket(const char *address) {
+  char *host;
+  unsigned port;
+  int rc = http_parse_listen_address(address, &host, &port);
+  if (rc) {
+    log_event(LOG_ERROR, "bad --web.listen-address (use host:port, :port or [v6]:port)",
+              "address", address, NULL);
+    return rc;
+  }
+  struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                           .ai_socktype = SOCK_STREAM,
+                           .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+  struct addrinfo *found = NULL;
+  char service[8];
+  snprintf(service, sizeof(service), "%u", port);
+  int gai = getaddrinfo(*host ? host : NULL, service, &hints, &found);
+  free(host);
+  if (gai != 0) {
+    log_event(LOG_ERROR, "cannot resolve the listen address", "address", address, "err",
+              gai_strerror(gai), NULL);
+    return -EINVAL;
+  }
+  /* For every address prefer IPv6 with dual stack, so one socket serves both families. */
+  int fd = -1;
+  int err = 0;
+  for (int pass = 0; pass < 2 && fd < 0; pass++) {
+    for (struct addrinfo *ai = found; ai && fd < 0; ai = ai->ai_next) {
+      if ((pass == 0) != (ai->ai_family == AF_INET6))
+        continue;
+      fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+      if (fd < 0) {
+        err = errno;
+        continue;
+      }
+      int on = 1, off = 0;
+      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+      if (ai->ai_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+      if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+        err = errno;
+        close(fd);
+        fd = -1;
+      }
+    }
+  }
+  freeaddrinfo(found);
+  if (fd < 0) {
+    log_event(LOG_ERROR, "cannot listen", "address", address, "err", strerror(err), NULL);
+    return -(err ? err : EADDRNOTAVAIL);
+  }
+  return fd;
+}
+
+/* True when Accept-Encoding lists gzip (or *) without q=0. */
+static bool accepts_gzip(const char *header) {
+  if (!header)
+    return false;
+  const char *p = header;
+  while (*p) {
+    while (*p == ' ' || *p == ',')
+      p++;
+    size_t len = strcspn(p, ",;");
+    size_t token_len = len;
+    while (token_len && p[token_len - 1] == ' ')
+      token_len--;
+    bool match = (token_len == 4 && strncasecmp(p, "gzip", 4) == 0) ||
+                 (token_len == 1 && p[0] == '*');
+    p += len;
+    bool zero_q = false;
+    if (*p == ';') {
+      size_t params = strcspn(p, ",");
+      const char *q = strstr(p, "q=");
+      if (q && q < p + params) {
+        double weight = strtod(q + 2, NULL);
+        zero_q = weight <= 0;
+      }
+      p += params;
+    }
+    if (match)
+      return !zero_q;
+  }
+  return false;
+}
+
+static enum MHD_Result queue(struct MHD_Connection *connection, unsigned status,
+                             struct MHD_Response *response) {
+  if (!response)
+    return MHD_NO;
+  enum MHD_Result rc = MHD_queue_response(connection, status, response);
+  MHD_destroy_response(response);
+  return rc;
+}
+
+static enum MHD_Result answer_text(struct MHD_Connection *connection, unsigned status,
+                                   const char *text) {
+  struct MHD_Response *response =
+      MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+  if (!response)
+    return MHD_NO;
+  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+  return queue(connection, status, response);
+}
+
+static void release_rendered(void *cls) {
+  metrics_cache_release(cls);
+}
+
+static enum MHD_Result answer_metrics(struct http_server *server,
+                                      struct MHD_Connection *connection) {
+  const char *encoding =
+      MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+  bool gzip = accepts_gzip(encoding);
+  struct rendered_metrics *r = metrics_cache_get(server->cache, gzip);
+  if (!r)
+    return answer_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+  bool send_gzip = gzip && r->gzip;
+  struct MHD_Response *response = MHD_create_response_from_buffer_with_free_callback_cls(
+      send_gzip ? r->gzip_len : r->body_len, send_gzip ? r->gzip : r->body, release_rendered, r);
+  if (!response) {
+    metrics_cache_release(r);
+    return MHD_NO;
+  }
+  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE_METRICS);
+  MHD_add_response_header(response, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+  if (send_gzip)
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+  return queue(connection, MHD_HTTP_OK, response);
+}
+
+static void html_escape(struct buf *out, const char *text) {
+  for (const char *p = text; *p; p++) {
+    switch (*p) {
+    case '<':
+      buf_puts(out, "&lt;");
+      break;
+    case '>':
+      buf_puts(out, "&gt;");
+      break;
+    case '&':
+      buf_puts(out, "&amp;");
+      break;
+    case '"':
+      buf_puts(out, "&quot;");
+      break;
+    case '\'':
+      buf_puts(out, "&#39;");
+      break;
+    default:
+      buf_putc(out, *p);
+    }
+  }
+}
+
+static enum MHD_Result answer_landing(struct http_server *server,
+                                      struct MHD_Connection *connection) {
+  struct buf page = BUF_INIT;
+  buf_puts(&page, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                  "<title>replmon</title>"
+                  "<style>body{font-family:sans-serif;margin:1em;max-width:60em}"
+                  "table{border-collapse:collapse}td,th{padding:.2em .8em;text-align:left;"
+                  "border-bottom:1px solid #ccc}.ok{color:#060}.down{color:#b00}</style>"
+                  "</head><body><h1>replmon</h1><p>MariaDB replication exporter, version ");
+  html_escape(&page, server->options.build.version);
+  buf_puts(&page, " (revision ");
+  html_escape(&page, server->options.build.revision);
+  buf_puts(&page, ")</p><ul><li><a href=\"");
+  html_escape(&page, server->telemetry_path);
+  buf_puts(&page, "\">Metrics</a></li><li><a href=\"/-/healthy\">Health of replmon</a></li></ul>"
+                  "<h2>Targets</h2><table><tr><th>Kind</th><th>Cluster</th><th>Node</th>"
+                  "<th>Address</th><th>Last probe</th></tr>\n");
+  struct snapshot *s = snapshot_store_acquire(server->options.store);
+  for (size_t i = 0; i < s->n_targets; i++) {
+    const struct target *t = &s->config->targets[i];
+    const struct target_result *r = s->results[i];
+    const struct mariadb_node_config *n = t->mariadb_node;
+    buf_puts(&page, "<tr><td>");
+    html_escape(&page, target_kind_name(t->kind));
+    buf_puts(&page, "</td><td>");
+    html_escape(&page, t->cluster);
+    buf_puts(&page, "</td><td>");
+    html_escape(&page, t->name);
+    buf_puts(&page, "</td><td>");
+    html_escape(&page, n->address ? n->address : n->socket);
+    buf_puts(&page, "</td><td>");
+    if (!r) {
+      buf_puts(&page, "not yet");
+    } else if (r->success) {
+      buf_puts(&page, "<span class=\"ok\">ok</span>");
+    } else {
+      buf_puts(&page, "<span class=\"down\">failed: ");
+      html_escape(&page, probe_reason_name(r->reason));
+      buf_puts(&page, "</span>");
+    }
+    buf_puts(&page, "</td></tr>\n");
+  }
+  snapshot_unref(s);
+  buf_puts(&page, "</table></body></html>\n");
+  size_t len;
+  char *body = buf_steal(&page, &len);
+  if (!body)
+    return answer_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+  struct MHD_Response *response =
+      MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+  if (!response) {
+    free(body);
+    return MHD_NO;
+  }
+  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
+  return queue(connection, MHD_HTTP_OK, response);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **req_cls) {
+  (void)version;
+  (void)upload_data;
+  (void)req_cls;
+  struct http_server *server = cls;
+  bool known = strcmp(url, server->telemetry_path) == 0 || strcmp(url, "/") == 0 ||
+               strcmp(url, "/-/healthy") == 0;
+  if (!known)
+    return answer_text(connection, MHD_HTTP_NOT_FOUND, "404 page not found\n");
+  if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+    /* Ignore any body: the request is refused whatever it carries. */
+    *upload_data_size = 0;
+    struct MHD_Response *response = MHD_create_response_from_buffer(
+        strlen("405 method not allowed\n"), (void *)"405 method not allowed\n",
+        MHD_RESPMEM_PERSISTENT);
+    if (!response)
+      return MHD_NO;
+    MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    return queue(connection, MHD_HTTP_METHOD_NOT_ALLOWED, response);
+  }
+  if (strcmp(url, server->telemetry_path) == 0)
+    return answer_metrics(server, connection);
+  if (strcmp(url, "/-/healthy") == 0)
+    return answer_text(connection, MHD_HTTP_OK, "Healthy\n");
+  return answer_landing(server, connection);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+  (void)cls;
+  struct buf text = BUF_INIT;
+  buf_vprintf(&text, fmt, ap);
+  while (text.len && text.data[text.len - 1] == '\n')
+    text.data[--text.len] = '\0';
+  log_event(LOG_DEBUG, "http", "err", text.data ? text.data : "", NULL);
+  buf_free(&text);
+}
+
+int http_start(const struct http_options *options, struct http_server **out) {
+  *out = NULL;
+  struct http_server *server = calloc(1, sizeof(*server));
+  if (!server)
+    return -ENOMEM;
+  server->options = *options;
+  server->listen_fd = -1;
+  server->telemetry_path = strdup(options->telemetry_path);
+  server->cache = metrics_cache_new(options->store, &options->build);
+  if (!server->telemetry_path || !server->cache) {
+    http_stop(server);
+    return -ENOMEM;
+  }
+  server->listen_fd = open_listen_socket(options->listen_address);
+  if (server->listen_fd < 0) {
+    int rc = server->listen_fd;
+    http_stop(server);
+    return rc;
+  }
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  unsigned threads = cores > 1 ? (unsigned)(cores > 8 ? 8 : cores) : 1;
+  server->daemon = MHD_start_daemon(
+      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle,
+      server, MHD_OPTION_LISTEN_SOCKET, server->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
+      MHD_OPTION_CONNECTION_LIMIT, options->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+      options->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+      (size_t)CONNECTION_MEMORY_LIMIT, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+      MHD_OPTION_END);
+  if (!server->daemon) {
+    log_event(LOG_ERROR, "cannot start the HTTP server", "address", options->listen_address,
+              NULL);
+    http_stop(server);
+    return -EIO;
+  }
+  server->listen_fd = -1; /* the daemon owns it now and closes it when stopped */
+  log_event(LOG_INFO, "listening", "address", options->listen_address, "telemetry_path",
+            server->telemetry_path, NULL);
+  *out = server;
+  return 0;
+}
+
+void http_stop(struct http_server *server) {
+  if (!server)
+    return;
+  if (server->daemon)
+    MHD_stop_daemon(server->daemon); /* returns once every response was released */
+  if (server->listen_fd >= 0)
+    close(server->listen_fd);
+  metrics_cache_free(server->cache);
+  free(server->telemetry_path);
+  free(server);
+}

@@ -1,0 +1,29 @@
+/* The HTTP server (libmicrohttpd): /metrics, the landing page and /-/healthy. Handlers only
+ * take a snapshot reference and render; nothing here touches a database. */
+#ifndef REPLMON_HTTP_H
+#define REPLMON_HTTP_H
+
+#include "render.h"
+#include "snapshot.h"
+
+struct http_options {
+  const char *listen_address; /* "host:port", ":port" (every address) or "[v6]:port" */
+  const char *telemetry_path; /* "/metrics" */
+  struct snapshot_store *store; /* borrowed: must outlive the server */
+  struct build_info build;
+  unsigned connection_limit;
+  unsigned connection_timeout_s;
+};
+
+struct http_server;
+
+/* Binds and starts serving. Returns 0, or a negative errno after logging why. */
+int http_start(const struct http_options *options, struct http_server **out);
+/* Stops accepting, finishes the requests in flight and frees. NULL is a no-op. */
+void http_stop(struct http_server *server);
+
+/* Splits a listen address into host ("" for every address) and port. 0 or -EINVAL.
+ * *host is owned by the caller. */
+int http_parse_listen_address(const char *address, char **host, unsigned *port);
+
+#endif

@@ -1,0 +1,143 @@
+/* replmon: start-up, signals, reload and shutdown. */
+#include "config.h"
+#include "flags.h"
+#include "http.h"
+#include "log.h"
+#include "poller.h"
+#include "snapshot.h"
+#include "version.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <mysql.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXIT_CONFIG 2
+#define HTTP_CONNECTION_LIMIT 256
+#define HTTP_CONNECTION_TIMEOUT_S 10
+
+static int load_config(const char *path, struct config **out) {
+  char *error = NULL;
+  int rc = config_load(path, out, &error);
+  if (rc) {
+    fprintf(stderr, "%s\n", error);
+    free(error);
+  }
+  return rc;
+}
+
+/* A reload swaps the whole poller set: a bad file keeps the running one. */
+static void reload(const char *path, struct config **config, struct snapshot_store *store,
+                   struct pollers **pollers) {
+  struct config *next = NULL;
+  char *error = NULL;
+  if (config_load(path, &next, &error) != 0) {
+    log_event(LOG_ERROR, "reload failed; the running configuration stays", "err", error, NULL);
+    free(error);
+    return;
+  }
+  pollers_stop(*pollers);
+  *pollers = NULL;
+  struct config *keep = *config;
+  if (snapshot_store_install(store, next) != 0) {
+    log_event(LOG_ERROR, "reload failed: out of memory; the running configuration stays", NULL);
+    config_unref(next);
+    next = keep;
+  } else {
+    *config = next;
+  }
+  if (pollers_start(*config, store, pollers) != 0)
+    log_event(LOG_ERROR, "cannot restart the pollers after a reload", NULL);
+  else if (next != keep)
+    log_event(LOG_INFO, "configuration reloaded", "file", path, NULL);
+  if (next != keep)
+    config_unref(keep);
+}
+
+int main(int argc, char **argv) {
+  struct flags flags;
+  switch (flags_parse(argc, argv, &flags, stdout, stderr)) {
+  case FLAGS_EXIT_OK:
+    return 0;
+  case FLAGS_EXIT_USAGE:
+    return EXIT_CONFIG;
+  case FLAGS_RUN:
+    break;
+  }
+  log_setup(flags.log_level, flags.log_format);
+
+  struct config *config = NULL;
+  if (load_config(flags.config_file, &config) != 0)
+    return EXIT_CONFIG;
+  if (flags.config_check) {
+    printf("%s: configuration is valid (%zu targets)\n", flags.config_file, config->n_targets);
+    config_unref(config);
+    return 0;
+  }
+
+  /* Libraries that keep global state are set up before any thread exists. */
+  if (mysql_library_init(0, NULL, NULL) != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+    log_event(LOG_ERROR, "cannot initialise the client libraries", NULL);
+    config_unref(config);
+    return 1;
+  }
+  /* Every thread inherits this mask; only the sigwait below receives these signals. */
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  int status = 1;
+  struct pollers *pollers = NULL;
+  struct http_server *http = NULL;
+  struct snapshot_store *store = snapshot_store_new(config);
+  if (!store) {
+    log_event(LOG_ERROR, "out of memory", NULL);
+    goto out;
+  }
+  log_event(LOG_INFO, "starting replmon", "version", REPLMON_VERSION, "revision",
+            REPLMON_REVISION, "config", flags.config_file, NULL);
+  if (pollers_start(config, store, &pollers) != 0)
+    goto out;
+  struct http_options http_options = {
+      .listen_address = flags.listen_address,
+      .telemetry_path = flags.telemetry_path,
+      .store = store,
+      .build = {REPLMON_VERSION, REPLMON_REVISION},
+      .connection_limit = HTTP_CONNECTION_LIMIT,
+      .connection_timeout_s = HTTP_CONNECTION_TIMEOUT_S,
+  };
+  if (http_start(&http_options, &http) != 0)
+    goto out;
+
+  for (;;) {
+    int sig;
+    if (sigwait(&signals, &sig) != 0)
+      continue;
+    if (sig == SIGHUP) {
+      log_event(LOG_INFO, "SIGHUP: reloading the configuration", "file", flags.config_file, NULL);
+      reload(flags.config_file, &config, store, &pollers);
+      continue;
+    }
+    log_event(LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+    status = 0;
+    break;
+  }
+out:
+  http_stop(http);
+  pollers_stop(pollers);
+  snapshot_store_free(store);
+  config_unref(config);
+  curl_global_cleanup();
+  mysql_library_end();
+  if (status == 0)
+    log_event(LOG_INFO, "stopped", NULL);
+  return status;
+}

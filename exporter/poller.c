@@ -1,0 +1,276 @@
+#include "poller.h"
+#include "log.h"
+#include "mariadb.h"
+
+#include <errno.h>
+#include <math.h>
+#include <mysql.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define BACKOFF_CAP_SECONDS 5.0
+
+struct poller {
+  struct pollers *set;
+  size_t index;
+  const struct target *target;
+  pthread_t thread;
+  bool started;
+  struct target_result *last; /* the last published result, a reference of our own */
+  unsigned connect_failures;
+  double failing_since_unix; /* when the current run of failures began */
+};
+
+struct pollers {
+  struct config *config;
+  struct snapshot_store *store;
+  pthread_mutex_t lock; /* guards running; the condvar wakes sleeping pollers */
+  pthread_cond_t wake;
+  bool running;
+  size_t n;
+  struct poller *pollers;
+};
+
+double poller_backoff_seconds(double poll_interval_s, unsigned failures) {
+  double cap = poll_interval_s > BACKOFF_CAP_SECONDS ? poll_interval_s : BACKOFF_CAP_SECONDS;
+  double delay = poll_interval_s;
+  for (unsigned i = 1; i < failures && delay < cap; i++)
+    delay *= 2;
+  return delay < cap ? delay : cap;
+}
+
+/* Sleeps until the monotonic time deadline or until stopped; returns false when stopped. */
+static bool sleep_until(struct pollers *set, double deadline) {
+  struct timespec ts;
+  ts.tv_sec = (time_t)deadline;
+  ts.tv_nsec = (long)((deadline - (double)ts.tv_sec) * 1e9);
+  pthread_mutex_lock(&set->lock);
+  while (set->running) {
+    if (pthread_cond_timedwait(&set->wake, &set->lock, &ts) == ETIMEDOUT)
+      break;
+  }
+  bool running = set->running;
+  pthread_mutex_unlock(&set->lock);
+  return running;
+}
+
+/* The configured node of the same cluster whose address is host:port, else "host:port". */
+static int resolve_source(const struct mariadb_cluster_config *cluster,
+                          struct replica_status *replica) {
+  for (size_t i = 0; i < cluster->n_nodes; i++) {
+    const struct mariadb_node_config *n = &cluster->nodes[i];
+    if (n->host && n->port == replica->master_port &&
+        strcasecmp(n->host, replica->master_host) == 0) {
+      replica->source = strdup(n->name);
+      return replica->source ? 0 : -ENOMEM;
+    }
+  }
+  bool ipv6 = strchr(replica->master_host, ':') != NULL;
+  size_t size = strlen(replica->master_host) + 16;
+  replica->source = malloc(size);
+  if (!replica->source)
+    return -ENOMEM;
+  snprintf(replica->source, size, ipv6 ? "[%s]:%u" : "%s:%u", replica->master_host,
+           replica->master_port);
+  return 0;
+}
+
+/* Logs a failure when it starts or changes, and the recovery; repeats only at debug level. */
+static void log_transition(struct poller *p, const struct target_result *prev,
+                           const struct target_result *next) {
+  const struct target *t = p->target;
+  bool was_ok = prev && prev->success;
+  if (next->success) {
+    if (prev && !was_ok) {
+      char down_for[32];
+      snprintf(down_for, sizeof(down_for), "%.1fs", next->finished_unix - p->failing_since_unix);
+      log_event(LOG_INFO, "target answers again", "kind", target_kind_name(t->kind), "cluster",
+                t->cluster, "node", t->name, "failed_for", down_for, NULL);
+    }
+    return;
+  }
+  if (was_ok || !prev || p->failing_since_unix == 0)
+    p->failing_since_unix = next->finished_unix;
+  bool same = prev && !was_ok && prev->reason == next->reason && prev->error && next->error &&
+              strcmp(prev->error, next->error) == 0;
+  enum log_level level = same ? LOG_DEBUG
+                         : next->reason == REASON_PRIVILEGE || next->reason == REASON_AUTH
+                             ? LOG_ERROR
+                             : LOG_WARN;
+  log_event(level, "probe failed", "kind", target_kind_name(t->kind), "cluster", t->cluster,
+            "node", t->name, "reason", probe_reason_name(next->reason), "err",
+            next->error ? next->error : "out of memory", NULL);
+}
+
+/* Builds this poll's result from the probe's answer. Returns NULL when out of memory. */
+static struct target_result *make_result(struct poller *p, int rc, struct mariadb_status *status,
+                                         struct probe_error *err, double started,
+                                         double finished_unix) {
+  struct target_result *r = target_result_new();
+  if (!r)
+    return NULL;
+  const struct target_result *last = p->last;
+  if (last) {
+    memcpy(r->errors_total, last->errors_total, sizeof(r->errors_total));
+    r->last_success_unix = last->last_success_unix;
+  }
+  r->finished_unix = finished_unix;
+  r->duration_s = clock_monotonic_seconds() - started;
+  if (rc == 0) {
+    r->success = true;
+    r->last_success_unix = finished_unix;
+    r->mariadb = *status;
+    memset(status, 0, sizeof(*status));
+    for (size_t i = 0; i < r->mariadb.n_replicas; i++) {
+      if (resolve_source(p->target->mariadb_cluster, &r->mariadb.replicas[i]) != 0) {
+        target_result_unref(r);
+        return NULL;
+      }
+    }
+    return r;
+  }
+  r->reason = err->reason >= 0 ? err->reason : REASON_QUERY;
+  r->errors_total[r->reason] += 1;
+  r->error = err->message;
+  err->message = NULL;
+  if (mariadb_status_carry_unknown(last ? &last->mariadb : NULL, &r->mariadb) != 0) {
+    target_result_unref(r);
+    return NULL;
+  }
+  return r;
+}
+
+static void *poll_loop(void *arg) {
+  struct poller *p = arg;
+  struct pollers *set = p->set;
+  const struct config *config = set->config;
+  const struct mariadb_node_config *node = p->target->mariadb_node;
+  const struct mariadb_cluster_config *cluster = p->target->mariadb_cluster;
+  mysql_thread_init();
+  struct mariadb_target where = {
+      .host = node->host,
+      .port = node->port,
+      .socket = node->socket,
+      .user = cluster->user,
+      .password = cluster->password,
+      .connect_timeout_s = config->connect_timeout_s,
+      .query_timeout_s = config->query_timeout_s,
+  };
+  struct mariadb_probe *probe = mariadb_probe_new(&where);
+  if (!probe) {
+    log_event(LOG_ERROR, "out of memory: target not polled", "node", p->target->name, NULL);
+    mysql_thread_end();
+    return NULL;
+  }
+  struct mariadb_status status = {0};
+  struct probe_error err = {REASON_NONE, NULL};
+  double next = clock_monotonic_seconds();
+  while (sleep_until(set, next)) {
+    double started = clock_monotonic_seconds();
+    bool was_connected = mariadb_probe_connected(probe);
+    int rc = mariadb_probe_poll(probe, &status, &err);
+    struct target_result *result = make_result(p, rc, &status, &err, started, clock_unix_seconds());
+    mariadb_status_clear(&status);
+    probe_error_clear(&err);
+    if (!result) {
+      log_event(LOG_ERROR, "out of memory: poll result dropped", "node", p->target->name, NULL);
+    } else {
+      log_transition(p, p->last, result);
+      target_result_unref(p->last);
+      p->last = target_result_ref(result);
+      snapshot_store_publish(set->store, config, p->index, result);
+    }
+    /* Polls keep a fixed rhythm; a poll that overran skips the slots it missed. */
+    double now = clock_monotonic_seconds();
+    next += config->poll_interval_s;
+    if (next < now)
+      next = now + config->poll_interval_s - fmod(now - next, config->poll_interval_s);
+    if (rc != 0 && !mariadb_probe_connected(probe) && !was_connected) {
+      p->connect_failures++;
+      double retry = started + poller_backoff_seconds(config->poll_interval_s, p->connect_failures);
+      if (retry > next)
+        next = retry;
+    } else if (mariadb_probe_connected(probe)) {
+      p->connect_failures = 0;
+    }
+  }
+  mariadb_probe_free(probe);
+  mysql_thread_end();
+  return NULL;
+}
+
+int pollers_start(struct config *config, struct snapshot_store *store, struct pollers **out) {
+  *out = NULL;
+  struct pollers *set = calloc(1, sizeof(*set));
+  if (!set)
+    return -ENOMEM;
+  set->pollers = calloc(config->n_targets ? config->n_targets : 1, sizeof(*set->pollers));
+  if (!set->pollers) {
+    free(set);
+    return -ENOMEM;
+  }
+  set->config = config_ref(config);
+  set->store = store;
+  set->running = true;
+  pthread_mutex_init(&set->lock, NULL);
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_init(&set->wake, &attr);
+  pthread_condattr_destroy(&attr);
+
+  struct snapshot *carried = snapshot_store_acquire(store);
+  set->n = config->n_targets;
+  for (size_t i = 0; i < set->n; i++) {
+    struct poller *p = &set->pollers[i];
+    p->set = set;
+    p->index = i;
+    p->target = &config->targets[i];
+    if (carried->config == config && carried->results[i])
+      p->last = target_result_ref(carried->results[i]);
+  }
+  snapshot_unref(carried);
+
+  /* Small stacks: a poller needs little, and hundreds of them must stay cheap. */
+  pthread_attr_t thread_attr;
+  pthread_attr_init(&thread_attr);
+  pthread_attr_setstacksize(&thread_attr, 256 * 1024);
+  for (size_t i = 0; i < set->n; i++) {
+    int rc = pthread_create(&set->pollers[i].thread, &thread_attr, poll_loop, &set->pollers[i]);
+    if (rc != 0) {
+      log_event(LOG_ERROR, "cannot start a poller thread", "node", set->pollers[i].target->name,
+                "err", strerror(rc), NULL);
+      pthread_attr_destroy(&thread_attr);
+      pollers_stop(set);
+      return -rc;
+    }
+    set->pollers[i].started = true;
+  }
+  pthread_attr_destroy(&thread_attr);
+  *out = set;
+  return 0;
+}
+
+void pollers_stop(struct pollers *set) {
+  if (!set)
+    return;
+  pthread_mutex_lock(&set->lock);
+  set->running = false;
+  pthread_cond_broadcast(&set->wake);
+  pthread_mutex_unlock(&set->lock);
+  for (size_t i = 0; i < set->n; i++) {
+    if (set->pollers[i].started)
+      pthread_join(set->pollers[i].thread, NULL);
+    target_result_unref(set->pollers[i].last);
+  }
+  pthread_cond_destroy(&set->wake);
+  pthread_mutex_destroy(&set->lock);
+  config_unref(set->config);
+  free(set->pollers);
+  free(set);
+}

@@ -1,0 +1,221 @@
+#include "render.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+struct label {
+  const char *name;
+  const char *value;
+};
+
+void render_label_value(struct buf *out, const char *value) {
+  for (const char *p = value; *p; p++) {
+    size_t plain = strcspn(p, "\\\"\n");
+    buf_append(out, p, plain);
+    p += plain;
+    if (!*p)
+      break;
+    buf_puts(out, *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : "\\n");
+  }
+}
+
+static void family(struct buf *out, const char *name, const char *type, const char *help) {
+  buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void sample(struct buf *out, const char *name, const struct label *labels, size_t n,
+                   double value) {
+  buf_puts(out, name);
+  if (n) {
+    buf_putc(out, '{');
+    for (size_t i = 0; i < n; i++) {
+      if (i)
+        buf_putc(out, ',');
+      buf_puts(out, labels[i].name);
+      buf_puts(out, "=\"");
+      render_label_value(out, labels[i].value);
+      buf_putc(out, '"');
+    }
+    buf_putc(out, '}');
+  }
+  buf_putc(out, ' ');
+  buf_put_double(out, value);
+  buf_putc(out, '\n');
+}
+
+/* ---- per node ---- */
+
+enum node_value { NODE_UP, NODE_SERVER_ID, NODE_READ_ONLY };
+
+static double node_value(const struct target_result *r, enum node_value which) {
+  switch (which) {
+  case NODE_UP:
+    return r && r->success ? 1 : 0;
+  case NODE_SERVER_ID:
+    return r && r->mariadb.known ? r->mariadb.server_id : NAN;
+  case NODE_READ_ONLY:
+    return r && r->mariadb.known ? r->mariadb.read_only : NAN;
+  }
+  return NAN;
+}
+
+static void render_node_family(const struct snapshot *s, struct buf *out, const char *name,
+                               const char *help, enum node_value which) {
+  family(out, name, "gauge", help);
+  for (size_t i = 0; i < s->n_targets; i++) {
+    const struct target *t = &s->config->targets[i];
+    if (t->kind != TARGET_MARIADB)
+      continue;
+    struct label labels[] = {{"cluster", t->cluster}, {"node", t->name}};
+    sample(out, name, labels, 2, node_value(s->results[i], which));
+  }
+}
+
+/* ---- per replication connection ---- */
+
+enum replica_value { FROM_FIELD, IO_RUNNING, IO_STATE, SQL_RUNNING };
+
+struct replica_family {
+  const char *name;
+  const char *type;
+  const char *help;
+  enum replica_value value;
+  size_t offset; /* FROM_FIELD: of a double in struct replica_status */
+};
+
+#define REPLICA_DOUBLE(field) FROM_FIELD, offsetof(struct replica_status, field)
+
+static const struct replica_family replica_families[] = {
+    {"mariadb_replica_io_running", "gauge",
+     "1 when the replication IO thread is running (Slave_IO_Running Yes), else 0.", IO_RUNNING, 0},
+    {"mariadb_replica_io_state", "gauge",
+     "Slave_IO_Running as one series per state (yes, connecting, preparing, no); the current "
+     "state is 1.",
+     IO_STATE, 0},
+    {"mariadb_replica_sql_running", "gauge",
+     "1 when the replication SQL thread is running (Slave_SQL_Running Yes), else 0.", SQL_RUNNING, 0},
+    {"mariadb_replica_seconds_behind_master", "gauge",
+     "Seconds_Behind_Master as MariaDB reports it; NaN when it is NULL (a thread stopped).",
+     REPLICA_DOUBLE(seconds_behind_master)},
+    {"mariadb_replica_sql_delay_seconds", "gauge",
+     "Configured MASTER_DELAY of the connection (SQL_Delay).", REPLICA_DOUBLE(sql_delay_seconds)},
+    {"mariadb_replica_last_io_errno", "gauge",
+     "Last_IO_Errno: the error number of the IO thread's last error, 0 when none.",
+     REPLICA_DOUBLE(last_io_errno)},
+    {"mariadb_replica_last_sql_errno", "gauge",
+     "Last_SQL_Errno: the error number of the SQL thread's last error, 0 when none.",
+     REPLICA_DOUBLE(last_sql_errno)},
+    {"mariadb_replica_relay_log_space_bytes", "gauge",
+     "Relay_Log_Space: total size of the connection's relay logs.",
+     REPLICA_DOUBLE(relay_log_space_bytes)},
+    {"mariadb_replica_retried_transactions_total", "counter",
+     "Retried_transactions: transactions the SQL thread retried since the server started.",
+     REPLICA_DOUBLE(retried_transactions)},
+    {"mariadb_replica_received_heartbeats_total", "counter",
+     "Slave_received_heartbeats: replication heartbeats received from the source.",
+     REPLICA_DOUBLE(received_heartbeats)},
+};
+
+static void render_replica_family(const struct snapshot *s, struct buf *out,
+                                  const struct replica_family *f) {
+  family(out, f->name, f->type, f->help);
+  for (size_t i = 0; i < s->n_targets; i++) {
+    const struct target *t = &s->config->targets[i];
+    const struct target_result *r = s->results[i];
+    if (t->kind != TARGET_MARIADB || !r)
+      continue;
+    const struct mariadb_status *m = &r->mariadb;
+    for (size_t j = 0; j < m->n_replicas; j++) {
+      const struct replica_status *rep = &m->replicas[j];
+      struct label labels[5] = {{"cluster", t->cluster},
+                                {"node", t->name},
+                                {"connection", rep->connection},
+                                {"source", rep->source ? rep->source : ""},
+                                {"state", NULL}};
+      switch (f->value) {
+      case FROM_FIELD:
+        sample(out, f->name, labels, 4,
+               m->known ? *(const double *)((const char *)rep + f->offset) : NAN);
+        break;
+      case IO_RUNNING:
+        sample(out, f->name, labels, 4, m->known ? rep->io_state == IO_STATE_YES : NAN);
+        break;
+      case IO_STATE:
+        for (int st = 0; st < IO_STATE_COUNT; st++) {
+          labels[4].value = replica_io_state_name((enum replica_io_state)st);
+          sample(out, f->name, labels, 5, m->known ? rep->io_state == (enum replica_io_state)st : NAN);
+        }
+        break;
+      case SQL_RUNNING:
+        sample(out, f->name, labels, 4, m->known ? rep->sql_running : NAN);
+        break;
+      }
+    }
+  }
+}
+
+/* ---- about replmon's own probes ---- */
+
+enum probe_value { PROBE_SUCCESS, PROBE_DURATION, PROBE_LAST_SUCCESS };
+
+static void render_probe_family(const struct snapshot *s, struct buf *out, const char *name,
+                                const char *help, enum probe_value which) {
+  family(out, name, "gauge", help);
+  for (size_t i = 0; i < s->n_targets; i++) {
+    const struct target *t = &s->config->targets[i];
+    const struct target_result *r = s->results[i];
+    struct label labels[] = {
+        {"kind", target_kind_name(t->kind)}, {"cluster", t->cluster}, {"node", t->name}};
+    double v = which == PROBE_SUCCESS    ? (r && r->success)
+               : which == PROBE_DURATION ? (r ? r->duration_s : NAN)
+                                         : (r ? r->last_success_unix : 0);
+    sample(out, name, labels, 3, v);
+  }
+}
+
+static void render_probe_errors(const struct snapshot *s, struct buf *out) {
+  static const char name[] = "replmon_probe_errors_total";
+  family(out, name, "counter", "Failed probes of the target since replmon started, by reason.");
+  for (size_t i = 0; i < s->n_targets; i++) {
+    const struct target *t = &s->config->targets[i];
+    const struct target_result *r = s->results[i];
+    for (int reason = 0; reason < REASON_COUNT; reason++) {
+      struct label labels[] = {{"kind", target_kind_name(t->kind)},
+                               {"cluster", t->cluster},
+                               {"node", t->name},
+                               {"reason", probe_reason_name((enum probe_reason)reason)}};
+      sample(out, name, labels, 4, r ? r->errors_total[reason] : 0);
+    }
+  }
+}
+
+int render_metrics(const struct snapshot *s, const struct build_info *build, struct buf *out) {
+  family(out, "replmon_build_info", "gauge",
+         "A metric with a constant '1' value labeled by the version and revision of replmon.");
+  struct label build_labels[] = {{"version", build->version}, {"revision", build->revision}};
+  sample(out, "replmon_build_info", build_labels, 2, 1);
+
+  render_node_family(s, out, "mariadb_up",
+                     "1 when the last poll connected and every statement succeeded, else 0.",
+                     NODE_UP);
+  render_node_family(s, out, "mariadb_server_id", "The node's @@server_id; NaN when unknown.",
+                     NODE_SERVER_ID);
+  render_node_family(s, out, "mariadb_read_only",
+                     "1 when the node's @@read_only is ON, 0 when OFF; NaN when unknown.",
+                     NODE_READ_ONLY);
+  for (size_t f = 0; f < sizeof(replica_families) / sizeof(replica_families[0]); f++)
+    render_replica_family(s, out, &replica_families[f]);
+
+  render_probe_family(s, out, "replmon_probe_success",
+                      "1 when replmon's last probe of the target succeeded, else 0.",
+                      PROBE_SUCCESS);
+  render_probe_family(s, out, "replmon_probe_duration_seconds",
+                      "How long replmon's last probe of the target took.", PROBE_DURATION);
+  render_probe_family(s, out, "replmon_last_success_timestamp_seconds",
+                      "Unix time of the target's last successful probe; 0 when it never answered.",
+                      PROBE_LAST_SUCCESS);
+  render_probe_errors(s, out);
+  return out->failed ? -ENOMEM : 0;
+}

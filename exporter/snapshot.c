@@ -1,0 +1,159 @@
+#include "snapshot.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct snapshot_store {
+  pthread_mutex_t lock; /* guards current and generation; held only for a swap */
+  struct snapshot *current;
+  unsigned long generation;
+};
+
+struct target_result *target_result_new(void) {
+  struct target_result *r = calloc(1, sizeof(*r));
+  if (!r)
+    return NULL;
+  atomic_init(&r->refs, 1);
+  r->reason = REASON_NONE;
+  r->mariadb.server_id = r->mariadb.read_only = NAN;
+  return r;
+}
+
+struct target_result *target_result_ref(struct target_result *result) {
+  atomic_fetch_add(&result->refs, 1);
+  return result;
+}
+
+void target_result_unref(struct target_result *result) {
+  if (!result || atomic_fetch_sub(&result->refs, 1) != 1)
+    return;
+  mariadb_status_clear(&result->mariadb);
+  free(result->error);
+  free(result);
+}
+
+static struct snapshot *snapshot_alloc(struct config *config, unsigned long generation) {
+  struct snapshot *s = calloc(1, sizeof(*s) + config->n_targets * sizeof(s->results[0]));
+  if (!s)
+    return NULL;
+  atomic_init(&s->refs, 1);
+  s->generation = generation;
+  s->config = config_ref(config);
+  s->n_targets = config->n_targets;
+  return s;
+}
+
+struct snapshot *snapshot_ref(struct snapshot *snapshot) {
+  atomic_fetch_add(&snapshot->refs, 1);
+  return snapshot;
+}
+
+void snapshot_unref(struct snapshot *snapshot) {
+  if (!snapshot || atomic_fetch_sub(&snapshot->refs, 1) != 1)
+    return;
+  for (size_t i = 0; i < snapshot->n_targets; i++)
+    target_result_unref(snapshot->results[i]);
+  config_unref(snapshot->config);
+  free(snapshot);
+}
+
+struct snapshot_store *snapshot_store_new(struct config *config) {
+  struct snapshot_store *store = calloc(1, sizeof(*store));
+  if (!store)
+    return NULL;
+  pthread_mutex_init(&store->lock, NULL);
+  store->current = snapshot_alloc(config, 0);
+  if (!store->current) {
+    pthread_mutex_destroy(&store->lock);
+    free(store);
+    return NULL;
+  }
+  return store;
+}
+
+void snapshot_store_free(struct snapshot_store *store) {
+  if (!store)
+    return;
+  snapshot_unref(store->current);
+  pthread_mutex_destroy(&store->lock);
+  free(store);
+}
+
+struct snapshot *snapshot_store_acquire(struct snapshot_store *store) {
+  pthread_mutex_lock(&store->lock);
+  struct snapshot *s = snapshot_ref(store->current);
+  pthread_mutex_unlock(&store->lock);
+  return s;
+}
+
+unsigned long snapshot_store_generation(struct snapshot_store *store) {
+  pthread_mutex_lock(&store->lock);
+  unsigned long generation = store->generation;
+  pthread_mutex_unlock(&store->lock);
+  return generation;
+}
+
+/* Swaps in next (built from current under the lock) and returns the old snapshot, whose
+ * reference the caller drops outside the lock. */
+static struct snapshot *swap_locked(struct snapshot_store *store, struct snapshot *next) {
+  struct snapshot *old = store->current;
+  store->current = next;
+  return old;
+}
+
+int snapshot_store_publish(struct snapshot_store *store, const struct config *config,
+                           size_t index, struct target_result *result) {
+  pthread_mutex_lock(&store->lock);
+  struct snapshot *cur = store->current;
+  if (cur->config != config || index >= cur->n_targets) {
+    pthread_mutex_unlock(&store->lock);
+    target_result_unref(result);
+    return -ESTALE;
+  }
+  struct snapshot *next = snapshot_alloc(cur->config, store->generation + 1);
+  if (!next) {
+    pthread_mutex_unlock(&store->lock);
+    target_result_unref(result);
+    return -ENOMEM;
+  }
+  for (size_t i = 0; i < cur->n_targets; i++)
+    next->results[i] = i == index ? result
+                       : cur->results[i] ? target_result_ref(cur->results[i])
+                                         : NULL;
+  store->generation++;
+  struct snapshot *old = swap_locked(store, next);
+  pthread_mutex_unlock(&store->lock);
+  snapshot_unref(old);
+  return 0;
+}
+
+static bool same_target(const struct target *a, const struct target *b) {
+  return a->kind == b->kind && strcmp(a->cluster, b->cluster) == 0 &&
+         strcmp(a->name, b->name) == 0;
+}
+
+int snapshot_store_install(struct snapshot_store *store, struct config *config) {
+  pthread_mutex_lock(&store->lock);
+  struct snapshot *cur = store->current;
+  struct snapshot *next = snapshot_alloc(config, store->generation + 1);
+  if (!next) {
+    pthread_mutex_unlock(&store->lock);
+    return -ENOMEM;
+  }
+  for (size_t i = 0; i < config->n_targets; i++) {
+    for (size_t j = 0; j < cur->n_targets; j++) {
+      if (cur->results[j] && same_target(&config->targets[i], &cur->config->targets[j])) {
+        next->results[i] = target_result_ref(cur->results[j]);
+        break;
+      }
+    }
+  }
+  store->generation++;
+  struct snapshot *old = swap_locked(store, next);
+  pthread_mutex_unlock(&store->lock);
+  snapshot_unref(old);
+  return 0;
+}

@@ -1,0 +1,63 @@
+/* Immutable snapshots of every target's latest result. Pollers publish a new result with a
+ * pointer swap under a short lock; readers take a reference and never block a poller. */
+#ifndef REPLMON_SNAPSHOT_H
+#define REPLMON_SNAPSHOT_H
+
+#include "config.h"
+#include "mariadb.h"
+#include "probe.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* One poll's outcome for one target. Immutable once published; shared by reference. */
+struct target_result {
+  atomic_int refs;
+  bool success;
+  enum probe_reason reason;             /* of the failure, REASON_NONE on success */
+  char *error;                          /* the failure's message (owned), or NULL */
+  double finished_unix;                 /* when the poll ended */
+  double duration_s;                    /* how long the poll took */
+  double last_success_unix;             /* 0 when the target never answered */
+  double errors_total[REASON_COUNT];    /* failed polls since start, by reason */
+  struct mariadb_status mariadb;        /* kind TARGET_MARIADB */
+};
+
+/* Returns a result with one reference, zeroed, NaN where unknown; NULL when out of memory. */
+struct target_result *target_result_new(void);
+struct target_result *target_result_ref(struct target_result *result);
+void target_result_unref(struct target_result *result);
+
+struct snapshot {
+  atomic_int refs;
+  unsigned long generation; /* grows with every publish: a cheap "has anything changed" */
+  struct config *config;    /* holds a reference */
+  size_t n_targets;         /* config->n_targets */
+  struct target_result *results[]; /* by target index; NULL until the first poll ends */
+};
+
+struct snapshot *snapshot_ref(struct snapshot *snapshot);
+void snapshot_unref(struct snapshot *snapshot);
+
+struct snapshot_store;
+
+/* Returns NULL when out of memory. The store takes its own reference on config. */
+struct snapshot_store *snapshot_store_new(struct config *config);
+void snapshot_store_free(struct snapshot_store *store);
+
+/* The current snapshot, with a reference for the caller (snapshot_unref it). */
+struct snapshot *snapshot_store_acquire(struct snapshot_store *store);
+unsigned long snapshot_store_generation(struct snapshot_store *store);
+
+/* Publishes result (the store takes over the caller's reference) as target index of config.
+ * A result for a config that is no longer current (a reload happened) is dropped.
+ * Returns 0, -ESTALE when dropped, or -ENOMEM (the old snapshot stays). */
+int snapshot_store_publish(struct snapshot_store *store, const struct config *config,
+                           size_t index, struct target_result *result);
+
+/* Switches to a new config. Results of targets that keep their kind, cluster and name are
+ * carried over, so a reload leaves no gap. Returns 0 or -ENOMEM (nothing changed). */
+int snapshot_store_install(struct snapshot_store *store, struct config *config);
+
+#endif

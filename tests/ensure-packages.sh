@@ -1,0 +1,40 @@
+#!/bin/sh
+# Makes sure the Debian packages a task needs are installed: installs them with apt-get when
+# run as root, otherwise prints the exact command and fails.
+# Usage: tests/ensure-packages.sh GROUP...   (groups: build test demo)
+set -eu
+
+build="gcc make pkg-config libmariadb-dev libmicrohttpd-dev libcurl4-gnutls-dev libyaml-dev
+zlib1g-dev libjansson-dev libcmocka-dev"
+test="mariadb-server mariadb-client prometheus python3 clang-format"
+demo="mariadb-server mariadb-client python3 curl"
+
+wanted=""
+for group in "$@"; do
+  case "$group" in
+  build) wanted="$wanted $build" ;;
+  test) wanted="$wanted $test" ;;
+  demo) wanted="$wanted $demo" ;;
+  *) echo "ensure-packages: unknown group '$group'" >&2; exit 2 ;;
+  esac
+done
+
+missing=""
+for pkg in $wanted; do
+  case " $missing " in *" $pkg "*) continue ;; esac
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+    missing="$missing $pkg"
+  fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+  echo "Missing Debian packages. Install them with:" >&2
+  echo "  sudo apt-get install -y --no-install-recommends$missing" >&2
+  exit 1
+fi
+echo "Installing missing Debian packages:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,286 @@
+/* The configuration file: every accepted shape and one test per kind of bad input, each
+ * checking the exact FILE:LINE:COL message. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/replmon-test-config-XXXXXX";
+
+static const char *write_file(const char *name, const char *text) {
+  static char path[512];
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+  return path;
+}
+
+/* Loads text as a config file and expects failure with message (after "PATH:"). */
+static void expect_error(const char *text, const char *message) {
+  const char *path = write_file("bad.yml", text);
+  struct config *config = NULL;
+  char *error = NULL;
+  assert_int_not_equal(config_load(path, &config, &error), 0);
+  assert_null(config);
+  assert_non_null(error);
+  char expected[1024];
+  snprintf(expected, sizeof(expected), "%s:%s", path, message);
+  assert_string_equal(error, expected);
+  assert_null(strchr(error, '\n'));
+  free(error);
+}
+
+static struct config *expect_ok(const char *text) {
+  const char *path = write_file("good.yml", text);
+  struct config *config = NULL;
+  char *error = NULL;
+  int rc = config_load(path, &config, &error);
+  if (rc)
+    fail_msg("unexpected error: %s", error);
+  assert_null(error);
+  return config;
+}
+
+static const char valid[] = "global:\n"
+                            "  poll_interval: 500ms\n"
+                            "  connect_timeout: 1s\n"
+                            "  query_timeout: 2s\n"
+                            "  lag_warning: 5s\n"
+                            "  lag_critical: 1m30s\n"
+                            "mariadb:\n"
+                            "  - cluster: chatdb\n"
+                            "    user: monitor\n"
+                            "    password_file: monitor.pass\n"
+                            "    nodes:\n"
+                            "      - name: db1\n"
+                            "        address: 10.0.0.2:3306\n"
+                            "      - name: db2\n"
+                            "        address: '[::1]:3307'\n"
+                            "      - name: db3\n"
+                            "        socket: /run/mysqld/mysqld.sock\n"
+                            "      - name: db4\n"
+                            "        address: db4.example\n";
+
+static void test_valid(void **state) {
+  (void)state;
+  write_file("monitor.pass", "s3cret\n");
+  struct config *c = expect_ok(valid);
+  assert_true(fabs(c->poll_interval_s - 0.5) < 1e-9);
+  assert_true(c->connect_timeout_s == 1 && c->query_timeout_s == 2);
+  assert_true(c->lag_warning_s == 5 && c->lag_critical_s == 90);
+  assert_int_equal(c->n_mariadb, 1);
+  const struct mariadb_cluster_config *cl = &c->mariadb[0];
+  assert_string_equal(cl->name, "chatdb");
+  assert_string_equal(cl->user, "monitor");
+  assert_string_equal(cl->password, "s3cret"); /* the trailing newline is not part of it */
+  assert_int_equal(cl->n_nodes, 4);
+  assert_string_equal(cl->nodes[0].host, "10.0.0.2");
+  assert_int_equal(cl->nodes[0].port, 3306);
+  assert_string_equal(cl->nodes[1].host, "::1");
+  assert_int_equal(cl->nodes[1].port, 3307);
+  assert_null(cl->nodes[2].host);
+  assert_string_equal(cl->nodes[2].socket, "/run/mysqld/mysqld.sock");
+  assert_string_equal(cl->nodes[3].host, "db4.example");
+  assert_int_equal(cl->nodes[3].port, 3306);
+  assert_int_equal(c->n_targets, 4);
+  assert_string_equal(c->targets[1].name, "db2");
+  assert_string_equal(c->targets[1].cluster, "chatdb");
+  assert_ptr_equal(c->targets[1].mariadb_node, &cl->nodes[1]);
+  config_unref(c);
+}
+
+static void test_defaults_and_env(void **state) {
+  (void)state;
+  setenv("REPLMON_TEST_PW", "from-env", 1);
+  struct config *c = expect_ok("mariadb:\n"
+                               "  - cluster: a\n"
+                               "    user: u\n"
+                               "    password_env: REPLMON_TEST_PW\n"
+                               "    nodes: [{name: n1, address: '127.0.0.1:1'}]\n");
+  assert_true(c->poll_interval_s == 1 && c->connect_timeout_s == 1 && c->query_timeout_s == 2);
+  assert_true(c->lag_warning_s == 5 && c->lag_critical_s == 30);
+  assert_string_equal(c->mariadb[0].password, "from-env");
+  config_unref(c);
+}
+
+static void test_unknown_key(void **state) {
+  (void)state;
+  expect_error("global:\n  poll_intervall: 1s\n", "2:3: global: unknown key 'poll_intervall'");
+  expect_error("mariadb:\n  - cluster: a\n    usr: u\n",
+               "3:5: mariadb cluster: unknown key 'usr'");
+  expect_error("prometheus: {}\n", "1:1: top level: unknown key 'prometheus'");
+  expect_error("mariadb:\n  - cluster: a\n    user: u\n    nodes:\n      - name: x\n"
+               "        adress: h:1\n",
+               "6:9: mariadb node: unknown key 'adress'");
+}
+
+static void test_wrong_type(void **state) {
+  (void)state;
+  expect_error("global: 5\n", "1:9: global: expected a mapping");
+  expect_error("mariadb: {cluster: a}\n", "1:10: mariadb: expected a list of clusters");
+  expect_error("mariadb:\n  - cluster: a\n    user: u\n    nodes: db1\n",
+               "4:12: nodes: expected a list of nodes");
+  expect_error("mariadb:\n  - cluster: [a]\n", "2:14: cluster: expected a string");
+  expect_error("- a\n", "1:1: top level: expected a mapping");
+}
+
+static void test_missing_field(void **state) {
+  (void)state;
+  expect_error("mariadb:\n  - cluster: a\n    nodes: [{name: n, address: 'h:1'}]\n",
+               "2:5: mariadb cluster 'a': missing 'user'");
+  expect_error("mariadb:\n  - user: u\n    nodes: [{name: n, address: 'h:1'}]\n",
+               "2:5: mariadb cluster: missing 'cluster'");
+  expect_error("mariadb:\n  - cluster: a\n    user: u\n    nodes: [{address: 'h:1'}]\n",
+               "4:13: mariadb node: missing 'name'");
+  expect_error("mariadb:\n  - cluster: a\n    user: u\n    nodes: [{name: n}]\n",
+               "4:13: mariadb node 'n': set exactly one of 'address' and 'socket'");
+  expect_error("mariadb:\n  - cluster: a\n    user: u\n    nodes: []\n",
+               "4:12: nodes: the list is empty");
+  expect_error("global: {poll_interval: 1s}\n",
+               "1:1: nothing to monitor: add a 'mariadb' section with nodes");
+  expect_error("", "1:1: the file is empty");
+}
+
+static void test_bad_duration(void **state) {
+  (void)state;
+  expect_error("global:\n  poll_interval: 1sec\n",
+               "2:18: global.poll_interval: bad duration '1sec' (use e.g. 500ms, 1s, 2m or 1m30s)");
+  expect_error("global:\n  query_timeout: 5\n",
+               "2:18: global.query_timeout: bad duration '5' (use e.g. 500ms, 1s, 2m or 1m30s)");
+  expect_error("global:\n  connect_timeout: 0s\n",
+               "2:20: global.connect_timeout: must be longer than 0");
+  expect_error("global:\n  connect_timeout: -1s\n",
+               "2:20: global.connect_timeout: bad duration '-1s' (use e.g. 500ms, 1s, 2m or 1m30s)");
+  expect_error("global: {lag_warning: 1m, lag_critical: 30s}\n"
+               "mariadb: [{cluster: a, user: u, nodes: [{name: n, address: 'h:1'}]}]\n",
+               "1:1: global: lag_warning must not be longer than lag_critical");
+}
+
+static void test_duration_parser(void **state) {
+  (void)state;
+  double s;
+  assert_int_equal(config_parse_duration("250ms", &s), 0);
+  assert_true(fabs(s - 0.25) < 1e-9);
+  assert_int_equal(config_parse_duration("2m", &s), 0);
+  assert_true(s == 120);
+  assert_int_equal(config_parse_duration("1h1m1s", &s), 0);
+  assert_true(s == 3661);
+  assert_int_not_equal(config_parse_duration("", &s), 0);
+  assert_int_not_equal(config_parse_duration("1", &s), 0);
+  assert_int_not_equal(config_parse_duration("1.5s", &s), 0);
+  assert_int_not_equal(config_parse_duration("s", &s), 0);
+  assert_int_not_equal(config_parse_duration("1d", &s), 0);
+}
+
+static void test_duplicates(void **state) {
+  (void)state;
+  expect_error("mariadb:\n  - cluster: a\n    user: u\n    nodes:\n"
+               "      - {name: db1, address: 'h:1'}\n"
+               "      - {name: db1, address: 'h:2'}\n",
+               "6:9: mariadb node 'db1': duplicate node name");
+  expect_error("mariadb:\n  - cluster: a\n    user: u\n    nodes: [{name: db1, address: 'h:1'}]\n"
+               "  - cluster: b\n    user: u\n    nodes: [{name: db1, address: 'h:2'}]\n",
+               "7:13: mariadb node 'db1': duplicate node name");
+  expect_error("mariadb:\n  - cluster: a\n    user: u\n    nodes: [{name: db1, address: 'h:1'}]\n"
+               "  - cluster: a\n    user: u\n    nodes: [{name: db2, address: 'h:2'}]\n",
+               "5:5: mariadb cluster 'a': duplicate cluster name");
+  expect_error("global:\n  poll_interval: 1s\n  poll_interval: 2s\n",
+               "3:3: global: duplicate key 'poll_interval'");
+}
+
+static void test_passwords(void **state) {
+  (void)state;
+  char message[600];
+  snprintf(message, sizeof(message),
+           "4:20: password_file: cannot read '%s/missing.pass': No such file or directory", dir);
+  expect_error("mariadb:\n  - cluster: a\n    user: u\n    password_file: missing.pass\n"
+               "    nodes: [{name: n, address: 'h:1'}]\n",
+               message);
+  unsetenv("REPLMON_TEST_UNSET");
+  expect_error("mariadb:\n  - cluster: a\n    user: u\n    password_env: REPLMON_TEST_UNSET\n"
+               "    nodes: [{name: n, address: 'h:1'}]\n",
+               "4:19: password_env: environment variable REPLMON_TEST_UNSET is not set");
+  write_file("p.pass", "x\n");
+  setenv("REPLMON_TEST_PW", "x", 1);
+  expect_error("mariadb:\n  - cluster: a\n    user: u\n    password_file: p.pass\n"
+               "    password_env: REPLMON_TEST_PW\n    nodes: [{name: n, address: 'h:1'}]\n",
+               "5:19: set only one of password_file and password_env");
+}
+
+static void test_addresses(void **state) {
+  (void)state;
+  expect_error("mariadb: [{cluster: a, user: u, nodes: [{name: n, address: 'h:99999'}]}]\n",
+               "1:60: address: bad port in 'h:99999'");
+  expect_error("mariadb: [{cluster: a, user: u, nodes: [{name: n, address: ':3306'}]}]\n",
+               "1:60: address: missing host in ':3306'");
+  expect_error("mariadb: [{cluster: a, user: u, nodes: [{name: n, address: '::1:3306'}]}]\n",
+               "1:60: address: write an IPv6 address as [addr]:port");
+  expect_error("mariadb: [{cluster: a, user: u, nodes: [{name: n, address: 'h:1', socket: /s}]}]\n",
+               "1:41: mariadb node 'n': set exactly one of 'address' and 'socket'");
+}
+
+static void test_invalid_yaml(void **state) {
+  (void)state;
+  expect_error("global:\n  poll_interval: [1s\n",
+               "3:1: invalid YAML: did not find expected ',' or ']' while parsing a flow sequence");
+  expect_error("global:\n\tpoll_interval: 1s\n",
+               "2:1: invalid YAML: found character that cannot start any token while scanning "
+               "for the next token");
+}
+
+static void test_unreadable_file(void **state) {
+  (void)state;
+  struct config *config = NULL;
+  char *error = NULL;
+  assert_int_not_equal(config_load("/nonexistent/replmon.yml", &config, &error), 0);
+  assert_string_equal(error, "/nonexistent/replmon.yml:1:1: cannot open: No such file or directory");
+  free(error);
+}
+
+static void test_refcount(void **state) {
+  (void)state;
+  write_file("monitor.pass", "s3cret\n");
+  struct config *c = expect_ok(valid);
+  assert_ptr_equal(config_ref(c), c);
+  config_unref(c);
+  assert_string_equal(c->mariadb[0].name, "chatdb"); /* still alive: one reference left */
+  config_unref(c);
+  config_unref(NULL);
+}
+
+static int setup(void **state) {
+  (void)state;
+  return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  char cmd[600];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_valid),          cmocka_unit_test(test_defaults_and_env),
+      cmocka_unit_test(test_unknown_key),    cmocka_unit_test(test_wrong_type),
+      cmocka_unit_test(test_missing_field),  cmocka_unit_test(test_bad_duration),
+      cmocka_unit_test(test_duration_parser), cmocka_unit_test(test_duplicates),
+      cmocka_unit_test(test_passwords),      cmocka_unit_test(test_addresses),
+      cmocka_unit_test(test_invalid_yaml),   cmocka_unit_test(test_unreadable_file),
+      cmocka_unit_test(test_refcount),
+  };
+  return cmocka_run_group_tests_name("config", tests, setup, teardown);
+}
