@@ -55,7 +55,11 @@ deps:
 unit: $(UNIT_BIN)
 	@failed=0; for t in $(UNIT_BIN); do \
 	  echo "== $$t"; (cd tests/unit && ../../$$t) || failed=1; \
-	done; exit $$failed
+	done; \
+	echo "== promtool check metrics tests/unit/golden/metrics.prom"; \
+	out=$$(promtool check metrics < tests/unit/golden/metrics.prom 2>&1); \
+	if [ $$? -ne 0 ] || [ -n "$$out" ]; then echo "$$out"; failed=1; fi; \
+	exit $$failed
 
 integration: $(BUILD)/replmon
 	REPLMON=$(BUILD)/replmon python3 tests/integration/test_mariadb.py

@@ -119,11 +119,12 @@ static struct target_result *make_result(struct poller *p, int rc, struct mariad
     memcpy(r->errors_total, last->errors_total, sizeof(r->errors_total));
     r->last_success_unix = last->last_success_unix;
   }
-  r->finished_unix = finished_unix;
-  r->duration_s = clock_monotonic_seconds() - started;
+  /* Rounded (to the millisecond and microsecond) so that /metrics shows short numbers. */
+  r->finished_unix = round(finished_unix * 1e3) / 1e3;
+  r->duration_s = round((clock_monotonic_seconds() - started) * 1e6) / 1e6;
   if (rc == 0) {
     r->success = true;
-    r->last_success_unix = finished_unix;
+    r->last_success_unix = r->finished_unix;
     r->mariadb = *status;
     memset(status, 0, sizeof(*status));
     for (size_t i = 0; i < r->mariadb.n_replicas; i++) {

@@ -1,0 +1,50 @@
+/* Shared by the unit tests: a config from inline YAML, and result builders. */
+#ifndef REPLMON_TEST_HELPERS_H
+#define REPLMON_TEST_HELPERS_H
+
+#include "config.h"
+#include "snapshot.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Loads yaml through a temporary file; aborts the test run on error. */
+static inline struct config *config_from_yaml(const char *yaml) {
+  char path[] = "/tmp/replmon-test-XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0 || write(fd, yaml, strlen(yaml)) != (ssize_t)strlen(yaml)) {
+    perror("config_from_yaml");
+    abort();
+  }
+  close(fd);
+  struct config *config = NULL;
+  char *error = NULL;
+  if (config_load(path, &config, &error) != 0) {
+    fprintf(stderr, "config_from_yaml: %s\n", error);
+    abort();
+  }
+  unlink(path);
+  return config;
+}
+
+/* Appends a replica connection to a result (strings copied). */
+static inline struct replica_status *add_replica(struct target_result *r, const char *connection,
+                                                 const char *source) {
+  struct mariadb_status *m = &r->mariadb;
+  struct replica_status *grown = realloc(m->replicas, (m->n_replicas + 1) * sizeof(*grown));
+  if (!grown)
+    abort();
+  m->replicas = grown;
+  struct replica_status *rep = &m->replicas[m->n_replicas++];
+  memset(rep, 0, sizeof(*rep));
+  rep->connection = strdup(connection);
+  rep->master_host = strdup("127.0.0.1");
+  rep->source = strdup(source);
+  rep->last_io_error = strdup("");
+  rep->last_sql_error = strdup("");
+  return rep;
+}
+
+#endif

@@ -1,0 +1,188 @@
+/* The /metrics body against a golden file: family grouping, HELP and TYPE, label escaping,
+ * NaN for unknown values, and the series of a node that stopped answering. Set
+ * REPLMON_UPDATE_GOLDEN=1 to rewrite the golden file after an intended change. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "helpers.h"
+#include "render.h"
+
+#include <math.h>
+
+static const struct build_info build = {"1.2.3", "abc123"};
+
+static const char yaml[] = "mariadb:\n"
+                           "  - cluster: chatdb\n"
+                           "    user: monitor\n"
+                           "    nodes:\n"
+                           "      - {name: db1, address: '127.0.0.1:3306'}\n"
+                           "      - {name: db2, address: '127.0.0.1:3307'}\n"
+                           "      - {name: db3, address: '127.0.0.1:3308'}\n"
+                           "  - cluster: \"odd \\\"quoted\\\" \\\\ cluster\\nname\"\n"
+                           "    user: monitor\n"
+                           "    nodes:\n"
+                           "      - {name: never, socket: /run/x.sock}\n";
+
+static struct snapshot *example_snapshot(struct snapshot_store **store_out, struct config **cfg) {
+  struct config *config = config_from_yaml(yaml);
+  struct snapshot_store *store = snapshot_store_new(config);
+  assert_non_null(store);
+
+  /* db1: healthy, default connection from db2 and a named one from elsewhere. */
+  struct target_result *db1 = target_result_new();
+  db1->success = true;
+  db1->duration_s = 0.000512;
+  db1->last_success_unix = 1700000000.25;
+  db1->mariadb.known = true;
+  db1->mariadb.server_id = 1;
+  db1->mariadb.read_only = 0;
+  struct replica_status *a = add_replica(db1, "", "db2");
+  a->io_state = IO_STATE_YES;
+  a->sql_running = true;
+  a->seconds_behind_master = 0;
+  a->sql_delay_seconds = 0;
+  a->last_io_errno = a->last_sql_errno = 0;
+  a->relay_log_space_bytes = 930;
+  a->retried_transactions = 2;
+  a->received_heartbeats = 41;
+  struct replica_status *b = add_replica(db1, "from \"backup\"\\dc", "10.9.9.9:3306");
+  b->io_state = IO_STATE_CONNECTING;
+  b->sql_running = true;
+  b->seconds_behind_master = NAN; /* NULL while the IO thread reconnects */
+  b->sql_delay_seconds = 10;
+  b->last_io_errno = 2013;
+  b->last_sql_errno = 0;
+  b->relay_log_space_bytes = 1.5e9;
+  b->retried_transactions = 0;
+  b->received_heartbeats = 0;
+  assert_int_equal(snapshot_store_publish(store, config, 0, db1), 0);
+
+  /* db2: answered once, now refused: its connection stays with unknown values. */
+  struct target_result *db2 = target_result_new();
+  db2->success = false;
+  db2->reason = REASON_PRIVILEGE;
+  db2->error = strdup("SHOW ALL SLAVES STATUS: denied");
+  db2->duration_s = 0.25;
+  db2->last_success_unix = 1699999990;
+  db2->errors_total[REASON_PRIVILEGE] = 3;
+  db2->errors_total[REASON_TIMEOUT] = 1;
+  add_replica(db2, "", "db1");
+  assert_int_equal(snapshot_store_publish(store, config, 1, db2), 0);
+
+  /* db3 and the odd cluster's node were never polled. */
+  *store_out = store;
+  *cfg = config;
+  return snapshot_store_acquire(store);
+}
+
+static char *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return NULL;
+  fseek(f, 0, SEEK_END);
+  long size = ftell(f);
+  rewind(f);
+  char *data = malloc((size_t)size + 1);
+  if (data && fread(data, 1, (size_t)size, f) != (size_t)size) {
+    free(data);
+    data = NULL;
+  }
+  fclose(f);
+  if (data)
+    data[size] = '\0';
+  *len = (size_t)size;
+  return data;
+}
+
+static void test_golden(void **state) {
+  (void)state;
+  struct snapshot_store *store;
+  struct config *config;
+  struct snapshot *s = example_snapshot(&store, &config);
+  struct buf out = BUF_INIT;
+  assert_int_equal(render_metrics(s, &build, &out), 0);
+  const char *golden = "golden/metrics.prom";
+  if (getenv("REPLMON_UPDATE_GOLDEN")) {
+    FILE *f = fopen(golden, "wb");
+    assert_non_null(f);
+    fwrite(out.data, 1, out.len, f);
+    fclose(f);
+  }
+  size_t len;
+  char *expected = read_file(golden, &len);
+  assert_non_null(expected);
+  assert_string_equal(out.data, expected);
+  free(expected);
+  buf_free(&out);
+  snapshot_unref(s);
+  snapshot_store_free(store);
+  config_unref(config);
+}
+
+static void test_label_escaping(void **state) {
+  (void)state;
+  struct buf out = BUF_INIT;
+  render_label_value(&out, "a\"b\\c\nd");
+  assert_string_equal(out.data, "a\\\"b\\\\c\\nd");
+  buf_reset(&out);
+  render_label_value(&out, "plain");
+  assert_string_equal(out.data, "plain");
+  buf_free(&out);
+}
+
+static void test_doubles(void **state) {
+  (void)state;
+  struct buf out = BUF_INIT;
+  double values[] = {NAN, INFINITY, -INFINITY, 0, -3, 1e18, 0.1, 1.5e-7};
+  for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+    buf_put_double(&out, values[i]);
+    buf_putc(&out, ' ');
+  }
+  assert_string_equal(out.data, "NaN +Inf -Inf 0 -3 1e+18 0.1 1.5e-07 ");
+  buf_free(&out);
+}
+
+/* Every family appears once, and a family's samples are contiguous. */
+static void test_family_grouping(void **state) {
+  (void)state;
+  struct snapshot_store *store;
+  struct config *config;
+  struct snapshot *s = example_snapshot(&store, &config);
+  struct buf out = BUF_INIT;
+  assert_int_equal(render_metrics(s, &build, &out), 0);
+  char *seen[64];
+  size_t n_seen = 0;
+  char current[128] = "";
+  for (char *line = strtok(out.data, "\n"); line; line = strtok(NULL, "\n")) {
+    if (strncmp(line, "# TYPE ", 7) == 0) {
+      char name[128];
+      assert_int_equal(sscanf(line + 7, "%127s", name), 1);
+      for (size_t i = 0; i < n_seen; i++)
+        assert_string_not_equal(seen[i], name);
+      seen[n_seen++] = strdup(name);
+      strcpy(current, name);
+    } else if (line[0] != '#') {
+      assert_int_equal(strncmp(line, current, strlen(current)), 0);
+    }
+  }
+  assert_true(n_seen >= 18);
+  for (size_t i = 0; i < n_seen; i++)
+    free(seen[i]);
+  buf_free(&out);
+  snapshot_unref(s);
+  snapshot_store_free(store);
+  config_unref(config);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_golden),
+      cmocka_unit_test(test_label_escaping),
+      cmocka_unit_test(test_doubles),
+      cmocka_unit_test(test_family_grouping),
+  };
+  return cmocka_run_group_tests_name("render", tests, NULL, NULL);
+}

@@ -1,0 +1,165 @@
+/* SHOW ALL SLAVES STATUS rows are read by column name: order, extra columns, NULLs and every
+ * IO thread state. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "mariadb.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A real 10.11 row, trimmed to the columns that matter plus a few neighbours. */
+static const char *names[] = {"Connection_name",       "Slave_SQL_State",   "Master_Host",
+                              "Master_Port",           "Slave_IO_Running",  "Slave_SQL_Running",
+                              "Relay_Log_Space",       "Seconds_Behind_Master",
+                              "Last_IO_Errno",         "Last_IO_Error",     "Last_SQL_Errno",
+                              "Last_SQL_Error",        "SQL_Delay",         "Retried_transactions",
+                              "Slave_received_heartbeats", "Gtid_Slave_Pos"};
+
+static void test_healthy_default_connection(void **state) {
+  (void)state;
+  const char *values[] = {"", "Slave has read all relay log", "127.0.0.1", "3307", "Yes", "Yes",
+                          "930", "0", "0", "", "0", "", "0", "3", "17", "1-1-5"};
+  struct replica_status r;
+  struct probe_error err = {REASON_NONE, NULL};
+  assert_int_equal(mariadb_parse_replica_row(names, values, NCOLS(names), &r, &err), 0);
+  assert_string_equal(r.connection, "");
+  assert_string_equal(r.master_host, "127.0.0.1");
+  assert_int_equal(r.master_port, 3307);
+  assert_int_equal(r.io_state, IO_STATE_YES);
+  assert_true(r.sql_running);
+  assert_true(r.seconds_behind_master == 0);
+  assert_true(r.relay_log_space_bytes == 930);
+  assert_true(r.retried_transactions == 3);
+  assert_true(r.received_heartbeats == 17);
+  assert_true(r.last_io_errno == 0 && r.last_sql_errno == 0 && r.sql_delay_seconds == 0);
+  assert_null(r.source); /* the poller fills it from the configuration */
+  replica_status_clear(&r);
+  assert_null(err.message);
+}
+
+static void test_nulls_and_named_connection(void **state) {
+  (void)state;
+  const char *values[] = {"from_db3", "", "db3.example", "3306", "Preparing", "No", "256", NULL,
+                          "2013", "error reconnecting to master", "1062", "Duplicate entry",
+                          "10", "0", "0", NULL};
+  struct replica_status r;
+  struct probe_error err = {REASON_NONE, NULL};
+  assert_int_equal(mariadb_parse_replica_row(names, values, NCOLS(names), &r, &err), 0);
+  assert_string_equal(r.connection, "from_db3");
+  assert_int_equal(r.io_state, IO_STATE_PREPARING);
+  assert_false(r.sql_running);
+  assert_true(isnan(r.seconds_behind_master)); /* NULL stays unknown, not 0 */
+  assert_true(r.last_io_errno == 2013);
+  assert_true(r.last_sql_errno == 1062);
+  assert_string_equal(r.last_sql_error, "Duplicate entry");
+  assert_true(r.sql_delay_seconds == 10);
+  replica_status_clear(&r);
+}
+
+static void test_io_states(void **state) {
+  (void)state;
+  static const struct {
+    const char *text;
+    enum replica_io_state state;
+  } cases[] = {{"Yes", IO_STATE_YES},
+               {"No", IO_STATE_NO},
+               {"Connecting", IO_STATE_CONNECTING},
+               {"Preparing", IO_STATE_PREPARING}};
+  for (size_t i = 0; i < NCOLS(cases); i++) {
+    const char *values[] = {"", "", "h", "1", cases[i].text, "Yes", "0", "0",
+                            "0", "", "0", "", "0", "0", "0", ""};
+    struct replica_status r;
+    struct probe_error err = {REASON_NONE, NULL};
+    assert_int_equal(mariadb_parse_replica_row(names, values, NCOLS(names), &r, &err), 0);
+    assert_int_equal(r.io_state, cases[i].state);
+    replica_status_clear(&r);
+  }
+  assert_string_equal(replica_io_state_name(IO_STATE_CONNECTING), "connecting");
+  assert_string_equal(replica_io_state_name(IO_STATE_PREPARING), "preparing");
+}
+
+static void test_other_order_extra_and_missing_columns(void **state) {
+  (void)state;
+  /* A later server: columns moved, one unknown column added (11.6's Master_Slave_time_diff),
+   * and optional ones missing: the row still parses, the missing numbers are NaN. */
+  const char *n[] = {"Slave_SQL_Running", "Master_Slave_time_diff", "Slave_IO_Running",
+                     "Master_Port", "Master_Host", "Connection_name"};
+  const char *v[] = {"Yes", "0", "Connecting", "3306", "10.0.0.3", "x"};
+  struct replica_status r;
+  struct probe_error err = {REASON_NONE, NULL};
+  assert_int_equal(mariadb_parse_replica_row(n, v, NCOLS(n), &r, &err), 0);
+  assert_int_equal(r.io_state, IO_STATE_CONNECTING);
+  assert_string_equal(r.connection, "x");
+  assert_true(isnan(r.relay_log_space_bytes) && isnan(r.received_heartbeats));
+  replica_status_clear(&r);
+}
+
+static void test_bad_rows(void **state) {
+  (void)state;
+  const char *n[] = {"Connection_name", "Master_Host", "Master_Port", "Slave_IO_Running"};
+  const char *v[] = {"", "h", "1", "Yes"};
+  struct replica_status r;
+  struct probe_error err = {REASON_NONE, NULL};
+  assert_int_equal(mariadb_parse_replica_row(n, v, NCOLS(n), &r, &err), -EINVAL);
+  assert_int_equal(err.reason, REASON_QUERY);
+  assert_string_equal(err.message, "SHOW ALL SLAVES STATUS: column Slave_SQL_Running is missing");
+
+  const char *n2[] = {"Connection_name", "Master_Host", "Master_Port", "Slave_IO_Running",
+                      "Slave_SQL_Running"};
+  const char *v2[] = {"", "h", "1", "Maybe", "Yes"};
+  assert_int_equal(mariadb_parse_replica_row(n2, v2, NCOLS(n2), &r, &err), -EINVAL);
+  assert_string_equal(err.message, "SHOW ALL SLAVES STATUS: unknown Slave_IO_Running 'Maybe'");
+  const char *v3[] = {"", "h", "port", "Yes", "Yes"};
+  assert_int_equal(mariadb_parse_replica_row(n2, v3, NCOLS(n2), &r, &err), -EINVAL);
+  assert_string_equal(err.message, "SHOW ALL SLAVES STATUS: Master_Port is not a port");
+  const char *v4[] = {"", NULL, "1", "Yes", "Yes"};
+  assert_int_equal(mariadb_parse_replica_row(n2, v4, NCOLS(n2), &r, &err), -EINVAL);
+  assert_string_equal(err.message, "SHOW ALL SLAVES STATUS: column Master_Host is NULL");
+  probe_error_clear(&err);
+}
+
+static void test_carry_unknown(void **state) {
+  (void)state;
+  const char *values[] = {"", "", "127.0.0.1", "3307", "Yes", "Yes", "930", "0",
+                          "0", "",  "0", "", "0", "0", "0", ""};
+  struct mariadb_status known = {.known = true, .server_id = 1, .read_only = 0};
+  known.replicas = calloc(1, sizeof(*known.replicas));
+  assert_non_null(known.replicas);
+  struct probe_error err = {REASON_NONE, NULL};
+  assert_int_equal(mariadb_parse_replica_row(names, values, NCOLS(names), &known.replicas[0], &err),
+                   0);
+  known.replicas[0].source = strdup("db2");
+  known.n_replicas = 1;
+  struct mariadb_status unknown = {0};
+  assert_int_equal(mariadb_status_carry_unknown(&known, &unknown), 0);
+  assert_false(unknown.known);
+  assert_true(isnan(unknown.server_id) && isnan(unknown.read_only));
+  assert_int_equal(unknown.n_replicas, 1);
+  assert_string_equal(unknown.replicas[0].source, "db2");
+  assert_string_equal(unknown.replicas[0].connection, "");
+  assert_true(isnan(unknown.replicas[0].relay_log_space_bytes));
+  mariadb_status_clear(&known);
+  mariadb_status_clear(&unknown);
+  assert_int_equal(mariadb_status_carry_unknown(NULL, &unknown), 0);
+  assert_int_equal(unknown.n_replicas, 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_healthy_default_connection),
+      cmocka_unit_test(test_nulls_and_named_connection),
+      cmocka_unit_test(test_io_states),
+      cmocka_unit_test(test_other_order_extra_and_missing_columns),
+      cmocka_unit_test(test_bad_rows),
+      cmocka_unit_test(test_carry_unknown),
+  };
+  return cmocka_run_group_tests_name("replica_row", tests, NULL, NULL);
+}

@@ -1,0 +1,147 @@
+/* The snapshot store: a publish swaps in a new snapshot while readers keep the old one,
+ * stale publishes after a reload are dropped, a reload carries results by name, and
+ * concurrent publishers and readers never see a torn snapshot. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "helpers.h"
+
+#include <errno.h>
+#include <pthread.h>
+
+static const char two_nodes[] = "mariadb:\n"
+                                "  - cluster: c\n"
+                                "    user: u\n"
+                                "    nodes:\n"
+                                "      - {name: a, address: 'h:1'}\n"
+                                "      - {name: b, address: 'h:2'}\n";
+
+static struct target_result *result_with_server_id(double id) {
+  struct target_result *r = target_result_new();
+  assert_non_null(r);
+  r->success = true;
+  r->mariadb.known = true;
+  r->mariadb.server_id = id;
+  return r;
+}
+
+static void test_swap_keeps_readers_snapshot(void **state) {
+  (void)state;
+  struct config *config = config_from_yaml(two_nodes);
+  struct snapshot_store *store = snapshot_store_new(config);
+  struct snapshot *before = snapshot_store_acquire(store);
+  assert_null(before->results[0]);
+  assert_int_equal(before->n_targets, 2);
+
+  assert_int_equal(snapshot_store_publish(store, config, 0, result_with_server_id(1)), 0);
+  struct snapshot *after = snapshot_store_acquire(store);
+  assert_true(after->generation > before->generation);
+  assert_null(before->results[0]); /* the reader's snapshot did not change under it */
+  assert_true(after->results[0]->mariadb.server_id == 1);
+  assert_null(after->results[1]);
+
+  assert_int_equal(snapshot_store_publish(store, config, 1, result_with_server_id(2)), 0);
+  struct snapshot *third = snapshot_store_acquire(store);
+  assert_ptr_equal(third->results[0], after->results[0]); /* shared, not copied */
+  assert_true(third->results[1]->mariadb.server_id == 2);
+  assert_int_equal(snapshot_store_generation(store), third->generation);
+
+  assert_int_equal(snapshot_store_publish(store, config, 7, result_with_server_id(9)), -ESTALE);
+  snapshot_unref(before);
+  snapshot_unref(after);
+  snapshot_unref(third);
+  snapshot_store_free(store);
+  config_unref(config);
+}
+
+static void test_reload_carries_by_name(void **state) {
+  (void)state;
+  struct config *old = config_from_yaml(two_nodes);
+  struct snapshot_store *store = snapshot_store_new(old);
+  snapshot_store_publish(store, old, 0, result_with_server_id(1));
+  snapshot_store_publish(store, old, 1, result_with_server_id(2));
+
+  /* The new file drops a, keeps b (now first) and adds c. */
+  struct config *next = config_from_yaml("mariadb:\n"
+                                         "  - cluster: c\n"
+                                         "    user: u\n"
+                                         "    nodes:\n"
+                                         "      - {name: b, address: 'h:2'}\n"
+                                         "      - {name: c, address: 'h:3'}\n");
+  assert_int_equal(snapshot_store_install(store, next), 0);
+  struct snapshot *s = snapshot_store_acquire(store);
+  assert_ptr_equal(s->config, next);
+  assert_true(s->results[0]->mariadb.server_id == 2);
+  assert_null(s->results[1]);
+  /* A poller of the old configuration can no longer publish. */
+  assert_int_equal(snapshot_store_publish(store, old, 0, result_with_server_id(5)), -ESTALE);
+  snapshot_unref(s);
+  config_unref(old); /* the store released its own reference at install */
+  snapshot_store_free(store);
+  config_unref(next);
+}
+
+struct race {
+  struct snapshot_store *store;
+  struct config *config;
+  size_t index;
+};
+
+static void *publisher(void *arg) {
+  struct race *race = arg;
+  for (int i = 1; i <= 2000; i++)
+    snapshot_store_publish(race->store, race->config, race->index,
+                           result_with_server_id((double)i));
+  return NULL;
+}
+
+static void *reader(void *arg) {
+  struct race *race = arg;
+  double last[2] = {0, 0};
+  for (int i = 0; i < 4000; i++) {
+    struct snapshot *s = snapshot_store_acquire(race->store);
+    for (size_t t = 0; t < 2; t++) {
+      if (s->results[t]) {
+        double id = s->results[t]->mariadb.server_id;
+        if (id < last[t]) /* each target's results only move forward */
+          abort();
+        last[t] = id;
+      }
+    }
+    snapshot_unref(s);
+  }
+  return NULL;
+}
+
+static void test_concurrent_publish_and_read(void **state) {
+  (void)state;
+  struct config *config = config_from_yaml(two_nodes);
+  struct snapshot_store *store = snapshot_store_new(config);
+  struct race races[2] = {{store, config, 0}, {store, config, 1}};
+  pthread_t threads[4];
+  pthread_create(&threads[0], NULL, publisher, &races[0]);
+  pthread_create(&threads[1], NULL, publisher, &races[1]);
+  pthread_create(&threads[2], NULL, reader, &races[0]);
+  pthread_create(&threads[3], NULL, reader, &races[0]);
+  for (int i = 0; i < 4; i++)
+    pthread_join(threads[i], NULL);
+  struct snapshot *s = snapshot_store_acquire(store);
+  assert_true(s->results[0]->mariadb.server_id == 2000);
+  assert_true(s->results[1]->mariadb.server_id == 2000);
+  assert_int_equal(s->generation, 4000);
+  snapshot_unref(s);
+  snapshot_store_free(store);
+  config_unref(config);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_swap_keeps_readers_snapshot),
+      cmocka_unit_test(test_reload_carries_by_name),
+      cmocka_unit_test(test_concurrent_publish_and_read),
+  };
+  return cmocka_run_group_tests_name("snapshot", tests, NULL, NULL);
+}
