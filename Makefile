@@ -19,8 +19,8 @@ ifeq ($(SANITIZE),1)
 CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
 endif
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS) $(CFLAGS) -Ichecker -Iexporter \
-	-DREPLMON_REVISION='"$(REVISION)"' $(PKG_CFLAGS) -MMD -MP
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS) $(CFLAGS) -Ichecker -Iexporter -I$(BUILD)/gen \
+	$(PKG_CFLAGS) -MMD -MP
 LIBS = $(PKG_LIBS) -lpthread -lm
 
 CHECKER_SRC := $(wildcard checker/*.c)
@@ -37,6 +37,14 @@ all: $(BUILD)/replmon
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# Rewritten only when the revision changes, so that a commit rebuilds just what shows it.
+$(BUILD)/gen/revision.h: FORCE
+	@mkdir -p $(dir $@)
+	@echo '#define REPLMON_REVISION "$(REVISION)"' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+$(BUILD)/obj/exporter/main.o $(BUILD)/obj/exporter/flags.o: $(BUILD)/gen/revision.h
+FORCE:
 
 $(BUILD)/replmon: $(BUILD)/obj/exporter/main.o $(EXPORTER_OBJ) $(CHECKER_OBJ)
 	$(CC) $(LDFLAGS) $^ $(LIBS) -o $@

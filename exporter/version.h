@@ -1,10 +1,9 @@
-/* The build's identity; the Makefile passes REPLMON_REVISION from git. */
+/* The build's identity; the Makefile writes revision.h from git. */
 #ifndef REPLMON_VERSION_H
 #define REPLMON_VERSION_H
 
+#include "revision.h"
+
 #define REPLMON_VERSION "0.1.0"
-#ifndef REPLMON_REVISION
-#define REPLMON_REVISION "unknown"
-#endif
 
 #endif
