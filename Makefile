@@ -31,7 +31,7 @@ CHECKER_OBJ := $(CHECKER_SRC:%.c=$(BUILD)/obj/%.o)
 EXPORTER_OBJ := $(EXPORTER_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all check deps unit integration demo asan valgrind install clean format format-check
+.PHONY: all check deps lint unit integration demo asan valgrind install clean format
 all: $(BUILD)/replmon
 
 $(BUILD)/obj/%.o: %.c
@@ -55,7 +55,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(EXPORTER_OBJ) $(CHECKER_OBJ)
 
 # Packages first (pkg-config needs them), then a fresh make that sees their flags.
 check: deps
-	$(MAKE) --no-print-directory all unit integration
+	$(MAKE) --no-print-directory all lint unit integration
 
 deps:
 	@tests/ensure-packages.sh build test
@@ -101,7 +101,10 @@ FORMAT_FILES = $(wildcard checker/*.[ch] exporter/*.[ch] tests/unit/*.[ch])
 format:
 	clang-format -i $(FORMAT_FILES)
 
-format-check:
+# Style and static analysis; both must print nothing.
+lint:
 	clang-format --dry-run -Werror $(FORMAT_FILES)
+	cppcheck --quiet --error-exitcode=1 --inline-suppr --enable=warning,performance,portability \
+	  --std=c11 -Ichecker -Iexporter checker exporter
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

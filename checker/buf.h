@@ -14,7 +14,8 @@ struct buf {
   bool failed; /* an allocation failed: contents are incomplete */
 };
 
-#define BUF_INIT {NULL, 0, 0, false}
+#define BUF_INIT                                                                                   \
+  { NULL, 0, 0, false }
 
 void buf_append(struct buf *b, const char *data, size_t len);
 void buf_puts(struct buf *b, const char *s);

@@ -119,7 +119,7 @@ static void format_json(struct buf *line, const char *ts, const char *level, con
   free(text);
 }
 
-void log_event(enum log_level level, const char *msg, ...) {
+void log_event_pairs(enum log_level level, const char *msg, ...) {
   if (!log_enabled(level))
     return;
   char ts[40];

@@ -14,9 +14,10 @@ int log_format_parse(const char *name, enum log_format *out);
 void log_setup(enum log_level level, enum log_format format);
 bool log_enabled(enum log_level level);
 
-/* Logs msg with key/value string pairs, terminated by NULL:
- *   log_event(LOG_WARN, "poll failed", "node", name, "err", text, NULL);
+/* Logs msg with key/value string pairs:
+ *   log_event(LOG_WARN, "poll failed", "node", name, "err", text);
  * A NULL value is written as an empty string. */
-void log_event(enum log_level level, const char *msg, ...) __attribute__((sentinel));
+#define log_event(...) log_event_pairs(__VA_ARGS__, (const char *)NULL)
+void log_event_pairs(enum log_level level, const char *msg, ...) __attribute__((sentinel));
 
 #endif

@@ -32,7 +32,7 @@ struct replica_status {
   double sql_delay_seconds;
   double last_io_errno;
   double last_sql_errno;
-  char *last_io_error;  /* text for logs and people, never for labels */
+  char *last_io_error; /* text for logs and people, never for labels */
   char *last_sql_error;
   double relay_log_space_bytes;
   double retried_transactions;
@@ -64,7 +64,7 @@ int mariadb_status_carry_unknown(const struct mariadb_status *from, struct maria
 
 /* Where and how to connect. The strings are borrowed: they must outlive the probe. */
 struct mariadb_target {
-  const char *host;   /* NULL when socket is set */
+  const char *host; /* NULL when socket is set */
   unsigned port;
   const char *socket; /* unix socket path, or NULL */
   const char *user;

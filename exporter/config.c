@@ -21,7 +21,7 @@ struct parser {
 };
 
 __attribute__((format(printf, 3, 4))) static int fail_at(struct parser *p, const yaml_node_t *node,
-                                                          const char *fmt, ...) {
+                                                         const char *fmt, ...) {
   if (p->error.len)
     return -EINVAL;
   size_t line = node ? node->start_mark.line + 1 : 1;
@@ -99,8 +99,7 @@ static int expect_duration(struct parser *p, const yaml_node_t *node, const char
     return fail_at(p, node, "%s: expected a duration such as 500ms, 1s or 2m", what);
   double seconds;
   if (config_parse_duration(text, &seconds) != 0)
-    return fail_at(p, node, "%s: bad duration '%s' (use e.g. 500ms, 1s, 2m or 1m30s)", what,
-                   text);
+    return fail_at(p, node, "%s: bad duration '%s' (use e.g. 500ms, 1s, 2m or 1m30s)", what, text);
   if (seconds <= 0)
     return fail_at(p, node, "%s: must be longer than 0", what);
   *out = seconds;
@@ -141,21 +140,20 @@ static int unknown_key(struct parser *p, const yaml_node_t *key, const char *wha
 
 static int visit_global(struct parser *p, const yaml_node_t *key, yaml_node_t *value, void *ctx) {
   (void)ctx;
-  static const struct {
+  struct config *c = p->config;
+  const struct {
     const char *name;
-    size_t offset;
+    double *field;
   } durations[] = {
-      {"poll_interval", offsetof(struct config, poll_interval_s)},
-      {"connect_timeout", offsetof(struct config, connect_timeout_s)},
-      {"query_timeout", offsetof(struct config, query_timeout_s)},
-      {"lag_warning", offsetof(struct config, lag_warning_s)},
-      {"lag_critical", offsetof(struct config, lag_critical_s)},
+      {"poll_interval", &c->poll_interval_s}, {"connect_timeout", &c->connect_timeout_s},
+      {"query_timeout", &c->query_timeout_s}, {"lag_warning", &c->lag_warning_s},
+      {"lag_critical", &c->lag_critical_s},
   };
   for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
     if (strcmp(scalar(key), durations[i].name) == 0) {
       char what[64];
       snprintf(what, sizeof(what), "global.%s", durations[i].name);
-      return expect_duration(p, value, what, (double *)((char *)p->config + durations[i].offset));
+      return expect_duration(p, value, what, durations[i].field);
     }
   }
   return unknown_key(p, key, "global");
@@ -258,8 +256,7 @@ struct cluster_ctx {
   yaml_node_t *password_env;
 };
 
-static int visit_cluster(struct parser *p, const yaml_node_t *key, yaml_node_t *value,
-                         void *ctx) {
+static int visit_cluster(struct parser *p, const yaml_node_t *key, yaml_node_t *value, void *ctx) {
   struct cluster_ctx *c = ctx;
   const char *name = scalar(key);
   if (strcmp(name, "cluster") == 0)
@@ -356,6 +353,7 @@ static int parse_cluster(struct parser *p, yaml_node_t *item, size_t index) {
     if (!c.cl->password)
       return fail_at(p, c.password_env, "out of memory");
   }
+  // cppcheck-suppress memleak ; c.cl points into p->config, which owns the password
   return 0;
 }
 

@@ -4,8 +4,16 @@
 #include <getopt.h>
 #include <string.h>
 
-enum { OPT_CONFIG_FILE = 256, OPT_CONFIG_CHECK, OPT_LISTEN, OPT_PATH, OPT_LEVEL, OPT_FORMAT,
-       OPT_VERSION, OPT_HELP };
+enum {
+  OPT_CONFIG_FILE = 256,
+  OPT_CONFIG_CHECK,
+  OPT_LISTEN,
+  OPT_PATH,
+  OPT_LEVEL,
+  OPT_FORMAT,
+  OPT_VERSION,
+  OPT_HELP
+};
 
 static const struct option options[] = {
     {"config.file", required_argument, NULL, OPT_CONFIG_FILE},
@@ -69,8 +77,7 @@ enum flags_outcome flags_parse(int argc, char **argv, struct flags *flags, FILE 
       break;
     case OPT_LEVEL:
       if (log_level_parse(optarg, &flags->log_level) != 0) {
-        fprintf(err, "replmon: --log.level must be debug, info, warn or error, not '%s'\n",
-                optarg);
+        fprintf(err, "replmon: --log.level must be debug, info, warn or error, not '%s'\n", optarg);
         return FLAGS_EXIT_USAGE;
       }
       break;

@@ -63,13 +63,12 @@ static int open_listen_socket(const char *address) {
   unsigned port;
   int rc = http_parse_listen_address(address, &host, &port);
   if (rc) {
-    log_event(LOG_ERROR, "bad --web.listen-address (use host:port, :port or [v6]:port)",
-              "address", address, NULL);
+    log_event(LOG_ERROR, "bad --web.listen-address (use host:port, :port or [v6]:port)", "address",
+              address);
     return rc;
   }
-  struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                           .ai_socktype = SOCK_STREAM,
-                           .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+  struct addrinfo hints = {
+      .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
   struct addrinfo *found = NULL;
   char service[8];
   snprintf(service, sizeof(service), "%u", port);
@@ -77,7 +76,7 @@ static int open_listen_socket(const char *address) {
   free(host);
   if (gai != 0) {
     log_event(LOG_ERROR, "cannot resolve the listen address", "address", address, "err",
-              gai_strerror(gai), NULL);
+              gai_strerror(gai));
     return -EINVAL;
   }
   /* For every address prefer IPv6 with dual stack, so one socket serves both families. */
@@ -105,7 +104,7 @@ static int open_listen_socket(const char *address) {
   }
   freeaddrinfo(found);
   if (fd < 0) {
-    log_event(LOG_ERROR, "cannot listen", "address", address, "err", strerror(err), NULL);
+    log_event(LOG_ERROR, "cannot listen", "address", address, "err", strerror(err));
     return -(err ? err : EADDRNOTAVAIL);
   }
   return fd;
@@ -123,8 +122,8 @@ static bool accepts_gzip(const char *header) {
     size_t token_len = len;
     while (token_len && p[token_len - 1] == ' ')
       token_len--;
-    bool match = (token_len == 4 && strncasecmp(p, "gzip", 4) == 0) ||
-                 (token_len == 1 && p[0] == '*');
+    bool match =
+        (token_len == 4 && strncasecmp(p, "gzip", 4) == 0) || (token_len == 1 && p[0] == '*');
     p += len;
     bool zero_q = false;
     if (*p == ';') {
@@ -260,8 +259,7 @@ static enum MHD_Result answer_landing(struct http_server *server,
   char *body = buf_steal(&page, &len);
   if (!body)
     return answer_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
-  struct MHD_Response *response =
-      MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+  struct MHD_Response *response = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
   if (!response) {
     free(body);
     return MHD_NO;
@@ -284,9 +282,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
   if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
     /* Ignore any body: the request is refused whatever it carries. */
     *upload_data_size = 0;
-    struct MHD_Response *response = MHD_create_response_from_buffer(
-        strlen("405 method not allowed\n"), (void *)"405 method not allowed\n",
-        MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(strlen("405 method not allowed\n"),
+                                        (void *)"405 method not allowed\n", MHD_RESPMEM_PERSISTENT);
     if (!response)
       return MHD_NO;
     MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
@@ -306,7 +304,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
   buf_vprintf(&text, fmt, ap);
   while (text.len && text.data[text.len - 1] == '\n')
     text.data[--text.len] = '\0';
-  log_event(LOG_DEBUG, "http", "err", text.data ? text.data : "", NULL);
+  log_event(LOG_DEBUG, "http", "err", text.data ? text.data : "");
   buf_free(&text);
 }
 
@@ -338,14 +336,13 @@ int http_start(const struct http_options *options, struct http_server **out) {
       options->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT, options->connection_timeout_s,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_LIMIT, MHD_OPTION_END);
   if (!server->daemon) {
-    log_event(LOG_ERROR, "cannot start the HTTP server", "address", options->listen_address,
-              NULL);
+    log_event(LOG_ERROR, "cannot start the HTTP server", "address", options->listen_address);
     http_stop(server);
     return -EIO;
   }
   server->listen_fd = -1; /* the daemon owns it now and closes it when stopped */
   log_event(LOG_INFO, "listening", "address", options->listen_address, "telemetry_path",
-            server->telemetry_path, NULL);
+            server->telemetry_path);
   *out = server;
   return 0;
 }

@@ -7,8 +7,8 @@
 #include "snapshot.h"
 
 struct http_options {
-  const char *listen_address; /* "host:port", ":port" (every address) or "[v6]:port" */
-  const char *telemetry_path; /* "/metrics" */
+  const char *listen_address;   /* "host:port", ":port" (every address) or "[v6]:port" */
+  const char *telemetry_path;   /* "/metrics" */
   struct snapshot_store *store; /* borrowed: must outlive the server */
   struct build_info build;
   unsigned connection_limit;

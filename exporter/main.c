@@ -36,7 +36,7 @@ static void reload(const char *path, struct config **config, struct snapshot_sto
   struct config *next = NULL;
   char *error = NULL;
   if (config_load(path, &next, &error) != 0) {
-    log_event(LOG_ERROR, "reload failed; the running configuration stays", "err", error, NULL);
+    log_event(LOG_ERROR, "reload failed; the running configuration stays", "err", error);
     free(error);
     return;
   }
@@ -44,16 +44,16 @@ static void reload(const char *path, struct config **config, struct snapshot_sto
   *pollers = NULL;
   struct config *keep = *config;
   if (snapshot_store_install(store, next) != 0) {
-    log_event(LOG_ERROR, "reload failed: out of memory; the running configuration stays", NULL);
+    log_event(LOG_ERROR, "reload failed: out of memory; the running configuration stays");
     config_unref(next);
     next = keep;
   } else {
     *config = next;
   }
   if (pollers_start(*config, store, pollers) != 0)
-    log_event(LOG_ERROR, "cannot restart the pollers after a reload", NULL);
+    log_event(LOG_ERROR, "cannot restart the pollers after a reload");
   else if (next != keep)
-    log_event(LOG_INFO, "configuration reloaded", "file", path, NULL);
+    log_event(LOG_INFO, "configuration reloaded", "file", path);
   if (next != keep)
     config_unref(keep);
 }
@@ -81,7 +81,7 @@ int main(int argc, char **argv) {
 
   /* Libraries that keep global state are set up before any thread exists. */
   if (mysql_library_init(0, NULL, NULL) != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-    log_event(LOG_ERROR, "cannot initialise the client libraries", NULL);
+    log_event(LOG_ERROR, "cannot initialise the client libraries");
     config_unref(config);
     return 1;
   }
@@ -99,11 +99,11 @@ int main(int argc, char **argv) {
   struct http_server *http = NULL;
   struct snapshot_store *store = snapshot_store_new(config);
   if (!store) {
-    log_event(LOG_ERROR, "out of memory", NULL);
+    log_event(LOG_ERROR, "out of memory");
     goto out;
   }
-  log_event(LOG_INFO, "starting replmon", "version", REPLMON_VERSION, "revision",
-            REPLMON_REVISION, "config", flags.config_file, NULL);
+  log_event(LOG_INFO, "starting replmon", "version", REPLMON_VERSION, "revision", REPLMON_REVISION,
+            "config", flags.config_file);
   if (pollers_start(config, store, &pollers) != 0)
     goto out;
   struct http_options http_options = {
@@ -122,11 +122,11 @@ int main(int argc, char **argv) {
     if (sigwait(&signals, &sig) != 0)
       continue;
     if (sig == SIGHUP) {
-      log_event(LOG_INFO, "SIGHUP: reloading the configuration", "file", flags.config_file, NULL);
+      log_event(LOG_INFO, "SIGHUP: reloading the configuration", "file", flags.config_file);
       reload(flags.config_file, &config, store, &pollers);
       continue;
     }
-    log_event(LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+    log_event(LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     status = 0;
     break;
   }
@@ -138,6 +138,6 @@ out:
   curl_global_cleanup();
   mysql_library_end();
   if (status == 0)
-    log_event(LOG_INFO, "stopped", NULL);
+    log_event(LOG_INFO, "stopped");
   return status;
 }

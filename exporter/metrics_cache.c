@@ -97,7 +97,7 @@ struct rendered_metrics *metrics_cache_get(struct metrics_cache *cache, bool wan
      * rendering instead of each doing their own. */
     struct rendered_metrics *fresh = render_current(cache);
     if (!fresh) {
-      log_event(LOG_ERROR, "out of memory while rendering /metrics", NULL);
+      log_event(LOG_ERROR, "out of memory while rendering /metrics");
     } else {
       release_locked(cache->current);
       cache->current = fresh;
@@ -106,7 +106,7 @@ struct rendered_metrics *metrics_cache_get(struct metrics_cache *cache, bool wan
   struct rendered_metrics *r = cache->current;
   if (r && want_gzip && !r->gzip &&
       gzip_compress(r->body, r->body_len, &r->gzip, &r->gzip_len) != 0)
-    log_event(LOG_WARN, "gzip failed; answering uncompressed", NULL);
+    log_event(LOG_WARN, "gzip failed; answering uncompressed");
   if (r)
     r->refs++;
   pthread_mutex_unlock(&cache->lock);

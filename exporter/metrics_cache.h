@@ -27,8 +27,9 @@ struct metrics_cache *metrics_cache_new(struct snapshot_store *store,
 void metrics_cache_free(struct metrics_cache *cache);
 
 /* Returns the rendering of the current snapshot with a reference for the caller (release it
- * with metrics_cache_release, before the cache is freed), rendering it first if the snapshot changed. With want_gzip
- * the gzip member is filled too (unless compression failed). NULL when out of memory. */
+ * with metrics_cache_release, before the cache is freed), rendering it first if the snapshot
+ * changed. With want_gzip the gzip member is filled too (unless compression failed). NULL when out
+ * of memory. */
 struct rendered_metrics *metrics_cache_get(struct metrics_cache *cache, bool want_gzip);
 void metrics_cache_release(struct rendered_metrics *rendered);
 

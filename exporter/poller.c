@@ -90,7 +90,7 @@ static void log_transition(struct poller *p, const struct target_result *prev,
       char down_for[32];
       snprintf(down_for, sizeof(down_for), "%.1fs", next->finished_unix - p->failing_since_unix);
       log_event(LOG_INFO, "target answers again", "kind", target_kind_name(t->kind), "cluster",
-                t->cluster, "node", t->name, "failed_for", down_for, NULL);
+                t->cluster, "node", t->name, "failed_for", down_for);
     }
     return;
   }
@@ -102,9 +102,9 @@ static void log_transition(struct poller *p, const struct target_result *prev,
                          : next->reason == REASON_PRIVILEGE || next->reason == REASON_AUTH
                              ? LOG_ERROR
                              : LOG_WARN;
-  log_event(level, "probe failed", "kind", target_kind_name(t->kind), "cluster", t->cluster,
-            "node", t->name, "reason", probe_reason_name(next->reason), "err",
-            next->error ? next->error : "out of memory", NULL);
+  log_event(level, "probe failed", "kind", target_kind_name(t->kind), "cluster", t->cluster, "node",
+            t->name, "reason", probe_reason_name(next->reason), "err",
+            next->error ? next->error : "out of memory");
 }
 
 /* Builds this poll's result from the probe's answer. Returns NULL when out of memory. */
@@ -164,7 +164,7 @@ static void *poll_loop(void *arg) {
   };
   struct mariadb_probe *probe = mariadb_probe_new(&where);
   if (!probe) {
-    log_event(LOG_ERROR, "out of memory: target not polled", "node", p->target->name, NULL);
+    log_event(LOG_ERROR, "out of memory: target not polled", "node", p->target->name);
     mysql_thread_end();
     return NULL;
   }
@@ -179,7 +179,7 @@ static void *poll_loop(void *arg) {
     mariadb_status_clear(&status);
     probe_error_clear(&err);
     if (!result) {
-      log_event(LOG_ERROR, "out of memory: poll result dropped", "node", p->target->name, NULL);
+      log_event(LOG_ERROR, "out of memory: poll result dropped", "node", p->target->name);
     } else {
       log_transition(p, p->last, result);
       target_result_unref(p->last);
@@ -245,7 +245,7 @@ int pollers_start(struct config *config, struct snapshot_store *store, struct po
     int rc = pthread_create(&set->pollers[i].thread, &thread_attr, poll_loop, &set->pollers[i]);
     if (rc != 0) {
       log_event(LOG_ERROR, "cannot start a poller thread", "node", set->pollers[i].target->name,
-                "err", strerror(rc), NULL);
+                "err", strerror(rc));
       pthread_attr_destroy(&thread_attr);
       pollers_stop(set);
       return -rc;

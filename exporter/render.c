@@ -75,48 +75,80 @@ static void render_node_family(const struct snapshot *s, struct buf *out, const 
 
 /* ---- per replication connection ---- */
 
-enum replica_value { FROM_FIELD, IO_RUNNING, IO_STATE, SQL_RUNNING };
+enum replica_value {
+  IO_RUNNING,
+  IO_STATE,
+  SQL_RUNNING,
+  SECONDS_BEHIND_MASTER,
+  SQL_DELAY,
+  LAST_IO_ERRNO,
+  LAST_SQL_ERRNO,
+  RELAY_LOG_SPACE,
+  RETRIED_TRANSACTIONS,
+  RECEIVED_HEARTBEATS,
+};
 
 struct replica_family {
   const char *name;
   const char *type;
   const char *help;
   enum replica_value value;
-  size_t offset; /* FROM_FIELD: of a double in struct replica_status */
 };
-
-#define REPLICA_DOUBLE(field) FROM_FIELD, offsetof(struct replica_status, field)
 
 static const struct replica_family replica_families[] = {
     {"mariadb_replica_io_running", "gauge",
-     "1 when the replication IO thread is running (Slave_IO_Running Yes), else 0.", IO_RUNNING, 0},
+     "1 when the replication IO thread is running (Slave_IO_Running Yes), else 0.", IO_RUNNING},
     {"mariadb_replica_io_state", "gauge",
      "Slave_IO_Running as one series per state (yes, connecting, preparing, no); the current "
      "state is 1.",
-     IO_STATE, 0},
+     IO_STATE},
     {"mariadb_replica_sql_running", "gauge",
-     "1 when the replication SQL thread is running (Slave_SQL_Running Yes), else 0.", SQL_RUNNING, 0},
+     "1 when the replication SQL thread is running (Slave_SQL_Running Yes), else 0.", SQL_RUNNING},
     {"mariadb_replica_seconds_behind_master", "gauge",
      "Seconds_Behind_Master as MariaDB reports it; NaN when it is NULL (a thread stopped).",
-     REPLICA_DOUBLE(seconds_behind_master)},
+     SECONDS_BEHIND_MASTER},
     {"mariadb_replica_sql_delay_seconds", "gauge",
-     "Configured MASTER_DELAY of the connection (SQL_Delay).", REPLICA_DOUBLE(sql_delay_seconds)},
+     "Configured MASTER_DELAY of the connection (SQL_Delay).", SQL_DELAY},
     {"mariadb_replica_last_io_errno", "gauge",
-     "Last_IO_Errno: the error number of the IO thread's last error, 0 when none.",
-     REPLICA_DOUBLE(last_io_errno)},
+     "Last_IO_Errno: the error number of the IO thread's last error, 0 when none.", LAST_IO_ERRNO},
     {"mariadb_replica_last_sql_errno", "gauge",
      "Last_SQL_Errno: the error number of the SQL thread's last error, 0 when none.",
-     REPLICA_DOUBLE(last_sql_errno)},
+     LAST_SQL_ERRNO},
     {"mariadb_replica_relay_log_space_bytes", "gauge",
-     "Relay_Log_Space: total size of the connection's relay logs.",
-     REPLICA_DOUBLE(relay_log_space_bytes)},
+     "Relay_Log_Space: total size of the connection's relay logs.", RELAY_LOG_SPACE},
     {"mariadb_replica_retried_transactions_total", "counter",
      "Retried_transactions: transactions the SQL thread retried since the server started.",
-     REPLICA_DOUBLE(retried_transactions)},
+     RETRIED_TRANSACTIONS},
     {"mariadb_replica_received_heartbeats_total", "counter",
      "Slave_received_heartbeats: replication heartbeats received from the source.",
-     REPLICA_DOUBLE(received_heartbeats)},
+     RECEIVED_HEARTBEATS},
 };
+
+static double replica_value(const struct replica_status *rep, enum replica_value which) {
+  switch (which) {
+  case IO_RUNNING:
+    return rep->io_state == IO_STATE_YES;
+  case SQL_RUNNING:
+    return rep->sql_running;
+  case SECONDS_BEHIND_MASTER:
+    return rep->seconds_behind_master;
+  case SQL_DELAY:
+    return rep->sql_delay_seconds;
+  case LAST_IO_ERRNO:
+    return rep->last_io_errno;
+  case LAST_SQL_ERRNO:
+    return rep->last_sql_errno;
+  case RELAY_LOG_SPACE:
+    return rep->relay_log_space_bytes;
+  case RETRIED_TRANSACTIONS:
+    return rep->retried_transactions;
+  case RECEIVED_HEARTBEATS:
+    return rep->received_heartbeats;
+  case IO_STATE:
+    break;
+  }
+  return NAN;
+}
 
 static void render_replica_family(const struct snapshot *s, struct buf *out,
                                   const struct replica_family *f) {
@@ -134,23 +166,14 @@ static void render_replica_family(const struct snapshot *s, struct buf *out,
                                 {"connection", rep->connection},
                                 {"source", rep->source ? rep->source : ""},
                                 {"state", NULL}};
-      switch (f->value) {
-      case FROM_FIELD:
-        sample(out, f->name, labels, 4,
-               m->known ? *(const double *)((const char *)rep + f->offset) : NAN);
-        break;
-      case IO_RUNNING:
-        sample(out, f->name, labels, 4, m->known ? rep->io_state == IO_STATE_YES : NAN);
-        break;
-      case IO_STATE:
+      if (f->value == IO_STATE) {
         for (int st = 0; st < IO_STATE_COUNT; st++) {
           labels[4].value = replica_io_state_name((enum replica_io_state)st);
-          sample(out, f->name, labels, 5, m->known ? rep->io_state == (enum replica_io_state)st : NAN);
+          sample(out, f->name, labels, 5,
+                 m->known ? rep->io_state == (enum replica_io_state)st : NAN);
         }
-        break;
-      case SQL_RUNNING:
-        sample(out, f->name, labels, 4, m->known ? rep->sql_running : NAN);
-        break;
+      } else {
+        sample(out, f->name, labels, 4, m->known ? replica_value(rep, f->value) : NAN);
       }
     }
   }

@@ -104,8 +104,8 @@ static struct snapshot *swap_locked(struct snapshot_store *store, struct snapsho
   return old;
 }
 
-int snapshot_store_publish(struct snapshot_store *store, const struct config *config,
-                           size_t index, struct target_result *result) {
+int snapshot_store_publish(struct snapshot_store *store, const struct config *config, size_t index,
+                           struct target_result *result) {
   pthread_mutex_lock(&store->lock);
   struct snapshot *cur = store->current;
   if (cur->config != config || index >= cur->n_targets) {
@@ -120,7 +120,7 @@ int snapshot_store_publish(struct snapshot_store *store, const struct config *co
     return -ENOMEM;
   }
   for (size_t i = 0; i < cur->n_targets; i++)
-    next->results[i] = i == index ? result
+    next->results[i] = i == index        ? result
                        : cur->results[i] ? target_result_ref(cur->results[i])
                                          : NULL;
   store->generation++;
@@ -131,8 +131,7 @@ int snapshot_store_publish(struct snapshot_store *store, const struct config *co
 }
 
 static bool same_target(const struct target *a, const struct target *b) {
-  return a->kind == b->kind && strcmp(a->cluster, b->cluster) == 0 &&
-         strcmp(a->name, b->name) == 0;
+  return a->kind == b->kind && strcmp(a->cluster, b->cluster) == 0 && strcmp(a->name, b->name) == 0;
 }
 
 int snapshot_store_install(struct snapshot_store *store, struct config *config) {

@@ -15,13 +15,13 @@
 struct target_result {
   atomic_int refs;
   bool success;
-  enum probe_reason reason;             /* of the failure, REASON_NONE on success */
-  char *error;                          /* the failure's message (owned), or NULL */
-  double finished_unix;                 /* when the poll ended */
-  double duration_s;                    /* how long the poll took */
-  double last_success_unix;             /* 0 when the target never answered */
-  double errors_total[REASON_COUNT];    /* failed polls since start, by reason */
-  struct mariadb_status mariadb;        /* kind TARGET_MARIADB */
+  enum probe_reason reason;          /* of the failure, REASON_NONE on success */
+  char *error;                       /* the failure's message (owned), or NULL */
+  double finished_unix;              /* when the poll ended */
+  double duration_s;                 /* how long the poll took */
+  double last_success_unix;          /* 0 when the target never answered */
+  double errors_total[REASON_COUNT]; /* failed polls since start, by reason */
+  struct mariadb_status mariadb;     /* kind TARGET_MARIADB */
 };
 
 /* Returns a result with one reference, zeroed, NaN where unknown; NULL when out of memory. */
@@ -31,9 +31,9 @@ void target_result_unref(struct target_result *result);
 
 struct snapshot {
   atomic_int refs;
-  unsigned long generation; /* grows with every publish: a cheap "has anything changed" */
-  struct config *config;    /* holds a reference */
-  size_t n_targets;         /* config->n_targets */
+  unsigned long generation;        /* grows with every publish: a cheap "has anything changed" */
+  struct config *config;           /* holds a reference */
+  size_t n_targets;                /* config->n_targets */
   struct target_result *results[]; /* by target index; NULL until the first poll ends */
 };
 
@@ -53,8 +53,8 @@ unsigned long snapshot_store_generation(struct snapshot_store *store);
 /* Publishes result (the store takes over the caller's reference) as target index of config.
  * A result for a config that is no longer current (a reload happened) is dropped.
  * Returns 0, -ESTALE when dropped, or -ENOMEM (the old snapshot stays). */
-int snapshot_store_publish(struct snapshot_store *store, const struct config *config,
-                           size_t index, struct target_result *result);
+int snapshot_store_publish(struct snapshot_store *store, const struct config *config, size_t index,
+                           struct target_result *result);
 
 /* Switches to a new config. Results of targets that keep their kind, cluster and name are
  * carried over, so a reload leaves no gap. Returns 0 or -ENOMEM (nothing changed). */

@@ -6,7 +6,7 @@ set -eu
 
 build="gcc make pkg-config libmariadb-dev libmicrohttpd-dev libcurl4-gnutls-dev libyaml-dev
 zlib1g-dev libjansson-dev libcmocka-dev"
-test="mariadb-server mariadb-client prometheus python3 clang-format"
+test="mariadb-server mariadb-client prometheus python3 clang-format cppcheck valgrind"
 demo="mariadb-server mariadb-client python3 curl"
 
 wanted=""

@@ -118,8 +118,7 @@ static void test_defaults_and_env(void **state) {
 static void test_unknown_key(void **state) {
   (void)state;
   expect_error("global:\n  poll_intervall: 1s\n", "2:3: global: unknown key 'poll_intervall'");
-  expect_error("mariadb:\n  - cluster: a\n    usr: u\n",
-               "3:5: mariadb cluster: unknown key 'usr'");
+  expect_error("mariadb:\n  - cluster: a\n    usr: u\n", "3:5: mariadb cluster: unknown key 'usr'");
   expect_error("prometheus: {}\n", "1:1: top level: unknown key 'prometheus'");
   expect_error("mariadb:\n  - cluster: a\n    user: u\n    nodes:\n      - name: x\n"
                "        adress: h:1\n",
@@ -161,8 +160,9 @@ static void test_bad_duration(void **state) {
                "2:18: global.query_timeout: bad duration '5' (use e.g. 500ms, 1s, 2m or 1m30s)");
   expect_error("global:\n  connect_timeout: 0s\n",
                "2:20: global.connect_timeout: must be longer than 0");
-  expect_error("global:\n  connect_timeout: -1s\n",
-               "2:20: global.connect_timeout: bad duration '-1s' (use e.g. 500ms, 1s, 2m or 1m30s)");
+  expect_error(
+      "global:\n  connect_timeout: -1s\n",
+      "2:20: global.connect_timeout: bad duration '-1s' (use e.g. 500ms, 1s, 2m or 1m30s)");
   expect_error("global: {lag_warning: 1m, lag_critical: 30s}\n"
                "mariadb: [{cluster: a, user: u, nodes: [{name: n, address: 'h:1'}]}]\n",
                "1:1: global: lag_warning must not be longer than lag_critical");
@@ -245,7 +245,8 @@ static void test_unreadable_file(void **state) {
   struct config *config = NULL;
   char *error = NULL;
   assert_int_not_equal(config_load("/nonexistent/replmon.yml", &config, &error), 0);
-  assert_string_equal(error, "/nonexistent/replmon.yml:1:1: cannot open: No such file or directory");
+  assert_string_equal(error,
+                      "/nonexistent/replmon.yml:1:1: cannot open: No such file or directory");
   free(error);
 }
 
@@ -274,12 +275,12 @@ static int teardown(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_valid),          cmocka_unit_test(test_defaults_and_env),
-      cmocka_unit_test(test_unknown_key),    cmocka_unit_test(test_wrong_type),
-      cmocka_unit_test(test_missing_field),  cmocka_unit_test(test_bad_duration),
+      cmocka_unit_test(test_valid),           cmocka_unit_test(test_defaults_and_env),
+      cmocka_unit_test(test_unknown_key),     cmocka_unit_test(test_wrong_type),
+      cmocka_unit_test(test_missing_field),   cmocka_unit_test(test_bad_duration),
       cmocka_unit_test(test_duration_parser), cmocka_unit_test(test_duplicates),
-      cmocka_unit_test(test_passwords),      cmocka_unit_test(test_addresses),
-      cmocka_unit_test(test_invalid_yaml),   cmocka_unit_test(test_unreadable_file),
+      cmocka_unit_test(test_passwords),       cmocka_unit_test(test_addresses),
+      cmocka_unit_test(test_invalid_yaml),    cmocka_unit_test(test_unreadable_file),
       cmocka_unit_test(test_refcount),
   };
   return cmocka_run_group_tests_name("config", tests, setup, teardown);

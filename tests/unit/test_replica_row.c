@@ -16,17 +16,24 @@
 #define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
 
 /* A real 10.11 row, trimmed to the columns that matter plus a few neighbours. */
-static const char *names[] = {"Connection_name",       "Slave_SQL_State",   "Master_Host",
-                              "Master_Port",           "Slave_IO_Running",  "Slave_SQL_Running",
-                              "Relay_Log_Space",       "Seconds_Behind_Master",
-                              "Last_IO_Errno",         "Last_IO_Error",     "Last_SQL_Errno",
-                              "Last_SQL_Error",        "SQL_Delay",         "Retried_transactions",
-                              "Slave_received_heartbeats", "Gtid_Slave_Pos"};
+static const char *names[] = {
+    "Connection_name", "Slave_SQL_State",       "Master_Host",
+    "Master_Port",     "Slave_IO_Running",      "Slave_SQL_Running",
+    "Relay_Log_Space", "Seconds_Behind_Master", "Last_IO_Errno",
+    "Last_IO_Error",   "Last_SQL_Errno",        "Last_SQL_Error",
+    "SQL_Delay",       "Retried_transactions",  "Slave_received_heartbeats",
+    "Gtid_Slave_Pos"};
 
 static void test_healthy_default_connection(void **state) {
   (void)state;
-  const char *values[] = {"", "Slave has read all relay log", "127.0.0.1", "3307", "Yes", "Yes",
-                          "930", "0", "0", "", "0", "", "0", "3", "17", "1-1-5"};
+  const char *values[] = {"",          "Slave has read all relay log",
+                          "127.0.0.1", "3307",
+                          "Yes",       "Yes",
+                          "930",       "0",
+                          "0",         "",
+                          "0",         "",
+                          "0",         "3",
+                          "17",        "1-1-5"};
   struct replica_status r;
   struct probe_error err = {REASON_NONE, NULL};
   assert_int_equal(mariadb_parse_replica_row(names, values, NCOLS(names), &r, &err), 0);
@@ -47,9 +54,14 @@ static void test_healthy_default_connection(void **state) {
 
 static void test_nulls_and_named_connection(void **state) {
   (void)state;
-  const char *values[] = {"from_db3", "", "db3.example", "3306", "Preparing", "No", "256", NULL,
-                          "2013", "error reconnecting to master", "1062", "Duplicate entry",
-                          "10", "0", "0", NULL};
+  const char *values[] = {"from_db3",    "",
+                          "db3.example", "3306",
+                          "Preparing",   "No",
+                          "256",         NULL,
+                          "2013",        "error reconnecting to master",
+                          "1062",        "Duplicate entry",
+                          "10",          "0",
+                          "0",           NULL};
   struct replica_status r;
   struct probe_error err = {REASON_NONE, NULL};
   assert_int_equal(mariadb_parse_replica_row(names, values, NCOLS(names), &r, &err), 0);
@@ -74,8 +86,8 @@ static void test_io_states(void **state) {
                {"Connecting", IO_STATE_CONNECTING},
                {"Preparing", IO_STATE_PREPARING}};
   for (size_t i = 0; i < NCOLS(cases); i++) {
-    const char *values[] = {"", "", "h", "1", cases[i].text, "Yes", "0", "0",
-                            "0", "", "0", "", "0", "0", "0", ""};
+    const char *values[] = {"",  "", "h", "1", cases[i].text, "Yes", "0", "0",
+                            "0", "", "0", "",  "0",           "0",   "0", ""};
     struct replica_status r;
     struct probe_error err = {REASON_NONE, NULL};
     assert_int_equal(mariadb_parse_replica_row(names, values, NCOLS(names), &r, &err), 0);
@@ -90,8 +102,9 @@ static void test_other_order_extra_and_missing_columns(void **state) {
   (void)state;
   /* A later server: columns moved, one unknown column added (11.6's Master_Slave_time_diff),
    * and optional ones missing: the row still parses, the missing numbers are NaN. */
-  const char *n[] = {"Slave_SQL_Running", "Master_Slave_time_diff", "Slave_IO_Running",
-                     "Master_Port", "Master_Host", "Connection_name"};
+  const char *n[] = {"Slave_SQL_Running", "Master_Slave_time_diff",
+                     "Slave_IO_Running",  "Master_Port",
+                     "Master_Host",       "Connection_name"};
   const char *v[] = {"Yes", "0", "Connecting", "3306", "10.0.0.3", "x"};
   struct replica_status r;
   struct probe_error err = {REASON_NONE, NULL};
@@ -128,8 +141,8 @@ static void test_bad_rows(void **state) {
 
 static void test_carry_unknown(void **state) {
   (void)state;
-  const char *values[] = {"", "", "127.0.0.1", "3307", "Yes", "Yes", "930", "0",
-                          "0", "",  "0", "", "0", "0", "0", ""};
+  const char *values[] = {"",  "", "127.0.0.1", "3307", "Yes", "Yes", "930", "0",
+                          "0", "", "0",         "",     "0",   "0",   "0",   ""};
   struct mariadb_status known = {.known = true, .server_id = 1, .read_only = 0};
   known.replicas = calloc(1, sizeof(*known.replicas));
   assert_non_null(known.replicas);
