@@ -299,10 +299,13 @@ static int statement_failed(struct mariadb_probe *probe, const char *statement, 
   double elapsed = clock_monotonic_seconds() - started;
   enum probe_reason reason = classify(errnum, elapsed, probe->target.query_timeout_s);
   if (reason == REASON_PRIVILEGE) {
-    struct buf hint = BUF_INIT;
+    /* grant_hint runs a statement, which clears the error: keep its text first. */
+    struct buf refused = BUF_INIT, hint = BUF_INIT;
+    buf_puts(&refused, mysql_error(probe->conn));
     grant_hint(probe, &hint);
     probe_error_set(err, reason, "%s: %s (%u); run: GRANT SLAVE MONITOR ON *.* TO %s", statement,
-                    mysql_error(probe->conn), errnum, hint.data ? hint.data : "");
+                    refused.data ? refused.data : "", errnum, hint.data ? hint.data : "");
+    buf_free(&refused);
     buf_free(&hint);
     return -EACCES;
   }

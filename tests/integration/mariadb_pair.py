@@ -1,0 +1,597 @@
+"""A throwaway MariaDB 10.11 master-master pair for integration tests.
+
+    pair = Pair("/tmp/some/workdir")
+    try:
+        pair.start()                      # both nodes in parallel, 2-4 s
+        pair.wait_replicating(30)
+        pair.sql(0, "INSERT INTO app.t VALUES (1, 1)")
+        pair.write_replmon_config("/tmp/x/replmon.yml", "monitor", "/tmp/x/monitor.pass")
+    finally:
+        pair.stop()
+
+Nodes are numbered 0 and 1 (named db1 and db2 in the replmon configuration). Each node
+has its own datadir, unix socket, TCP port (127.0.0.1 only, picked free at start) and a
+log file (mariadbd's stderr) under the workdir. The pair is built the way the field
+builds it: server_id 1/2, log_bin, log_slave_updates, ROW binlog, gtid_domain_id 1/2,
+auto_increment_increment 2 / offset 1/2, and on each node the default (unnamed)
+replication connection towards the peer with MASTER_USE_GTID=slave_pos and
+MASTER_CONNECT_RETRY=1. Setup objects are created with sql_log_bin=0 on each node.
+
+Accounts (on both nodes, @127.0.0.1 and @localhost):
+    repl     REPLICATION SLAVE          (used by the replication connections)
+    monitor  SLAVE MONITOR only         (what replmon needs)
+    nomon    USAGE only                 (to test the missing-grant path)
+Database `app` with table `t (id INT PRIMARY KEY, v INT)`.
+
+Every process is started in its own session (so a terminal's Ctrl-C reaches only the test
+runner), with PR_SET_PDEATHSIG so it dies if the runner is killed, and is stopped by PID:
+explicitly by stop(), and by an atexit hook and (after install_signal_handlers()) on
+SIGTERM/SIGINT otherwise. Only the Python standard library and the `mariadb` client are
+used.
+"""
+
+import atexit
+import ctypes
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+__all__ = ["Pair", "SqlError", "free_port", "install_signal_handlers", "stop_process",
+           "spawn", "NODE_NAMES", "PASSWORDS"]
+
+NODE_NAMES = ("db1", "db2")
+PASSWORDS = {
+    "repl": "repl-Secret-1",
+    "monitor": "monitor-Secret-2",
+    "nomon": "nomon-Secret-3",
+}
+STOP_BOUND_S = 20.0      # SIGTERM, then SIGKILL after this long
+START_BOUND_S = 60.0     # a node that is not accepting connections by then has failed
+SQL_TIMEOUT_S = 30.0     # the client never waits longer than this for a statement
+
+MARIADBD = os.environ.get("MARIADBD", "mariadbd")
+MARIADB_INSTALL_DB = os.environ.get("MARIADB_INSTALL_DB", "mariadb-install-db")
+MARIADB_CLIENT = os.environ.get("MARIADB_CLIENT", "mariadb")
+
+
+# --------------------------------------------------------------------------------------
+# Process helpers (also used by the tests and the demo for replmon itself)
+
+_live_procs = {}  # pid -> Popen, everything spawn() started and nobody reaped yet
+
+
+def _pdeathsig():
+    """preexec_fn: the child gets SIGKILL if its parent (this runner) dies first."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except Exception:  # best effort only
+        pass
+
+
+def spawn(argv, log_path, env=None):
+    """Starts argv in its own session with stdout+stderr appended to log_path."""
+    log = open(log_path, "ab")
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                preexec_fn=_pdeathsig, close_fds=True)
+    finally:
+        log.close()
+    _live_procs[proc.pid] = proc
+    return proc
+
+
+def stop_process(proc, bound=STOP_BOUND_S, sig=signal.SIGTERM):
+    """Stops one process by PID: SIGCONT (in case it is frozen), sig, SIGKILL after bound.
+    Returns the exit status (negative for a signal), None if it was not ours any more."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        for s in (signal.SIGCONT, sig):
+            try:
+                os.kill(proc.pid, s)
+            except ProcessLookupError:
+                pass
+        try:
+            proc.wait(bound)
+        except subprocess.TimeoutExpired:
+            try:
+                os.kill(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(10)
+    _live_procs.pop(proc.pid, None)
+    return proc.returncode
+
+
+def _stop_all_live():
+    for proc in list(_live_procs.values()):
+        try:
+            stop_process(proc, bound=10)
+        except Exception as e:  # keep stopping the others
+            print("mariadb_pair: could not stop pid %d: %s" % (proc.pid, e), file=sys.stderr)
+
+
+atexit.register(_stop_all_live)
+
+_handlers_installed = False
+
+
+def install_signal_handlers():
+    """SIGTERM (and SIGINT, SIGHUP) become KeyboardInterrupt in the main thread, so that
+    every try/finally runs and unittest does not swallow it; the atexit hook then stops
+    whatever is still running."""
+    global _handlers_installed
+    if _handlers_installed:
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt("signal %d" % signum)
+
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(s, handler)
+    _handlers_installed = True
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tail(path, lines=40):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        return "(no log: %s)" % e
+    return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
+
+
+# --------------------------------------------------------------------------------------
+
+class SqlError(Exception):
+    def __init__(self, errno, message, statement):
+        super().__init__("ERROR %s: %s [statement: %s]" % (errno, message, statement))
+        self.errno = errno
+        self.message = message
+        self.statement = statement
+
+
+def _unescape(field):
+    if field == "NULL":
+        return None
+    if "\\" not in field:
+        return field
+    out, i = [], 0
+    table = {"t": "\t", "n": "\n", "0": "\0", "\\": "\\"}
+    while i < len(field):
+        c = field[i]
+        if c == "\\" and i + 1 < len(field):
+            out.append(table.get(field[i + 1], field[i + 1]))
+            i += 2
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+class _Node:
+    def __init__(self, index, workdir, sockdir):
+        self.index = index
+        self.name = NODE_NAMES[index]
+        self.dir = os.path.join(workdir, self.name)
+        self.datadir = os.path.join(self.dir, "data")
+        self.socket = os.path.join(sockdir, "%s.sock" % self.name)
+        self.pid_file = os.path.join(self.dir, "mariadbd.pid")
+        self.log = os.path.join(self.dir, "mariadbd.log")
+        self.tmpdir = os.path.join(self.dir, "tmp")  # not the shared /tmp
+        self.port = None
+        self.proc = None
+        self.frozen = False
+
+
+class Pair:
+    """Two MariaDB nodes replicating from each other. Indexes 0/1 = db1/db2."""
+
+    def __init__(self, workdir, verbose=False):
+        self.workdir = os.path.abspath(workdir)
+        os.makedirs(self.workdir, exist_ok=True)
+        self.verbose = verbose
+        # sun_path is limited to 107 bytes: keep the sockets short when workdir is long.
+        sockdir = self.workdir
+        if len(os.path.join(sockdir, "db1.sock")) > 100:
+            sockdir = os.path.join("/tmp", "mp-%d-%d" % (os.getpid(), id(self) % 100000))
+            os.makedirs(sockdir, exist_ok=True)
+        self.sockdir = sockdir
+        self.nodes = [_Node(i, self.workdir, sockdir) for i in range(2)]
+        self.as_root = os.geteuid() == 0
+        self._installed = False
+        self._configured = False
+        atexit.register(self.stop)
+
+    # ----------------------------------------------------------------- accessors
+    def port(self, i):
+        return self.nodes[i].port
+
+    def name(self, i):
+        return self.nodes[i].name
+
+    def pid(self, i):
+        p = self.nodes[i].proc
+        return p.pid if p is not None and p.poll() is None else None
+
+    def address(self, i):
+        return "127.0.0.1:%d" % self.nodes[i].port
+
+    def log_path(self, i):
+        return self.nodes[i].log
+
+    @staticmethod
+    def password(user):
+        return PASSWORDS[user]
+
+    def _say(self, msg):
+        if self.verbose:
+            print("mariadb_pair: " + msg, file=sys.stderr, flush=True)
+
+    # ----------------------------------------------------------------- lifecycle
+    def _install(self):
+        """mariadb-install-db for both datadirs, in parallel."""
+        todo = [n for n in self.nodes if not os.path.isdir(os.path.join(n.datadir, "mysql"))]
+        for attempt in (1, 2):  # one retry: a bootstrap can fail for reasons of its own
+            procs = []
+            for n in todo:
+                os.makedirs(n.tmpdir, exist_ok=True)
+                shutil.rmtree(n.datadir, ignore_errors=True)
+                argv = [MARIADB_INSTALL_DB, "--no-defaults", "--datadir=" + n.datadir,
+                        "--auth-root-authentication-method=normal", "--skip-test-db",
+                        "--skip-name-resolve", "--tmpdir=" + n.tmpdir,
+                        "--innodb-log-file-size=8M"]
+                if self.as_root:
+                    argv.append("--user=root")
+                log = os.path.join(n.dir, "install-db.log")
+                procs.append((n, log, spawn(argv, log)))
+            failed = []
+            for n, log, proc in procs:
+                try:
+                    rc = proc.wait(120)
+                except subprocess.TimeoutExpired:
+                    stop_process(proc, bound=5)
+                    rc = "timeout"
+                _live_procs.pop(proc.pid, None)
+                if rc != 0:
+                    failed.append("mariadb-install-db for %s failed (%s, attempt %d); log %s:\n%s"
+                                  % (n.name, rc, attempt, log, _tail(log, 12)))
+                    print("mariadb_pair: " + failed[-1], file=sys.stderr, flush=True)
+            if not failed:
+                break
+            todo = [n for n, _, proc in procs if proc.returncode != 0]
+        else:
+            raise RuntimeError("\n".join(failed))
+        self._installed = True
+
+    def _argv(self, n):
+        i = n.index
+        argv = [MARIADBD, "--no-defaults",
+                "--datadir=" + n.datadir, "--socket=" + n.socket, "--port=%d" % n.port,
+                "--pid-file=" + n.pid_file, "--bind-address=127.0.0.1", "--tmpdir=" + n.tmpdir,
+                "--skip-name-resolve",  # no --log-error: the log goes to stderr
+                "--server-id=%d" % (i + 1), "--log-bin=mysql-bin",
+                "--log-slave-updates=ON", "--binlog-format=ROW",
+                "--gtid-domain-id=%d" % (i + 1),
+                "--auto-increment-increment=2", "--auto-increment-offset=%d" % (i + 1),
+                "--relay-log=relay-bin",
+                "--innodb-log-file-size=8M", "--innodb-buffer-pool-size=32M",
+                "--innodb-flush-log-at-trx-commit=2", "--sync-binlog=0",
+                "--max-connections=100"]
+        if self.as_root:
+            argv.append("--user=root")
+        return argv
+
+    def _launch(self, n):
+        if n.port is None:
+            n.port = free_port()
+        try:
+            os.unlink(n.socket)
+        except FileNotFoundError:
+            pass
+        with open(n.log, "ab") as f:
+            f.write(("---- %s start %s on port %d\n" % (
+                time.strftime("%H:%M:%S"), n.name, n.port)).encode())
+        n.proc = spawn(self._argv(n), n.log)
+        n.frozen = False
+        self._say("%s: pid %d port %d" % (n.name, n.proc.pid, n.port))
+
+    def _ready(self, n):
+        """True once the server sends its greeting on the unix socket."""
+        if not os.path.exists(n.socket):
+            return False
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(1.0)
+        try:
+            s.connect(n.socket)
+            return len(s.recv(64)) > 0
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+    def _wait_ready(self, nodes, bound=START_BOUND_S):
+        deadline = time.monotonic() + bound
+        pending = list(nodes)
+        while pending:
+            for n in list(pending):
+                if n.proc.poll() is not None:
+                    rc = n.proc.returncode
+                    _live_procs.pop(n.proc.pid, None)
+                    raise RuntimeError("mariadbd %s exited with %s during start-up; log %s:\n%s"
+                                       % (n.name, rc, n.log, _tail(n.log)))
+                if self._ready(n):
+                    pending.remove(n)
+            if pending and time.monotonic() > deadline:
+                names = ", ".join(n.name for n in pending)
+                tails = "\n".join("== %s (%s):\n%s" % (n.name, n.log, _tail(n.log))
+                                  for n in pending)
+                raise RuntimeError("mariadbd %s not ready after %.0f s\n%s" % (names, bound, tails))
+            if pending:
+                time.sleep(0.05)
+
+    def start(self):
+        """Installs (first time), starts both nodes in parallel and, the first time,
+        creates the accounts, the test table and the replication connections."""
+        t0 = time.monotonic()
+        try:
+            if not self._installed:
+                self._install()
+            todo = [n for n in self.nodes if self.pid(n.index) is None]
+            for n in todo:
+                self._launch(n)
+            self._wait_ready(todo)
+            if not self._configured:
+                self._configure()
+        except BaseException:
+            self.stop()
+            raise
+        self._say("started in %.1f s" % (time.monotonic() - t0))
+
+    def _configure(self):
+        for n in self.nodes:
+            peer = self.nodes[1 - n.index]
+            stmts = ["SET sql_log_bin=0"]
+            for user, grant in (("repl", "REPLICATION SLAVE"), ("monitor", "SLAVE MONITOR"),
+                                ("nomon", None)):
+                for host in ("127.0.0.1", "localhost"):
+                    stmts.append("CREATE USER '%s'@'%s' IDENTIFIED BY '%s'"
+                                 % (user, host, PASSWORDS[user]))
+                    if grant:
+                        stmts.append("GRANT %s ON *.* TO '%s'@'%s'" % (grant, user, host))
+            stmts += [
+                "CREATE DATABASE app",
+                "CREATE TABLE app.t (id INT PRIMARY KEY, v INT)",
+                "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='repl', "
+                "MASTER_PASSWORD='%s', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1"
+                % (peer.port, PASSWORDS["repl"]),
+            ]
+            self.sql(n.index, ";\n".join(stmts))
+        for n in self.nodes:
+            self.sql(n.index, "START SLAVE")
+        self._configured = True
+
+    def stop(self):
+        """Stops both nodes: SIGTERM by PID, SIGKILL after STOP_BOUND_S. Idempotent."""
+        for n in self.nodes:
+            if n.proc is not None:
+                stop_process(n.proc)
+                n.frozen = False
+        if self.sockdir != self.workdir:
+            for n in self.nodes:
+                try:
+                    os.unlink(n.socket)
+                except OSError:
+                    pass
+            try:
+                os.rmdir(self.sockdir)
+            except OSError:
+                pass
+
+    def kill(self, i):
+        """SIGKILL node i (by PID) and reap it."""
+        n = self.nodes[i]
+        if n.proc is not None and n.proc.poll() is None:
+            os.kill(n.proc.pid, signal.SIGKILL)
+            n.proc.wait(10)
+        if n.proc is not None:
+            _live_procs.pop(n.proc.pid, None)
+        n.frozen = False
+
+    def restart(self, i, bound=START_BOUND_S):
+        """Starts node i again on the same port (after kill() or a stop); stops it first
+        (SIGTERM) if it is still running."""
+        n = self.nodes[i]
+        if n.proc is not None and n.proc.poll() is None:
+            stop_process(n.proc)
+        if n.proc is not None:
+            _live_procs.pop(n.proc.pid, None)
+        self._launch(n)
+        self._wait_ready([n], bound)
+
+    def freeze(self, i):
+        n = self.nodes[i]
+        os.kill(n.proc.pid, signal.SIGSTOP)
+        n.frozen = True
+
+    def thaw(self, i):
+        n = self.nodes[i]
+        if n.proc is not None and n.proc.poll() is None:
+            os.kill(n.proc.pid, signal.SIGCONT)
+        n.frozen = False
+
+    # ----------------------------------------------------------------- SQL
+    def sql(self, i, statement, user="root", password=None, tcp=False, columns=False,
+            timeout=SQL_TIMEOUT_S):
+        """Runs statement(s) on node i with the mariadb client (batch mode) and returns the
+        rows of the last result set as tuples of str (None for NULL). As root over the
+        unix socket by default; tcp=True connects to 127.0.0.1:port. columns=True returns
+        a list of dicts (column name -> value) instead. Raises SqlError."""
+        n = self.nodes[i]
+        if password is None and user != "root":
+            password = PASSWORDS[user]
+        argv = [MARIADB_CLIENT, "--no-defaults", "--batch", "--user=" + user,
+                "--connect-timeout=5"]
+        if not columns:
+            argv.append("--skip-column-names")
+        if tcp:
+            argv += ["--protocol=TCP", "--host=127.0.0.1", "--port=%d" % n.port]
+        else:
+            argv += ["--protocol=SOCKET", "--socket=" + n.socket]
+        env = dict(os.environ)
+        env.pop("MYSQL_PWD", None)
+        if password:
+            env["MYSQL_PWD"] = password  # keeps it off the command line
+        argv += ["-e", statement]
+        try:
+            r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                               timeout=timeout, env=env)
+        except subprocess.TimeoutExpired:
+            raise SqlError("timeout", "no answer from %s within %.0f s" % (n.name, timeout),
+                           statement)
+        err = r.stderr.decode("utf-8", "replace").strip()
+        if r.returncode != 0:
+            m = re.search(r"^ERROR (\d+)", err, re.M)
+            errno = int(m.group(1)) if m else None
+            raise SqlError(errno, err, statement)
+        lines = r.stdout.decode("utf-8", "replace").split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        rows = [tuple(_unescape(f) for f in line.split("\t")) for line in lines]
+        if columns:
+            if not rows:
+                return []
+            head = [h or "" for h in rows[0]]
+            return [dict(zip(head, row)) for row in rows[1:]]
+        return rows
+
+    def value(self, i, statement, **kw):
+        """The first column of the first row, or None."""
+        rows = self.sql(i, statement, **kw)
+        return rows[0][0] if rows else None
+
+    def slave_status(self, i):
+        """SHOW ALL SLAVES STATUS on node i as a list of dicts."""
+        return self.sql(i, "SHOW ALL SLAVES STATUS", columns=True)
+
+    def wait_replicating(self, timeout=30):
+        """Waits until both nodes have IO and SQL threads running on every connection."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            try:
+                ok = True
+                last = []
+                for n in self.nodes:
+                    st = self.slave_status(n.index)
+                    last.append((n.name, [(s.get("Connection_name"), s.get("Slave_IO_Running"),
+                                           s.get("Slave_SQL_Running"), s.get("Last_IO_Error"),
+                                           s.get("Last_SQL_Error")) for s in st]))
+                    if not st or any(s.get("Slave_IO_Running") != "Yes"
+                                     or s.get("Slave_SQL_Running") != "Yes" for s in st):
+                        ok = False
+                if ok:
+                    return
+            except SqlError as e:
+                last = str(e)
+            if time.monotonic() > deadline:
+                raise TimeoutError("pair not replicating after %.0f s: %s" % (timeout, last))
+            time.sleep(0.1)
+
+    def sync(self, timeout=30):
+        """Waits until each node has applied everything its peer has binlogged so far."""
+        for n in self.nodes:
+            peer = self.nodes[1 - n.index]
+            pos = self.value(peer.index, "SELECT @@gtid_binlog_pos") or ""
+            if not pos:
+                continue
+            r = self.value(n.index, "SELECT MASTER_GTID_WAIT('%s', %d)" % (pos, timeout),
+                           timeout=timeout + 10)
+            if r != "0":
+                raise TimeoutError("%s did not reach %s's position %s within %d s"
+                                   % (n.name, peer.name, pos, timeout))
+
+    # ----------------------------------------------------------------- replmon config
+    def write_password_file(self, path, user):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(PASSWORDS[user] + "\n")
+        return path
+
+    def write_replmon_config(self, path, user, password_file=None, poll_interval="1s",
+                             connect_timeout="1s", query_timeout="2s", lag_warning="5s",
+                             lag_critical="30s", cluster="chatdb", password_env=None):
+        """Writes replmon's YAML for this pair. If password_file does not exist yet and the
+        user is one of the pair's accounts, it is created (mode 0600) with its password.
+        With password_env instead, the config names that variable."""
+        if (password_file is None) == (password_env is None):
+            raise ValueError("give exactly one of password_file, password_env")
+        if password_file is not None:
+            password_file = os.path.abspath(password_file)
+            if not os.path.exists(password_file) and user in PASSWORDS:
+                self.write_password_file(password_file, user)
+            secret = "    password_file: %s\n" % password_file
+        else:
+            secret = "    password_env: %s\n" % password_env
+        text = ("global:\n"
+                "  poll_interval: %s\n"
+                "  connect_timeout: %s\n"
+                "  query_timeout: %s\n"
+                "  lag_warning: %s\n"
+                "  lag_critical: %s\n"
+                "mariadb:\n"
+                "  - cluster: %s\n"
+                "    user: %s\n"
+                "%s"
+                "    nodes:\n"
+                % (poll_interval, connect_timeout, query_timeout, lag_warning, lag_critical,
+                   cluster, user, secret))
+        for n in self.nodes:
+            text += "      - name: %s\n        address: 127.0.0.1:%d\n" % (n.name, n.port)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+
+if __name__ == "__main__":
+    # Self-check: python3 mariadb_pair.py [workdir]
+    import shutil
+    import tempfile
+    install_signal_handlers()
+    wd = sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp(prefix="mariadb-pair-")
+    p = Pair(wd, verbose=True)
+    try:
+        t0 = time.monotonic()
+        p.start()
+        p.wait_replicating(30)
+        print("replicating after %.1f s; ports %d %d" % (time.monotonic() - t0, p.port(0), p.port(1)))
+        p.sql(0, "INSERT INTO app.t (id, v) VALUES (1, 10)")
+        p.sql(1, "INSERT INTO app.t (id, v) VALUES (2, 20)")
+        p.sync()
+        for i in (0, 1):
+            print(p.name(i), p.sql(i, "SELECT id, v FROM app.t ORDER BY id"))
+        st = p.sql(0, "SHOW ALL SLAVES STATUS", user="monitor", tcp=True, columns=True)
+        print("monitor sees", [(s["Connection_name"], s["Slave_IO_Running"]) for s in st])
+        try:
+            p.sql(0, "SHOW ALL SLAVES STATUS", user="nomon", tcp=True)
+            print("nomon: UNEXPECTEDLY allowed")
+        except SqlError as e:
+            print("nomon refused with", e.errno)
+    finally:
+        p.stop()
+        if len(sys.argv) <= 1:
+            shutil.rmtree(wd, ignore_errors=True)
