@@ -9,6 +9,7 @@ the temporary directory.
 
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -112,6 +113,10 @@ Press Ctrl-C to stop everything.""" % (binary, config, log, base, base, base, ro
         print("demo: %s" % e, file=sys.stderr)
         rc = 1
     finally:
+        # A second Ctrl-C (or the one the terminal sends to the whole process group) must
+        # not cut the clean-up short.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
         if replmon is not None:
             stop_process(replmon, bound=10)
         if pair is not None:
