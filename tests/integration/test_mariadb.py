@@ -287,6 +287,7 @@ class TestMariaDB(unittest.TestCase):
 
     # ------------------------------------------------------------------ helpers
     def setUp(self):
+        self.assertIsNotNone(self.replmon, "replmon was stopped by an earlier test")
         self.assertIsNotNone(self.replmon.proc, "replmon not running")
         self.assertIsNone(self.replmon.proc.poll(), "replmon exited with %s; log tail:\n%s" % (
             self.replmon.proc.returncode, self.replmon.log_text()[-3000:]))
@@ -386,6 +387,11 @@ class TestMariaDB(unittest.TestCase):
 
     def test_02_http(self):
         port = self.replmon.port
+        secret = mariadb_pair.PASSWORDS["monitor"].encode()
+        for path in ("/", "/metrics", "/-/healthy", "/nope"):
+            self.assertNotIn(secret, http(port, path)[2], "the password is served on " + path)
+        with open("/proc/%d/cmdline" % self.replmon.proc.pid, "rb") as f:
+            self.assertNotIn(secret, f.read(), "the password is on the command line")
         status, headers, body, _ = http(port, "/")
         self.assertEqual(status, 200)
         self.assertIn("text/html", headers.get("Content-Type", ""))
@@ -649,6 +655,23 @@ class TestMariaDB(unittest.TestCase):
                       show=('node="db2"',))
         print("    db2 up in /metrics %.2f s after its restart" % (time.monotonic() - t1))
         self.wait_restored("kill")
+
+    def test_10_shutdown(self):
+        """After every fault above, SIGTERM still stops replmon cleanly and quickly; under
+        `make asan` this is also where a leak or a sanitizer report would fail."""
+        rm = type(self).replmon
+        t0 = time.monotonic()
+        rc = rm.stop(bound=BOUND_S)
+        secs = time.monotonic() - t0
+        log = rm.log_text()
+        type(self).replmon = None
+        print("\n    SIGTERM: exit %s after %.2f s" % (rc, secs), flush=True)
+        self.assertEqual(rc, 0, "exit status on SIGTERM; log tail:\n%s" % log[-3000:])
+        self.assertLess(secs, CONNECT_S + QUERY_S + 2.0, "shutdown waits at most one poll")
+        self.assertIn('msg=stopped', log)
+        for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            self.assertNotIn(bad, log)
+        self.assertNotIn(mariadb_pair.PASSWORDS["monitor"], log, "the password reached the log")
 
 
 _RESULT_FAILED = [False]
