@@ -7,8 +7,9 @@
 #include <time.h>
 
 const char *probe_reason_name(enum probe_reason reason) {
-  static const char *const names[REASON_COUNT] = {"connect", "auth", "timeout", "privilege",
-                                                  "query"};
+  static const char *const names[REASON_COUNT] = {"connect", "auth",       "timeout", "privilege",
+                                                  "query",   "permission", "http",    "parse",
+                                                  "stream",  "tls"};
   if (reason < 0 || reason >= REASON_COUNT)
     return "none";
   return names[reason];

@@ -2,14 +2,20 @@
 #ifndef REPLMON_PROBE_H
 #define REPLMON_PROBE_H
 
-/* The fixed set of failure reasons; they label replmon_probe_errors_total. */
+/* The fixed set of failure reasons; they label replmon_probe_errors_total. Each kind of
+ * probe uses a subset (see probe_kind_reasons in the exporter). */
 enum probe_reason {
   REASON_NONE = -1,
-  REASON_CONNECT = 0,
-  REASON_AUTH,
-  REASON_TIMEOUT,
-  REASON_PRIVILEGE,
-  REASON_QUERY,
+  REASON_CONNECT = 0, /* no connection (refused, unreachable, reset) */
+  REASON_AUTH,        /* credentials refused */
+  REASON_TIMEOUT,     /* a connect or an answer took longer than its timeout */
+  REASON_PRIVILEGE,   /* MariaDB: a statement needs a grant the account lacks */
+  REASON_QUERY,       /* MariaDB: a statement failed or answered something unusable */
+  REASON_PERMISSION,  /* XMPP API: the server refused one command (ejabberd code 32) */
+  REASON_HTTP,        /* XMPP API: an unexpected HTTP status */
+  REASON_PARSE,       /* an answer that could not be understood (bad JSON, too large, ...) */
+  REASON_STREAM,      /* XMPP stream probe: the server sent a stream error */
+  REASON_TLS,         /* XMPP stream probe: STARTTLS or the TLS handshake failed */
   REASON_COUNT
 };
 

@@ -161,36 +161,37 @@ static int visit_global(struct parser *p, const yaml_node_t *key, yaml_node_t *v
 
 /* ---- mariadb ---- */
 
-static int parse_address(struct parser *p, const yaml_node_t *node, struct mariadb_node_config *n) {
-  const char *text = n->address;
+/* "host:port", "host" (default_port) or "[v6]:port"; *host is allocated. */
+static int parse_address(struct parser *p, const yaml_node_t *node, const char *what,
+                         const char *text, unsigned default_port, char **host, unsigned *port) {
   const char *colon;
   size_t host_len;
   if (text[0] == '[') {
     const char *close = strchr(text, ']');
     if (!close || (close[1] != '\0' && close[1] != ':'))
-      return fail_at(p, node, "address: bad IPv6 address '%s' (use [addr]:port)", text);
+      return fail_at(p, node, "%s: bad IPv6 address '%s' (use [addr]:port)", what, text);
     colon = close[1] == ':' ? close + 1 : NULL;
     host_len = (size_t)(close - text - 1);
-    n->host = strndup(text + 1, host_len);
+    *host = strndup(text + 1, host_len);
   } else {
     colon = strrchr(text, ':');
     if (colon && strchr(text, ':') != colon)
-      return fail_at(p, node, "address: write an IPv6 address as [addr]:port");
+      return fail_at(p, node, "%s: write an IPv6 address as [addr]:port", what);
     host_len = colon ? (size_t)(colon - text) : strlen(text);
-    n->host = strndup(text, host_len);
+    *host = strndup(text, host_len);
   }
-  if (!n->host)
+  if (!*host)
     return fail_at(p, node, "out of memory");
   if (host_len == 0)
-    return fail_at(p, node, "address: missing host in '%s'", text);
-  n->port = 3306;
+    return fail_at(p, node, "%s: missing host in '%s'", what, text);
+  *port = default_port;
   if (colon) {
     char *end;
     errno = 0;
-    unsigned long port = strtoul(colon + 1, &end, 10);
-    if (!isdigit((unsigned char)colon[1]) || *end || errno || port == 0 || port > 65535)
-      return fail_at(p, node, "address: bad port in '%s'", text);
-    n->port = (unsigned)port;
+    unsigned long value = strtoul(colon + 1, &end, 10);
+    if (!isdigit((unsigned char)colon[1]) || *end || errno || value == 0 || value > 65535)
+      return fail_at(p, node, "%s: bad port in '%s'", what, text);
+    *port = (unsigned)value;
   }
   return 0;
 }
@@ -202,27 +203,14 @@ static int visit_node(struct parser *p, const yaml_node_t *key, yaml_node_t *val
     return expect_string(p, value, "node name", &n->name);
   if (strcmp(name, "address") == 0) {
     int rc = expect_string(p, value, "address", &n->address);
-    return rc ? rc : parse_address(p, value, n);
+    return rc ? rc : parse_address(p, value, "address", n->address, 3306, &n->host, &n->port);
   }
   if (strcmp(name, "socket") == 0)
     return expect_string(p, value, "socket", &n->socket);
   return unknown_key(p, key, "mariadb node");
 }
 
-static const struct mariadb_node_config *find_node(const struct config *config, const char *name,
-                                                   size_t upto_cluster, size_t upto_node) {
-  for (size_t c = 0; c <= upto_cluster && c < config->n_mariadb; c++) {
-    const struct mariadb_cluster_config *cl = &config->mariadb[c];
-    size_t limit = c == upto_cluster ? upto_node : cl->n_nodes;
-    for (size_t i = 0; i < limit; i++)
-      if (cl->nodes[i].name && strcmp(cl->nodes[i].name, name) == 0)
-        return &cl->nodes[i];
-  }
-  return NULL;
-}
-
-static int parse_nodes(struct parser *p, yaml_node_t *seq, struct mariadb_cluster_config *cl,
-                       size_t cluster_index) {
+static int parse_nodes(struct parser *p, yaml_node_t *seq, struct mariadb_cluster_config *cl) {
   if (seq->type != YAML_SEQUENCE_NODE)
     return fail_at(p, seq, "nodes: expected a list of nodes");
   size_t count = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
@@ -235,6 +223,7 @@ static int parse_nodes(struct parser *p, yaml_node_t *seq, struct mariadb_cluste
     yaml_node_t *item = node_at(p, seq->data.sequence.items.start[i]);
     struct mariadb_node_config *n = &cl->nodes[i];
     cl->n_nodes = i + 1;
+    n->mark = item->start_mark;
     int rc = each_pair(p, item, "mariadb node", visit_node, n);
     if (rc)
       return rc;
@@ -243,15 +232,12 @@ static int parse_nodes(struct parser *p, yaml_node_t *seq, struct mariadb_cluste
     if (!n->address == !n->socket)
       return fail_at(p, item, "mariadb node '%s': set exactly one of 'address' and 'socket'",
                      n->name);
-    if (find_node(p->config, n->name, cluster_index, i))
-      return fail_at(p, item, "mariadb node '%s': duplicate node name", n->name);
   }
   return 0;
 }
 
 struct cluster_ctx {
   struct mariadb_cluster_config *cl;
-  size_t index;
   yaml_node_t *password_file;
   yaml_node_t *password_env;
 };
@@ -275,7 +261,7 @@ static int visit_cluster(struct parser *p, const yaml_node_t *key, yaml_node_t *
                : fail_at(p, value, "password_env: expected a variable name");
   }
   if (strcmp(name, "nodes") == 0)
-    return parse_nodes(p, value, c->cl, c->index);
+    return parse_nodes(p, value, c->cl);
   return unknown_key(p, key, "mariadb cluster");
 }
 
@@ -289,13 +275,14 @@ static char *resolve_path(const char *config_path, const char *path) {
   return buf_steal(&full, NULL);
 }
 
-static int read_password_file(struct parser *p, const yaml_node_t *node, char **out) {
+static int read_secret_file(struct parser *p, const yaml_node_t *node, const char *what,
+                            char **out) {
   char *path = resolve_path(p->path, scalar(node));
   if (!path)
     return fail_at(p, node, "out of memory");
   FILE *f = fopen(path, "re");
   if (!f) {
-    int rc = fail_at(p, node, "password_file: cannot read '%s': %s", path, strerror(errno));
+    int rc = fail_at(p, node, "%s: cannot read '%s': %s", what, path, strerror(errno));
     free(path);
     return rc;
   }
@@ -308,7 +295,7 @@ static int read_password_file(struct parser *p, const yaml_node_t *node, char **
   fclose(f);
   explicit_bzero(chunk, sizeof(chunk));
   if (read_error) {
-    int rc = fail_at(p, node, "password_file: cannot read '%s'", path);
+    int rc = fail_at(p, node, "%s: cannot read '%s'", what, path);
     free(path);
     if (secret.data)
       explicit_bzero(secret.data, secret.cap);
@@ -319,15 +306,24 @@ static int read_password_file(struct parser *p, const yaml_node_t *node, char **
   while (secret.len && (secret.data[secret.len - 1] == '\n' || secret.data[secret.len - 1] == '\r'))
     secret.data[--secret.len] = '\0';
   if (secret.len && memchr(secret.data, '\0', secret.len))
-    return fail_at(p, node, "password_file: contains a NUL byte");
+    return fail_at(p, node, "%s: contains a NUL byte", what);
   *out = buf_steal(&secret, NULL);
   if (!*out)
     *out = strdup("");
   return *out ? 0 : fail_at(p, node, "out of memory");
 }
 
+static int read_secret_env(struct parser *p, const yaml_node_t *node, const char *what,
+                           char **out) {
+  const char *secret = getenv(scalar(node));
+  if (!secret)
+    return fail_at(p, node, "%s: environment variable %s is not set", what, scalar(node));
+  *out = strdup(secret);
+  return *out ? 0 : fail_at(p, node, "out of memory");
+}
+
 static int parse_cluster(struct parser *p, yaml_node_t *item, size_t index) {
-  struct cluster_ctx c = {.cl = &p->config->mariadb[index], .index = index};
+  struct cluster_ctx c = {.cl = &p->config->mariadb[index]};
   int rc = each_pair(p, item, "mariadb cluster", visit_cluster, &c);
   if (rc)
     return rc;
@@ -343,16 +339,9 @@ static int parse_cluster(struct parser *p, yaml_node_t *item, size_t index) {
   if (c.password_file && c.password_env)
     return fail_at(p, c.password_env, "set only one of password_file and password_env");
   if (c.password_file)
-    return read_password_file(p, c.password_file, &c.cl->password);
-  if (c.password_env) {
-    const char *secret = getenv(scalar(c.password_env));
-    if (!secret)
-      return fail_at(p, c.password_env, "password_env: environment variable %s is not set",
-                     scalar(c.password_env));
-    c.cl->password = strdup(secret);
-    if (!c.cl->password)
-      return fail_at(p, c.password_env, "out of memory");
-  }
+    return read_secret_file(p, c.password_file, "password_file", &c.cl->password);
+  if (c.password_env)
+    return read_secret_env(p, c.password_env, "password_env", &c.cl->password);
   // cppcheck-suppress memleak ; c.cl points into p->config, which owns the password
   return 0;
 }
@@ -373,13 +362,255 @@ static int parse_mariadb(struct parser *p, yaml_node_t *seq) {
   return 0;
 }
 
+/* ---- xmpp ---- */
+
+struct xmpp_node_ctx {
+  struct xmpp_node_config *n;
+  yaml_node_t *type;
+  yaml_node_t *auth;
+};
+
+struct auth_ctx {
+  struct xmpp_node_config *n;
+  yaml_node_t *password_file, *password_env, *secret_file, *secret_env;
+};
+
+static int visit_auth(struct parser *p, const yaml_node_t *key, yaml_node_t *value, void *ctx) {
+  struct auth_ctx *a = ctx;
+  const char *name = scalar(key);
+  yaml_node_t **slot = strcmp(name, "password_file") == 0  ? &a->password_file
+                       : strcmp(name, "password_env") == 0 ? &a->password_env
+                       : strcmp(name, "secret_file") == 0  ? &a->secret_file
+                       : strcmp(name, "secret_env") == 0   ? &a->secret_env
+                                                           : NULL;
+  if (strcmp(name, "basic_user") == 0)
+    return expect_string(p, value, "auth.basic_user", &a->n->basic_user);
+  if (!slot)
+    return unknown_key(p, key, "xmpp auth");
+  if (!scalar(value) || !*scalar(value))
+    return fail_at(p, value, "auth.%s: expected a string", name);
+  *slot = value;
+  return 0;
+}
+
+static int parse_auth(struct parser *p, yaml_node_t *map, struct xmpp_node_config *n) {
+  struct auth_ctx a = {.n = n};
+  int rc = each_pair(p, map, "xmpp auth", visit_auth, &a);
+  if (rc)
+    return rc;
+  if (a.password_file && a.password_env)
+    return fail_at(p, a.password_env, "auth: set only one of password_file and password_env");
+  if (a.secret_file && a.secret_env)
+    return fail_at(p, a.secret_env, "auth: set only one of secret_file and secret_env");
+  bool password = a.password_file || a.password_env;
+  bool secret = a.secret_file || a.secret_env;
+  if (secret && n->type != XMPP_OPENFIRE)
+    return fail_at(p, map,
+                   "auth: a shared secret is for type openfire; %s uses basic_user and "
+                   "password_file",
+                   xmpp_type_name(n->type));
+  if (secret && (password || n->basic_user))
+    return fail_at(p, map, "auth: use either the shared secret or basic_user with a password");
+  if (password != (n->basic_user != NULL))
+    return fail_at(p, map,
+                   "auth: basic_user and a password (password_file or password_env) go "
+                   "together");
+  if (a.password_file)
+    return read_secret_file(p, a.password_file, "auth.password_file", &n->password);
+  if (a.password_env)
+    return read_secret_env(p, a.password_env, "auth.password_env", &n->password);
+  if (a.secret_file)
+    return read_secret_file(p, a.secret_file, "auth.secret_file", &n->secret);
+  if (a.secret_env)
+    return read_secret_env(p, a.secret_env, "auth.secret_env", &n->secret);
+  return 0;
+}
+
+static int check_api_url(struct parser *p, const yaml_node_t *node, const char *url) {
+  const char *rest = strncmp(url, "http://", 7) == 0    ? url + 7
+                     : strncmp(url, "https://", 8) == 0 ? url + 8
+                                                        : NULL;
+  if (!rest)
+    return fail_at(p, node, "api_url: must start with http:// or https://");
+  size_t authority = strcspn(rest, "/?#");
+  if (authority == 0)
+    return fail_at(p, node, "api_url: missing host");
+  if (memchr(rest, '@', authority))
+    return fail_at(p, node, "api_url: put credentials in 'auth', not in the URL");
+  return 0;
+}
+
+static int visit_xmpp_node(struct parser *p, const yaml_node_t *key, yaml_node_t *value,
+                           void *ctx) {
+  struct xmpp_node_ctx *c = ctx;
+  struct xmpp_node_config *n = c->n;
+  const char *name = scalar(key);
+  if (strcmp(name, "name") == 0)
+    return expect_string(p, value, "node name", &n->name);
+  if (strcmp(name, "type") == 0) {
+    c->type = value;
+    if (!scalar(value) || xmpp_type_parse(scalar(value), &n->type) != 0)
+      return fail_at(p, value, "type: must be ejabberd, prosody or openfire");
+    return 0;
+  }
+  if (strcmp(name, "api_url") == 0) {
+    int rc = expect_string(p, value, "api_url", &n->api_url);
+    return rc ? rc : check_api_url(p, value, n->api_url);
+  }
+  if (strcmp(name, "auth") == 0) {
+    c->auth = value; /* parsed once the type is known */
+    return 0;
+  }
+  if (strcmp(name, "c2s_address") == 0) {
+    int rc = expect_string(p, value, "c2s_address", &n->c2s_address);
+    return rc ? rc
+              : parse_address(p, value, "c2s_address", n->c2s_address, 5222, &n->c2s_host,
+                              &n->c2s_port);
+  }
+  if (strcmp(name, "domain") == 0)
+    return expect_string(p, value, "domain", &n->domain);
+  return unknown_key(p, key, "xmpp node");
+}
+
+static int parse_xmpp_node(struct parser *p, yaml_node_t *item, struct xmpp_node_config *n) {
+  struct xmpp_node_ctx c = {.n = n};
+  n->mark = item->start_mark;
+  int rc = each_pair(p, item, "xmpp node", visit_xmpp_node, &c);
+  if (rc)
+    return rc;
+  if (!n->name)
+    return fail_at(p, item, "xmpp node: missing 'name'");
+  if (!c.type)
+    return fail_at(p, item, "xmpp node '%s': missing 'type' (ejabberd, prosody or openfire)",
+                   n->name);
+  if (!n->api_url)
+    return fail_at(p, item, "xmpp node '%s': missing 'api_url'", n->name);
+  if (n->c2s_address && !n->domain)
+    return fail_at(p, item, "xmpp node '%s': c2s_address needs 'domain' (the stream's to)",
+                   n->name);
+  if (n->domain && strpbrk(n->domain, "'\"<>& "))
+    return fail_at(p, item, "xmpp node '%s': domain is not a domain name", n->name);
+  return c.auth ? parse_auth(p, c.auth, n) : 0;
+}
+
+struct xmpp_cluster_ctx {
+  struct xmpp_cluster_config *cl;
+  yaml_node_t *nodes;
+};
+
+static int visit_xmpp_cluster(struct parser *p, const yaml_node_t *key, yaml_node_t *value,
+                              void *ctx) {
+  struct xmpp_cluster_ctx *c = ctx;
+  if (strcmp(scalar(key), "cluster") == 0)
+    return expect_string(p, value, "cluster", &c->cl->name);
+  if (strcmp(scalar(key), "nodes") == 0) {
+    c->nodes = value;
+    return 0;
+  }
+  return unknown_key(p, key, "xmpp cluster");
+}
+
+static int parse_xmpp_cluster(struct parser *p, yaml_node_t *item, size_t index) {
+  struct xmpp_cluster_ctx c = {.cl = &p->config->xmpp[index]};
+  int rc = each_pair(p, item, "xmpp cluster", visit_xmpp_cluster, &c);
+  if (rc)
+    return rc;
+  if (!c.cl->name)
+    return fail_at(p, item, "xmpp cluster: missing 'cluster'");
+  for (size_t i = 0; i < index; i++)
+    if (strcmp(p->config->xmpp[i].name, c.cl->name) == 0)
+      return fail_at(p, item, "xmpp cluster '%s': duplicate cluster name", c.cl->name);
+  if (!c.nodes)
+    return fail_at(p, item, "xmpp cluster '%s': missing 'nodes'", c.cl->name);
+  if (c.nodes->type != YAML_SEQUENCE_NODE)
+    return fail_at(p, c.nodes, "nodes: expected a list of nodes");
+  size_t count = (size_t)(c.nodes->data.sequence.items.top - c.nodes->data.sequence.items.start);
+  if (count == 0)
+    return fail_at(p, c.nodes, "nodes: the list is empty");
+  struct xmpp_cluster_config *cl = c.cl; /* owned by p->config, which frees it on error */
+  cl->nodes = calloc(count, sizeof(*cl->nodes));
+  if (!cl->nodes)
+    return fail_at(p, c.nodes, "out of memory");
+  for (size_t i = 0; i < count; i++) {
+    cl->n_nodes = i + 1;
+    rc = parse_xmpp_node(p, node_at(p, c.nodes->data.sequence.items.start[i]), &cl->nodes[i]);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+static int parse_xmpp(struct parser *p, yaml_node_t *seq) {
+  if (seq->type != YAML_SEQUENCE_NODE)
+    return fail_at(p, seq, "xmpp: expected a list of clusters");
+  size_t count = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+  p->config->xmpp = calloc(count ? count : 1, sizeof(*p->config->xmpp));
+  if (!p->config->xmpp)
+    return fail_at(p, seq, "out of memory");
+  for (size_t i = 0; i < count; i++) {
+    p->config->n_xmpp = i + 1;
+    int rc = parse_xmpp_cluster(p, node_at(p, seq->data.sequence.items.start[i]), i);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
 static int visit_top(struct parser *p, const yaml_node_t *key, yaml_node_t *value, void *ctx) {
   (void)ctx;
   if (strcmp(scalar(key), "global") == 0)
     return each_pair(p, value, "global", visit_global, NULL);
   if (strcmp(scalar(key), "mariadb") == 0)
     return parse_mariadb(p, value);
+  if (strcmp(scalar(key), "xmpp") == 0)
+    return parse_xmpp(p, value);
   return unknown_key(p, key, "top level");
+}
+
+__attribute__((format(printf, 3, 4))) static int fail_at_mark(struct parser *p, yaml_mark_t mark,
+                                                              const char *fmt, ...) {
+  if (p->error.len)
+    return -EINVAL;
+  buf_printf(&p->error, "%s:%zu:%zu: ", p->path, mark.line + 1, mark.column + 1);
+  va_list ap;
+  va_start(ap, fmt);
+  buf_vprintf(&p->error, fmt, ap);
+  va_end(ap);
+  return -EINVAL;
+}
+
+/* Node names label every series and name /health/<node>: unique across the whole file. */
+static int check_unique_names(struct parser *p) {
+  const struct config *c = p->config;
+  struct named {
+    const char *name;
+    yaml_mark_t mark;
+  };
+  size_t total = 0, n = 0;
+  for (size_t i = 0; i < c->n_mariadb; i++)
+    total += c->mariadb[i].n_nodes;
+  for (size_t i = 0; i < c->n_xmpp; i++)
+    total += c->xmpp[i].n_nodes;
+  struct named *all = calloc(total ? total : 1, sizeof(*all));
+  if (!all)
+    return fail_at(p, NULL, "out of memory");
+  for (size_t i = 0; i < c->n_mariadb; i++)
+    for (size_t j = 0; j < c->mariadb[i].n_nodes; j++)
+      all[n++] = (struct named){c->mariadb[i].nodes[j].name, c->mariadb[i].nodes[j].mark};
+  for (size_t i = 0; i < c->n_xmpp; i++)
+    for (size_t j = 0; j < c->xmpp[i].n_nodes; j++)
+      all[n++] = (struct named){c->xmpp[i].nodes[j].name, c->xmpp[i].nodes[j].mark};
+  int rc = 0;
+  for (size_t i = 0; i < n && !rc; i++) {
+    for (size_t j = 0; j < n && !rc; j++) {
+      bool later = all[j].mark.index < all[i].mark.index;
+      if (later && strcmp(all[i].name, all[j].name) == 0)
+        rc = fail_at_mark(p, all[i].mark, "node '%s': duplicate node name (also at line %zu)",
+                          all[i].name, all[j].mark.line + 1);
+    }
+  }
+  free(all);
+  return rc;
 }
 
 static int validate(struct parser *p, yaml_node_t *root) {
@@ -389,9 +620,11 @@ static int validate(struct parser *p, yaml_node_t *root) {
   size_t targets = 0;
   for (size_t i = 0; i < c->n_mariadb; i++)
     targets += c->mariadb[i].n_nodes;
+  for (size_t i = 0; i < c->n_xmpp; i++)
+    targets += c->xmpp[i].n_nodes;
   if (targets == 0)
-    return fail_at(p, root, "nothing to monitor: add a 'mariadb' section with nodes");
-  return 0;
+    return fail_at(p, root, "nothing to monitor: add a 'mariadb' or 'xmpp' section with nodes");
+  return check_unique_names(p);
 }
 
 /* The flat list of targets the pollers and renderers walk, in configuration order. */
@@ -400,6 +633,8 @@ static int build_targets(struct parser *p) {
   size_t count = 0;
   for (size_t i = 0; i < c->n_mariadb; i++)
     count += c->mariadb[i].n_nodes;
+  for (size_t i = 0; i < c->n_xmpp; i++)
+    count += 2 * c->xmpp[i].n_nodes; /* at most: the API and the stream probe */
   c->targets = calloc(count ? count : 1, sizeof(*c->targets));
   if (!c->targets)
     return fail_at(p, NULL, "out of memory");
@@ -411,6 +646,20 @@ static int build_targets(struct parser *p) {
       t->name = c->mariadb[i].nodes[j].name;
       t->mariadb_cluster = &c->mariadb[i];
       t->mariadb_node = &c->mariadb[i].nodes[j];
+    }
+  }
+  for (int kind = TARGET_XMPP; kind <= TARGET_XMPP_STREAM; kind++) {
+    for (size_t i = 0; i < c->n_xmpp; i++) {
+      for (size_t j = 0; j < c->xmpp[i].n_nodes; j++) {
+        const struct xmpp_node_config *n = &c->xmpp[i].nodes[j];
+        if (kind == TARGET_XMPP_STREAM && !n->c2s_address)
+          continue;
+        struct target *t = &c->targets[c->n_targets++];
+        t->kind = (enum target_kind)kind;
+        t->cluster = c->xmpp[i].name;
+        t->name = n->name;
+        t->xmpp_node = n;
+      }
     }
   }
   return 0;
@@ -524,6 +773,23 @@ void config_unref(struct config *config) {
     wipe(cl->password);
   }
   free(config->mariadb);
+  for (size_t c = 0; c < config->n_xmpp; c++) {
+    struct xmpp_cluster_config *cl = &config->xmpp[c];
+    for (size_t i = 0; i < cl->n_nodes; i++) {
+      struct xmpp_node_config *n = &cl->nodes[i];
+      free(n->name);
+      free(n->api_url);
+      free(n->basic_user);
+      wipe(n->password);
+      wipe(n->secret);
+      free(n->c2s_address);
+      free(n->c2s_host);
+      free(n->domain);
+    }
+    free(cl->nodes);
+    free(cl->name);
+  }
+  free(config->xmpp);
   free(config->targets);
   free(config->path);
   free(config);
@@ -533,6 +799,10 @@ const char *target_kind_name(enum target_kind kind) {
   switch (kind) {
   case TARGET_MARIADB:
     return "mariadb";
+  case TARGET_XMPP:
+    return "xmpp";
+  case TARGET_XMPP_STREAM:
+    return "xmpp_stream";
   }
   return "unknown";
 }

@@ -3,8 +3,11 @@
 #ifndef REPLMON_CONFIG_H
 #define REPLMON_CONFIG_H
 
+#include "xmpp.h"
+
 #include <stdatomic.h>
 #include <stddef.h>
+#include <yaml.h>
 
 struct mariadb_node_config {
   char *name;
@@ -12,6 +15,7 @@ struct mariadb_node_config {
   char *host;    /* without brackets for IPv6; NULL for a socket */
   unsigned port;
   char *socket; /* unix socket path, or NULL */
+  yaml_mark_t mark;
 };
 
 struct mariadb_cluster_config {
@@ -22,7 +26,27 @@ struct mariadb_cluster_config {
   struct mariadb_node_config *nodes;
 };
 
-enum target_kind { TARGET_MARIADB };
+struct xmpp_node_config {
+  char *name;
+  enum xmpp_type type;
+  char *api_url;
+  char *basic_user;  /* HTTP Basic, with password */
+  char *password;    /* secret */
+  char *secret;      /* Openfire's shared secret, sent as the Authorization header; secret */
+  char *c2s_address; /* "host:port" for the stream probe, or NULL */
+  char *c2s_host;
+  unsigned c2s_port;
+  char *domain; /* required with c2s_address */
+  yaml_mark_t mark;
+};
+
+struct xmpp_cluster_config {
+  char *name;
+  size_t n_nodes;
+  struct xmpp_node_config *nodes;
+};
+
+enum target_kind { TARGET_MARIADB, TARGET_XMPP, TARGET_XMPP_STREAM };
 
 /* One thing a poller watches. Points into the config that holds it. */
 struct target {
@@ -31,9 +55,10 @@ struct target {
   const char *name;
   const struct mariadb_cluster_config *mariadb_cluster;
   const struct mariadb_node_config *mariadb_node;
+  const struct xmpp_node_config *xmpp_node; /* TARGET_XMPP and TARGET_XMPP_STREAM */
 };
 
-/* "mariadb": the kind label of replmon_* metrics. */
+/* "mariadb", "xmpp", "xmpp_stream": the kind label of replmon_* metrics. */
 const char *target_kind_name(enum target_kind kind);
 
 struct config {
@@ -46,8 +71,10 @@ struct config {
   double lag_critical_s;
   size_t n_mariadb;
   struct mariadb_cluster_config *mariadb;
+  size_t n_xmpp;
+  struct xmpp_cluster_config *xmpp;
   size_t n_targets;
-  struct target *targets; /* every node of every section, in file order */
+  struct target *targets; /* MariaDB nodes, then XMPP APIs, then stream probes */
 };
 
 /* Loads and validates the whole file. On success *out holds one reference. On failure

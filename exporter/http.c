@@ -232,7 +232,11 @@ static enum MHD_Result answer_landing(struct http_server *server,
   for (size_t i = 0; i < s->n_targets; i++) {
     const struct target *t = &s->config->targets[i];
     const struct target_result *r = s->results[i];
-    const struct mariadb_node_config *n = t->mariadb_node;
+    const char *address =
+        t->kind == TARGET_MARIADB
+            ? (t->mariadb_node->address ? t->mariadb_node->address : t->mariadb_node->socket)
+        : t->kind == TARGET_XMPP ? t->xmpp_node->api_url
+                                 : t->xmpp_node->c2s_address;
     buf_puts(&page, "<tr><td>");
     html_escape(&page, target_kind_name(t->kind));
     buf_puts(&page, "</td><td>");
@@ -240,7 +244,7 @@ static enum MHD_Result answer_landing(struct http_server *server,
     buf_puts(&page, "</td><td>");
     html_escape(&page, t->name);
     buf_puts(&page, "</td><td>");
-    html_escape(&page, n->address ? n->address : n->socket);
+    html_escape(&page, address);
     buf_puts(&page, "</td><td>");
     if (!r) {
       buf_puts(&page, "not yet");

@@ -1,6 +1,11 @@
 #include "poller.h"
+#include "ejabberd.h"
+#include "http_client.h"
 #include "log.h"
 #include "mariadb.h"
+#include "openfire.h"
+#include "prosody.h"
+#include "xmpp_stream.h"
 
 #include <errno.h>
 #include <math.h>
@@ -14,6 +19,7 @@
 #include <time.h>
 
 #define BACKOFF_CAP_SECONDS 5.0
+#define VERSION_REFRESH_POLLS 300 /* ejabberd's version is asked for now and then, not always */
 
 struct poller {
   struct pollers *set;
@@ -24,6 +30,10 @@ struct poller {
   struct target_result *last; /* the last published result, a reference of our own */
   unsigned connect_failures;
   double failing_since_unix; /* when the current run of failures began */
+  unsigned long polls;
+  /* The connection of the kind being polled (the others stay NULL). */
+  struct mariadb_probe *mariadb;
+  struct http_client *http;
 };
 
 struct pollers {
@@ -107,10 +117,114 @@ static void log_transition(struct poller *p, const struct target_result *prev,
             next->error ? next->error : "out of memory");
 }
 
-/* Builds this poll's result from the probe's answer. Returns NULL when out of memory. */
-static struct target_result *make_result(struct poller *p, int rc, struct mariadb_status *status,
-                                         struct probe_error *err, double started,
-                                         double finished_unix) {
+/* Opens the kind's connection object (no I/O yet). Returns 0 or -ENOMEM. */
+static int open_probe(struct poller *p, const struct config *config) {
+  const struct target *t = p->target;
+  if (t->kind == TARGET_MARIADB) {
+    const struct mariadb_node_config *node = t->mariadb_node;
+    struct mariadb_target where = {
+        .host = node->host,
+        .port = node->port,
+        .socket = node->socket,
+        .user = t->mariadb_cluster->user,
+        .password = t->mariadb_cluster->password,
+        .connect_timeout_s = config->connect_timeout_s,
+        .query_timeout_s = config->query_timeout_s,
+    };
+    p->mariadb = mariadb_probe_new(&where);
+    return p->mariadb ? 0 : -ENOMEM;
+  }
+  if (t->kind == TARGET_XMPP) {
+    const struct xmpp_node_config *n = t->xmpp_node;
+    struct http_client_options options = {
+        .connect_timeout_s = config->connect_timeout_s,
+        .total_timeout_s = config->query_timeout_s,
+        .basic_user = n->basic_user,
+        .password = n->password,
+        .raw_authorization = n->secret,
+    };
+    p->http = http_client_new(&options);
+    return p->http ? 0 : -ENOMEM;
+  }
+  return 0; /* the stream probe opens a new connection every time, as a client would */
+}
+
+static void close_probe(struct poller *p) {
+  mariadb_probe_free(p->mariadb);
+  http_client_free(p->http);
+  p->mariadb = NULL;
+  p->http = NULL;
+}
+
+/* Whether the failure says nothing could be reached (refused, or credentials refused): the
+ * next tries then back off. */
+static bool unreachable(enum probe_reason reason) {
+  return reason == REASON_CONNECT || reason == REASON_AUTH;
+}
+
+/* The (configured name of the) node a replication connection reads from. */
+static int resolve_sources(const struct mariadb_cluster_config *cluster,
+                           struct mariadb_status *status) {
+  for (size_t i = 0; i < status->n_replicas; i++) {
+    int rc = resolve_source(cluster, &status->replicas[i]);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+/* Runs one probe of the target and fills r's kind-specific part. */
+static int probe_once(struct poller *p, const struct config *config, struct target_result *r,
+                      struct probe_error *err) {
+  const struct target *t = p->target;
+  const struct target_result *last = p->last;
+  int rc;
+  switch (t->kind) {
+  case TARGET_MARIADB:
+    rc = mariadb_probe_poll(p->mariadb, &r->mariadb, err);
+    if (rc == 0 && resolve_sources(t->mariadb_cluster, &r->mariadb) != 0) {
+      probe_error_set(err, REASON_QUERY, "out of memory");
+      rc = -ENOMEM;
+    }
+    if (rc != 0 && mariadb_status_carry_unknown(last ? &last->mariadb : NULL, &r->mariadb) != 0)
+      return -ENOMEM;
+    return rc;
+  case TARGET_XMPP: {
+    const struct xmpp_node_config *n = t->xmpp_node;
+    switch (n->type) {
+    case XMPP_EJABBERD: {
+      bool known = last && last->xmpp.version;
+      bool want_version = !known || p->polls % VERSION_REFRESH_POLLS == 0;
+      rc = ejabberd_poll(p->http, n->api_url, want_version, &r->xmpp, err);
+      if (!r->xmpp.version && known)
+        r->xmpp.version = strdup(last->xmpp.version);
+      return rc;
+    }
+    case XMPP_PROSODY:
+      return prosody_poll(p->http, n->api_url, &r->xmpp, err);
+    case XMPP_OPENFIRE:
+      return openfire_poll(p->http, n->api_url, &r->xmpp, err);
+    }
+    return -EINVAL;
+  }
+  case TARGET_XMPP_STREAM: {
+    const struct xmpp_node_config *n = t->xmpp_node;
+    struct xmpp_stream_target where = {
+        .host = n->c2s_host,
+        .port = n->c2s_port,
+        .domain = n->domain,
+        .connect_timeout_s = config->connect_timeout_s,
+        .timeout_s = config->query_timeout_s,
+    };
+    return xmpp_stream_probe(&where, &r->stream, err);
+  }
+  }
+  return -EINVAL;
+}
+
+/* Polls once and builds the result. Returns NULL when out of memory. */
+static struct target_result *poll_once(struct poller *p, const struct config *config,
+                                       enum probe_reason *reason) {
   struct target_result *r = target_result_new();
   if (!r)
     return NULL;
@@ -119,30 +233,28 @@ static struct target_result *make_result(struct poller *p, int rc, struct mariad
     memcpy(r->errors_total, last->errors_total, sizeof(r->errors_total));
     r->last_success_unix = last->last_success_unix;
   }
+  struct probe_error err = {REASON_NONE, NULL};
+  double started = clock_monotonic_seconds();
+  int rc = probe_once(p, config, r, &err);
   /* Rounded (to the millisecond and microsecond) so that /metrics shows short numbers. */
-  r->finished_unix = round(finished_unix * 1e3) / 1e3;
+  r->finished_unix = round(clock_unix_seconds() * 1e3) / 1e3;
   r->duration_s = round((clock_monotonic_seconds() - started) * 1e6) / 1e6;
-  if (rc == 0) {
-    r->success = true;
-    r->last_success_unix = r->finished_unix;
-    r->mariadb = *status;
-    memset(status, 0, sizeof(*status));
-    for (size_t i = 0; i < r->mariadb.n_replicas; i++) {
-      if (resolve_source(p->target->mariadb_cluster, &r->mariadb.replicas[i]) != 0) {
-        target_result_unref(r);
-        return NULL;
-      }
-    }
-    return r;
-  }
-  r->reason = err->reason >= 0 ? err->reason : REASON_QUERY;
-  r->errors_total[r->reason] += 1;
-  r->error = err->message;
-  err->message = NULL;
-  if (mariadb_status_carry_unknown(last ? &last->mariadb : NULL, &r->mariadb) != 0) {
+  if (rc == -ENOMEM && err.reason == REASON_NONE) {
     target_result_unref(r);
     return NULL;
   }
+  *reason = REASON_NONE;
+  if (rc == 0) {
+    r->success = true;
+    r->last_success_unix = r->finished_unix;
+  } else {
+    r->reason = err.reason >= 0 ? err.reason : REASON_PARSE;
+    r->errors_total[r->reason] += 1;
+    r->error = err.message;
+    err.message = NULL;
+    *reason = r->reason;
+  }
+  probe_error_clear(&err);
   return r;
 }
 
@@ -150,34 +262,18 @@ static void *poll_loop(void *arg) {
   struct poller *p = arg;
   struct pollers *set = p->set;
   const struct config *config = set->config;
-  const struct mariadb_node_config *node = p->target->mariadb_node;
-  const struct mariadb_cluster_config *cluster = p->target->mariadb_cluster;
   mysql_thread_init();
-  struct mariadb_target where = {
-      .host = node->host,
-      .port = node->port,
-      .socket = node->socket,
-      .user = cluster->user,
-      .password = cluster->password,
-      .connect_timeout_s = config->connect_timeout_s,
-      .query_timeout_s = config->query_timeout_s,
-  };
-  struct mariadb_probe *probe = mariadb_probe_new(&where);
-  if (!probe) {
+  if (open_probe(p, config) != 0) {
     log_event(LOG_ERROR, "out of memory: target not polled", "node", p->target->name);
     mysql_thread_end();
     return NULL;
   }
-  struct mariadb_status status = {0};
-  struct probe_error err = {REASON_NONE, NULL};
   double next = clock_monotonic_seconds();
   while (sleep_until(set, next)) {
     double started = clock_monotonic_seconds();
-    bool was_connected = mariadb_probe_connected(probe);
-    int rc = mariadb_probe_poll(probe, &status, &err);
-    struct target_result *result = make_result(p, rc, &status, &err, started, clock_unix_seconds());
-    mariadb_status_clear(&status);
-    probe_error_clear(&err);
+    enum probe_reason reason = REASON_NONE;
+    struct target_result *result = poll_once(p, config, &reason);
+    p->polls++;
     if (!result) {
       log_event(LOG_ERROR, "out of memory: poll result dropped", "node", p->target->name);
     } else {
@@ -191,16 +287,16 @@ static void *poll_loop(void *arg) {
     next += config->poll_interval_s;
     if (next < now)
       next = now + config->poll_interval_s - fmod(now - next, config->poll_interval_s);
-    if (rc != 0 && !mariadb_probe_connected(probe) && !was_connected) {
+    if (unreachable(reason)) {
       p->connect_failures++;
       double retry = started + poller_backoff_seconds(config->poll_interval_s, p->connect_failures);
       if (retry > next)
         next = retry;
-    } else if (mariadb_probe_connected(probe)) {
+    } else {
       p->connect_failures = 0;
     }
   }
-  mariadb_probe_free(probe);
+  close_probe(p);
   mysql_thread_end();
   return NULL;
 }

@@ -198,18 +198,185 @@ static void render_probe_family(const struct snapshot *s, struct buf *out, const
   }
 }
 
+/* The reasons each kind of probe can fail for: its errors_total series, all from the start. */
+static const enum probe_reason mariadb_reasons[] = {REASON_CONNECT, REASON_AUTH, REASON_TIMEOUT,
+                                                    REASON_PRIVILEGE, REASON_QUERY};
+static const enum probe_reason xmpp_reasons[] = {REASON_CONNECT,    REASON_TIMEOUT, REASON_AUTH,
+                                                 REASON_PERMISSION, REASON_HTTP,    REASON_PARSE};
+static const enum probe_reason stream_reasons[] = {REASON_CONNECT, REASON_TIMEOUT, REASON_STREAM,
+                                                   REASON_TLS, REASON_PARSE};
+
+static const enum probe_reason *kind_reasons(enum target_kind kind, size_t *n) {
+  switch (kind) {
+  case TARGET_MARIADB:
+    *n = sizeof(mariadb_reasons) / sizeof(mariadb_reasons[0]);
+    return mariadb_reasons;
+  case TARGET_XMPP:
+    *n = sizeof(xmpp_reasons) / sizeof(xmpp_reasons[0]);
+    return xmpp_reasons;
+  case TARGET_XMPP_STREAM:
+    *n = sizeof(stream_reasons) / sizeof(stream_reasons[0]);
+    return stream_reasons;
+  }
+  *n = 0;
+  return NULL;
+}
+
 static void render_probe_errors(const struct snapshot *s, struct buf *out) {
   static const char name[] = "replmon_probe_errors_total";
   family(out, name, "counter", "Failed probes of the target since replmon started, by reason.");
   for (size_t i = 0; i < s->n_targets; i++) {
     const struct target *t = &s->config->targets[i];
     const struct target_result *r = s->results[i];
-    for (int reason = 0; reason < REASON_COUNT; reason++) {
+    size_t n;
+    const enum probe_reason *reasons = kind_reasons(t->kind, &n);
+    for (size_t k = 0; k < n; k++) {
       struct label labels[] = {{"kind", target_kind_name(t->kind)},
                                {"cluster", t->cluster},
                                {"node", t->name},
-                               {"reason", probe_reason_name((enum probe_reason)reason)}};
-      sample(out, name, labels, 4, r ? r->errors_total[reason] : 0);
+                               {"reason", probe_reason_name(reasons[k])}};
+      sample(out, name, labels, 4, r ? r->errors_total[reasons[k]] : 0);
+    }
+  }
+}
+
+/* ---- XMPP servers ---- */
+
+enum xmpp_family_value {
+  X_UP,
+  X_C2S,
+  X_CLUSTER_C2S,
+  X_REGISTERED,
+  X_ROOMS,
+  X_UPTIME,
+};
+
+static const struct {
+  const char *name;
+  const char *help;
+  enum xmpp_family_value value;
+  enum xmpp_value provided; /* unused for X_UP */
+} xmpp_families[] = {
+    {"xmpp_up", "1 when the server's HTTP API answered the last poll, else 0.", X_UP, 0},
+    {"xmpp_c2s_sessions", "Client sessions (resources) connected to this node.", X_C2S,
+     XMPP_C2S_SESSIONS},
+    {"xmpp_cluster_c2s_sessions",
+     "Client sessions of the whole cluster as the server reports them (Openfire).", X_CLUSTER_C2S,
+     XMPP_CLUSTER_C2S_SESSIONS},
+    {"xmpp_registered_users", "Registered user accounts.", X_REGISTERED, XMPP_REGISTERED_USERS},
+    {"xmpp_muc_rooms", "Multi-user chat rooms online.", X_ROOMS, XMPP_MUC_ROOMS},
+    {"xmpp_uptime_seconds", "How long the server has been running.", X_UPTIME, XMPP_UPTIME},
+};
+
+static double xmpp_family_value(const struct target_result *r, enum xmpp_family_value which) {
+  if (!r)
+    return which == X_UP ? 0 : NAN;
+  const struct xmpp_status *x = &r->xmpp;
+  switch (which) {
+  case X_UP:
+    return x->up;
+  case X_C2S:
+    return x->c2s_sessions;
+  case X_CLUSTER_C2S:
+    return x->cluster_c2s_sessions;
+  case X_REGISTERED:
+    return x->registered_users;
+  case X_ROOMS:
+    return x->muc_rooms;
+  case X_UPTIME:
+    return x->uptime_seconds;
+  }
+  return NAN;
+}
+
+static void render_xmpp(const struct snapshot *s, struct buf *out) {
+  family(out, "xmpp_server_info", "gauge",
+         "Always 1, labeled by the server's type and version (empty when it does not say).");
+  for (size_t i = 0; i < s->n_targets; i++) {
+    const struct target *t = &s->config->targets[i];
+    if (t->kind != TARGET_XMPP)
+      continue;
+    const struct target_result *r = s->results[i];
+    struct label labels[] = {{"cluster", t->cluster},
+                             {"node", t->name},
+                             {"type", xmpp_type_name(t->xmpp_node->type)},
+                             {"version", r && r->xmpp.version ? r->xmpp.version : ""}};
+    sample(out, "xmpp_server_info", labels, 4, 1);
+  }
+  for (size_t f = 0; f < sizeof(xmpp_families) / sizeof(xmpp_families[0]); f++) {
+    family(out, xmpp_families[f].name, "gauge", xmpp_families[f].help);
+    for (size_t i = 0; i < s->n_targets; i++) {
+      const struct target *t = &s->config->targets[i];
+      if (t->kind != TARGET_XMPP || (xmpp_families[f].value != X_UP &&
+                                     !xmpp_provides(t->xmpp_node->type, xmpp_families[f].provided)))
+        continue;
+      struct label labels[] = {{"cluster", t->cluster}, {"node", t->name}};
+      sample(out, xmpp_families[f].name, labels, 2,
+             xmpp_family_value(s->results[i], xmpp_families[f].value));
+    }
+  }
+  family(out, "xmpp_s2s_connections", "gauge",
+         "Server-to-server connections by direction (in, out).");
+  for (size_t i = 0; i < s->n_targets; i++) {
+    const struct target *t = &s->config->targets[i];
+    if (t->kind != TARGET_XMPP || !xmpp_provides(t->xmpp_node->type, XMPP_S2S))
+      continue;
+    const struct target_result *r = s->results[i];
+    struct label labels[] = {{"cluster", t->cluster}, {"node", t->name}, {"direction", "in"}};
+    sample(out, "xmpp_s2s_connections", labels, 3, r ? r->xmpp.s2s_in : NAN);
+    labels[2].value = "out";
+    sample(out, "xmpp_s2s_connections", labels, 3, r ? r->xmpp.s2s_out : NAN);
+  }
+}
+
+enum stream_value { S_SUCCESS, S_DURATION, S_OFFERED, S_REQUIRED, S_EXPIRY };
+
+static const struct {
+  const char *name;
+  const char *help;
+  enum stream_value value;
+} stream_families[] = {
+    {"xmpp_stream_probe_success",
+     "1 when the last c2s stream probe got the server's stream features (and TLS, if offered).",
+     S_SUCCESS},
+    {"xmpp_stream_probe_duration_seconds", "How long the last c2s stream probe took.", S_DURATION},
+    {"xmpp_starttls_offered", "1 when the server offers STARTTLS on c2s; NaN when unknown.",
+     S_OFFERED},
+    {"xmpp_starttls_required", "1 when the server requires STARTTLS on c2s; NaN when unknown.",
+     S_REQUIRED},
+    {"xmpp_tls_cert_expiry_timestamp_seconds",
+     "Unix time when the c2s certificate expires; NaN without a completed TLS handshake.",
+     S_EXPIRY},
+};
+
+static double stream_value(const struct target_result *r, enum stream_value which) {
+  if (!r)
+    return which == S_SUCCESS ? 0 : NAN;
+  switch (which) {
+  case S_SUCCESS:
+    return r->success;
+  case S_DURATION:
+    return r->duration_s;
+  case S_OFFERED:
+    return r->stream.known ? r->stream.starttls_offered : NAN;
+  case S_REQUIRED:
+    return r->stream.known ? r->stream.starttls_required : NAN;
+  case S_EXPIRY:
+    return r->stream.cert_expiry_unix;
+  }
+  return NAN;
+}
+
+static void render_streams(const struct snapshot *s, struct buf *out) {
+  for (size_t f = 0; f < sizeof(stream_families) / sizeof(stream_families[0]); f++) {
+    family(out, stream_families[f].name, "gauge", stream_families[f].help);
+    for (size_t i = 0; i < s->n_targets; i++) {
+      const struct target *t = &s->config->targets[i];
+      if (t->kind != TARGET_XMPP_STREAM)
+        continue;
+      struct label labels[] = {{"cluster", t->cluster}, {"node", t->name}};
+      sample(out, stream_families[f].name, labels, 2,
+             stream_value(s->results[i], stream_families[f].value));
     }
   }
 }
@@ -230,6 +397,10 @@ int render_metrics(const struct snapshot *s, const struct build_info *build, str
                      NODE_READ_ONLY);
   for (size_t f = 0; f < sizeof(replica_families) / sizeof(replica_families[0]); f++)
     render_replica_family(s, out, &replica_families[f]);
+  if (s->config->n_xmpp) {
+    render_xmpp(s, out);
+    render_streams(s, out);
+  }
 
   render_probe_family(s, out, "replmon_probe_success",
                       "1 when replmon's last probe of the target succeeded, else 0.",

@@ -19,6 +19,8 @@ struct target_result *target_result_new(void) {
   atomic_init(&r->refs, 1);
   r->reason = REASON_NONE;
   r->mariadb.server_id = r->mariadb.read_only = NAN;
+  xmpp_status_reset(&r->xmpp);
+  xmpp_stream_status_reset(&r->stream);
   return r;
 }
 
@@ -31,6 +33,8 @@ void target_result_unref(struct target_result *result) {
   if (!result || atomic_fetch_sub(&result->refs, 1) != 1)
     return;
   mariadb_status_clear(&result->mariadb);
+  xmpp_status_reset(&result->xmpp);
+  xmpp_stream_status_reset(&result->stream);
   free(result->error);
   free(result);
 }

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "mariadb.h"
 #include "probe.h"
+#include "xmpp.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -22,6 +23,8 @@ struct target_result {
   double last_success_unix;          /* 0 when the target never answered */
   double errors_total[REASON_COUNT]; /* failed polls since start, by reason */
   struct mariadb_status mariadb;     /* kind TARGET_MARIADB */
+  struct xmpp_status xmpp;           /* kind TARGET_XMPP */
+  struct xmpp_stream_status stream;  /* kind TARGET_XMPP_STREAM */
 };
 
 /* Returns a result with one reference, zeroed, NaN where unknown; NULL when out of memory. */

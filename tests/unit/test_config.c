@@ -148,7 +148,7 @@ static void test_missing_field(void **state) {
   expect_error("mariadb:\n  - cluster: a\n    user: u\n    nodes: []\n",
                "4:12: nodes: the list is empty");
   expect_error("global: {poll_interval: 1s}\n",
-               "1:1: nothing to monitor: add a 'mariadb' section with nodes");
+               "1:1: nothing to monitor: add a 'mariadb' or 'xmpp' section with nodes");
   expect_error("", "1:1: the file is empty");
 }
 
@@ -189,10 +189,10 @@ static void test_duplicates(void **state) {
   expect_error("mariadb:\n  - cluster: a\n    user: u\n    nodes:\n"
                "      - {name: db1, address: 'h:1'}\n"
                "      - {name: db1, address: 'h:2'}\n",
-               "6:9: mariadb node 'db1': duplicate node name");
+               "6:9: node 'db1': duplicate node name (also at line 5)");
   expect_error("mariadb:\n  - cluster: a\n    user: u\n    nodes: [{name: db1, address: 'h:1'}]\n"
                "  - cluster: b\n    user: u\n    nodes: [{name: db1, address: 'h:2'}]\n",
-               "7:13: mariadb node 'db1': duplicate node name");
+               "7:13: node 'db1': duplicate node name (also at line 4)");
   expect_error("mariadb:\n  - cluster: a\n    user: u\n    nodes: [{name: db1, address: 'h:1'}]\n"
                "  - cluster: a\n    user: u\n    nodes: [{name: db2, address: 'h:2'}]\n",
                "5:5: mariadb cluster 'a': duplicate cluster name");
@@ -261,6 +261,88 @@ static void test_refcount(void **state) {
   config_unref(NULL);
 }
 
+static const char xmpp_valid[] =
+    "xmpp:\n"
+    "  - cluster: chat\n"
+    "    nodes:\n"
+    "      - name: xmpp1\n"
+    "        type: ejabberd\n"
+    "        api_url: http://10.0.0.2:5280/api\n"
+    "        auth: {basic_user: monitor@chat.example, password_file: xmpp.pass}\n"
+    "        c2s_address: 10.0.0.2\n"
+    "        domain: chat.example\n"
+    "      - name: xmpp2\n"
+    "        type: prosody\n"
+    "        api_url: http://10.0.0.3:5280/metrics\n"
+    "      - name: of1\n"
+    "        type: openfire\n"
+    "        api_url: http://10.0.0.4:9090/plugins/restapi/v1\n"
+    "        auth: {secret_env: REPLMON_TEST_SECRET}\n"
+    "        c2s_address: '10.0.0.4:5223'\n"
+    "        domain: chat.example\n";
+
+static void test_xmpp_valid(void **state) {
+  (void)state;
+  write_file("xmpp.pass", "xpw\n");
+  setenv("REPLMON_TEST_SECRET", "s3cr3t", 1);
+  struct config *c = expect_ok(xmpp_valid);
+  assert_int_equal(c->n_mariadb, 0);
+  assert_int_equal(c->n_xmpp, 1);
+  const struct xmpp_cluster_config *cl = &c->xmpp[0];
+  assert_int_equal(cl->n_nodes, 3);
+  assert_int_equal(cl->nodes[0].type, XMPP_EJABBERD);
+  assert_string_equal(cl->nodes[0].basic_user, "monitor@chat.example");
+  assert_string_equal(cl->nodes[0].password, "xpw");
+  assert_string_equal(cl->nodes[0].c2s_host, "10.0.0.2");
+  assert_int_equal(cl->nodes[0].c2s_port, 5222);
+  assert_int_equal(cl->nodes[1].type, XMPP_PROSODY);
+  assert_null(cl->nodes[1].c2s_address);
+  assert_string_equal(cl->nodes[2].secret, "s3cr3t");
+  assert_int_equal(cl->nodes[2].c2s_port, 5223);
+  /* Three API targets, then the two stream probes. */
+  assert_int_equal(c->n_targets, 5);
+  assert_int_equal(c->targets[0].kind, TARGET_XMPP);
+  assert_int_equal(c->targets[2].kind, TARGET_XMPP);
+  assert_int_equal(c->targets[3].kind, TARGET_XMPP_STREAM);
+  assert_string_equal(c->targets[3].name, "xmpp1");
+  assert_string_equal(c->targets[4].name, "of1");
+  config_unref(c);
+}
+
+static void test_xmpp_errors(void **state) {
+  (void)state;
+  expect_error("xmpp:\n  - cluster: chat\n    nodes:\n      - name: x\n        type: jabberd\n"
+               "        api_url: http://h/api\n",
+               "5:15: type: must be ejabberd, prosody or openfire");
+  expect_error("xmpp:\n  - cluster: chat\n    nodes:\n      - name: x\n        type: prosody\n",
+               "4:9: xmpp node 'x': missing 'api_url'");
+  expect_error("xmpp:\n  - cluster: chat\n    nodes:\n      - {name: x, type: prosody, "
+               "api_url: 'ftp://h/metrics'}\n",
+               "4:43: api_url: must start with http:// or https://");
+  expect_error("xmpp:\n  - cluster: chat\n    nodes:\n      - {name: x, type: prosody, "
+               "api_url: 'http://u:p@h/metrics'}\n",
+               "4:43: api_url: put credentials in 'auth', not in the URL");
+  expect_error("xmpp:\n  - cluster: chat\n    nodes:\n      - {name: x, type: ejabberd, "
+               "api_url: 'http://h/api', c2s_address: 'h:5222'}\n",
+               "4:9: xmpp node 'x': c2s_address needs 'domain' (the stream's to)");
+  expect_error("xmpp:\n  - cluster: chat\n    nodes:\n      - {name: x, type: ejabberd, "
+               "api_url: 'http://h/api', auth: {secret_env: X}}\n",
+               "4:66: auth: a shared secret is for type openfire; ejabberd uses basic_user and "
+               "password_file");
+  expect_error("xmpp:\n  - cluster: chat\n    nodes:\n      - {name: x, type: ejabberd, "
+               "api_url: 'http://h/api', auth: {basic_user: u}}\n",
+               "4:66: auth: basic_user and a password (password_file or password_env) go "
+               "together");
+  expect_error("xmpp:\n  - cluster: chat\n    nodes:\n      - {name: x, type: ejabberd, "
+               "api_url: 'http://h/api', auth: {token: t}}\n",
+               "4:67: xmpp auth: unknown key 'token'");
+  /* A node name is unique across MariaDB and XMPP: it labels every series. */
+  expect_error(
+      "mariadb: [{cluster: a, user: u, nodes: [{name: db1, address: 'h:1'}]}]\n"
+      "xmpp: [{cluster: chat, nodes: [{name: db1, type: prosody, api_url: 'http://h/'}]}]\n",
+      "2:32: node 'db1': duplicate node name (also at line 1)");
+}
+
 static int setup(void **state) {
   (void)state;
   return mkdtemp(dir) ? 0 : -1;
@@ -281,7 +363,8 @@ int main(void) {
       cmocka_unit_test(test_duration_parser), cmocka_unit_test(test_duplicates),
       cmocka_unit_test(test_passwords),       cmocka_unit_test(test_addresses),
       cmocka_unit_test(test_invalid_yaml),    cmocka_unit_test(test_unreadable_file),
-      cmocka_unit_test(test_refcount),
+      cmocka_unit_test(test_refcount),        cmocka_unit_test(test_xmpp_valid),
+      cmocka_unit_test(test_xmpp_errors),
   };
   return cmocka_run_group_tests_name("config", tests, setup, teardown);
 }

@@ -1,0 +1,56 @@
+/* What the XMPP probes report, shared by the three API backends and the stream probe. */
+#ifndef REPLMON_XMPP_H
+#define REPLMON_XMPP_H
+
+#include "probe.h"
+
+#include <stdbool.h>
+
+enum xmpp_type { XMPP_EJABBERD, XMPP_PROSODY, XMPP_OPENFIRE };
+
+/* "ejabberd", "prosody", "openfire". */
+const char *xmpp_type_name(enum xmpp_type type);
+/* 0, or -EINVAL for an unknown name. */
+int xmpp_type_parse(const char *name, enum xmpp_type *out);
+
+/* One poll of a server's HTTP API. Every number is NaN when unknown (the server is down, or
+ * refused that one command). Which numbers a type provides at all is xmpp_provides(). */
+struct xmpp_status {
+  bool up; /* the API answered (at least one call succeeded) */
+  double c2s_sessions;
+  double cluster_c2s_sessions;
+  double s2s_in;
+  double s2s_out;
+  double registered_users;
+  double muc_rooms;
+  double uptime_seconds;
+  char *version; /* owned; NULL when unknown */
+};
+
+enum xmpp_value {
+  XMPP_C2S_SESSIONS,
+  XMPP_CLUSTER_C2S_SESSIONS,
+  XMPP_S2S,
+  XMPP_REGISTERED_USERS,
+  XMPP_MUC_ROOMS,
+  XMPP_UPTIME,
+};
+
+/* Whether a backend type can report a value at all: what it cannot is left out, not faked. */
+bool xmpp_provides(enum xmpp_type type, enum xmpp_value value);
+
+/* Sets every number to NaN, up to false and frees the version. */
+void xmpp_status_reset(struct xmpp_status *status);
+
+/* One run of the stream probe. */
+struct xmpp_stream_status {
+  bool known; /* the server sent its stream features */
+  bool starttls_offered;
+  bool starttls_required;
+  double cert_expiry_unix; /* NaN when no TLS handshake completed */
+  char *stream_error;      /* owned: the stream error condition, e.g. "host-unknown" */
+};
+
+void xmpp_stream_status_reset(struct xmpp_stream_status *status);
+
+#endif
