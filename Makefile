@@ -64,9 +64,11 @@ unit: $(UNIT_BIN)
 	@failed=0; for t in $(UNIT_BIN); do \
 	  echo "== $$t"; (cd tests/unit && ../../$$t) || failed=1; \
 	done; \
-	echo "== promtool check metrics tests/unit/golden/metrics.prom"; \
-	out=$$(promtool check metrics < tests/unit/golden/metrics.prom 2>&1); \
-	if [ $$? -ne 0 ] || [ -n "$$out" ]; then echo "$$out"; failed=1; fi; \
+	for g in tests/unit/golden/*.prom; do \
+	  echo "== promtool check metrics $$g"; \
+	  out=$$(promtool check metrics < $$g 2>&1); \
+	  if [ $$? -ne 0 ] || [ -n "$$out" ]; then echo "$$out"; failed=1; fi; \
+	done; \
 	exit $$failed
 
 integration: $(BUILD)/replmon

@@ -387,16 +387,18 @@ int render_metrics(const struct snapshot *s, const struct build_info *build, str
   struct label build_labels[] = {{"version", build->version}, {"revision", build->revision}};
   sample(out, "replmon_build_info", build_labels, 2, 1);
 
-  render_node_family(s, out, "mariadb_up",
-                     "1 when the last poll connected and every statement succeeded, else 0.",
-                     NODE_UP);
-  render_node_family(s, out, "mariadb_server_id", "The node's @@server_id; NaN when unknown.",
-                     NODE_SERVER_ID);
-  render_node_family(s, out, "mariadb_read_only",
-                     "1 when the node's @@read_only is ON, 0 when OFF; NaN when unknown.",
-                     NODE_READ_ONLY);
-  for (size_t f = 0; f < sizeof(replica_families) / sizeof(replica_families[0]); f++)
-    render_replica_family(s, out, &replica_families[f]);
+  if (s->config->n_mariadb) {
+    render_node_family(s, out, "mariadb_up",
+                       "1 when the last poll connected and every statement succeeded, else 0.",
+                       NODE_UP);
+    render_node_family(s, out, "mariadb_server_id", "The node's @@server_id; NaN when unknown.",
+                       NODE_SERVER_ID);
+    render_node_family(s, out, "mariadb_read_only",
+                       "1 when the node's @@read_only is ON, 0 when OFF; NaN when unknown.",
+                       NODE_READ_ONLY);
+    for (size_t f = 0; f < sizeof(replica_families) / sizeof(replica_families[0]); f++)
+      render_replica_family(s, out, &replica_families[f]);
+  }
   if (s->config->n_xmpp) {
     render_xmpp(s, out);
     render_streams(s, out);

@@ -122,6 +122,84 @@ static void test_golden(void **state) {
   config_unref(config);
 }
 
+/* XMPP: each type shows only the families it provides; unknown values are NaN. */
+static void test_golden_xmpp(void **state) {
+  (void)state;
+  setenv("REPLMON_TEST_SECRET", "x", 1);
+  struct config *config = config_from_yaml(
+      "xmpp:\n"
+      "  - cluster: chat\n"
+      "    nodes:\n"
+      "      - {name: ej1, type: ejabberd, api_url: 'http://h:5280/api', c2s_address: 'h:5222',"
+      " domain: chat.test}\n"
+      "      - {name: pr1, type: prosody, api_url: 'http://h:5281/metrics', c2s_address: "
+      "'h:5223', domain: chat.test}\n"
+      "      - {name: of1, type: openfire, api_url: 'http://h:9090/plugins/restapi/v1',"
+      " auth: {secret_env: REPLMON_TEST_SECRET}}\n");
+  struct snapshot_store *store = snapshot_store_new(config);
+  assert_int_equal(config->n_targets, 5);
+
+  struct target_result *ej = target_result_new();
+  ej->success = false; /* muc_online_rooms was refused; the rest answered */
+  ej->reason = REASON_PERMISSION;
+  ej->errors_total[REASON_PERMISSION] = 4;
+  ej->duration_s = 0.0042;
+  ej->last_success_unix = 1700000000;
+  ej->xmpp.up = true;
+  ej->xmpp.c2s_sessions = 2;
+  ej->xmpp.registered_users = 5;
+  ej->xmpp.uptime_seconds = 3600;
+  ej->xmpp.s2s_in = 0;
+  ej->xmpp.s2s_out = 1;
+  ej->xmpp.version = strdup("23.01");
+  assert_int_equal(snapshot_store_publish(store, config, 0, ej), 0);
+
+  struct target_result *pr = target_result_new(); /* down */
+  pr->reason = REASON_CONNECT;
+  pr->errors_total[REASON_CONNECT] = 1;
+  pr->duration_s = 0.0003;
+  assert_int_equal(snapshot_store_publish(store, config, 1, pr), 0);
+
+  struct target_result *ej_stream = target_result_new();
+  ej_stream->success = true;
+  ej_stream->duration_s = 0.031;
+  ej_stream->last_success_unix = 1700000001;
+  ej_stream->stream.known = true;
+  ej_stream->stream.starttls_offered = true;
+  ej_stream->stream.cert_expiry_unix = 1731536000;
+  assert_int_equal(snapshot_store_publish(store, config, 3, ej_stream), 0);
+
+  struct target_result *pr_stream = target_result_new();
+  pr_stream->reason = REASON_STREAM;
+  pr_stream->errors_total[REASON_STREAM] = 2;
+  pr_stream->duration_s = 0.002;
+  pr_stream->stream.stream_error = strdup("host-unknown");
+  assert_int_equal(snapshot_store_publish(store, config, 4, pr_stream), 0);
+
+  struct snapshot *snap = snapshot_store_acquire(store);
+  struct buf out = BUF_INIT;
+  assert_int_equal(render_metrics(snap, &build, &out), 0);
+  const char *golden = "golden/metrics_xmpp.prom";
+  if (getenv("REPLMON_UPDATE_GOLDEN")) {
+    FILE *f = fopen(golden, "wb");
+    assert_non_null(f);
+    fwrite(out.data, 1, out.len, f);
+    fclose(f);
+  }
+  size_t len;
+  char *expected = read_file(golden, &len);
+  assert_non_null(expected);
+  assert_string_equal(out.data, expected);
+  /* What a type does not provide is left out, not faked. */
+  assert_null(strstr(out.data, "xmpp_registered_users{cluster=\"chat\",node=\"pr1\"}"));
+  assert_null(strstr(out.data, "xmpp_cluster_c2s_sessions{cluster=\"chat\",node=\"ej1\"}"));
+  free(expected);
+  buf_free(&out);
+  snapshot_unref(snap);
+  snapshot_store_free(store);
+  config_unref(config);
+}
+
 static void test_label_escaping(void **state) {
   (void)state;
   struct buf out = BUF_INIT;
@@ -179,9 +257,8 @@ static void test_family_grouping(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_golden),
-      cmocka_unit_test(test_label_escaping),
-      cmocka_unit_test(test_doubles),
+      cmocka_unit_test(test_golden),          cmocka_unit_test(test_golden_xmpp),
+      cmocka_unit_test(test_label_escaping),  cmocka_unit_test(test_doubles),
       cmocka_unit_test(test_family_grouping),
   };
   return cmocka_run_group_tests_name("render", tests, NULL, NULL);
