@@ -5,9 +5,10 @@
 set -eu
 
 build="gcc make pkg-config libmariadb-dev libmicrohttpd-dev libcurl4-gnutls-dev libyaml-dev
-zlib1g-dev libjansson-dev libcmocka-dev"
-test="mariadb-server mariadb-client prometheus python3 clang-format cppcheck valgrind"
-demo="mariadb-server mariadb-client python3 curl"
+zlib1g-dev libjansson-dev libcmocka-dev libgnutls28-dev"
+test="mariadb-server mariadb-client prometheus python3 clang-format cppcheck valgrind
+ejabberd prosody python3-slixmpp openssl"
+demo="mariadb-server mariadb-client python3 curl ejabberd python3-slixmpp openssl"
 
 wanted=""
 for group in "$@"; do
@@ -35,6 +36,16 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "Installing missing Debian packages:$missing"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-# shellcheck disable=SC2086
-apt-get install -y -q --no-install-recommends $missing
+# The tests start their own servers on loopback: keep the packages' system services
+# (mariadb, ejabberd, prosody, prometheus) from starting at install time.
+policy=/usr/sbin/policy-rc.d
+added_policy=""
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod 0755 "$policy"
+  added_policy=1
+fi
+status=0
+apt-get update -q && apt-get install -y -q --no-install-recommends $missing || status=$?
+[ -n "$added_policy" ] && rm -f "$policy"
+exit $status
