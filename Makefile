@@ -94,7 +94,7 @@ install: $(BUILD)/replmon
 	install -D -m 0755 $(BUILD)/replmon $(DESTDIR)$(PREFIX)/bin/replmon
 	install -D -m 0644 exporter/replmon.service $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.service
 	install -D -m 0644 exporter/replmon.example.yml $(DESTDIR)$(PREFIX)/share/doc/replmon/replmon.example.yml
-	sed -i 's|/usr/local/bin/replmon|$(PREFIX)/bin/replmon|' $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.service
+	sed -i 's|/usr/local/|$(PREFIX)/|g' $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.service
 
 clean:
 	rm -rf build

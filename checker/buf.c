@@ -72,7 +72,7 @@ void buf_put_double(struct buf *b, double v) {
     buf_puts(b, "NaN");
   } else if (isinf(v)) {
     buf_puts(b, v > 0 ? "+Inf" : "-Inf");
-  } else if (v == (double)(long long)v && fabs(v) < 1e15) {
+  } else if (fabs(v) < 1e15 && v == (double)(long long)v) {
     buf_printf(b, "%lld", (long long)v);
   } else {
     /* %.17g round-trips every double; try the shorter %.15g first for readable output. */

@@ -351,6 +351,14 @@ out:
   return rc;
 }
 
+/* NaN unless the whole text is a number. */
+static double strict_number(const char *text) {
+  char *end;
+  errno = 0;
+  double v = strtod(text, &end);
+  return end == text || *end || errno ? NAN : v;
+}
+
 static int query_variables(struct mariadb_probe *probe, struct mariadb_status *out,
                            struct probe_error *err) {
   static const char statement[] = "SELECT @@server_id, @@read_only";
@@ -366,8 +374,9 @@ static int query_variables(struct mariadb_probe *probe, struct mariadb_status *o
     probe_error_set(err, REASON_QUERY, "%s: unexpected answer", statement);
     rc = -EIO;
   } else {
-    out->server_id = strtod(row[0], NULL);
-    out->read_only = strtod(row[1], NULL) != 0 ? 1 : 0;
+    out->server_id = strict_number(row[0]);
+    double read_only = strict_number(row[1]);
+    out->read_only = isnan(read_only) ? NAN : read_only != 0;
   }
   mysql_free_result(res);
   return rc;

@@ -81,8 +81,9 @@ void mariadb_probe_free(struct mariadb_probe *probe);
 bool mariadb_probe_connected(const struct mariadb_probe *probe);
 
 /* Connects if needed, then polls. On success fills *out (known true) and returns 0. On
- * failure returns a negative errno, sets *err (reason and message) and closes the
- * connection, so the next call reconnects. Blocks at most about connect_timeout +
+ * failure returns a negative errno and sets *err (reason and message); a failure of the
+ * connection itself also closes it, so that the next call reconnects, while a refused
+ * statement (privilege) keeps it. Blocks at most about connect_timeout +
  * 2 * query_timeout: never call it where a scrape waits. */
 int mariadb_probe_poll(struct mariadb_probe *probe, struct mariadb_status *out,
                        struct probe_error *err);

@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 /* The parse state: the document, and the first error met (later ones are not reported, so
@@ -62,7 +65,7 @@ int config_parse_duration(const char *text, double *seconds) {
     const char *unit;
     double seconds;
   } units[] = {{"ms", 0.001}, {"s", 1}, {"m", 60}, {"h", 3600}};
-  double total = 0;
+  double total = 0, last_scale = 1e300;
   const char *p = text;
   if (!*p)
     return -EINVAL;
@@ -83,8 +86,9 @@ int config_parse_duration(const char *text, double *seconds) {
         scale = units[i].seconds;
       }
     }
-    if (!unit_len)
+    if (!unit_len || scale >= last_scale) /* 1m30s, not 30s1m or 1s1s */
       return -EINVAL;
+    last_scale = scale;
     total += (double)value * scale;
     p = end + unit_len;
   }
@@ -161,6 +165,17 @@ static int visit_global(struct parser *p, const yaml_node_t *key, yaml_node_t *v
 
 /* ---- mariadb ---- */
 
+/* A relative path (password_file, socket) is relative to the configuration file, as in Prometheus.
+ */
+static char *resolve_path(const char *config_path, const char *path) {
+  struct buf full = BUF_INIT;
+  const char *slash = strrchr(config_path, '/');
+  if (path[0] != '/' && slash)
+    buf_append(&full, config_path, (size_t)(slash - config_path + 1));
+  buf_puts(&full, path);
+  return buf_steal(&full, NULL);
+}
+
 /* "host:port", "host" (default_port) or "[v6]:port"; *host is allocated. */
 static int parse_address(struct parser *p, const yaml_node_t *node, const char *what,
                          const char *text, unsigned default_port, char **host, unsigned *port) {
@@ -205,8 +220,17 @@ static int visit_node(struct parser *p, const yaml_node_t *key, yaml_node_t *val
     int rc = expect_string(p, value, "address", &n->address);
     return rc ? rc : parse_address(p, value, "address", n->address, 3306, &n->host, &n->port);
   }
-  if (strcmp(name, "socket") == 0)
-    return expect_string(p, value, "socket", &n->socket);
+  if (strcmp(name, "socket") == 0) {
+    int rc = expect_string(p, value, "socket", &n->socket);
+    if (rc)
+      return rc;
+    char *resolved = resolve_path(p->path, n->socket); /* relative to the file, as secrets */
+    if (!resolved)
+      return fail_at(p, value, "out of memory");
+    free(n->socket);
+    n->socket = resolved;
+    return 0;
+  }
   return unknown_key(p, key, "mariadb node");
 }
 
@@ -265,14 +289,51 @@ static int visit_cluster(struct parser *p, const yaml_node_t *key, yaml_node_t *
   return unknown_key(p, key, "mariadb cluster");
 }
 
-/* A relative password_file is relative to the configuration file, as in Prometheus. */
-static char *resolve_path(const char *config_path, const char *path) {
-  struct buf full = BUF_INIT;
-  const char *slash = strrchr(config_path, '/');
-  if (path[0] != '/' && slash)
-    buf_append(&full, config_path, (size_t)(slash - config_path + 1));
-  buf_puts(&full, path);
-  return buf_steal(&full, NULL);
+#define SECRET_FILE_LIMIT 4096
+#define CONFIG_FILE_LIMIT (4 * 1024 * 1024)
+#define YAML_DEPTH_LIMIT 32
+
+/* Reads a whole regular file of at most limit bytes into *out (NUL-terminated). A FIFO, a
+ * device or a directory is refused rather than read forever. 0, or -errno with *why set. */
+static int read_regular_file(const char *path, size_t limit, char **out, size_t *len,
+                             const char **why) {
+  *out = NULL;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    *why = strerror(errno);
+    return -errno;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    *why = S_ISDIR(st.st_mode) ? "it is a directory" : "not a regular file";
+    close(fd);
+    return -EINVAL;
+  }
+  if ((size_t)st.st_size > limit) {
+    *why = "the file is too large";
+    close(fd);
+    return -EFBIG;
+  }
+  char *data = malloc((size_t)st.st_size + 1);
+  if (!data) {
+    close(fd);
+    *why = "out of memory";
+    return -ENOMEM;
+  }
+  size_t got = 0;
+  while (got < (size_t)st.st_size) {
+    ssize_t n = read(fd, data + got, (size_t)st.st_size - got);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    got += (size_t)n;
+  }
+  close(fd);
+  data[got] = '\0';
+  *out = data;
+  *len = got;
+  return 0;
 }
 
 static int read_secret_file(struct parser *p, const yaml_node_t *node, const char *what,
@@ -280,37 +341,25 @@ static int read_secret_file(struct parser *p, const yaml_node_t *node, const cha
   char *path = resolve_path(p->path, scalar(node));
   if (!path)
     return fail_at(p, node, "out of memory");
-  FILE *f = fopen(path, "re");
-  if (!f) {
-    int rc = fail_at(p, node, "%s: cannot read '%s': %s", what, path, strerror(errno));
+  char *secret;
+  size_t len;
+  const char *why;
+  int rc = read_regular_file(path, SECRET_FILE_LIMIT, &secret, &len, &why);
+  if (rc) {
+    rc = fail_at(p, node, "%s: cannot read '%s': %s", what, path, why);
     free(path);
-    return rc;
-  }
-  struct buf secret = BUF_INIT;
-  char chunk[512];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-    buf_append(&secret, chunk, n);
-  int read_error = ferror(f);
-  fclose(f);
-  explicit_bzero(chunk, sizeof(chunk));
-  if (read_error) {
-    int rc = fail_at(p, node, "%s: cannot read '%s'", what, path);
-    free(path);
-    if (secret.data)
-      explicit_bzero(secret.data, secret.cap);
-    buf_free(&secret);
     return rc;
   }
   free(path);
-  while (secret.len && (secret.data[secret.len - 1] == '\n' || secret.data[secret.len - 1] == '\r'))
-    secret.data[--secret.len] = '\0';
-  if (secret.len && memchr(secret.data, '\0', secret.len))
+  while (len && (secret[len - 1] == '\n' || secret[len - 1] == '\r'))
+    secret[--len] = '\0';
+  if (memchr(secret, '\0', len)) {
+    explicit_bzero(secret, len);
+    free(secret);
     return fail_at(p, node, "%s: contains a NUL byte", what);
-  *out = buf_steal(&secret, NULL);
-  if (!*out)
-    *out = strdup("");
-  return *out ? 0 : fail_at(p, node, "out of memory");
+  }
+  *out = secret;
+  return 0;
 }
 
 static int read_secret_env(struct parser *p, const yaml_node_t *node, const char *what,
@@ -558,8 +607,11 @@ static int parse_xmpp(struct parser *p, yaml_node_t *seq) {
 
 static int visit_top(struct parser *p, const yaml_node_t *key, yaml_node_t *value, void *ctx) {
   (void)ctx;
-  if (strcmp(scalar(key), "global") == 0)
+  if (strcmp(scalar(key), "global") == 0) {
+    if (scalar(value) && !*scalar(value) && value->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
+      return 0; /* "global:" with nothing under it */
     return each_pair(p, value, "global", visit_global, NULL);
+  }
   if (strcmp(scalar(key), "mariadb") == 0)
     return parse_mariadb(p, value);
   if (strcmp(scalar(key), "xmpp") == 0)
@@ -617,6 +669,10 @@ static int validate(struct parser *p, yaml_node_t *root) {
   const struct config *c = p->config;
   if (c->lag_warning_s > c->lag_critical_s)
     return fail_at(p, root, "global: lag_warning must not be longer than lag_critical");
+  if (c->poll_interval_s < 0.1 || c->poll_interval_s > 3600)
+    return fail_at(p, root, "global: poll_interval must be between 100ms and 1h");
+  if (c->connect_timeout_s > 3600 || c->query_timeout_s > 3600)
+    return fail_at(p, root, "global: timeouts must not be longer than 1h");
   size_t targets = 0;
   for (size_t i = 0; i < c->n_mariadb; i++)
     targets += c->mariadb[i].n_nodes;
@@ -683,18 +739,63 @@ static struct config *config_new(const char *path) {
   return config;
 }
 
-static int load_document(struct parser *p, FILE *f) {
+static int yaml_failed(struct parser *p, const yaml_parser_t *parser) {
+  buf_printf(&p->error, "%s:%zu:%zu: invalid YAML: %s", p->path, parser->problem_mark.line + 1,
+             parser->problem_mark.column + 1, parser->problem ? parser->problem : "parse error");
+  if (parser->context)
+    buf_printf(&p->error, " %s", parser->context);
+  return -EINVAL;
+}
+
+/* A first pass over the events refuses nesting deeper than any configuration needs before
+ * libyaml's loader, which slows down badly on deep nesting, sees the text. */
+static int check_depth(struct parser *p, const char *text, size_t len) {
   yaml_parser_t parser;
   if (!yaml_parser_initialize(&parser))
     return fail_at(p, NULL, "out of memory");
-  yaml_parser_set_input_file(&parser, f);
-  int rc = 0;
+  yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+  int depth = 0, rc = 0;
+  for (bool done = false; !done && !rc;) {
+    yaml_event_t event;
+    if (!yaml_parser_parse(&parser, &event)) {
+      rc = yaml_failed(p, &parser);
+      break;
+    }
+    if (event.type == YAML_SEQUENCE_START_EVENT || event.type == YAML_MAPPING_START_EVENT) {
+      if (++depth > YAML_DEPTH_LIMIT)
+        rc = fail_at_mark(p, event.start_mark, "nested deeper than %d levels", YAML_DEPTH_LIMIT);
+    } else if (event.type == YAML_SEQUENCE_END_EVENT || event.type == YAML_MAPPING_END_EVENT) {
+      depth--;
+    }
+    done = event.type == YAML_STREAM_END_EVENT;
+    yaml_event_delete(&event);
+  }
+  yaml_parser_delete(&parser);
+  return rc;
+}
+
+static int load_document(struct parser *p, const char *text, size_t len) {
+  int rc = check_depth(p, text, len);
+  if (rc)
+    return rc;
+  yaml_parser_t parser;
+  if (!yaml_parser_initialize(&parser))
+    return fail_at(p, NULL, "out of memory");
+  yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
   if (!yaml_parser_load(&parser, &p->doc)) {
-    buf_printf(&p->error, "%s:%zu:%zu: invalid YAML: %s", p->path, parser.problem_mark.line + 1,
-               parser.problem_mark.column + 1, parser.problem ? parser.problem : "parse error");
-    if (parser.context)
-      buf_printf(&p->error, " %s", parser.context);
-    rc = -EINVAL;
+    rc = yaml_failed(p, &parser);
+  } else {
+    yaml_document_t second;
+    if (!yaml_parser_load(&parser, &second)) {
+      rc = yaml_failed(p, &parser);
+    } else {
+      yaml_node_t *root = yaml_document_get_root_node(&second);
+      if (root)
+        rc = fail_at(p, root, "only one YAML document is allowed");
+      yaml_document_delete(&second);
+    }
+    if (rc)
+      yaml_document_delete(&p->doc);
   }
   yaml_parser_delete(&parser);
   return rc;
@@ -704,21 +805,20 @@ int config_load(const char *path, struct config **out, char **error) {
   struct parser p = {.path = path, .error = BUF_INIT};
   *out = NULL;
   *error = NULL;
-  int rc = 0;
-  FILE *f = fopen(path, "re");
-  if (!f) {
-    buf_printf(&p.error, "%s:1:1: cannot open: %s", path, strerror(errno));
-    rc = -errno;
+  char *text = NULL;
+  size_t len = 0;
+  const char *why = NULL;
+  int rc = read_regular_file(path, CONFIG_FILE_LIMIT, &text, &len, &why);
+  if (rc) {
+    buf_printf(&p.error, "%s:1:1: cannot read: %s", path, why);
     goto out;
   }
   p.config = config_new(path);
   if (!p.config) {
-    fclose(f);
     rc = fail_at(&p, NULL, "out of memory");
     goto out;
   }
-  rc = load_document(&p, f);
-  fclose(f);
+  rc = load_document(&p, text, len);
   if (rc)
     goto out;
   yaml_node_t *root = yaml_document_get_root_node(&p.doc);
@@ -732,6 +832,7 @@ int config_load(const char *path, struct config **out, char **error) {
     rc = build_targets(&p);
   yaml_document_delete(&p.doc);
 out:
+  free(text);
   if (rc) {
     config_unref(p.config);
     *error = buf_steal(&p.error, NULL);

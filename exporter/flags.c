@@ -1,6 +1,8 @@
 #include "flags.h"
+#include "http.h"
 #include "version.h"
 
+#include <stdlib.h>
 #include <getopt.h>
 #include <string.h>
 
@@ -64,9 +66,21 @@ enum flags_outcome flags_parse(int argc, char **argv, struct flags *flags, FILE 
     case OPT_CONFIG_CHECK:
       flags->config_check = true;
       break;
-    case OPT_LISTEN:
+    case OPT_LISTEN: {
+      char *host = NULL;
+      unsigned port = 0;
+      int rc = http_parse_listen_address(optarg, &host, &port);
+      free(host);
+      if (rc != 0 || port == 0) {
+        fprintf(err,
+                "replmon: --web.listen-address must be host:port, :port or [v6]:port with a "
+                "port from 1 to 65535, not '%s'\n",
+                optarg);
+        return FLAGS_EXIT_USAGE;
+      }
       flags->listen_address = optarg;
       break;
+    }
     case OPT_PATH:
       if (optarg[0] != '/' || strcmp(optarg, "/") == 0 || strcmp(optarg, "/-/healthy") == 0) {
         fprintf(err, "replmon: --web.telemetry-path must start with / and not be / or "

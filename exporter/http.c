@@ -73,19 +73,24 @@ static int open_listen_socket(const char *address) {
   char service[8];
   snprintf(service, sizeof(service), "%u", port);
   int gai = getaddrinfo(*host ? host : NULL, service, &hints, &found);
-  free(host);
   if (gai != 0) {
+    free(host);
     log_event(LOG_ERROR, "cannot resolve the listen address", "address", address, "err",
               gai_strerror(gai));
     return -EINVAL;
   }
-  /* For every address prefer IPv6 with dual stack, so one socket serves both families. */
+  /* For every address (no host) prefer IPv6 with dual stack, so one socket serves both
+   * families; for a named host take the addresses in the resolver's order. */
+  bool wildcard = *host == '\0';
+  free(host);
   int fd = -1;
   int err = 0;
   for (int pass = 0; pass < 2 && fd < 0; pass++) {
     for (struct addrinfo *ai = found; ai && fd < 0; ai = ai->ai_next) {
-      if ((pass == 0) != (ai->ai_family == AF_INET6))
+      if (wildcard && (pass == 0) != (ai->ai_family == AF_INET6))
         continue;
+      if (!wildcard && pass == 1)
+        break;
       fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
       if (fd < 0) {
         err = errno;
@@ -110,10 +115,12 @@ static int open_listen_socket(const char *address) {
   return fd;
 }
 
-/* True when Accept-Encoding lists gzip (or *) without q=0. */
+/* True when Accept-Encoding accepts gzip: listed by name without q=0, or, when it is not
+ * named at all, through a "*" without q=0. */
 static bool accepts_gzip(const char *header) {
   if (!header)
     return false;
+  int by_name = -1, by_star = -1; /* -1 unseen, 0 refused, 1 accepted */
   const char *p = header;
   while (*p) {
     while (*p == ' ' || *p == ',')
@@ -135,10 +142,15 @@ static bool accepts_gzip(const char *header) {
       }
       p += params;
     }
-    if (match)
-      return !zero_q;
+    if (match) {
+      bool star = token_len == 1;
+      if (star)
+        by_star = !zero_q;
+      else
+        by_name = !zero_q;
+    }
   }
-  return false;
+  return by_name >= 0 ? by_name == 1 : by_star == 1;
 }
 
 static enum MHD_Result queue(struct MHD_Connection *connection, unsigned status,
@@ -169,12 +181,14 @@ static enum MHD_Result answer_metrics(struct http_server *server,
   const char *encoding =
       MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
   bool gzip = accepts_gzip(encoding);
-  struct rendered_metrics *r = metrics_cache_get(server->cache, gzip);
+  const char *data;
+  size_t len;
+  bool send_gzip = gzip;
+  struct rendered_metrics *r = metrics_cache_get(server->cache, &send_gzip, &data, &len);
   if (!r)
     return answer_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
-  bool send_gzip = gzip && r->gzip;
   struct MHD_Response *response = MHD_create_response_from_buffer_with_free_callback_cls(
-      send_gzip ? r->gzip_len : r->body_len, send_gzip ? r->gzip : r->body, release_rendered, r);
+      len, (void *)data, release_rendered, r);
   if (!response) {
     metrics_cache_release(r);
     return MHD_NO;
@@ -277,13 +291,21 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
                               size_t *upload_data_size, void **req_cls) {
   (void)version;
   (void)upload_data;
-  (void)req_cls;
   struct http_server *server = cls;
+  bool readable =
+      strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+  /* libmicrohttpd keeps a connection alive only for an answer queued after the request was
+   * read whole, that is from the second call on; other methods are refused at once. */
+  static int request_seen;
+  if (readable && *req_cls == NULL) {
+    *req_cls = &request_seen;
+    return MHD_YES;
+  }
   bool known = strcmp(url, server->telemetry_path) == 0 || strcmp(url, "/") == 0 ||
                strcmp(url, "/-/healthy") == 0;
   if (!known)
     return answer_text(connection, MHD_HTTP_NOT_FOUND, "404 page not found\n");
-  if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+  if (!readable) {
     /* Ignore any body: the request is refused whatever it carries. */
     *upload_data_size = 0;
     struct MHD_Response *response =

@@ -30,15 +30,16 @@ static int load_config(const char *path, struct config **out) {
   return rc;
 }
 
-/* A reload swaps the whole poller set: a bad file keeps the running one. */
-static void reload(const char *path, struct config **config, struct snapshot_store *store,
-                   struct pollers **pollers) {
+/* A reload swaps the whole poller set: a bad file keeps the running one. Returns 0, or -1
+ * when no poller runs any more (replmon must then exit rather than serve stale data). */
+static int reload(const char *path, struct config **config, struct snapshot_store *store,
+                  struct pollers **pollers) {
   struct config *next = NULL;
   char *error = NULL;
   if (config_load(path, &next, &error) != 0) {
     log_event(LOG_ERROR, "reload failed; the running configuration stays", "err", error);
     free(error);
-    return;
+    return 0;
   }
   pollers_stop(*pollers);
   *pollers = NULL;
@@ -50,15 +51,26 @@ static void reload(const char *path, struct config **config, struct snapshot_sto
   } else {
     *config = next;
   }
-  if (pollers_start(*config, store, pollers) != 0)
-    log_event(LOG_ERROR, "cannot restart the pollers after a reload");
+  int rc = pollers_start(*config, store, pollers);
+  if (rc != 0)
+    log_event(LOG_ERROR, "cannot restart the pollers after a reload: stopping");
   else if (next != keep)
     log_event(LOG_INFO, "configuration reloaded", "file", path);
   if (next != keep)
     config_unref(keep);
+  return rc ? -1 : 0;
 }
 
 int main(int argc, char **argv) {
+  /* Blocked before anything else (a SIGHUP during start-up must not kill us); every thread
+   * inherits this mask, and only the sigwait below receives these signals. */
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, NULL);
+
   struct flags flags;
   switch (flags_parse(argc, argv, &flags, stdout, stderr)) {
   case FLAGS_EXIT_OK:
@@ -74,7 +86,8 @@ int main(int argc, char **argv) {
   if (load_config(flags.config_file, &config) != 0)
     return EXIT_CONFIG;
   if (flags.config_check) {
-    printf("%s: configuration is valid (%zu targets)\n", flags.config_file, config->n_targets);
+    printf("%s: configuration is valid (%zu target%s)\n", flags.config_file, config->n_targets,
+           config->n_targets == 1 ? "" : "s");
     config_unref(config);
     return 0;
   }
@@ -85,13 +98,6 @@ int main(int argc, char **argv) {
     config_unref(config);
     return 1;
   }
-  /* Every thread inherits this mask; only the sigwait below receives these signals. */
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGHUP);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, NULL);
   signal(SIGPIPE, SIG_IGN);
 
   int status = 1;
@@ -104,8 +110,6 @@ int main(int argc, char **argv) {
   }
   log_event(LOG_INFO, "starting replmon", "version", REPLMON_VERSION, "revision", REPLMON_REVISION,
             "config", flags.config_file);
-  if (pollers_start(config, store, &pollers) != 0)
-    goto out;
   struct http_options http_options = {
       .listen_address = flags.listen_address,
       .telemetry_path = flags.telemetry_path,
@@ -114,7 +118,10 @@ int main(int argc, char **argv) {
       .connection_limit = HTTP_CONNECTION_LIMIT,
       .connection_timeout_s = HTTP_CONNECTION_TIMEOUT_S,
   };
+  /* HTTP first: an address in use stops replmon before it polls anything. */
   if (http_start(&http_options, &http) != 0)
+    goto out;
+  if (pollers_start(config, store, &pollers) != 0)
     goto out;
 
   for (;;) {
@@ -123,8 +130,9 @@ int main(int argc, char **argv) {
       continue;
     if (sig == SIGHUP) {
       log_event(LOG_INFO, "SIGHUP: reloading the configuration", "file", flags.config_file);
-      reload(flags.config_file, &config, store, &pollers);
-      continue;
+      if (reload(flags.config_file, &config, store, &pollers) == 0)
+        continue;
+      break; /* status stays 1 */
     }
     log_event(LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     status = 0;

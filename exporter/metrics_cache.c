@@ -89,7 +89,8 @@ static struct rendered_metrics *render_current(struct metrics_cache *cache) {
   return r;
 }
 
-struct rendered_metrics *metrics_cache_get(struct metrics_cache *cache, bool want_gzip) {
+struct rendered_metrics *metrics_cache_get(struct metrics_cache *cache, bool *gzip,
+                                           const char **data, size_t *len) {
   unsigned long generation = snapshot_store_generation(cache->store);
   pthread_mutex_lock(&cache->lock);
   if (!cache->current || cache->current->generation != generation) {
@@ -104,11 +105,14 @@ struct rendered_metrics *metrics_cache_get(struct metrics_cache *cache, bool wan
     }
   }
   struct rendered_metrics *r = cache->current;
-  if (r && want_gzip && !r->gzip &&
-      gzip_compress(r->body, r->body_len, &r->gzip, &r->gzip_len) != 0)
+  if (r && *gzip && !r->gzip && gzip_compress(r->body, r->body_len, &r->gzip, &r->gzip_len) != 0)
     log_event(LOG_WARN, "gzip failed; answering uncompressed");
-  if (r)
+  if (r) {
     r->refs++;
+    *gzip = *gzip && r->gzip;
+    *data = *gzip ? r->gzip : r->body;
+    *len = *gzip ? r->gzip_len : r->body_len;
+  }
   pthread_mutex_unlock(&cache->lock);
   return r;
 }

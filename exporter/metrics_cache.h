@@ -28,9 +28,11 @@ void metrics_cache_free(struct metrics_cache *cache);
 
 /* Returns the rendering of the current snapshot with a reference for the caller (release it
  * with metrics_cache_release, before the cache is freed), rendering it first if the snapshot
- * changed. With want_gzip the gzip member is filled too (unless compression failed). NULL when out
+ * changed. *gzip in: the client accepts gzip; out: the bytes in *data are gzip (false when
+ * compression failed). *data and *len stay valid while the reference is held. NULL when out
  * of memory. */
-struct rendered_metrics *metrics_cache_get(struct metrics_cache *cache, bool want_gzip);
+struct rendered_metrics *metrics_cache_get(struct metrics_cache *cache, bool *gzip,
+                                           const char **data, size_t *len);
 void metrics_cache_release(struct rendered_metrics *rendered);
 
 /* Compresses data as a gzip member (zlib). Returns 0 or a negative errno; *out is malloc'd. */

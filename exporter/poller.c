@@ -29,7 +29,6 @@ struct poller {
   bool started;
   struct target_result *last; /* the last published result, a reference of our own */
   unsigned connect_failures;
-  double failing_since_unix; /* when the current run of failures began */
   unsigned long polls;
   /* The connection of the kind being polled (the others stay NULL). */
   struct mariadb_probe *mariadb;
@@ -90,22 +89,21 @@ static int resolve_source(const struct mariadb_cluster_config *cluster,
   return 0;
 }
 
-/* Logs a failure when it starts or changes, and the recovery; repeats only at debug level. */
-static void log_transition(struct poller *p, const struct target_result *prev,
+/* Logs a failure when it starts or changes, and the recovery with how long the failure
+ * lasted; repeats only at debug level. */
+static void log_transition(const struct poller *p, const struct target_result *prev,
                            const struct target_result *next) {
   const struct target *t = p->target;
   bool was_ok = prev && prev->success;
   if (next->success) {
     if (prev && !was_ok) {
       char down_for[32];
-      snprintf(down_for, sizeof(down_for), "%.1fs", next->finished_unix - p->failing_since_unix);
+      snprintf(down_for, sizeof(down_for), "%.1fs", next->finished_unix - prev->state_since_unix);
       log_event(LOG_INFO, "target answers again", "kind", target_kind_name(t->kind), "cluster",
                 t->cluster, "node", t->name, "failed_for", down_for);
     }
     return;
   }
-  if (was_ok || !prev || p->failing_since_unix == 0)
-    p->failing_since_unix = next->finished_unix;
   bool same = prev && !was_ok && prev->reason == next->reason && prev->error && next->error &&
               strcmp(prev->error, next->error) == 0;
   enum log_level level = same ? LOG_DEBUG
@@ -115,6 +113,51 @@ static void log_transition(struct poller *p, const struct target_result *prev,
   log_event(level, "probe failed", "kind", target_kind_name(t->kind), "cluster", t->cluster, "node",
             t->name, "reason", probe_reason_name(next->reason), "err",
             next->error ? next->error : "out of memory");
+}
+
+static const struct replica_status *find_replica(const struct mariadb_status *status,
+                                                 const char *connection) {
+  for (size_t i = 0; status && i < status->n_replicas; i++)
+    if (strcmp(status->replicas[i].connection, connection) == 0)
+      return &status->replicas[i];
+  return NULL;
+}
+
+static bool same_number(double a, double b) {
+  return a == b || (isnan(a) && isnan(b));
+}
+
+/* Logs each replication connection whose threads or errors changed since the last good
+ * poll, with MariaDB's error texts: they belong in the log, never in a label. */
+static void log_replica_changes(const struct poller *p, const struct mariadb_status *before,
+                                const struct mariadb_status *now) {
+  if (!now->known || !before || !before->known)
+    return;
+  const struct target *t = p->target;
+  for (size_t i = 0; i < now->n_replicas; i++) {
+    const struct replica_status *r = &now->replicas[i];
+    const struct replica_status *old = find_replica(before, r->connection);
+    if (old && old->io_state == r->io_state && old->sql_running == r->sql_running &&
+        same_number(old->last_io_errno, r->last_io_errno) &&
+        same_number(old->last_sql_errno, r->last_sql_errno))
+      continue;
+    bool healthy = r->io_state == IO_STATE_YES && r->sql_running;
+    char io_errno[24], sql_errno[24];
+    snprintf(io_errno, sizeof(io_errno), "%.0f", r->last_io_errno);
+    snprintf(sql_errno, sizeof(sql_errno), "%.0f", r->last_sql_errno);
+    log_event(healthy ? LOG_INFO : LOG_WARN,
+              old ? "replication connection changed" : "replication connection appeared", "cluster",
+              t->cluster, "node", t->name, "connection", r->connection, "source", r->source, "io",
+              replica_io_state_name(r->io_state), "sql", r->sql_running ? "yes" : "no",
+              "last_io_errno", io_errno, "last_io_error", r->last_io_error, "last_sql_errno",
+              sql_errno, "last_sql_error", r->last_sql_error);
+  }
+  for (size_t i = 0; i < before->n_replicas; i++) {
+    const struct replica_status *old = &before->replicas[i];
+    if (!find_replica(now, old->connection))
+      log_event(LOG_WARN, "replication connection disappeared", "cluster", t->cluster, "node",
+                t->name, "connection", old->connection, "source", old->source);
+  }
 }
 
 /* Opens the kind's connection object (no I/O yet). Returns 0 or -ENOMEM. */
@@ -243,6 +286,8 @@ static struct target_result *poll_once(struct poller *p, const struct config *co
     target_result_unref(r);
     return NULL;
   }
+  r->state_since_unix =
+      last && last->success == (rc == 0) ? last->state_since_unix : r->finished_unix;
   *reason = REASON_NONE;
   if (rc == 0) {
     r->success = true;
@@ -278,6 +323,8 @@ static void *poll_loop(void *arg) {
       log_event(LOG_ERROR, "out of memory: poll result dropped", "node", p->target->name);
     } else {
       log_transition(p, p->last, result);
+      if (p->target->kind == TARGET_MARIADB)
+        log_replica_changes(p, p->last ? &p->last->mariadb : NULL, &result->mariadb);
       target_result_unref(p->last);
       p->last = target_result_ref(result);
       snapshot_store_publish(set->store, config, p->index, result);

@@ -16,11 +16,12 @@
 struct target_result {
   atomic_int refs;
   bool success;
-  enum probe_reason reason;          /* of the failure, REASON_NONE on success */
-  char *error;                       /* the failure's message (owned), or NULL */
-  double finished_unix;              /* when the poll ended */
-  double duration_s;                 /* how long the poll took */
-  double last_success_unix;          /* 0 when the target never answered */
+  enum probe_reason reason; /* of the failure, REASON_NONE on success */
+  char *error;              /* the failure's message (owned), or NULL */
+  double finished_unix;     /* when the poll ended */
+  double duration_s;        /* how long the poll took */
+  double last_success_unix; /* 0 when the target never answered */
+  double state_since_unix;  /* when success turned into failure or back (or the first poll) */
   double errors_total[REASON_COUNT]; /* failed polls since start, by reason */
   struct mariadb_status mariadb;     /* kind TARGET_MARIADB */
   struct xmpp_status xmpp;           /* kind TARGET_XMPP */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 static char dir[] = "/tmp/replmon-test-config-XXXXXX";
@@ -246,8 +247,63 @@ static void test_unreadable_file(void **state) {
   char *error = NULL;
   assert_int_not_equal(config_load("/nonexistent/replmon.yml", &config, &error), 0);
   assert_string_equal(error,
-                      "/nonexistent/replmon.yml:1:1: cannot open: No such file or directory");
+                      "/nonexistent/replmon.yml:1:1: cannot read: No such file or directory");
   free(error);
+}
+
+/* Files that are not what they claim: refused at once, never read forever. */
+static void test_hostile_files(void **state) {
+  (void)state;
+  struct config *config = NULL;
+  char *error = NULL;
+  char path[600], message[700];
+  assert_int_not_equal(config_load(dir, &config, &error), 0);
+  snprintf(message, sizeof(message), "%s:1:1: cannot read: it is a directory", dir);
+  assert_string_equal(error, message);
+  free(error);
+  snprintf(path, sizeof(path), "%s/fifo.yml", dir);
+  assert_int_equal(mkfifo(path, 0600), 0);
+  assert_int_not_equal(config_load(path, &config, &error), 0);
+  snprintf(message, sizeof(message), "%s:1:1: cannot read: not a regular file", path);
+  assert_string_equal(error, message);
+  free(error);
+  expect_error("mariadb: [{cluster: a, user: u, password_file: /dev/zero, "
+               "nodes: [{name: n, address: 'h:1'}]}]\n",
+               "1:48: password_file: cannot read '/dev/zero': not a regular file");
+  write_file("nul.pass", "ab\0cd");
+  {
+    /* write_file stops at the NUL: write the file by hand. */
+    snprintf(path, sizeof(path), "%s/nul.pass", dir);
+    FILE *f = fopen(path, "wb");
+    fwrite("ab\0cd\n", 1, 6, f);
+    fclose(f);
+  }
+  expect_error("mariadb: [{cluster: a, user: u, password_file: nul.pass, "
+               "nodes: [{name: n, address: 'h:1'}]}]\n",
+               "1:48: password_file: contains a NUL byte");
+  /* Deep nesting is refused before libyaml's loader would crawl through it. */
+  char deep[4096] = "global: ";
+  for (int i = 0; i < 1000; i++)
+    strcat(deep, "[");
+  strcat(deep, "\n");
+  expect_error(deep, "1:40: nested deeper than 32 levels");
+  expect_error("global: {poll_interval: 1s}\n---\nglobal: {}\n",
+               "3:1: only one YAML document is allowed");
+}
+
+static void test_bounds(void **state) {
+  (void)state;
+  const char *nodes = "mariadb: [{cluster: a, user: u, nodes: [{name: n, address: 'h:1'}]}]\n";
+  char text[512];
+  snprintf(text, sizeof(text), "global: {poll_interval: 10ms}\n%s", nodes);
+  expect_error(text, "1:1: global: poll_interval must be between 100ms and 1h");
+  snprintf(text, sizeof(text), "global: {poll_interval: 1s1s}\n%s", nodes);
+  expect_error(text, "1:25: global.poll_interval: bad duration '1s1s' (use e.g. 500ms, 1s, 2m or "
+                     "1m30s)");
+  snprintf(text, sizeof(text), "global:\n%s", nodes);
+  struct config *c = expect_ok(text); /* an empty global: keeps the defaults */
+  assert_true(c->poll_interval_s == 1);
+  config_unref(c);
 }
 
 static void test_refcount(void **state) {
@@ -364,7 +420,8 @@ int main(void) {
       cmocka_unit_test(test_passwords),       cmocka_unit_test(test_addresses),
       cmocka_unit_test(test_invalid_yaml),    cmocka_unit_test(test_unreadable_file),
       cmocka_unit_test(test_refcount),        cmocka_unit_test(test_xmpp_valid),
-      cmocka_unit_test(test_xmpp_errors),
+      cmocka_unit_test(test_xmpp_errors),     cmocka_unit_test(test_hostile_files),
+      cmocka_unit_test(test_bounds),
   };
   return cmocka_run_group_tests_name("config", tests, setup, teardown);
 }
