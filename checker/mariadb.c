@@ -6,9 +6,11 @@
 #include <mysql.h>
 #include <mysqld_error.h>
 #include <errmsg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 struct mariadb_probe {
   struct mariadb_target target;
@@ -113,6 +115,14 @@ int mariadb_parse_replica_row(const char *const *names, const char *const *value
   out->retried_transactions = number_or_nan(names, values, ncols, "Retried_transactions");
   out->received_heartbeats = number_or_nan(names, values, ncols, "Slave_received_heartbeats");
 
+  out->progress_unix = NAN;
+  /* A position this parser does not understand leaves the list empty: stall detection then
+   * relies on the received heartbeats alone. */
+  if (gtid_list_parse(column(names, values, ncols, "Gtid_IO_Pos", &present), &out->gtid_io_pos) ==
+      -ENOMEM) {
+    probe_error_set(err, REASON_QUERY, "out of memory");
+    return -ENOMEM;
+  }
   out->connection = dup_or_empty(column(names, values, ncols, "Connection_name", &present));
   out->master_host = dup_or_empty(column(names, values, ncols, "Master_Host", &present));
   out->last_io_error = dup_or_empty(column(names, values, ncols, "Last_IO_Error", &present));
@@ -126,6 +136,7 @@ int mariadb_parse_replica_row(const char *const *names, const char *const *value
 }
 
 void replica_status_clear(struct replica_status *r) {
+  gtid_list_clear(&r->gtid_io_pos);
   free(r->connection);
   free(r->master_host);
   free(r->source);
@@ -138,12 +149,24 @@ void mariadb_status_clear(struct mariadb_status *s) {
   for (size_t i = 0; i < s->n_replicas; i++)
     replica_status_clear(&s->replicas[i]);
   free(s->replicas);
+  free(s->binlog_format);
+  free(s->heartbeats);
+  free(s->heartbeat_error);
+  gtid_list_clear(&s->binlog_pos);
+  gtid_list_clear(&s->slave_pos);
   memset(s, 0, sizeof(*s));
   s->server_id = s->read_only = NAN;
+  s->read_unix = s->clock_offset_s = s->gtid_domain_id = NAN;
+  s->auto_increment_increment = s->auto_increment_offset = NAN;
+  s->log_slave_updates = s->log_bin = NAN;
+  s->heartbeat_written_unix = NAN;
+  s->memory = (struct mariadb_memory){NAN, NAN, NAN, {NAN, NAN}};
 }
 
 int mariadb_status_carry_unknown(const struct mariadb_status *from, struct mariadb_status *to) {
   mariadb_status_clear(to);
+  if (from)
+    to->memory = from->memory;
   if (!from || from->n_replicas == 0)
     return 0;
   to->replicas = calloc(from->n_replicas, sizeof(*to->replicas));
@@ -168,6 +191,7 @@ int mariadb_status_carry_unknown(const struct mariadb_status *from, struct maria
     t->seconds_behind_master = t->sql_delay_seconds = NAN;
     t->last_io_errno = t->last_sql_errno = NAN;
     t->relay_log_space_bytes = t->retried_transactions = t->received_heartbeats = NAN;
+    t->progress_unix = f->progress_unix;
   }
   return 0;
 }
@@ -353,33 +377,200 @@ out:
 
 /* NaN unless the whole text is a number. */
 static double strict_number(const char *text) {
+  if (!text)
+    return NAN;
   char *end;
   errno = 0;
   double v = strtod(text, &end);
   return end == text || *end || errno ? NAN : v;
 }
 
-static int query_variables(struct mariadb_probe *probe, struct mariadb_status *out,
-                           struct probe_error *err) {
-  static const char statement[] = "SELECT @@server_id, @@read_only";
-  double started = clock_monotonic_seconds();
-  if (mysql_query(probe->conn, statement) != 0)
-    return statement_failed(probe, statement, started, err);
+double mariadb_parse_datetime(const char *text) {
+  struct tm tm = {0};
+  int consumed = 0;
+  char sep;
+  if (!text ||
+      sscanf(text, "%4d-%2d-%2d%c%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &sep,
+             &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 7 ||
+      (sep != ' ' && sep != 'T'))
+    return NAN;
+  double fraction = 0;
+  const char *rest = text + consumed;
+  if (*rest == '.') {
+    char *end;
+    fraction = strtod(rest, &end);
+    if (end == rest + 1 || *end)
+      return NAN;
+  } else if (*rest) {
+    return NAN;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  time_t seconds = timegm(&tm);
+  return seconds == (time_t)-1 ? NAN : (double)seconds + fraction;
+}
+
+/* Columns of the state SELECT, in order. */
+enum state_column {
+  COL_NOW,
+  COL_SERVER_ID,
+  COL_READ_ONLY,
+  COL_DOMAIN,
+  COL_BINLOG_POS,
+  COL_SLAVE_POS,
+  COL_INCREMENT,
+  COL_OFFSET,
+  COL_LOG_SLAVE_UPDATES,
+  COL_BINLOG_FORMAT,
+  COL_LOG_BIN,
+  COL_HB_SERVER_ID,
+  COL_HB_TS,
+};
+
+#define STATE_VARIABLES                                                                            \
+  "SELECT NOW(6), @@server_id, @@read_only, @@gtid_domain_id, @@gtid_binlog_pos, "                 \
+  "@@gtid_slave_pos, @@auto_increment_increment, @@auto_increment_offset, @@log_slave_updates, "   \
+  "@@binlog_format, @@log_bin"
+
+/* One SELECT for every variable and, with a heartbeat table, every heartbeat row: each row
+ * repeats the variables (a LEFT JOIN keeps one row when the table is empty). */
+static int run_state_select(struct mariadb_probe *probe, bool with_heartbeat, struct buf *sql,
+                            double *started, double *finished) {
+  buf_reset(sql);
+  buf_puts(sql, STATE_VARIABLES);
+  if (with_heartbeat)
+    buf_printf(sql, ", h.server_id, h.ts FROM (SELECT 1) AS one LEFT JOIN %s AS h ON 1",
+               probe->target.heartbeat_table);
+  if (sql->failed)
+    return -ENOMEM;
+  *started = clock_unix_seconds();
+  int rc = mysql_query(probe->conn, sql->data);
+  *finished = clock_unix_seconds();
+  return rc;
+}
+
+static bool heartbeat_table_problem(unsigned errnum) {
+  return errnum == ER_NO_SUCH_TABLE || errnum == ER_TABLEACCESS_DENIED_ERROR ||
+         errnum == ER_BAD_FIELD_ERROR || errnum == ER_BAD_DB_ERROR ||
+         errnum == ER_COLUMNACCESS_DENIED_ERROR || errnum == ER_DBACCESS_DENIED_ERROR;
+}
+
+static int read_state_row(MYSQL_ROW row, unsigned ncols, struct mariadb_status *out) {
+  if (ncols < COL_LOG_BIN + 1 || !row[COL_SERVER_ID] || !row[COL_READ_ONLY])
+    return -EINVAL;
+  out->server_id = strict_number(row[COL_SERVER_ID]);
+  double read_only = strict_number(row[COL_READ_ONLY]);
+  out->read_only = isnan(read_only) ? NAN : read_only != 0;
+  out->clock_offset_s = mariadb_parse_datetime(row[COL_NOW]) - out->read_unix;
+  out->gtid_domain_id = strict_number(row[COL_DOMAIN]);
+  out->auto_increment_increment = strict_number(row[COL_INCREMENT]);
+  out->auto_increment_offset = strict_number(row[COL_OFFSET]);
+  out->log_slave_updates = strict_number(row[COL_LOG_SLAVE_UPDATES]);
+  out->log_bin = strict_number(row[COL_LOG_BIN]);
+  out->binlog_format = strdup(row[COL_BINLOG_FORMAT] ? row[COL_BINLOG_FORMAT] : "");
+  if (!out->binlog_format)
+    return -ENOMEM;
+  /* A position that does not parse is left empty: GTID metrics are then absent. */
+  if (gtid_list_parse(row[COL_BINLOG_POS], &out->binlog_pos) == -ENOMEM ||
+      gtid_list_parse(row[COL_SLAVE_POS], &out->slave_pos) == -ENOMEM)
+    return -ENOMEM;
+  return 0;
+}
+
+static int query_state(struct mariadb_probe *probe, struct mariadb_status *out,
+                       struct probe_error *err) {
+  static const char statement[] = "SELECT of the variables";
+  bool with_heartbeat = probe->target.heartbeat_table != NULL;
+  struct buf sql = BUF_INIT;
+  double started, finished;
+  int rc = run_state_select(probe, with_heartbeat, &sql, &started, &finished);
+  if (rc == -ENOMEM) {
+    buf_free(&sql);
+    probe_error_set(err, REASON_QUERY, "out of memory");
+    return rc;
+  }
+  if (rc != 0 && with_heartbeat && heartbeat_table_problem(mysql_errno(probe->conn))) {
+    /* The heartbeat table is missing or refused: say so, and still report the node. */
+    struct buf why = BUF_INIT;
+    buf_printf(&why, "%s: %s (%u)", probe->target.heartbeat_table, mysql_error(probe->conn),
+               mysql_errno(probe->conn));
+    out->heartbeat_error = buf_steal(&why, NULL);
+    with_heartbeat = false;
+    rc = run_state_select(probe, false, &sql, &started, &finished);
+  }
+  buf_free(&sql);
+  if (rc != 0)
+    return statement_failed(probe, statement, clock_monotonic_seconds() - (finished - started),
+                            err);
   MYSQL_RES *res = mysql_store_result(probe->conn);
   if (!res)
-    return statement_failed(probe, statement, started, err);
-  MYSQL_ROW row = mysql_fetch_row(res);
-  int rc = 0;
-  if (!row || mysql_num_fields(res) != 2 || !row[0] || !row[1]) {
-    probe_error_set(err, REASON_QUERY, "%s: unexpected answer", statement);
-    rc = -EIO;
-  } else {
-    out->server_id = strict_number(row[0]);
-    double read_only = strict_number(row[1]);
-    out->read_only = isnan(read_only) ? NAN : read_only != 0;
+    return statement_failed(probe, statement, clock_monotonic_seconds(), err);
+  out->read_unix = (started + finished) / 2;
+  unsigned ncols = mysql_num_fields(res);
+  size_t nrows = mysql_num_rows(res);
+  rc = 0;
+  if (with_heartbeat) {
+    out->heartbeats = calloc(nrows ? nrows : 1, sizeof(*out->heartbeats));
+    if (!out->heartbeats)
+      rc = -ENOMEM;
+    out->heartbeat_read = true;
+  }
+  MYSQL_ROW row;
+  bool first = true;
+  while (rc == 0 && (row = mysql_fetch_row(res)) != NULL) {
+    if (first) {
+      rc = read_state_row(row, ncols, out);
+      first = false;
+    }
+    if (rc == 0 && with_heartbeat && ncols > COL_HB_TS && row[COL_HB_SERVER_ID]) {
+      struct heartbeat_row *hb = &out->heartbeats[out->n_heartbeats];
+      hb->server_id = strict_number(row[COL_HB_SERVER_ID]);
+      hb->ts = mariadb_parse_datetime(row[COL_HB_TS]);
+      if (!isnan(hb->server_id) && !isnan(hb->ts))
+        out->n_heartbeats++;
+    }
   }
   mysql_free_result(res);
+  if (rc == 0 && first)
+    rc = -EINVAL;
+  if (rc)
+    probe_error_set(err, REASON_QUERY, "%s: %s", statement,
+                    rc == -ENOMEM ? "out of memory" : "unexpected answer");
   return rc;
+}
+
+/* Writes this node's heartbeat. A refused write is reported in heartbeat_error (the node
+ * stays up); a lost connection fails the poll like any statement. */
+static int write_heartbeat(struct mariadb_probe *probe, struct mariadb_status *out,
+                           struct probe_error *err) {
+  struct buf sql = BUF_INIT;
+  buf_printf(&sql,
+             "INSERT INTO %s (server_id, ts) VALUES (@@server_id, NOW(6)) "
+             "ON DUPLICATE KEY UPDATE ts = VALUES(ts)",
+             probe->target.heartbeat_table);
+  if (sql.failed) {
+    buf_free(&sql);
+    probe_error_set(err, REASON_QUERY, "out of memory");
+    return -ENOMEM;
+  }
+  double started = clock_unix_seconds();
+  double started_mono = clock_monotonic_seconds();
+  int rc = mysql_query(probe->conn, sql.data);
+  double finished = clock_unix_seconds();
+  buf_free(&sql);
+  if (rc == 0) {
+    out->heartbeat_written_unix = (started + finished) / 2;
+    return 0;
+  }
+  unsigned errnum = mysql_errno(probe->conn);
+  if (is_client_error(errnum))
+    return statement_failed(probe, "heartbeat INSERT", started_mono, err);
+  struct buf why = BUF_INIT;
+  buf_printf(&why, "heartbeat INSERT into %s: %s (%u)", probe->target.heartbeat_table,
+             mysql_error(probe->conn), errnum);
+  free(out->heartbeat_error);
+  out->heartbeat_error = buf_steal(&why, NULL);
+  return 0;
 }
 
 int mariadb_probe_poll(struct mariadb_probe *probe, struct mariadb_status *out,
@@ -389,7 +580,9 @@ int mariadb_probe_poll(struct mariadb_probe *probe, struct mariadb_status *out,
   int rc = 0;
   if (!probe->conn && (rc = connect_node(probe, err)) != 0)
     return rc;
-  if ((rc = query_replicas(probe, out, err)) != 0 || (rc = query_variables(probe, out, err)) != 0) {
+  if ((rc = query_replicas(probe, out, err)) != 0 || (rc = query_state(probe, out, err)) != 0 ||
+      (probe->target.heartbeat_table && probe->target.heartbeat_write && out->read_only == 0 &&
+       out->heartbeat_read && (rc = write_heartbeat(probe, out, err)) != 0)) {
     mariadb_status_clear(out);
     return rc;
   }

@@ -3,6 +3,7 @@
 #ifndef REPLMON_MARIADB_H
 #define REPLMON_MARIADB_H
 
+#include "gtid.h"
 #include "probe.h"
 
 #include <stdbool.h>
@@ -37,6 +38,23 @@ struct replica_status {
   double relay_log_space_bytes;
   double retried_transactions;
   double received_heartbeats;
+  struct gtid_list gtid_io_pos; /* Gtid_IO_Pos: what the IO thread received */
+  double progress_unix;         /* when received_heartbeats or gtid_io_pos last moved (poller) */
+};
+
+/* One row of the heartbeat table as a node holds it. */
+struct heartbeat_row {
+  double server_id;
+  double ts; /* the row's ts, as seconds, read on the writer's clock (parsed as UTC) */
+};
+
+/* What a node taught at its last good poll, kept while it does not answer: the other nodes'
+ * analysis (heartbeat lag, GTID distance) needs it. */
+struct mariadb_memory {
+  double server_id;
+  double gtid_domain_id;
+  double clock_offset_s;     /* the node's NOW(6) (as UTC) minus local real time */
+  double heartbeat_write[2]; /* local real time of the last two successful heartbeat writes */
 };
 
 /* What one poll of a node learned. known is false when the node could not be polled: the
@@ -47,6 +65,22 @@ struct mariadb_status {
   double read_only; /* 1 or 0; NaN when unknown */
   size_t n_replicas;
   struct replica_status *replicas; /* owned array */
+  double read_unix;                /* local real time in the middle of the variables SELECT */
+  double clock_offset_s;           /* NOW(6) on the node (as UTC) minus read_unix */
+  double gtid_domain_id;
+  double auto_increment_increment;
+  double auto_increment_offset;
+  double log_slave_updates; /* 1 or 0 */
+  double log_bin;           /* 1 or 0 */
+  char *binlog_format;      /* "ROW", "MIXED", "STATEMENT"; owned */
+  struct gtid_list binlog_pos;
+  struct gtid_list slave_pos;
+  bool heartbeat_read; /* the heartbeat rows below were read */
+  size_t n_heartbeats;
+  struct heartbeat_row *heartbeats;
+  double heartbeat_written_unix; /* this poll's successful write (local time), else NaN */
+  char *heartbeat_error;         /* why the heartbeat could not be read or written; owned */
+  struct mariadb_memory memory;  /* kept by the poller across polls */
 };
 
 /* Fills *out from one row, columns found by name (order and extra columns do not matter).
@@ -71,7 +105,13 @@ struct mariadb_target {
   const char *password;
   double connect_timeout_s; /* rounded up to whole seconds: the client library's unit */
   double query_timeout_s;
+  const char *heartbeat_table; /* "`schema`.`table`" quoted, or NULL */
+  bool heartbeat_write;        /* write (server_id, NOW(6)) when the node is writable */
 };
+
+/* Parses a DATETIME text ("2026-11-22 08:30:01.123456", or pt-heartbeat's "...T...") as UTC
+ * seconds. NaN when it is not one. */
+double mariadb_parse_datetime(const char *text);
 
 struct mariadb_probe;
 

@@ -264,7 +264,107 @@ struct cluster_ctx {
   struct mariadb_cluster_config *cl;
   yaml_node_t *password_file;
   yaml_node_t *password_env;
+  yaml_node_t *links;
+  yaml_node_t *heartbeat_table;
+  yaml_node_t *stall_after;
 };
+
+static bool identifier(const char *s, size_t len) {
+  if (len == 0 || len > 64)
+    return false;
+  for (size_t i = 0; i < len; i++)
+    if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '$')
+      return false;
+  return true;
+}
+
+/* "schema.table" becomes "`schema`.`table`": only plain identifiers, so quoting is safe. */
+static int parse_heartbeat_table(struct parser *p, const yaml_node_t *node, char **out) {
+  const char *text = scalar(node);
+  const char *dot = text ? strchr(text, '.') : NULL;
+  if (!dot || !identifier(text, (size_t)(dot - text)) || !identifier(dot + 1, strlen(dot + 1)))
+    return fail_at(p, node, "heartbeat.table: expected schema.table (letters, digits, _ and $)");
+  struct buf quoted = BUF_INIT;
+  buf_printf(&quoted, "`%.*s`.`%s`", (int)(dot - text), text, dot + 1);
+  *out = buf_steal(&quoted, NULL);
+  return *out ? 0 : fail_at(p, node, "out of memory");
+}
+
+static int visit_heartbeat(struct parser *p, const yaml_node_t *key, yaml_node_t *value,
+                           void *ctx) {
+  struct cluster_ctx *c = ctx;
+  if (strcmp(scalar(key), "table") == 0) {
+    c->heartbeat_table = value;
+    return parse_heartbeat_table(p, value, &c->cl->heartbeat_table);
+  }
+  if (strcmp(scalar(key), "write") == 0) {
+    const char *v = scalar(value);
+    if (v && strcmp(v, "true") == 0)
+      c->cl->heartbeat_write = true;
+    else if (v && strcmp(v, "false") == 0)
+      c->cl->heartbeat_write = false;
+    else
+      return fail_at(p, value, "heartbeat.write: expected true or false");
+    return 0;
+  }
+  return unknown_key(p, key, "heartbeat");
+}
+
+static size_t node_index(const struct mariadb_cluster_config *cl, const char *name, size_t len) {
+  for (size_t i = 0; i < cl->n_nodes; i++)
+    if (strlen(cl->nodes[i].name) == len && strncmp(cl->nodes[i].name, name, len) == 0)
+      return i;
+  return (size_t)-1;
+}
+
+/* links: ["db1 <- db2", ...]; checked once the nodes are known. */
+static int parse_links(struct parser *p, yaml_node_t *seq, struct mariadb_cluster_config *cl) {
+  if (seq->type != YAML_SEQUENCE_NODE)
+    return fail_at(p, seq, "links: expected a list such as [\"db1 <- db2\"]");
+  size_t count = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+  cl->links = calloc(count ? count : 1, sizeof(*cl->links));
+  if (!cl->links)
+    return fail_at(p, seq, "out of memory");
+  for (size_t i = 0; i < count; i++) {
+    yaml_node_t *item = node_at(p, seq->data.sequence.items.start[i]);
+    const char *text = scalar(item);
+    const char *arrow = text ? strstr(text, "<-") : NULL;
+    if (!arrow)
+      return fail_at(p, item, "links: write each link as \"replica <- source\"");
+    const char *a = text, *a_end = arrow, *b = arrow + 2, *b_end = text + strlen(text);
+    while (a < a_end && *a == ' ')
+      a++;
+    while (a_end > a && a_end[-1] == ' ')
+      a_end--;
+    while (b < b_end && *b == ' ')
+      b++;
+    while (b_end > b && b_end[-1] == ' ')
+      b_end--;
+    size_t replica = node_index(cl, a, (size_t)(a_end - a));
+    size_t source = node_index(cl, b, (size_t)(b_end - b));
+    if (replica == (size_t)-1 || source == (size_t)-1)
+      return fail_at(p, item, "links: '%s' names a node this cluster does not have", text);
+    if (replica == source)
+      return fail_at(p, item, "links: a node cannot replicate from itself");
+    for (size_t j = 0; j < cl->n_links; j++)
+      if (cl->links[j].replica == replica && cl->links[j].source == source)
+        return fail_at(p, item, "links: '%s' is listed twice", text);
+    cl->links[cl->n_links++] = (struct mariadb_link){replica, source};
+  }
+  return 0;
+}
+
+/* Master-master by default: every node reads from every other. */
+static int default_links(struct parser *p, struct mariadb_cluster_config *cl) {
+  cl->links = calloc(cl->n_nodes * cl->n_nodes + 1, sizeof(*cl->links));
+  if (!cl->links)
+    return fail_at(p, NULL, "out of memory");
+  for (size_t r = 0; r < cl->n_nodes; r++)
+    for (size_t s = 0; s < cl->n_nodes; s++)
+      if (r != s)
+        cl->links[cl->n_links++] = (struct mariadb_link){r, s};
+  return 0;
+}
 
 static int visit_cluster(struct parser *p, const yaml_node_t *key, yaml_node_t *value, void *ctx) {
   struct cluster_ctx *c = ctx;
@@ -286,6 +386,30 @@ static int visit_cluster(struct parser *p, const yaml_node_t *key, yaml_node_t *
   }
   if (strcmp(name, "nodes") == 0)
     return parse_nodes(p, value, c->cl);
+  if (strcmp(name, "heartbeat") == 0) {
+    int rc = each_pair(p, value, "heartbeat", visit_heartbeat, c);
+    if (rc == 0 && !c->heartbeat_table)
+      rc = fail_at(p, value, "heartbeat: missing 'table' (e.g. replmon.heartbeat)");
+    return rc;
+  }
+  if (strcmp(name, "mode") == 0) {
+    const char *v = scalar(value);
+    if (v && strcmp(v, "multi-master") == 0)
+      c->cl->mode = MODE_MULTI_MASTER;
+    else if (v && strcmp(v, "active-passive") == 0)
+      c->cl->mode = MODE_ACTIVE_PASSIVE;
+    else
+      return fail_at(p, value, "mode: must be multi-master or active-passive");
+    return 0;
+  }
+  if (strcmp(name, "links") == 0) {
+    c->links = value; /* read once the nodes are known */
+    return 0;
+  }
+  if (strcmp(name, "stall_after") == 0) {
+    c->stall_after = value;
+    return expect_duration(p, value, "stall_after", &c->cl->stall_after_s);
+  }
   return unknown_key(p, key, "mariadb cluster");
 }
 
@@ -373,6 +497,8 @@ static int read_secret_env(struct parser *p, const yaml_node_t *node, const char
 
 static int parse_cluster(struct parser *p, yaml_node_t *item, size_t index) {
   struct cluster_ctx c = {.cl = &p->config->mariadb[index]};
+  c.cl->heartbeat_write = true;
+  c.cl->stall_after_s = NAN; /* 3 poll intervals, once global is known */
   int rc = each_pair(p, item, "mariadb cluster", visit_cluster, &c);
   if (rc)
     return rc;
@@ -385,6 +511,9 @@ static int parse_cluster(struct parser *p, yaml_node_t *item, size_t index) {
     return fail_at(p, item, "mariadb cluster '%s': missing 'user'", c.cl->name);
   if (!c.cl->nodes)
     return fail_at(p, item, "mariadb cluster '%s': missing 'nodes'", c.cl->name);
+  rc = c.links ? parse_links(p, c.links, c.cl) : default_links(p, c.cl);
+  if (rc)
+    return rc;
   if (c.password_file && c.password_env)
     return fail_at(p, c.password_env, "set only one of password_file and password_env");
   if (c.password_file)
@@ -674,8 +803,11 @@ static int validate(struct parser *p, yaml_node_t *root) {
   if (c->connect_timeout_s > 3600 || c->query_timeout_s > 3600)
     return fail_at(p, root, "global: timeouts must not be longer than 1h");
   size_t targets = 0;
-  for (size_t i = 0; i < c->n_mariadb; i++)
+  for (size_t i = 0; i < c->n_mariadb; i++) {
     targets += c->mariadb[i].n_nodes;
+    if (isnan(c->mariadb[i].stall_after_s))
+      p->config->mariadb[i].stall_after_s = 3 * c->poll_interval_s;
+  }
   for (size_t i = 0; i < c->n_xmpp; i++)
     targets += c->xmpp[i].n_nodes;
   if (targets == 0)
@@ -871,6 +1003,8 @@ void config_unref(struct config *config) {
     free(cl->nodes);
     free(cl->name);
     free(cl->user);
+    free(cl->heartbeat_table);
+    free(cl->links);
     wipe(cl->password);
   }
   free(config->mariadb);

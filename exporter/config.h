@@ -6,6 +6,7 @@
 #include "xmpp.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <yaml.h>
 
@@ -18,12 +19,26 @@ struct mariadb_node_config {
   yaml_mark_t mark;
 };
 
+enum cluster_mode { MODE_MULTI_MASTER, MODE_ACTIVE_PASSIVE };
+
+/* A replication link the cluster is meant to have: nodes[replica] reads from nodes[source]. */
+struct mariadb_link {
+  size_t replica;
+  size_t source;
+};
+
 struct mariadb_cluster_config {
   char *name;
   char *user;
   char *password; /* secret: never log it or show it */
   size_t n_nodes;
   struct mariadb_node_config *nodes;
+  char *heartbeat_table;  /* "`schema`.`table`", quoted; NULL without heartbeat */
+  bool heartbeat_write;   /* replmon writes the rows (else another tool does) */
+  enum cluster_mode mode; /* which nodes are meant to take writes */
+  size_t n_links;         /* expected links: by default every node reads from every other */
+  struct mariadb_link *links;
+  double stall_after_s; /* a link without progress for this long is stalled */
 };
 
 struct xmpp_node_config {

@@ -173,6 +173,8 @@ static int open_probe(struct poller *p, const struct config *config) {
         .password = t->mariadb_cluster->password,
         .connect_timeout_s = config->connect_timeout_s,
         .query_timeout_s = config->query_timeout_s,
+        .heartbeat_table = t->mariadb_cluster->heartbeat_table,
+        .heartbeat_write = t->mariadb_cluster->heartbeat_write,
     };
     p->mariadb = mariadb_probe_new(&where);
     return p->mariadb ? 0 : -ENOMEM;
@@ -216,6 +218,38 @@ static int resolve_sources(const struct mariadb_cluster_config *cluster,
   return 0;
 }
 
+static bool same_gtids(const struct gtid_list *a, const struct gtid_list *b) {
+  if (a->n != b->n)
+    return false;
+  for (size_t i = 0; i < a->n; i++)
+    if (a->items[i].domain != b->items[i].domain || a->items[i].seq != b->items[i].seq)
+      return false;
+  return true;
+}
+
+/* Carries what the other nodes' analysis needs from poll to poll: the node's identity, clock
+ * offset and heartbeat writes, and when each replication connection last made progress. */
+static void remember(const struct target_result *last, struct mariadb_status *now) {
+  const struct mariadb_status *before = last ? &last->mariadb : NULL;
+  now->memory.server_id = now->server_id;
+  now->memory.gtid_domain_id = now->gtid_domain_id;
+  now->memory.clock_offset_s = now->clock_offset_s;
+  now->memory.heartbeat_write[0] = before ? before->memory.heartbeat_write[0] : NAN;
+  now->memory.heartbeat_write[1] = before ? before->memory.heartbeat_write[1] : NAN;
+  if (!isnan(now->heartbeat_written_unix)) {
+    now->memory.heartbeat_write[1] = now->memory.heartbeat_write[0];
+    now->memory.heartbeat_write[0] = now->heartbeat_written_unix;
+  }
+  for (size_t i = 0; i < now->n_replicas; i++) {
+    struct replica_status *r = &now->replicas[i];
+    const struct replica_status *old = before ? find_replica(before, r->connection) : NULL;
+    bool still = old && !isnan(old->progress_unix) &&
+                 same_number(old->received_heartbeats, r->received_heartbeats) &&
+                 same_gtids(&old->gtid_io_pos, &r->gtid_io_pos);
+    r->progress_unix = still ? old->progress_unix : now->read_unix;
+  }
+}
+
 /* Runs one probe of the target and fills r's kind-specific part. */
 static int probe_once(struct poller *p, const struct config *config, struct target_result *r,
                       struct probe_error *err) {
@@ -229,6 +263,8 @@ static int probe_once(struct poller *p, const struct config *config, struct targ
       probe_error_set(err, REASON_QUERY, "out of memory");
       rc = -ENOMEM;
     }
+    if (rc == 0)
+      remember(last, &r->mariadb);
     if (rc != 0 && mariadb_status_carry_unknown(last ? &last->mariadb : NULL, &r->mariadb) != 0)
       return -ENOMEM;
     return rc;

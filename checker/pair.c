@@ -1,0 +1,288 @@
+#include "pair.h"
+#include "buf.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static bool known(const struct pair_node *node) {
+  return node->status && node->status->known;
+}
+
+/* The newest heartbeat row of server_id in status, on the writer's clock; NaN if none. */
+static double newest_heartbeat(const struct mariadb_status *status, double server_id) {
+  double newest = NAN;
+  for (size_t i = 0; i < status->n_heartbeats; i++)
+    if (status->heartbeats[i].server_id == server_id &&
+        (isnan(newest) || status->heartbeats[i].ts > newest))
+      newest = status->heartbeats[i].ts;
+  return newest;
+}
+
+/* The clocks agree to a fraction of a millisecond at best: no point in showing more. */
+static double milliseconds(double seconds) {
+  return round(seconds * 1000) / 1000;
+}
+
+double pair_heartbeat_lag(const struct pair_node *replica, const struct pair_node *source,
+                          bool replmon_writes) {
+  if (!known(replica) || !replica->status->heartbeat_read || !source->status)
+    return NAN;
+  const struct mariadb_memory *src = &source->status->memory;
+  double written = newest_heartbeat(replica->status, src->server_id);
+  if (isnan(written) || isnan(src->clock_offset_s))
+    return NAN;
+  /* Both sides on replmon's clock: the row's time on the source's clock minus the source's
+   * offset; the replica's read time is already replmon's. */
+  double received = written - src->clock_offset_s;
+  double read = replica->status->read_unix;
+  if (!replmon_writes || !source->up)
+    return milliseconds(fmax(0, read - received));
+  const double *w = src->heartbeat_write;
+  double reference = !isnan(w[0]) && w[0] <= read - PAIR_HEARTBEAT_GRACE_S ? w[0]
+                     : !isnan(w[1])                                        ? w[1]
+                                                                           : w[0];
+  if (isnan(reference))
+    return NAN; /* the source never wrote one (read-only): no heartbeat to measure by */
+  return milliseconds(fmax(0, reference - received));
+}
+
+double pair_transactions_behind(const struct pair_node *replica, const struct pair_node *source,
+                                double *domain) {
+  *domain = NAN;
+  if (!known(replica) || !known(source) || isnan(source->status->gtid_domain_id))
+    return NAN;
+  uint32_t d = (uint32_t)source->status->gtid_domain_id;
+  *domain = d;
+  int found_source, found_replica;
+  uint64_t produced = gtid_list_seq(&source->status->binlog_pos, d, &found_source);
+  uint64_t applied = gtid_list_seq(&replica->status->slave_pos, d, &found_replica);
+  if (!found_source)
+    return 0; /* the source never wrote in its domain: nothing to apply */
+  return produced > applied ? (double)(produced - applied) : 0;
+}
+
+const struct replica_status *pair_find_link(const struct pair_node *replica, const char *source) {
+  if (!replica->status)
+    return NULL;
+  for (size_t i = 0; i < replica->status->n_replicas; i++) {
+    const struct replica_status *r = &replica->status->replicas[i];
+    if (r->source && strcmp(r->source, source) == 0)
+      return r;
+  }
+  return NULL;
+}
+
+double pair_link_up(const struct pair_node *replica, const char *source) {
+  if (!known(replica))
+    return NAN;
+  const struct replica_status *r = pair_find_link(replica, source);
+  return r && r->io_state == IO_STATE_YES && r->sql_running ? 1 : 0;
+}
+
+double pair_stalled(const struct pair_node *replica, const struct replica_status *link,
+                    const struct pair_node *source, double stall_after_s) {
+  if (!known(replica) || !link)
+    return NAN;
+  if (link->io_state != IO_STATE_YES || isnan(link->progress_unix) ||
+      replica->status->read_unix - link->progress_unix <= stall_after_s)
+    return 0;
+  if (!known(source) || isnan(source->status->gtid_domain_id))
+    return 0; /* a source that does not answer is not advancing as far as we know */
+  uint32_t d = (uint32_t)source->status->gtid_domain_id;
+  int found_source, found_replica;
+  uint64_t produced = gtid_list_seq(&source->status->binlog_pos, d, &found_source);
+  uint64_t received = gtid_list_seq(&link->gtid_io_pos, d, &found_replica);
+  return found_source && produced > received ? 1 : 0;
+}
+
+const char *pair_check_name(enum pair_check check) {
+  static const char *const names[CHECK_COUNT] = {"server_id_unique",    "gtid_domain_per_writer",
+                                                 "auto_increment_safe", "log_slave_updates_on",
+                                                 "binlog_format_row",   "writers_as_intended"};
+  return check >= 0 && check < CHECK_COUNT ? names[check] : "unknown";
+}
+
+static bool writable(const struct pair_node *node) {
+  return known(node) && node->status->read_only == 0;
+}
+
+static double server_id_of(const struct mariadb_status *s) {
+  return s->server_id;
+}
+
+static double domain_of(const struct mariadb_status *s) {
+  return s->gtid_domain_id;
+}
+
+/* Two known nodes (writers only, if writers_only) with equal value; false if none. */
+static bool same_value(const struct pair_node *nodes, size_t n,
+                       double (*field)(const struct mariadb_status *), bool writers_only, size_t *a,
+                       size_t *b) {
+  for (size_t i = 0; i < n; i++) {
+    for (size_t j = i + 1; j < n; j++) {
+      if (!known(&nodes[i]) || !known(&nodes[j]) ||
+          (writers_only && (!writable(&nodes[i]) || !writable(&nodes[j]))))
+        continue;
+      double x = field(nodes[i].status);
+      double y = field(nodes[j].status);
+      if (!isnan(x) && x == y) {
+        *a = i;
+        *b = j;
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+static double check_auto_increment(const struct pair_node *nodes, size_t n, struct buf *why) {
+  size_t writers = 0;
+  for (size_t i = 0; i < n; i++)
+    writers += writable(&nodes[i]);
+  for (size_t i = 0; i < n; i++) {
+    if (!writable(&nodes[i]))
+      continue;
+    double inc = nodes[i].status->auto_increment_increment;
+    if (writers > 1 && !(inc >= (double)writers)) {
+      buf_printf(why,
+                 "%s has auto_increment_increment %.0f with %zu writable nodes: set it to at "
+                 "least %zu on every node",
+                 nodes[i].name, inc, writers, writers);
+      return 0;
+    }
+    for (size_t j = i + 1; j < n; j++) {
+      if (!writable(&nodes[j]))
+        continue;
+      double inc_j = nodes[j].status->auto_increment_increment;
+      double step = inc < inc_j ? inc : inc_j;
+      double oi = fmod(nodes[i].status->auto_increment_offset, step);
+      double oj = fmod(nodes[j].status->auto_increment_offset, step);
+      if (inc != inc_j || oi == oj) {
+        buf_printf(why,
+                   "%s and %s generate the same AUTO_INCREMENT values (increment %.0f/%.0f, "
+                   "offset %.0f/%.0f): give both the same increment and distinct offsets",
+                   nodes[i].name, nodes[j].name, inc, inc_j, nodes[i].status->auto_increment_offset,
+                   nodes[j].status->auto_increment_offset);
+        return 0;
+      }
+    }
+  }
+  return 1;
+}
+
+double pair_check(enum pair_check check, const struct pair_node *nodes, size_t n,
+                  bool active_passive, char **reason) {
+  *reason = NULL;
+  size_t answered = 0, writers = 0;
+  for (size_t i = 0; i < n; i++) {
+    answered += known(&nodes[i]);
+    writers += writable(&nodes[i]);
+  }
+  if (answered == 0)
+    return NAN;
+  struct buf why = BUF_INIT;
+  double ok = 1;
+  size_t a, b;
+  switch (check) {
+  case CHECK_SERVER_ID_UNIQUE:
+    if (same_value(nodes, n, server_id_of, false, &a, &b)) {
+      buf_printf(&why,
+                 "%s and %s both have server_id %.0f: replication skips the events of its "
+                 "own server_id, so give every node its own",
+                 nodes[a].name, nodes[b].name, nodes[a].status->server_id);
+      ok = 0;
+    }
+    break;
+  case CHECK_GTID_DOMAIN_PER_WRITER:
+    if (same_value(nodes, n, domain_of, true, &a, &b)) {
+      buf_printf(&why,
+                 "writable nodes %s and %s share gtid_domain_id %.0f: give each writer its "
+                 "own domain (SET GLOBAL gtid_domain_id and in the server config)",
+                 nodes[a].name, nodes[b].name, nodes[a].status->gtid_domain_id);
+      ok = 0;
+    }
+    break;
+  case CHECK_AUTO_INCREMENT_SAFE:
+    ok = check_auto_increment(nodes, n, &why);
+    break;
+  case CHECK_LOG_SLAVE_UPDATES_ON:
+  case CHECK_BINLOG_FORMAT_ROW:
+    for (size_t i = 0; i < n && ok; i++) {
+      if (!known(&nodes[i]))
+        continue;
+      const struct mariadb_status *s = nodes[i].status;
+      if (check == CHECK_LOG_SLAVE_UPDATES_ON && s->log_slave_updates != 1) {
+        buf_printf(&why,
+                   "%s has log_slave_updates OFF: replicated changes are missing from its "
+                   "binlog, so a node reading from it loses them",
+                   nodes[i].name);
+        ok = 0;
+      } else if (check == CHECK_BINLOG_FORMAT_ROW &&
+                 (!s->binlog_format || strcasecmp(s->binlog_format, "ROW") != 0)) {
+        buf_printf(&why, "%s has binlog_format %s: use ROW so both masters apply the same rows",
+                   nodes[i].name, s->binlog_format ? s->binlog_format : "unknown");
+        ok = 0;
+      }
+    }
+    break;
+  case CHECK_WRITERS_AS_INTENDED:
+    if (active_passive && writers != 1) {
+      buf_printf(&why,
+                 "mode active-passive expects exactly one node with read_only OFF; %zu "
+                 "have it",
+                 writers);
+      ok = 0;
+    } else if (!active_passive && writers != answered) {
+      buf_printf(&why,
+                 "mode multi-master expects every node writable; %zu of %zu have "
+                 "read_only ON",
+                 answered - writers, answered);
+      ok = 0;
+    }
+    break;
+  case CHECK_COUNT:
+    break;
+  }
+  if (!ok) {
+    *reason = buf_steal(&why, NULL);
+  }
+  buf_free(&why);
+  return ok;
+}
+
+const char *error_class_name(enum error_class error_class) {
+  static const char *const names[ERROR_CLASS_COUNT] = {"duplicate_key", "row_not_found", "connect",
+                                                       "auth", "other"};
+  return error_class >= 0 && error_class < ERROR_CLASS_COUNT ? names[error_class] : "other";
+}
+
+static void classify(double errnum, bool classes[ERROR_CLASS_COUNT]) {
+  if (isnan(errnum) || errnum == 0)
+    return;
+  switch ((long)errnum) {
+  case 1062:
+    classes[ERROR_DUPLICATE_KEY] = true;
+    break;
+  case 1032:
+    classes[ERROR_ROW_NOT_FOUND] = true;
+    break;
+  case 2003:
+  case 2013:
+    classes[ERROR_CONNECT] = true;
+    break;
+  case 1045:
+    classes[ERROR_AUTH] = true;
+    break;
+  default:
+    classes[ERROR_OTHER] = true;
+  }
+}
+
+void replica_error_classes(const struct replica_status *replica, bool classes[ERROR_CLASS_COUNT]) {
+  memset(classes, 0, ERROR_CLASS_COUNT * sizeof(bool));
+  classify(replica->last_io_errno, classes);
+  classify(replica->last_sql_errno, classes);
+}

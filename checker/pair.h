@@ -1,0 +1,80 @@
+/* What only the pair as a whole can tell: heartbeat lag corrected for clock skew, GTID
+ * distance, link state, stalls, configuration checks and error classes. Pure functions of
+ * the nodes' latest poll results, so /metrics, the status page and replmon-check agree. */
+#ifndef REPLMON_PAIR_H
+#define REPLMON_PAIR_H
+
+#include "mariadb.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A node of a cluster as the analysis sees it. */
+struct pair_node {
+  const char *name;
+  const struct mariadb_status *status; /* NULL when never polled */
+  bool up;                             /* its last poll succeeded */
+};
+
+/* A heartbeat written less than this before the replica's read may not have arrived yet. */
+#define PAIR_HEARTBEAT_GRACE_S 0.1
+
+/* How far the replica's newest heartbeat from source trails, in seconds, with both clocks
+ * brought to replmon's by the offsets measured in every poll. When replmon writes the
+ * heartbeats and the source answers, it is the time between the source's newest heartbeat
+ * (written at least PAIR_HEARTBEAT_GRACE_S before the replica's read) and the newest one the
+ * replica has: 0 for a link that keeps up, the delay for a delayed one. When the source does
+ * not answer, or another tool writes the rows, it is the age of the replica's newest row, so
+ * it keeps growing while the source is frozen. NaN when it cannot be known. */
+double pair_heartbeat_lag(const struct pair_node *replica, const struct pair_node *source,
+                          bool replmon_writes);
+
+/* The source's binlog sequence in its own GTID domain minus what the replica applied in that
+ * domain (gtid_slave_pos). NaN when unknown; *domain is the domain used. */
+double pair_transactions_behind(const struct pair_node *replica, const struct pair_node *source,
+                                double *domain);
+
+/* The replica's replication connection reading from the node named source, or NULL. */
+const struct replica_status *pair_find_link(const struct pair_node *replica, const char *source);
+
+/* 1 when the replica has a connection from source with both threads running, 0 when it is
+ * broken or missing, NaN when the replica's state is unknown. */
+double pair_link_up(const struct pair_node *replica, const char *source);
+
+/* 1 when the IO thread says Yes but nothing (heartbeats, Gtid_IO_Pos) arrived for
+ * stall_after_s while the source's binlog holds transactions the replica has not received. */
+double pair_stalled(const struct pair_node *replica, const struct replica_status *link,
+                    const struct pair_node *source, double stall_after_s);
+
+enum pair_check {
+  CHECK_SERVER_ID_UNIQUE,
+  CHECK_GTID_DOMAIN_PER_WRITER,
+  CHECK_AUTO_INCREMENT_SAFE,
+  CHECK_LOG_SLAVE_UPDATES_ON,
+  CHECK_BINLOG_FORMAT_ROW,
+  CHECK_WRITERS_AS_INTENDED,
+  CHECK_COUNT
+};
+
+const char *pair_check_name(enum pair_check check);
+
+/* 1 when the check passes over the nodes that answered, 0 when it fails (*reason, owned by
+ * the caller, says why and what to do), NaN when no node answered. */
+double pair_check(enum pair_check check, const struct pair_node *nodes, size_t n,
+                  bool active_passive, char **reason);
+
+enum error_class {
+  ERROR_DUPLICATE_KEY, /* 1062 */
+  ERROR_ROW_NOT_FOUND, /* 1032 */
+  ERROR_CONNECT,       /* 2003, 2013 */
+  ERROR_AUTH,          /* 1045 */
+  ERROR_OTHER,
+  ERROR_CLASS_COUNT
+};
+
+const char *error_class_name(enum error_class error_class);
+
+/* Marks the classes of the connection's current IO and SQL errors (none when both are 0). */
+void replica_error_classes(const struct replica_status *replica, bool classes[ERROR_CLASS_COUNT]);
+
+#endif

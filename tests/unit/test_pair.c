@@ -1,0 +1,291 @@
+/* The pair analysis on hand-built inputs: the GTID position parser, heartbeat lag with clock
+ * skew, GTID distance, links, stalls, every configuration check and the error classes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "gtid.h"
+#include "pair.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void test_gtid_parser(void **state) {
+  (void)state;
+  struct gtid_list l;
+  assert_int_equal(gtid_list_parse("1-1-5,2-2-7", &l), 0);
+  assert_int_equal(l.n, 2);
+  int found;
+  assert_true(gtid_list_seq(&l, 2, &found) == 7 && found);
+  assert_true(gtid_list_seq(&l, 1, &found) == 5 && found);
+  gtid_list_seq(&l, 3, &found);
+  assert_false(found);
+  gtid_list_clear(&l);
+  /* MariaDB wraps long positions over lines with a comma and a newline. */
+  assert_int_equal(gtid_list_parse("0-1-100,\n1-1-18446744073709551615, 2-2-3", &l), 0);
+  assert_int_equal(l.n, 3);
+  assert_true(l.items[1].seq == UINT64_MAX);
+  gtid_list_clear(&l);
+  assert_int_equal(gtid_list_parse("", &l), 0);
+  assert_int_equal(l.n, 0);
+  assert_int_equal(gtid_list_parse(NULL, &l), 0);
+  static const char *const bad[] = {"1-1",
+                                    "1-1-",
+                                    "a-1-1",
+                                    "1-1-1,",
+                                    "1-1-1;2-2-2",
+                                    "4294967296-1-1",
+                                    "1-1-18446744073709551616",
+                                    "-1-1-1"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    assert_int_equal(gtid_list_parse(bad[i], &l), -EINVAL);
+    assert_int_equal(l.n, 0);
+  }
+}
+
+/* A node as the pair sees it, with its own status storage. */
+struct fake {
+  struct mariadb_status status;
+  struct heartbeat_row rows[4];
+  struct replica_status link;
+  struct pair_node node;
+};
+
+static void fake_init(struct fake *f, const char *name, double server_id, double domain) {
+  memset(f, 0, sizeof(*f));
+  mariadb_status_clear(&f->status);
+  f->status.known = true;
+  f->status.server_id = server_id;
+  f->status.read_only = 0;
+  f->status.gtid_domain_id = domain;
+  f->status.auto_increment_increment = 2;
+  f->status.auto_increment_offset = server_id;
+  f->status.log_slave_updates = 1;
+  f->status.log_bin = 1;
+  f->status.binlog_format = (char *)"ROW"; /* not freed: the fake owns nothing */
+  f->status.memory = (struct mariadb_memory){server_id, domain, 0, {NAN, NAN}};
+  f->status.heartbeats = f->rows;
+  f->status.heartbeat_read = true;
+  f->node = (struct pair_node){name, &f->status, true};
+}
+
+static void test_heartbeat_lag_and_skew(void **state) {
+  (void)state;
+  struct fake db1, db2;
+  fake_init(&db1, "db1", 1, 1);
+  fake_init(&db2, "db2", 2, 2);
+  /* db1's clock runs 3.5 s ahead of replmon's, db2's 120 s behind (and in another zone). */
+  db1.status.memory.clock_offset_s = 3.5;
+  db2.status.memory.clock_offset_s = -120;
+  /* replmon wrote db1's heartbeats at 1000.0 and 999.0 (its own clock). */
+  db1.status.memory.heartbeat_write[0] = 1000.0;
+  db1.status.memory.heartbeat_write[1] = 999.0;
+  /* db2 read at 1000.5 and holds db1's row of 1000.0: on db1's clock 1003.5. */
+  db2.status.read_unix = 1000.5;
+  db2.rows[0] = (struct heartbeat_row){1, 1003.5};
+  db2.status.n_heartbeats = 1;
+  assert_true(pair_heartbeat_lag(&db2.node, &db1.node, true) == 0);
+  /* The row of 990.0 only (ten seconds of MASTER_DELAY): 10 s, whatever the skew. */
+  db2.rows[0].ts = 993.5;
+  assert_true(fabs(pair_heartbeat_lag(&db2.node, &db1.node, true) - 10.0) < 1e-9);
+  /* A write 50 ms before the read may still be on its way: measured from the one before. */
+  db1.status.memory.heartbeat_write[0] = 1000.45;
+  db2.rows[0].ts = 1003.5;
+  assert_true(pair_heartbeat_lag(&db2.node, &db1.node, true) == 0);
+  /* The source stops answering (frozen): the age of the newest row, growing with reads. */
+  db1.node.up = false;
+  db1.status.known = false;
+  db2.status.read_unix = 1004.0;
+  assert_true(fabs(pair_heartbeat_lag(&db2.node, &db1.node, true) - 4.0) < 1e-9);
+  /* write: false (pt-heartbeat writes the rows): the age, corrected for the skew. */
+  db1.node.up = true;
+  db1.status.known = true;
+  assert_true(fabs(pair_heartbeat_lag(&db2.node, &db1.node, false) - 4.0) < 1e-9);
+  /* No row from the source, no offset, or a source that never wrote: unknown. */
+  db2.rows[0].server_id = 7;
+  assert_true(isnan(pair_heartbeat_lag(&db2.node, &db1.node, true)));
+  db2.rows[0].server_id = 1;
+  db1.status.memory.clock_offset_s = NAN;
+  assert_true(isnan(pair_heartbeat_lag(&db2.node, &db1.node, true)));
+  db1.status.memory.clock_offset_s = 3.5;
+  db1.status.memory.heartbeat_write[0] = db1.status.memory.heartbeat_write[1] = NAN;
+  assert_true(isnan(pair_heartbeat_lag(&db2.node, &db1.node, true)));
+}
+
+static void test_transactions_behind(void **state) {
+  (void)state;
+  struct fake db1, db2;
+  fake_init(&db1, "db1", 1, 1);
+  fake_init(&db2, "db2", 2, 2);
+  assert_int_equal(gtid_list_parse("1-1-120,2-2-40", &db1.status.binlog_pos), 0);
+  assert_int_equal(gtid_list_parse("1-1-100,2-2-40", &db2.status.slave_pos), 0);
+  double domain;
+  assert_true(pair_transactions_behind(&db2.node, &db1.node, &domain) == 20);
+  assert_true(domain == 1);
+  gtid_list_clear(&db2.status.slave_pos);
+  assert_true(pair_transactions_behind(&db2.node, &db1.node, &domain) == 120);
+  db1.status.known = false;
+  assert_true(isnan(pair_transactions_behind(&db2.node, &db1.node, &domain)));
+  gtid_list_clear(&db1.status.binlog_pos);
+}
+
+static void test_links_and_stall(void **state) {
+  (void)state;
+  struct fake db1, db2;
+  fake_init(&db1, "db1", 1, 1);
+  fake_init(&db2, "db2", 2, 2);
+  assert_true(pair_link_up(&db2.node, "db1") == 0); /* missing entirely: 0, not absent */
+  db2.link = (struct replica_status){
+      .source = (char *)"db1", .io_state = IO_STATE_YES, .sql_running = true, .progress_unix = 100};
+  db2.status.replicas = &db2.link;
+  db2.status.n_replicas = 1;
+  assert_true(pair_link_up(&db2.node, "db1") == 1);
+  assert_ptr_equal(pair_find_link(&db2.node, "db1"), &db2.link);
+  db2.link.sql_running = false;
+  assert_true(pair_link_up(&db2.node, "db1") == 0);
+  db2.status.known = false;
+  assert_true(isnan(pair_link_up(&db2.node, "db1")));
+  db2.status.known = true;
+
+  /* Stall: IO Yes, no progress for 5 s > 3 s, and db1 wrote what db2 has not received. */
+  assert_int_equal(gtid_list_parse("1-1-50", &db1.status.binlog_pos), 0);
+  assert_int_equal(gtid_list_parse("1-1-45", &db2.link.gtid_io_pos), 0);
+  db2.status.read_unix = 105;
+  assert_true(pair_stalled(&db2.node, &db2.link, &db1.node, 3) == 1);
+  db2.status.read_unix = 102; /* only 2 s */
+  assert_true(pair_stalled(&db2.node, &db2.link, &db1.node, 3) == 0);
+  db2.status.read_unix = 105;
+  gtid_list_clear(&db2.link.gtid_io_pos);
+  assert_int_equal(gtid_list_parse("1-1-50", &db2.link.gtid_io_pos), 0); /* all received: idle */
+  assert_true(pair_stalled(&db2.node, &db2.link, &db1.node, 3) == 0);
+  gtid_list_clear(&db2.link.gtid_io_pos);
+  db2.link.io_state = IO_STATE_CONNECTING; /* not Yes: a broken link, not a stalled one */
+  assert_true(pair_stalled(&db2.node, &db2.link, &db1.node, 3) == 0);
+  gtid_list_clear(&db1.status.binlog_pos);
+}
+
+static void check_is(enum pair_check check, struct fake *nodes, size_t n, bool ap, double expected,
+                     const char *reason_part) {
+  struct pair_node list[4];
+  for (size_t i = 0; i < n; i++)
+    list[i] = nodes[i].node;
+  char *reason = NULL;
+  double ok = pair_check(check, list, n, ap, &reason);
+  if (isnan(expected)) {
+    assert_true(isnan(ok));
+  } else {
+    assert_true(ok == expected);
+  }
+  if (reason_part) {
+    assert_non_null(reason);
+    if (!strstr(reason, reason_part))
+      fail_msg("%s: reason '%s' lacks '%s'", pair_check_name(check), reason, reason_part);
+  } else {
+    assert_null(reason);
+  }
+  free(reason);
+}
+
+static void test_checks(void **state) {
+  (void)state;
+  struct fake n[3];
+  fake_init(&n[0], "db1", 1, 1);
+  fake_init(&n[1], "db2", 2, 2);
+  for (int c = 0; c < CHECK_COUNT; c++)
+    check_is((enum pair_check)c, n, 2, false, 1, NULL);
+
+  n[1].status.server_id = 1;
+  check_is(CHECK_SERVER_ID_UNIQUE, n, 2, false, 0, "both have server_id 1");
+  n[1].status.server_id = 2;
+
+  n[1].status.gtid_domain_id = 1;
+  check_is(CHECK_GTID_DOMAIN_PER_WRITER, n, 2, false, 0, "share gtid_domain_id 1");
+  n[1].status.read_only = 1; /* a read-only node may share the domain */
+  check_is(CHECK_GTID_DOMAIN_PER_WRITER, n, 2, true, 1, NULL);
+  n[1].status.read_only = 0;
+  n[1].status.gtid_domain_id = 2;
+
+  n[1].status.auto_increment_offset = 1;
+  check_is(CHECK_AUTO_INCREMENT_SAFE, n, 2, false, 0, "same AUTO_INCREMENT values");
+  n[1].status.auto_increment_offset = 3; /* 3 mod 2 == 1 mod 2 */
+  check_is(CHECK_AUTO_INCREMENT_SAFE, n, 2, false, 0, "same AUTO_INCREMENT values");
+  n[1].status.auto_increment_offset = 2;
+  n[0].status.auto_increment_increment = n[1].status.auto_increment_increment = 1;
+  check_is(CHECK_AUTO_INCREMENT_SAFE, n, 2, false, 0, "at least 2");
+  n[1].status.read_only = 1; /* one writer: nothing can collide */
+  check_is(CHECK_AUTO_INCREMENT_SAFE, n, 2, true, 1, NULL);
+  n[1].status.read_only = 0;
+  n[0].status.auto_increment_increment = n[1].status.auto_increment_increment = 2;
+  fake_init(&n[2], "db3", 3, 3); /* a third writer with increment 2 */
+  n[2].status.auto_increment_offset = 3;
+  check_is(CHECK_AUTO_INCREMENT_SAFE, n, 3, false, 0, "3 writable nodes");
+
+  n[0].status.log_slave_updates = 0;
+  check_is(CHECK_LOG_SLAVE_UPDATES_ON, n, 2, false, 0, "db1 has log_slave_updates OFF");
+  n[0].status.log_slave_updates = 1;
+  n[1].status.binlog_format = (char *)"MIXED";
+  check_is(CHECK_BINLOG_FORMAT_ROW, n, 2, false, 0, "db2 has binlog_format MIXED");
+  n[1].status.binlog_format = (char *)"ROW";
+
+  check_is(CHECK_WRITERS_AS_INTENDED, n, 2, true, 0, "exactly one");
+  n[1].status.read_only = 1;
+  check_is(CHECK_WRITERS_AS_INTENDED, n, 2, true, 1, NULL);
+  check_is(CHECK_WRITERS_AS_INTENDED, n, 2, false, 0, "1 of 2 have read_only ON");
+  n[1].status.read_only = 0;
+
+  /* Only the nodes that answered count; none answering is unknown. */
+  n[1].status.known = false;
+  n[1].status.server_id = 1;
+  check_is(CHECK_SERVER_ID_UNIQUE, n, 2, false, 1, NULL);
+  n[0].status.known = false;
+  check_is(CHECK_SERVER_ID_UNIQUE, n, 2, false, NAN, NULL);
+}
+
+static void test_error_classes(void **state) {
+  (void)state;
+  static const struct {
+    double io, sql;
+    enum error_class expected;
+  } cases[] = {{0, 1062, ERROR_DUPLICATE_KEY}, {0, 1032, ERROR_ROW_NOT_FOUND},
+               {2003, 0, ERROR_CONNECT},       {2013, 0, ERROR_CONNECT},
+               {1045, 0, ERROR_AUTH},          {0, 1146, ERROR_OTHER}};
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    struct replica_status r = {.last_io_errno = cases[i].io, .last_sql_errno = cases[i].sql};
+    bool classes[ERROR_CLASS_COUNT];
+    replica_error_classes(&r, classes);
+    for (int k = 0; k < ERROR_CLASS_COUNT; k++)
+      assert_int_equal(classes[k], k == (int)cases[i].expected);
+  }
+  struct replica_status clean = {.last_io_errno = 0, .last_sql_errno = NAN};
+  bool classes[ERROR_CLASS_COUNT];
+  replica_error_classes(&clean, classes);
+  for (int k = 0; k < ERROR_CLASS_COUNT; k++)
+    assert_false(classes[k]);
+  assert_string_equal(error_class_name(ERROR_DUPLICATE_KEY), "duplicate_key");
+}
+
+static void test_datetime(void **state) {
+  (void)state;
+  assert_true(mariadb_parse_datetime("1970-01-01 00:00:01.500000") == 1.5);
+  assert_true(mariadb_parse_datetime("2026-11-22T08:30:00") == 1795336200);
+  assert_true(isnan(mariadb_parse_datetime("2026-11-22")));
+  assert_true(isnan(mariadb_parse_datetime("2026-11-22 08:30:00x")));
+  assert_true(isnan(mariadb_parse_datetime(NULL)));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_gtid_parser),
+      cmocka_unit_test(test_heartbeat_lag_and_skew),
+      cmocka_unit_test(test_transactions_behind),
+      cmocka_unit_test(test_links_and_stall),
+      cmocka_unit_test(test_checks),
+      cmocka_unit_test(test_error_classes),
+      cmocka_unit_test(test_datetime),
+  };
+  return cmocka_run_group_tests_name("pair", tests, NULL, NULL);
+}
