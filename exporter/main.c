@@ -6,6 +6,7 @@
 #include "poller.h"
 #include "snapshot.h"
 #include "version.h"
+#include "watch.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define EXIT_CONFIG 2
 #define HTTP_CONNECTION_LIMIT 256
@@ -124,10 +126,21 @@ int main(int argc, char **argv) {
   if (pollers_start(config, store, &pollers) != 0)
     goto out;
 
+  struct watch *watch = watch_new();
   for (;;) {
-    int sig;
-    if (sigwait(&signals, &sig) != 0)
+    /* Between signals, once per poll interval, log what changed in the pairs. */
+    struct timespec tick = {
+        (time_t)config->poll_interval_s,
+        (long)((config->poll_interval_s - (double)(time_t)config->poll_interval_s) * 1e9)};
+    int sig = sigtimedwait(&signals, NULL, &tick);
+    if (sig < 0) {
+      if (watch) {
+        struct snapshot *s = snapshot_store_acquire(store);
+        watch_update(watch, s);
+        snapshot_unref(s);
+      }
       continue;
+    }
     if (sig == SIGHUP) {
       log_event(LOG_INFO, "SIGHUP: reloading the configuration", "file", flags.config_file);
       if (reload(flags.config_file, &config, store, &pollers) == 0)
@@ -138,6 +151,7 @@ int main(int argc, char **argv) {
     status = 0;
     break;
   }
+  watch_free(watch);
 out:
   http_stop(http);
   pollers_stop(pollers);
