@@ -23,7 +23,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS) $(CFLAGS) -Ichecker -Iexporter -
 	$(PKG_CFLAGS) -MMD -MP
 LIBS = $(PKG_LIBS) -lpthread -lm
 
-CHECKER_SRC := $(wildcard checker/*.c)
+CHECKER_SRC := $(filter-out checker/replmon_check.c,$(wildcard checker/*.c))
 EXPORTER_SRC := $(filter-out exporter/main.c,$(wildcard exporter/*.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 
@@ -32,7 +32,7 @@ EXPORTER_OBJ := $(EXPORTER_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all check deps lint unit integration demo asan valgrind install clean format
-all: $(BUILD)/replmon
+all: $(BUILD)/replmon $(BUILD)/replmon-check
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -48,6 +48,11 @@ FORCE:
 
 $(BUILD)/replmon: $(BUILD)/obj/exporter/main.o $(EXPORTER_OBJ) $(CHECKER_OBJ)
 	$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
+
+# The one-shot check shares the probes, pollers, snapshot and health code with the daemon.
+$(BUILD)/replmon-check: $(BUILD)/obj/checker/replmon_check.o $(EXPORTER_OBJ) $(CHECKER_OBJ)
+	$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
+$(BUILD)/obj/checker/replmon_check.o: $(BUILD)/gen/revision.h
 
 $(BUILD)/tests/%: tests/unit/%.c $(EXPORTER_OBJ) $(CHECKER_OBJ)
 	@mkdir -p $(dir $@)
@@ -90,8 +95,9 @@ valgrind: deps
 	    --errors-for-leak-kinds=definite,indirect ../../$$t) || failed=1; \
 	done; exit $$failed
 
-install: $(BUILD)/replmon
+install: $(BUILD)/replmon $(BUILD)/replmon-check
 	install -D -m 0755 $(BUILD)/replmon $(DESTDIR)$(PREFIX)/bin/replmon
+	install -D -m 0755 $(BUILD)/replmon-check $(DESTDIR)$(PREFIX)/bin/replmon-check
 	install -D -m 0644 exporter/replmon.service $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.service
 	install -D -m 0644 exporter/replmon.example.yml $(DESTDIR)$(PREFIX)/share/doc/replmon/replmon.example.yml
 	sed -i 's|/usr/local/|$(PREFIX)/|g' $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.service

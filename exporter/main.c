@@ -136,7 +136,7 @@ int main(int argc, char **argv) {
     if (sig < 0) {
       if (watch) {
         struct snapshot *s = snapshot_store_acquire(store);
-        watch_update(watch, s);
+        watch_update(watch, store, s);
         snapshot_unref(s);
       }
       continue;

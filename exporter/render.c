@@ -1,5 +1,6 @@
 #include "render.h"
 #include "cluster.h"
+#include "health.h"
 #include "pair.h"
 
 #include <errno.h>
@@ -553,6 +554,38 @@ static void render_streams(const struct snapshot *s, struct buf *out) {
   }
 }
 
+/* The health state of every node, as the watcher last published it (one poll interval late
+ * at most); before its first board every node is unknown. */
+static void render_states(const struct snapshot *s, struct buf *out) {
+  const struct config *c = s->config;
+  family(out, "replmon_target_state", "gauge",
+         "The node's health (ok, warning, critical, unknown) as one series per state; the current "
+         "one is 1.");
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass == 1)
+      family(out, "replmon_target_state_since_timestamp_seconds", "gauge",
+             "Unix time when the node entered its current health state; NaN before the first "
+             "evaluation.");
+    for (size_t t = 0; t < s->n_targets; t++) {
+      const struct target *tg = &c->targets[t];
+      if (tg->kind == TARGET_XMPP_STREAM)
+        continue; /* part of its XMPP node */
+      const struct board_entry *e = health_board_find(s->board, tg->cluster, tg->name);
+      struct label labels[] = {{"cluster", tg->cluster}, {"node", tg->name}, {"state", NULL}};
+      if (pass == 1) {
+        sample(out, "replmon_target_state_since_timestamp_seconds", labels, 2,
+               e ? e->since_unix : NAN);
+        continue;
+      }
+      int state = e ? e->state : HEALTH_UNKNOWN;
+      for (int k = 0; k < HEALTH_COUNT; k++) {
+        labels[2].value = health_state_name((enum health_state)k);
+        sample(out, "replmon_target_state", labels, 3, k == state);
+      }
+    }
+  }
+}
+
 int render_metrics(const struct snapshot *s, const struct build_info *build, struct buf *out) {
   family(out, "replmon_build_info", "gauge",
          "A metric with a constant '1' value labeled by the version and revision of replmon.");
@@ -586,5 +619,6 @@ int render_metrics(const struct snapshot *s, const struct build_info *build, str
                       "Unix time of the target's last successful probe; 0 when it never answered.",
                       PROBE_LAST_SUCCESS);
   render_probe_errors(s, out);
+  render_states(s, out);
   return out->failed ? -ENOMEM : 0;
 }

@@ -39,6 +39,45 @@ void target_result_unref(struct target_result *result) {
   free(result);
 }
 
+struct health_board *health_board_new(size_t n) {
+  struct health_board *b = calloc(1, sizeof(*b));
+  if (!b)
+    return NULL;
+  b->entries = calloc(n ? n : 1, sizeof(*b->entries));
+  if (!b->entries) {
+    free(b);
+    return NULL;
+  }
+  atomic_init(&b->refs, 1);
+  b->n = n;
+  return b;
+}
+
+void health_board_unref(struct health_board *b) {
+  if (!b || atomic_fetch_sub(&b->refs, 1) != 1)
+    return;
+  for (size_t i = 0; i < b->n; i++) {
+    free(b->entries[i].cluster);
+    free(b->entries[i].node);
+  }
+  free(b->entries);
+  free(b);
+}
+
+const struct board_entry *health_board_find(const struct health_board *b, const char *cluster,
+                                            const char *node) {
+  for (size_t i = 0; b && i < b->n; i++)
+    if (b->entries[i].node && strcmp(b->entries[i].node, node) == 0 &&
+        strcmp(b->entries[i].cluster, cluster) == 0)
+      return &b->entries[i];
+  return NULL;
+}
+
+static struct health_board *board_ref(struct health_board *b) {
+  atomic_fetch_add(&b->refs, 1);
+  return b;
+}
+
 static struct snapshot *snapshot_alloc(struct config *config, unsigned long generation) {
   struct snapshot *s = calloc(1, sizeof(*s) + config->n_targets * sizeof(s->results[0]));
   if (!s)
@@ -60,6 +99,7 @@ void snapshot_unref(struct snapshot *snapshot) {
     return;
   for (size_t i = 0; i < snapshot->n_targets; i++)
     target_result_unref(snapshot->results[i]);
+  health_board_unref(snapshot->board);
   config_unref(snapshot->config);
   free(snapshot);
 }
@@ -127,6 +167,7 @@ int snapshot_store_publish(struct snapshot_store *store, const struct config *co
     next->results[i] = i == index        ? result
                        : cur->results[i] ? target_result_ref(cur->results[i])
                                          : NULL;
+  next->board = cur->board ? board_ref(cur->board) : NULL;
   store->generation++;
   struct snapshot *old = swap_locked(store, next);
   pthread_mutex_unlock(&store->lock);
@@ -154,9 +195,28 @@ int snapshot_store_install(struct snapshot_store *store, struct config *config) 
       }
     }
   }
+  next->board = cur->board ? board_ref(cur->board) : NULL;
   store->generation++;
   struct snapshot *old = swap_locked(store, next);
   pthread_mutex_unlock(&store->lock);
   snapshot_unref(old);
   return 0;
+}
+
+void snapshot_store_set_board(struct snapshot_store *store, struct health_board *board) {
+  pthread_mutex_lock(&store->lock);
+  struct snapshot *cur = store->current;
+  struct snapshot *next = snapshot_alloc(cur->config, store->generation + 1);
+  if (!next) {
+    pthread_mutex_unlock(&store->lock);
+    health_board_unref(board);
+    return;
+  }
+  for (size_t i = 0; i < cur->n_targets; i++)
+    next->results[i] = cur->results[i] ? target_result_ref(cur->results[i]) : NULL;
+  next->board = board;
+  store->generation++;
+  struct snapshot *old = swap_locked(store, next);
+  pthread_mutex_unlock(&store->lock);
+  snapshot_unref(old);
 }

@@ -33,10 +33,30 @@ struct target_result *target_result_new(void);
 struct target_result *target_result_ref(struct target_result *result);
 void target_result_unref(struct target_result *result);
 
+/* How long each node has been in its health state: kept by the watcher (health.h gives the
+ * state itself), immutable once published, shared by reference. */
+struct health_board {
+  atomic_int refs;
+  size_t n;
+  struct board_entry {
+    char *cluster;
+    char *node;
+    int state;         /* enum health_state */
+    double since_unix; /* when the node entered it */
+  } * entries;
+};
+
+struct health_board *health_board_new(size_t n);
+void health_board_unref(struct health_board *board);
+/* The entry for cluster/node, or NULL. */
+const struct board_entry *health_board_find(const struct health_board *board, const char *cluster,
+                                            const char *node);
+
 struct snapshot {
   atomic_int refs;
   unsigned long generation;        /* grows with every publish: a cheap "has anything changed" */
   struct config *config;           /* holds a reference */
+  struct health_board *board;      /* holds a reference; NULL until the watcher publishes one */
   size_t n_targets;                /* config->n_targets */
   struct target_result *results[]; /* by target index; NULL until the first poll ends */
 };
@@ -59,6 +79,9 @@ unsigned long snapshot_store_generation(struct snapshot_store *store);
  * Returns 0, -ESTALE when dropped, or -ENOMEM (the old snapshot stays). */
 int snapshot_store_publish(struct snapshot_store *store, const struct config *config, size_t index,
                            struct target_result *result);
+
+/* Publishes a new health board (the store takes over the caller's reference). */
+void snapshot_store_set_board(struct snapshot_store *store, struct health_board *board);
 
 /* Switches to a new config. Results of targets that keep their kind, cluster and name are
  * carried over, so a reload leaves no gap. Returns 0 or -ENOMEM (nothing changed). */

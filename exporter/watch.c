@@ -1,10 +1,12 @@
 #include "watch.h"
 #include "buf.h"
 #include "cluster.h"
+#include "health.h"
 #include "log.h"
 #include "pair.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,7 @@ struct entry {
 struct watch {
   size_t n;
   struct entry *entries;
+  struct health_board *board; /* our reference to the last published board */
 };
 
 struct watch *watch_new(void) {
@@ -32,6 +35,7 @@ void watch_free(struct watch *watch) {
     free(watch->entries[i].problem);
   }
   free(watch->entries);
+  health_board_unref(watch->board);
   free(watch);
 }
 
@@ -110,7 +114,65 @@ static void watch_cluster(struct watch *w, const struct cluster_view *v) {
   buf_free(&key);
 }
 
-void watch_update(struct watch *w, const struct snapshot *s) {
+static void format_duration(char *out, size_t size, double seconds) {
+  long s = seconds < 0 ? 0 : (long)seconds;
+  if (s >= 3600)
+    snprintf(out, size, "%ldh%02ldm%02lds", s / 3600, s / 60 % 60, s % 60);
+  else if (s >= 60)
+    snprintf(out, size, "%ldm%02lds", s / 60, s % 60);
+  else
+    snprintf(out, size, "%.1fs", seconds < 0 ? 0 : seconds);
+}
+
+/* Logs every node whose health state changed, with how long the previous state lasted, and
+ * publishes the new board (states and since when) into the store. */
+static void watch_health(struct watch *w, struct snapshot_store *store, const struct snapshot *s) {
+  struct node_health *list;
+  size_t n;
+  if (health_evaluate(s, NAN, &list, &n) != 0)
+    return;
+  double now = clock_unix_seconds();
+  bool changed_any = !w->board || w->board->n != n;
+  struct health_board *next = health_board_new(n);
+  for (size_t i = 0; next && i < n; i++) {
+    const struct board_entry *before = health_board_find(w->board, list[i].cluster, list[i].node);
+    struct board_entry *e = &next->entries[i];
+    e->cluster = strdup(list[i].cluster);
+    e->node = strdup(list[i].node);
+    e->state = list[i].state;
+    e->since_unix = before && before->state == (int)list[i].state ? before->since_unix : now;
+    if (before && before->state == (int)list[i].state)
+      continue;
+    changed_any = true;
+    if (!before && list[i].state == HEALTH_UNKNOWN)
+      continue;
+    char lasted[32] = "";
+    if (before)
+      format_duration(lasted, sizeof(lasted), now - before->since_unix);
+    enum log_level level = list[i].state == HEALTH_CRITICAL  ? LOG_ERROR
+                           : list[i].state == HEALTH_WARNING ? LOG_WARN
+                                                             : LOG_INFO;
+    log_event(level, "state changed", "kind", list[i].kind, "cluster", list[i].cluster, "node",
+              list[i].node, "from",
+              before ? health_state_name((enum health_state)before->state) : "none", "to",
+              health_state_name(list[i].state), "reason", list[i].reason, "previous_lasted",
+              lasted);
+  }
+  health_free(list, n);
+  if (!next)
+    return;
+  if (!changed_any) {
+    health_board_unref(next);
+    return;
+  }
+  health_board_unref(w->board);
+  w->board = next;
+  atomic_fetch_add(&next->refs, 1);
+  snapshot_store_set_board(store, next);
+}
+
+void watch_update(struct watch *w, struct snapshot_store *store, const struct snapshot *s) {
+  watch_health(w, store, s);
   for (size_t c = 0; c < s->config->n_mariadb; c++) {
     struct cluster_view v;
     if (cluster_view_build(s, c, &v) == 0)
