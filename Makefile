@@ -32,7 +32,8 @@ EXPORTER_OBJ := $(EXPORTER_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all check deps lint unit integration demo asan valgrind install clean format
-all: $(BUILD)/replmon $(BUILD)/replmon-check
+PROGRAMS := $(BUILD)/replmon $(if $(wildcard checker/replmon_check.c),$(BUILD)/replmon-check)
+all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -95,7 +96,8 @@ valgrind: deps
 	    --errors-for-leak-kinds=definite,indirect ../../$$t) || failed=1; \
 	done; exit $$failed
 
-install: $(BUILD)/replmon $(BUILD)/replmon-check
+instPROGRAMS := $(BUILD)/replmon $(if $(wildcard checker/replmon_check.c),$(BUILD)/replmon-check)
+all: $(PROGRAMS)
 	install -D -m 0755 $(BUILD)/replmon $(DESTDIR)$(PREFIX)/bin/replmon
 	install -D -m 0755 $(BUILD)/replmon-check $(DESTDIR)$(PREFIX)/bin/replmon-check
 	install -D -m 0644 exporter/replmon.service $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.service

@@ -33,13 +33,36 @@ static long milliseconds(double seconds) {
   return seconds <= 0 ? 1 : (long)(seconds * 1000 + 0.5);
 }
 
+static void free_options_copy(struct http_client_options *o) {
+  free((char *)o->basic_user);
+  if (o->password) {
+    explicit_bzero((char *)o->password, strlen(o->password));
+    free((char *)o->password);
+  }
+  if (o->raw_authorization) {
+    explicit_bzero((char *)o->raw_authorization, strlen(o->raw_authorization));
+    free((char *)o->raw_authorization);
+  }
+}
+
 struct http_client *http_client_new(const struct http_client_options *options) {
   struct http_client *client = calloc(1, sizeof(*client));
   if (!client)
     return NULL;
   client->options = *options;
+  struct http_client_options *o = &client->options;
+  o->basic_user = options->basic_user ? strdup(options->basic_user) : NULL;
+  o->password = options->password ? strdup(options->password) : NULL;
+  o->raw_authorization = options->raw_authorization ? strdup(options->raw_authorization) : NULL;
+  if ((options->basic_user && !o->basic_user) || (options->password && !o->password) ||
+      (options->raw_authorization && !o->raw_authorization)) {
+    free_options_copy(o);
+    free(client);
+    return NULL;
+  }
   client->curl = curl_easy_init();
   if (!client->curl) {
+    free_options_copy(o);
     free(client);
     return NULL;
   }
@@ -52,10 +75,10 @@ struct http_client *http_client_new(const struct http_client_options *options) {
   curl_easy_setopt(c, CURLOPT_USERAGENT, "replmon");
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, client->error);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-  if (options->basic_user) {
+  if (o->basic_user) {
     curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-    curl_easy_setopt(c, CURLOPT_USERNAME, options->basic_user);
-    curl_easy_setopt(c, CURLOPT_PASSWORD, options->password ? options->password : "");
+    curl_easy_setopt(c, CURLOPT_USERNAME, o->basic_user);
+    curl_easy_setopt(c, CURLOPT_PASSWORD, o->password ? o->password : "");
   }
   return client;
 }
@@ -64,6 +87,7 @@ void http_client_free(struct http_client *client) {
   if (!client)
     return;
   curl_easy_cleanup(client->curl);
+  free_options_copy(&client->options);
   free(client);
 }
 

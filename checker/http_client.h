@@ -25,7 +25,7 @@ struct http_answer {
 
 struct http_client;
 
-/* The option strings are borrowed: they must outlive the client. NULL when out of memory. */
+/* Copies the options. NULL when out of memory. */
 struct http_client *http_client_new(const struct http_client_options *options);
 void http_client_free(struct http_client *client);
 

@@ -198,10 +198,39 @@ int mariadb_status_carry_unknown(const struct mariadb_status *from, struct maria
 
 /* ---- the connection ---- */
 
+static void free_target_copy(struct mariadb_target *t) {
+  free((char *)t->host);
+  free((char *)t->socket);
+  free((char *)t->user);
+  if (t->password) {
+    explicit_bzero((char *)t->password, strlen(t->password));
+    free((char *)t->password);
+  }
+  free((char *)t->heartbeat_table);
+}
+
+static char *copy_or_null(const char *s, bool *failed) {
+  char *copy = s ? strdup(s) : NULL;
+  *failed = *failed || (s && !copy);
+  return copy;
+}
+
 struct mariadb_probe *mariadb_probe_new(const struct mariadb_target *target) {
   struct mariadb_probe *probe = calloc(1, sizeof(*probe));
-  if (probe)
-    probe->target = *target;
+  if (!probe)
+    return NULL;
+  bool failed = false;
+  probe->target = *target;
+  probe->target.host = copy_or_null(target->host, &failed);
+  probe->target.socket = copy_or_null(target->socket, &failed);
+  probe->target.user = copy_or_null(target->user, &failed);
+  probe->target.password = copy_or_null(target->password, &failed);
+  probe->target.heartbeat_table = copy_or_null(target->heartbeat_table, &failed);
+  if (failed) {
+    free_target_copy(&probe->target);
+    free(probe);
+    return NULL;
+  }
   return probe;
 }
 
@@ -216,6 +245,7 @@ void mariadb_probe_free(struct mariadb_probe *probe) {
   if (!probe)
     return;
   disconnect(probe);
+  free_target_copy(&probe->target);
   free(probe);
 }
 

@@ -96,7 +96,7 @@ void mariadb_status_clear(struct mariadb_status *s);
  * that a node that stops answering keeps its series. Returns 0 or -ENOMEM. */
 int mariadb_status_carry_unknown(const struct mariadb_status *from, struct mariadb_status *to);
 
-/* Where and how to connect. The strings are borrowed: they must outlive the probe. */
+/* Where and how to connect. mariadb_probe_new copies it. */
 struct mariadb_target {
   const char *host; /* NULL when socket is set */
   unsigned port;
