@@ -1,5 +1,6 @@
-/* The HTTP server (libmicrohttpd): /metrics, the landing page and /-/healthy. Handlers only
- * take a snapshot reference and render; nothing here touches a database. */
+/* The HTTP server (libmicrohttpd): /metrics, the status page, /health/<node>, /probe,
+ * /-/healthy and /-/reload. Handlers take a snapshot reference and render; only /probe
+ * probes (on a thread of its own) and /-/reload reloads. */
 #ifndef REPLMON_HTTP_H
 #define REPLMON_HTTP_H
 
@@ -13,6 +14,10 @@ struct http_options {
   struct build_info build;
   unsigned connection_limit;
   unsigned connection_timeout_s;
+  /* POST /-/reload: returns 0 when reloaded, 1 when the file was refused (*error says why,
+   * freed by the server), -1 on another failure. NULL disables the endpoint. */
+  int (*reload)(void *ctx, char **error);
+  void *reload_ctx;
 };
 
 struct http_server;

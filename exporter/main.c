@@ -1,5 +1,6 @@
 /* replmon: start-up, signals, reload and shutdown. */
 #include "config.h"
+#include "daemon.h"
 #include "flags.h"
 #include "http.h"
 #include "log.h"
@@ -32,35 +33,9 @@ static int load_config(const char *path, struct config **out) {
   return rc;
 }
 
-/* A reload swaps the whole poller set: a bad file keeps the running one. Returns 0, or -1
- * when no poller runs any more (replmon must then exit rather than serve stale data). */
-static int reload(const char *path, struct config **config, struct snapshot_store *store,
-                  struct pollers **pollers) {
-  struct config *next = NULL;
-  char *error = NULL;
-  if (config_load(path, &next, &error) != 0) {
-    log_event(LOG_ERROR, "reload failed; the running configuration stays", "err", error);
-    free(error);
-    return 0;
-  }
-  pollers_stop(*pollers);
-  *pollers = NULL;
-  struct config *keep = *config;
-  if (snapshot_store_install(store, next) != 0) {
-    log_event(LOG_ERROR, "reload failed: out of memory; the running configuration stays");
-    config_unref(next);
-    next = keep;
-  } else {
-    *config = next;
-  }
-  int rc = pollers_start(*config, store, pollers);
-  if (rc != 0)
-    log_event(LOG_ERROR, "cannot restart the pollers after a reload: stopping");
-  else if (next != keep)
-    log_event(LOG_INFO, "configuration reloaded", "file", path);
-  if (next != keep)
-    config_unref(keep);
-  return rc ? -1 : 0;
+/* POST /-/reload: the same reload as SIGHUP, run on the HTTP thread that asked. */
+static int reload_from_http(void *ctx, char **error) {
+  return daemon_reload(ctx, error);
 }
 
 int main(int argc, char **argv) {
@@ -103,10 +78,11 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
 
   int status = 1;
-  struct pollers *pollers = NULL;
   struct http_server *http = NULL;
-  struct snapshot_store *store = snapshot_store_new(config);
-  if (!store) {
+  struct daemon daemon = {.config_path = flags.config_file, .config = config};
+  pthread_mutex_init(&daemon.lock, NULL);
+  daemon.store = snapshot_store_new(config);
+  if (!daemon.store) {
     log_event(LOG_ERROR, "out of memory");
     goto out;
   }
@@ -115,37 +91,43 @@ int main(int argc, char **argv) {
   struct http_options http_options = {
       .listen_address = flags.listen_address,
       .telemetry_path = flags.telemetry_path,
-      .store = store,
+      .store = daemon.store,
       .build = {REPLMON_VERSION, REPLMON_REVISION},
       .connection_limit = HTTP_CONNECTION_LIMIT,
       .connection_timeout_s = HTTP_CONNECTION_TIMEOUT_S,
+      .reload = reload_from_http,
+      .reload_ctx = &daemon,
   };
   /* HTTP first: an address in use stops replmon before it polls anything. */
   if (http_start(&http_options, &http) != 0)
     goto out;
-  if (pollers_start(config, store, &pollers) != 0)
+  if (pollers_start(config, daemon.store, &daemon.pollers) != 0)
     goto out;
 
   struct watch *watch = watch_new();
   for (;;) {
-    /* Between signals, once per poll interval, log what changed in the pairs. */
-    struct timespec tick = {
-        (time_t)config->poll_interval_s,
-        (long)((config->poll_interval_s - (double)(time_t)config->poll_interval_s) * 1e9)};
+    /* Between signals, once per poll interval, log what changed. */
+    struct snapshot *s = snapshot_store_acquire(daemon.store);
+    double interval = s->config->poll_interval_s;
+    snapshot_unref(s);
+    struct timespec tick = {(time_t)interval, (long)((interval - (double)(time_t)interval) * 1e9)};
     int sig = sigtimedwait(&signals, NULL, &tick);
     if (sig < 0) {
       if (watch) {
-        struct snapshot *s = snapshot_store_acquire(store);
-        watch_update(watch, store, s);
+        s = snapshot_store_acquire(daemon.store);
+        watch_update(watch, daemon.store, s);
         snapshot_unref(s);
       }
       continue;
     }
     if (sig == SIGHUP) {
       log_event(LOG_INFO, "SIGHUP: reloading the configuration", "file", flags.config_file);
-      if (reload(flags.config_file, &config, store, &pollers) == 0)
+      char *error = NULL;
+      int rc = daemon_reload(&daemon, &error);
+      free(error);
+      if (rc >= 0)
         continue;
-      break; /* status stays 1 */
+      break; /* status stays 1: better restarted by systemd than half polling */
     }
     log_event(LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     status = 0;
@@ -154,9 +136,10 @@ int main(int argc, char **argv) {
   watch_free(watch);
 out:
   http_stop(http);
-  pollers_stop(pollers);
-  snapshot_store_free(store);
-  config_unref(config);
+  pollers_stop(daemon.pollers);
+  snapshot_store_free(daemon.store);
+  config_unref(daemon.config);
+  pthread_mutex_destroy(&daemon.lock);
   curl_global_cleanup();
   mysql_library_end();
   if (status == 0)

@@ -22,11 +22,18 @@
 #define VERSION_REFRESH_POLLS 300 /* ejabberd's version is asked for now and then, not always */
 
 struct poller {
-  struct pollers *set;
-  size_t index;
-  const struct target *target;
   pthread_t thread;
   bool started;
+  pthread_mutex_t lock; /* guards running and pending; the condvar wakes the sleeping thread */
+  pthread_cond_t wake;
+  bool running;
+  struct config *pending; /* a reloaded configuration to switch to before the next poll */
+  size_t pending_index;
+  /* Owned by the thread once it runs. */
+  struct config *config; /* a reference */
+  size_t index;
+  const struct target *target; /* &config->targets[index] */
+  struct snapshot_store *store;
   struct target_result *last; /* the last published result, a reference of our own */
   unsigned connect_failures;
   unsigned long polls;
@@ -36,13 +43,8 @@ struct poller {
 };
 
 struct pollers {
-  struct config *config;
-  struct snapshot_store *store;
-  pthread_mutex_t lock; /* guards running; the condvar wakes sleeping pollers */
-  pthread_cond_t wake;
-  bool running;
   size_t n;
-  struct poller *pollers;
+  struct poller **items;
 };
 
 double poller_backoff_seconds(double poll_interval_s, unsigned failures) {
@@ -53,18 +55,28 @@ double poller_backoff_seconds(double poll_interval_s, unsigned failures) {
   return delay < cap ? delay : cap;
 }
 
-/* Sleeps until the monotonic time deadline or until stopped; returns false when stopped. */
-static bool sleep_until(struct pollers *set, double deadline) {
+/* Sleeps until the monotonic time deadline or until stopped; returns false when stopped.
+ * Takes up a reloaded configuration on the way. */
+static bool sleep_until(struct poller *p, double deadline) {
   struct timespec ts;
   ts.tv_sec = (time_t)deadline;
   ts.tv_nsec = (long)((deadline - (double)ts.tv_sec) * 1e9);
-  pthread_mutex_lock(&set->lock);
-  while (set->running) {
-    if (pthread_cond_timedwait(&set->wake, &set->lock, &ts) == ETIMEDOUT)
+  pthread_mutex_lock(&p->lock);
+  while (p->running) {
+    if (pthread_cond_timedwait(&p->wake, &p->lock, &ts) == ETIMEDOUT)
       break;
   }
-  bool running = set->running;
-  pthread_mutex_unlock(&set->lock);
+  bool running = p->running;
+  struct config *old = NULL;
+  if (p->pending) {
+    old = p->config;
+    p->config = p->pending;
+    p->index = p->pending_index;
+    p->target = &p->config->targets[p->index];
+    p->pending = NULL;
+  }
+  pthread_mutex_unlock(&p->lock);
+  config_unref(old);
   return running;
 }
 
@@ -341,16 +353,15 @@ static struct target_result *poll_once(struct poller *p, const struct config *co
 
 static void *poll_loop(void *arg) {
   struct poller *p = arg;
-  struct pollers *set = p->set;
-  const struct config *config = set->config;
   mysql_thread_init();
-  if (open_probe(p, config) != 0) {
+  if (open_probe(p, p->config) != 0) {
     log_event(LOG_ERROR, "out of memory: target not polled", "node", p->target->name);
     mysql_thread_end();
     return NULL;
   }
   double next = clock_monotonic_seconds();
-  while (sleep_until(set, next)) {
+  while (sleep_until(p, next)) {
+    const struct config *config = p->config;
     double started = clock_monotonic_seconds();
     enum probe_reason reason = REASON_NONE;
     struct target_result *result = poll_once(p, config, &reason);
@@ -363,7 +374,7 @@ static void *poll_loop(void *arg) {
         log_replica_changes(p, p->last ? &p->last->mariadb : NULL, &result->mariadb);
       target_result_unref(p->last);
       p->last = target_result_ref(result);
-      snapshot_store_publish(set->store, config, p->index, result);
+      snapshot_store_publish(p->store, config, p->index, result);
     }
     /* Polls keep a fixed rhythm; a poll that overran skips the slots it missed. */
     double now = clock_monotonic_seconds();
@@ -384,73 +395,228 @@ static void *poll_loop(void *arg) {
   return NULL;
 }
 
-int pollers_start(struct config *config, struct snapshot_store *store, struct pollers **out) {
-  *out = NULL;
-  struct pollers *set = calloc(1, sizeof(*set));
-  if (!set)
-    return -ENOMEM;
-  set->pollers = calloc(config->n_targets ? config->n_targets : 1, sizeof(*set->pollers));
-  if (!set->pollers) {
-    free(set);
-    return -ENOMEM;
-  }
-  set->config = config_ref(config);
-  set->store = store;
-  set->running = true;
-  pthread_mutex_init(&set->lock, NULL);
+static struct poller *poller_new(struct config *config, size_t index, struct snapshot_store *store,
+                                 const struct snapshot *carried) {
+  struct poller *p = calloc(1, sizeof(*p));
+  if (!p)
+    return NULL;
+  pthread_mutex_init(&p->lock, NULL);
   pthread_condattr_t attr;
   pthread_condattr_init(&attr);
   pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&set->wake, &attr);
+  pthread_cond_init(&p->wake, &attr);
   pthread_condattr_destroy(&attr);
+  p->running = true;
+  p->config = config_ref(config);
+  p->index = index;
+  p->target = &config->targets[index];
+  p->store = store;
+  if (carried->config == config && carried->results[index])
+    p->last = target_result_ref(carried->results[index]);
+  return p;
+}
 
+static int poller_start(struct poller *p) {
+  /* Small stacks: a poller needs little, and hundreds of them must stay cheap. */
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  int rc = pthread_create(&p->thread, &attr, poll_loop, p);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    log_event(LOG_ERROR, "cannot start a poller thread", "node", p->target->name, "err",
+              strerror(rc));
+    return -rc;
+  }
+  p->started = true;
+  return 0;
+}
+
+static void poller_signal_stop(struct poller *p) {
+  pthread_mutex_lock(&p->lock);
+  p->running = false;
+  pthread_cond_broadcast(&p->wake);
+  pthread_mutex_unlock(&p->lock);
+}
+
+static void poller_join_free(struct poller *p) {
+  if (p->started)
+    pthread_join(p->thread, NULL);
+  target_result_unref(p->last);
+  config_unref(p->pending);
+  config_unref(p->config);
+  pthread_cond_destroy(&p->wake);
+  pthread_mutex_destroy(&p->lock);
+  free(p);
+}
+
+static struct pollers *set_new(size_t n) {
+  struct pollers *set = calloc(1, sizeof(*set));
+  if (set)
+    set->items = calloc(n ? n : 1, sizeof(*set->items));
+  if (set && !set->items) {
+    free(set);
+    set = NULL;
+  }
+  return set;
+}
+
+int pollers_start(struct config *config, struct snapshot_store *store, struct pollers **out) {
+  *out = NULL;
+  struct pollers *set = set_new(config->n_targets);
+  if (!set)
+    return -ENOMEM;
   struct snapshot *carried = snapshot_store_acquire(store);
-  set->n = config->n_targets;
-  for (size_t i = 0; i < set->n; i++) {
-    struct poller *p = &set->pollers[i];
-    p->set = set;
-    p->index = i;
-    p->target = &config->targets[i];
-    if (carried->config == config && carried->results[i])
-      p->last = target_result_ref(carried->results[i]);
+  int rc = 0;
+  for (size_t i = 0; i < config->n_targets && rc == 0; i++) {
+    struct poller *p = poller_new(config, i, store, carried);
+    if (!p) {
+      rc = -ENOMEM;
+      break;
+    }
+    set->items[set->n++] = p;
+    rc = poller_start(p);
   }
   snapshot_unref(carried);
-
-  /* Small stacks: a poller needs little, and hundreds of them must stay cheap. */
-  pthread_attr_t thread_attr;
-  pthread_attr_init(&thread_attr);
-  pthread_attr_setstacksize(&thread_attr, 256 * 1024);
-  for (size_t i = 0; i < set->n; i++) {
-    int rc = pthread_create(&set->pollers[i].thread, &thread_attr, poll_loop, &set->pollers[i]);
-    if (rc != 0) {
-      log_event(LOG_ERROR, "cannot start a poller thread", "node", set->pollers[i].target->name,
-                "err", strerror(rc));
-      pthread_attr_destroy(&thread_attr);
-      pollers_stop(set);
-      return -rc;
-    }
-    set->pollers[i].started = true;
+  if (rc) {
+    pollers_stop(set);
+    return rc;
   }
-  pthread_attr_destroy(&thread_attr);
   *out = set;
   return 0;
+}
+
+static bool same_text(const char *a, const char *b) {
+  return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Whether a poller of old_t can go on for new_t: same target, same way to reach it. */
+static bool same_probe(const struct config *oc, const struct target *o, const struct config *nc,
+                       const struct target *n) {
+  if (o->kind != n->kind || strcmp(o->cluster, n->cluster) != 0 || strcmp(o->name, n->name) != 0 ||
+      oc->connect_timeout_s != nc->connect_timeout_s || oc->query_timeout_s != nc->query_timeout_s)
+    return false;
+  switch (n->kind) {
+  case TARGET_MARIADB: {
+    const struct mariadb_node_config *a = o->mariadb_node, *b = n->mariadb_node;
+    const struct mariadb_cluster_config *ca = o->mariadb_cluster, *cb = n->mariadb_cluster;
+    return same_text(a->host, b->host) && a->port == b->port && same_text(a->socket, b->socket) &&
+           same_text(ca->user, cb->user) && same_text(ca->password, cb->password) &&
+           same_text(ca->heartbeat_table, cb->heartbeat_table) &&
+           ca->heartbeat_write == cb->heartbeat_write;
+  }
+  case TARGET_XMPP: {
+    const struct xmpp_node_config *a = o->xmpp_node, *b = n->xmpp_node;
+    return a->type == b->type && same_text(a->api_url, b->api_url) &&
+           same_text(a->basic_user, b->basic_user) && same_text(a->password, b->password) &&
+           same_text(a->secret, b->secret);
+  }
+  case TARGET_XMPP_STREAM:
+    return true; /* the stream probe reads its address from the configuration at each poll */
+  }
+  return false;
+}
+
+int pollers_reload(struct pollers **set_io, struct config *config, struct snapshot_store *store) {
+  struct pollers *old = *set_io;
+  struct pollers *next = set_new(config->n_targets);
+  if (!next)
+    return -ENOMEM;
+  bool *kept = calloc(old->n ? old->n : 1, sizeof(*kept));
+  if (!kept) {
+    free(next->items);
+    free(next);
+    return -ENOMEM;
+  }
+  struct snapshot *carried = snapshot_store_acquire(store);
+  size_t adopted = 0, started = 0;
+  int rc = 0;
+  for (size_t i = 0; i < config->n_targets; i++) {
+    struct poller *p = NULL;
+    for (size_t j = 0; j < old->n && !p; j++) {
+      struct poller *q = old->items[j];
+      if (kept[j])
+        continue;
+      /* Under its lock: the thread may be taking up an earlier reload right now. */
+      pthread_mutex_lock(&q->lock);
+      const struct config *qc = q->pending ? q->pending : q->config;
+      size_t qi = q->pending ? q->pending_index : q->index;
+      bool same = same_probe(qc, &qc->targets[qi], config, &config->targets[i]);
+      pthread_mutex_unlock(&q->lock);
+      if (same) {
+        kept[j] = true;
+        p = q;
+      }
+    }
+    if (p) {
+      /* Running on: it takes the new configuration before its next poll. */
+      pthread_mutex_lock(&p->lock);
+      config_unref(p->pending);
+      p->pending = config_ref(config);
+      p->pending_index = i;
+      pthread_mutex_unlock(&p->lock);
+      next->items[next->n++] = p;
+      adopted++;
+      continue;
+    }
+    p = poller_new(config, i, store, carried);
+    if (!p || poller_start(p) != 0) {
+      if (p)
+        poller_join_free(p);
+      rc = -ENOMEM;
+      continue;
+    }
+    next->items[next->n++] = p;
+    started++;
+  }
+  snapshot_unref(carried);
+  /* The others go: stop them all first, then wait, so that frozen nodes wait in parallel. */
+  size_t stopped = 0;
+  for (size_t j = 0; j < old->n; j++)
+    if (!kept[j])
+      poller_signal_stop(old->items[j]);
+  for (size_t j = 0; j < old->n; j++) {
+    if (!kept[j]) {
+      poller_join_free(old->items[j]);
+      stopped++;
+    }
+  }
+  free(kept);
+  free(old->items);
+  free(old);
+  *set_io = next;
+  char counts[96];
+  snprintf(counts, sizeof(counts), "%zu kept, %zu started, %zu stopped", adopted, started, stopped);
+  log_event(LOG_INFO, "pollers reloaded", "targets", counts);
+  return rc;
 }
 
 void pollers_stop(struct pollers *set) {
   if (!set)
     return;
-  pthread_mutex_lock(&set->lock);
-  set->running = false;
-  pthread_cond_broadcast(&set->wake);
-  pthread_mutex_unlock(&set->lock);
-  for (size_t i = 0; i < set->n; i++) {
-    if (set->pollers[i].started)
-      pthread_join(set->pollers[i].thread, NULL);
-    target_result_unref(set->pollers[i].last);
-  }
-  pthread_cond_destroy(&set->wake);
-  pthread_mutex_destroy(&set->lock);
-  config_unref(set->config);
-  free(set->pollers);
+  for (size_t i = 0; i < set->n; i++)
+    poller_signal_stop(set->items[i]);
+  for (size_t i = 0; i < set->n; i++)
+    poller_join_free(set->items[i]);
+  free(set->items);
   free(set);
+}
+
+struct target_result *poller_probe_once(const struct config *config, size_t index,
+                                        double timeout_s) {
+  /* The configuration with timeouts cut to fit: everything else is the daemon's own. */
+  struct config bounded = *config;
+  if (bounded.connect_timeout_s > timeout_s / 3)
+    bounded.connect_timeout_s = timeout_s / 3;
+  if (bounded.query_timeout_s > timeout_s / 3)
+    bounded.query_timeout_s = timeout_s / 3;
+  struct poller p = {.config = &bounded, .index = index, .target = &config->targets[index]};
+  mysql_thread_init();
+  struct target_result *r = NULL;
+  enum probe_reason reason;
+  if (open_probe(&p, &bounded) == 0)
+    r = poll_once(&p, &bounded, &reason);
+  close_probe(&p);
+  mysql_thread_end();
+  return r;
 }

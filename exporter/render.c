@@ -26,6 +26,11 @@ void render_label_value(struct buf *out, const char *value) {
   }
 }
 
+/* Whether target i is rendered: every target, or the one a /probe snapshot is for. */
+static bool selected(const struct snapshot *s, size_t i) {
+  return s->only_target < 0 || (size_t)s->only_target == i;
+}
+
 static void family(struct buf *out, const char *name, const char *type, const char *help) {
   buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
@@ -70,6 +75,8 @@ static void render_node_family(const struct snapshot *s, struct buf *out, const 
                                const char *help, enum node_value which) {
   family(out, name, "gauge", help);
   for (size_t i = 0; i < s->n_targets; i++) {
+    if (!selected(s, i))
+      continue;
     const struct target *t = &s->config->targets[i];
     if (t->kind != TARGET_MARIADB)
       continue;
@@ -159,6 +166,8 @@ static void render_replica_family(const struct snapshot *s, struct buf *out,
                                   const struct replica_family *f) {
   family(out, f->name, f->type, f->help);
   for (size_t i = 0; i < s->n_targets; i++) {
+    if (!selected(s, i))
+      continue;
     const struct target *t = &s->config->targets[i];
     const struct target_result *r = s->results[i];
     if (t->kind != TARGET_MARIADB || !r)
@@ -360,6 +369,8 @@ static void render_probe_family(const struct snapshot *s, struct buf *out, const
                                 const char *help, enum probe_value which) {
   family(out, name, "gauge", help);
   for (size_t i = 0; i < s->n_targets; i++) {
+    if (!selected(s, i))
+      continue;
     const struct target *t = &s->config->targets[i];
     const struct target_result *r = s->results[i];
     struct label labels[] = {
@@ -399,6 +410,8 @@ static void render_probe_errors(const struct snapshot *s, struct buf *out) {
   static const char name[] = "replmon_probe_errors_total";
   family(out, name, "counter", "Failed probes of the target since replmon started, by reason.");
   for (size_t i = 0; i < s->n_targets; i++) {
+    if (!selected(s, i))
+      continue;
     const struct target *t = &s->config->targets[i];
     const struct target_result *r = s->results[i];
     size_t n;
@@ -466,6 +479,8 @@ static void render_xmpp(const struct snapshot *s, struct buf *out) {
   family(out, "xmpp_server_info", "gauge",
          "Always 1, labeled by the server's type and version (empty when it does not say).");
   for (size_t i = 0; i < s->n_targets; i++) {
+    if (!selected(s, i))
+      continue;
     const struct target *t = &s->config->targets[i];
     if (t->kind != TARGET_XMPP)
       continue;
@@ -479,6 +494,8 @@ static void render_xmpp(const struct snapshot *s, struct buf *out) {
   for (size_t f = 0; f < sizeof(xmpp_families) / sizeof(xmpp_families[0]); f++) {
     family(out, xmpp_families[f].name, "gauge", xmpp_families[f].help);
     for (size_t i = 0; i < s->n_targets; i++) {
+      if (!selected(s, i))
+        continue;
       const struct target *t = &s->config->targets[i];
       if (t->kind != TARGET_XMPP || (xmpp_families[f].value != X_UP &&
                                      !xmpp_provides(t->xmpp_node->type, xmpp_families[f].provided)))
@@ -491,6 +508,8 @@ static void render_xmpp(const struct snapshot *s, struct buf *out) {
   family(out, "xmpp_s2s_connections", "gauge",
          "Server-to-server connections by direction (in, out).");
   for (size_t i = 0; i < s->n_targets; i++) {
+    if (!selected(s, i))
+      continue;
     const struct target *t = &s->config->targets[i];
     if (t->kind != TARGET_XMPP || !xmpp_provides(t->xmpp_node->type, XMPP_S2S))
       continue;
@@ -544,6 +563,8 @@ static void render_streams(const struct snapshot *s, struct buf *out) {
   for (size_t f = 0; f < sizeof(stream_families) / sizeof(stream_families[0]); f++) {
     family(out, stream_families[f].name, "gauge", stream_families[f].help);
     for (size_t i = 0; i < s->n_targets; i++) {
+      if (!selected(s, i))
+        continue;
       const struct target *t = &s->config->targets[i];
       if (t->kind != TARGET_XMPP_STREAM)
         continue;
@@ -567,6 +588,8 @@ static void render_states(const struct snapshot *s, struct buf *out) {
              "Unix time when the node entered its current health state; NaN before the first "
              "evaluation.");
     for (size_t t = 0; t < s->n_targets; t++) {
+      if (!selected(s, t))
+        continue;
       const struct target *tg = &c->targets[t];
       if (tg->kind == TARGET_XMPP_STREAM)
         continue; /* part of its XMPP node */
@@ -603,7 +626,8 @@ int render_metrics(const struct snapshot *s, const struct build_info *build, str
                        NODE_READ_ONLY);
     for (size_t f = 0; f < sizeof(replica_families) / sizeof(replica_families[0]); f++)
       render_replica_family(s, out, &replica_families[f]);
-    render_clusters(s, out);
+    if (s->only_target < 0)
+      render_clusters(s, out); /* the pair as a whole: not for one node's /probe */
   }
   if (s->config->n_xmpp) {
     render_xmpp(s, out);
@@ -619,6 +643,7 @@ int render_metrics(const struct snapshot *s, const struct build_info *build, str
                       "Unix time of the target's last successful probe; 0 when it never answered.",
                       PROBE_LAST_SUCCESS);
   render_probe_errors(s, out);
-  render_states(s, out);
+  if (s->only_target < 0)
+    render_states(s, out);
   return out->failed ? -ENOMEM : 0;
 }

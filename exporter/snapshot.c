@@ -78,6 +78,19 @@ static struct health_board *board_ref(struct health_board *b) {
   return b;
 }
 
+struct snapshot *snapshot_new_single(struct config *config, size_t index,
+                                     struct target_result *result) {
+  struct snapshot *s = calloc(1, sizeof(*s) + config->n_targets * sizeof(s->results[0]));
+  if (!s)
+    return NULL;
+  atomic_init(&s->refs, 1);
+  s->config = config_ref(config);
+  s->n_targets = config->n_targets;
+  s->only_target = (long)index;
+  s->results[index] = result;
+  return s;
+}
+
 static struct snapshot *snapshot_alloc(struct config *config, unsigned long generation) {
   struct snapshot *s = calloc(1, sizeof(*s) + config->n_targets * sizeof(s->results[0]));
   if (!s)
@@ -86,6 +99,7 @@ static struct snapshot *snapshot_alloc(struct config *config, unsigned long gene
   s->generation = generation;
   s->config = config_ref(config);
   s->n_targets = config->n_targets;
+  s->only_target = -1;
   return s;
 }
 

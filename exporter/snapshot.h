@@ -58,10 +58,16 @@ struct snapshot {
   struct config *config;           /* holds a reference */
   struct health_board *board;      /* holds a reference; NULL until the watcher publishes one */
   size_t n_targets;                /* config->n_targets */
+  long only_target;                /* -1; a /probe snapshot sets the one target it answers for */
   struct target_result *results[]; /* by target index; NULL until the first poll ends */
 };
 
 struct snapshot *snapshot_ref(struct snapshot *snapshot);
+
+/* A snapshot of one target (for /probe): takes over the caller's reference on result; the
+ * renderer shows only that target. NULL when out of memory. */
+struct snapshot *snapshot_new_single(struct config *config, size_t index,
+                                     struct target_result *result);
 void snapshot_unref(struct snapshot *snapshot);
 
 struct snapshot_store;

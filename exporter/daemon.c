@@ -1,0 +1,31 @@
+#include "daemon.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int daemon_reload(struct daemon *d, char **error) {
+  *error = NULL;
+  pthread_mutex_lock(&d->lock);
+  struct config *next = NULL;
+  int rc = 0;
+  if (config_load(d->config_path, &next, error) != 0) {
+    log_event(LOG_ERROR, "reload failed; the running configuration stays", "err", *error);
+    rc = 1;
+  } else if (snapshot_store_install(d->store, next) != 0) {
+    log_event(LOG_ERROR, "reload failed: out of memory; the running configuration stays");
+    config_unref(next);
+    *error = strdup("out of memory");
+    rc = 1;
+  } else {
+    rc = pollers_reload(&d->pollers, next, d->store) == 0 ? 0 : -1;
+    config_unref(d->config);
+    d->config = next;
+    if (rc)
+      log_event(LOG_ERROR, "some targets could not be started after the reload");
+    else
+      log_event(LOG_INFO, "configuration reloaded", "file", d->config_path);
+  }
+  pthread_mutex_unlock(&d->lock);
+  return rc;
+}
