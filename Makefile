@@ -96,10 +96,8 @@ valgrind: deps
 	    --errors-for-leak-kinds=definite,indirect ../../$$t) || failed=1; \
 	done; exit $$failed
 
-instPROGRAMS := $(BUILD)/replmon $(if $(wildcard checker/replmon_check.c),$(BUILD)/replmon-check)
-all: $(PROGRAMS)
-	install -D -m 0755 $(BUILD)/replmon $(DESTDIR)$(PREFIX)/bin/replmon
-	install -D -m 0755 $(BUILD)/replmon-check $(DESTDIR)$(PREFIX)/bin/replmon-check
+install: $(PROGRAMS)
+	for p in $(PROGRAMS); do install -D -m 0755 $$p $(DESTDIR)$(PREFIX)/bin/$$(basename $$p); done
 	install -D -m 0644 exporter/replmon.service $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.service
 	install -D -m 0644 exporter/replmon.example.yml $(DESTDIR)$(PREFIX)/share/doc/replmon/replmon.example.yml
 	sed -i 's|/usr/local/|$(PREFIX)/|g' $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.service

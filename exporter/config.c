@@ -1,5 +1,9 @@
 #include "config.h"
 #include "buf.h"
+#include "yaml_file.h"
+
+#define CONFIG(p) ((struct config *)(p)->owner)
+#define CONFIG_FILE_LIMIT (4 * 1024 * 1024)
 
 #include <ctype.h>
 #include <errno.h>
@@ -13,52 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
-
-/* The parse state: the document, and the first error met (later ones are not reported, so
- * that the user gets one line naming one place). */
-struct parser {
-  const char *path;
-  yaml_document_t doc;
-  struct buf error;
-  struct config *config;
-};
-
-__attribute__((format(printf, 3, 4))) static int fail_at(struct parser *p, const yaml_node_t *node,
-                                                         const char *fmt, ...) {
-  if (p->error.len)
-    return -EINVAL;
-  size_t line = node ? node->start_mark.line + 1 : 1;
-  size_t col = node ? node->start_mark.column + 1 : 1;
-  buf_printf(&p->error, "%s:%zu:%zu: ", p->path, line, col);
-  va_list ap;
-  va_start(ap, fmt);
-  buf_vprintf(&p->error, fmt, ap);
-  va_end(ap);
-  return -EINVAL;
-}
-
-static yaml_node_t *node_at(struct parser *p, int index) {
-  return yaml_document_get_node(&p->doc, index);
-}
-
-static const char *scalar(const yaml_node_t *node) {
-  return node->type == YAML_SCALAR_NODE ? (const char *)node->data.scalar.value : NULL;
-}
-
-static int expect_string(struct parser *p, const yaml_node_t *node, const char *what, char **out) {
-  const char *text = scalar(node);
-  if (!text)
-    return fail_at(p, node, "%s: expected a string", what);
-  if (!*text)
-    return fail_at(p, node, "%s: must not be empty", what);
-  if (strlen(text) != node->data.scalar.length)
-    return fail_at(p, node, "%s: contains a NUL byte", what);
-  free(*out);
-  *out = strdup(text);
-  if (!*out)
-    return fail_at(p, node, "out of memory");
-  return 0;
-}
 
 int config_parse_duration(const char *text, double *seconds) {
   static const struct {
@@ -96,55 +54,26 @@ int config_parse_duration(const char *text, double *seconds) {
   return 0;
 }
 
-static int expect_duration(struct parser *p, const yaml_node_t *node, const char *what,
+static int expect_duration(struct yaml_file *p, const yaml_node_t *node, const char *what,
                            double *out) {
-  const char *text = scalar(node);
+  const char *text = yf_scalar(node);
   if (!text)
-    return fail_at(p, node, "%s: expected a duration such as 500ms, 1s or 2m", what);
+    return yf_fail(p, node, "%s: expected a duration such as 500ms, 1s or 2m", what);
   double seconds;
   if (config_parse_duration(text, &seconds) != 0)
-    return fail_at(p, node, "%s: bad duration '%s' (use e.g. 500ms, 1s, 2m or 1m30s)", what, text);
+    return yf_fail(p, node, "%s: bad duration '%s' (use e.g. 500ms, 1s, 2m or 1m30s)", what, text);
   if (seconds <= 0)
-    return fail_at(p, node, "%s: must be longer than 0", what);
+    return yf_fail(p, node, "%s: must be longer than 0", what);
   *out = seconds;
   return 0;
 }
 
-/* Calls visit(p, key, value, ctx) for every pair of a mapping, refusing duplicate keys. */
-typedef int (*pair_visitor)(struct parser *p, const yaml_node_t *key, yaml_node_t *value,
-                            void *ctx);
-
-static int each_pair(struct parser *p, yaml_node_t *map, const char *what, pair_visitor visit,
-                     void *ctx) {
-  if (map->type != YAML_MAPPING_NODE)
-    return fail_at(p, map, "%s: expected a mapping", what);
-  for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top;
-       pair++) {
-    yaml_node_t *key = node_at(p, pair->key);
-    yaml_node_t *value = node_at(p, pair->value);
-    if (!scalar(key))
-      return fail_at(p, key, "%s: keys must be strings", what);
-    for (yaml_node_pair_t *earlier = map->data.mapping.pairs.start; earlier < pair; earlier++) {
-      const char *other = scalar(node_at(p, earlier->key));
-      if (other && strcmp(other, scalar(key)) == 0)
-        return fail_at(p, key, "%s: duplicate key '%s'", what, scalar(key));
-    }
-    int rc = visit(p, key, value, ctx);
-    if (rc)
-      return rc;
-  }
-  return 0;
-}
-
-static int unknown_key(struct parser *p, const yaml_node_t *key, const char *what) {
-  return fail_at(p, key, "%s: unknown key '%s'", what, scalar(key));
-}
-
 /* ---- global ---- */
 
-static int visit_global(struct parser *p, const yaml_node_t *key, yaml_node_t *value, void *ctx) {
+static int visit_global(struct yaml_file *p, const yaml_node_t *key, yaml_node_t *value,
+                        void *ctx) {
   (void)ctx;
-  struct config *c = p->config;
+  struct config *c = CONFIG(p);
   const struct {
     const char *name;
     double *field;
@@ -154,107 +83,96 @@ static int visit_global(struct parser *p, const yaml_node_t *key, yaml_node_t *v
       {"lag_critical", &c->lag_critical_s},
   };
   for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
-    if (strcmp(scalar(key), durations[i].name) == 0) {
+    if (strcmp(yf_scalar(key), durations[i].name) == 0) {
       char what[64];
       snprintf(what, sizeof(what), "global.%s", durations[i].name);
       return expect_duration(p, value, what, durations[i].field);
     }
   }
-  return unknown_key(p, key, "global");
+  return yf_unknown_key(p, key, "global");
 }
 
 /* ---- mariadb ---- */
 
-/* A relative path (password_file, socket) is relative to the configuration file, as in Prometheus.
- */
-static char *resolve_path(const char *config_path, const char *path) {
-  struct buf full = BUF_INIT;
-  const char *slash = strrchr(config_path, '/');
-  if (path[0] != '/' && slash)
-    buf_append(&full, config_path, (size_t)(slash - config_path + 1));
-  buf_puts(&full, path);
-  return buf_steal(&full, NULL);
-}
-
 /* "host:port", "host" (default_port) or "[v6]:port"; *host is allocated. */
-static int parse_address(struct parser *p, const yaml_node_t *node, const char *what,
+static int parse_address(struct yaml_file *p, const yaml_node_t *node, const char *what,
                          const char *text, unsigned default_port, char **host, unsigned *port) {
   const char *colon;
   size_t host_len;
   if (text[0] == '[') {
     const char *close = strchr(text, ']');
     if (!close || (close[1] != '\0' && close[1] != ':'))
-      return fail_at(p, node, "%s: bad IPv6 address '%s' (use [addr]:port)", what, text);
+      return yf_fail(p, node, "%s: bad IPv6 address '%s' (use [addr]:port)", what, text);
     colon = close[1] == ':' ? close + 1 : NULL;
     host_len = (size_t)(close - text - 1);
     *host = strndup(text + 1, host_len);
   } else {
     colon = strrchr(text, ':');
     if (colon && strchr(text, ':') != colon)
-      return fail_at(p, node, "%s: write an IPv6 address as [addr]:port", what);
+      return yf_fail(p, node, "%s: write an IPv6 address as [addr]:port", what);
     host_len = colon ? (size_t)(colon - text) : strlen(text);
     *host = strndup(text, host_len);
   }
   if (!*host)
-    return fail_at(p, node, "out of memory");
+    return yf_fail(p, node, "out of memory");
   if (host_len == 0)
-    return fail_at(p, node, "%s: missing host in '%s'", what, text);
+    return yf_fail(p, node, "%s: missing host in '%s'", what, text);
   *port = default_port;
   if (colon) {
     char *end;
     errno = 0;
     unsigned long value = strtoul(colon + 1, &end, 10);
     if (!isdigit((unsigned char)colon[1]) || *end || errno || value == 0 || value > 65535)
-      return fail_at(p, node, "%s: bad port in '%s'", what, text);
+      return yf_fail(p, node, "%s: bad port in '%s'", what, text);
     *port = (unsigned)value;
   }
   return 0;
 }
 
-static int visit_node(struct parser *p, const yaml_node_t *key, yaml_node_t *value, void *ctx) {
+static int visit_node(struct yaml_file *p, const yaml_node_t *key, yaml_node_t *value, void *ctx) {
   struct mariadb_node_config *n = ctx;
-  const char *name = scalar(key);
+  const char *name = yf_scalar(key);
   if (strcmp(name, "name") == 0)
-    return expect_string(p, value, "node name", &n->name);
+    return yf_expect_string(p, value, "node name", &n->name);
   if (strcmp(name, "address") == 0) {
-    int rc = expect_string(p, value, "address", &n->address);
+    int rc = yf_expect_string(p, value, "address", &n->address);
     return rc ? rc : parse_address(p, value, "address", n->address, 3306, &n->host, &n->port);
   }
   if (strcmp(name, "socket") == 0) {
-    int rc = expect_string(p, value, "socket", &n->socket);
+    int rc = yf_expect_string(p, value, "socket", &n->socket);
     if (rc)
       return rc;
-    char *resolved = resolve_path(p->path, n->socket); /* relative to the file, as secrets */
+    char *resolved = yf_resolve_path(p->path, n->socket); /* relative to the file, as secrets */
     if (!resolved)
-      return fail_at(p, value, "out of memory");
+      return yf_fail(p, value, "out of memory");
     free(n->socket);
     n->socket = resolved;
     return 0;
   }
-  return unknown_key(p, key, "mariadb node");
+  return yf_unknown_key(p, key, "mariadb node");
 }
 
-static int parse_nodes(struct parser *p, yaml_node_t *seq, struct mariadb_cluster_config *cl) {
+static int parse_nodes(struct yaml_file *p, yaml_node_t *seq, struct mariadb_cluster_config *cl) {
   if (seq->type != YAML_SEQUENCE_NODE)
-    return fail_at(p, seq, "nodes: expected a list of nodes");
+    return yf_fail(p, seq, "nodes: expected a list of nodes");
   size_t count = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
   if (count == 0)
-    return fail_at(p, seq, "nodes: the list is empty");
+    return yf_fail(p, seq, "nodes: the list is empty");
   cl->nodes = calloc(count, sizeof(*cl->nodes));
   if (!cl->nodes)
-    return fail_at(p, seq, "out of memory");
+    return yf_fail(p, seq, "out of memory");
   for (size_t i = 0; i < count; i++) {
-    yaml_node_t *item = node_at(p, seq->data.sequence.items.start[i]);
+    yaml_node_t *item = yf_node(p, seq->data.sequence.items.start[i]);
     struct mariadb_node_config *n = &cl->nodes[i];
     cl->n_nodes = i + 1;
     n->mark = item->start_mark;
-    int rc = each_pair(p, item, "mariadb node", visit_node, n);
+    int rc = yf_each_pair(p, item, "mariadb node", visit_node, n);
     if (rc)
       return rc;
     if (!n->name)
-      return fail_at(p, item, "mariadb node: missing 'name'");
+      return yf_fail(p, item, "mariadb node: missing 'name'");
     if (!n->address == !n->socket)
-      return fail_at(p, item, "mariadb node '%s': set exactly one of 'address' and 'socket'",
+      return yf_fail(p, item, "mariadb node '%s': set exactly one of 'address' and 'socket'",
                      n->name);
   }
   return 0;
@@ -279,35 +197,35 @@ static bool identifier(const char *s, size_t len) {
 }
 
 /* "schema.table" becomes "`schema`.`table`": only plain identifiers, so quoting is safe. */
-static int parse_heartbeat_table(struct parser *p, const yaml_node_t *node, char **out) {
-  const char *text = scalar(node);
+static int parse_heartbeat_table(struct yaml_file *p, const yaml_node_t *node, char **out) {
+  const char *text = yf_scalar(node);
   const char *dot = text ? strchr(text, '.') : NULL;
   if (!dot || !identifier(text, (size_t)(dot - text)) || !identifier(dot + 1, strlen(dot + 1)))
-    return fail_at(p, node, "heartbeat.table: expected schema.table (letters, digits, _ and $)");
+    return yf_fail(p, node, "heartbeat.table: expected schema.table (letters, digits, _ and $)");
   struct buf quoted = BUF_INIT;
   buf_printf(&quoted, "`%.*s`.`%s`", (int)(dot - text), text, dot + 1);
   *out = buf_steal(&quoted, NULL);
-  return *out ? 0 : fail_at(p, node, "out of memory");
+  return *out ? 0 : yf_fail(p, node, "out of memory");
 }
 
-static int visit_heartbeat(struct parser *p, const yaml_node_t *key, yaml_node_t *value,
+static int visit_heartbeat(struct yaml_file *p, const yaml_node_t *key, yaml_node_t *value,
                            void *ctx) {
   struct cluster_ctx *c = ctx;
-  if (strcmp(scalar(key), "table") == 0) {
+  if (strcmp(yf_scalar(key), "table") == 0) {
     c->heartbeat_table = value;
     return parse_heartbeat_table(p, value, &c->cl->heartbeat_table);
   }
-  if (strcmp(scalar(key), "write") == 0) {
-    const char *v = scalar(value);
+  if (strcmp(yf_scalar(key), "write") == 0) {
+    const char *v = yf_scalar(value);
     if (v && strcmp(v, "true") == 0)
       c->cl->heartbeat_write = true;
     else if (v && strcmp(v, "false") == 0)
       c->cl->heartbeat_write = false;
     else
-      return fail_at(p, value, "heartbeat.write: expected true or false");
+      return yf_fail(p, value, "heartbeat.write: expected true or false");
     return 0;
   }
-  return unknown_key(p, key, "heartbeat");
+  return yf_unknown_key(p, key, "heartbeat");
 }
 
 static size_t node_index(const struct mariadb_cluster_config *cl, const char *name, size_t len) {
@@ -318,19 +236,19 @@ static size_t node_index(const struct mariadb_cluster_config *cl, const char *na
 }
 
 /* links: ["db1 <- db2", ...]; checked once the nodes are known. */
-static int parse_links(struct parser *p, yaml_node_t *seq, struct mariadb_cluster_config *cl) {
+static int parse_links(struct yaml_file *p, yaml_node_t *seq, struct mariadb_cluster_config *cl) {
   if (seq->type != YAML_SEQUENCE_NODE)
-    return fail_at(p, seq, "links: expected a list such as [\"db1 <- db2\"]");
+    return yf_fail(p, seq, "links: expected a list such as [\"db1 <- db2\"]");
   size_t count = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
   cl->links = calloc(count ? count : 1, sizeof(*cl->links));
   if (!cl->links)
-    return fail_at(p, seq, "out of memory");
+    return yf_fail(p, seq, "out of memory");
   for (size_t i = 0; i < count; i++) {
-    yaml_node_t *item = node_at(p, seq->data.sequence.items.start[i]);
-    const char *text = scalar(item);
+    yaml_node_t *item = yf_node(p, seq->data.sequence.items.start[i]);
+    const char *text = yf_scalar(item);
     const char *arrow = text ? strstr(text, "<-") : NULL;
     if (!arrow)
-      return fail_at(p, item, "links: write each link as \"replica <- source\"");
+      return yf_fail(p, item, "links: write each link as \"replica <- source\"");
     const char *a = text, *a_end = arrow, *b = arrow + 2, *b_end = text + strlen(text);
     while (a < a_end && *a == ' ')
       a++;
@@ -343,22 +261,22 @@ static int parse_links(struct parser *p, yaml_node_t *seq, struct mariadb_cluste
     size_t replica = node_index(cl, a, (size_t)(a_end - a));
     size_t source = node_index(cl, b, (size_t)(b_end - b));
     if (replica == (size_t)-1 || source == (size_t)-1)
-      return fail_at(p, item, "links: '%s' names a node this cluster does not have", text);
+      return yf_fail(p, item, "links: '%s' names a node this cluster does not have", text);
     if (replica == source)
-      return fail_at(p, item, "links: a node cannot replicate from itself");
+      return yf_fail(p, item, "links: a node cannot replicate from itself");
     for (size_t j = 0; j < cl->n_links; j++)
       if (cl->links[j].replica == replica && cl->links[j].source == source)
-        return fail_at(p, item, "links: '%s' is listed twice", text);
+        return yf_fail(p, item, "links: '%s' is listed twice", text);
     cl->links[cl->n_links++] = (struct mariadb_link){replica, source};
   }
   return 0;
 }
 
 /* Master-master by default: every node reads from every other. */
-static int default_links(struct parser *p, struct mariadb_cluster_config *cl) {
+static int default_links(struct yaml_file *p, struct mariadb_cluster_config *cl) {
   cl->links = calloc(cl->n_nodes * cl->n_nodes + 1, sizeof(*cl->links));
   if (!cl->links)
-    return fail_at(p, NULL, "out of memory");
+    return yf_fail(p, NULL, "out of memory");
   for (size_t r = 0; r < cl->n_nodes; r++)
     for (size_t s = 0; s < cl->n_nodes; s++)
       if (r != s)
@@ -366,40 +284,42 @@ static int default_links(struct parser *p, struct mariadb_cluster_config *cl) {
   return 0;
 }
 
-static int visit_cluster(struct parser *p, const yaml_node_t *key, yaml_node_t *value, void *ctx) {
+static int visit_cluster(struct yaml_file *p, const yaml_node_t *key, yaml_node_t *value,
+                         void *ctx) {
   struct cluster_ctx *c = ctx;
-  const char *name = scalar(key);
+  const char *name = yf_scalar(key);
   if (strcmp(name, "cluster") == 0)
-    return expect_string(p, value, "cluster", &c->cl->name);
+    return yf_expect_string(p, value, "cluster", &c->cl->name);
   if (strcmp(name, "user") == 0)
-    return expect_string(p, value, "user", &c->cl->user);
+    return yf_expect_string(p, value, "user", &c->cl->user);
   if (strcmp(name, "password_file") == 0) {
     c->password_file = value;
-    return scalar(value) && *scalar(value) ? 0
-                                           : fail_at(p, value, "password_file: expected a path");
+    return yf_scalar(value) && *yf_scalar(value)
+               ? 0
+               : yf_fail(p, value, "password_file: expected a path");
   }
   if (strcmp(name, "password_env") == 0) {
     c->password_env = value;
-    return scalar(value) && *scalar(value)
+    return yf_scalar(value) && *yf_scalar(value)
                ? 0
-               : fail_at(p, value, "password_env: expected a variable name");
+               : yf_fail(p, value, "password_env: expected a variable name");
   }
   if (strcmp(name, "nodes") == 0)
     return parse_nodes(p, value, c->cl);
   if (strcmp(name, "heartbeat") == 0) {
-    int rc = each_pair(p, value, "heartbeat", visit_heartbeat, c);
+    int rc = yf_each_pair(p, value, "heartbeat", visit_heartbeat, c);
     if (rc == 0 && !c->heartbeat_table)
-      rc = fail_at(p, value, "heartbeat: missing 'table' (e.g. replmon.heartbeat)");
+      rc = yf_fail(p, value, "heartbeat: missing 'table' (e.g. replmon.heartbeat)");
     return rc;
   }
   if (strcmp(name, "mode") == 0) {
-    const char *v = scalar(value);
+    const char *v = yf_scalar(value);
     if (v && strcmp(v, "multi-master") == 0)
       c->cl->mode = MODE_MULTI_MASTER;
     else if (v && strcmp(v, "active-passive") == 0)
       c->cl->mode = MODE_ACTIVE_PASSIVE;
     else
-      return fail_at(p, value, "mode: must be multi-master or active-passive");
+      return yf_fail(p, value, "mode: must be multi-master or active-passive");
     return 0;
   }
   if (strcmp(name, "links") == 0) {
@@ -410,130 +330,48 @@ static int visit_cluster(struct parser *p, const yaml_node_t *key, yaml_node_t *
     c->stall_after = value;
     return expect_duration(p, value, "stall_after", &c->cl->stall_after_s);
   }
-  return unknown_key(p, key, "mariadb cluster");
+  return yf_unknown_key(p, key, "mariadb cluster");
 }
 
-#define SECRET_FILE_LIMIT 4096
-#define CONFIG_FILE_LIMIT (4 * 1024 * 1024)
-#define YAML_DEPTH_LIMIT 32
-
-/* Reads a whole regular file of at most limit bytes into *out (NUL-terminated). A FIFO, a
- * device or a directory is refused rather than read forever. 0, or -errno with *why set. */
-static int read_regular_file(const char *path, size_t limit, char **out, size_t *len,
-                             const char **why) {
-  *out = NULL;
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) {
-    *why = strerror(errno);
-    return -errno;
-  }
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    *why = S_ISDIR(st.st_mode) ? "it is a directory" : "not a regular file";
-    close(fd);
-    return -EINVAL;
-  }
-  if ((size_t)st.st_size > limit) {
-    *why = "the file is too large";
-    close(fd);
-    return -EFBIG;
-  }
-  char *data = malloc((size_t)st.st_size + 1);
-  if (!data) {
-    close(fd);
-    *why = "out of memory";
-    return -ENOMEM;
-  }
-  size_t got = 0;
-  while (got < (size_t)st.st_size) {
-    ssize_t n = read(fd, data + got, (size_t)st.st_size - got);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      break;
-    got += (size_t)n;
-  }
-  close(fd);
-  data[got] = '\0';
-  *out = data;
-  *len = got;
-  return 0;
-}
-
-static int read_secret_file(struct parser *p, const yaml_node_t *node, const char *what,
-                            char **out) {
-  char *path = resolve_path(p->path, scalar(node));
-  if (!path)
-    return fail_at(p, node, "out of memory");
-  char *secret;
-  size_t len;
-  const char *why;
-  int rc = read_regular_file(path, SECRET_FILE_LIMIT, &secret, &len, &why);
-  if (rc) {
-    rc = fail_at(p, node, "%s: cannot read '%s': %s", what, path, why);
-    free(path);
-    return rc;
-  }
-  free(path);
-  while (len && (secret[len - 1] == '\n' || secret[len - 1] == '\r'))
-    secret[--len] = '\0';
-  if (memchr(secret, '\0', len)) {
-    explicit_bzero(secret, len);
-    free(secret);
-    return fail_at(p, node, "%s: contains a NUL byte", what);
-  }
-  *out = secret;
-  return 0;
-}
-
-static int read_secret_env(struct parser *p, const yaml_node_t *node, const char *what,
-                           char **out) {
-  const char *secret = getenv(scalar(node));
-  if (!secret)
-    return fail_at(p, node, "%s: environment variable %s is not set", what, scalar(node));
-  *out = strdup(secret);
-  return *out ? 0 : fail_at(p, node, "out of memory");
-}
-
-static int parse_cluster(struct parser *p, yaml_node_t *item, size_t index) {
-  struct cluster_ctx c = {.cl = &p->config->mariadb[index]};
+static int parse_cluster(struct yaml_file *p, yaml_node_t *item, size_t index) {
+  struct cluster_ctx c = {.cl = &CONFIG(p)->mariadb[index]};
   c.cl->heartbeat_write = true;
   c.cl->stall_after_s = NAN; /* 3 poll intervals, once global is known */
-  int rc = each_pair(p, item, "mariadb cluster", visit_cluster, &c);
+  int rc = yf_each_pair(p, item, "mariadb cluster", visit_cluster, &c);
   if (rc)
     return rc;
   if (!c.cl->name)
-    return fail_at(p, item, "mariadb cluster: missing 'cluster'");
+    return yf_fail(p, item, "mariadb cluster: missing 'cluster'");
   for (size_t i = 0; i < index; i++)
-    if (strcmp(p->config->mariadb[i].name, c.cl->name) == 0)
-      return fail_at(p, item, "mariadb cluster '%s': duplicate cluster name", c.cl->name);
+    if (strcmp(CONFIG(p)->mariadb[i].name, c.cl->name) == 0)
+      return yf_fail(p, item, "mariadb cluster '%s': duplicate cluster name", c.cl->name);
   if (!c.cl->user)
-    return fail_at(p, item, "mariadb cluster '%s': missing 'user'", c.cl->name);
+    return yf_fail(p, item, "mariadb cluster '%s': missing 'user'", c.cl->name);
   if (!c.cl->nodes)
-    return fail_at(p, item, "mariadb cluster '%s': missing 'nodes'", c.cl->name);
+    return yf_fail(p, item, "mariadb cluster '%s': missing 'nodes'", c.cl->name);
   rc = c.links ? parse_links(p, c.links, c.cl) : default_links(p, c.cl);
   if (rc)
     return rc;
   if (c.password_file && c.password_env)
-    return fail_at(p, c.password_env, "set only one of password_file and password_env");
+    return yf_fail(p, c.password_env, "set only one of password_file and password_env");
   if (c.password_file)
-    return read_secret_file(p, c.password_file, "password_file", &c.cl->password);
+    return yf_read_secret_file(p, c.password_file, "password_file", &c.cl->password);
   if (c.password_env)
-    return read_secret_env(p, c.password_env, "password_env", &c.cl->password);
-  // cppcheck-suppress memleak ; c.cl points into p->config, which owns the password
+    return yf_read_secret_env(p, c.password_env, "password_env", &c.cl->password);
+  // cppcheck-suppress memleak ; c.cl points into CONFIG(p), which owns the password
   return 0;
 }
 
-static int parse_mariadb(struct parser *p, yaml_node_t *seq) {
+static int parse_mariadb(struct yaml_file *p, yaml_node_t *seq) {
   if (seq->type != YAML_SEQUENCE_NODE)
-    return fail_at(p, seq, "mariadb: expected a list of clusters");
+    return yf_fail(p, seq, "mariadb: expected a list of clusters");
   size_t count = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
-  p->config->mariadb = calloc(count ? count : 1, sizeof(*p->config->mariadb));
-  if (!p->config->mariadb)
-    return fail_at(p, seq, "out of memory");
+  CONFIG(p)->mariadb = calloc(count ? count : 1, sizeof(*CONFIG(p)->mariadb));
+  if (!CONFIG(p)->mariadb)
+    return yf_fail(p, seq, "out of memory");
   for (size_t i = 0; i < count; i++) {
-    p->config->n_mariadb = i + 1;
-    int rc = parse_cluster(p, node_at(p, seq->data.sequence.items.start[i]), i);
+    CONFIG(p)->n_mariadb = i + 1;
+    int rc = parse_cluster(p, yf_node(p, seq->data.sequence.items.start[i]), i);
     if (rc)
       return rc;
   }
@@ -553,86 +391,86 @@ struct auth_ctx {
   yaml_node_t *password_file, *password_env, *secret_file, *secret_env;
 };
 
-static int visit_auth(struct parser *p, const yaml_node_t *key, yaml_node_t *value, void *ctx) {
+static int visit_auth(struct yaml_file *p, const yaml_node_t *key, yaml_node_t *value, void *ctx) {
   struct auth_ctx *a = ctx;
-  const char *name = scalar(key);
+  const char *name = yf_scalar(key);
   yaml_node_t **slot = strcmp(name, "password_file") == 0  ? &a->password_file
                        : strcmp(name, "password_env") == 0 ? &a->password_env
                        : strcmp(name, "secret_file") == 0  ? &a->secret_file
                        : strcmp(name, "secret_env") == 0   ? &a->secret_env
                                                            : NULL;
   if (strcmp(name, "basic_user") == 0)
-    return expect_string(p, value, "auth.basic_user", &a->n->basic_user);
+    return yf_expect_string(p, value, "auth.basic_user", &a->n->basic_user);
   if (!slot)
-    return unknown_key(p, key, "xmpp auth");
-  if (!scalar(value) || !*scalar(value))
-    return fail_at(p, value, "auth.%s: expected a string", name);
+    return yf_unknown_key(p, key, "xmpp auth");
+  if (!yf_scalar(value) || !*yf_scalar(value))
+    return yf_fail(p, value, "auth.%s: expected a string", name);
   *slot = value;
   return 0;
 }
 
-static int parse_auth(struct parser *p, yaml_node_t *map, struct xmpp_node_config *n) {
+static int parse_auth(struct yaml_file *p, yaml_node_t *map, struct xmpp_node_config *n) {
   struct auth_ctx a = {.n = n};
-  int rc = each_pair(p, map, "xmpp auth", visit_auth, &a);
+  int rc = yf_each_pair(p, map, "xmpp auth", visit_auth, &a);
   if (rc)
     return rc;
   if (a.password_file && a.password_env)
-    return fail_at(p, a.password_env, "auth: set only one of password_file and password_env");
+    return yf_fail(p, a.password_env, "auth: set only one of password_file and password_env");
   if (a.secret_file && a.secret_env)
-    return fail_at(p, a.secret_env, "auth: set only one of secret_file and secret_env");
+    return yf_fail(p, a.secret_env, "auth: set only one of secret_file and secret_env");
   bool password = a.password_file || a.password_env;
   bool secret = a.secret_file || a.secret_env;
   if (secret && n->type != XMPP_OPENFIRE)
-    return fail_at(p, map,
+    return yf_fail(p, map,
                    "auth: a shared secret is for type openfire; %s uses basic_user and "
                    "password_file",
                    xmpp_type_name(n->type));
   if (secret && (password || n->basic_user))
-    return fail_at(p, map, "auth: use either the shared secret or basic_user with a password");
+    return yf_fail(p, map, "auth: use either the shared secret or basic_user with a password");
   if (password != (n->basic_user != NULL))
-    return fail_at(p, map,
+    return yf_fail(p, map,
                    "auth: basic_user and a password (password_file or password_env) go "
                    "together");
   if (a.password_file)
-    return read_secret_file(p, a.password_file, "auth.password_file", &n->password);
+    return yf_read_secret_file(p, a.password_file, "auth.password_file", &n->password);
   if (a.password_env)
-    return read_secret_env(p, a.password_env, "auth.password_env", &n->password);
+    return yf_read_secret_env(p, a.password_env, "auth.password_env", &n->password);
   if (a.secret_file)
-    return read_secret_file(p, a.secret_file, "auth.secret_file", &n->secret);
+    return yf_read_secret_file(p, a.secret_file, "auth.secret_file", &n->secret);
   if (a.secret_env)
-    return read_secret_env(p, a.secret_env, "auth.secret_env", &n->secret);
+    return yf_read_secret_env(p, a.secret_env, "auth.secret_env", &n->secret);
   return 0;
 }
 
-static int check_api_url(struct parser *p, const yaml_node_t *node, const char *url) {
+static int check_api_url(struct yaml_file *p, const yaml_node_t *node, const char *url) {
   const char *rest = strncmp(url, "http://", 7) == 0    ? url + 7
                      : strncmp(url, "https://", 8) == 0 ? url + 8
                                                         : NULL;
   if (!rest)
-    return fail_at(p, node, "api_url: must start with http:// or https://");
+    return yf_fail(p, node, "api_url: must start with http:// or https://");
   size_t authority = strcspn(rest, "/?#");
   if (authority == 0)
-    return fail_at(p, node, "api_url: missing host");
+    return yf_fail(p, node, "api_url: missing host");
   if (memchr(rest, '@', authority))
-    return fail_at(p, node, "api_url: put credentials in 'auth', not in the URL");
+    return yf_fail(p, node, "api_url: put credentials in 'auth', not in the URL");
   return 0;
 }
 
-static int visit_xmpp_node(struct parser *p, const yaml_node_t *key, yaml_node_t *value,
+static int visit_xmpp_node(struct yaml_file *p, const yaml_node_t *key, yaml_node_t *value,
                            void *ctx) {
   struct xmpp_node_ctx *c = ctx;
   struct xmpp_node_config *n = c->n;
-  const char *name = scalar(key);
+  const char *name = yf_scalar(key);
   if (strcmp(name, "name") == 0)
-    return expect_string(p, value, "node name", &n->name);
+    return yf_expect_string(p, value, "node name", &n->name);
   if (strcmp(name, "type") == 0) {
     c->type = value;
-    if (!scalar(value) || xmpp_type_parse(scalar(value), &n->type) != 0)
-      return fail_at(p, value, "type: must be ejabberd, prosody or openfire");
+    if (!yf_scalar(value) || xmpp_type_parse(yf_scalar(value), &n->type) != 0)
+      return yf_fail(p, value, "type: must be ejabberd, prosody or openfire");
     return 0;
   }
   if (strcmp(name, "api_url") == 0) {
-    int rc = expect_string(p, value, "api_url", &n->api_url);
+    int rc = yf_expect_string(p, value, "api_url", &n->api_url);
     return rc ? rc : check_api_url(p, value, n->api_url);
   }
   if (strcmp(name, "auth") == 0) {
@@ -640,34 +478,34 @@ static int visit_xmpp_node(struct parser *p, const yaml_node_t *key, yaml_node_t
     return 0;
   }
   if (strcmp(name, "c2s_address") == 0) {
-    int rc = expect_string(p, value, "c2s_address", &n->c2s_address);
+    int rc = yf_expect_string(p, value, "c2s_address", &n->c2s_address);
     return rc ? rc
               : parse_address(p, value, "c2s_address", n->c2s_address, 5222, &n->c2s_host,
                               &n->c2s_port);
   }
   if (strcmp(name, "domain") == 0)
-    return expect_string(p, value, "domain", &n->domain);
-  return unknown_key(p, key, "xmpp node");
+    return yf_expect_string(p, value, "domain", &n->domain);
+  return yf_unknown_key(p, key, "xmpp node");
 }
 
-static int parse_xmpp_node(struct parser *p, yaml_node_t *item, struct xmpp_node_config *n) {
+static int parse_xmpp_node(struct yaml_file *p, yaml_node_t *item, struct xmpp_node_config *n) {
   struct xmpp_node_ctx c = {.n = n};
   n->mark = item->start_mark;
-  int rc = each_pair(p, item, "xmpp node", visit_xmpp_node, &c);
+  int rc = yf_each_pair(p, item, "xmpp node", visit_xmpp_node, &c);
   if (rc)
     return rc;
   if (!n->name)
-    return fail_at(p, item, "xmpp node: missing 'name'");
+    return yf_fail(p, item, "xmpp node: missing 'name'");
   if (!c.type)
-    return fail_at(p, item, "xmpp node '%s': missing 'type' (ejabberd, prosody or openfire)",
+    return yf_fail(p, item, "xmpp node '%s': missing 'type' (ejabberd, prosody or openfire)",
                    n->name);
   if (!n->api_url)
-    return fail_at(p, item, "xmpp node '%s': missing 'api_url'", n->name);
+    return yf_fail(p, item, "xmpp node '%s': missing 'api_url'", n->name);
   if (n->c2s_address && !n->domain)
-    return fail_at(p, item, "xmpp node '%s': c2s_address needs 'domain' (the stream's to)",
+    return yf_fail(p, item, "xmpp node '%s': c2s_address needs 'domain' (the stream's to)",
                    n->name);
   if (n->domain && strpbrk(n->domain, "'\"<>& "))
-    return fail_at(p, item, "xmpp node '%s': domain is not a domain name", n->name);
+    return yf_fail(p, item, "xmpp node '%s': domain is not a domain name", n->name);
   return c.auth ? parse_auth(p, c.auth, n) : 0;
 }
 
@@ -676,93 +514,82 @@ struct xmpp_cluster_ctx {
   yaml_node_t *nodes;
 };
 
-static int visit_xmpp_cluster(struct parser *p, const yaml_node_t *key, yaml_node_t *value,
+static int visit_xmpp_cluster(struct yaml_file *p, const yaml_node_t *key, yaml_node_t *value,
                               void *ctx) {
   struct xmpp_cluster_ctx *c = ctx;
-  if (strcmp(scalar(key), "cluster") == 0)
-    return expect_string(p, value, "cluster", &c->cl->name);
-  if (strcmp(scalar(key), "nodes") == 0) {
+  if (strcmp(yf_scalar(key), "cluster") == 0)
+    return yf_expect_string(p, value, "cluster", &c->cl->name);
+  if (strcmp(yf_scalar(key), "nodes") == 0) {
     c->nodes = value;
     return 0;
   }
-  return unknown_key(p, key, "xmpp cluster");
+  return yf_unknown_key(p, key, "xmpp cluster");
 }
 
-static int parse_xmpp_cluster(struct parser *p, yaml_node_t *item, size_t index) {
-  struct xmpp_cluster_ctx c = {.cl = &p->config->xmpp[index]};
-  int rc = each_pair(p, item, "xmpp cluster", visit_xmpp_cluster, &c);
+static int parse_xmpp_cluster(struct yaml_file *p, yaml_node_t *item, size_t index) {
+  struct xmpp_cluster_ctx c = {.cl = &CONFIG(p)->xmpp[index]};
+  int rc = yf_each_pair(p, item, "xmpp cluster", visit_xmpp_cluster, &c);
   if (rc)
     return rc;
   if (!c.cl->name)
-    return fail_at(p, item, "xmpp cluster: missing 'cluster'");
+    return yf_fail(p, item, "xmpp cluster: missing 'cluster'");
   for (size_t i = 0; i < index; i++)
-    if (strcmp(p->config->xmpp[i].name, c.cl->name) == 0)
-      return fail_at(p, item, "xmpp cluster '%s': duplicate cluster name", c.cl->name);
+    if (strcmp(CONFIG(p)->xmpp[i].name, c.cl->name) == 0)
+      return yf_fail(p, item, "xmpp cluster '%s': duplicate cluster name", c.cl->name);
   if (!c.nodes)
-    return fail_at(p, item, "xmpp cluster '%s': missing 'nodes'", c.cl->name);
+    return yf_fail(p, item, "xmpp cluster '%s': missing 'nodes'", c.cl->name);
   if (c.nodes->type != YAML_SEQUENCE_NODE)
-    return fail_at(p, c.nodes, "nodes: expected a list of nodes");
+    return yf_fail(p, c.nodes, "nodes: expected a list of nodes");
   size_t count = (size_t)(c.nodes->data.sequence.items.top - c.nodes->data.sequence.items.start);
   if (count == 0)
-    return fail_at(p, c.nodes, "nodes: the list is empty");
-  struct xmpp_cluster_config *cl = c.cl; /* owned by p->config, which frees it on error */
+    return yf_fail(p, c.nodes, "nodes: the list is empty");
+  struct xmpp_cluster_config *cl = c.cl; /* owned by CONFIG(p), which frees it on error */
   cl->nodes = calloc(count, sizeof(*cl->nodes));
   if (!cl->nodes)
-    return fail_at(p, c.nodes, "out of memory");
+    return yf_fail(p, c.nodes, "out of memory");
   for (size_t i = 0; i < count; i++) {
     cl->n_nodes = i + 1;
-    rc = parse_xmpp_node(p, node_at(p, c.nodes->data.sequence.items.start[i]), &cl->nodes[i]);
+    rc = parse_xmpp_node(p, yf_node(p, c.nodes->data.sequence.items.start[i]), &cl->nodes[i]);
     if (rc)
       return rc;
   }
   return 0;
 }
 
-static int parse_xmpp(struct parser *p, yaml_node_t *seq) {
+static int parse_xmpp(struct yaml_file *p, yaml_node_t *seq) {
   if (seq->type != YAML_SEQUENCE_NODE)
-    return fail_at(p, seq, "xmpp: expected a list of clusters");
+    return yf_fail(p, seq, "xmpp: expected a list of clusters");
   size_t count = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
-  p->config->xmpp = calloc(count ? count : 1, sizeof(*p->config->xmpp));
-  if (!p->config->xmpp)
-    return fail_at(p, seq, "out of memory");
+  CONFIG(p)->xmpp = calloc(count ? count : 1, sizeof(*CONFIG(p)->xmpp));
+  if (!CONFIG(p)->xmpp)
+    return yf_fail(p, seq, "out of memory");
   for (size_t i = 0; i < count; i++) {
-    p->config->n_xmpp = i + 1;
-    int rc = parse_xmpp_cluster(p, node_at(p, seq->data.sequence.items.start[i]), i);
+    CONFIG(p)->n_xmpp = i + 1;
+    int rc = parse_xmpp_cluster(p, yf_node(p, seq->data.sequence.items.start[i]), i);
     if (rc)
       return rc;
   }
   return 0;
 }
 
-static int visit_top(struct parser *p, const yaml_node_t *key, yaml_node_t *value, void *ctx) {
+static int visit_top(struct yaml_file *p, const yaml_node_t *key, yaml_node_t *value, void *ctx) {
   (void)ctx;
-  if (strcmp(scalar(key), "global") == 0) {
-    if (scalar(value) && !*scalar(value) && value->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
+  if (strcmp(yf_scalar(key), "global") == 0) {
+    if (yf_scalar(value) && !*yf_scalar(value) &&
+        value->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
       return 0; /* "global:" with nothing under it */
-    return each_pair(p, value, "global", visit_global, NULL);
+    return yf_each_pair(p, value, "global", visit_global, NULL);
   }
-  if (strcmp(scalar(key), "mariadb") == 0)
+  if (strcmp(yf_scalar(key), "mariadb") == 0)
     return parse_mariadb(p, value);
-  if (strcmp(scalar(key), "xmpp") == 0)
+  if (strcmp(yf_scalar(key), "xmpp") == 0)
     return parse_xmpp(p, value);
-  return unknown_key(p, key, "top level");
-}
-
-__attribute__((format(printf, 3, 4))) static int fail_at_mark(struct parser *p, yaml_mark_t mark,
-                                                              const char *fmt, ...) {
-  if (p->error.len)
-    return -EINVAL;
-  buf_printf(&p->error, "%s:%zu:%zu: ", p->path, mark.line + 1, mark.column + 1);
-  va_list ap;
-  va_start(ap, fmt);
-  buf_vprintf(&p->error, fmt, ap);
-  va_end(ap);
-  return -EINVAL;
+  return yf_unknown_key(p, key, "top level");
 }
 
 /* Node names label every series and name /health/<node>: unique across the whole file. */
-static int check_unique_names(struct parser *p) {
-  const struct config *c = p->config;
+static int check_unique_names(struct yaml_file *p) {
+  const struct config *c = CONFIG(p);
   struct named {
     const char *name;
     yaml_mark_t mark;
@@ -774,7 +601,7 @@ static int check_unique_names(struct parser *p) {
     total += c->xmpp[i].n_nodes;
   struct named *all = calloc(total ? total : 1, sizeof(*all));
   if (!all)
-    return fail_at(p, NULL, "out of memory");
+    return yf_fail(p, NULL, "out of memory");
   for (size_t i = 0; i < c->n_mariadb; i++)
     for (size_t j = 0; j < c->mariadb[i].n_nodes; j++)
       all[n++] = (struct named){c->mariadb[i].nodes[j].name, c->mariadb[i].nodes[j].mark};
@@ -786,7 +613,7 @@ static int check_unique_names(struct parser *p) {
     for (size_t j = 0; j < n && !rc; j++) {
       bool later = all[j].mark.index < all[i].mark.index;
       if (later && strcmp(all[i].name, all[j].name) == 0)
-        rc = fail_at_mark(p, all[i].mark, "node '%s': duplicate node name (also at line %zu)",
+        rc = yf_fail_mark(p, all[i].mark, "node '%s': duplicate node name (also at line %zu)",
                           all[i].name, all[j].mark.line + 1);
     }
   }
@@ -794,30 +621,30 @@ static int check_unique_names(struct parser *p) {
   return rc;
 }
 
-static int validate(struct parser *p, yaml_node_t *root) {
-  const struct config *c = p->config;
+static int validate(struct yaml_file *p, yaml_node_t *root) {
+  const struct config *c = CONFIG(p);
   if (c->lag_warning_s > c->lag_critical_s)
-    return fail_at(p, root, "global: lag_warning must not be longer than lag_critical");
+    return yf_fail(p, root, "global: lag_warning must not be longer than lag_critical");
   if (c->poll_interval_s < 0.1 || c->poll_interval_s > 3600)
-    return fail_at(p, root, "global: poll_interval must be between 100ms and 1h");
+    return yf_fail(p, root, "global: poll_interval must be between 100ms and 1h");
   if (c->connect_timeout_s > 3600 || c->query_timeout_s > 3600)
-    return fail_at(p, root, "global: timeouts must not be longer than 1h");
+    return yf_fail(p, root, "global: timeouts must not be longer than 1h");
   size_t targets = 0;
   for (size_t i = 0; i < c->n_mariadb; i++) {
     targets += c->mariadb[i].n_nodes;
     if (isnan(c->mariadb[i].stall_after_s))
-      p->config->mariadb[i].stall_after_s = 3 * c->poll_interval_s;
+      CONFIG(p)->mariadb[i].stall_after_s = 3 * c->poll_interval_s;
   }
   for (size_t i = 0; i < c->n_xmpp; i++)
     targets += c->xmpp[i].n_nodes;
   if (targets == 0)
-    return fail_at(p, root, "nothing to monitor: add a 'mariadb' or 'xmpp' section with nodes");
+    return yf_fail(p, root, "nothing to monitor: add a 'mariadb' or 'xmpp' section with nodes");
   return check_unique_names(p);
 }
 
 /* The flat list of targets the pollers and renderers walk, in configuration order. */
-static int build_targets(struct parser *p) {
-  struct config *c = p->config;
+static int build_targets(struct yaml_file *p) {
+  struct config *c = CONFIG(p);
   size_t count = 0;
   for (size_t i = 0; i < c->n_mariadb; i++)
     count += c->mariadb[i].n_nodes;
@@ -825,7 +652,7 @@ static int build_targets(struct parser *p) {
     count += 2 * c->xmpp[i].n_nodes; /* at most: the API and the stream probe */
   c->targets = calloc(count ? count : 1, sizeof(*c->targets));
   if (!c->targets)
-    return fail_at(p, NULL, "out of memory");
+    return yf_fail(p, NULL, "out of memory");
   for (size_t i = 0; i < c->n_mariadb; i++) {
     for (size_t j = 0; j < c->mariadb[i].n_nodes; j++) {
       struct target *t = &c->targets[c->n_targets++];
@@ -871,109 +698,29 @@ static struct config *config_new(const char *path) {
   return config;
 }
 
-static int yaml_failed(struct parser *p, const yaml_parser_t *parser) {
-  buf_printf(&p->error, "%s:%zu:%zu: invalid YAML: %s", p->path, parser->problem_mark.line + 1,
-             parser->problem_mark.column + 1, parser->problem ? parser->problem : "parse error");
-  if (parser->context)
-    buf_printf(&p->error, " %s", parser->context);
-  return -EINVAL;
-}
-
-/* A first pass over the events refuses nesting deeper than any configuration needs before
- * libyaml's loader, which slows down badly on deep nesting, sees the text. */
-static int check_depth(struct parser *p, const char *text, size_t len) {
-  yaml_parser_t parser;
-  if (!yaml_parser_initialize(&parser))
-    return fail_at(p, NULL, "out of memory");
-  yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-  int depth = 0, rc = 0;
-  for (bool done = false; !done && !rc;) {
-    yaml_event_t event;
-    if (!yaml_parser_parse(&parser, &event)) {
-      rc = yaml_failed(p, &parser);
-      break;
-    }
-    if (event.type == YAML_SEQUENCE_START_EVENT || event.type == YAML_MAPPING_START_EVENT) {
-      if (++depth > YAML_DEPTH_LIMIT)
-        rc = fail_at_mark(p, event.start_mark, "nested deeper than %d levels", YAML_DEPTH_LIMIT);
-    } else if (event.type == YAML_SEQUENCE_END_EVENT || event.type == YAML_MAPPING_END_EVENT) {
-      depth--;
-    }
-    done = event.type == YAML_STREAM_END_EVENT;
-    yaml_event_delete(&event);
-  }
-  yaml_parser_delete(&parser);
-  return rc;
-}
-
-static int load_document(struct parser *p, const char *text, size_t len) {
-  int rc = check_depth(p, text, len);
-  if (rc)
-    return rc;
-  yaml_parser_t parser;
-  if (!yaml_parser_initialize(&parser))
-    return fail_at(p, NULL, "out of memory");
-  yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-  if (!yaml_parser_load(&parser, &p->doc)) {
-    rc = yaml_failed(p, &parser);
-  } else {
-    yaml_document_t second;
-    if (!yaml_parser_load(&parser, &second)) {
-      rc = yaml_failed(p, &parser);
-    } else {
-      yaml_node_t *root = yaml_document_get_root_node(&second);
-      if (root)
-        rc = fail_at(p, root, "only one YAML document is allowed");
-      yaml_document_delete(&second);
-    }
-    if (rc)
-      yaml_document_delete(&p->doc);
-  }
-  yaml_parser_delete(&parser);
-  return rc;
-}
-
 int config_load(const char *path, struct config **out, char **error) {
-  struct parser p = {.path = path, .error = BUF_INIT};
+  struct yaml_file p = {.path = path, .error = BUF_INIT};
   *out = NULL;
   *error = NULL;
-  char *text = NULL;
-  size_t len = 0;
-  const char *why = NULL;
-  int rc = read_regular_file(path, CONFIG_FILE_LIMIT, &text, &len, &why);
-  if (rc) {
-    buf_printf(&p.error, "%s:1:1: cannot read: %s", path, why);
-    goto out;
+  p.owner = config_new(path);
+  int rc = p.owner ? yf_load(&p, path, CONFIG_FILE_LIMIT) : yf_fail(&p, NULL, "out of memory");
+  if (rc == 0) {
+    yaml_node_t *root = yaml_document_get_root_node(&p.doc);
+    if (!root)
+      rc = yf_fail(&p, NULL, "the file is empty");
+    else
+      rc = yf_each_pair(&p, root, "top level", visit_top, NULL);
+    if (!rc)
+      rc = validate(&p, root);
+    if (!rc)
+      rc = build_targets(&p);
   }
-  p.config = config_new(path);
-  if (!p.config) {
-    rc = fail_at(&p, NULL, "out of memory");
-    goto out;
-  }
-  rc = load_document(&p, text, len);
-  if (rc)
-    goto out;
-  yaml_node_t *root = yaml_document_get_root_node(&p.doc);
-  if (!root)
-    rc = fail_at(&p, NULL, "the file is empty");
-  else
-    rc = each_pair(&p, root, "top level", visit_top, NULL);
-  if (!rc)
-    rc = validate(&p, root);
-  if (!rc)
-    rc = build_targets(&p);
-  yaml_document_delete(&p.doc);
-out:
-  free(text);
+  *error = yf_close(&p);
   if (rc) {
-    config_unref(p.config);
-    *error = buf_steal(&p.error, NULL);
-    if (!*error)
-      *error = strdup("out of memory while reporting a configuration error");
+    config_unref(CONFIG(&p));
     return rc < 0 ? rc : -EINVAL;
   }
-  buf_free(&p.error);
-  *out = p.config;
+  *out = CONFIG(&p);
   return 0;
 }
 
