@@ -457,10 +457,12 @@ enum state_column {
   COL_HB_TS,
 };
 
+/* GLOBAL values: a session keeps the ones it started with, and this connection lives long. */
 #define STATE_VARIABLES                                                                            \
-  "SELECT NOW(6), @@server_id, @@read_only, @@gtid_domain_id, @@gtid_binlog_pos, "                 \
-  "@@gtid_slave_pos, @@auto_increment_increment, @@auto_increment_offset, @@log_slave_updates, "   \
-  "@@binlog_format, @@log_bin"
+  "SELECT NOW(6), @@GLOBAL.server_id, @@GLOBAL.read_only, @@GLOBAL.gtid_domain_id, "               \
+  "@@GLOBAL.gtid_binlog_pos, @@GLOBAL.gtid_slave_pos, @@GLOBAL.auto_increment_increment, "         \
+  "@@GLOBAL.auto_increment_offset, @@GLOBAL.log_slave_updates, @@GLOBAL.binlog_format, "           \
+  "@@GLOBAL.log_bin"
 
 /* One SELECT for every variable and, with a heartbeat table, every heartbeat row: each row
  * repeats the variables (a LEFT JOIN keeps one row when the table is empty). */
