@@ -31,7 +31,7 @@ CHECKER_OBJ := $(CHECKER_SRC:%.c=$(BUILD)/obj/%.o)
 EXPORTER_OBJ := $(EXPORTER_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all check deps lint unit integration demo asan valgrind install clean format
+.PHONY: all check deps lint unit integration demo asan valgrind fuzz install clean format
 PROGRAMS := $(BUILD)/replmon $(if $(wildcard checker/replmon_check.c),$(BUILD)/replmon-check)
 all: $(PROGRAMS)
 
@@ -101,6 +101,30 @@ install: $(PROGRAMS)
 	install -D -m 0644 exporter/replmon.service $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.service
 	install -D -m 0644 exporter/replmon.example.yml $(DESTDIR)$(PREFIX)/share/doc/replmon/replmon.example.yml
 	sed -i 's|/usr/local/|$(PREFIX)/|g' $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.service
+
+# libFuzzer targets (clang): each runs FUZZ_SECONDS on its seed corpus in tests/fuzz/corpus/,
+# with new inputs kept in build/fuzz/corpus/ so that the seeds stay as committed.
+FUZZ_TARGETS := config prosody json stream labels gtid
+FUZZ_SECONDS ?= 30
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	-Ichecker -Iexporter -Ibuild/fuzz/gen $(PKG_CFLAGS)
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CHECKER_SRC) $(EXPORTER_SRC) build/fuzz/gen/revision.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) $(filter %.c,$^) $(LIBS) -o $@
+build/fuzz/gen/revision.h: $(BUILD)/gen/revision.h
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+fuzz: deps
+	$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build/fuzz/corpus/$$t; \
+	  echo "== fuzz $$t for $(FUZZ_SECONDS)s"; \
+	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=1024 \
+	    -print_final_stats=0 build/fuzz/corpus/$$t tests/fuzz/corpus/$$t 2>build/fuzz/$$t.log \
+	    || { tail -40 build/fuzz/$$t.log; exit 1; }; \
+	  grep -E "^(Done|#[0-9]+ *DONE)" build/fuzz/$$t.log | tail -1; \
+	done
 
 clean:
 	rm -rf build
