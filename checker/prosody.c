@@ -121,8 +121,9 @@ int exposition_parse(const char *text, size_t len, exposition_visitor visit, voi
       rc = parse_sample(p, line_end, &scratch, visit, ctx);
     }
     if (rc) {
-      probe_error_set(err, REASON_PARSE, "not an OpenMetrics answer: line %zu: '%.60s'", line_no,
-                      p);
+      size_t shown = (size_t)(line_end - p) < 60 ? (size_t)(line_end - p) : 60;
+      probe_error_set(err, REASON_PARSE, "not an OpenMetrics answer: line %zu: '%.*s'", line_no,
+                      (int)shown, p);
       break;
     }
     p = line_end + 1;
