@@ -51,16 +51,16 @@ enum stream_scan xmpp_stream_scan(const char *data, size_t len, struct xmpp_stre
     return STREAM_ERROR;
   }
   const char *features = find(data, len, "<stream:features");
-  const char *features_end = find(data, len, "</stream:features>");
-  const char *empty_features =
-      features ? find(features, len - (size_t)(features - data), "/>") : NULL;
-  if (features && !features_end && empty_features) {
-    /* <stream:features/>: nothing offered. */
-    const char *gt = memchr(features, '>', len - (size_t)(features - data));
-    if (gt && gt == empty_features + 1)
-      features_end = empty_features;
-  }
-  if (!features || !features_end)
+  if (!features)
+    return STREAM_INCOMPLETE;
+  size_t rest = len - (size_t)(features - data);
+  /* Only what follows the opening tag counts: <stream:features/> offers nothing. */
+  const char *gt = memchr(features, '>', rest);
+  if (!gt)
+    return STREAM_INCOMPLETE;
+  const char *features_end =
+      gt[-1] == '/' ? gt - 1 : find(gt, rest - (size_t)(gt - features), "</stream:features>");
+  if (!features_end)
     return STREAM_INCOMPLETE;
   size_t flen = (size_t)(features_end - features);
   const char *starttls = find(features, flen, "<starttls");
