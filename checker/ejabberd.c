@@ -156,7 +156,7 @@ int ejabberd_poll(struct http_client *client, const char *api_url, bool want_ver
   int rc = 0;
   for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
     const struct command *cmd = &commands[i];
-    if (!*cmd->key && !want_version)
+    if (cmd->key && !*cmd->key && !want_version)
       continue;
     struct buf url = BUF_INIT;
     buf_printf(&url, "%.*s/%s", (int)base, api_url, cmd->name);
