@@ -77,8 +77,14 @@ unit: $(UNIT_BIN)
 	done; \
 	exit $$failed
 
+# Every suite runs even when one fails; the target fails if any did.
+INTEGRATION_SUITES := test_mariadb test_replication test_xmpp
 integration: $(BUILD)/replmon
-	REPLMON=$(BUILD)/replmon python3 tests/integration/test_mariadb.py
+	@failed=0; for t in $(INTEGRATION_SUITES); do \
+	  echo "== tests/integration/$$t.py"; \
+	  REPLMON=$(BUILD)/replmon REPLMON_CHECK=$(BUILD)/replmon-check \
+	    python3 tests/integration/$$t.py || failed=1; \
+	done; exit $$failed
 
 demo:
 	@tests/ensure-packages.sh build demo

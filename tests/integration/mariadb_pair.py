@@ -28,10 +28,12 @@ runner), with PR_SET_PDEATHSIG so it dies if the runner is killed, and is stoppe
 explicitly by stop(), and by an atexit hook and (after install_signal_handlers()) on
 SIGTERM/SIGINT otherwise. Only the Python standard library and the `mariadb` client are
 used.
+
+The process helpers (spawn, stop_process, free_port, install_signal_handlers) live in
+common.py and are re-exported here.
 """
 
 import atexit
-import ctypes
 import os
 import re
 import shutil
@@ -40,6 +42,10 @@ import socket
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import (forget, free_port, install_signal_handlers, spawn,  # noqa: E402,F401
+                    stop_all_live, stop_process, tail as _tail)
 
 __all__ = ["Pair", "SqlError", "free_port", "install_signal_handlers", "stop_process",
            "spawn", "NODE_NAMES", "PASSWORDS"]
@@ -50,7 +56,6 @@ PASSWORDS = {
     "monitor": "monitor-Secret-2",
     "nomon": "nomon-Secret-3",
 }
-STOP_BOUND_S = 20.0      # SIGTERM, then SIGKILL after this long
 START_BOUND_S = 60.0     # a node that is not accepting connections by then has failed
 SQL_TIMEOUT_S = 30.0     # the client never waits longer than this for a statement
 
@@ -60,102 +65,9 @@ MARIADB_CLIENT = os.environ.get("MARIADB_CLIENT", "mariadb")
 
 
 # --------------------------------------------------------------------------------------
-# Process helpers (also used by the tests and the demo for replmon itself)
 
-_live_procs = {}  # pid -> Popen, everything spawn() started and nobody reaped yet
+_stop_all_live = stop_all_live  # the name older callers use
 
-
-def _pdeathsig():
-    """preexec_fn: the child gets SIGKILL if its parent (this runner) dies first."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except Exception:  # best effort only
-        pass
-
-
-def spawn(argv, log_path, env=None):
-    """Starts argv in its own session with stdout+stderr appended to log_path."""
-    log = open(log_path, "ab")
-    try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, env=env, start_new_session=True,
-                                preexec_fn=_pdeathsig, close_fds=True)
-    finally:
-        log.close()
-    _live_procs[proc.pid] = proc
-    return proc
-
-
-def stop_process(proc, bound=STOP_BOUND_S, sig=signal.SIGTERM):
-    """Stops one process by PID: SIGCONT (in case it is frozen), sig, SIGKILL after bound.
-    Returns the exit status (negative for a signal), None if it was not ours any more."""
-    if proc is None:
-        return None
-    if proc.poll() is None:
-        for s in (signal.SIGCONT, sig):
-            try:
-                os.kill(proc.pid, s)
-            except ProcessLookupError:
-                pass
-        try:
-            proc.wait(bound)
-        except subprocess.TimeoutExpired:
-            try:
-                os.kill(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(10)
-    _live_procs.pop(proc.pid, None)
-    return proc.returncode
-
-
-def _stop_all_live():
-    for proc in list(_live_procs.values()):
-        try:
-            stop_process(proc, bound=10)
-        except Exception as e:  # keep stopping the others
-            print("mariadb_pair: could not stop pid %d: %s" % (proc.pid, e), file=sys.stderr)
-
-
-atexit.register(_stop_all_live)
-
-_handlers_installed = False
-
-
-def install_signal_handlers():
-    """SIGTERM (and SIGINT, SIGHUP) become KeyboardInterrupt in the main thread, so that
-    every try/finally runs and unittest does not swallow it; the atexit hook then stops
-    whatever is still running."""
-    global _handlers_installed
-    if _handlers_installed:
-        return
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt("signal %d" % signum)
-
-    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(s, handler)
-    _handlers_installed = True
-
-
-def free_port():
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _tail(path, lines=40):
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        return "(no log: %s)" % e
-    return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
-
-
-# --------------------------------------------------------------------------------------
 
 class SqlError(Exception):
     def __init__(self, errno, message, statement):
@@ -266,7 +178,7 @@ class Pair:
                 except subprocess.TimeoutExpired:
                     stop_process(proc, bound=5)
                     rc = "timeout"
-                _live_procs.pop(proc.pid, None)
+                forget(proc)
                 if rc != 0:
                     failed.append("mariadb-install-db for %s failed (%s, attempt %d); log %s:\n%s"
                                   % (n.name, rc, attempt, log, _tail(log, 12)))
@@ -331,7 +243,7 @@ class Pair:
             for n in list(pending):
                 if n.proc.poll() is not None:
                     rc = n.proc.returncode
-                    _live_procs.pop(n.proc.pid, None)
+                    forget(n.proc)
                     raise RuntimeError("mariadbd %s exited with %s during start-up; log %s:\n%s"
                                        % (n.name, rc, n.log, _tail(n.log)))
                 if self._ready(n):
@@ -409,7 +321,7 @@ class Pair:
             os.kill(n.proc.pid, signal.SIGKILL)
             n.proc.wait(10)
         if n.proc is not None:
-            _live_procs.pop(n.proc.pid, None)
+            forget(n.proc)
         n.frozen = False
 
     def restart(self, i, bound=START_BOUND_S):
@@ -419,7 +331,7 @@ class Pair:
         if n.proc is not None and n.proc.poll() is None:
             stop_process(n.proc)
         if n.proc is not None:
-            _live_procs.pop(n.proc.pid, None)
+            forget(n.proc)
         self._launch(n)
         self._wait_ready([n], bound)
 

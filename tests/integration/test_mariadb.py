@@ -14,7 +14,6 @@ SIGTERM/SIGINT).
 """
 
 import gzip
-import math
 import os
 import re
 import shutil
@@ -23,16 +22,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import unittest
-import urllib.error
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import common  # noqa: E402
 import mariadb_pair  # noqa: E402
-from mariadb_pair import Pair, free_port, spawn, stop_process  # noqa: E402
+from common import Metrics, Replmon, http, is_nan, replmon_path, scrape  # noqa: E402
+from mariadb_pair import Pair  # noqa: E402
 
-REPO = os.path.dirname(os.path.dirname(HERE))
 CLUSTER = "chatdb"
 POLL_S, CONNECT_S, QUERY_S = 1.0, 1.0, 2.0
 # The contract (issue "replmon core"): a fault shows in /metrics within two poll intervals
@@ -68,179 +65,12 @@ IO_STATES = ("yes", "connecting", "preparing", "no")
 REASONS = ("connect", "auth", "timeout", "privilege", "query")
 
 
-def replmon_path():
-    p = os.environ.get("REPLMON", "build/replmon")
-    if not os.path.isabs(p):
-        p = p if os.path.exists(p) else os.path.join(REPO, p)
-    return os.path.abspath(p)
-
-
-# --------------------------------------------------------------------------------------
-# Text exposition format (version 0.0.4)
-
-_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?[ \t]+(\S+)(?:[ \t]+(-?\d+))?[ \t]*$")
-_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
-
-
-def _parse_labels(text, line):
-    labels, i = {}, 0
-    while i < len(text):
-        m = _LABEL_NAME.match(text, i)
-        if not m or text[m.end():m.end() + 2] != '="':
-            raise ValueError("bad labels in %r" % line)
-        name, i = m.group(0), m.end() + 2
-        value = []
-        while True:
-            if i >= len(text):
-                raise ValueError("unterminated label value in %r" % line)
-            c = text[i]
-            if c == "\\":
-                nxt = text[i + 1:i + 2]
-                value.append({"n": "\n", "\\": "\\", '"': '"'}.get(nxt, "\\" + nxt))
-                i += 2
-            elif c == '"':
-                i += 1
-                break
-            else:
-                value.append(c)
-                i += 1
-        if name in labels:
-            raise ValueError("duplicate label %s in %r" % (name, line))
-        labels[name] = "".join(value)
-        if i < len(text):
-            if text[i] != ",":
-                raise ValueError("expected , in %r" % line)
-            i += 1
-    return labels
-
-
-class Metrics:
-    """A parsed /metrics body: samples [(name, labels, value)], help{}, type{}."""
-
-    def __init__(self, text):
-        self.text = text
-        self.samples, self.help, self.type = [], {}, {}
-        for line in text.split("\n"):
-            if not line.strip():
-                continue
-            if line.startswith("#"):
-                parts = line.split(None, 3)
-                if len(parts) >= 3 and parts[1] in ("HELP", "TYPE"):
-                    target = self.help if parts[1] == "HELP" else self.type
-                    target[parts[2]] = parts[3] if len(parts) > 3 else ""
-                continue
-            m = _SAMPLE.match(line)
-            if not m:
-                raise ValueError("unparsable line %r" % line)
-            name, labels, value = m.group(1), m.group(2), m.group(3)
-            self.samples.append((name, _parse_labels(labels, line) if labels else {},
-                                 float(value)))  # float() takes NaN, +Inf, -Inf
-
-    def find(self, name, **labels):
-        return [(n, l, v) for (n, l, v) in self.samples
-                if n == name and all(l.get(k) == str(x) for k, x in labels.items())]
-
-    def get(self, name, **labels):
-        """The value of the single matching sample, None when there is none."""
-        found = self.find(name, **labels)
-        if len(found) > 1:
-            raise AssertionError("%d samples match %s %s" % (len(found), name, labels))
-        return found[0][2] if found else None
-
-    def lines(self, *needles):
-        return "\n".join(l for l in self.text.split("\n")
-                         if l and not l.startswith("#") and all(n in l for n in needles))
-
-
-def is_nan(v):
-    return v is not None and math.isnan(v)
-
-
-# --------------------------------------------------------------------------------------
-# HTTP (proxies disabled: nothing leaves 127.0.0.1)
-
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def http(port, path="/metrics", method="GET", headers=None, timeout=5.0):
-    """(status, headers, body bytes, seconds)."""
-    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), method=method,
-                                 headers=headers or {}, data=b"" if method == "POST" else None)
-    t0 = time.monotonic()
-    try:
-        with _opener.open(req, timeout=timeout) as r:
-            body = r.read()
-            return r.status, r.headers, body, time.monotonic() - t0
-    except urllib.error.HTTPError as e:
-        body = e.read()
-        return e.code, e.headers, body, time.monotonic() - t0
-
-
-def scrape(port, timeout=5.0):
-    """(Metrics, seconds)."""
-    status, _, body, secs = http(port, timeout=timeout)
-    if status != 200:
-        raise AssertionError("GET /metrics answered %d: %r" % (status, body[:200]))
-    return Metrics(body.decode("utf-8")), secs
-
-
-# --------------------------------------------------------------------------------------
-
-class Replmon:
-    """One replmon process on a free port, stderr to a log file."""
-
-    def __init__(self, workdir, config, tag):
-        self.config = config
-        self.port = free_port()
-        self.log = os.path.join(workdir, "replmon-%s.log" % tag)
-        self.argv = [replmon_path(), "--config.file=" + config,
-                     "--web.listen-address=127.0.0.1:%d" % self.port, "--log.level=debug"]
-        self.proc = spawn(self.argv, self.log)
-
-    def wait_serving(self, bound=15.0):
-        deadline = time.monotonic() + bound
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError("replmon exited with %s at start-up; log:\n%s"
-                                   % (self.proc.returncode, self.log_text()[-3000:]))
-            try:
-                return scrape(self.port, timeout=2)[0]
-            except (OSError, AssertionError):
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("replmon not serving /metrics after %.0f s; log:\n%s"
-                                   % (bound, self.log_text()[-3000:]))
-            time.sleep(0.05)
-
-    def log_text(self):
-        try:
-            with open(self.log, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def stop(self, bound=10.0):
-        return stop_process(self.proc, bound=bound)
-
-
-def record_timing(name, seconds, contract=True):
-    """Reports how long a fault took to show; over CONTRACT_S fails the test."""
-    print("\n    fault %-22s showed after %.2f s" % (name, seconds), flush=True)
-    TestMariaDB.timings.append((name, seconds))
-    path = os.environ.get("FAULT_TIMINGS")
-    if path:
-        with open(path, "a") as f:
-            f.write("%s %.3f\n" % (name, seconds))
-    if contract and seconds > CONTRACT_S:
-        raise AssertionError("fault %s showed after %.2f s, over the %.1f s the contract allows"
-                             % (name, seconds, CONTRACT_S))
-
-
-class TestMariaDB(unittest.TestCase):
+class TestMariaDB(common.ReplmonCase):
     pair = None
     replmon = None
     workdir = None
     timings = []
+    BOUND_S, CONTRACT_S, SCRAPE_EVERY_S = BOUND_S, CONTRACT_S, SCRAPE_EVERY_S
 
     @classmethod
     def setUpClass(cls):
@@ -279,7 +109,7 @@ class TestMariaDB(unittest.TestCase):
             cls.pair = None
         if cls.workdir and os.path.isdir(cls.workdir):
             if keep is None:
-                keep = os.environ.get("KEEP_WORKDIR") == "1" or _RESULT_FAILED[0]
+                keep = os.environ.get("KEEP_WORKDIR") == "1" or common.RESULT_FAILED[0]
             if keep:
                 print("integration: logs and datadirs kept in %s" % cls.workdir, file=sys.stderr)
             else:
@@ -291,34 +121,6 @@ class TestMariaDB(unittest.TestCase):
         self.assertIsNotNone(self.replmon.proc, "replmon not running")
         self.assertIsNone(self.replmon.proc.poll(), "replmon exited with %s; log tail:\n%s" % (
             self.replmon.proc.returncode, self.replmon.log_text()[-3000:]))
-
-    def scrape(self, port=None):
-        return scrape(port or self.replmon.port)[0]
-
-    def wait_for(self, predicate, timeout=BOUND_S, what="condition", show=(), port=None,
-                 replmon=None):
-        """Polls /metrics every 0.2 s until predicate(metrics) is true. Returns
-        (metrics, seconds). On timeout fails with the lines containing any of `show`."""
-        replmon = replmon or self.replmon
-        port = port or replmon.port
-        t0 = time.monotonic()
-        last, err = None, None
-        while True:
-            try:
-                last = scrape(port)[0]
-                err = None
-                if predicate(last):
-                    return last, time.monotonic() - t0
-            except (OSError, ValueError, TypeError, AssertionError) as e:
-                err = e  # TypeError: a series is still missing (None compared)
-            if time.monotonic() - t0 > timeout:
-                dump = ""
-                if last is not None:
-                    dump = "\n".join(last.lines(s) for s in show) if show else last.text
-                self.fail("%s: not true after %.1f s (last error: %s)\nmetrics:\n%s\n"
-                          "replmon log tail:\n%s" % (what, timeout, err, dump,
-                                                     replmon.log_text()[-2500:]))
-            time.sleep(SCRAPE_EVERY_S)
 
     def link(self, node):
         """Labels of the default replication connection on node (db1 reads from db2)."""
@@ -424,7 +226,7 @@ class TestMariaDB(unittest.TestCase):
                 lambda m: m.get("mariadb_replica_io_running", **link) == 0 and
                 m.get("mariadb_replica_io_state", state="no", **link) == 1,
                 what="db1 IO thread stopped", show=('node="db1"',))
-            record_timing("io_thread_stopped", time.monotonic() - t0)
+            self.record_timing("io_thread_stopped", time.monotonic() - t0)
             self.assertEqual(m.get("mariadb_replica_io_state", state="yes", **link), 0)
             sbm = m.get("mariadb_replica_seconds_behind_master", **link)
             self.assertTrue(is_nan(sbm), "seconds_behind_master should be NaN, is %r" % sbm)
@@ -448,7 +250,7 @@ class TestMariaDB(unittest.TestCase):
                 lambda m: m.get("mariadb_replica_sql_running", **link) == 0 and
                 m.get("mariadb_replica_last_sql_errno", **link) == 1062,
                 what="db2 SQL thread stopped on 1062", show=('node="db2"',))
-            record_timing("duplicate_key", time.monotonic() - t0)
+            self.record_timing("duplicate_key", time.monotonic() - t0)
             self.assertEqual(m.get("mariadb_replica_io_running", **link), 1)
             self.assertEqual(m.get("mariadb_up", cluster=CLUSTER, node="db2"), 1)
         finally:
@@ -468,7 +270,7 @@ class TestMariaDB(unittest.TestCase):
             m, _ = self.wait_for(
                 lambda m: m.get("mariadb_replica_sql_delay_seconds", **link) == 10,
                 what="db2 SQL_Delay 10", show=("sql_delay",))
-            record_timing("master_delay", time.monotonic() - t0)
+            self.record_timing("master_delay", time.monotonic() - t0)
             self.assertEqual(m.get("mariadb_replica_sql_delay_seconds", **self.link("db1")), 0)
         finally:
             self.pair.sql(1, "STOP SLAVE; CHANGE MASTER TO MASTER_DELAY=0; START SLAVE")
@@ -493,7 +295,7 @@ class TestMariaDB(unittest.TestCase):
 
             m, _ = self.wait_for(refused, what="nomon: up 0 and privilege errors",
                                  show=("mariadb_up", "probe_"), replmon=rm)
-            record_timing("missing_grant", time.monotonic() - t0)
+            self.record_timing("missing_grant", time.monotonic() - t0)
             for n in ("db1", "db2"):
                 self.assertEqual(m.get("replmon_probe_success", kind="mariadb",
                                        cluster=CLUSTER, node=n), 0)
@@ -534,7 +336,7 @@ class TestMariaDB(unittest.TestCase):
                     self.fail("no level=error logged after SIGHUP with a broken config:\n%s"
                               % new[-3000:])
                 time.sleep(0.1)
-            record_timing("sighup_bad_config", time.monotonic() - t0, contract=False)
+            self.record_timing("sighup_bad_config", time.monotonic() - t0, contract=False)
             print("    log: %s" % [l for l in new.splitlines() if "level=error" in l][0][:300])
             # Still serving the old configuration, and still polling it.
             m0 = scrape(rm.port)[0]
@@ -590,7 +392,7 @@ class TestMariaDB(unittest.TestCase):
                 now = time.monotonic() - t0
                 if detected is None and frozen(m):
                     detected = now
-                    record_timing("freeze", detected)
+                    self.record_timing("freeze", detected)
                 if detected is not None and now > detected + 3 and len(latencies) >= 20:
                     break
                 if detected is None and now > BOUND_S:
@@ -633,7 +435,7 @@ class TestMariaDB(unittest.TestCase):
                 m.get("mariadb_replica_io_running", **link1) == 0,
                 what="db2 killed: up 0, connect errors, db1 IO not running",
                 show=('node="db2"', 'source="db2"', "reason=\"connect\""))
-            record_timing("kill", time.monotonic() - t0)
+            self.record_timing("kill", time.monotonic() - t0)
             self.assertEqual(m.get("mariadb_up", cluster=CLUSTER, node="db1"), 1)
             self.assertEqual(m.get("replmon_probe_success", kind="mariadb", **db2), 0)
             for fam in REPLICA_FAMILIES:  # db2's own link: kept from the last poll, as NaN
@@ -674,64 +476,11 @@ class TestMariaDB(unittest.TestCase):
         self.assertNotIn(mariadb_pair.PASSWORDS["monitor"], log, "the password reached the log")
 
 
-_RESULT_FAILED = [False]
-
-
 def main(argv):
-    mariadb_pair.install_signal_handlers()
-    verbosity = 2 if "-v" in argv else 1
-    names = [a for a in argv if not a.startswith("-")]
-    loader = unittest.TestLoader()
-    if names:
-        suite = loader.loadTestsFromNames(names, sys.modules[__name__])
-    else:
-        suite = loader.loadTestsFromTestCase(TestMariaDB)
-    runner = unittest.TextTestRunner(verbosity=verbosity, stream=sys.stdout)
-    t0 = time.monotonic()
-    result = None
-    try:
-        result = runner.run(_FailureWatch(suite))
-    except KeyboardInterrupt as e:
-        print("\nintegration: interrupted (%s)" % e, file=sys.stderr)
-    finally:
-        TestMariaDB._cleanup()
-        mariadb_pair._stop_all_live()
-    if result is None:
-        print("integration: 0 passed, 1 failed (interrupted)")
-        return 130
-    if TestMariaDB.timings:
-        print("fault timings (seconds from the fault to /metrics; sighup: to the error log line):")
-        for name, secs in TestMariaDB.timings:
-            print("  %-20s %6.2f" % (name, secs))
-    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
-    skipped = len(result.skipped)
-    passed = result.testsRun - failed - skipped - len(result.expectedFailures)
-    if result.testsRun == 0 and failed == 0:
-        failed = 1  # nothing ran at all
-    line = "integration: %d passed, %d failed" % (max(passed, 0), failed)
-    if skipped:
-        line += ", %d skipped" % skipped
-    print("(%.0f s)" % (time.monotonic() - t0))
-    print(line)
-    return 0 if failed == 0 else 1
-
-
-class _FailureWatch(unittest.TestSuite):
-    """Marks the run as failed as soon as a test fails, so tearDownClass keeps the logs."""
-
-    def run(self, result, debug=False):
-        orig_fail, orig_err = result.addFailure, result.addError
-
-        def add_failure(test, err):
-            _RESULT_FAILED[0] = True
-            orig_fail(test, err)
-
-        def add_error(test, err):
-            _RESULT_FAILED[0] = True
-            orig_err(test, err)
-
-        result.addFailure, result.addError = add_failure, add_error
-        return super().run(result, debug)
+    return common.run_suite(
+        TestMariaDB, argv, "integration", sys.modules[__name__], cleanup=TestMariaDB._cleanup,
+        timings_title="fault timings (seconds from the fault to /metrics; sighup: to the "
+                      "error log line):")
 
 
 if __name__ == "__main__":

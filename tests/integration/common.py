@@ -1,0 +1,456 @@
+"""Pieces shared by the integration harnesses (test_mariadb.py, test_xmpp.py, demo.py).
+
+- processes: spawn(), stop_process(), install_signal_handlers(), stop_all_live(),
+  register_cleanup(), free_port(), tail()
+- the text exposition format: Metrics, is_nan()
+- HTTP on 127.0.0.1 with proxies disabled: http(), http_url(), scrape()
+- replmon itself: replmon_path(), Replmon, promtool_check()
+- unittest plumbing: ReplmonCase (wait_for, record_timing), run_suite() (the summary line,
+  logs kept when a test failed)
+
+Every process is started in its own session (so a terminal's Ctrl-C reaches only the test
+runner), with PR_SET_PDEATHSIG so it dies if the runner is killed, and is stopped by PID:
+explicitly, and by an atexit hook and (after install_signal_handlers()) on SIGTERM/SIGINT
+otherwise. Python 3 standard library only.
+"""
+
+import atexit
+import ctypes
+import math
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+__all__ = ["spawn", "stop_process", "stop_all_live", "register_cleanup",
+           "install_signal_handlers", "free_port", "tail", "Metrics", "is_nan", "http",
+           "http_url", "scrape", "replmon_path", "Replmon", "REPO", "promtool_check",
+           "ReplmonCase", "run_suite"]
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+STOP_BOUND_S = 20.0      # SIGTERM, then SIGKILL after this long
+
+# --------------------------------------------------------------------------------------
+# Processes
+
+_live_procs = {}  # pid -> Popen, everything spawn() started and nobody reaped yet
+_cleanups = []    # callables run (last registered first) before the live processes stop
+
+
+def _pdeathsig():
+    """preexec_fn: the child gets SIGKILL if its parent (this runner) dies first."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except Exception:  # best effort only
+        pass
+
+
+def spawn(argv, log_path, env=None, cwd=None):
+    """Starts argv in its own session with stdout+stderr appended to log_path. Only from
+    the main thread: PR_SET_PDEATHSIG fires when the *thread* that forked the child ends,
+    so a child spawned from a short-lived thread would be SIGKILLed when it returns."""
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError("spawn() from a thread other than the main one: the child would "
+                           "be killed when that thread ends (PR_SET_PDEATHSIG)")
+    log = open(log_path, "ab")
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                                start_new_session=True, preexec_fn=_pdeathsig,
+                                close_fds=True)
+    finally:
+        log.close()
+    _live_procs[proc.pid] = proc
+    return proc
+
+
+def forget(proc):
+    """proc was reaped by its owner: the atexit hook must not touch its PID any more."""
+    if proc is not None:
+        _live_procs.pop(proc.pid, None)
+
+
+def stop_process(proc, bound=STOP_BOUND_S, sig=signal.SIGTERM):
+    """Stops one process by PID: SIGCONT (in case it is frozen), sig, SIGKILL after bound.
+    Returns the exit status (negative for a signal), None if it was not ours any more."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        for s in (signal.SIGCONT, sig):
+            try:
+                os.kill(proc.pid, s)
+            except ProcessLookupError:
+                pass
+        try:
+            proc.wait(bound)
+        except subprocess.TimeoutExpired:
+            try:
+                os.kill(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(10)
+    _live_procs.pop(proc.pid, None)
+    return proc.returncode
+
+
+def register_cleanup(fn):
+    """fn() runs from stop_all_live() (atexit, or explicitly), before the plain processes
+    are stopped: for servers that own processes spawn() does not know (ejabberd's VM)."""
+    if fn not in _cleanups:
+        _cleanups.append(fn)
+
+
+def unregister_cleanup(fn):
+    try:
+        _cleanups.remove(fn)
+    except ValueError:
+        pass
+
+
+def stop_all_live():
+    for fn in reversed(list(_cleanups)):
+        try:
+            fn()
+        except Exception as e:  # keep stopping the others
+            print("common: clean-up %r failed: %s" % (fn, e), file=sys.stderr)
+    for proc in list(_live_procs.values()):
+        try:
+            stop_process(proc, bound=10)
+        except Exception as e:  # keep stopping the others
+            print("common: could not stop pid %d: %s" % (proc.pid, e), file=sys.stderr)
+
+
+atexit.register(stop_all_live)
+
+_handlers_installed = False
+
+
+def install_signal_handlers():
+    """SIGTERM (and SIGINT, SIGHUP) become KeyboardInterrupt in the main thread, so that
+    every try/finally runs and unittest does not swallow it; the atexit hook then stops
+    whatever is still running."""
+    global _handlers_installed
+    if _handlers_installed:
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt("signal %d" % signum)
+
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(s, handler)
+    _handlers_installed = True
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tail(path, lines=40):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        return "(no log: %s)" % e
+    return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
+
+
+# --------------------------------------------------------------------------------------
+# Text exposition format (version 0.0.4)
+
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?[ \t]+(\S+)(?:[ \t]+(-?\d+))?[ \t]*$")
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+def _parse_labels(text, line):
+    labels, i = {}, 0
+    while i < len(text):
+        m = _LABEL_NAME.match(text, i)
+        if not m or text[m.end():m.end() + 2] != '="':
+            raise ValueError("bad labels in %r" % line)
+        name, i = m.group(0), m.end() + 2
+        value = []
+        while True:
+            if i >= len(text):
+                raise ValueError("unterminated label value in %r" % line)
+            c = text[i]
+            if c == "\\":
+                nxt = text[i + 1:i + 2]
+                value.append({"n": "\n", "\\": "\\", '"': '"'}.get(nxt, "\\" + nxt))
+                i += 2
+            elif c == '"':
+                i += 1
+                break
+            else:
+                value.append(c)
+                i += 1
+        if name in labels:
+            raise ValueError("duplicate label %s in %r" % (name, line))
+        labels[name] = "".join(value)
+        if i < len(text):
+            if text[i] != ",":
+                raise ValueError("expected , in %r" % line)
+            i += 1
+    return labels
+
+
+class Metrics:
+    """A parsed /metrics body: samples [(name, labels, value)], help{}, type{}."""
+
+    def __init__(self, text):
+        self.text = text
+        self.samples, self.help, self.type = [], {}, {}
+        for line in text.split("\n"):
+            if not line.strip():
+                continue
+            if line.startswith("#"):
+                parts = line.split(None, 3)
+                if len(parts) >= 3 and parts[1] in ("HELP", "TYPE"):
+                    target = self.help if parts[1] == "HELP" else self.type
+                    target[parts[2]] = parts[3] if len(parts) > 3 else ""
+                continue
+            m = _SAMPLE.match(line)
+            if not m:
+                raise ValueError("unparsable line %r" % line)
+            name, labels, value = m.group(1), m.group(2), m.group(3)
+            self.samples.append((name, _parse_labels(labels, line) if labels else {},
+                                 float(value)))  # float() takes NaN, +Inf, -Inf
+
+    def find(self, name, **labels):
+        return [(n, l, v) for (n, l, v) in self.samples
+                if n == name and all(l.get(k) == str(x) for k, x in labels.items())]
+
+    def get(self, name, **labels):
+        """The value of the single matching sample, None when there is none."""
+        found = self.find(name, **labels)
+        if len(found) > 1:
+            raise AssertionError("%d samples match %s %s" % (len(found), name, labels))
+        return found[0][2] if found else None
+
+    def lines(self, *needles):
+        return "\n".join(l for l in self.text.split("\n")
+                         if l and not l.startswith("#") and all(n in l for n in needles))
+
+
+def is_nan(v):
+    return v is not None and math.isnan(v)
+
+
+# --------------------------------------------------------------------------------------
+# HTTP (proxies disabled: nothing leaves 127.0.0.1)
+
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def http_url(url, method="GET", headers=None, data=None, timeout=5.0):
+    """(status, headers, body bytes, seconds). data: bytes (POST sends b"" without it)."""
+    if data is None and method == "POST":
+        data = b""
+    req = urllib.request.Request(url, method=method, headers=headers or {}, data=data)
+    t0 = time.monotonic()
+    try:
+        with _opener.open(req, timeout=timeout) as r:
+            body = r.read()
+            return r.status, r.headers, body, time.monotonic() - t0
+    except urllib.error.HTTPError as e:
+        body = e.read()
+        return e.code, e.headers, body, time.monotonic() - t0
+
+
+def http(port, path="/metrics", method="GET", headers=None, timeout=5.0, data=None):
+    """(status, headers, body bytes, seconds) for http://127.0.0.1:port/path."""
+    return http_url("http://127.0.0.1:%d%s" % (port, path), method=method, headers=headers,
+                    data=data, timeout=timeout)
+
+
+def scrape(port, timeout=5.0):
+    """(Metrics, seconds)."""
+    status, _, body, secs = http(port, timeout=timeout)
+    if status != 200:
+        raise AssertionError("GET /metrics answered %d: %r" % (status, body[:200]))
+    return Metrics(body.decode("utf-8")), secs
+
+
+# --------------------------------------------------------------------------------------
+# replmon
+
+def replmon_path():
+    p = os.environ.get("REPLMON", "build/replmon")
+    if not os.path.isabs(p):
+        p = p if os.path.exists(p) else os.path.join(REPO, p)
+    return os.path.abspath(p)
+
+
+class Replmon:
+    """One replmon process on a free port, stderr to a log file."""
+
+    def __init__(self, workdir, config, tag):
+        self.config = config
+        self.port = free_port()
+        self.log = os.path.join(workdir, "replmon-%s.log" % tag)
+        self.argv = [replmon_path(), "--config.file=" + config,
+                     "--web.listen-address=127.0.0.1:%d" % self.port, "--log.level=debug"]
+        self.proc = spawn(self.argv, self.log)
+
+    def wait_serving(self, bound=15.0):
+        deadline = time.monotonic() + bound
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError("replmon exited with %s at start-up; log:\n%s"
+                                   % (self.proc.returncode, self.log_text()[-3000:]))
+            try:
+                return scrape(self.port, timeout=2)[0]
+            except (OSError, AssertionError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("replmon not serving /metrics after %.0f s; log:\n%s"
+                                   % (bound, self.log_text()[-3000:]))
+            time.sleep(0.05)
+
+    def log_text(self):
+        try:
+            with open(self.log, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stop(self, bound=10.0):
+        return stop_process(self.proc, bound=bound)
+
+
+def promtool_check(text):
+    """(exit status, output) of `promtool check metrics` on text; (0, "") is clean."""
+    r = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
+                       capture_output=True, timeout=30)
+    return r.returncode, (r.stdout + r.stderr).decode("utf-8", "replace")
+
+
+# --------------------------------------------------------------------------------------
+# unittest plumbing shared by the suites
+
+RESULT_FAILED = [False]  # set as soon as a test fails, so that the clean-up keeps the logs
+
+
+class ReplmonCase(unittest.TestCase):
+    """Base of a suite that watches one replmon (cls.replmon). Subclasses set BOUND_S,
+    CONTRACT_S, SCRAPE_EVERY_S and a `timings` list of their own."""
+
+    replmon = None
+    timings = None
+    BOUND_S = 20.0
+    CONTRACT_S = 6.0
+    SCRAPE_EVERY_S = 0.2
+
+    def scrape(self, port=None):
+        return scrape(port or self.replmon.port)[0]
+
+    def wait_for(self, predicate, timeout=None, what="condition", show=(), port=None,
+                 replmon=None):
+        """Polls /metrics every SCRAPE_EVERY_S until predicate(metrics) is true. Returns
+        (metrics, seconds). On timeout fails with the lines containing any of `show`."""
+        replmon = replmon or self.replmon
+        port = port or replmon.port
+        timeout = self.BOUND_S if timeout is None else timeout
+        t0 = time.monotonic()
+        last, err = None, None
+        while True:
+            try:
+                last = scrape(port)[0]
+                err = None
+                if predicate(last):
+                    return last, time.monotonic() - t0
+            except (OSError, ValueError, TypeError, AssertionError) as e:
+                err = e  # TypeError: a series is still missing (None compared)
+            if time.monotonic() - t0 > timeout:
+                dump = ""
+                if last is not None:
+                    dump = "\n".join(last.lines(s) for s in show) if show else last.text
+                self.fail("%s: not true after %.1f s (last error: %s)\nmetrics:\n%s\n"
+                          "replmon log tail:\n%s" % (what, timeout, err, dump,
+                                                     replmon.log_text()[-2500:]))
+            time.sleep(self.SCRAPE_EVERY_S)
+
+    @classmethod
+    def record_timing(cls, name, seconds, contract=True):
+        """Reports how long a fault took to show; over CONTRACT_S fails the test.
+        FAULT_TIMINGS (env): a file to which `name seconds` lines are appended."""
+        print("\n    fault %-22s showed after %.2f s" % (name, seconds), flush=True)
+        cls.timings.append((name, seconds))
+        path = os.environ.get("FAULT_TIMINGS")
+        if path:
+            with open(path, "a") as f:
+                f.write("%s %.3f\n" % (name, seconds))
+        if contract and seconds > cls.CONTRACT_S:
+            raise AssertionError("fault %s showed after %.2f s, over the %.1f s the contract "
+                                 "allows" % (name, seconds, cls.CONTRACT_S))
+
+
+class _FailureWatch(unittest.TestSuite):
+    """Marks the run as failed as soon as a test fails, so the clean-up keeps the logs."""
+
+    def run(self, result, debug=False):
+        orig_fail, orig_err = result.addFailure, result.addError
+
+        def add_failure(test, err):
+            RESULT_FAILED[0] = True
+            orig_fail(test, err)
+
+        def add_error(test, err):
+            RESULT_FAILED[0] = True
+            orig_err(test, err)
+
+        result.addFailure, result.addError = add_failure, add_error
+        return super().run(result, debug)
+
+
+def run_suite(case, argv, label, module, cleanup=None, timings_title=None):
+    """Runs the tests of `case` (or the names in argv), prints `LABEL: N passed, M failed[,
+    K skipped]` last; returns the exit status. cleanup() runs in any case."""
+    install_signal_handlers()
+    verbosity = 2 if "-v" in argv else 1
+    names = [a for a in argv if not a.startswith("-")]
+    loader = unittest.TestLoader()
+    if names:
+        suite = loader.loadTestsFromNames(names, module)
+    else:
+        suite = loader.loadTestsFromTestCase(case)
+    runner = unittest.TextTestRunner(verbosity=verbosity, stream=sys.stdout)
+    t0 = time.monotonic()
+    result = None
+    try:
+        result = runner.run(_FailureWatch(suite))
+    except KeyboardInterrupt as e:
+        print("\n%s: interrupted (%s)" % (label, e), file=sys.stderr)
+    finally:
+        if cleanup is not None:
+            cleanup()
+        stop_all_live()
+    if result is None:
+        print("%s: 0 passed, 1 failed (interrupted)" % label)
+        return 130
+    if case.timings:
+        print(timings_title or "fault timings (seconds from the fault to /metrics):")
+        for name, secs in case.timings:
+            print("  %-24s %6.2f" % (name, secs))
+    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
+    skipped = len(result.skipped)
+    passed = result.testsRun - failed - skipped - len(result.expectedFailures)
+    if result.testsRun == 0 and failed == 0:
+        failed = 1  # nothing ran at all
+    line = "%s: %d passed, %d failed" % (label, max(passed, 0), failed)
+    if skipped:
+        line += ", %d skipped" % skipped
+    print("(%.0f s)" % (time.monotonic() - t0))
+    print(line)
+    return 0 if failed == 0 else 1

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""One real XMPP client session (slixmpp), driven by xmpp_servers.Client.
+
+    XMPP_CLIENT_PASSWORD=... python3 xmpp_client.py HOST:PORT JID [--starttls]
+
+Logs in (SCRAM over plain TCP by default; with --starttls it negotiates TLS and accepts
+any certificate: the test servers use throwaway self-signed ones), prints `READY <full
+JID>` once session_start fired, then stays online until SIGTERM/SIGINT, disconnects
+cleanly (</stream:stream>) and exits 0. Prints
+`FAILED <reason>` and exits non-zero when the login fails or takes over 20 s.
+
+Needs Debian's python3-slixmpp; the password comes from the environment, never argv.
+"""
+
+import asyncio
+import logging
+import os
+import signal
+import ssl
+import sys
+
+import slixmpp
+
+LOGIN_BOUND_S = 20.0
+
+
+def main(argv):
+    if len(argv) < 2:
+        print("usage: xmpp_client.py HOST:PORT JID [--starttls]", file=sys.stderr)
+        return 2
+    host, _, port = argv[0].rpartition(":")
+    jid = argv[1]
+    starttls = "--starttls" in argv[2:]
+    password = os.environ.get("XMPP_CLIENT_PASSWORD", "")
+    logging.basicConfig(level=logging.WARNING, stream=sys.stdout,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    xmpp = slixmpp.ClientXMPP(jid, password)
+    xmpp.auto_reconnect = False
+    if starttls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        xmpp.ssl_context = ctx
+    result = {"rc": None}
+    done = loop.create_future()
+
+    def finish(rc, message=None):
+        if message:
+            print(message, flush=True)
+        if result["rc"] is None:
+            result["rc"] = rc
+        if not done.done():
+            done.set_result(rc)
+
+    def on_session_start(_event):
+        print("READY %s" % xmpp.boundjid.full, flush=True)
+
+    def on_failed_auth(_event):
+        finish(3, "FAILED auth")
+        xmpp.abort()
+
+    def on_disconnected(_event):
+        finish(0 if result["rc"] is None and ready() else 4, None if ready() else
+               "FAILED disconnected before the session started")
+
+    def ready():
+        return xmpp.sessionstarted
+
+    def on_signal():
+        if not ready():
+            finish(5, "FAILED stopped before the session started")
+            xmpp.abort()
+            return
+        xmpp.disconnect(wait=2.0)
+
+    def login_timeout():
+        if not ready():
+            finish(6, "FAILED no session within %.0f s" % LOGIN_BOUND_S)
+            xmpp.abort()
+
+    xmpp.add_event_handler("session_start", on_session_start)
+    xmpp.add_event_handler("failed_auth", on_failed_auth)
+    xmpp.add_event_handler("disconnected", on_disconnected)
+    xmpp.add_event_handler("connection_failed",
+                           lambda e: (finish(7, "FAILED connection: %s" % (e,)), xmpp.abort()))
+    for s in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(s, on_signal)
+    loop.call_later(LOGIN_BOUND_S, login_timeout)
+    xmpp.connect(address=(host, int(port)), force_starttls=starttls,
+                 disable_starttls=not starttls)
+    rc = loop.run_until_complete(done)
+    # Let the transport close cleanly.
+    loop.run_until_complete(asyncio.sleep(0.05))
+    if rc == 0:
+        print("DISCONNECTED", flush=True)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

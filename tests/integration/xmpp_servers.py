@@ -1,0 +1,1018 @@
+#!/usr/bin/env python3
+"""Throwaway XMPP servers (and clients) for integration tests, all on 127.0.0.1.
+
+    ej = Ejabberd(workdir)              # ejabberd 23.01, API on a free port
+    ej.start(); ej.register("alice", "pw")
+    c = Client(ej.c2s_address(), "alice@" + ej.domain, "pw"); c.connect(); ...; c.disconnect()
+    ej.stop()
+
+- Ejabberd(workdir, basic_auth=False, refuse=()): its own config dir, spool, logs and
+  Erlang node (ERL_DIST_PORT on a free port, so no epmd; a random cookie); listeners
+  ejabberd_c2s (STARTTLS offered, not required; a throwaway self-signed certificate) and
+  ejabberd_http with /api: mod_http_api; mod_admin_extra, mod_muc, mod_muc_admin, no
+  mod_stream_mgmt. api_permissions allow the read-only commands from 127.0.0.1, or with
+  basic_auth=True only to HTTP Basic as the registered admin JID (ADMIN_USER@domain,
+  password ADMIN_PASSWORD, registered by start()); the commands in `refuse` are left out
+  (a call answers 403 code 32). freeze()/thaw() SIGSTOP/SIGCONT the Erlang VM itself.
+- Prosody(workdir): prosody 0.12 with http_openmetrics (statistics internal, interval
+  manual), internal_plain auth, STARTTLS offered but not required.
+- Client(address, jid, password): a real slixmpp session in a subprocess (xmpp_client.py
+  run by a Python that has Debian's python3-slixmpp: XMPP_PYTHON, this interpreter, or
+  /usr/bin/python3). connect() returns once session_start fired; disconnect() ends it.
+- OpenfireReplay(secret=..., basic=(user, password)): http.server replaying the Openfire
+  REST API plugin's documented answers for /plugins/restapi/v1/system/statistics/sessions.
+- stream_features(address, domain): the raw bytes a c2s port answers to a stream open.
+
+Every process is stopped by PID (stop(), and common's atexit/signal clean-up). ejabberd's
+VM is a child of the `ejabberdctl foreground` shell: it is found by PID and stopped with
+`ejabberdctl stop`, then SIGTERM, then SIGKILL, each bounded.
+
+Self-check and data capture:  python3 tests/integration/xmpp_servers.py [--save-data DIR]
+(starts both servers, logs two clients in and out, calls every ejabberd command, reads
+Prosody's /metrics and both stream openings; with --save-data writes the real answers
+for the C unit tests, e.g. to tests/unit/data/xmpp).
+"""
+
+import base64
+import http.server
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import calendar
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from common import (forget, free_port, http_url, register_cleanup,  # noqa: E402
+                    spawn, stop_process, tail, unregister_cleanup)
+
+__all__ = ["Ejabberd", "Prosody", "Client", "OpenfireReplay", "stream_features",
+           "make_certificate", "slixmpp_python", "DOMAIN", "ADMIN_USER", "ADMIN_PASSWORD"]
+
+DOMAIN = "chat.test"
+ADMIN_USER = "admin"
+ADMIN_PASSWORD = "admin-Secret-4"
+START_BOUND_S = 60.0
+STOP_BOUND_S = 15.0
+CTL_TIMEOUT_S = 30.0
+
+EJABBERDCTL = os.environ.get("EJABBERDCTL", "ejabberdctl")
+PROSODY = os.environ.get("PROSODY", "prosody")
+PROSODYCTL = os.environ.get("PROSODYCTL", "prosodyctl")
+
+# What replmon may call (all read-only). `refuse` takes names out of this list.
+READ_ONLY_COMMANDS = (
+    "status", "connected_users_number", "connected_users", "connected_users_info",
+    "stats", "stats_host", "incoming_s2s_number", "outgoing_s2s_number",
+    "muc_online_rooms", "registered_users", "registered_vhosts",
+)
+
+_counter = [0]
+
+
+def _unique(prefix):
+    _counter[0] += 1
+    return "%s%dx%d%s" % (prefix, os.getpid(), _counter[0], secrets.token_hex(2))
+
+
+# --------------------------------------------------------------------------------------
+# Certificates and the stream probe
+
+def make_certificate(directory, domain):
+    """A throwaway self-signed RSA certificate for domain (30 days). Returns
+    (cert_path, key_path, not_after_epoch)."""
+    openssl = shutil.which("openssl")
+    if not openssl:
+        raise RuntimeError("openssl not found (Debian package openssl)")
+    cert = os.path.join(directory, "cert.pem")
+    key = os.path.join(directory, "key.pem")
+    r = subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                        "-keyout", key, "-out", cert, "-days", "30", "-subj", "/CN=" + domain,
+                        "-addext", "subjectAltName=DNS:%s,DNS:*.%s" % (domain, domain)],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError("openssl req failed: %s" % r.stderr.decode("utf-8", "replace"))
+    os.chmod(key, 0o600)
+    r = subprocess.run([openssl, "x509", "-in", cert, "-noout", "-enddate"],
+                       capture_output=True, timeout=30, check=True)
+    # notAfter=Dec 22 08:13:56 2026 GMT
+    text = r.stdout.decode().strip().split("=", 1)[1]
+    not_after = calendar.timegm(time.strptime(text, "%b %d %H:%M:%S %Y GMT"))
+    return cert, key, not_after
+
+
+def stream_header(domain):
+    return ("<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+            "xmlns:stream='http://etherx.jabber.org/streams' to='%s' version='1.0'>"
+            % domain).encode()
+
+
+def stream_features(address, domain, timeout=5.0):
+    """Opens a client stream to address ("host:port") for domain and returns the raw bytes
+    received until </stream:features> or a stream error (inclusive), as received."""
+    host, _, port = address.rpartition(":")
+    data = b""
+    with socket.create_connection((host, int(port)), timeout=timeout) as s:
+        s.sendall(stream_header(domain))
+        deadline = time.monotonic() + timeout
+        while b"</stream:features>" not in data and b"</stream:error>" not in data:
+            s.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            data += chunk
+        try:
+            s.sendall(b"</stream:stream>")
+        except OSError:
+            pass
+    return data
+
+
+def _wait_port(host, port, bound, proc=None, what="server", log=None):
+    deadline = time.monotonic() + bound
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("%s exited with %s during start-up; log %s:\n%s"
+                               % (what, proc.returncode, log, tail(log) if log else ""))
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("%s: nothing listens on %s:%d after %.0f s; log %s:\n%s"
+                               % (what, host, port, bound, log, tail(log) if log else ""))
+        time.sleep(0.05)
+
+
+def _children(pid):
+    """PIDs whose parent is pid (from /proc)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry, "rb") as f:
+                stat = f.read().decode("utf-8", "replace")
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may contain spaces and parentheses
+        rest = stat[stat.rfind(")") + 2:].split()
+        if len(rest) > 1 and int(rest[1]) == pid:
+            out.append(int(entry))
+    return out
+
+
+def _comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def _alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            stat = f.read().decode("utf-8", "replace")
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2:].split()[0] != "Z"
+
+
+# --------------------------------------------------------------------------------------
+
+class Ejabberd:
+    """A throwaway ejabberd 23.01 node (see the module docstring)."""
+
+    def __init__(self, workdir, basic_auth=False, refuse=(), domain=DOMAIN, verbose=False):
+        self.dir = os.path.abspath(workdir)
+        os.makedirs(self.dir, exist_ok=True)
+        self.domain = domain
+        self.basic_auth = basic_auth
+        self.refuse = tuple(refuse)
+        self.verbose = verbose
+        self.node = _unique("rmej") + "@localhost"
+        self.cookie = secrets.token_hex(16)
+        self.c2s_port = free_port()
+        self.http_port = free_port()
+        self.dist_port = free_port()
+        self.spool = os.path.join(self.dir, "spool")
+        self.logs = os.path.join(self.dir, "logs")
+        self.log = os.path.join(self.dir, "ejabberd-foreground.log")
+        self.config = os.path.join(self.dir, "ejabberd.yml")
+        self.ctl_config = os.path.join(self.dir, "ejabberdctl.cfg")
+        self.proc = None       # the ejabberdctl shell
+        self.vm_pid = None     # beam.smp, its child
+        self.cert = self.key = self.cert_not_after = None
+        self.registered = {}
+        self._written = False
+        self._t0 = None
+
+    # ----------------------------------------------------------------- accessors
+    def api_url(self):
+        return "http://127.0.0.1:%d/api" % self.http_port
+
+    def c2s_address(self):
+        return "127.0.0.1:%d" % self.c2s_port
+
+    def admin_jid(self):
+        return "%s@%s" % (ADMIN_USER, self.domain)
+
+    def _say(self, msg):
+        if self.verbose:
+            print("xmpp_servers: ejabberd %s: %s" % (self.node, msg), file=sys.stderr, flush=True)
+
+    # ----------------------------------------------------------------- config
+    def _write_config(self):
+        for d in (self.spool, self.logs):
+            os.makedirs(d, exist_ok=True)
+        self.cert, self.key, self.cert_not_after = make_certificate(self.dir, self.domain)
+        pem = os.path.join(self.dir, "server.pem")
+        with open(self.cert) as c, open(self.key) as k:
+            text = c.read() + k.read()
+        fd = os.open(pem, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        with open(os.path.join(self.dir, "inetrc"), "w") as f:
+            f.write('{lookup,["file","native"]}.\n{host,{127,0,0,1}, ["localhost"]}.\n'
+                    '{file, resolv, "/etc/resolv.conf"}.\n')
+        with open(self.ctl_config, "w") as f:
+            f.write('ERLANG_NODE=%s\n'
+                    'ERL_DIST_PORT=%d\n'
+                    'ERL_OPTIONS="-setcookie %s -kernel inet_dist_use_interface {127,0,0,1}"\n'
+                    'EXEC_CMD=as_current_user\n' % (self.node, self.dist_port, self.cookie))
+        allowed = [c for c in READ_ONLY_COMMANDS if c not in self.refuse]
+        who = ('      - user: "%s"\n' % self.admin_jid() if self.basic_auth
+               else "      - ip: 127.0.0.1/8\n")
+        yml = """# Written by tests/integration/xmpp_servers.py: a throwaway node on 127.0.0.1.
+loglevel: info
+hosts:
+  - %(domain)s
+certfiles:
+  - "%(pem)s"
+acme:
+  auto: false
+listen:
+  -
+    port: %(c2s)d
+    ip: "127.0.0.1"
+    module: ejabberd_c2s
+    max_stanza_size: 262144
+    starttls: true
+    starttls_required: false
+  -
+    port: %(http)d
+    ip: "127.0.0.1"
+    module: ejabberd_http
+    request_handlers:
+      /api: mod_http_api
+auth_method: internal
+acl:
+  admin:
+    user:
+      - "%(admin)s"
+  loopback:
+    ip:
+      - 127.0.0.0/8
+access_rules:
+  local:
+    allow: all
+  c2s:
+    allow: all
+  announce:
+    allow: admin
+  configure:
+    allow: admin
+  muc_create:
+    allow: local
+api_permissions:
+  "console commands":
+    from:
+      - ejabberd_ctl
+    who: all
+    what: "*"
+  "replmon read-only":
+    who:
+%(who)s    what:
+%(what)s
+modules:
+  mod_admin_extra: {}
+  mod_disco: {}
+  mod_muc:
+    access_create: muc_create
+  mod_muc_admin: {}
+  mod_roster: {}
+""" % dict(domain=self.domain, pem=pem, c2s=self.c2s_port, http=self.http_port,
+           admin=self.admin_jid(), who=who,
+           what="".join("      - %s\n" % c for c in allowed) if allowed else "      - \"!*\"\n")
+        with open(self.config, "w") as f:
+            f.write(yml)
+        self._written = True
+
+    def ctl_argv(self, *args):
+        return [EJABBERDCTL, "--config-dir", self.dir, "--ctl-config", self.ctl_config,
+                "--config", self.config, "--spool", self.spool, "--logs", self.logs] + list(args)
+
+    def ctl(self, *args, timeout=CTL_TIMEOUT_S, check=True):
+        """Runs one ejabberdctl command against this node; returns its output (str)."""
+        r = subprocess.run(self.ctl_argv(*args), stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=timeout)
+        out = (r.stdout + r.stderr).decode("utf-8", "replace")
+        if check and r.returncode != 0:
+            raise RuntimeError("ejabberdctl %s failed (%d): %s" % (args[0], r.returncode, out))
+        return out
+
+    # ----------------------------------------------------------------- lifecycle
+    def start(self, bound=START_BOUND_S):
+        """Starts the node and waits until the API answers `status` (as the admin JID with
+        basic_auth). The admin JID is registered first thing."""
+        self.launch()
+        self.wait_ready(bound)
+
+    def launch(self):
+        """Starts the node without waiting (call from the main thread: see common.spawn);
+        wait_ready() next. Several nodes launched first then waited for start in parallel."""
+        if self.proc is not None and self.proc.poll() is None:
+            return
+        self._t0 = time.monotonic()
+        if not self._written:
+            self._write_config()
+        with open(self.log, "ab") as f:
+            f.write(("---- %s start %s c2s %d http %d dist %d\n" % (
+                time.strftime("%H:%M:%S"), self.node, self.c2s_port, self.http_port,
+                self.dist_port)).encode())
+        self.proc = spawn(self.ctl_argv("foreground"), self.log, cwd=self.dir)
+        register_cleanup(self.stop)
+
+    def wait_ready(self, bound=START_BOUND_S):
+        t0 = self._t0
+        try:
+            _wait_port("127.0.0.1", self.http_port, bound, self.proc, "ejabberd", self.log)
+            self.vm_pid = self._find_vm()
+            if ADMIN_USER not in self.registered:
+                self.register(ADMIN_USER, ADMIN_PASSWORD)
+            deadline = t0 + bound
+            while True:
+                try:
+                    status, body = self.api("status")
+                    if status == 200:
+                        break
+                except OSError:
+                    status, body = None, b""
+                if time.monotonic() > deadline:
+                    raise RuntimeError("ejabberd API not answering status after %.0f s "
+                                       "(last %s %r); log:\n%s" % (bound, status, body[:200],
+                                                                   tail(self.log)))
+                time.sleep(0.1)
+        except BaseException:
+            self.stop()
+            raise
+        self._say("started in %.1f s (vm pid %s)" % (time.monotonic() - t0, self.vm_pid))
+
+    def _find_vm(self, bound=10.0):
+        deadline = time.monotonic() + bound
+        while True:
+            for pid in _children(self.proc.pid):
+                if (_comm(pid) or "").startswith("beam"):
+                    return pid
+            if time.monotonic() > deadline:
+                raise RuntimeError("no beam process under ejabberdctl pid %d" % self.proc.pid)
+            time.sleep(0.05)
+
+    def stop(self, bound=STOP_BOUND_S):
+        """`ejabberdctl stop`, then SIGTERM and SIGKILL to the VM and the shell by PID, each
+        bounded. Idempotent."""
+        unregister_cleanup(self.stop)
+        if self.proc is None:
+            return None
+        if self.vm_pid is None and self.proc.poll() is None:
+            try:
+                self.vm_pid = self._find_vm(bound=0)
+            except RuntimeError:
+                pass
+        vm = self.vm_pid
+        if vm and _alive(vm):
+            try:
+                os.kill(vm, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+            try:
+                self.ctl("stop", timeout=bound, check=False)
+            except subprocess.TimeoutExpired:
+                pass
+            deadline = time.monotonic() + bound
+            while _alive(vm) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+                if not _alive(vm):
+                    break
+                try:
+                    os.kill(vm, sig)
+                except ProcessLookupError:
+                    break
+                deadline = time.monotonic() + wait
+                while _alive(vm) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+        rc = stop_process(self.proc, bound=5)
+        self.proc, self.vm_pid = None, None
+        return rc
+
+    def freeze(self):
+        """SIGSTOP the Erlang VM (the kernel keeps accepting connections on its ports)."""
+        os.kill(self.vm_pid, signal.SIGSTOP)
+
+    def thaw(self):
+        if self.vm_pid and _alive(self.vm_pid):
+            os.kill(self.vm_pid, signal.SIGCONT)
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    # ----------------------------------------------------------------- users and API
+    def register(self, user, password):
+        self.ctl("register", user, self.domain, password)
+        self.registered[user] = password
+
+    def unregister(self, user):
+        self.ctl("unregister", user, self.domain)
+        self.registered.pop(user, None)
+
+    def api(self, command, args=None, auth=None, timeout=5.0):
+        """POSTs one command to mod_http_api; (status, body bytes). auth: (user, password)
+        for HTTP Basic; by default the admin JID when basic_auth, none otherwise."""
+        headers = {"Content-Type": "application/json"}
+        if auth is None and self.basic_auth:
+            auth = (self.admin_jid(), ADMIN_PASSWORD)
+        if auth:
+            headers["Authorization"] = "Basic " + base64.b64encode(
+                ("%s:%s" % auth).encode()).decode()
+        status, _, body, _ = http_url("%s/%s" % (self.api_url(), command), method="POST",
+                                      headers=headers, data=json.dumps(args or {}).encode(),
+                                      timeout=timeout)
+        return status, body
+
+
+# --------------------------------------------------------------------------------------
+
+class Prosody:
+    """A throwaway Prosody 0.12 server (see the module docstring)."""
+
+    def __init__(self, workdir, domain=DOMAIN, verbose=False):
+        self.dir = os.path.abspath(workdir)
+        os.makedirs(self.dir, exist_ok=True)
+        self.domain = domain
+        self.verbose = verbose
+        self.c2s_port = free_port()
+        self.http_port = free_port()
+        self.config = os.path.join(self.dir, "prosody.cfg.lua")
+        self.data = os.path.join(self.dir, "data")
+        self.log = os.path.join(self.dir, "prosody.log")
+        self.proc = None
+        self.cert = self.key = self.cert_not_after = None
+        self.registered = {}
+        self._written = False
+
+    def metrics_url(self):
+        return "http://127.0.0.1:%d/metrics" % self.http_port
+
+    def c2s_address(self):
+        return "127.0.0.1:%d" % self.c2s_port
+
+    def _write_config(self):
+        os.makedirs(self.data, exist_ok=True)
+        os.chmod(self.data, 0o750)
+        self.cert, self.key, self.cert_not_after = make_certificate(self.dir, self.domain)
+        root = os.geteuid() == 0
+        text = """-- Written by tests/integration/xmpp_servers.py: a throwaway server on 127.0.0.1.
+%(root)s
+pidfile = "%(dir)s/prosody.pid"
+data_path = "%(data)s"
+plugin_paths = { }
+interfaces = { "127.0.0.1" }
+local_interfaces = { "127.0.0.1" }
+http_interfaces = { "127.0.0.1" }
+https_interfaces = { "127.0.0.1" }
+c2s_ports = { %(c2s)d }
+c2s_direct_tls_ports = { }
+legacy_ssl_ports = { }
+http_ports = { %(http)d }
+https_ports = { }
+modules_enabled = {
+    "roster"; "saslauth"; "tls"; "disco"; "ping"; "posix"; "admin_shell";
+    "http_openmetrics";
+}
+modules_disabled = { "s2s" }
+statistics = "internal"
+statistics_interval = "manual"
+openmetrics_allow_ips = { "127.0.0.1" }
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+authentication = "internal_plain"
+storage = "internal"
+log = { { levels = { min = "info" }, to = "console" } }
+ssl = { certificate = "%(cert)s"; key = "%(key)s" }
+
+VirtualHost "%(domain)s"
+""" % dict(root="run_as_root = true" if root else "", dir=self.dir, data=self.data,
+           c2s=self.c2s_port, http=self.http_port, cert=self.cert, key=self.key,
+           domain=self.domain)
+        with open(self.config, "w") as f:
+            f.write(text)
+        self._written = True
+
+    def start(self, bound=START_BOUND_S):
+        self.launch()
+        self.wait_ready(bound)
+
+    def launch(self):
+        """Starts prosody without waiting (from the main thread); wait_ready() next."""
+        if self.proc is not None and self.proc.poll() is None:
+            return
+        if not self._written:
+            self._write_config()
+        with open(self.log, "ab") as f:
+            f.write(("---- %s start c2s %d http %d\n" % (
+                time.strftime("%H:%M:%S"), self.c2s_port, self.http_port)).encode())
+        self.proc = spawn([PROSODY, "-F", "--config", self.config], self.log, cwd=self.dir)
+
+    def wait_ready(self, bound=START_BOUND_S):
+        try:
+            _wait_port("127.0.0.1", self.http_port, bound, self.proc, "prosody", self.log)
+            _wait_port("127.0.0.1", self.c2s_port, bound, self.proc, "prosody", self.log)
+            deadline = time.monotonic() + bound
+            while True:
+                status, _, body, _ = http_url(self.metrics_url(), timeout=5)
+                if status == 200:
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("prosody /metrics answered %s: %r" % (status, body[:200]))
+                time.sleep(0.1)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self, bound=STOP_BOUND_S):
+        rc = stop_process(self.proc, bound=bound)
+        self.proc = None
+        return rc
+
+    def freeze(self):
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def thaw(self):
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def register(self, user, password):
+        r = subprocess.run([PROSODYCTL, "--config", self.config, "register", user,
+                            self.domain, password], stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=CTL_TIMEOUT_S)
+        if r.returncode != 0:
+            raise RuntimeError("prosodyctl register %s failed (%d): %s" % (
+                user, r.returncode, (r.stdout + r.stderr).decode("utf-8", "replace")))
+        self.registered[user] = password
+
+    def metrics(self):
+        """The raw /metrics body (bytes)."""
+        status, _, body, _ = http_url(self.metrics_url(), timeout=5)
+        if status != 200:
+            raise RuntimeError("prosody /metrics answered %d" % status)
+        return body
+
+    def c2s_sessions(self):
+        """The sum of prosody_mod_c2s__connections{type="c2s"} (0 without samples)."""
+        total = 0.0
+        for line in self.metrics().decode("utf-8").splitlines():
+            if line.startswith("prosody_mod_c2s__connections{") and 'type="c2s"' in line:
+                total += float(line.rsplit(None, 1)[1])
+        return total
+
+
+# --------------------------------------------------------------------------------------
+
+_SLIX_PY = []
+
+
+def slixmpp_python():
+    """An interpreter that can import slixmpp: $XMPP_PYTHON, this one, or /usr/bin/python3
+    (Debian's python3-slixmpp installs into the system Python only)."""
+    if _SLIX_PY:
+        return _SLIX_PY[0]
+    candidates = [os.environ.get("XMPP_PYTHON"), sys.executable, "/usr/bin/python3",
+                  shutil.which("python3")]
+    for py in candidates:
+        if not py or not os.access(py, os.X_OK):
+            continue
+        try:
+            r = subprocess.run([py, "-c", "import slixmpp"], capture_output=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if r.returncode == 0:
+            _SLIX_PY.append(py)
+            return py
+    raise RuntimeError("no Python with slixmpp found (Debian package python3-slixmpp; "
+                       "or set XMPP_PYTHON)")
+
+
+class Client:
+    """One real XMPP session (slixmpp, in a subprocess)."""
+
+    def __init__(self, address, jid, password, logdir=None, starttls=False):
+        self.address, self.jid, self.password = address, jid, password
+        self.starttls = starttls
+        self.logdir = logdir or os.environ.get("TMPDIR", "/tmp")
+        self.log = os.path.join(self.logdir, "client-%s-%s.log" % (
+            jid.replace("@", "_at_").replace("/", "_"), _unique("")))
+        self.proc = None
+        self.full_jid = None
+
+    def connect(self, bound=30.0):
+        """Starts the client and returns once its session started (its full JID)."""
+        env = dict(os.environ)
+        env["XMPP_CLIENT_PASSWORD"] = self.password
+        env["PYTHONUNBUFFERED"] = "1"
+        argv = [slixmpp_python(), os.path.join(HERE, "xmpp_client.py"), self.address,
+                self.jid] + (["--starttls"] if self.starttls else [])
+        self.proc = spawn(argv, self.log, env=env)
+        deadline = time.monotonic() + bound
+        while True:
+            text = self.log_text()
+            m = re.search(r"^READY (\S+)$", text, re.M)
+            if m:
+                self.full_jid = m.group(1)
+                return self.full_jid
+            if self.proc.poll() is not None or "FAILED" in text:
+                rc = self.proc.wait(5)
+                forget(self.proc)
+                self.proc = None
+                raise RuntimeError("client %s could not log in to %s (exit %s):\n%s"
+                                   % (self.jid, self.address, rc, text[-2000:]))
+            if time.monotonic() > deadline:
+                self.disconnect()
+                raise RuntimeError("client %s: no session after %.0f s:\n%s"
+                                   % (self.jid, bound, text[-2000:]))
+            time.sleep(0.05)
+
+    def disconnect(self, bound=10.0):
+        """Ends the session (</stream:stream>) and waits for the process; exit status."""
+        rc = stop_process(self.proc, bound=bound)
+        self.proc = None
+        return rc
+
+    def connected(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_text(self):
+        try:
+            with open(self.log, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+
+# --------------------------------------------------------------------------------------
+
+SESSIONS_PATH = "/plugins/restapi/v1/system/statistics/sessions"
+
+
+class OpenfireReplay:
+    """The Openfire REST API plugin's answers, replayed by http.server on 127.0.0.1.
+
+    GET /plugins/restapi/v1/system/statistics/sessions answers
+    {"localSessions":N,"clusterSessions":M} with `Accept: application/json`, otherwise
+    <sessions><localSessions>N</localSessions><clusterSessions>M</clusterSessions></sessions>
+    (application/xml), or always XML with mode="xml". The Authorization header must be the
+    shared secret (raw, no scheme) or HTTP Basic user:password, else 401.
+    /plugins/restapi/v1/system/liveness and /readiness answer 200 without auth.
+    Counts requests (`requests`, `sessions_requests`), keeps the headers of the last one
+    (`last_headers`, names in lower case)."""
+
+    def __init__(self, secret="openfire-Secret-5", basic=("admin", "openfire-Admin-6"),
+                 local_sessions=0, cluster_sessions=0, mode="json"):
+        self.secret, self.basic = secret, basic
+        self.local_sessions, self.cluster_sessions = local_sessions, cluster_sessions
+        self.mode = mode
+        self.requests = 0
+        self.sessions_requests = 0
+        self.last_headers = None
+        self.lock = threading.Lock()
+        self.port = None
+        self._server = None
+        self._thread = None
+
+    def base_url(self):
+        return "http://127.0.0.1:%d/plugins/restapi/v1" % self.port
+
+    def set_sessions(self, local_sessions, cluster_sessions):
+        with self.lock:
+            self.local_sessions, self.cluster_sessions = local_sessions, cluster_sessions
+
+    def _authorized(self, value):
+        if value is None:
+            return False
+        if self.secret is not None and value == self.secret:
+            return True
+        if self.basic is not None and value.startswith("Basic "):
+            try:
+                got = base64.b64decode(value[6:].strip(), validate=True).decode("utf-8")
+            except ValueError:
+                return False
+            return got == "%s:%s" % self.basic
+        return False
+
+    def start(self):
+        replay = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            server_version = "Jetty(9.4.43.v20210629)"
+            sys_version = ""
+
+            def log_message(self, fmt, *args):
+                pass
+
+            def _send(self, status, ctype, body):
+                self.send_response(status)
+                if ctype:
+                    self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                path = self.path.split("?", 1)[0]
+                with replay.lock:
+                    replay.requests += 1
+                    replay.last_headers = {k.lower(): v for k, v in self.headers.items()}
+                    local, cluster, mode = (replay.local_sessions, replay.cluster_sessions,
+                                            replay.mode)
+                if path in ("/plugins/restapi/v1/system/liveness",
+                            "/plugins/restapi/v1/system/readiness"):
+                    return self._send(200, None, b"")
+                if path != SESSIONS_PATH:
+                    return self._send(404, "text/html;charset=iso-8859-1",
+                                      b"<html><body><h2>HTTP ERROR 404 Not Found</h2></body></html>")
+                with replay.lock:
+                    replay.sessions_requests += 1
+                if not replay._authorized(self.headers.get("Authorization")):
+                    return self._send(401, "text/html;charset=iso-8859-1",
+                                      b"<html><body><h2>HTTP ERROR 401 Unauthorized</h2>"
+                                      b"</body></html>")
+                if mode == "json" and "application/json" in self.headers.get("Accept", ""):
+                    body = json.dumps({"localSessions": local, "clusterSessions": cluster},
+                                      separators=(",", ":")).encode()
+                    return self._send(200, "application/json", body)
+                body = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                        "<sessions><localSessions>%d</localSessions>"
+                        "<clusterSessions>%d</clusterSessions></sessions>"
+                        % (local, cluster)).encode()
+                return self._send(200, "application/xml", body)
+
+            def do_POST(self):
+                self._send(405, "text/plain", b"Method Not Allowed")
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.1}, daemon=True,
+                                        name="openfire-replay-%d" % self.port)
+        self._thread.start()
+        register_cleanup(self.stop)
+        return self
+
+    def stop(self):
+        unregister_cleanup(self.stop)
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+# --------------------------------------------------------------------------------------
+# Self-check and data capture
+
+EJABBERD_CALLS = (
+    ("connected_users_number", {}),
+    ("stats", {"name": "onlineusers"}),
+    ("stats", {"name": "onlineusersnode"}),
+    ("stats", {"name": "registeredusers"}),
+    ("stats", {"name": "uptimeseconds"}),
+    ("incoming_s2s_number", {}),
+    ("outgoing_s2s_number", {}),
+    ("muc_online_rooms", {"service": "global"}),
+    ("status", {}),
+)
+
+
+def _call_name(cmd, args):
+    return cmd + "".join("_" + str(v) for v in args.values() if v != "global")
+
+
+def self_check(workdir, save=None, verbose=True):
+    def say(msg):
+        if verbose:
+            print(msg, flush=True)
+
+    def save_file(name, data):
+        if save:
+            os.makedirs(save, exist_ok=True)
+            with open(os.path.join(save, name), "wb") as f:
+                f.write(data)
+            say("  saved %s (%d bytes)" % (name, len(data)))
+
+    ej = Ejabberd(os.path.join(workdir, "ejabberd"), verbose=verbose)
+    ejb = Ejabberd(os.path.join(workdir, "ejabberd-basic"), basic_auth=True,
+                   refuse=("muc_online_rooms",), verbose=verbose)
+    pr = Prosody(os.path.join(workdir, "prosody"), verbose=verbose)
+    clients = []
+    problems = []
+
+    def check(cond, what):
+        say(("  ok    " if cond else "  FAIL  ") + what)
+        if not cond:
+            problems.append(what)
+
+    try:
+        t0 = time.monotonic()
+        ej.start()
+        ejb.start()
+        pr.start()
+        say("servers up in %.1f s: ejabberd api %s c2s %s; ejabberd-basic api %s; prosody "
+            "metrics %s c2s %s" % (time.monotonic() - t0, ej.api_url(), ej.c2s_address(),
+                                   ejb.api_url(), pr.metrics_url(), pr.c2s_address()))
+        for srv in (ej, pr):
+            srv.register("alice", "alice-Secret-7")
+            srv.register("bob", "bob-Secret-8")
+
+        # Fresh Prosody: no client ever connected.
+        save_file("prosody_metrics_fresh.txt", pr.metrics())
+
+        # Stream openings, before any login.
+        for name, srv in (("ejabberd", ej), ("prosody", pr)):
+            raw = stream_features(srv.c2s_address(), srv.domain)
+            check(b"<starttls" in raw and b"</stream:features>" in raw,
+                  "%s stream features offer starttls" % name)
+            check(b"<required" not in raw.split(b"<starttls", 1)[-1].split(b"</starttls>")[0],
+                  "%s starttls not required" % name)
+            save_file("%s_stream_features.xml" % name, raw)
+            raw = stream_features(srv.c2s_address(), "wrong.example")
+            check(b"host-unknown" in raw, "%s wrong domain: host-unknown" % name)
+            save_file("%s_stream_error_host_unknown.xml" % name, raw)
+
+        # Two sessions on each.
+        for srv in (ej, pr):
+            for user in ("alice", "bob"):
+                c = Client(srv.c2s_address(), "%s@%s" % (user, srv.domain),
+                           srv.registered[user], logdir=workdir)
+                t1 = time.monotonic()
+                c.connect()
+                say("  %s logged in in %.2f s" % (c.full_jid, time.monotonic() - t1))
+                clients.append(c)
+        c = Client(ej.c2s_address(), "alice@" + ej.domain, "wrong", logdir=workdir)
+        try:
+            c.connect()
+            check(False, "a wrong password is refused")
+            c.disconnect()
+        except RuntimeError as e:
+            check("FAILED auth" in str(e), "a wrong password is refused (%s)"
+                  % str(e).splitlines()[0][:80])
+        time.sleep(0.3)
+
+        # ejabberd: every command, with two sessions.
+        for cmd, args in EJABBERD_CALLS:
+            status, body = ej.api(cmd, args)
+            say("  ejabberd %s %s -> %d %s" % (cmd, json.dumps(args), status, body[:120]))
+            check(status == 200, "ejabberd %s answers 200" % cmd)
+            save_file("ejabberd_%s.json" % _call_name(cmd, args), body)
+        check(json.loads(ej.api("connected_users_number")[1]) == {"num_sessions": 2},
+              "ejabberd connected_users_number is 2")
+        check(json.loads(ej.api("stats", {"name": "registeredusers"})[1]) == {"stat": 3},
+              "ejabberd registeredusers is 3 (admin, alice, bob)")
+        # A room, for a non-empty muc_online_rooms answer.
+        ej.ctl("create_room", "lobby", "conference." + ej.domain, ej.domain)
+        status, body = ej.api("muc_online_rooms", {"service": "global"})
+        check(status == 200 and b"lobby@conference" in body, "muc_online_rooms lists a room")
+        save_file("ejabberd_muc_online_rooms_one_room.json", body)
+        ej.ctl("destroy_room", "lobby", "conference." + ej.domain)
+        # Error answers.
+        status, body = ej.api("no_such_command")
+        check(status == 404, "unknown command: 404 (%s)" % body[:80])
+        save_file("ejabberd_error_404_unknown_command.json", body)
+        status, body = ejb.api("muc_online_rooms", {"service": "global"})
+        check(status == 403 and b'"code":32' in body, "refused command: 403 code 32")
+        save_file("ejabberd_error_403_not_allowed.json", body)
+        status, body = ejb.api("connected_users_number", auth=(ejb.admin_jid(), "wrong"))
+        check(status == 401 and b'"code":10' in body, "wrong Basic password: 401 code 10")
+        save_file("ejabberd_error_401_bad_credentials.json", body)
+        status, body = ejb.api("connected_users_number", auth=())
+        check(status in (401, 403), "no credentials on basic-auth node: %d %s"
+              % (status, body[:100]))
+        status, body = ejb.api("connected_users_number")
+        check(status == 200, "basic-auth node with the admin password: %d" % status)
+
+        # Prosody with two sessions, then with a third connection that has not logged in.
+        body = pr.metrics()
+        check(pr.c2s_sessions() == 2, "prosody c2s sessions 2")
+        save_file("prosody_metrics_2_sessions.txt", body)
+        st, hdr, _, _ = http_url(pr.metrics_url())
+        say("  prosody /metrics Content-Type: %s" % hdr.get("Content-Type"))
+        host, _, port = pr.c2s_address().rpartition(":")
+        with socket.create_connection((host, int(port)), timeout=5) as raw:
+            raw.sendall(stream_header(pr.domain))
+            raw.recv(65536)
+            body = pr.metrics()
+            check(b'type="c2s_unauthed"' in body and pr.c2s_sessions() == 2,
+                  "prosody: an open stream counts as c2s_unauthed only")
+            save_file("prosody_metrics_2_sessions_1_unauthed.txt", body)
+            raw.sendall(b"</stream:stream>")
+
+        for c in clients:
+            rc = c.disconnect()
+            check(rc == 0, "%s disconnected cleanly (exit %s)" % (c.jid, rc))
+        clients = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if (json.loads(ej.api("connected_users_number")[1])["num_sessions"] == 0 and
+                    pr.c2s_sessions() == 0):
+                break
+            time.sleep(0.1)
+        check(json.loads(ej.api("connected_users_number")[1]) == {"num_sessions": 0},
+              "ejabberd sessions back to 0")
+        check(pr.c2s_sessions() == 0, "prosody sessions back to 0")
+        save_file("prosody_metrics_0_sessions.txt", pr.metrics())
+        save_file("ejabberd_connected_users_number_0.json", ej.api("connected_users_number")[1])
+
+        # Openfire replay.
+        of = OpenfireReplay(local_sessions=3, cluster_sessions=5).start()
+        try:
+            url = of.base_url() + "/system/statistics/sessions"
+            st, _, body, _ = http_url(url, headers={"Accept": "application/json",
+                                                    "Authorization": of.secret})
+            check((st, json.loads(body)) == (200, {"localSessions": 3, "clusterSessions": 5}),
+                  "openfire replay JSON")
+            st, hdr, body, _ = http_url(url, headers={"Authorization": of.secret})
+            check(st == 200 and b"<localSessions>3<" in body, "openfire replay XML")
+            st, _, _, _ = http_url(url, headers={"Accept": "application/json"})
+            check(st == 401, "openfire replay without auth: 401")
+            basic = "Basic " + base64.b64encode(b"admin:openfire-Admin-6").decode()
+            st, _, _, _ = http_url(url, headers={"Authorization": basic})
+            check(st == 200, "openfire replay with Basic")
+            check(of.requests == 4, "openfire replay counted 4 requests")
+        finally:
+            of.stop()
+
+        # Freeze and stop behaviour of ejabberd.
+        ej.freeze()
+        try:
+            try:
+                st, _ = ej.api("status", timeout=1.0)
+                check(False, "frozen ejabberd answered %s" % st)
+            except OSError as e:
+                check(True, "frozen ejabberd: API times out (%s)" % type(e).__name__)
+        finally:
+            ej.thaw()
+        check(ej.api("status")[0] == 200, "thawed ejabberd answers again")
+    finally:
+        for c in clients:
+            c.disconnect()
+        t1 = time.monotonic()
+        for srv in (ej, ejb, pr):
+            srv.stop()
+        say("servers stopped in %.1f s" % (time.monotonic() - t1))
+    return problems
+
+
+if __name__ == "__main__":
+    import tempfile
+    from common import install_signal_handlers
+    install_signal_handlers()
+    args = sys.argv[1:]
+    save_dir = None
+    if "--save-data" in args:
+        save_dir = os.path.abspath(args[args.index("--save-data") + 1])
+    wd = tempfile.mkdtemp(prefix="xmpp-servers-")
+    problems = ["interrupted"]
+    try:
+        problems = self_check(wd, save=save_dir)
+    finally:
+        if problems:
+            print("xmpp_servers: %d problem(s); files kept in %s" % (len(problems), wd))
+        else:
+            shutil.rmtree(wd, ignore_errors=True)
+    print("xmpp_servers self-check: %s" % ("OK" if not problems else "FAILED: %s" % problems))
+    sys.exit(1 if problems else 0)
