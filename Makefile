@@ -5,7 +5,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 BUILD ?= build
 CC ?= cc
-PKGS := libmariadb libmicrohttpd libcurl yaml-0.1 zlib jansson gnutls
+PKGS := libmariadb libmicrohttpd libcurl yaml-0.1 zlib jansson gnutls libcrypt
 REVISION := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))

@@ -160,7 +160,7 @@ void mariadb_status_clear(struct mariadb_status *s) {
   s->auto_increment_increment = s->auto_increment_offset = NAN;
   s->log_slave_updates = s->log_bin = NAN;
   s->heartbeat_written_unix = NAN;
-  s->memory = (struct mariadb_memory){NAN, NAN, NAN, {NAN, NAN}};
+  s->memory = (struct mariadb_memory){NAN, NAN, NAN, {NAN, NAN}, NAN};
 }
 
 int mariadb_status_carry_unknown(const struct mariadb_status *from, struct mariadb_status *to) {

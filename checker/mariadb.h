@@ -53,8 +53,9 @@ struct heartbeat_row {
 struct mariadb_memory {
   double server_id;
   double gtid_domain_id;
-  double clock_offset_s;     /* the node's NOW(6) (as UTC) minus local real time */
-  double heartbeat_write[2]; /* local real time of the last two successful heartbeat writes */
+  double clock_offset_s;        /* the node's NOW(6) (as UTC) minus local real time */
+  double heartbeat_write[2];    /* local real time of the last two successful heartbeat writes */
+  double first_heartbeat_write; /* this process's first one: older rows came from before it */
 };
 
 /* What one poll of a node learned. known is false when the node could not be polled: the

@@ -38,6 +38,11 @@ double pair_heartbeat_lag(const struct pair_node *replica, const struct pair_nod
    * offset; the replica's read time is already replmon's. */
   double received = written - src->clock_offset_s;
   double read = replica->status->read_unix;
+  /* A row older than this process's first heartbeat says how long ago someone wrote it, not
+   * how far behind the replica is (say, a delayed replica just after replmon started). */
+  if (replmon_writes && (isnan(src->first_heartbeat_write) ||
+                         received < src->first_heartbeat_write - PAIR_HEARTBEAT_GRACE_S))
+    return NAN;
   if (!replmon_writes || !source->up)
     return milliseconds(fmax(0, read - received));
   const double *w = src->heartbeat_write;

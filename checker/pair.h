@@ -25,7 +25,8 @@ struct pair_node {
  * (written at least PAIR_HEARTBEAT_GRACE_S before the replica's read) and the newest one the
  * replica has: 0 for a link that keeps up, the delay for a delayed one. When the source does
  * not answer, or another tool writes the rows, it is the age of the replica's newest row, so
- * it keeps growing while the source is frozen. NaN when it cannot be known. */
+ * it keeps growing while the source is frozen. NaN when it cannot be known, which includes
+ * the time before the replica received any heartbeat this process wrote. */
 double pair_heartbeat_lag(const struct pair_node *replica, const struct pair_node *source,
                           bool replmon_writes);
 

@@ -8,8 +8,12 @@ int daemon_reload(struct daemon *d, char **error) {
   *error = NULL;
   pthread_mutex_lock(&d->lock);
   struct config *next = NULL;
+  struct web_config *web = NULL;
   int rc = 0;
-  if (config_load(d->config_path, &next, error) != 0) {
+  if (d->web_config_path && web_config_load(d->web_config_path, &web, error) != 0) {
+    log_event(LOG_ERROR, "reload failed; the running configuration stays", "err", *error);
+    rc = 1;
+  } else if (config_load(d->config_path, &next, error) != 0) {
     log_event(LOG_ERROR, "reload failed; the running configuration stays", "err", *error);
     rc = 1;
   } else if (snapshot_store_install(d->store, next) != 0) {
@@ -18,6 +22,10 @@ int daemon_reload(struct daemon *d, char **error) {
     *error = strdup("out of memory");
     rc = 1;
   } else {
+    if (web && d->http) {
+      http_set_web_config(d->http, web);
+      web = NULL;
+    }
     rc = pollers_reload(&d->pollers, next, d->store) == 0 ? 0 : -1;
     config_unref(d->config);
     d->config = next;
@@ -26,6 +34,7 @@ int daemon_reload(struct daemon *d, char **error) {
     else
       log_event(LOG_INFO, "configuration reloaded", "file", d->config_path);
   }
+  web_config_free(web);
   pthread_mutex_unlock(&d->lock);
   return rc;
 }

@@ -4,6 +4,7 @@
 #define REPLMON_DAEMON_H
 
 #include "config.h"
+#include "http.h"
 #include "poller.h"
 #include "snapshot.h"
 
@@ -15,10 +16,12 @@ struct daemon {
   struct config *config; /* a reference; replaced by a reload */
   struct pollers *pollers;
   struct snapshot_store *store;
+  const char *web_config_path; /* NULL without --web.config.file */
+  struct http_server *http;    /* gets the re-read web configuration */
 };
 
-/* Re-reads config_path: a bad file keeps the running configuration; otherwise targets
- * added, removed or changed are started, stopped or restarted, and the others keep polling.
+/* Re-reads config_path and web_config_path: a bad file keeps the running configuration; otherwise
+ * targets added, removed or changed are started, stopped or restarted, and the others keep polling.
  * Returns 0; 1 when the file was refused (*error, owned by the caller, says why); -1 when
  * some targets could not be started. */
 int daemon_reload(struct daemon *daemon, char **error);

@@ -11,6 +11,7 @@ enum {
   OPT_CONFIG_CHECK,
   OPT_LISTEN,
   OPT_PATH,
+  OPT_WEB_CONFIG,
   OPT_LEVEL,
   OPT_FORMAT,
   OPT_VERSION,
@@ -22,6 +23,7 @@ static const struct option options[] = {
     {"config.check", no_argument, NULL, OPT_CONFIG_CHECK},
     {"web.listen-address", required_argument, NULL, OPT_LISTEN},
     {"web.telemetry-path", required_argument, NULL, OPT_PATH},
+    {"web.config.file", required_argument, NULL, OPT_WEB_CONFIG},
     {"log.level", required_argument, NULL, OPT_LEVEL},
     {"log.format", required_argument, NULL, OPT_FORMAT},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -40,6 +42,7 @@ static void usage(FILE *out) {
         "  --web.listen-address=ADDR   address to listen on (default \":" REPLMON_DEFAULT_PORT
         "\")\n"
         "  --web.telemetry-path=PATH   path of the metrics (default \"/metrics\")\n"
+        "  --web.config.file=FILE      TLS and basic auth (exporter-toolkit's format)\n"
         "  --log.level=LEVEL           debug, info, warn or error (default info)\n"
         "  --log.format=FORMAT         logfmt or json (default logfmt)\n"
         "  --version                   print the version and exit\n"
@@ -88,6 +91,9 @@ enum flags_outcome flags_parse(int argc, char **argv, struct flags *flags, FILE 
         return FLAGS_EXIT_USAGE;
       }
       flags->telemetry_path = optarg;
+      break;
+    case OPT_WEB_CONFIG:
+      flags->web_config_file = optarg;
       break;
     case OPT_LEVEL:
       if (log_level_parse(optarg, &flags->log_level) != 0) {

@@ -14,6 +14,7 @@ struct flags {
   bool config_check;
   const char *listen_address;
   const char *telemetry_path;
+  const char *web_config_file; /* NULL: plain HTTP, no authentication */
   enum log_level log_level;
   enum log_format log_format;
 };

@@ -38,8 +38,7 @@ static void mariadb_health(const struct snapshot *s, const struct cluster_view *
   }
   if (!r->success) {
     h->state = HEALTH_CRITICAL;
-    buf_printf(&why, "unreachable (%s): %s", probe_reason_name(r->reason),
-               r->error ? r->error : "");
+    buf_printf(&why, "unreachable: %s", r->error ? r->error : probe_reason_name(r->reason));
     h->reason = buf_steal(&why, NULL);
     return;
   }
@@ -59,9 +58,9 @@ static void mariadb_health(const struct snapshot *s, const struct cluster_view *
       buf_printf(&why, "replication from %s broken: IO %s, SQL %s", link->source,
                  replica_io_state_name(rep->io_state), rep->sql_running ? "yes" : "no");
       if (rep->last_sql_errno > 0)
-        buf_printf(&why, " (SQL error %.0f: %.120s)", rep->last_sql_errno, rep->last_sql_error);
+        buf_printf(&why, " (SQL error %.0f: %s)", rep->last_sql_errno, rep->last_sql_error);
       else if (rep->last_io_errno > 0)
-        buf_printf(&why, " (IO error %.0f: %.120s)", rep->last_io_errno, rep->last_io_error);
+        buf_printf(&why, " (IO error %.0f: %s)", rep->last_io_errno, rep->last_io_error);
       raise_to(h, HEALTH_CRITICAL, &why);
       continue;
     }

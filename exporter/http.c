@@ -1,4 +1,5 @@
 #include "http.h"
+#include "status_page.h"
 #include "config.h"
 #include "health.h"
 #include "poller.h"
@@ -6,6 +7,8 @@
 #include "metrics_cache.h"
 
 #include <arpa/inet.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 #include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -27,12 +30,27 @@
 /* *req_cls after a request's first call: this marker, or the running /probe job. */
 static int request_seen;
 
+#define AUTH_CACHE_SIZE 8
+
 struct http_server {
   struct MHD_Daemon *daemon;
   struct metrics_cache *cache;
   struct http_options options;
   char *telemetry_path;
   int listen_fd;
+  pthread_mutex_t web_lock; /* guards web and the cache of accepted credentials */
+  struct web_config *web;
+  /* bcrypt takes milliseconds by design: accepted credentials are remembered by digest. */
+  struct {
+    unsigned char digest[32]; /* SHA-256 of "user\0password" */
+    bool used;
+  } auth_cache[AUTH_CACHE_SIZE];
+  unsigned auth_next;
+  pthread_mutex_t probe_lock; /* guards the /probe requests in flight, so stop can end them */
+  pthread_cond_t probes_done;
+  struct probe_job *probes;  /* a list through probe_job.next */
+  unsigned probes_in_flight; /* requests not yet completed */
+  bool stopping;
 };
 
 int http_parse_listen_address(const char *address, char **host, unsigned *port) {
@@ -208,83 +226,20 @@ static enum MHD_Result answer_metrics(struct http_server *server,
   return queue(connection, MHD_HTTP_OK, response);
 }
 
-static void html_escape(struct buf *out, const char *text) {
-  for (const char *p = text; *p; p++) {
-    switch (*p) {
-    case '<':
-      buf_puts(out, "&lt;");
-      break;
-    case '>':
-      buf_puts(out, "&gt;");
-      break;
-    case '&':
-      buf_puts(out, "&amp;");
-      break;
-    case '"':
-      buf_puts(out, "&quot;");
-      break;
-    case '\'':
-      buf_puts(out, "&#39;");
-      break;
-    default:
-      buf_putc(out, *p);
-    }
-  }
-}
-
-static enum MHD_Result answer_landing(struct http_server *server,
-                                      struct MHD_Connection *connection) {
-  struct buf page = BUF_INIT;
-  buf_puts(&page, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                  "<title>replmon</title>"
-                  "<style>body{font-family:sans-serif;margin:1em;max-width:60em}"
-                  "table{border-collapse:collapse}td,th{padding:.2em .8em;text-align:left;"
-                  "border-bottom:1px solid #ccc}.ok{color:#060}.down{color:#b00}</style>"
-                  "</head><body><h1>replmon</h1><p>MariaDB replication exporter, version ");
-  html_escape(&page, server->options.build.version);
-  buf_puts(&page, " (revision ");
-  html_escape(&page, server->options.build.revision);
-  buf_puts(&page, ")</p><ul><li><a href=\"");
-  html_escape(&page, server->telemetry_path);
-  buf_puts(&page, "\">Metrics</a></li><li><a href=\"/-/healthy\">Health of replmon</a></li></ul>"
-                  "<h2>Targets</h2><table><tr><th>Kind</th><th>Cluster</th><th>Node</th>"
-                  "<th>Address</th><th>Last probe</th></tr>\n");
+/* The status page: every node's health, rendered from the latest snapshot. */
+static enum MHD_Result answer_status_page(struct http_server *server,
+                                          struct MHD_Connection *connection) {
   struct snapshot *s = snapshot_store_acquire(server->options.store);
-  for (size_t i = 0; i < s->n_targets; i++) {
-    const struct target *t = &s->config->targets[i];
-    const struct target_result *r = s->results[i];
-    const char *address =
-        t->kind == TARGET_MARIADB
-            ? (t->mariadb_node->address ? t->mariadb_node->address : t->mariadb_node->socket)
-        : t->kind == TARGET_XMPP ? t->xmpp_node->api_url
-                                 : t->xmpp_node->c2s_address;
-    buf_puts(&page, "<tr><td>");
-    html_escape(&page, target_kind_name(t->kind));
-    buf_puts(&page, "</td><td>");
-    html_escape(&page, t->cluster);
-    buf_puts(&page, "</td><td>");
-    html_escape(&page, t->name);
-    buf_puts(&page, "</td><td>");
-    html_escape(&page, address);
-    buf_puts(&page, "</td><td>");
-    if (!r) {
-      buf_puts(&page, "not yet");
-    } else if (r->success) {
-      buf_puts(&page, "<span class=\"ok\">ok</span>");
-    } else {
-      buf_puts(&page, "<span class=\"down\">failed: ");
-      html_escape(&page, probe_reason_name(r->reason));
-      buf_puts(&page, "</span>");
-    }
-    buf_puts(&page, "</td></tr>\n");
-  }
+  struct status_page_options o = {server->telemetry_path, server->options.build,
+                                  clock_unix_seconds()};
+  struct buf page = BUF_INIT;
+  int rc = status_page_render(s, &o, &page);
   snapshot_unref(s);
-  buf_puts(&page, "</table></body></html>\n");
   size_t len;
-  char *body = buf_steal(&page, &len);
+  char *body = rc == 0 ? buf_steal(&page, &len) : NULL;
+  buf_free(&page);
   if (!body)
-    return answer_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+    return answer_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
   struct MHD_Response *response = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
   if (!response) {
     free(body);
@@ -343,10 +298,12 @@ static enum MHD_Result answer_health(struct http_server *server, struct MHD_Conn
 /* One /probe request: a worker probes while a waiter bounds the wait; whoever finishes
  * second frees it. */
 struct probe_job {
+  struct probe_job *next; /* in server->probes */
   pthread_mutex_t lock;
   pthread_cond_t done_cond;
   int refs;
   bool done;
+  bool abandon; /* the server is stopping: answer now */
   struct config *config;
   size_t index;
   double timeout_s;
@@ -391,7 +348,7 @@ static void *probe_waiter(void *arg) {
   deadline.tv_sec = (time_t)end;
   deadline.tv_nsec = (long)((end - (double)deadline.tv_sec) * 1e9);
   pthread_mutex_lock(&job->lock);
-  while (!job->done)
+  while (!job->done && !job->abandon)
     if (pthread_cond_timedwait(&job->done_cond, &job->lock, &deadline) == ETIMEDOUT)
       break;
   struct target_result *r = job->result ? target_result_ref(job->result) : NULL;
@@ -414,6 +371,16 @@ static void *probe_waiter(void *arg) {
     target_result_unref(r);
   snapshot_unref(s);
   job->body = buf_steal(&body, &job->body_len);
+  /* Off the list before the resume: once resumed, the request may complete and free us. */
+  struct http_server *server = job->server;
+  pthread_mutex_lock(&server->probe_lock);
+  for (struct probe_job **p = &server->probes; *p; p = &(*p)->next) {
+    if (*p == job) {
+      *p = job->next;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&server->probe_lock);
   MHD_resume_connection(job->connection);
   return NULL;
 }
@@ -464,6 +431,12 @@ static enum MHD_Result start_probe(struct http_server *server, struct MHD_Connec
   job->server = server;
   job->connection = connection;
   *req_cls = job;
+  pthread_mutex_lock(&server->probe_lock);
+  job->next = server->probes;
+  server->probes = job;
+  server->probes_in_flight++;
+  job->abandon = server->stopping;
+  pthread_mutex_unlock(&server->probe_lock);
   MHD_suspend_connection(connection);
   pthread_t worker, waiter;
   pthread_attr_t tattr;
@@ -498,8 +471,15 @@ static void request_completed(void *cls, struct MHD_Connection *connection, void
   (void)cls;
   (void)connection;
   (void)code;
-  if (*req_cls && *req_cls != &request_seen)
-    probe_job_unref(*req_cls);
+  if (*req_cls && *req_cls != &request_seen) {
+    struct probe_job *job = *req_cls;
+    struct http_server *server = job->server;
+    probe_job_unref(job);
+    pthread_mutex_lock(&server->probe_lock);
+    server->probes_in_flight--;
+    pthread_cond_broadcast(&server->probes_done);
+    pthread_mutex_unlock(&server->probe_lock);
+  }
   *req_cls = NULL;
 }
 
@@ -537,6 +517,120 @@ static enum MHD_Result refuse_method(struct MHD_Connection *connection, const ch
   return queue(connection, MHD_HTTP_METHOD_NOT_ALLOWED, response);
 }
 
+/* ---- TLS client certificates and basic auth (--web.config.file) ---- */
+
+static bool constant_equal(const unsigned char *a, const unsigned char *b, size_t n) {
+  unsigned char diff = 0;
+  for (size_t i = 0; i < n; i++)
+    diff |= a[i] ^ b[i];
+  return diff == 0;
+}
+
+static bool authorized(struct http_server *server, const char *user, const char *password) {
+  struct buf both = BUF_INIT;
+  buf_puts(&both, user);
+  buf_putc(&both, '\0');
+  buf_puts(&both, password);
+  unsigned char digest[32];
+  bool hashed =
+      !both.failed && gnutls_hash_fast(GNUTLS_DIG_SHA256, both.data, both.len, digest) == 0;
+  if (both.data)
+    explicit_bzero(both.data, both.cap);
+  buf_free(&both);
+  pthread_mutex_lock(&server->web_lock);
+  bool ok = false;
+  for (size_t i = 0; hashed && i < AUTH_CACHE_SIZE && !ok; i++)
+    ok = server->auth_cache[i].used && constant_equal(server->auth_cache[i].digest, digest, 32);
+  if (!ok && web_config_check_password(server->web, user, password) && hashed) {
+    ok = true;
+    memcpy(server->auth_cache[server->auth_next].digest, digest, 32);
+    server->auth_cache[server->auth_next].used = true;
+    server->auth_next = (server->auth_next + 1) % AUTH_CACHE_SIZE;
+  }
+  pthread_mutex_unlock(&server->web_lock);
+  return ok;
+}
+
+/* NULL when the request may go on, else the refusal already queued (its result). */
+static bool refuse_unauthorized(struct http_server *server, struct MHD_Connection *connection,
+                                enum MHD_Result *result) {
+  const struct web_config *web = server->web; /* TLS settings never change while running */
+  if (web && web->tls && web->client_auth != CLIENT_AUTH_NONE &&
+      web->client_auth != CLIENT_AUTH_REQUEST) {
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    gnutls_session_t session = info ? (gnutls_session_t)info->tls_session : NULL;
+    unsigned n = 0;
+    if (session)
+      gnutls_certificate_get_peers(session, &n);
+    bool required = web->client_auth == CLIENT_AUTH_REQUIRE_ANY ||
+                    web->client_auth == CLIENT_AUTH_REQUIRE_AND_VERIFY;
+    bool verify = web->client_auth == CLIENT_AUTH_VERIFY_IF_GIVEN ||
+                  web->client_auth == CLIENT_AUTH_REQUIRE_AND_VERIFY;
+    unsigned status = 0;
+    if ((required && n == 0) ||
+        (verify && n > 0 && (gnutls_certificate_verify_peers2(session, &status) < 0 || status))) {
+      *result = answer_text(connection, MHD_HTTP_FORBIDDEN,
+                            "403 a valid client certificate is "
+                            "required\n");
+      return true;
+    }
+  }
+  pthread_mutex_lock(&server->web_lock);
+  bool needs_auth = server->web && server->web->n_users > 0;
+  pthread_mutex_unlock(&server->web_lock);
+  if (!needs_auth)
+    return false;
+  char *password = NULL;
+  char *user = MHD_basic_auth_get_username_password(connection, &password);
+  bool ok = user && password && authorized(server, user, password);
+  if (password)
+    explicit_bzero(password, strlen(password));
+  MHD_free(user);
+  MHD_free(password);
+  if (ok)
+    return false;
+  static const char text[] = "401 Unauthorized\n";
+  struct MHD_Response *response =
+      MHD_create_response_from_buffer(sizeof(text) - 1, (void *)text, MHD_RESPMEM_PERSISTENT);
+  if (!response) {
+    *result = MHD_NO;
+    return true;
+  }
+  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+  *result = MHD_queue_basic_auth_fail_response(connection, "replmon", response);
+  MHD_destroy_response(response);
+  return true;
+}
+
+void http_set_web_config(struct http_server *server, struct web_config *web) {
+  struct web_config *old = server->web;
+  bool tls_changed =
+      web && old &&
+      (web->tls != old->tls || (web->tls && (strcmp(web->cert_pem, old->cert_pem) != 0 ||
+                                             strcmp(web->key_pem, old->key_pem) != 0 ||
+                                             web->client_auth != old->client_auth)));
+  if (tls_changed || (!old) != (!web)) {
+    log_event(LOG_WARN, "the web configuration's TLS settings changed: they apply at the next "
+                        "start; the basic auth users apply now");
+  }
+  if (!web || !old) {
+    web_config_free(web);
+    return;
+  }
+  /* Keep the running TLS material (libmicrohttpd holds it); take the new users. */
+  pthread_mutex_lock(&server->web_lock);
+  struct web_user *users = old->users;
+  size_t n = old->n_users;
+  old->users = web->users;
+  old->n_users = web->n_users;
+  web->users = users;
+  web->n_users = n;
+  memset(server->auth_cache, 0, sizeof(server->auth_cache));
+  pthread_mutex_unlock(&server->web_lock);
+  web_config_free(web);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, const char *url,
                               const char *method, const char *version, const char *upload_data,
                               size_t *upload_data_size, void **req_cls) {
@@ -555,6 +649,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
   }
   if (*req_cls && *req_cls != &request_seen) /* resumed: the probe is over */
     return finish_probe(connection, *req_cls);
+  /* replmon's own liveness stays open, as in every Prometheus exporter. */
+  enum MHD_Result refused;
+  if (strcmp(url, "/-/healthy") != 0 && refuse_unauthorized(server, connection, &refused)) {
+    *upload_data_size = 0;
+    return refused;
+  }
   if (reload) {
     if (!post)
       return refuse_method(connection, "POST");
@@ -583,7 +683,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
     return answer_health(server, connection, url + 8);
   if (probe)
     return start_probe(server, connection, req_cls);
-  return answer_landing(server, connection);
+  return answer_status_page(server, connection);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -603,6 +703,11 @@ int http_start(const struct http_options *options, struct http_server **out) {
     return -ENOMEM;
   server->options = *options;
   server->listen_fd = -1;
+  server->web = options->web;
+  server->options.web = NULL;
+  pthread_mutex_init(&server->web_lock, NULL);
+  pthread_mutex_init(&server->probe_lock, NULL);
+  pthread_cond_init(&server->probes_done, NULL);
   server->telemetry_path = strdup(options->telemetry_path);
   server->cache = metrics_cache_new(options->store, &options->build);
   if (!server->telemetry_path || !server->cache) {
@@ -617,14 +722,24 @@ int http_start(const struct http_options *options, struct http_server **out) {
   }
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   unsigned threads = cores > 1 ? (unsigned)(cores > 8 ? 8 : cores) : 1;
+  struct web_config *web = options->web;
+  struct MHD_OptionItem tls[] = {
+      {MHD_OPTION_HTTPS_MEM_CERT, 0, web && web->tls ? web->cert_pem : NULL},
+      {MHD_OPTION_HTTPS_MEM_KEY, 0, web && web->tls ? web->key_pem : NULL},
+      {MHD_OPTION_HTTPS_PRIORITIES, 0, web && web->tls ? web->priorities : NULL},
+      {web && web->tls && web->client_ca_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0,
+       web && web->tls ? web->client_ca_pem : NULL},
+      {MHD_OPTION_END, 0, NULL},
+  };
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
+                   MHD_ALLOW_SUSPEND_RESUME | (web && web->tls ? MHD_USE_TLS : 0);
   server->daemon = MHD_start_daemon(
-      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME,
-      0, NULL, NULL, handle, server, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+      flags, 0, NULL, NULL, handle, server, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
       MHD_OPTION_LISTEN_SOCKET, server->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
       MHD_OPTION_CONNECTION_LIMIT, options->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
       options->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
       (size_t)CONNECTION_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
-      MHD_OPTION_END);
+      MHD_OPTION_ARRAY, web && web->tls ? tls : tls + 4, MHD_OPTION_END);
   if (!server->daemon) {
     log_event(LOG_ERROR, "cannot start the HTTP server", "address", options->listen_address);
     http_stop(server);
@@ -632,7 +747,8 @@ int http_start(const struct http_options *options, struct http_server **out) {
   }
   server->listen_fd = -1; /* the daemon owns it now and closes it when stopped */
   log_event(LOG_INFO, "listening", "address", options->listen_address, "telemetry_path",
-            server->telemetry_path);
+            server->telemetry_path, "tls", web && web->tls ? "on" : "off", "basic_auth",
+            web && web->n_users ? "on" : "off");
   *out = server;
   return 0;
 }
@@ -640,11 +756,38 @@ int http_start(const struct http_options *options, struct http_server **out) {
 void http_stop(struct http_server *server) {
   if (!server)
     return;
-  if (server->daemon)
+  if (server->daemon) {
+    /* libmicrohttpd aborts when stopped with a suspended request: answer every /probe in
+     * flight now, and wait (a little) until they are sent. */
+    pthread_mutex_lock(&server->probe_lock);
+    server->stopping = true;
+    for (struct probe_job *job = server->probes; job; job = job->next) {
+      pthread_mutex_lock(&job->lock);
+      job->abandon = true;
+      pthread_cond_signal(&job->done_cond);
+      pthread_mutex_unlock(&job->lock);
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 3;
+    while (server->probes_in_flight > 0)
+      if (pthread_cond_timedwait(&server->probes_done, &server->probe_lock, &until) == ETIMEDOUT)
+        break;
+    bool stuck = server->probes_in_flight > 0;
+    pthread_mutex_unlock(&server->probe_lock);
+    if (stuck) {
+      log_event(LOG_ERROR, "a /probe request did not finish in time; exiting without waiting");
+      return; /* stopping the daemon now would abort; the process is ending anyway */
+    }
     MHD_stop_daemon(server->daemon); /* returns once every response was released */
+  }
   if (server->listen_fd >= 0)
     close(server->listen_fd);
   metrics_cache_free(server->cache);
   free(server->telemetry_path);
+  web_config_free(server->web);
+  pthread_mutex_destroy(&server->web_lock);
+  pthread_mutex_destroy(&server->probe_lock);
+  pthread_cond_destroy(&server->probes_done);
   free(server);
 }

@@ -6,6 +6,7 @@
 
 #include "render.h"
 #include "snapshot.h"
+#include "web_config.h"
 
 struct http_options {
   const char *listen_address;   /* "host:port", ":port" (every address) or "[v6]:port" */
@@ -18,12 +19,18 @@ struct http_options {
    * freed by the server), -1 on another failure. NULL disables the endpoint. */
   int (*reload)(void *ctx, char **error);
   void *reload_ctx;
+  /* TLS and basic auth; NULL for neither. The server takes it over. */
+  struct web_config *web;
 };
 
 struct http_server;
 
 /* Binds and starts serving. Returns 0, or a negative errno after logging why. */
 int http_start(const struct http_options *options, struct http_server **out);
+/* Replaces the basic auth users with those of web (taken over); TLS settings are read at
+ * start only (logged when they differ). */
+void http_set_web_config(struct http_server *server, struct web_config *web);
+
 /* Stops accepting, finishes the requests in flight and frees. NULL is a no-op. */
 void http_stop(struct http_server *server);
 

@@ -62,10 +62,19 @@ int main(int argc, char **argv) {
   struct config *config = NULL;
   if (load_config(flags.config_file, &config) != 0)
     return EXIT_CONFIG;
+  struct web_config *web = NULL;
+  char *web_error = NULL;
+  if (flags.web_config_file && web_config_load(flags.web_config_file, &web, &web_error) != 0) {
+    fprintf(stderr, "%s\n", web_error);
+    free(web_error);
+    config_unref(config);
+    return EXIT_CONFIG;
+  }
   if (flags.config_check) {
     printf("%s: configuration is valid (%zu target%s)\n", flags.config_file, config->n_targets,
            config->n_targets == 1 ? "" : "s");
     config_unref(config);
+    web_config_free(web);
     return 0;
   }
 
@@ -73,6 +82,7 @@ int main(int argc, char **argv) {
   if (mysql_library_init(0, NULL, NULL) != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
     log_event(LOG_ERROR, "cannot initialise the client libraries");
     config_unref(config);
+    web_config_free(web);
     return 1;
   }
   signal(SIGPIPE, SIG_IGN);
@@ -97,10 +107,15 @@ int main(int argc, char **argv) {
       .connection_timeout_s = HTTP_CONNECTION_TIMEOUT_S,
       .reload = reload_from_http,
       .reload_ctx = &daemon,
+      .web = web, /* the server takes it over */
   };
+  daemon.web_config_path = flags.web_config_file;
   /* HTTP first: an address in use stops replmon before it polls anything. */
-  if (http_start(&http_options, &http) != 0)
+  int started = http_start(&http_options, &http);
+  web = NULL; /* the server took it over, started or not */
+  if (started != 0)
     goto out;
+  daemon.http = http;
   if (pollers_start(config, daemon.store, &daemon.pollers) != 0)
     goto out;
 
@@ -135,6 +150,7 @@ int main(int argc, char **argv) {
   }
   watch_free(watch);
 out:
+  web_config_free(web);
   http_stop(http);
   pollers_stop(daemon.pollers);
   snapshot_store_free(daemon.store);

@@ -248,9 +248,12 @@ static void remember(const struct target_result *last, struct mariadb_status *no
   now->memory.clock_offset_s = now->clock_offset_s;
   now->memory.heartbeat_write[0] = before ? before->memory.heartbeat_write[0] : NAN;
   now->memory.heartbeat_write[1] = before ? before->memory.heartbeat_write[1] : NAN;
+  now->memory.first_heartbeat_write = before ? before->memory.first_heartbeat_write : NAN;
   if (!isnan(now->heartbeat_written_unix)) {
     now->memory.heartbeat_write[1] = now->memory.heartbeat_write[0];
     now->memory.heartbeat_write[0] = now->heartbeat_written_unix;
+    if (isnan(now->memory.first_heartbeat_write))
+      now->memory.first_heartbeat_write = now->heartbeat_written_unix;
   }
   for (size_t i = 0; i < now->n_replicas; i++) {
     struct replica_status *r = &now->replicas[i];

@@ -189,8 +189,28 @@ int snapshot_store_publish(struct snapshot_store *store, const struct config *co
   return 0;
 }
 
+static bool same_text(const char *a, const char *b) {
+  return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* A MariaDB result names its replication sources by the nodes of its cluster: it is only
+ * carried into a configuration whose cluster has the same nodes at the same addresses. */
+static bool same_nodes(const struct mariadb_cluster_config *a,
+                       const struct mariadb_cluster_config *b) {
+  if (a->n_nodes != b->n_nodes)
+    return false;
+  for (size_t i = 0; i < a->n_nodes; i++)
+    if (strcmp(a->nodes[i].name, b->nodes[i].name) != 0 ||
+        !same_text(a->nodes[i].host, b->nodes[i].host) || a->nodes[i].port != b->nodes[i].port ||
+        !same_text(a->nodes[i].socket, b->nodes[i].socket))
+      return false;
+  return true;
+}
+
 static bool same_target(const struct target *a, const struct target *b) {
-  return a->kind == b->kind && strcmp(a->cluster, b->cluster) == 0 && strcmp(a->name, b->name) == 0;
+  return a->kind == b->kind && strcmp(a->cluster, b->cluster) == 0 &&
+         strcmp(a->name, b->name) == 0 &&
+         (a->kind != TARGET_MARIADB || same_nodes(a->mariadb_cluster, b->mariadb_cluster));
 }
 
 int snapshot_store_install(struct snapshot_store *store, struct config *config) {

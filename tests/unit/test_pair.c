@@ -67,7 +67,7 @@ static void fake_init(struct fake *f, const char *name, double server_id, double
   f->status.log_slave_updates = 1;
   f->status.log_bin = 1;
   f->status.binlog_format = (char *)"ROW"; /* not freed: the fake owns nothing */
-  f->status.memory = (struct mariadb_memory){server_id, domain, 0, {NAN, NAN}};
+  f->status.memory = (struct mariadb_memory){server_id, domain, 0, {NAN, NAN}, NAN};
   f->status.heartbeats = f->rows;
   f->status.heartbeat_read = true;
   f->node = (struct pair_node){name, &f->status, true};
@@ -84,6 +84,7 @@ static void test_heartbeat_lag_and_skew(void **state) {
   /* replmon wrote db1's heartbeats at 1000.0 and 999.0 (its own clock). */
   db1.status.memory.heartbeat_write[0] = 1000.0;
   db1.status.memory.heartbeat_write[1] = 999.0;
+  db1.status.memory.first_heartbeat_write = 980.0;
   /* db2 read at 1000.5 and holds db1's row of 1000.0: on db1's clock 1003.5. */
   db2.status.read_unix = 1000.5;
   db2.rows[0] = (struct heartbeat_row){1, 1003.5};
@@ -105,6 +106,12 @@ static void test_heartbeat_lag_and_skew(void **state) {
   db1.node.up = true;
   db1.status.known = true;
   assert_true(fabs(pair_heartbeat_lag(&db2.node, &db1.node, false) - 4.0) < 1e-9);
+  /* A row from before replmon's first write (a delayed replica just after start): its age
+   * is not the delay, so unknown rather than wrong. */
+  db1.status.memory.first_heartbeat_write = 1002.0;
+  db2.status.read_unix = 1003.0;
+  assert_true(isnan(pair_heartbeat_lag(&db2.node, &db1.node, true)));
+  db1.status.memory.first_heartbeat_write = 980.0;
   /* No row from the source, no offset, or a source that never wrote: unknown. */
   db2.rows[0].server_id = 7;
   assert_true(isnan(pair_heartbeat_lag(&db2.node, &db1.node, true)));

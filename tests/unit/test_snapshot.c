@@ -64,18 +64,36 @@ static void test_reload_carries_by_name(void **state) {
   snapshot_store_publish(store, old, 0, result_with_server_id(1));
   snapshot_store_publish(store, old, 1, result_with_server_id(2));
 
-  /* The new file drops a, keeps b (now first) and adds c. */
-  struct config *next = config_from_yaml("mariadb:\n"
+  /* Same nodes, other settings (the cluster gains a second XMPP section, poll interval
+   * changes): everything is carried, by name, whatever the order. */
+  struct config *next = config_from_yaml("global: {poll_interval: 2s}\n"
+                                         "mariadb:\n"
                                          "  - cluster: c\n"
                                          "    user: u\n"
                                          "    nodes:\n"
-                                         "      - {name: b, address: 'h:2'}\n"
-                                         "      - {name: c, address: 'h:3'}\n");
+                                         "      - {name: a, address: 'h:1'}\n"
+                                         "      - {name: b, address: 'h:2'}\n");
   assert_int_equal(snapshot_store_install(store, next), 0);
   struct snapshot *s = snapshot_store_acquire(store);
   assert_ptr_equal(s->config, next);
-  assert_true(s->results[0]->mariadb.server_id == 2);
+  assert_true(s->results[0]->mariadb.server_id == 1);
+  assert_true(s->results[1]->mariadb.server_id == 2);
+  snapshot_unref(s);
+
+  /* The nodes change (a dropped, c added): the MariaDB results named their replication
+   * sources after the old node list, so none is carried; the next polls fill them in. */
+  struct config *third = config_from_yaml("mariadb:\n"
+                                          "  - cluster: c\n"
+                                          "    user: u\n"
+                                          "    nodes:\n"
+                                          "      - {name: b, address: 'h:2'}\n"
+                                          "      - {name: c, address: 'h:3'}\n");
+  assert_int_equal(snapshot_store_install(store, third), 0);
+  s = snapshot_store_acquire(store);
+  assert_null(s->results[0]);
   assert_null(s->results[1]);
+  assert_int_equal(snapshot_store_publish(store, next, 0, result_with_server_id(5)), -ESTALE);
+  config_unref(third);
   /* A poller of the old configuration can no longer publish. */
   assert_int_equal(snapshot_store_publish(store, old, 0, result_with_server_id(5)), -ESTALE);
   snapshot_unref(s);

@@ -1,0 +1,43 @@
+/* The web configuration file of every Prometheus exporter (exporter-toolkit's
+ * --web.config.file): TLS for the HTTP server and HTTP Basic users with bcrypt hashes. */
+#ifndef REPLMON_WEB_CONFIG_H
+#define REPLMON_WEB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum client_auth {
+  CLIENT_AUTH_NONE,               /* NoClientCert */
+  CLIENT_AUTH_REQUEST,            /* RequestClientCert */
+  CLIENT_AUTH_REQUIRE_ANY,        /* RequireAnyClientCert */
+  CLIENT_AUTH_VERIFY_IF_GIVEN,    /* VerifyClientCertIfGiven */
+  CLIENT_AUTH_REQUIRE_AND_VERIFY, /* RequireAndVerifyClientCert */
+};
+
+struct web_user {
+  char *name;
+  char *hash; /* bcrypt ($2a$, $2b$, $2y$) */
+};
+
+struct web_config {
+  bool tls;
+  char *cert_pem; /* the certificate chain and the key, as read; the key is a secret */
+  char *key_pem;
+  char *client_ca_pem; /* NULL without client_ca_file */
+  enum client_auth client_auth;
+  char *priorities; /* GnuTLS priority string from min_version/max_version */
+  size_t n_users;
+  struct web_user *users;
+};
+
+/* Loads and checks the whole file (certificates are parsed with GnuTLS, hashes must be
+ * bcrypt). On failure *error (owned by the caller) is one line FILE:LINE:COL: message. */
+int web_config_load(const char *path, struct web_config **out, char **error);
+void web_config_free(struct web_config *config);
+
+/* Whether user/password match a configured user. Takes the same time whether or not the user
+ * exists, and compares the hashes in constant time. */
+bool web_config_check_password(const struct web_config *config, const char *user,
+                               const char *password);
+
+#endif
