@@ -1,0 +1,420 @@
+/* The status page on hand-built snapshots: a card per node with its state class, reason and
+ * since-when, the replication details of a broken node, an XMPP node, HTML escaping, no
+ * secret on the page, and the refresh. Set REPLMON_STATUS_PAGE_HTML=FILE to write the example
+ * page to FILE (to look at it in a browser). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "health.h"
+#include "helpers.h"
+#include "status_page.h"
+
+#include <math.h>
+
+#define NOW 1800000000.0
+#define DB_SECRET "db-Pa55word-never-shown"
+#define XMPP_SECRET "xmpp-Pa55word-never-shown"
+
+static const struct status_page_options options = {"/metrics", {"1.2.3", "abc123"}, NOW};
+
+static const char yaml[] = "global:\n"
+                           "  poll_interval: 1500ms\n"
+                           "mariadb:\n"
+                           "  - cluster: chatdb\n"
+                           "    user: monitor\n"
+                           "    password_env: REPLMON_TEST_DB_SECRET\n"
+                           "    nodes:\n"
+                           "      - {name: db1, address: '127.0.0.1:3306'}\n"
+                           "      - {name: db2, address: '127.0.0.1:3307'}\n"
+                           "xmpp:\n"
+                           "  - cluster: chat\n"
+                           "    nodes:\n"
+                           "      - name: xmpp1\n"
+                           "        type: ejabberd\n"
+                           "        api_url: 'http://127.0.0.1:5280/api'\n"
+                           "        auth: {basic_user: monitor@chat.test,"
+                           " password_env: REPLMON_TEST_XMPP_SECRET}\n"
+                           "        c2s_address: '127.0.0.1:5222'\n"
+                           "        domain: chat.test\n";
+
+struct page {
+  struct config *config;
+  struct snapshot_store *store;
+  struct snapshot *snapshot;
+  struct buf html;
+};
+
+static void add_board_entry(struct health_board *board, size_t i, const char *cluster,
+                            const char *node, int state, double since) {
+  board->entries[i].cluster = strdup(cluster);
+  board->entries[i].node = strdup(node);
+  board->entries[i].state = state;
+  board->entries[i].since_unix = since;
+}
+
+/* Variables that pass every pair check (a pair as the README builds it). */
+static void sane_variables(struct target_result *r, double id) {
+  r->mariadb.server_id = id;
+  r->mariadb.read_only = 0;
+  r->mariadb.gtid_domain_id = id;
+  r->mariadb.auto_increment_increment = 2;
+  r->mariadb.auto_increment_offset = id;
+  r->mariadb.log_slave_updates = 1;
+  r->mariadb.log_bin = 1;
+  r->mariadb.binlog_format = strdup("ROW");
+}
+
+/* db1 healthy, db2's SQL thread stopped on a duplicate key, xmpp1 answering with STARTTLS. */
+static void example_page(struct page *p, bool with_board) {
+  setenv("REPLMON_TEST_DB_SECRET", DB_SECRET, 1);
+  setenv("REPLMON_TEST_XMPP_SECRET", XMPP_SECRET, 1);
+  p->config = config_from_yaml(yaml);
+  p->store = snapshot_store_new(p->config);
+  assert_non_null(p->store);
+  assert_int_equal(p->config->n_targets, 4); /* db1, db2, xmpp1 API, xmpp1 stream */
+
+  struct target_result *db1 = target_result_new();
+  db1->success = true;
+  db1->last_success_unix = NOW - 0.5;
+  db1->mariadb.known = true;
+  sane_variables(db1, 1);
+  struct replica_status *a = add_replica(db1, "", "db2");
+  a->io_state = IO_STATE_YES;
+  a->sql_running = true;
+  a->seconds_behind_master = 0;
+  a->sql_delay_seconds = 0;
+  assert_int_equal(snapshot_store_publish(p->store, p->config, 0, db1), 0);
+
+  struct target_result *db2 = target_result_new();
+  db2->success = true;
+  db2->last_success_unix = NOW - 0.4;
+  db2->mariadb.known = true;
+  sane_variables(db2, 2);
+  struct replica_status *b = add_replica(db2, "", "db1");
+  b->io_state = IO_STATE_YES;
+  b->sql_running = false;
+  b->seconds_behind_master = NAN;
+  b->sql_delay_seconds = 0;
+  b->last_sql_errno = 1062;
+  free(b->last_sql_error);
+  b->last_sql_error = strdup("Could not execute Write_rows_v1 event on table app.t; Duplicate "
+                             "entry '1000' for key 'PRIMARY', Error_code: 1062");
+  assert_int_equal(snapshot_store_publish(p->store, p->config, 1, db2), 0);
+
+  struct target_result *api = target_result_new();
+  api->success = true;
+  api->last_success_unix = NOW - 0.3;
+  api->xmpp.up = true;
+  api->xmpp.c2s_sessions = 42;
+  api->xmpp.registered_users = 1234;
+  api->xmpp.s2s_in = 3;
+  api->xmpp.s2s_out = 4;
+  api->xmpp.muc_rooms = 7;
+  api->xmpp.uptime_seconds = 90061;
+  api->xmpp.version = strdup("23.01");
+  assert_int_equal(snapshot_store_publish(p->store, p->config, 2, api), 0);
+
+  struct target_result *stream = target_result_new();
+  stream->success = true;
+  stream->last_success_unix = NOW - 0.3;
+  stream->stream.known = true;
+  stream->stream.starttls_offered = true;
+  stream->stream.cert_expiry_unix = NOW + 40 * 86400.0;
+  assert_int_equal(snapshot_store_publish(p->store, p->config, 3, stream), 0);
+
+  if (with_board) {
+    struct health_board *board = health_board_new(3);
+    assert_non_null(board);
+    add_board_entry(board, 0, "chatdb", "db1", HEALTH_OK, NOW - 3725); /* 1h02m05s */
+    add_board_entry(board, 1, "chatdb", "db2", HEALTH_CRITICAL, NOW - 192);
+    add_board_entry(board, 2, "chat", "xmpp1", HEALTH_OK, NOW - 30);
+    snapshot_store_set_board(p->store, board);
+  }
+  p->snapshot = snapshot_store_acquire(p->store);
+  p->html = (struct buf)BUF_INIT;
+  assert_int_equal(status_page_render(p->snapshot, &options, &p->html), 0);
+  assert_false(p->html.failed);
+  assert_non_null(p->html.data);
+}
+
+static void page_free(struct page *p) {
+  buf_free(&p->html);
+  snapshot_unref(p->snapshot);
+  snapshot_store_free(p->store);
+  config_unref(p->config);
+}
+
+/* The whole <article> of node's card: from its opening tag to its </article>. */
+static char *card_of(const char *html, const char *node) {
+  char needle[256];
+  snprintf(needle, sizeof(needle), "data-node=\"%s\"", node);
+  const char *at = strstr(html, needle);
+  if (!at)
+    return NULL;
+  const char *start = at;
+  while (start > html && strncmp(start, "<article", 8) != 0)
+    start--;
+  const char *end = strstr(at, "</article>");
+  assert_non_null(end);
+  return strndup(start, (size_t)(end - start));
+}
+
+static void assert_contains(const char *haystack, const char *needle) {
+  if (!strstr(haystack, needle))
+    fail_msg("missing \"%s\" in:\n%s", needle, haystack);
+}
+
+static void test_healthy_card(void **state) {
+  (void)state;
+  struct page p;
+  example_page(&p, true);
+  const char *path = getenv("REPLMON_STATUS_PAGE_HTML");
+  if (path) {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite(p.html.data, 1, p.html.len, f);
+    fclose(f);
+  }
+  char *card = card_of(p.html.data, "db1");
+  assert_non_null(card);
+  assert_contains(card, "class=\"card state-ok\"");
+  assert_contains(card, "data-state=\"ok\"");
+  assert_contains(card, "<p class=\"reason\">replicating, lag 0.0s</p>");
+  assert_contains(card, "ok for 1h02m");
+  assert_contains(card, "chatdb");
+  assert_contains(card, "MariaDB");
+  assert_contains(card, "<dt>Server ID</dt><dd>1</dd>");
+  assert_contains(card, "<dt>Read-only</dt><dd>no</dd>");
+  assert_contains(card, "<dt>Lag</dt><dd>0.0s</dd>");
+  assert_contains(card, "<td>db2</td><td><span class=\"y\">yes</span></td>");
+  assert_contains(card, "href=\"/health/db1\"");
+  assert_contains(card, "href=\"/probe?target=db1\"");
+  free(card);
+  page_free(&p);
+}
+
+static void test_broken_card(void **state) {
+  (void)state;
+  struct page p;
+  example_page(&p, true);
+  char *card = card_of(p.html.data, "db2");
+  assert_non_null(card);
+  assert_contains(card, "class=\"card state-critical\"");
+  assert_contains(card, "data-state=\"critical\"");
+  assert_contains(card, "<p class=\"reason\">replication from db1 broken: IO yes, SQL no "
+                        "(SQL error 1062: ");
+  assert_contains(card, "down for 3m12s");
+  assert_contains(card, "<span class=\"n\">no</span>");
+  /* The error text, escaped, in the connection's row. */
+  assert_contains(card, "SQL error 1062: Could not execute Write_rows_v1 event on table app.t; "
+                        "Duplicate entry &#39;1000&#39; for key &#39;PRIMARY&#39;");
+  free(card);
+  /* The summary and the title count the states, worst first. */
+  assert_contains(p.html.data, "<title>replmon: 1 critical, 2 ok</title>");
+  assert_contains(p.html.data, "data-state=\"critical\"><div class=\"overall\"><em>Critical</em>");
+  page_free(&p);
+}
+
+static void test_xmpp_card(void **state) {
+  (void)state;
+  struct page p;
+  example_page(&p, true);
+  char *card = card_of(p.html.data, "xmpp1");
+  assert_non_null(card);
+  assert_contains(card, "class=\"card state-ok\"");
+  assert_contains(card, "data-kind=\"xmpp\"");
+  assert_contains(card, "<p class=\"reason\">answering, 42 sessions</p>");
+  assert_contains(card, "ok for 30s");
+  assert_contains(card, "<dd>ejabberd 23.01</dd>");
+  assert_contains(card, "<dt>Sessions</dt><dd>42</dd>");
+  assert_contains(card, "<dt>Users</dt><dd>1234</dd>");
+  assert_contains(card, "<dt>S2S in / out</dt><dd>3 / 4</dd>");
+  assert_contains(card, "<dt>Uptime</dt><dd>1d01h</dd>");
+  assert_contains(card, "API 127.0.0.1:5280</p>"); /* no path */
+  assert_contains(card, "<dt>STARTTLS</dt><dd><span class=\"y\">offered</span>");
+  assert_contains(card, "2027-02-24</span><br><small>in 40 days</small>");
+  /* ejabberd does not report cluster sessions: left out, not faked. */
+  assert_null(strstr(card, "Cluster sessions"));
+  free(card);
+  page_free(&p);
+}
+
+/* Without a board (the watcher has not run yet) there is no since-when at all. */
+static void test_no_board(void **state) {
+  (void)state;
+  struct page p;
+  example_page(&p, false);
+  assert_null(strstr(p.html.data, "ok for"));
+  assert_null(strstr(p.html.data, "down for"));
+  assert_null(strstr(p.html.data, "class=\"since\""));
+  char *card = card_of(p.html.data, "db2");
+  assert_contains(card, "class=\"card state-critical\"");
+  free(card);
+  page_free(&p);
+}
+
+static void test_no_secrets(void **state) {
+  (void)state;
+  struct page p;
+  example_page(&p, true);
+  assert_null(strstr(p.html.data, DB_SECRET));
+  assert_null(strstr(p.html.data, XMPP_SECRET));
+  assert_null(strstr(p.html.data, "REPLMON_TEST_DB_SECRET"));
+  assert_null(strstr(p.html.data, "monitor@chat.test"));
+  assert_null(strstr(p.html.data, "/api"));
+  page_free(&p);
+}
+
+static void test_refresh_and_head(void **state) {
+  (void)state;
+  struct page p;
+  example_page(&p, true);
+  const char *html = p.html.data;
+  /* poll_interval 1500ms: refreshed every ceil(1.5) = 2 s. */
+  assert_contains(html, "<meta http-equiv=\"refresh\" content=\"2\">");
+  assert_contains(html, "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
+  assert_contains(html, "<a href=\"/metrics\">Metrics</a>");
+  assert_contains(html, "href=\"/-/healthy\"");
+  assert_contains(html, "version 1.2.3");
+  assert_contains(html, "revision abc123");
+  assert_contains(html, "<style>");
+  assert_contains(html, "Updated 2027-01-15 08:00:00 UTC");
+  /* Nothing from elsewhere: no external stylesheet, script, font or image. */
+  assert_null(strstr(html, "<link"));
+  assert_null(strstr(html, "<script"));
+  assert_null(strstr(html, "@import"));
+  assert_null(strstr(html, "url("));
+  assert_null(strstr(html, "src="));
+  assert_null(strstr(html, "http://"));
+  assert_null(strstr(html, "https://"));
+  assert_true(strncmp(html, "<!DOCTYPE html>", 15) == 0);
+  assert_contains(html, "</html>\n");
+  page_free(&p);
+}
+
+/* A sub-second poll interval still refreshes at most once a second. */
+static void test_refresh_at_least_one_second(void **state) {
+  (void)state;
+  struct config *config = config_from_yaml("global:\n"
+                                           "  poll_interval: 100ms\n"
+                                           "mariadb:\n"
+                                           "  - cluster: c\n"
+                                           "    user: monitor\n"
+                                           "    nodes:\n"
+                                           "      - {name: n1, socket: /run/x.sock}\n");
+  struct snapshot_store *store = snapshot_store_new(config);
+  struct snapshot *s = snapshot_store_acquire(store);
+  struct buf out = BUF_INIT;
+  assert_int_equal(status_page_render(s, &options, &out), 0);
+  assert_non_null(strstr(out.data, "<meta http-equiv=\"refresh\" content=\"1\">"));
+  /* Never polled: unknown, grey. */
+  char *card = card_of(out.data, "n1");
+  assert_non_null(card);
+  assert_contains(card, "class=\"card state-unknown\"");
+  assert_contains(card, "<p class=\"reason\">not polled yet</p>");
+  free(card);
+  buf_free(&out);
+  snapshot_unref(s);
+  snapshot_store_free(store);
+  config_unref(config);
+}
+
+/* Names from the configuration and texts from servers are escaped everywhere they appear. */
+static void test_html_escaping(void **state) {
+  (void)state;
+  struct config *config =
+      config_from_yaml("mariadb:\n"
+                       "  - cluster: \"a&b\"\n"
+                       "    user: monitor\n"
+                       "    nodes:\n"
+                       "      - {name: \"<script>alert('x')</script>\", address: '127.0.0.1:1'}\n"
+                       "      - {name: \"q\\\"uote\", address: '127.0.0.1:2'}\n");
+  struct snapshot_store *store = snapshot_store_new(config);
+  struct target_result *r = target_result_new();
+  r->reason = REASON_CONNECT;
+  r->error = strdup("Can't connect to <server> & \"friends\"");
+  r->last_success_unix = NOW - 61;
+  assert_int_equal(snapshot_store_publish(store, config, 0, r), 0);
+  struct snapshot *s = snapshot_store_acquire(store);
+  struct buf out = BUF_INIT;
+  assert_int_equal(status_page_render(s, &options, &out), 0);
+  const char *html = out.data;
+  assert_null(strstr(html, "<script"));
+  assert_null(strstr(html, "alert('x')"));
+  assert_null(strstr(html, "q\"uote"));
+  assert_null(strstr(html, "a&b"));
+  assert_null(strstr(html, "<server>"));
+  assert_contains(html, "data-node=\"&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;\"");
+  assert_contains(html, "<h3 class=\"node\">&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;</h3>");
+  assert_contains(html, "data-node=\"q&quot;uote\"");
+  assert_contains(html, "a&amp;b");
+  /* In a URL the name is percent-encoded. */
+  assert_contains(html, "href=\"/health/%3Cscript%3Ealert%28%27x%27%29%3C%2Fscript%3E\"");
+  assert_contains(html, "href=\"/probe?target=q%22uote\"");
+  assert_contains(html, "<option value=\"q&quot;uote\">");
+  /* The failing node: its error, escaped, and when it last answered. */
+  char *card = card_of(html, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;");
+  assert_non_null(card);
+  assert_contains(card, "class=\"card state-critical\"");
+  assert_contains(card, "<p class=\"reason\">unreachable: Can&#39;t connect to "
+                        "&lt;server&gt; &amp; &quot;friends&quot;</p>");
+  assert_contains(card, "Last good poll 1m01s ago");
+  free(card);
+  buf_free(&out);
+  snapshot_unref(s);
+  snapshot_store_free(store);
+  config_unref(config);
+}
+
+/* A failing pair check gets a line above the cluster's cards. */
+static void test_pair_check_line(void **state) {
+  (void)state;
+  struct config *config = config_from_yaml("mariadb:\n"
+                                           "  - cluster: chatdb\n"
+                                           "    user: monitor\n"
+                                           "    nodes:\n"
+                                           "      - {name: db1, address: '127.0.0.1:1'}\n"
+                                           "      - {name: db2, address: '127.0.0.1:2'}\n");
+  struct snapshot_store *store = snapshot_store_new(config);
+  for (size_t i = 0; i < 2; i++) {
+    struct target_result *r = target_result_new();
+    r->success = true;
+    r->mariadb.known = true;
+    sane_variables(r, (double)i + 1);
+    r->mariadb.server_id = 7; /* the same on both: check server_id_unique fails */
+    struct replica_status *rep = add_replica(r, "", i == 0 ? "db2" : "db1");
+    rep->io_state = IO_STATE_YES;
+    rep->sql_running = true;
+    rep->seconds_behind_master = 0;
+    assert_int_equal(snapshot_store_publish(store, config, i, r), 0);
+  }
+  struct snapshot *s = snapshot_store_acquire(store);
+  struct buf out = BUF_INIT;
+  assert_int_equal(status_page_render(s, &options, &out), 0);
+  assert_contains(out.data, "<li class=\"check-failed\" data-check=\"server_id_unique\">");
+  char *card = card_of(out.data, "db1");
+  assert_contains(card, "class=\"card state-warning\"");
+  free(card);
+  buf_free(&out);
+  snapshot_unref(s);
+  snapshot_store_free(store);
+  config_unref(config);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_healthy_card),
+      cmocka_unit_test(test_broken_card),
+      cmocka_unit_test(test_xmpp_card),
+      cmocka_unit_test(test_no_board),
+      cmocka_unit_test(test_no_secrets),
+      cmocka_unit_test(test_refresh_and_head),
+      cmocka_unit_test(test_refresh_at_least_one_second),
+      cmocka_unit_test(test_html_escaping),
+      cmocka_unit_test(test_pair_check_line),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
