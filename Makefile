@@ -78,7 +78,7 @@ unit: $(UNIT_BIN)
 	exit $$failed
 
 # Every suite runs even when one fails; the target fails if any did.
-INTEGRATION_SUITES := test_mariadb test_replication test_xmpp test_operator test_status_page
+INTEGRATION_SUITES := test_mariadb test_replication test_xmpp test_operator test_status_page test_security
 integration: $(BUILD)/replmon
 	@failed=0; for t in $(INTEGRATION_SUITES); do \
 	  echo "== tests/integration/$$t.py"; \
