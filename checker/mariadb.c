@@ -163,6 +163,57 @@ void mariadb_status_clear(struct mariadb_status *s) {
   s->memory = (struct mariadb_memory){NAN, NAN, NAN, {NAN, NAN}, NAN};
 }
 
+static char *dup_maybe(const char *s, bool *failed) {
+  char *copy = s ? strdup(s) : NULL;
+  *failed = *failed || (s && !copy);
+  return copy;
+}
+
+int mariadb_status_copy(const struct mariadb_status *from, struct mariadb_status *to) {
+  *to = *from;
+  to->replicas = NULL;
+  to->n_replicas = 0;
+  to->heartbeats = NULL;
+  to->n_heartbeats = 0;
+  to->binlog_pos = (struct gtid_list){0, NULL};
+  to->slave_pos = (struct gtid_list){0, NULL};
+  bool failed = false;
+  to->binlog_format = dup_maybe(from->binlog_format, &failed);
+  to->heartbeat_error = dup_maybe(from->heartbeat_error, &failed);
+  failed = failed || gtid_list_copy(&from->binlog_pos, &to->binlog_pos) != 0 ||
+           gtid_list_copy(&from->slave_pos, &to->slave_pos) != 0;
+  if (!failed && from->n_heartbeats) {
+    to->heartbeats = malloc(from->n_heartbeats * sizeof(*to->heartbeats));
+    failed = !to->heartbeats;
+    if (!failed) {
+      memcpy(to->heartbeats, from->heartbeats, from->n_heartbeats * sizeof(*to->heartbeats));
+      to->n_heartbeats = from->n_heartbeats;
+    }
+  }
+  if (!failed && from->n_replicas) {
+    to->replicas = calloc(from->n_replicas, sizeof(*to->replicas));
+    failed = !to->replicas;
+    for (size_t i = 0; !failed && i < from->n_replicas; i++) {
+      const struct replica_status *f = &from->replicas[i];
+      struct replica_status *t = &to->replicas[i];
+      *t = *f;
+      t->connection = dup_maybe(f->connection, &failed);
+      t->master_host = dup_maybe(f->master_host, &failed);
+      t->source = dup_maybe(f->source, &failed);
+      t->last_io_error = dup_maybe(f->last_io_error, &failed);
+      t->last_sql_error = dup_maybe(f->last_sql_error, &failed);
+      t->gtid_io_pos = (struct gtid_list){0, NULL};
+      failed = failed || gtid_list_copy(&f->gtid_io_pos, &t->gtid_io_pos) != 0;
+      to->n_replicas = i + 1;
+    }
+  }
+  if (failed) {
+    mariadb_status_clear(to);
+    return -ENOMEM;
+  }
+  return 0;
+}
+
 int mariadb_status_carry_unknown(const struct mariadb_status *from, struct mariadb_status *to) {
   mariadb_status_clear(to);
   if (from)

@@ -92,6 +92,8 @@ int mariadb_parse_replica_row(const char *const *names, const char *const *value
                               struct replica_status *out, struct probe_error *err);
 
 void replica_status_clear(struct replica_status *r);
+/* A deep copy of from into *to (which is overwritten). 0 or -ENOMEM (*to then cleared). */
+int mariadb_status_copy(const struct mariadb_status *from, struct mariadb_status *to);
 void mariadb_status_clear(struct mariadb_status *s);
 /* Makes *to an unknown status (known false, NaN numbers) carrying from's connections, so
  * that a node that stops answering keeps its series. Returns 0 or -ENOMEM. */

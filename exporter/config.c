@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -787,4 +788,16 @@ const char *target_kind_name(enum target_kind kind) {
     return "xmpp_stream";
   }
   return "unknown";
+}
+
+char *config_source_name(const struct mariadb_cluster_config *cluster, const char *host,
+                         unsigned port) {
+  for (size_t i = 0; i < cluster->n_nodes; i++) {
+    const struct mariadb_node_config *n = &cluster->nodes[i];
+    if (n->host && n->port == port && strcasecmp(n->host, host) == 0)
+      return strdup(n->name);
+  }
+  struct buf text = BUF_INIT;
+  buf_printf(&text, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
+  return buf_steal(&text, NULL);
 }

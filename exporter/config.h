@@ -101,6 +101,12 @@ struct config *config_ref(struct config *config);
 /* Drops a reference; frees the config (wiping the passwords) with the last one. NULL is ok. */
 void config_unref(struct config *config);
 
+/* The name a replication source goes by: the configured node of cluster whose address is
+ * host:port (host compared without case), else "host:port". Owned by the caller; NULL when
+ * out of memory. */
+char *config_source_name(const struct mariadb_cluster_config *cluster, const char *host,
+                         unsigned port);
+
 /* Parses a duration such as 500ms, 1s, 2m, 1h or 1m30s into seconds. 0 or -EINVAL. */
 int config_parse_duration(const char *text, double *seconds);
 

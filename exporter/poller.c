@@ -83,22 +83,9 @@ static bool sleep_until(struct poller *p, double deadline) {
 /* The configured node of the same cluster whose address is host:port, else "host:port". */
 static int resolve_source(const struct mariadb_cluster_config *cluster,
                           struct replica_status *replica) {
-  for (size_t i = 0; i < cluster->n_nodes; i++) {
-    const struct mariadb_node_config *n = &cluster->nodes[i];
-    if (n->host && n->port == replica->master_port &&
-        strcasecmp(n->host, replica->master_host) == 0) {
-      replica->source = strdup(n->name);
-      return replica->source ? 0 : -ENOMEM;
-    }
-  }
-  bool ipv6 = strchr(replica->master_host, ':') != NULL;
-  size_t size = strlen(replica->master_host) + 16;
-  replica->source = malloc(size);
-  if (!replica->source)
-    return -ENOMEM;
-  snprintf(replica->source, size, ipv6 ? "[%s]:%u" : "%s:%u", replica->master_host,
-           replica->master_port);
-  return 0;
+  free(replica->source);
+  replica->source = config_source_name(cluster, replica->master_host, replica->master_port);
+  return replica->source ? 0 : -ENOMEM;
 }
 
 /* Logs a failure when it starts or changes, and the recovery with how long the failure

@@ -208,9 +208,40 @@ static bool same_nodes(const struct mariadb_cluster_config *a,
 }
 
 static bool same_target(const struct target *a, const struct target *b) {
-  return a->kind == b->kind && strcmp(a->cluster, b->cluster) == 0 &&
-         strcmp(a->name, b->name) == 0 &&
-         (a->kind != TARGET_MARIADB || same_nodes(a->mariadb_cluster, b->mariadb_cluster));
+  return a->kind == b->kind && strcmp(a->cluster, b->cluster) == 0 && strcmp(a->name, b->name) == 0;
+}
+
+/* The result to carry from old to a target of the new config: the same one, or, for a
+ * MariaDB node whose cluster's node list changed, a copy whose replication sources are named
+ * after the new list. NULL when out of memory. */
+static struct target_result *carry(struct target_result *r, const struct target *old,
+                                   const struct target *now) {
+  if (now->kind != TARGET_MARIADB || same_nodes(old->mariadb_cluster, now->mariadb_cluster))
+    return target_result_ref(r);
+  struct target_result *c = target_result_new();
+  if (!c)
+    return NULL;
+  mariadb_status_clear(&c->mariadb);
+  c->success = r->success;
+  c->reason = r->reason;
+  c->error = r->error ? strdup(r->error) : NULL;
+  c->finished_unix = r->finished_unix;
+  c->duration_s = r->duration_s;
+  c->last_success_unix = r->last_success_unix;
+  c->state_since_unix = r->state_since_unix;
+  memcpy(c->errors_total, r->errors_total, sizeof(c->errors_total));
+  bool failed = (r->error && !c->error) || mariadb_status_copy(&r->mariadb, &c->mariadb) != 0;
+  for (size_t i = 0; !failed && i < c->mariadb.n_replicas; i++) {
+    struct replica_status *rep = &c->mariadb.replicas[i];
+    free(rep->source);
+    rep->source = config_source_name(now->mariadb_cluster, rep->master_host, rep->master_port);
+    failed = !rep->source;
+  }
+  if (failed) {
+    target_result_unref(c);
+    return NULL;
+  }
+  return c;
 }
 
 int snapshot_store_install(struct snapshot_store *store, struct config *config) {
@@ -224,7 +255,7 @@ int snapshot_store_install(struct snapshot_store *store, struct config *config) 
   for (size_t i = 0; i < config->n_targets; i++) {
     for (size_t j = 0; j < cur->n_targets; j++) {
       if (cur->results[j] && same_target(&config->targets[i], &cur->config->targets[j])) {
-        next->results[i] = target_result_ref(cur->results[j]);
+        next->results[i] = carry(cur->results[j], &cur->config->targets[j], &config->targets[i]);
         break;
       }
     }

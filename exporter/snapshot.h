@@ -90,9 +90,8 @@ int snapshot_store_publish(struct snapshot_store *store, const struct config *co
 void snapshot_store_set_board(struct snapshot_store *store, struct health_board *board);
 
 /* Switches to a new config. Results of targets that keep their kind, cluster and name are
- * carried over, so a reload leaves no gap (MariaDB results only while their cluster keeps
- * the same nodes: their replication sources are named by those). Returns 0 or -ENOMEM (nothing
- * changed). */
+ * carried over, so a reload leaves no gap (MariaDB ones with their replication sources named
+ * after the new cluster's nodes). Returns 0 or -ENOMEM (nothing changed). */
 int snapshot_store_install(struct snapshot_store *store, struct config *config);
 
 #endif

@@ -512,7 +512,7 @@ class TestOperator(common.ReplmonCase):
         r = self.check("--format=nagios", config=config)
         self.assertEqual(r.status, 2, str(r))
         m = self.assert_nagios(r, "CRITICAL")
-        self.assertRegex(m.group(2), r"^gone: unreachable \(connect\)", str(r))
+        self.assertRegex(m.group(2), r"^gone: unreachable: connect", str(r))
         self.assertIn("ok: db1, db2", m.group(2))
         r = self.check("--format=json", "--node=gone", config=config)
         self.assertEqual(r.status, 2, str(r))

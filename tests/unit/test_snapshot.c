@@ -64,8 +64,7 @@ static void test_reload_carries_by_name(void **state) {
   snapshot_store_publish(store, old, 0, result_with_server_id(1));
   snapshot_store_publish(store, old, 1, result_with_server_id(2));
 
-  /* Same nodes, other settings (the cluster gains a second XMPP section, poll interval
-   * changes): everything is carried, by name, whatever the order. */
+  /* Same nodes, another poll interval: everything is carried, by name. */
   struct config *next = config_from_yaml("global: {poll_interval: 2s}\n"
                                          "mariadb:\n"
                                          "  - cluster: c\n"
@@ -80,8 +79,13 @@ static void test_reload_carries_by_name(void **state) {
   assert_true(s->results[1]->mariadb.server_id == 2);
   snapshot_unref(s);
 
-  /* The nodes change (a dropped, c added): the MariaDB results named their replication
-   * sources after the old node list, so none is carried; the next polls fill them in. */
+  /* The nodes change (a dropped, c added): b's result is carried as a copy whose replication
+   * source, which was "h:3" under the old list, is now the node c. */
+  struct target_result *b = result_with_server_id(22);
+  add_replica(b, "", "h:3")->master_port = 3;
+  free(b->mariadb.replicas[0].master_host);
+  b->mariadb.replicas[0].master_host = strdup("h");
+  assert_int_equal(snapshot_store_publish(store, next, 1, b), 0);
   struct config *third = config_from_yaml("mariadb:\n"
                                           "  - cluster: c\n"
                                           "    user: u\n"
@@ -90,13 +94,14 @@ static void test_reload_carries_by_name(void **state) {
                                           "      - {name: c, address: 'h:3'}\n");
   assert_int_equal(snapshot_store_install(store, third), 0);
   s = snapshot_store_acquire(store);
-  assert_null(s->results[0]);
+  assert_true(s->results[0]->mariadb.server_id == 22);
+  assert_string_equal(s->results[0]->mariadb.replicas[0].source, "c");
   assert_null(s->results[1]);
+  snapshot_unref(s);
   assert_int_equal(snapshot_store_publish(store, next, 0, result_with_server_id(5)), -ESTALE);
   config_unref(third);
   /* A poller of the old configuration can no longer publish. */
   assert_int_equal(snapshot_store_publish(store, old, 0, result_with_server_id(5)), -ESTALE);
-  snapshot_unref(s);
   config_unref(old); /* the store released its own reference at install */
   snapshot_store_free(store);
   config_unref(next);
