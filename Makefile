@@ -31,7 +31,7 @@ CHECKER_OBJ := $(CHECKER_SRC:%.c=$(BUILD)/obj/%.o)
 EXPORTER_OBJ := $(EXPORTER_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all check deps lint unit integration demo asan valgrind fuzz install clean format
+.PHONY: all check deps lint unit integration dashboards demo asan valgrind fuzz install clean format
 PROGRAMS := $(BUILD)/replmon $(if $(wildcard checker/replmon_check.c),$(BUILD)/replmon-check)
 all: $(PROGRAMS)
 
@@ -61,7 +61,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(EXPORTER_OBJ) $(CHECKER_OBJ)
 
 # Packages first (pkg-config needs them), then a fresh make that sees their flags.
 check: deps
-	$(MAKE) --no-print-directory all lint unit integration
+	$(MAKE) --no-print-directory all lint unit dashboards integration
 
 deps:
 	@tests/ensure-packages.sh build test
@@ -77,8 +77,13 @@ unit: $(UNIT_BIN)
 	done; \
 	exit $$failed
 
+# Dashboards, rules and Alertmanager configuration: linter, promtool, amtool, and a
+# throwaway Prometheus and Alertmanager on 127.0.0.1 (a few seconds, no database).
+dashboards:
+	python3 tests/dashboards/test_dashboards.py
+
 # Every suite runs even when one fails; the target fails if any did.
-INTEGRATION_SUITES := test_mariadb test_replication test_xmpp test_operator test_status_page test_security
+INTEGRATION_SUITES := test_mariadb test_replication test_xmpp test_operator test_status_page test_security test_alerting
 integration: $(BUILD)/replmon
 	@failed=0; for t in $(INTEGRATION_SUITES); do \
 	  echo "== tests/integration/$$t.py"; \

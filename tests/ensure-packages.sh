@@ -6,7 +6,8 @@ set -eu
 
 build="gcc make pkg-config libmariadb-dev libmicrohttpd-dev libcurl4-gnutls-dev libyaml-dev
 zlib1g-dev libjansson-dev libcmocka-dev libgnutls28-dev libcrypt-dev"
-test="mariadb-server mariadb-client prometheus python3 clang-format cppcheck valgrind
+test="mariadb-server mariadb-client prometheus prometheus-alertmanager python3 python3-aiosmtpd
+clang-format cppcheck valgrind
 ejabberd prosody python3-slixmpp openssl clang libclang-rt-14-dev chromium"
 demo="mariadb-server mariadb-client python3 curl ejabberd python3-slixmpp openssl"
 

@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+"""Tests of dashboards/: Grafana dashboards, Prometheus rules, Alertmanager configuration.
+
+    python3 tests/dashboards/test_dashboards.py [-v] [TestDashboards.test_05_inhibition ...]
+
+- the dashboards pass lint_dashboards.py, and the linter fails testdata/bad_dashboard.json
+  with every rule that file breaks;
+- the JSON files are what dashboards/grafana/generate.py writes;
+- `promtool check rules` on the rules file; `promtool test rules` on rules_test.yml, which
+  must cover every alert of the file (fires after its `for:`, not before, not on a
+  flapping input);
+- `amtool check-config` on the Alertmanager configuration, and its inhibit rules on a
+  real Alertmanager 0.25 (alerts posted to its API, which then says which are inhibited);
+- check_queries.py: every dashboard query and rule expression parsed and evaluated by a
+  real Prometheus 2.42.
+The real servers listen on 127.0.0.1 only and are stopped by PID. Prints
+`dashboards: N passed, M failed` last; exits non-zero on failure. A few seconds.
+Python 3 standard library, promtool, amtool, prometheus, prometheus-alertmanager.
+"""
+
+import datetime
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import check_queries  # noqa: E402
+import lint_dashboards  # noqa: E402
+import promstack  # noqa: E402
+from common import free_port, run_suite  # noqa: E402  (promstack put it on the path)
+
+RULES = os.path.join(REPO, "dashboards", "prometheus", "replmon.rules.yml")
+RULES_TEST = os.path.join(HERE, "rules_test.yml")
+ALERTMANAGER_YML = os.path.join(REPO, "dashboards", "alertmanager", "alertmanager.yml")
+BAD = os.path.join(HERE, "testdata", "bad_dashboard.json")
+GENERATE = os.path.join(REPO, "dashboards", "grafana", "generate.py")
+
+ALERTS = ("MariaDBNodeDown", "MariaDBReplicationThreadDown", "MariaDBReplicationLinkMissing",
+          "MariaDBHeartbeatLagWarning", "MariaDBHeartbeatLagCritical",
+          "MariaDBReplicationStalled", "MariaDBClusterCheckFailed", "MariaDBWriteConflict",
+          "XMPPServerDown", "XMPPStreamProbeFailing", "XMPPSessionsDroppedSharply",
+          "XMPPCertificateExpiringSoon", "ReplmonProbeFailing")
+
+# Every rule bad_dashboard.json breaks.
+BAD_RULES = ("no-inputs", "uneditable-dashboard", "dashboard-uid", "schema-version",
+             "template-datasource-rule", "template-job-rule", "template-instance-rule",
+             "template-cluster-rule", "template-on-time-change-reload",
+             "template-query-rule", "template-unused", "panel-type", "panel-id",
+             "panel-title-description-rule", "panel-datasource-rule", "panel-units-rule",
+             "panel-no-targets-rule", "panel-gridpos", "panel-overlap", "target-refid",
+             "target-promql-rule", "target-job-rule", "target-instance-rule",
+             "target-cluster-rule", "target-rate-interval-rule", "target-counter-agg-rule",
+             "target-known-metric", "target-variables")
+
+
+def run(argv, timeout=120):
+    r = subprocess.run(argv, capture_output=True, timeout=timeout, cwd=REPO)
+    return r.returncode, (r.stdout + r.stderr).decode("utf-8", "replace")
+
+
+def alert_names(text):
+    return re.findall(r"^\s*-\s*alert:\s*(\S+)\s*$", text, re.M)
+
+
+def _alert(name, severity, **labels):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    base = {"alertname": name, "severity": severity, "job": "replmon",
+            "instance": "mon:9873"}
+    base.update(labels)
+    return {"labels": base,
+            "annotations": {"summary": name},
+            "startsAt": now.isoformat(),
+            "endsAt": (now + datetime.timedelta(minutes=10)).isoformat()}
+
+
+# (alert as Prometheus sends it, inhibited?) — label sets as the rules produce them.
+INHIBITION_CASES = [
+    # db1 is down: MariaDBNodeDown carries node and source = db1
+    (_alert("MariaDBNodeDown", "critical", cluster="chatdb", node="db1", source="db1"), False),
+    # its own links (node = db1) and its probe
+    (_alert("MariaDBReplicationThreadDown", "critical", cluster="chatdb", node="db1",
+            source="db2", thread="io"), True),
+    (_alert("MariaDBHeartbeatLagCritical", "critical", cluster="chatdb", node="db1",
+            source="db2"), True),
+    (_alert("ReplmonProbeFailing", "warning", cluster="chatdb", kind="mariadb", node="db1",
+            reason="connect"), True),
+    # the links that read from it (source = db1)
+    (_alert("MariaDBReplicationThreadDown", "critical", cluster="chatdb", node="db2",
+            source="db1", thread="io"), True),
+    (_alert("MariaDBReplicationLinkMissing", "critical", cluster="chatdb", node="db2",
+            source="db1"), True),
+    (_alert("MariaDBReplicationStalled", "critical", cluster="chatdb", node="db3",
+            source="db1"), True),
+    # unrelated: another link of the cluster, the same names in another cluster, a check
+    (_alert("MariaDBHeartbeatLagWarning", "warning", cluster="chatdb", node="db2",
+            source="db3"), False),
+    (_alert("MariaDBReplicationThreadDown", "critical", cluster="otherdb", node="db2",
+            source="db1", thread="sql"), False),
+    (_alert("MariaDBClusterCheckFailed", "warning", cluster="chatdb",
+            check="auto_increment_safe"), False),
+    # a write conflict on db5 <- db4: its stopped SQL thread and growing lag are implied
+    (_alert("MariaDBWriteConflict", "critical", cluster="chatdb", node="db5", source="db4",
+            **{"class": "duplicate_key"}), False),
+    (_alert("MariaDBReplicationThreadDown", "critical", cluster="chatdb", node="db5",
+            source="db4", thread="sql"), True),
+    (_alert("MariaDBHeartbeatLagWarning", "warning", cluster="chatdb", node="db5",
+            source="db4"), True),
+    # a stopped IO thread on db6 <- db7: its lag; critical lag hides the warning one
+    (_alert("MariaDBReplicationThreadDown", "critical", cluster="chatdb", node="db6",
+            source="db7", thread="io"), False),
+    (_alert("MariaDBHeartbeatLagCritical", "critical", cluster="chatdb", node="db6",
+            source="db7"), True),
+    (_alert("MariaDBHeartbeatLagCritical", "critical", cluster="chatdb", node="db8",
+            source="db9"), False),
+    (_alert("MariaDBHeartbeatLagWarning", "warning", cluster="chatdb", node="db8",
+            source="db9"), True),
+    # XMPP: ej1 is down; pr1's stream probe fails
+    (_alert("XMPPServerDown", "critical", cluster="chat", node="ej1"), False),
+    (_alert("XMPPStreamProbeFailing", "critical", cluster="chat", node="ej1"), True),
+    (_alert("ReplmonProbeFailing", "warning", cluster="chat", kind="xmpp", node="ej1",
+            reason="connect"), True),
+    (_alert("XMPPSessionsDroppedSharply", "warning", cluster="chat"), True),
+    (_alert("XMPPStreamProbeFailing", "critical", cluster="chat", node="pr1"), False),
+    (_alert("ReplmonProbeFailing", "warning", cluster="chat", kind="xmpp_stream",
+            node="pr1", reason="stream"), True),
+    (_alert("XMPPSessionsDroppedSharply", "warning", cluster="chat2"), False),
+    (_alert("XMPPCertificateExpiringSoon", "warning", cluster="chat", node="pr1"), False),
+]
+
+
+class TestDashboards(unittest.TestCase):
+    timings = []
+
+    def test_01_lint_real_dashboards(self):
+        rc, out = run([sys.executable, os.path.join(HERE, "lint_dashboards.py")])
+        print("\n    " + out.strip().splitlines()[-1])
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(len([p for p in os.listdir(os.path.join(REPO, "dashboards", "grafana"))
+                              if p.endswith(".json")]), 4)
+
+    def test_02_lint_bad_dashboard(self):
+        rc, out = run([sys.executable, os.path.join(HERE, "lint_dashboards.py"), BAD])
+        self.assertEqual(rc, 1, out)
+        missing = [r for r in BAD_RULES if ": %s: " % r not in out]
+        self.assertEqual(missing, [], "the linter did not report these rules on %s:\n%s"
+                         % (BAD, out))
+        print("\n    " + out.strip().splitlines()[-1])
+
+    def test_03_generated(self):
+        rc, out = run([sys.executable, GENERATE, "--check"])
+        self.assertEqual(rc, 0, out)
+
+    def test_04_promtool_check_rules(self):
+        rc, out = run(["promtool", "check", "rules", RULES])
+        self.assertEqual(rc, 0, out)
+        self.assertIn("SUCCESS", out)
+        self.assertNotRegex(out, r"(?i)warn|error", out)
+
+    def test_05_promtool_test_rules(self):
+        rc, out = run(["promtool", "test", "rules", RULES_TEST])
+        self.assertEqual(rc, 0, out)
+        # Every alert: an expectation that it fires, and one that it does not.
+        with open(RULES, encoding="utf-8") as f:
+            alerts = alert_names(f.read())
+        self.assertEqual(sorted(alerts), sorted(ALERTS))
+        with open(RULES_TEST, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        fires, quiet = set(), set()
+        for i, line in enumerate(lines):
+            m = re.match(r"^\s*alertname:\s*(\S+)\s*$", line)
+            if not m:
+                continue
+            nxt = next((l for l in lines[i + 1:] if "exp_alerts" in l), "")
+            (quiet if re.search(r"exp_alerts:\s*\[\]", nxt) else fires).add(m.group(1))
+        self.assertEqual(sorted(set(alerts) - fires), [],
+                         "alerts never expected to fire in rules_test.yml")
+        self.assertEqual(sorted(set(alerts) - quiet), [],
+                         "alerts never expected to stay quiet in rules_test.yml")
+        self.assertEqual(sorted((fires | quiet) - set(alerts)), [],
+                         "rules_test.yml tests alerts the rules file does not have")
+
+    def test_06_amtool_check_config(self):
+        rc, out = run(["amtool", "check-config", ALERTMANAGER_YML])
+        self.assertEqual(rc, 0, out)
+        self.assertIn("SUCCESS", out)
+        text = open(ALERTMANAGER_YML, encoding="utf-8").read()
+        self.assertRegex(text, r"group_by:\s*\[cluster, alertname\]")
+        self.assertRegex(text, r"repeat_interval:\s*1h")
+        self.assertRegex(text, r"send_resolved:\s*true")
+        # Every alert an inhibit rule names exists.
+        with open(RULES, encoding="utf-8") as f:
+            alerts = set(alert_names(f.read()))
+        named = set()
+        for m in re.finditer(r'alertname=~?"([^"]+)"', text):
+            named.update(m.group(1).split("|"))
+        self.assertEqual(sorted(named - alerts), [], "inhibit rules name unknown alerts")
+
+    def test_07_inhibition(self):
+        workdir = tempfile.mkdtemp(prefix="replmon-inhibit-")
+        am = None
+        try:
+            # Mail goes to a closed local port; group_wait keeps it from being tried.
+            am = promstack.Alertmanager(workdir, promstack.alertmanager_test_config(
+                ALERTMANAGER_YML, free_port(), group_wait="10m")).start()
+            am.wait_ready()
+            am.post_alerts([a for a, _ in INHIBITION_CASES])
+            want = {self.key(a["labels"]): inhibited for a, inhibited in INHIBITION_CASES}
+            deadline = time.monotonic() + 15
+            while True:
+                got = {}
+                for a in am.alerts():
+                    labels = {k: v for k, v in a["labels"].items()}
+                    got[self.key(labels)] = bool(a["status"].get("inhibitedBy"))
+                if got == want or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            wrong = ["%s: inhibited=%s, want %s" % (k, got.get(k), v)
+                     for k, v in sorted(want.items()) if got.get(k) != v]
+            self.assertEqual(wrong, [], "Alertmanager log:\n" + am.log_text()[-3000:])
+            print("\n    %d alerts, %d inhibited as expected"
+                  % (len(want), sum(want.values())))
+        finally:
+            if am is not None:
+                am.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    @staticmethod
+    def key(labels):
+        keep = ("alertname", "cluster", "node", "source", "kind", "thread", "class", "check")
+        return " ".join("%s=%s" % (k, labels[k]) for k in keep if k in labels)
+
+    def test_08_check_queries(self):
+        rc, out = run([sys.executable, os.path.join(HERE, "check_queries.py")])
+        print("\n    " + out.strip().splitlines()[-1])
+        self.assertEqual(rc, 0, out)
+
+    def test_09_linter_knows_readme_metrics(self):
+        # The metrics the linter knows are those README.md's tables name.
+        with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
+            readme = f.read()
+        named = set(re.findall(r"`((?:mariadb|replmon|xmpp)_[a-z_]+)", readme))
+        unknown = sorted(m for m in named if m not in lint_dashboards.METRICS
+                         and not any(k.startswith(m) for k in lint_dashboards.METRICS))
+        self.assertEqual(unknown, [], "metrics in README.md the linter does not know")
+        self.assertTrue(check_queries.dashboard_queries())
+
+
+    def test_10_readme_lists_every_alert(self):
+        with open(RULES, encoding="utf-8") as f:
+            alerts = alert_names(f.read())
+        with open(os.path.join(REPO, "dashboards", "README.md"), encoding="utf-8") as f:
+            readme = f.read()
+        self.assertEqual([a for a in alerts if "| `%s` |" % a not in readme], [],
+                         "alerts missing from the table of dashboards/README.md")
+
+
+def main(argv):
+    return run_suite(TestDashboards, argv, "dashboards", sys.modules[__name__])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

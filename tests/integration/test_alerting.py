@@ -1,0 +1,389 @@
+#!/usr/bin/env python3
+"""Integration test of the dashboards, rules and alerting of dashboards/ on real servers.
+
+Run:  python3 tests/integration/test_alerting.py [-v] [TestAlerting.test_03_write_conflict_mail ...]
+Env:  REPLMON        path of the binary (default build/replmon, relative to the repo root)
+      ALERTING_XMPP=0  no ejabberd (the XMPP dashboard's queries are then skipped)
+      KEEP_WORKDIR=1 keep the temporary directory (datadirs, configurations, logs, mails)
+
+Starts, all on 127.0.0.1 and each stopped by PID (finally, atexit, SIGTERM/SIGINT):
+- the MariaDB 10.11 master-master pair of mariadb_pair.py, plus the heartbeat table
+  replmon.heartbeat (created on db1, replicated) with the monitor's grant on it;
+- ejabberd 23.01 (xmpp_servers.py) with its API and c2s port, unless ALERTING_XMPP=0 or
+  ejabberd is not installed (said so at start);
+- the real build/replmon polling both every second (heartbeat: {table: replmon.heartbeat});
+- a real Prometheus 2.42 scraping replmon every second, evaluating a copy of
+  dashboards/prometheus/replmon.rules.yml every second with every `for:` cut to 2 s (the
+  real file's timing is promtool's job: tests/dashboards/rules_test.yml), and sending
+  alerts to
+- a real Alertmanager 0.25 running the real dashboards/alertmanager/alertmanager.yml, with
+  group_wait 1s, group_interval 2s, repeat_interval 1m and its mail sent to
+- an SMTP sink (python3 -m aiosmtpd, Mailbox handler) that files every message in a Maildir.
+
+Tests: every rule evaluated with health ok and nothing firing on a healthy pair; every
+dashboard query returns at least one series; a duplicate key on db2 (a row inserted on db2
+with sql_log_bin=0, then the same key on db1) sends a FIRING mail for
+MariaDBWriteConflict, with MariaDBReplicationThreadDown and the lag alerts of that link
+inhibited (no mail); deleting the row on db2 (sql_log_bin=0) and START SLAVE sends the
+RESOLVED mail. Prints `integration-alerting: N passed, M failed[, K skipped]` last and
+exits non-zero on failure. About a minute.
+"""
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(REPO, "tests", "dashboards"))
+import common  # noqa: E402
+from common import Replmon, is_nan, replmon_path, scrape  # noqa: E402
+from mariadb_pair import Pair  # noqa: E402
+import check_queries  # noqa: E402
+import promstack  # noqa: E402
+
+CLUSTER = "chatdb"
+XMPP_CLUSTER = "chat"
+RULES = os.path.join(REPO, "dashboards", "prometheus", "replmon.rules.yml")
+ALERTMANAGER_YML = os.path.join(REPO, "dashboards", "alertmanager", "alertmanager.yml")
+TEST_FOR = "2s"          # every `for:` of the rules in the test copy
+HEALTHY_BOUND_S = 30.0   # pair + replmon healthy before Prometheus starts
+DATA_BOUND_S = 30.0      # every dashboard query answering data
+MAIL_BOUND_S = 60.0      # from the fault (or the repair) to its mail
+INHIBIT_BOUND_S = 40.0   # from the fault to the lag alerts reaching Alertmanager
+HEARTBEAT_DDL = ("CREATE DATABASE replmon; "
+                 "CREATE TABLE replmon.heartbeat (server_id INT UNSIGNED NOT NULL PRIMARY KEY, "
+                 "ts DATETIME(6) NOT NULL)")
+
+
+def log(msg):
+    """Indented under unittest's verbose test line; a leading newline starts a new line."""
+    lead = "\n" if msg.startswith("\n") else ""
+    print(lead + "    " + msg.lstrip("\n"), flush=True)
+
+
+def xmpp_wanted():
+    """(wanted, why not)."""
+    if os.environ.get("ALERTING_XMPP", "1") == "0":
+        return False, "ALERTING_XMPP=0"
+    if not shutil.which(os.environ.get("EJABBERDCTL", "ejabberdctl")):
+        return False, "ejabberdctl not found (Debian package ejabberd)"
+    return True, ""
+
+
+def setup_heartbeat(pair):
+    """replmon.heartbeat created on db1 (it replicates) and the monitor's grant on it on
+    each node, as README.md says."""
+    pair.sql(0, HEARTBEAT_DDL)
+    for i in (0, 1):
+        pair.sql(i, "SET sql_log_bin=0; " + "; ".join(
+            "GRANT SELECT, INSERT, UPDATE ON replmon.heartbeat TO 'monitor'@'%s'" % host
+            for host in ("127.0.0.1", "localhost")))
+    pair.sync(30)
+
+
+def write_config(pair, path, workdir, ej=None):
+    pair.write_replmon_config(path, "monitor", os.path.join(workdir, "monitor.pass"),
+                              poll_interval="1s", connect_timeout="1s", query_timeout="2s",
+                              cluster=CLUSTER)
+    with open(path) as f:
+        text = f.read()
+    if text.count("    nodes:\n") != 1:
+        raise RuntimeError("unexpected config layout from write_replmon_config:\n" + text)
+    text = text.replace("    nodes:\n", "    heartbeat: {table: replmon.heartbeat}\n"
+                                       "    nodes:\n")
+    if ej is not None:
+        text += ("xmpp:\n"
+                 "  - cluster: %s\n"
+                 "    nodes:\n"
+                 "      - name: ej1\n"
+                 "        type: ejabberd\n"
+                 "        api_url: %s\n"
+                 "        c2s_address: %s\n"
+                 "        domain: %s\n" % (XMPP_CLUSTER, ej.api_url(), ej.c2s_address(),
+                                          ej.domain))
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def link(node, source):
+    return dict(cluster=CLUSTER, node=node, source=source)
+
+
+def healthy(m):
+    for node, source in (("db1", "db2"), ("db2", "db1")):
+        if m.get("mariadb_replica_link_up", **link(node, source)) != 1:
+            return False
+        lag = m.get("mariadb_heartbeat_lag_seconds", **link(node, source))
+        if lag is None or is_nan(lag) or lag >= 1.0:
+            return False
+    return all(m.get("mariadb_up", cluster=CLUSTER, node=n) == 1 for n in ("db1", "db2"))
+
+
+class TestAlerting(unittest.TestCase):
+    workdir = pair = replmon = ej = smtp = am = prom = None
+    xmpp_skip_reason = ""
+    timings = []
+
+    @classmethod
+    def setUpClass(cls):
+        binary = replmon_path()
+        if not os.access(binary, os.X_OK):
+            raise RuntimeError("replmon binary not found at %s (run make, or set REPLMON)"
+                               % binary)
+        cls.workdir = tempfile.mkdtemp(prefix="replmon-alerting-")
+        t0 = time.monotonic()
+        try:
+            wanted, why = xmpp_wanted()
+            if wanted:
+                from xmpp_servers import Ejabberd
+                cls.ej = Ejabberd(os.path.join(cls.workdir, "ejabberd"))
+                cls.ej.launch()  # starts while the pair is being built
+            else:
+                cls.xmpp_skip_reason = why
+                print("integration-alerting: no XMPP server (%s): the XMPP dashboard's "
+                      "queries will be skipped" % why, flush=True)
+            cls.pair = Pair(os.path.join(cls.workdir, "pair"))
+            cls.pair.start()
+            cls.pair.wait_replicating(30)
+            setup_heartbeat(cls.pair)
+            if cls.ej is not None:
+                cls.ej.wait_ready()
+            config = write_config(cls.pair, os.path.join(cls.workdir, "replmon.yml"),
+                                  cls.workdir, cls.ej)
+            cls.replmon = Replmon(cls.workdir, config, "alerting")
+            cls.replmon.wait_serving()
+            cls._wait_healthy()
+            cls.smtp = promstack.SmtpSink(cls.workdir).start()
+            cls.am = promstack.Alertmanager(cls.workdir, promstack.alertmanager_test_config(
+                ALERTMANAGER_YML, cls.smtp.port, group_wait="1s", group_interval="2s",
+                repeat_interval="1m")).start()
+            rules = os.path.join(cls.workdir, "replmon.rules.test.yml")
+            n = promstack.rules_test_copy(RULES, rules, TEST_FOR)
+            if n < 13:
+                raise RuntimeError("only %d `for:` replaced in the rules' test copy" % n)
+            cls.prom = promstack.Prometheus(
+                cls.workdir, rule_files=[rules],
+                scrape={"replmon": ["127.0.0.1:%d" % cls.replmon.port]},
+                alertmanager="127.0.0.1:%d" % cls.am.port).start()
+            cls.am.wait_ready()
+            cls.prom.wait_ready()
+            log("\nstarted in %.1f s: pair %d/%d, replmon %d, %sPrometheus %d, "
+                "Alertmanager %d, SMTP %d" % (
+                    time.monotonic() - t0, cls.pair.port(0), cls.pair.port(1),
+                    cls.replmon.port,
+                    ("ejabberd %s, " % cls.ej.api_url()) if cls.ej else "",
+                    cls.prom.port, cls.am.port, cls.smtp.port))
+        except Exception:
+            cls._cleanup(keep=True)
+            raise
+        except BaseException:
+            cls._cleanup()
+            raise
+
+    @classmethod
+    def _wait_healthy(cls):
+        deadline = time.monotonic() + HEALTHY_BOUND_S
+        while True:
+            try:
+                m = scrape(cls.replmon.port)[0]
+                if healthy(m):
+                    return
+            except (OSError, AssertionError):
+                m = None
+            if time.monotonic() > deadline:
+                raise RuntimeError("pair not healthy in replmon's eyes after %.0f s:\n%s"
+                                   % (HEALTHY_BOUND_S, m.lines("link_up", "heartbeat_lag",
+                                                               "mariadb_up") if m else ""))
+            time.sleep(0.2)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._cleanup()
+
+    @classmethod
+    def _cleanup(cls, keep=None):
+        for attr in ("prom", "am", "smtp", "replmon"):
+            srv = getattr(cls, attr)
+            if srv is not None:
+                try:
+                    srv.stop()
+                except Exception as e:  # keep stopping the others
+                    print("integration-alerting: stopping %s: %s" % (attr, e), file=sys.stderr)
+                setattr(cls, attr, None)
+        if cls.ej is not None:
+            cls.ej.stop()
+            cls.ej = None
+        if cls.pair is not None:
+            cls.pair.stop()
+            cls.pair = None
+        if cls.workdir and os.path.isdir(cls.workdir):
+            if keep is None:
+                keep = os.environ.get("KEEP_WORKDIR") == "1" or common.RESULT_FAILED[0]
+            if keep:
+                print("integration-alerting: logs, configurations and mails kept in %s"
+                      % cls.workdir, file=sys.stderr)
+            else:
+                shutil.rmtree(cls.workdir, ignore_errors=True)
+            cls.workdir = None
+
+    # ------------------------------------------------------------------ helpers
+    def setUp(self):
+        for name in ("replmon", "prom", "am", "smtp"):
+            srv = getattr(self, name)
+            self.assertIsNotNone(srv, "%s was stopped by an earlier failure" % name)
+            self.assertIsNone(srv.proc.poll(), "%s exited with %s" % (name, srv.proc.returncode))
+
+    def prom_alerts(self):
+        status, answer = self.prom.get_json("/api/v1/alerts")
+        self.assertEqual(status, 200, answer)
+        return answer["data"]["alerts"]
+
+    def wait(self, what, predicate, bound, every=0.5):
+        """Polls predicate() until it returns something true; returns (it, seconds)."""
+        t0 = time.monotonic()
+        while True:
+            got = predicate()
+            if got:
+                return got, time.monotonic() - t0
+            if time.monotonic() - t0 > bound:
+                self.fail("%s: not within %.0f s" % (what, bound))
+            time.sleep(every)
+
+    def mails(self, since=0):
+        return self.smtp.messages()[since:]
+
+    def am_alerts(self, alertname, **labels):
+        return [a for a in self.am.alerts()
+                if a["labels"].get("alertname") == alertname
+                and all(a["labels"].get(k) == v for k, v in labels.items())]
+
+    # ------------------------------------------------------------------ tests
+    def test_01_rules_healthy(self):
+        # replmon is scraped, every rule has been evaluated with health ok
+        self.wait("Prometheus scraping replmon",
+                  lambda: [r for r in self.prom.query('up{job="replmon"} == 1')[1]
+                           .get("data", {}).get("result", [])], 20)
+        groups = check_queries.wait_rules(self.prom)
+        problems = check_queries.check_rules(self.prom, groups, check_queries.dashboard_queries(),
+                                             expected_file=RULES)
+        self.assertEqual(problems, [], "rule problems")
+        names = sorted(g["name"] for g in groups)
+        log("\n%d rule groups (%s), %d rules, all health ok"
+            % (len(groups), ", ".join(names), sum(len(g["rules"]) for g in groups)))
+        # a healthy pair fires nothing (a few evaluations beyond the 2 s `for:`)
+        time.sleep(4)
+        firing = [(a["labels"].get("alertname"), a["labels"]) for a in self.prom_alerts()
+                  if a.get("state") == "firing"]
+        self.assertEqual(firing, [], "alerts firing on a healthy pair")
+
+    def test_02_dashboard_queries_return_data(self):
+        queries = check_queries.dashboard_queries()
+        skip = (lambda q: q.xmpp) if self.ej is None else (lambda q: False)
+        skipped = [q for q in queries if skip(q)]
+        t0 = time.monotonic()
+        while True:
+            problems = check_queries.check_dashboards(self.prom, queries, {"node": "db1"},
+                                                      require_data=True, skip=skip)
+            if not problems or time.monotonic() - t0 > DATA_BOUND_S:
+                break
+            time.sleep(1)
+        self.assertEqual(problems, [], "dashboard queries without data:\n" + "\n".join(problems))
+        log("\n%d dashboard queries (panels and variables) answered data after %.1f s"
+            % (len(queries) - len(skipped), time.monotonic() - t0))
+        if skipped:
+            log("%d XMPP queries skipped: no XMPP server configured (%s)"
+                % (len(skipped), self.xmpp_skip_reason))
+
+    def test_03_write_conflict_mail(self):
+        before = len(self.smtp.messages())
+        key = 5000 + int(time.time()) % 100000
+        self.pair.sql(1, "SET sql_log_bin=0; INSERT INTO app.t (id, v) VALUES (%d, 2)" % key)
+        self.pair.sql(0, "INSERT INTO app.t (id, v) VALUES (%d, 1)" % key)
+        t0 = time.monotonic()
+        healed = False
+        try:
+            def firing_mail():
+                return [m for m in self.mails(before)
+                        if m[0].startswith("[FIRING") and "MariaDBWriteConflict" in m[0]]
+            mails, secs = self.wait("FIRING mail for MariaDBWriteConflict", firing_mail,
+                                    MAIL_BOUND_S)
+            subject, text, msg = mails[0]
+            log("\nduplicate key on db2: mail %.1f s later: %s" % (secs, subject))
+            self.record("conflict_to_firing_mail", secs)
+            self.assertIn(CLUSTER, subject)
+            self.assertEqual(msg["To"], "dba-oncall@example.org")
+            for needle in ("FIRING MariaDBWriteConflict (critical)", "node=db2", "source=db1",
+                           "Write conflict (duplicate_key) on db2, replicating from db1",
+                           "stopped on a duplicate_key error while applying a change from db1"):
+                self.assertIn(needle, text, "mail text:\n" + text)
+
+            # The SQL thread of db2 <- db1 is down and its lag grows past 5 s: both alerts
+            # reach Alertmanager, inhibited by the write conflict, and send no mail.
+            def inhibited():
+                found = []
+                for name, labels in (("MariaDBReplicationThreadDown", dict(thread="sql")),
+                                     ("MariaDBHeartbeatLagWarning", {})):
+                    got = self.am_alerts(name, node="db2", source="db1", cluster=CLUSTER,
+                                         **labels)
+                    if not got:
+                        return None
+                    found += got
+                return found
+            found, secs = self.wait("ThreadDown and HeartbeatLagWarning of db2 <- db1 in "
+                                    "Alertmanager", inhibited, INHIBIT_BOUND_S)
+            log("thread-down and lag alerts in Alertmanager %.1f s after the conflict mail"
+                % secs)
+            for a in found:
+                self.assertEqual(a["status"]["state"], "suppressed", a)
+                self.assertTrue(a["status"]["inhibitedBy"], a)
+            time.sleep(4)  # two group_intervals: a mail that was not inhibited would be out
+            leaked = [m[0] for m in self.mails(before)
+                      if "MariaDBReplicationThreadDown" in m[0]
+                      or "MariaDBHeartbeatLag" in m[0]]
+            self.assertEqual(leaked, [], "mails for inhibited alerts")
+
+            # Repair: the row goes on db2 (not binlogged), the SQL thread restarts and
+            # applies db1's insert; the RESOLVED mail follows.
+            self.pair.sql(1, "SET sql_log_bin=0; DELETE FROM app.t WHERE id=%d; START SLAVE"
+                          % key)
+            healed = True
+
+            def resolved_mail():
+                return [m for m in self.mails(before)
+                        if m[0].startswith("[RESOLVED]") and "MariaDBWriteConflict" in m[0]]
+            mails, secs = self.wait("RESOLVED mail for MariaDBWriteConflict", resolved_mail,
+                                    MAIL_BOUND_S)
+            subject, text, _ = mails[0]
+            log("repaired: mail %.1f s later: %s" % (secs, subject))
+            self.record("repair_to_resolved_mail", secs)
+            self.assertIn("RESOLVED MariaDBWriteConflict (critical)", text, text)
+            self.assertIn("resolved", text)
+            self.pair.wait_replicating(30)
+            self.pair.sync(30)
+            self.assertEqual(self.pair.sql(1, "SELECT v FROM app.t WHERE id=%d" % key), [("1",)])
+            log("mails received: %s" % [m[0] for m in self.mails(before)])
+            log("from the fault to the resolved mail: %.1f s" % (time.monotonic() - t0))
+        finally:
+            if not healed:
+                self.pair.sql(1, "SET sql_log_bin=0; DELETE FROM app.t WHERE id=%d; "
+                              "START SLAVE" % key)
+
+    @classmethod
+    def record(cls, name, seconds):
+        cls.timings.append((name, seconds))
+
+
+def main(argv):
+    return common.run_suite(TestAlerting, argv, "integration-alerting",
+                            sys.modules[__name__], cleanup=TestAlerting._cleanup,
+                            timings_title="timings (seconds):")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
