@@ -443,11 +443,21 @@ static enum MHD_Result start_probe(struct http_server *server, struct MHD_Connec
   pthread_attr_init(&tattr);
   pthread_attr_setdetachstate(&tattr, PTHREAD_CREATE_DETACHED);
   bool ok = pthread_create(&worker, &tattr, probe_worker, job) == 0;
-  if (!ok)
-    job->refs--, job->done = true;
+  if (!ok) { /* no worker: the waiter answers at once with a timeout */
+    job->refs--;
+    job->done = true;
+  }
   if (pthread_create(&waiter, &tattr, probe_waiter, job) != 0) {
-    /* Without a waiter nobody resumes: answer from here after the worker. */
+    /* Without a waiter nobody answers: resume now; the request finds no body (500). */
     pthread_attr_destroy(&tattr);
+    pthread_mutex_lock(&server->probe_lock);
+    for (struct probe_job **p = &server->probes; *p; p = &(*p)->next) {
+      if (*p == job) {
+        *p = job->next;
+        break;
+      }
+    }
+    pthread_mutex_unlock(&server->probe_lock);
     MHD_resume_connection(connection);
     return MHD_YES;
   }
