@@ -328,6 +328,18 @@ static void probe_job_unref(struct probe_job *job) {
   free(job);
 }
 
+/* Takes job off the server's list of /probe requests in flight. */
+static void probe_unlink(struct http_server *server, struct probe_job *job) {
+  pthread_mutex_lock(&server->probe_lock);
+  for (struct probe_job **p = &server->probes; *p; p = &(*p)->next) {
+    if (*p == job) {
+      *p = job->next;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&server->probe_lock);
+}
+
 static void *probe_worker(void *arg) {
   struct probe_job *job = arg;
   struct target_result *r = poller_probe_once(job->config, job->index, job->timeout_s);
@@ -373,14 +385,7 @@ static void *probe_waiter(void *arg) {
   job->body = buf_steal(&body, &job->body_len);
   /* Off the list before the resume: once resumed, the request may complete and free us. */
   struct http_server *server = job->server;
-  pthread_mutex_lock(&server->probe_lock);
-  for (struct probe_job **p = &server->probes; *p; p = &(*p)->next) {
-    if (*p == job) {
-      *p = job->next;
-      break;
-    }
-  }
-  pthread_mutex_unlock(&server->probe_lock);
+  probe_unlink(server, job);
   MHD_resume_connection(job->connection);
   return NULL;
 }
@@ -450,14 +455,7 @@ static enum MHD_Result start_probe(struct http_server *server, struct MHD_Connec
   if (pthread_create(&waiter, &tattr, probe_waiter, job) != 0) {
     /* Without a waiter nobody answers: resume now; the request finds no body (500). */
     pthread_attr_destroy(&tattr);
-    pthread_mutex_lock(&server->probe_lock);
-    for (struct probe_job **p = &server->probes; *p; p = &(*p)->next) {
-      if (*p == job) {
-        *p = job->next;
-        break;
-      }
-    }
-    pthread_mutex_unlock(&server->probe_lock);
+    probe_unlink(server, job);
     MHD_resume_connection(connection);
     return MHD_YES;
   }
