@@ -11,17 +11,36 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int yf_fail(struct yaml_file *p, const yaml_node_t *node, const char *fmt, ...) {
+/* Records the first error as one line: text quoted from the file (a node name with a
+ * newline in it, say) cannot break it. */
+static int vfail(struct yaml_file *p, size_t line, size_t col, const char *fmt, va_list ap) {
   if (p->error.len)
     return -EINVAL;
-  size_t line = node ? node->start_mark.line + 1 : 1;
-  size_t col = node ? node->start_mark.column + 1 : 1;
+  struct buf message = BUF_INIT;
+  buf_vprintf(&message, fmt, ap);
   buf_printf(&p->error, "%s:%zu:%zu: ", p->path, line, col);
+  for (size_t i = 0; i < message.len; i++) {
+    unsigned char c = (unsigned char)message.data[i];
+    if (c == '\n')
+      buf_puts(&p->error, "\\n");
+    else if (c < ' ' || c == 0x7f)
+      buf_putc(&p->error, '?');
+    else
+      buf_putc(&p->error, (char)c);
+  }
+  if (message.failed)
+    p->error.failed = true;
+  buf_free(&message);
+  return -EINVAL;
+}
+
+int yf_fail(struct yaml_file *p, const yaml_node_t *node, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  buf_vprintf(&p->error, fmt, ap);
+  int rc = vfail(p, node ? node->start_mark.line + 1 : 1, node ? node->start_mark.column + 1 : 1,
+                 fmt, ap);
   va_end(ap);
-  return -EINVAL;
+  return rc;
 }
 
 yaml_node_t *yf_node(struct yaml_file *p, int index) {
@@ -165,22 +184,18 @@ int yf_read_secret_env(struct yaml_file *p, const yaml_node_t *node, const char 
 }
 
 int yf_fail_mark(struct yaml_file *p, yaml_mark_t mark, const char *fmt, ...) {
-  if (p->error.len)
-    return -EINVAL;
-  buf_printf(&p->error, "%s:%zu:%zu: ", p->path, mark.line + 1, mark.column + 1);
   va_list ap;
   va_start(ap, fmt);
-  buf_vprintf(&p->error, fmt, ap);
+  int rc = vfail(p, mark.line + 1, mark.column + 1, fmt, ap);
   va_end(ap);
-  return -EINVAL;
+  return rc;
 }
 
 static int yaml_failed(struct yaml_file *p, const yaml_parser_t *parser) {
-  buf_printf(&p->error, "%s:%zu:%zu: invalid YAML: %s", p->path, parser->problem_mark.line + 1,
-             parser->problem_mark.column + 1, parser->problem ? parser->problem : "parse error");
-  if (parser->context)
-    buf_printf(&p->error, " %s", parser->context);
-  return -EINVAL;
+  yaml_mark_t mark = parser->problem_mark;
+  return yf_fail_mark(p, mark, "invalid YAML: %s%s%s",
+                      parser->problem ? parser->problem : "parse error", parser->context ? " " : "",
+                      parser->context ? parser->context : "");
 }
 
 /* A first pass over the events refuses nesting deeper than any configuration needs before

@@ -291,6 +291,14 @@ static void test_hostile_files(void **state) {
                "3:1: only one YAML document is allowed");
 }
 
+/* Text quoted from the file cannot break the one-line error (found by fuzzing). */
+static void test_error_stays_one_line(void **state) {
+  (void)state;
+  expect_error("mariadb: [{cluster: a, user: u, links: [\"x\\n\\ty <- n\"], "
+               "nodes: [{name: n, address: 'h:1'}]}]\n",
+               "1:41: links: 'x\\n?y <- n' names a node this cluster does not have");
+}
+
 static void test_bounds(void **state) {
   (void)state;
   const char *nodes = "mariadb: [{cluster: a, user: u, nodes: [{name: n, address: 'h:1'}]}]\n";
@@ -421,7 +429,7 @@ int main(void) {
       cmocka_unit_test(test_invalid_yaml),    cmocka_unit_test(test_unreadable_file),
       cmocka_unit_test(test_refcount),        cmocka_unit_test(test_xmpp_valid),
       cmocka_unit_test(test_xmpp_errors),     cmocka_unit_test(test_hostile_files),
-      cmocka_unit_test(test_bounds),
+      cmocka_unit_test(test_bounds),          cmocka_unit_test(test_error_stays_one_line),
   };
   return cmocka_run_group_tests_name("config", tests, setup, teardown);
 }
