@@ -716,6 +716,8 @@ int config_load(const char *path, struct config **out, char **error) {
     if (!rc)
       rc = build_targets(&p);
   }
+  if (rc == 0)
+    CONFIG(&p)->warnings = yf_take_warnings(&p);
   *error = yf_close(&p);
   if (rc) {
     config_unref(CONFIG(&p));
@@ -774,6 +776,7 @@ void config_unref(struct config *config) {
   }
   free(config->xmpp);
   free(config->targets);
+  free(config->warnings);
   free(config->path);
   free(config);
 }

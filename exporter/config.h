@@ -88,6 +88,7 @@ struct config {
   struct mariadb_cluster_config *mariadb;
   size_t n_xmpp;
   struct xmpp_cluster_config *xmpp;
+  char *warnings; /* newline-separated lines to log (a secret readable by others), or NULL */
   size_t n_targets;
   struct target *targets; /* MariaDB nodes, then XMPP APIs, then stream probes */
 };

@@ -4,6 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+void daemon_log_config_warnings(const struct config *config) {
+  if (!config->warnings)
+    return;
+  char *copy = strdup(config->warnings);
+  char *save = NULL;
+  for (char *line = copy ? strtok_r(copy, "\n", &save) : NULL; line;
+       line = strtok_r(NULL, "\n", &save))
+    log_event(LOG_WARN, "configuration warning", "file", config->path, "warning", line);
+  free(copy);
+}
+
 int daemon_reload(struct daemon *d, char **error) {
   *error = NULL;
   pthread_mutex_lock(&d->lock);
@@ -26,6 +37,7 @@ int daemon_reload(struct daemon *d, char **error) {
       http_set_web_config(d->http, web);
       web = NULL;
     }
+    daemon_log_config_warnings(next);
     rc = pollers_reload(&d->pollers, next, d->store) == 0 ? 0 : -1;
     config_unref(d->config);
     d->config = next;

@@ -20,6 +20,9 @@ struct daemon {
   struct http_server *http;    /* gets the re-read web configuration */
 };
 
+/* Logs the configuration's warnings (a secret file others can read), one line each. */
+void daemon_log_config_warnings(const struct config *config);
+
 /* Re-reads config_path and web_config_path: a bad file keeps the running configuration; otherwise
  * targets added, removed or changed are started, stopped or restarted, and the others keep polling.
  * Returns 0; 1 when the file was refused (*error, owned by the caller, says why); -1 when

@@ -98,6 +98,7 @@ int main(int argc, char **argv) {
   }
   log_event(LOG_INFO, "starting replmon", "version", REPLMON_VERSION, "revision", REPLMON_REVISION,
             "config", flags.config_file);
+  daemon_log_config_warnings(config);
   struct http_options http_options = {
       .listen_address = flags.listen_address,
       .telemetry_path = flags.telemetry_path,

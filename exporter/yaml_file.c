@@ -163,6 +163,14 @@ int yf_read_secret_file(struct yaml_file *p, const yaml_node_t *node, const char
     free(path);
     return rc;
   }
+  /* A secret others can read is worth a warning, not a refusal (ops may have reasons). */
+  struct stat st;
+  if (stat(path, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) & (S_IRGRP | S_IROTH)) {
+    if (p->warnings.len)
+      buf_putc(&p->warnings, '\n');
+    buf_printf(&p->warnings, "%s: '%s' is readable by %s (mode %04o): chmod 0600 it", what, path,
+               st.st_mode & S_IROTH ? "every user" : "its group", (unsigned)(st.st_mode & 07777));
+  }
   free(path);
   while (len && (secret[len - 1] == '\n' || secret[len - 1] == '\r'))
     secret[--len] = '\0';
@@ -270,10 +278,15 @@ int yf_load(struct yaml_file *f, const char *path, size_t limit) {
   return rc;
 }
 
+char *yf_take_warnings(struct yaml_file *f) {
+  return f->warnings.len ? buf_steal(&f->warnings, NULL) : NULL;
+}
+
 char *yf_close(struct yaml_file *f) {
   if (f->loaded)
     yaml_document_delete(&f->doc);
   f->loaded = 0;
+  buf_free(&f->warnings);
   if (!f->error.len) {
     buf_free(&f->error);
     return NULL;

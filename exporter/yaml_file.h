@@ -12,14 +12,17 @@
 struct yaml_file {
   const char *path;
   yaml_document_t doc;
-  int loaded;       /* doc holds a document */
-  struct buf error; /* the first error; later ones are not reported */
-  void *owner;      /* what the caller builds from the file */
+  int loaded;          /* doc holds a document */
+  struct buf error;    /* the first error; later ones are not reported */
+  struct buf warnings; /* lines worth logging that do not stop the load */
+  void *owner;         /* what the caller builds from the file */
 };
 
 /* Reads path (a regular file of at most limit bytes, one YAML document, nesting at most 32
  * deep) into f->doc. 0, or a negative errno with the error recorded. */
 int yf_load(struct yaml_file *f, const char *path, size_t limit);
+/* The warnings recorded so far (newline-separated; owned by the caller), or NULL. */
+char *yf_take_warnings(struct yaml_file *f);
 /* Frees the document; returns the recorded error (owned by the caller) or NULL. */
 char *yf_close(struct yaml_file *f);
 

@@ -102,6 +102,24 @@ static void test_valid(void **state) {
   config_unref(c);
 }
 
+/* A password file others can read loads, with a warning to log. */
+static void test_readable_secret_warns(void **state) {
+  (void)state;
+  char pass[512];
+  snprintf(pass, sizeof(pass), "%s", write_file("open.pass", "pw\n")); /* a static buffer */
+  chmod(pass, 0644);
+  struct config *c = expect_ok("mariadb: [{cluster: a, user: u, password_file: open.pass, "
+                               "nodes: [{name: n, address: 'h:1'}]}]\n");
+  assert_non_null(c->warnings);
+  assert_non_null(strstr(c->warnings, "open.pass' is readable by every user (mode 0644)"));
+  config_unref(c);
+  chmod(pass, 0600);
+  c = expect_ok("mariadb: [{cluster: a, user: u, password_file: open.pass, "
+                "nodes: [{name: n, address: 'h:1'}]}]\n");
+  assert_null(c->warnings);
+  config_unref(c);
+}
+
 static void test_defaults_and_env(void **state) {
   (void)state;
   setenv("REPLMON_TEST_PW", "from-env", 1);
@@ -421,15 +439,25 @@ static int teardown(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_valid),           cmocka_unit_test(test_defaults_and_env),
-      cmocka_unit_test(test_unknown_key),     cmocka_unit_test(test_wrong_type),
-      cmocka_unit_test(test_missing_field),   cmocka_unit_test(test_bad_duration),
-      cmocka_unit_test(test_duration_parser), cmocka_unit_test(test_duplicates),
-      cmocka_unit_test(test_passwords),       cmocka_unit_test(test_addresses),
-      cmocka_unit_test(test_invalid_yaml),    cmocka_unit_test(test_unreadable_file),
-      cmocka_unit_test(test_refcount),        cmocka_unit_test(test_xmpp_valid),
-      cmocka_unit_test(test_xmpp_errors),     cmocka_unit_test(test_hostile_files),
-      cmocka_unit_test(test_bounds),          cmocka_unit_test(test_error_stays_one_line),
+      cmocka_unit_test(test_valid),
+      cmocka_unit_test(test_defaults_and_env),
+      cmocka_unit_test(test_unknown_key),
+      cmocka_unit_test(test_wrong_type),
+      cmocka_unit_test(test_missing_field),
+      cmocka_unit_test(test_bad_duration),
+      cmocka_unit_test(test_duration_parser),
+      cmocka_unit_test(test_duplicates),
+      cmocka_unit_test(test_passwords),
+      cmocka_unit_test(test_addresses),
+      cmocka_unit_test(test_invalid_yaml),
+      cmocka_unit_test(test_unreadable_file),
+      cmocka_unit_test(test_refcount),
+      cmocka_unit_test(test_xmpp_valid),
+      cmocka_unit_test(test_xmpp_errors),
+      cmocka_unit_test(test_hostile_files),
+      cmocka_unit_test(test_bounds),
+      cmocka_unit_test(test_readable_secret_warns),
+      cmocka_unit_test(test_error_stays_one_line),
   };
   return cmocka_run_group_tests_name("config", tests, setup, teardown);
 }
