@@ -31,7 +31,7 @@ CHECKER_OBJ := $(CHECKER_SRC:%.c=$(BUILD)/obj/%.o)
 EXPORTER_OBJ := $(EXPORTER_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all check deps lint unit integration dashboards demo asan valgrind fuzz install clean format
+.PHONY: all check deps lint unit integration dashboards demo asan valgrind fuzz bench bench-quick install clean format
 PROGRAMS := $(BUILD)/replmon $(if $(wildcard checker/replmon_check.c),$(BUILD)/replmon-check)
 all: $(PROGRAMS)
 
@@ -136,6 +136,14 @@ fuzz: deps
 	    || { tail -40 build/fuzz/$$t.log; exit 1; }; \
 	  grep -E "^(Done|#[0-9]+ *DONE)" build/fuzz/$$t.log | tail -1; \
 	done
+
+# Benchmark against prometheus-mysqld-exporter (about 5 min; bench-quick about 2 min).
+bench: $(BUILD)/replmon
+	@tests/ensure-packages.sh build bench
+	REPLMON=$(BUILD)/replmon python3 tests/bench/run --out tests/bench/results-latest.txt
+bench-quick: $(BUILD)/replmon
+	@tests/ensure-packages.sh build bench
+	REPLMON=$(BUILD)/replmon python3 tests/bench/run --quick
 
 clean:
 	rm -rf build

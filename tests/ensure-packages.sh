@@ -1,7 +1,7 @@
 #!/bin/sh
 # Makes sure the Debian packages a task needs are installed: installs them with apt-get when
 # run as root, otherwise prints the exact command and fails.
-# Usage: tests/ensure-packages.sh GROUP...   (groups: build test demo)
+# Usage: tests/ensure-packages.sh GROUP...   (groups: build test demo bench)
 set -eu
 
 build="gcc make pkg-config libmariadb-dev libmicrohttpd-dev libcurl4-gnutls-dev libyaml-dev
@@ -9,6 +9,7 @@ zlib1g-dev libjansson-dev libcmocka-dev libgnutls28-dev libcrypt-dev"
 test="mariadb-server mariadb-client prometheus prometheus-alertmanager python3 python3-aiosmtpd
 clang-format cppcheck valgrind
 ejabberd prosody python3-slixmpp openssl clang libclang-rt-14-dev chromium"
+bench="mariadb-server mariadb-client python3 prometheus-mysqld-exporter wrk"
 demo="mariadb-server mariadb-client python3 curl ejabberd python3-slixmpp openssl"
 
 wanted=""
@@ -17,6 +18,7 @@ for group in "$@"; do
   build) wanted="$wanted $build" ;;
   test) wanted="$wanted $test" ;;
   demo) wanted="$wanted $demo" ;;
+  bench) wanted="$wanted $bench" ;;
   *) echo "ensure-packages: unknown group '$group'" >&2; exit 2 ;;
   esac
 done
