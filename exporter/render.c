@@ -593,7 +593,7 @@ static void render_states(const struct snapshot *s, struct buf *out) {
       const struct target *tg = &c->targets[t];
       if (tg->kind == TARGET_XMPP_STREAM)
         continue; /* part of its XMPP node */
-      const struct board_entry *e = health_board_find(s->board, tg->cluster, tg->name);
+      const struct board_entry *e = health_board_find(s->board, tg->cluster, tg->name, t);
       struct label labels[] = {{"cluster", tg->cluster}, {"node", tg->name}, {"state", NULL}};
       if (pass == 1) {
         sample(out, "replmon_target_state_since_timestamp_seconds", labels, 2,

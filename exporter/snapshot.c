@@ -65,11 +65,13 @@ void health_board_unref(struct health_board *b) {
 }
 
 const struct board_entry *health_board_find(const struct health_board *b, const char *cluster,
-                                            const char *node) {
-  for (size_t i = 0; b && i < b->n; i++)
+                                            const char *node, size_t hint) {
+  for (size_t k = 0; b && k < b->n; k++) {
+    size_t i = (hint + k) % b->n;
     if (b->entries[i].node && strcmp(b->entries[i].node, node) == 0 &&
         strcmp(b->entries[i].cluster, cluster) == 0)
       return &b->entries[i];
+  }
   return NULL;
 }
 

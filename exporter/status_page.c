@@ -382,7 +382,7 @@ static void card_status(struct buf *out, const struct snapshot *s, const struct 
                         const struct status_page_options *o) {
   buf_printf(out, "</p></div><span class=\"badge\">%s</span></div>\n<div class=\"status\">",
              health_state_name(h->state));
-  const struct board_entry *e = health_board_find(s->board, h->cluster, h->node);
+  const struct board_entry *e = health_board_find(s->board, h->cluster, h->node, h->target);
   if (e && e->state == (int)h->state && e->since_unix > 0) {
     buf_printf(out, "<p class=\"since\">%s for ", since_word(h->state));
     put_duration(out, o->now_unix - e->since_unix);
