@@ -5,8 +5,10 @@
 - the text exposition format: Metrics, is_nan()
 - HTTP on 127.0.0.1 with proxies disabled: http(), http_url(), scrape()
 - replmon itself: replmon_path(), Replmon, promtool_check()
-- unittest plumbing: ReplmonCase (wait_for, record_timing), run_suite() (the summary line,
-  logs kept when a test failed)
+- unittest plumbing: ReplmonCase (wait_for, record_timing, watch_fault), FixtureCase (a
+  class fixture: temporary workdir, servers, one replmon, clean-up that keeps the workdir
+  when a test failed; mariadb_pair.PairReplmonCase builds on it), run_suite() (the summary
+  line, logs kept when a test failed)
 
 Every process is started in its own session (so a terminal's Ctrl-C reaches only the test
 runner), with PR_SET_PDEATHSIG so it dies if the runner is killed, and is stopped by PID:
@@ -19,10 +21,12 @@ import ctypes
 import math
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -32,7 +36,7 @@ import urllib.request
 __all__ = ["spawn", "stop_process", "stop_all_live", "register_cleanup",
            "install_signal_handlers", "free_port", "tail", "Metrics", "is_nan", "http",
            "http_url", "scrape", "replmon_path", "Replmon", "REPO", "promtool_check",
-           "ReplmonCase", "run_suite"]
+           "ReplmonCase", "FixtureCase", "run_suite"]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -394,6 +398,130 @@ class ReplmonCase(unittest.TestCase):
         if contract and seconds > cls.CONTRACT_S:
             raise AssertionError("fault %s showed after %.2f s, over the %.1f s the contract "
                                  "allows" % (name, seconds, cls.CONTRACT_S))
+
+
+    def watch_fault(self, name, detect, min_scrapes, during, port=None):
+        """Scrapes every SCRAPE_EVERY_S from now on (the fault has just been caused) until
+        detect(metrics) holds and for 3 s more, min_scrapes scrapes at least, or BOUND_S
+        without it; records the timing when it shows and prints the scrape latencies
+        ("during the <during>"). Returns (last metrics, seconds to detect or None,
+        [scrape latencies])."""
+        port = port or self.replmon.port
+        t0 = time.monotonic()
+        latencies, detected, m = [], None, None
+        while True:
+            m, secs = scrape(port)
+            latencies.append(secs)
+            now = time.monotonic() - t0
+            if detected is None and detect(m):
+                detected = now
+                self.record_timing(name, detected)
+            if detected is not None and now > detected + 3 and len(latencies) >= min_scrapes:
+                break
+            if detected is None and now > self.BOUND_S:
+                break
+            time.sleep(self.SCRAPE_EVERY_S)
+        print("    %d scrapes during the %s: max %.1f ms, median %.1f ms" % (
+            len(latencies), during, max(latencies) * 1000,
+            sorted(latencies)[len(latencies) // 2] * 1000))
+        return m, detected, latencies
+
+
+class FixtureCase(ReplmonCase):
+    """Base of a suite whose class fixture is a temporary workdir, the servers that
+    start_fixture() starts in it and one replmon (cls.replmon, see start_replmon()).
+
+    Hooks: check_prerequisites() (raises when something is missing; by default the replmon
+    binary), start_fixture() (every server and replmon), stop_fixture() (all of it, replmon
+    first). Class attributes: LABEL (the suite's summary label, also the start of the line
+    that says where the workdir was kept), KEPT (what that line says is kept),
+    WORKDIR_PREFIX, REPLMON_TAG (the replmon log's name). A failure in setUpClass keeps the
+    workdir; tearDownClass and the runner's clean-up (pass cls._cleanup to run_suite) keep
+    it when KEEP_WORKDIR=1 or a test failed."""
+
+    LABEL = "integration"
+    KEPT = "logs"
+    WORKDIR_PREFIX = "replmon-it-"
+    REPLMON_TAG = "main"
+    workdir = None
+    config = None
+
+    @classmethod
+    def check_prerequisites(cls):
+        binary = replmon_path()
+        if not os.access(binary, os.X_OK):
+            raise RuntimeError("replmon binary not found at %s (run make, or set REPLMON)" % binary)
+
+    @classmethod
+    def setUpClass(cls):
+        cls.check_prerequisites()
+        cls.workdir = tempfile.mkdtemp(prefix=cls.WORKDIR_PREFIX)
+        try:
+            cls.start_fixture()
+        except Exception:
+            cls._cleanup(keep=True)
+            raise
+        except BaseException:
+            cls._cleanup()
+            raise
+
+    @classmethod
+    def start_fixture(cls):
+        raise NotImplementedError
+
+    @classmethod
+    def start_replmon(cls, config):
+        """cls.config = config; replmon started on it and serving /metrics."""
+        cls.config = config
+        cls.replmon = Replmon(cls.workdir, config, cls.REPLMON_TAG)
+        cls.replmon.wait_serving()
+
+    @classmethod
+    def stop_fixture(cls):
+        if cls.replmon is not None:
+            cls.replmon.stop()
+            cls.replmon = None
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._cleanup()
+
+    @classmethod
+    def _cleanup(cls, keep=None):
+        cls.stop_fixture()
+        if cls.workdir and os.path.isdir(cls.workdir):
+            if keep is None:
+                keep = os.environ.get("KEEP_WORKDIR") == "1" or RESULT_FAILED[0]
+            if keep:
+                print("%s: %s kept in %s" % (cls.LABEL, cls.KEPT, cls.workdir), file=sys.stderr)
+            else:
+                shutil.rmtree(cls.workdir, ignore_errors=True)
+            cls.workdir = None
+
+    def stop_replmon_cleanly(self, max_secs=None):
+        """SIGTERM to the suite's replmon (cls.replmon is None afterwards): it must exit 0,
+        within max_secs when given, log msg=stopped and no sanitizer report. Returns its
+        log."""
+        rm = type(self).replmon
+        t0 = time.monotonic()
+        rc = rm.stop(bound=self.BOUND_S)
+        secs = time.monotonic() - t0
+        log = rm.log_text()
+        type(self).replmon = None
+        print("\n    SIGTERM: exit %s after %.2f s" % (rc, secs), flush=True)
+        self.assertEqual(rc, 0, "exit status on SIGTERM; log tail:\n%s" % log[-3000:])
+        if max_secs is not None:
+            self.assertLess(secs, max_secs, "shutdown waits at most one poll")
+        self.assertIn("msg=stopped", log)
+        for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            self.assertNotIn(bad, log)
+        return log
+
+    def setUp(self):
+        self.assertIsNotNone(self.replmon, "replmon was stopped by an earlier test")
+        self.assertIsNotNone(self.replmon.proc, "replmon not running")
+        self.assertIsNone(self.replmon.proc.poll(), "replmon exited with %s; log tail:\n%s" % (
+            self.replmon.proc.returncode, self.replmon.log_text()[-3000:]))
 
 
 class _FailureWatch(unittest.TestSuite):

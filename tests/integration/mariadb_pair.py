@@ -31,6 +31,10 @@ used.
 
 The process helpers (spawn, stop_process, free_port, install_signal_handlers) live in
 common.py and are re-exported here.
+
+PairReplmonCase is the class fixture of the suites that watch the pair: a temporary
+workdir, the pair, one replmon, the clean-up of common.FixtureCase, and the helpers
+link(), replicating(), wait_restored().
 """
 
 import atexit
@@ -44,11 +48,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (forget, free_port, install_signal_handlers, spawn,  # noqa: E402,F401
-                    stop_all_live, stop_process, tail as _tail)
+from common import (FixtureCase, forget, free_port, install_signal_handlers,  # noqa: E402,F401
+                    spawn, stop_all_live, stop_process, tail as _tail)
 
 __all__ = ["Pair", "SqlError", "free_port", "install_signal_handlers", "stop_process",
-           "spawn", "NODE_NAMES", "PASSWORDS"]
+           "spawn", "NODE_NAMES", "PASSWORDS", "HEARTBEAT_DDL", "PairReplmonCase"]
 
 NODE_NAMES = ("db1", "db2")
 PASSWORDS = {
@@ -58,6 +62,9 @@ PASSWORDS = {
 }
 START_BOUND_S = 60.0     # a node that is not accepting connections by then has failed
 SQL_TIMEOUT_S = 30.0     # the client never waits longer than this for a statement
+HEARTBEAT_DDL = ("CREATE DATABASE replmon; "
+                 "CREATE TABLE replmon.heartbeat (server_id INT UNSIGNED NOT NULL PRIMARY KEY, "
+                 "ts DATETIME(6) NOT NULL)")
 
 MARIADBD = os.environ.get("MARIADBD", "mariadbd")
 MARIADB_INSTALL_DB = os.environ.get("MARIADB_INSTALL_DB", "mariadb-install-db")
@@ -437,6 +444,39 @@ class Pair:
                 raise TimeoutError("%s did not reach %s's position %s within %d s"
                                    % (n.name, peer.name, pos, timeout))
 
+    # ----------------------------------------------------------------- faults and extras
+    def setup_heartbeat(self, timeout=30):
+        """The heartbeat table replmon.heartbeat (HEARTBEAT_DDL), created on db1 with
+        sql_log_bin=1 so that it replicates, and the monitor's grant on it on every node
+        (sql_log_bin=0, like the pair's other accounts), as README.md says."""
+        self.sql(0, HEARTBEAT_DDL)
+        for i in (0, 1):
+            self.sql(i, "SET sql_log_bin=0; " + "; ".join(
+                "GRANT SELECT, INSERT, UPDATE ON replmon.heartbeat TO 'monitor'@'%s'" % host
+                for host in ("127.0.0.1", "localhost")))
+        self.sync(timeout)
+        for i in (0, 1):
+            if self.sql(i, "SHOW TABLES FROM replmon") != [("heartbeat",)]:
+                raise RuntimeError("replmon.heartbeat missing on %s" % self.name(i))
+
+    def cause_duplicate_key(self, base=1000):
+        """Stops db2's SQL thread on a duplicate key: a row inserted on db2 only
+        (sql_log_bin=0), then the same key on db1. Returns the key, for
+        repair_duplicate_key()."""
+        key = base + int(time.time()) % 100000
+        self.sql(1, "SET sql_log_bin=0; INSERT INTO app.t (id, v) VALUES (%d, 2)" % key)
+        self.sql(0, "INSERT INTO app.t (id, v) VALUES (%d, 1)" % key)
+        return key
+
+    def repair_duplicate_key(self, key):
+        """Deletes db2's own row (sql_log_bin=0) and restarts its SQL thread, which then
+        applies db1's insert."""
+        self.sql(1, "SET sql_log_bin=0; DELETE FROM app.t WHERE id=%d; START SLAVE" % key)
+
+    def set_master_delay(self, i, seconds):
+        """MASTER_DELAY of node i's replication connection (0: none)."""
+        self.sql(i, "STOP SLAVE; CHANGE MASTER TO MASTER_DELAY=%d; START SLAVE" % seconds)
+
     # ----------------------------------------------------------------- replmon config
     def write_password_file(self, path, user):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -446,10 +486,12 @@ class Pair:
 
     def write_replmon_config(self, path, user, password_file=None, poll_interval="1s",
                              connect_timeout="1s", query_timeout="2s", lag_warning="5s",
-                             lag_critical="30s", cluster="chatdb", password_env=None):
+                             lag_critical="30s", cluster="chatdb", password_env=None,
+                             cluster_extra=""):
         """Writes replmon's YAML for this pair. If password_file does not exist yet and the
         user is one of the pair's accounts, it is created (mode 0600) with its password.
-        With password_env instead, the config names that variable."""
+        With password_env instead, the config names that variable. cluster_extra: more
+        keys of the cluster (lines indented by four spaces), before its nodes."""
         if (password_file is None) == (password_env is None):
             raise ValueError("give exactly one of password_file, password_env")
         if password_file is not None:
@@ -469,14 +511,70 @@ class Pair:
                 "  - cluster: %s\n"
                 "    user: %s\n"
                 "%s"
+                "%s"
                 "    nodes:\n"
                 % (poll_interval, connect_timeout, query_timeout, lag_warning, lag_critical,
-                   cluster, user, secret))
+                   cluster, user, secret, cluster_extra))
         for n in self.nodes:
             text += "      - name: %s\n        address: 127.0.0.1:%d\n" % (n.name, n.port)
         with open(path, "w") as f:
             f.write(text)
         return path
+
+
+# --------------------------------------------------------------------------------------
+
+class PairReplmonCase(FixtureCase):
+    """common.FixtureCase whose fixture is a Pair (cls.pair, in workdir/pair) and one
+    replmon watching it as cluster CLUSTER. Hooks: prepare_pair() runs once the pair
+    replicates (the heartbeat table, say); make_config(path) writes replmon's YAML and
+    returns its path (by default write_replmon_config with poll 1 s, connect 1 s, query
+    2 s and the monitor account)."""
+
+    KEPT = "logs and datadirs"
+    CLUSTER = "chatdb"
+    pair = None
+
+    @classmethod
+    def start_fixture(cls):
+        cls.pair = Pair(os.path.join(cls.workdir, "pair"))
+        cls.pair.start()
+        cls.pair.wait_replicating(30)
+        cls.prepare_pair()
+        cls.start_replmon(cls.make_config(os.path.join(cls.workdir, "replmon.yml")))
+
+    @classmethod
+    def prepare_pair(cls):
+        pass
+
+    @classmethod
+    def make_config(cls, path):
+        return cls.pair.write_replmon_config(
+            path, "monitor", os.path.join(cls.workdir, "monitor.pass"), poll_interval="1s",
+            connect_timeout="1s", query_timeout="2s", cluster=cls.CLUSTER)
+
+    @classmethod
+    def stop_fixture(cls):
+        super().stop_fixture()
+        if cls.pair is not None:
+            cls.pair.stop()
+            cls.pair = None
+
+    def link(self, node):
+        """Labels of the default replication connection on node (db1 reads from db2)."""
+        return dict(cluster=self.CLUSTER, node=node, connection="",
+                    source="db2" if node == "db1" else "db1")
+
+    def replicating(self, m):
+        return all(m.get("mariadb_replica_io_running", **self.link(n)) == 1 and
+                   m.get("mariadb_replica_sql_running", **self.link(n)) == 1 and
+                   m.get("mariadb_up", cluster=self.CLUSTER, node=n) == 1 for n in NODE_NAMES)
+
+    def wait_restored(self, what):
+        """The pair replicates again and /metrics says so: (metrics, seconds)."""
+        self.pair.wait_replicating(self.BOUND_S)
+        return self.wait_for(self.replicating, what=what + ": back to healthy",
+                             show=("mariadb_up", "_running"))
 
 
 if __name__ == "__main__":

@@ -32,17 +32,15 @@ exits non-zero on failure. About a minute.
 import os
 import shutil
 import sys
-import tempfile
 import time
-import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "dashboards"))
 import common  # noqa: E402
-from common import Replmon, is_nan, replmon_path, scrape  # noqa: E402
-from mariadb_pair import Pair  # noqa: E402
+from common import is_nan, scrape  # noqa: E402
+from mariadb_pair import PairReplmonCase  # noqa: E402
 import check_queries  # noqa: E402
 import promstack  # noqa: E402
 
@@ -55,9 +53,6 @@ HEALTHY_BOUND_S = 30.0   # pair + replmon healthy before Prometheus starts
 DATA_BOUND_S = 30.0      # every dashboard query answering data
 MAIL_BOUND_S = 60.0      # from the fault (or the repair) to its mail
 INHIBIT_BOUND_S = 40.0   # from the fault to the lag alerts reaching Alertmanager
-HEARTBEAT_DDL = ("CREATE DATABASE replmon; "
-                 "CREATE TABLE replmon.heartbeat (server_id INT UNSIGNED NOT NULL PRIMARY KEY, "
-                 "ts DATETIME(6) NOT NULL)")
 
 
 def log(msg):
@@ -75,27 +70,13 @@ def xmpp_wanted():
     return True, ""
 
 
-def setup_heartbeat(pair):
-    """replmon.heartbeat created on db1 (it replicates) and the monitor's grant on it on
-    each node, as README.md says."""
-    pair.sql(0, HEARTBEAT_DDL)
-    for i in (0, 1):
-        pair.sql(i, "SET sql_log_bin=0; " + "; ".join(
-            "GRANT SELECT, INSERT, UPDATE ON replmon.heartbeat TO 'monitor'@'%s'" % host
-            for host in ("127.0.0.1", "localhost")))
-    pair.sync(30)
-
-
 def write_config(pair, path, workdir, ej=None):
     pair.write_replmon_config(path, "monitor", os.path.join(workdir, "monitor.pass"),
                               poll_interval="1s", connect_timeout="1s", query_timeout="2s",
-                              cluster=CLUSTER)
+                              cluster=CLUSTER,
+                              cluster_extra="    heartbeat: {table: replmon.heartbeat}\n")
     with open(path) as f:
         text = f.read()
-    if text.count("    nodes:\n") != 1:
-        raise RuntimeError("unexpected config layout from write_replmon_config:\n" + text)
-    text = text.replace("    nodes:\n", "    heartbeat: {table: replmon.heartbeat}\n"
-                                       "    nodes:\n")
     if ej is not None:
         text += ("xmpp:\n"
                  "  - cluster: %s\n"
@@ -125,66 +106,60 @@ def healthy(m):
     return all(m.get("mariadb_up", cluster=CLUSTER, node=n) == 1 for n in ("db1", "db2"))
 
 
-class TestAlerting(unittest.TestCase):
-    workdir = pair = replmon = ej = smtp = am = prom = None
+class TestAlerting(PairReplmonCase):
+    LABEL = "integration-alerting"
+    KEPT = "logs, configurations and mails"
+    WORKDIR_PREFIX = "replmon-alerting-"
+    REPLMON_TAG = "alerting"
+    CLUSTER = CLUSTER
+    ej = smtp = am = prom = None
     xmpp_skip_reason = ""
     timings = []
 
     @classmethod
-    def setUpClass(cls):
-        binary = replmon_path()
-        if not os.access(binary, os.X_OK):
-            raise RuntimeError("replmon binary not found at %s (run make, or set REPLMON)"
-                               % binary)
-        cls.workdir = tempfile.mkdtemp(prefix="replmon-alerting-")
+    def start_fixture(cls):
         t0 = time.monotonic()
-        try:
-            wanted, why = xmpp_wanted()
-            if wanted:
-                from xmpp_servers import Ejabberd
-                cls.ej = Ejabberd(os.path.join(cls.workdir, "ejabberd"))
-                cls.ej.launch()  # starts while the pair is being built
-            else:
-                cls.xmpp_skip_reason = why
-                print("integration-alerting: no XMPP server (%s): the XMPP dashboard's "
-                      "queries will be skipped" % why, flush=True)
-            cls.pair = Pair(os.path.join(cls.workdir, "pair"))
-            cls.pair.start()
-            cls.pair.wait_replicating(30)
-            setup_heartbeat(cls.pair)
-            if cls.ej is not None:
-                cls.ej.wait_ready()
-            config = write_config(cls.pair, os.path.join(cls.workdir, "replmon.yml"),
-                                  cls.workdir, cls.ej)
-            cls.replmon = Replmon(cls.workdir, config, "alerting")
-            cls.replmon.wait_serving()
-            cls._wait_healthy()
-            cls.smtp = promstack.SmtpSink(cls.workdir).start()
-            cls.am = promstack.Alertmanager(cls.workdir, promstack.alertmanager_test_config(
-                ALERTMANAGER_YML, cls.smtp.port, group_wait="1s", group_interval="2s",
-                repeat_interval="1m")).start()
-            rules = os.path.join(cls.workdir, "replmon.rules.test.yml")
-            n = promstack.rules_test_copy(RULES, rules, TEST_FOR)
-            if n < 13:
-                raise RuntimeError("only %d `for:` replaced in the rules' test copy" % n)
-            cls.prom = promstack.Prometheus(
-                cls.workdir, rule_files=[rules],
-                scrape={"replmon": ["127.0.0.1:%d" % cls.replmon.port]},
-                alertmanager="127.0.0.1:%d" % cls.am.port).start()
-            cls.am.wait_ready()
-            cls.prom.wait_ready()
-            log("\nstarted in %.1f s: pair %d/%d, replmon %d, %sPrometheus %d, "
-                "Alertmanager %d, SMTP %d" % (
-                    time.monotonic() - t0, cls.pair.port(0), cls.pair.port(1),
-                    cls.replmon.port,
-                    ("ejabberd %s, " % cls.ej.api_url()) if cls.ej else "",
-                    cls.prom.port, cls.am.port, cls.smtp.port))
-        except Exception:
-            cls._cleanup(keep=True)
-            raise
-        except BaseException:
-            cls._cleanup()
-            raise
+        wanted, why = xmpp_wanted()
+        if wanted:
+            from xmpp_servers import Ejabberd
+            cls.ej = Ejabberd(os.path.join(cls.workdir, "ejabberd"))
+            cls.ej.launch()  # starts while the pair is being built
+        else:
+            cls.xmpp_skip_reason = why
+            print("integration-alerting: no XMPP server (%s): the XMPP dashboard's "
+                  "queries will be skipped" % why, flush=True)
+        super().start_fixture()  # the pair, its heartbeat table, replmon
+        cls._wait_healthy()
+        cls.smtp = promstack.SmtpSink(cls.workdir).start()
+        cls.am = promstack.Alertmanager(cls.workdir, promstack.alertmanager_test_config(
+            ALERTMANAGER_YML, cls.smtp.port, group_wait="1s", group_interval="2s",
+            repeat_interval="1m")).start()
+        rules = os.path.join(cls.workdir, "replmon.rules.test.yml")
+        n = promstack.rules_test_copy(RULES, rules, TEST_FOR)
+        if n < 13:
+            raise RuntimeError("only %d `for:` replaced in the rules' test copy" % n)
+        cls.prom = promstack.Prometheus(
+            cls.workdir, rule_files=[rules],
+            scrape={"replmon": ["127.0.0.1:%d" % cls.replmon.port]},
+            alertmanager="127.0.0.1:%d" % cls.am.port).start()
+        cls.am.wait_ready()
+        cls.prom.wait_ready()
+        log("\nstarted in %.1f s: pair %d/%d, replmon %d, %sPrometheus %d, "
+            "Alertmanager %d, SMTP %d" % (
+                time.monotonic() - t0, cls.pair.port(0), cls.pair.port(1),
+                cls.replmon.port,
+                ("ejabberd %s, " % cls.ej.api_url()) if cls.ej else "",
+                cls.prom.port, cls.am.port, cls.smtp.port))
+
+    @classmethod
+    def prepare_pair(cls):
+        cls.pair.setup_heartbeat()
+        if cls.ej is not None:
+            cls.ej.wait_ready()
+
+    @classmethod
+    def make_config(cls, path):
+        return write_config(cls.pair, path, cls.workdir, cls.ej)
 
     @classmethod
     def _wait_healthy(cls):
@@ -203,11 +178,7 @@ class TestAlerting(unittest.TestCase):
             time.sleep(0.2)
 
     @classmethod
-    def tearDownClass(cls):
-        cls._cleanup()
-
-    @classmethod
-    def _cleanup(cls, keep=None):
+    def stop_fixture(cls):
         for attr in ("prom", "am", "smtp", "replmon"):
             srv = getattr(cls, attr)
             if srv is not None:
@@ -219,18 +190,7 @@ class TestAlerting(unittest.TestCase):
         if cls.ej is not None:
             cls.ej.stop()
             cls.ej = None
-        if cls.pair is not None:
-            cls.pair.stop()
-            cls.pair = None
-        if cls.workdir and os.path.isdir(cls.workdir):
-            if keep is None:
-                keep = os.environ.get("KEEP_WORKDIR") == "1" or common.RESULT_FAILED[0]
-            if keep:
-                print("integration-alerting: logs, configurations and mails kept in %s"
-                      % cls.workdir, file=sys.stderr)
-            else:
-                shutil.rmtree(cls.workdir, ignore_errors=True)
-            cls.workdir = None
+        super().stop_fixture()  # the pair
 
     # ------------------------------------------------------------------ helpers
     def setUp(self):
@@ -302,9 +262,7 @@ class TestAlerting(unittest.TestCase):
 
     def test_03_write_conflict_mail(self):
         before = len(self.smtp.messages())
-        key = 5000 + int(time.time()) % 100000
-        self.pair.sql(1, "SET sql_log_bin=0; INSERT INTO app.t (id, v) VALUES (%d, 2)" % key)
-        self.pair.sql(0, "INSERT INTO app.t (id, v) VALUES (%d, 1)" % key)
+        key = self.pair.cause_duplicate_key(base=5000)
         t0 = time.monotonic()
         healed = False
         try:
@@ -350,8 +308,7 @@ class TestAlerting(unittest.TestCase):
 
             # Repair: the row goes on db2 (not binlogged), the SQL thread restarts and
             # applies db1's insert; the RESOLVED mail follows.
-            self.pair.sql(1, "SET sql_log_bin=0; DELETE FROM app.t WHERE id=%d; START SLAVE"
-                          % key)
+            self.pair.repair_duplicate_key(key)
             healed = True
 
             def resolved_mail():
@@ -371,8 +328,7 @@ class TestAlerting(unittest.TestCase):
             log("from the fault to the resolved mail: %.1f s" % (time.monotonic() - t0))
         finally:
             if not healed:
-                self.pair.sql(1, "SET sql_log_bin=0; DELETE FROM app.t WHERE id=%d; "
-                              "START SLAVE" % key)
+                self.pair.repair_duplicate_key(key)
 
     @classmethod
     def record(cls, name, seconds):

@@ -20,15 +20,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import common  # noqa: E402
 import mariadb_pair  # noqa: E402
-from common import Metrics, Replmon, http, is_nan, replmon_path, scrape  # noqa: E402
-from mariadb_pair import Pair  # noqa: E402
+from common import Metrics, Replmon, http, is_nan, scrape  # noqa: E402
 
 CLUSTER = "chatdb"
 POLL_S, CONNECT_S, QUERY_S = 1.0, 1.0, 2.0
@@ -65,77 +63,12 @@ IO_STATES = ("yes", "connecting", "preparing", "no")
 REASONS = ("connect", "auth", "timeout", "privilege", "query")
 
 
-class TestMariaDB(common.ReplmonCase):
-    pair = None
-    replmon = None
-    workdir = None
+class TestMariaDB(mariadb_pair.PairReplmonCase):
+    LABEL = "integration"
+    WORKDIR_PREFIX = "replmon-it-"
+    CLUSTER = CLUSTER
     timings = []
     BOUND_S, CONTRACT_S, SCRAPE_EVERY_S = BOUND_S, CONTRACT_S, SCRAPE_EVERY_S
-
-    @classmethod
-    def setUpClass(cls):
-        binary = replmon_path()
-        if not os.access(binary, os.X_OK):
-            raise RuntimeError("replmon binary not found at %s (run make, or set REPLMON)" % binary)
-        cls.workdir = tempfile.mkdtemp(prefix="replmon-it-")
-        try:
-            cls.pair = Pair(os.path.join(cls.workdir, "pair"))
-            cls.pair.start()
-            cls.pair.wait_replicating(30)
-            cls.config = cls.pair.write_replmon_config(
-                os.path.join(cls.workdir, "replmon.yml"), "monitor",
-                os.path.join(cls.workdir, "monitor.pass"), poll_interval="1s",
-                connect_timeout="1s", query_timeout="2s")
-            cls.replmon = Replmon(cls.workdir, cls.config, "main")
-            cls.replmon.wait_serving()
-        except Exception:
-            cls._cleanup(keep=True)
-            raise
-        except BaseException:
-            cls._cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._cleanup()
-
-    @classmethod
-    def _cleanup(cls, keep=None):
-        if cls.replmon is not None:
-            cls.replmon.stop()
-            cls.replmon = None
-        if cls.pair is not None:
-            cls.pair.stop()
-            cls.pair = None
-        if cls.workdir and os.path.isdir(cls.workdir):
-            if keep is None:
-                keep = os.environ.get("KEEP_WORKDIR") == "1" or common.RESULT_FAILED[0]
-            if keep:
-                print("integration: logs and datadirs kept in %s" % cls.workdir, file=sys.stderr)
-            else:
-                shutil.rmtree(cls.workdir, ignore_errors=True)
-
-    # ------------------------------------------------------------------ helpers
-    def setUp(self):
-        self.assertIsNotNone(self.replmon, "replmon was stopped by an earlier test")
-        self.assertIsNotNone(self.replmon.proc, "replmon not running")
-        self.assertIsNone(self.replmon.proc.poll(), "replmon exited with %s; log tail:\n%s" % (
-            self.replmon.proc.returncode, self.replmon.log_text()[-3000:]))
-
-    def link(self, node):
-        """Labels of the default replication connection on node (db1 reads from db2)."""
-        return dict(cluster=CLUSTER, node=node, connection="",
-                    source="db2" if node == "db1" else "db1")
-
-    def replicating(self, m):
-        return all(m.get("mariadb_replica_io_running", **self.link(n)) == 1 and
-                   m.get("mariadb_replica_sql_running", **self.link(n)) == 1 and
-                   m.get("mariadb_up", cluster=CLUSTER, node=n) == 1 for n in ("db1", "db2"))
-
-    def wait_restored(self, what):
-        self.pair.wait_replicating(BOUND_S)
-        return self.wait_for(self.replicating, what=what + ": back to healthy",
-                             show=("mariadb_up", "_running"))
 
     # ------------------------------------------------------------------ tests
     def test_01_healthy(self):
@@ -241,9 +174,7 @@ class TestMariaDB(common.ReplmonCase):
 
     def test_04_duplicate_key(self):
         link = self.link("db2")
-        key = 1000 + int(time.time()) % 100000
-        self.pair.sql(1, "SET sql_log_bin=0; INSERT INTO app.t (id, v) VALUES (%d, 2)" % key)
-        self.pair.sql(0, "INSERT INTO app.t (id, v) VALUES (%d, 1)" % key)
+        key = self.pair.cause_duplicate_key()
         t0 = time.monotonic()
         try:
             m, _ = self.wait_for(
@@ -254,7 +185,7 @@ class TestMariaDB(common.ReplmonCase):
             self.assertEqual(m.get("mariadb_replica_io_running", **link), 1)
             self.assertEqual(m.get("mariadb_up", cluster=CLUSTER, node="db2"), 1)
         finally:
-            self.pair.sql(1, "SET sql_log_bin=0; DELETE FROM app.t WHERE id=%d; START SLAVE" % key)
+            self.pair.repair_duplicate_key(key)
         self.wait_for(lambda m: m.get("mariadb_replica_sql_running", **link) == 1 and
                       m.get("mariadb_replica_last_sql_errno", **link) == 0,
                       what="db2 SQL thread running again", show=('node="db2"',))
@@ -264,7 +195,7 @@ class TestMariaDB(common.ReplmonCase):
 
     def test_05_master_delay(self):
         link = self.link("db2")
-        self.pair.sql(1, "STOP SLAVE; CHANGE MASTER TO MASTER_DELAY=10; START SLAVE")
+        self.pair.set_master_delay(1, 10)
         t0 = time.monotonic()
         try:
             m, _ = self.wait_for(
@@ -273,7 +204,7 @@ class TestMariaDB(common.ReplmonCase):
             self.record_timing("master_delay", time.monotonic() - t0)
             self.assertEqual(m.get("mariadb_replica_sql_delay_seconds", **self.link("db1")), 0)
         finally:
-            self.pair.sql(1, "STOP SLAVE; CHANGE MASTER TO MASTER_DELAY=0; START SLAVE")
+            self.pair.set_master_delay(1, 0)
         self.wait_for(lambda m: m.get("mariadb_replica_sql_delay_seconds", **link) == 0 and
                       self.replicating(m), what="db2 SQL_Delay back to 0", show=("sql_delay",))
         self.wait_restored("master delay")
@@ -381,26 +312,11 @@ class TestMariaDB(common.ReplmonCase):
 
         before = self.scrape()
         self.pair.freeze(1)
-        t0 = time.monotonic()
-        latencies, detected, m = [], None, None
         try:
             # Scrape every 0.2 s for the whole freeze: until the fault shows and then for
             # 3 s more, at least 20 scrapes in all.
-            while True:
-                m, secs = scrape(self.replmon.port)
-                latencies.append(secs)
-                now = time.monotonic() - t0
-                if detected is None and frozen(m):
-                    detected = now
-                    self.record_timing("freeze", detected)
-                if detected is not None and now > detected + 3 and len(latencies) >= 20:
-                    break
-                if detected is None and now > BOUND_S:
-                    break
-                time.sleep(SCRAPE_EVERY_S)
+            m, detected, latencies = self.watch_fault("freeze", frozen, 20, "freeze")
             worst = max(latencies)
-            print("    %d scrapes during the freeze: max %.1f ms, median %.1f ms" % (
-                len(latencies), worst * 1000, sorted(latencies)[len(latencies) // 2] * 1000))
             self.assertIsNotNone(detected, "db2 frozen: not shown after %.0f s\n%s\n%s" % (
                 BOUND_S, m.lines('node="db2"'), self.replmon.log_text()[-2500:]))
             self.assertLess(worst, FAST_SCRAPE_S, "slowest scrape during the freeze")
@@ -461,18 +377,7 @@ class TestMariaDB(common.ReplmonCase):
     def test_10_shutdown(self):
         """After every fault above, SIGTERM still stops replmon cleanly and quickly; under
         `make asan` this is also where a leak or a sanitizer report would fail."""
-        rm = type(self).replmon
-        t0 = time.monotonic()
-        rc = rm.stop(bound=BOUND_S)
-        secs = time.monotonic() - t0
-        log = rm.log_text()
-        type(self).replmon = None
-        print("\n    SIGTERM: exit %s after %.2f s" % (rc, secs), flush=True)
-        self.assertEqual(rc, 0, "exit status on SIGTERM; log tail:\n%s" % log[-3000:])
-        self.assertLess(secs, CONNECT_S + QUERY_S + 2.0, "shutdown waits at most one poll")
-        self.assertIn('msg=stopped', log)
-        for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-            self.assertNotIn(bad, log)
+        log = self.stop_replmon_cleanly(max_secs=CONNECT_S + QUERY_S + 2.0)
         self.assertNotIn(mariadb_pair.PASSWORDS["monitor"], log, "the password reached the log")
 
 

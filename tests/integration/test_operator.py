@@ -23,11 +23,9 @@ import os
 import pty
 import re
 import select
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -36,7 +34,7 @@ sys.path.insert(0, HERE)
 import common  # noqa: E402
 import mariadb_pair  # noqa: E402
 from common import Metrics, Replmon, free_port, http, replmon_path, scrape  # noqa: E402
-from mariadb_pair import Pair  # noqa: E402
+from mariadb_pair import PairReplmonCase  # noqa: E402
 
 CLUSTER = "chatdb"
 POLL_S, CONNECT_S, QUERY_S = 1.0, 1.0, 2.0
@@ -213,57 +211,25 @@ class Scraper:
             return list(self.results)
 
 
-class TestOperator(common.ReplmonCase):
-    pair = None
-    replmon = None
-    workdir = None
+class TestOperator(PairReplmonCase):
+    LABEL = "integration-operator"
+    WORKDIR_PREFIX = "replmon-op-"
+    CLUSTER = CLUSTER
     timings = []
     BOUND_S, CONTRACT_S, SCRAPE_EVERY_S = BOUND_S, CONTRACT_S, SCRAPE_EVERY_S
 
     @classmethod
-    def setUpClass(cls):
+    def check_prerequisites(cls):
         for binary in (replmon_path(), check_path()):
             if not os.access(binary, os.X_OK):
                 raise RuntimeError("%s not found (run make, or set REPLMON / REPLMON_CHECK)"
                                    % binary)
-        cls.workdir = tempfile.mkdtemp(prefix="replmon-op-")
-        try:
-            cls.pair = Pair(os.path.join(cls.workdir, "pair"))
-            cls.pair.start()
-            cls.pair.wait_replicating(30)
-            cls.password_file = cls.pair.write_password_file(
-                os.path.join(cls.workdir, "monitor.pass"), "monitor")
-            cls.config = write_config(os.path.join(cls.workdir, "replmon.yml"),
-                                      cls.password_file, cls.nodes())
-            cls.replmon = Replmon(cls.workdir, cls.config, "main")
-            cls.replmon.wait_serving()
-        except Exception:
-            cls._cleanup(keep=True)
-            raise
-        except BaseException:
-            cls._cleanup()
-            raise
 
     @classmethod
-    def tearDownClass(cls):
-        cls._cleanup()
-
-    @classmethod
-    def _cleanup(cls, keep=None):
-        if cls.replmon is not None:
-            cls.replmon.stop()
-            cls.replmon = None
-        if cls.pair is not None:
-            cls.pair.stop()
-            cls.pair = None
-        if cls.workdir and os.path.isdir(cls.workdir):
-            if keep is None:
-                keep = os.environ.get("KEEP_WORKDIR") == "1" or common.RESULT_FAILED[0]
-            if keep:
-                print("integration-operator: logs and datadirs kept in %s" % cls.workdir,
-                      file=sys.stderr)
-            else:
-                shutil.rmtree(cls.workdir, ignore_errors=True)
+    def make_config(cls, path):
+        cls.password_file = cls.pair.write_password_file(
+            os.path.join(cls.workdir, "monitor.pass"), "monitor")
+        return write_config(path, cls.password_file, cls.nodes())
 
     @classmethod
     def nodes(cls, *names):
@@ -272,25 +238,6 @@ class TestOperator(common.ReplmonCase):
         return [(n, cls.pair.port(mariadb_pair.NODE_NAMES.index(n))) for n in names]
 
     # ------------------------------------------------------------------ helpers
-    def setUp(self):
-        self.assertIsNotNone(self.replmon, "replmon was stopped by an earlier test")
-        self.assertIsNone(self.replmon.proc.poll(), "replmon exited with %s; log tail:\n%s" % (
-            self.replmon.proc.returncode, self.replmon.log_text()[-3000:]))
-
-    def link(self, node):
-        return dict(cluster=CLUSTER, node=node, connection="",
-                    source="db2" if node == "db1" else "db1")
-
-    def replicating(self, m):
-        return all(m.get("mariadb_replica_io_running", **self.link(n)) == 1 and
-                   m.get("mariadb_replica_sql_running", **self.link(n)) == 1 and
-                   m.get("mariadb_up", cluster=CLUSTER, node=n) == 1 for n in ("db1", "db2"))
-
-    def wait_healthy(self, what):
-        self.pair.wait_replicating(BOUND_S)
-        self.wait_for(self.replicating, what=what + ": back to healthy",
-                      show=("mariadb_up", "_running"))
-
     def check(self, *args, **kw):
         r = run_check("--config.file=" + kw.pop("config", self.config), *args, **kw)
         print("\n    $ replmon-check %s -> exit %d in %.2f s\n      %s"
@@ -354,7 +301,7 @@ class TestOperator(common.ReplmonCase):
     def start_delay(self):
         """MASTER_DELAY on db2 with rows arriving from db1 all the time; returns once
         Seconds_Behind_Master on db2 is at least LAGGING_SBM_S."""
-        self.pair.sql(1, "STOP SLAVE; CHANGE MASTER TO MASTER_DELAY=%d; START SLAVE" % DELAY_S)
+        self.pair.set_master_delay(1, DELAY_S)
         writer = Writer(self.pair)
         deadline = time.monotonic() + DELAY_S + BOUND_S
         sbm = None
@@ -372,14 +319,14 @@ class TestOperator(common.ReplmonCase):
 
     def stop_delay(self, writer):
         errors = writer.stop()
-        self.pair.sql(1, "STOP SLAVE; CHANGE MASTER TO MASTER_DELAY=0; START SLAVE")
-        self.wait_healthy("master delay")
+        self.pair.set_master_delay(1, 0)
+        self.wait_restored("master delay")
         self.pair.sync(BOUND_S)
         self.assertEqual(errors[:3], [], "the writer on db1 failed")
 
     # ------------------------------------------------------------------ replmon-check
     def test_01_check_healthy(self):
-        self.wait_healthy("start")
+        self.wait_restored("start")
         r = self.check("--format=text")
         self.assertEqual(r.status, 0, str(r))
         lines = r.out.splitlines()
@@ -427,7 +374,7 @@ class TestOperator(common.ReplmonCase):
         self.assertNotIn("\033[", out, "colour despite NO_COLOR")
 
     def test_02_check_lagging(self):
-        self.wait_healthy("start")
+        self.wait_restored("start")
         writer = self.start_delay()
         try:
             r = self.check("--format=nagios")
@@ -459,10 +406,8 @@ class TestOperator(common.ReplmonCase):
             self.stop_delay(writer)
 
     def test_03_check_broken_sql(self):
-        self.wait_healthy("start")
-        key = 1000 + int(time.time()) % 100000
-        self.pair.sql(1, "SET sql_log_bin=0; INSERT INTO app.t (id, v) VALUES (%d, 2)" % key)
-        self.pair.sql(0, "INSERT INTO app.t (id, v) VALUES (%d, 1)" % key)
+        self.wait_restored("start")
+        key = self.pair.cause_duplicate_key()
         try:
             deadline = time.monotonic() + BOUND_S
             while True:
@@ -494,8 +439,8 @@ class TestOperator(common.ReplmonCase):
             self.assertRegex(r.out, r"(?m)^db2 +mariadb +%s +CRITICAL +.*1062" % CLUSTER)
             self.assertEqual(self.check("--node=db1").status, 0)
         finally:
-            self.pair.sql(1, "SET sql_log_bin=0; DELETE FROM app.t WHERE id=%d; START SLAVE" % key)
-        self.wait_healthy("duplicate key")
+            self.pair.repair_duplicate_key(key)
+        self.wait_restored("duplicate key")
         self.pair.sync(BOUND_S)
         self.assertEqual(self.check("--format=nagios").status, 0)
 
@@ -563,7 +508,7 @@ class TestOperator(common.ReplmonCase):
         on a replica may be old (the last run, or the last daemon, wrote them a minute ago):
         a link delayed by 10 s must still read as lagging about 10 s (WARNING), not as the
         age of that old row."""
-        self.wait_healthy("start")
+        self.wait_restored("start")
         self.setup_heartbeat_table()
         config = write_config(os.path.join(self.workdir, "heartbeat.yml"), self.password_file,
                               self.nodes(), cluster_extra="    heartbeat: {table: "
@@ -589,18 +534,11 @@ class TestOperator(common.ReplmonCase):
     def setup_heartbeat_table(self):
         if self.pair.value(0, "SELECT COUNT(*) FROM information_schema.TABLES WHERE "
                               "TABLE_SCHEMA='replmon' AND TABLE_NAME='heartbeat'") == "0":
-            self.pair.sql(0, "CREATE DATABASE IF NOT EXISTS replmon; CREATE TABLE "
-                             "replmon.heartbeat (server_id INT UNSIGNED NOT NULL PRIMARY KEY, "
-                             "ts DATETIME(6) NOT NULL)")
-            for i in (0, 1):
-                self.pair.sql(i, "SET sql_log_bin=0; " + "; ".join(
-                    "GRANT SELECT, INSERT, UPDATE ON replmon.heartbeat TO 'monitor'@'%s'" % h
-                    for h in ("127.0.0.1", "localhost")))
-            self.pair.sync(BOUND_S)
+            self.pair.setup_heartbeat(BOUND_S)
 
     # ------------------------------------------------------------------ /health/<node>
     def test_10_health(self):
-        self.wait_healthy("start")
+        self.wait_restored("start")
         self.endpoint_or_skip("/health/db1")
         (status, text, _), _ = self.wait_health("db1", 200, prefix="OK: replicating")
         self.assertEqual(self.health("db2")[0], 200)
@@ -620,10 +558,10 @@ class TestOperator(common.ReplmonCase):
         t0 = time.monotonic()
         self.wait_health("db1", 200, prefix="OK: ")
         self.record_timing("health_io_restarted", time.monotonic() - t0)
-        self.wait_healthy("health")
+        self.wait_restored("health")
 
     def test_11_health_max_lag(self):
-        self.wait_healthy("start")
+        self.wait_restored("start")
         self.endpoint_or_skip("/health/db2")
         writer = self.start_delay()
         try:
@@ -643,7 +581,7 @@ class TestOperator(common.ReplmonCase):
 
     # ------------------------------------------------------------------ /probe?target=
     def test_20_probe(self):
-        self.wait_healthy("start")
+        self.wait_restored("start")
         port = self.replmon.port
         self.endpoint_or_skip("/probe?target=db1")
         status, headers, body, secs = http(port, "/probe?target=db1", timeout=15)
@@ -692,7 +630,7 @@ class TestOperator(common.ReplmonCase):
             self.assertLess(r.secs, CHECK_BOUND_S)
         finally:
             self.pair.thaw(1)
-        self.wait_healthy("probe freeze")
+        self.wait_restored("probe freeze")
         status, _, body, _ = http(port, "/probe?target=db2", headers={PROBE_HEADER: "5"},
                                   timeout=15)
         self.assertEqual(status, 200)
@@ -702,7 +640,7 @@ class TestOperator(common.ReplmonCase):
     def test_21_probe_in_flight_sigterm(self):
         """SIGTERM while a /probe of a frozen node is still waiting: replmon stops cleanly
         (exit 0), like it does after any other request."""
-        self.wait_healthy("start")
+        self.wait_restored("start")
         rm = Replmon(self.workdir, self.config, "probe-term")
         outcome = {}
         thread = None
@@ -737,11 +675,11 @@ class TestOperator(common.ReplmonCase):
         finally:
             self.pair.thaw(1)
             rm.stop()
-        self.wait_healthy("probe sigterm")
+        self.wait_restored("probe sigterm")
 
     # ------------------------------------------------------------------ reload
     def test_30_reload(self):
-        self.wait_healthy("start")
+        self.wait_restored("start")
         config = write_config(os.path.join(self.workdir, "reload.yml"), self.password_file,
                               self.nodes("db1"))
         rm = Replmon(self.workdir, config, "reload")
@@ -862,17 +800,7 @@ class TestOperator(common.ReplmonCase):
 
     # ------------------------------------------------------------------ the end
     def test_99_shutdown(self):
-        rm = type(self).replmon
-        t0 = time.monotonic()
-        rc = rm.stop(bound=BOUND_S)
-        secs = time.monotonic() - t0
-        log = rm.log_text()
-        type(self).replmon = None
-        print("\n    SIGTERM: exit %s after %.2f s" % (rc, secs), flush=True)
-        self.assertEqual(rc, 0, "exit status on SIGTERM; log tail:\n%s" % log[-3000:])
-        self.assertIn("msg=stopped", log)
-        for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-            self.assertNotIn(bad, log)
+        log = self.stop_replmon_cleanly()
         self.assertNotIn(mariadb_pair.PASSWORDS["monitor"], log, "the password reached the log")
 
 

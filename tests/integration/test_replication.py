@@ -23,16 +23,14 @@ by PID (finally, atexit, SIGTERM/SIGINT). About 90 s.
 """
 
 import os
-import shutil
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import common  # noqa: E402
-from common import Replmon, is_nan, promtool_check, replmon_path, scrape  # noqa: E402
-from mariadb_pair import PASSWORDS, Pair  # noqa: E402
+from common import Replmon, is_nan, promtool_check, scrape  # noqa: E402
+from mariadb_pair import PASSWORDS, PairReplmonCase  # noqa: E402
 
 CLUSTER = "chatdb"
 NODES = ("db1", "db2")
@@ -60,11 +58,6 @@ NEW_FAMILIES = ("mariadb_heartbeat_lag_seconds", "mariadb_gtid_binlog_seq",
                 "mariadb_replica_link_up", "mariadb_replica_link_expected",
                 "mariadb_replica_stalled", "mariadb_cluster_check_ok",
                 "mariadb_replica_error_class")
-
-HEARTBEAT_DDL = ("CREATE DATABASE replmon; "
-                 "CREATE TABLE replmon.heartbeat (server_id INT UNSIGNED NOT NULL PRIMARY KEY, "
-                 "ts DATETIME(6) NOT NULL)")
-
 
 def peer(node):
     return "db2" if node == "db1" else "db1"
@@ -96,101 +89,44 @@ def change_master_sql(pair, i):
             % (pair.port(1 - i), PASSWORDS["repl"]))
 
 
-def setup_heartbeat(pair):
-    """The heartbeat table, created on db1 with sql_log_bin=1 so that it replicates, and the
-    monitor's grant on it on every node (sql_log_bin=0, like the pair's other accounts)."""
-    pair.sql(0, HEARTBEAT_DDL)
-    for i in (0, 1):
-        pair.sql(i, "SET sql_log_bin=0; " + "; ".join(
-            "GRANT SELECT, INSERT, UPDATE ON replmon.heartbeat TO 'monitor'@'%s'" % host
-            for host in ("127.0.0.1", "localhost")))
-    pair.sync(30)
-    for i in (0, 1):
-        if pair.sql(i, "SHOW TABLES FROM replmon") != [("heartbeat",)]:
-            raise RuntimeError("replmon.heartbeat missing on %s" % pair.name(i))
-
-
 def write_config(pair, path, workdir, links=None):
     """replmon's YAML for the pair (mariadb_pair.py's writer) plus the cluster's heartbeat,
     mode and, if given, links."""
-    pair.write_replmon_config(path, "monitor", os.path.join(workdir, "monitor.pass"),
-                              poll_interval="%gs" % POLL_S, connect_timeout="%gs" % CONNECT_S,
-                              query_timeout="%gs" % QUERY_S, cluster=CLUSTER)
     extra = ("    heartbeat: {table: replmon.heartbeat, write: true}\n"
              "    mode: multi-master\n")
     if links is not None:
         extra += "    links: [%s]\n" % ", ".join('"%s"' % l for l in links)
-    with open(path) as f:
-        text = f.read()
-    if text.count("    nodes:\n") != 1:
-        raise RuntimeError("unexpected config layout from write_replmon_config:\n" + text)
-    with open(path, "w") as f:
-        f.write(text.replace("    nodes:\n", extra + "    nodes:\n"))
-    return path
+    return pair.write_replmon_config(
+        path, "monitor", os.path.join(workdir, "monitor.pass"), poll_interval="%gs" % POLL_S,
+        connect_timeout="%gs" % CONNECT_S, query_timeout="%gs" % QUERY_S, cluster=CLUSTER,
+        cluster_extra=extra)
 
 
-class TestReplication(common.ReplmonCase):
-    pair = None
-    replmon = None
-    workdir = None
-    config = None
+class TestReplication(PairReplmonCase):
+    LABEL = "integration-replication"
+    WORKDIR_PREFIX = "replmon-repl-"
+    CLUSTER = CLUSTER
     timings = []
     notes = []  # lines for the closing summary (lag accuracy and the like)
     BOUND_S, CONTRACT_S, SCRAPE_EVERY_S = BOUND_S, CONTRACT_S, SCRAPE_EVERY_S
 
     @classmethod
-    def setUpClass(cls):
-        binary = replmon_path()
-        if not os.access(binary, os.X_OK):
-            raise RuntimeError("replmon binary not found at %s (run make, or set REPLMON)" % binary)
-        cls.workdir = tempfile.mkdtemp(prefix="replmon-repl-")
-        try:
-            cls.pair = Pair(os.path.join(cls.workdir, "pair"))
-            cls.pair.start()
-            cls.pair.wait_replicating(30)
-            setup_heartbeat(cls.pair)
-            cls.config = write_config(cls.pair, os.path.join(cls.workdir, "replmon.yml"),
-                                      cls.workdir)
-            cls.replmon = Replmon(cls.workdir, cls.config, "main")
-            cls.replmon.wait_serving()
-        except Exception:
-            cls._cleanup(keep=True)
-            raise
-        except BaseException:
-            cls._cleanup()
-            raise
+    def prepare_pair(cls):
+        cls.pair.setup_heartbeat()
+
+    @classmethod
+    def make_config(cls, path):
+        return write_config(cls.pair, path, cls.workdir)
 
     @classmethod
     def tearDownClass(cls):
-        cls._cleanup()
+        super().tearDownClass()
         if cls.notes:
             print("\nmeasured:")
             for line in cls.notes:
                 print("  " + line)
 
-    @classmethod
-    def _cleanup(cls, keep=None):
-        if cls.replmon is not None:
-            cls.replmon.stop()
-            cls.replmon = None
-        if cls.pair is not None:
-            cls.pair.stop()
-            cls.pair = None
-        if cls.workdir and os.path.isdir(cls.workdir):
-            if keep is None:
-                keep = os.environ.get("KEEP_WORKDIR") == "1" or common.RESULT_FAILED[0]
-            if keep:
-                print("integration-replication: logs and datadirs kept in %s" % cls.workdir,
-                      file=sys.stderr)
-            else:
-                shutil.rmtree(cls.workdir, ignore_errors=True)
-
     # ------------------------------------------------------------------ helpers
-    def setUp(self):
-        self.assertIsNotNone(self.replmon, "replmon was stopped by an earlier test")
-        self.assertIsNone(self.replmon.proc.poll(), "replmon exited with %s; log tail:\n%s" % (
-            self.replmon.proc.returncode, self.replmon.log_text()[-3000:]))
-
     def links_up(self, m):
         return all(m.get("mariadb_replica_link_up", **link(n)) == 1 for n in NODES)
 
@@ -292,7 +228,7 @@ class TestReplication(common.ReplmonCase):
     def test_02_master_delay(self):
         delayed, other = link("db2"), link("db1")
         self.wait_for(self.healthy, what="healthy before the delay", show=("heartbeat_lag",))
-        self.pair.sql(1, "STOP SLAVE; CHANGE MASTER TO MASTER_DELAY=%d; START SLAVE" % DELAY_S)
+        self.pair.set_master_delay(1, DELAY_S)
         t0 = time.monotonic()
         try:
             # The lag starts growing at once: it must be visible within the contract.
@@ -317,7 +253,7 @@ class TestReplication(common.ReplmonCase):
                                      % (delayed, t, d, DELAY_S, DELAY_TOLERANCE_S))
                 self.assertLess(o, HEALTHY_LAG_S, "lag %s at +%.1f s: %r" % (other, t, o))
         finally:
-            self.pair.sql(1, "STOP SLAVE; CHANGE MASTER TO MASTER_DELAY=0; START SLAVE")
+            self.pair.set_master_delay(1, 0)
         t1 = time.monotonic()
         self.wait_for(lambda m: self.lags_below(m), what="lag below 1 s after MASTER_DELAY=0",
                       show=("heartbeat_lag",))
@@ -379,9 +315,7 @@ class TestReplication(common.ReplmonCase):
     def test_05_duplicate_key(self):
         lk = link("db2")
         dom = dict(domain=domain_of("db1"), **lk)
-        key = 1000 + int(time.time()) % 100000
-        self.pair.sql(1, "SET sql_log_bin=0; INSERT INTO app.t (id, v) VALUES (%d, 2)" % key)
-        self.pair.sql(0, "INSERT INTO app.t (id, v) VALUES (%d, 1)" % key)
+        key = self.pair.cause_duplicate_key()
         t0 = time.monotonic()
         try:
             m, _ = self.wait_for(
@@ -408,7 +342,7 @@ class TestReplication(common.ReplmonCase):
             print("    transactions_behind %g before the 5 inserts, %g after" % (
                 before, m.get("mariadb_replica_transactions_behind", **dom)))
         finally:
-            self.pair.sql(1, "SET sql_log_bin=0; DELETE FROM app.t WHERE id=%d; START SLAVE" % key)
+            self.pair.repair_duplicate_key(key)
         self.wait_for(lambda m: m.get("mariadb_replica_error_class",
                                       **dict(lk, **{"class": "duplicate_key"})) in (0, None) and
                       m.get("mariadb_replica_link_up", **lk) == 1 and

@@ -38,8 +38,8 @@ import zlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import common  # noqa: E402
-from common import REPO, Replmon, http, replmon_path  # noqa: E402
-from mariadb_pair import PASSWORDS, Pair  # noqa: E402
+from common import REPO, http  # noqa: E402
+from mariadb_pair import PASSWORDS, PairReplmonCase  # noqa: E402
 
 CLUSTER = "chatdb"
 POLL_S, CONNECT_S, QUERY_S = 1.0, 1.0, 2.0
@@ -285,62 +285,23 @@ def runs_of(row, width, colour, min_len):
 
 # --------------------------------------------------------------------------------------
 
-class TestStatusPage(common.ReplmonCase):
-    pair = None
-    replmon = None
-    workdir = None
+class TestStatusPage(PairReplmonCase):
+    LABEL = "integration-status-page"
+    KEPT = "logs"
+    WORKDIR_PREFIX = "replmon-page-"
+    REPLMON_TAG = "page"
+    CLUSTER = CLUSTER
     timings = []
     BOUND_S, CONTRACT_S, SCRAPE_EVERY_S = BOUND_S, CONTRACT_S, SCRAPE_EVERY_S
 
     @classmethod
-    def setUpClass(cls):
+    def check_prerequisites(cls):
         missing = chromium_missing()
         if missing:
             raise RuntimeError(missing)
-        binary = replmon_path()
-        if not os.access(binary, os.X_OK):
-            raise RuntimeError("replmon binary not found at %s (run make, or set REPLMON)" % binary)
-        cls.workdir = tempfile.mkdtemp(prefix="replmon-page-")
-        try:
-            cls.pair = Pair(os.path.join(cls.workdir, "pair"))
-            cls.pair.start()
-            cls.pair.wait_replicating(30)
-            cls.config = cls.pair.write_replmon_config(
-                os.path.join(cls.workdir, "replmon.yml"), "monitor",
-                os.path.join(cls.workdir, "monitor.pass"), poll_interval="1s",
-                connect_timeout="1s", query_timeout="2s")
-            cls.replmon = Replmon(cls.workdir, cls.config, "page")
-            cls.replmon.wait_serving()
-        except BaseException:
-            cls._cleanup(keep=True)
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._cleanup()
-
-    @classmethod
-    def _cleanup(cls, keep=None):
-        if cls.replmon is not None:
-            cls.replmon.stop()
-            cls.replmon = None
-        if cls.pair is not None:
-            cls.pair.stop()
-            cls.pair = None
-        if cls.workdir and os.path.isdir(cls.workdir):
-            if keep is None:
-                keep = os.environ.get("KEEP_WORKDIR") == "1" or common.RESULT_FAILED[0]
-            if keep:
-                print("integration-status-page: logs kept in %s" % cls.workdir, file=sys.stderr)
-            else:
-                shutil.rmtree(cls.workdir, ignore_errors=True)
+        super().check_prerequisites()
 
     # ------------------------------------------------------------------ helpers
-    def setUp(self):
-        self.assertIsNotNone(self.replmon, "replmon was stopped by an earlier test")
-        self.assertIsNone(self.replmon.proc.poll(), "replmon exited with %s; log tail:\n%s" % (
-            self.replmon.proc.returncode, self.replmon.log_text()[-3000:]))
-
     @property
     def url(self):
         return "http://127.0.0.1:%d/" % self.replmon.port
@@ -421,10 +382,8 @@ class TestStatusPage(common.ReplmonCase):
         print("\n    title: %s" % page.title.strip(), flush=True)
 
     def test_02_broken_sql_thread(self):
-        key = 2000 + int(time.time()) % 100000
         # The row exists on db2 only; the same row written on db1 stops db2's SQL thread.
-        self.pair.sql(1, "SET sql_log_bin=0; INSERT INTO app.t (id, v) VALUES (%d, 2)" % key)
-        self.pair.sql(0, "INSERT INTO app.t (id, v) VALUES (%d, 1)" % key)
+        key = self.pair.cause_duplicate_key(base=2000)
         t0 = time.monotonic()
         try:
             def broken(p):
@@ -463,7 +422,7 @@ class TestStatusPage(common.ReplmonCase):
                 shutil.copyfile(desktop, DOCS_SCREENSHOT)
                 print("    copied to %s" % DOCS_SCREENSHOT, flush=True)
         finally:
-            self.pair.sql(1, "SET sql_log_bin=0; DELETE FROM app.t WHERE id=%d; START SLAVE" % key)
+            self.pair.repair_duplicate_key(key)
         self.pair.wait_replicating(BOUND_S)
         self.wait_page(lambda p: self.states(p) == {"db1": "ok", "db2": "ok"},
                        "db2 green again after the repair")

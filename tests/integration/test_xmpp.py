@@ -20,16 +20,14 @@ process is stopped by PID (finally, atexit, SIGTERM/SIGINT). About 40 s.
 import base64
 import os
 import re
-import shutil
 import sys
-import tempfile
 import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import common  # noqa: E402
-from common import Replmon, http, is_nan, promtool_check, replmon_path, scrape  # noqa: E402
+from common import http, is_nan, promtool_check  # noqa: E402
 from xmpp_servers import (ADMIN_PASSWORD, Client, Ejabberd, OpenfireReplay,  # noqa: E402
                           Prosody)
 
@@ -131,55 +129,43 @@ def _stop_all(servers):
         t.join(60)
 
 
-class TestXMPP(common.ReplmonCase):
-    replmon = None
-    workdir = None
+class TestXMPP(common.FixtureCase):
+    LABEL = "integration-xmpp"
+    WORKDIR_PREFIX = "replmon-xmpp-"
+    REPLMON_TAG = "xmpp"
     servers = []
     replays = []
     timings = []
     BOUND_S, CONTRACT_S, SCRAPE_EVERY_S = BOUND_S, CONTRACT_S, SCRAPE_EVERY_S
 
     @classmethod
-    def setUpClass(cls):
-        binary = replmon_path()
-        if not os.access(binary, os.X_OK):
-            raise RuntimeError("replmon binary not found at %s (run make, or set REPLMON)" % binary)
-        cls.workdir = tempfile.mkdtemp(prefix="replmon-xmpp-")
+    def start_fixture(cls):
         wd = cls.workdir
         t0 = time.monotonic()
-        try:
-            cls.ej = Ejabberd(os.path.join(wd, "ejabberd"))
-            cls.ej_refuse = Ejabberd(os.path.join(wd, "ejabberd-refuse"),
-                                     refuse=("muc_online_rooms",))
-            cls.ej_basic = Ejabberd(os.path.join(wd, "ejabberd-basic"), basic_auth=True)
-            cls.prosody = Prosody(os.path.join(wd, "prosody"))
-            cls.servers = [cls.ej, cls.ej_refuse, cls.ej_basic, cls.prosody]
-            _start_all(cls.servers)
-            for srv in (cls.ej, cls.prosody):
-                for user, pw in PASSWORDS.items():
-                    srv.register(user, pw)
-            cls.of = OpenfireReplay(secret=OPENFIRE_SECRET, basic=OPENFIRE_BASIC,
-                                    local_sessions=3, cluster_sessions=5).start()
-            cls.of_basic = OpenfireReplay(secret=OPENFIRE_SECRET, basic=OPENFIRE_BASIC,
-                                          local_sessions=4, cluster_sessions=6).start()
-            cls.of_xml = OpenfireReplay(secret=OPENFIRE_SECRET, basic=OPENFIRE_BASIC,
-                                        local_sessions=1, cluster_sessions=2,
-                                        mode="xml").start()
-            cls.replays = [cls.of, cls.of_basic, cls.of_xml]
-            cls.startup_s = time.monotonic() - t0
-            os.environ[OPENFIRE_ENV] = OPENFIRE_SECRET  # replmon inherits it (secret_env)
-            cls.config = cls.write_config(os.path.join(wd, "replmon.yml"))
-            cls.replmon = Replmon(wd, cls.config, "xmpp")
-            cls.replmon.wait_serving()
-            print("servers up in %.1f s (ejabberd %s, refuse %s, basic %s, prosody %s)"
-                  % (cls.startup_s, cls.ej.api_url(), cls.ej_refuse.api_url(),
-                     cls.ej_basic.api_url(), cls.prosody.metrics_url()), flush=True)
-        except Exception:
-            cls._cleanup(keep=True)
-            raise
-        except BaseException:
-            cls._cleanup()
-            raise
+        cls.ej = Ejabberd(os.path.join(wd, "ejabberd"))
+        cls.ej_refuse = Ejabberd(os.path.join(wd, "ejabberd-refuse"),
+                                 refuse=("muc_online_rooms",))
+        cls.ej_basic = Ejabberd(os.path.join(wd, "ejabberd-basic"), basic_auth=True)
+        cls.prosody = Prosody(os.path.join(wd, "prosody"))
+        cls.servers = [cls.ej, cls.ej_refuse, cls.ej_basic, cls.prosody]
+        _start_all(cls.servers)
+        for srv in (cls.ej, cls.prosody):
+            for user, pw in PASSWORDS.items():
+                srv.register(user, pw)
+        cls.of = OpenfireReplay(secret=OPENFIRE_SECRET, basic=OPENFIRE_BASIC,
+                                local_sessions=3, cluster_sessions=5).start()
+        cls.of_basic = OpenfireReplay(secret=OPENFIRE_SECRET, basic=OPENFIRE_BASIC,
+                                      local_sessions=4, cluster_sessions=6).start()
+        cls.of_xml = OpenfireReplay(secret=OPENFIRE_SECRET, basic=OPENFIRE_BASIC,
+                                    local_sessions=1, cluster_sessions=2,
+                                    mode="xml").start()
+        cls.replays = [cls.of, cls.of_basic, cls.of_xml]
+        cls.startup_s = time.monotonic() - t0
+        os.environ[OPENFIRE_ENV] = OPENFIRE_SECRET  # replmon inherits it (secret_env)
+        cls.start_replmon(cls.write_config(os.path.join(wd, "replmon.yml")))
+        print("servers up in %.1f s (ejabberd %s, refuse %s, basic %s, prosody %s)"
+              % (cls.startup_s, cls.ej.api_url(), cls.ej_refuse.api_url(),
+                 cls.ej_basic.api_url(), cls.prosody.metrics_url()), flush=True)
 
     @classmethod
     def write_config(cls, path):
@@ -253,34 +239,15 @@ xmpp:
         return path
 
     @classmethod
-    def tearDownClass(cls):
-        cls._cleanup()
-
-    @classmethod
-    def _cleanup(cls, keep=None):
-        if cls.replmon is not None:
-            cls.replmon.stop()
-            cls.replmon = None
+    def stop_fixture(cls):
+        super().stop_fixture()  # replmon
         for r in cls.replays:
             r.stop()
         cls.replays = []
         _stop_all(cls.servers)
         cls.servers = []
-        if cls.workdir and os.path.isdir(cls.workdir):
-            if keep is None:
-                keep = os.environ.get("KEEP_WORKDIR") == "1" or common.RESULT_FAILED[0]
-            if keep:
-                print("integration-xmpp: logs kept in %s" % cls.workdir, file=sys.stderr)
-            else:
-                shutil.rmtree(cls.workdir, ignore_errors=True)
-            cls.workdir = None
 
     # ------------------------------------------------------------------ helpers
-    def setUp(self):
-        self.assertIsNotNone(self.replmon, "replmon was stopped by an earlier test")
-        self.assertIsNone(self.replmon.proc.poll(), "replmon exited with %s; log tail:\n%s" % (
-            self.replmon.proc.returncode, self.replmon.log_text()[-3000:]))
-
     def assert_promtool(self, m):
         rc, out = promtool_check(m.text)
         self.assertEqual((rc, out), (0, ""), "promtool check metrics")
@@ -347,25 +314,9 @@ xmpp:
         ts_before = {n: before.get("replmon_last_success_timestamp_seconds", **probe(n))
                      for n in others_up}
         cause()
-        t0 = time.monotonic()
-        latencies, detected, m = [], None, None
         try:
-            while True:
-                m, secs = scrape(self.replmon.port)
-                latencies.append(secs)
-                now = time.monotonic() - t0
-                if detected is None and down(m):
-                    detected = now
-                    self.record_timing(name, detected)
-                if (detected is not None and now > detected + 3 and
-                        len(latencies) >= MIN_OUTAGE_SCRAPES):
-                    break
-                if detected is None and now > BOUND_S:
-                    break
-                time.sleep(SCRAPE_EVERY_S)
+            m, detected, latencies = self.watch_fault(name, down, MIN_OUTAGE_SCRAPES, "outage")
             worst = max(latencies)
-            print("    %d scrapes during the outage: max %.1f ms, median %.1f ms" % (
-                len(latencies), worst * 1000, sorted(latencies)[len(latencies) // 2] * 1000))
             self.assertIsNotNone(detected, "%s: not shown after %.0f s\n%s\n%s" % (
                 name, BOUND_S, m.lines('node="%s"' % node), self.replmon.log_text()[-2500:]))
             self.assertLess(worst, FAST_SCRAPE_S, "slowest scrape during the outage")
@@ -629,17 +580,7 @@ xmpp:
         for s in secrets_:
             self.assertNotIn(s, cmdline, "a secret is on the command line")
         self.assert_promtool(self.scrape())
-        t0 = time.monotonic()
-        rc = rm.stop(bound=BOUND_S)
-        secs = time.monotonic() - t0
-        log = rm.log_text()
-        type(self).replmon = None
-        print("\n    SIGTERM: exit %s after %.2f s" % (rc, secs), flush=True)
-        self.assertEqual(rc, 0, "exit status on SIGTERM; log tail:\n%s" % log[-3000:])
-        self.assertLess(secs, CONNECT_S + QUERY_S + 2.0, "shutdown waits at most one poll")
-        self.assertIn("msg=stopped", log)
-        for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-            self.assertNotIn(bad, log)
+        log = self.stop_replmon_cleanly(max_secs=CONNECT_S + QUERY_S + 2.0)
         for s in secrets_:
             self.assertNotIn(s.decode(), log, "a secret reached the log")
 
