@@ -26,21 +26,6 @@ int check_format_parse(const char *name, enum check_format *out) {
   return 0;
 }
 
-/* ok < unknown < warning < critical (the monitoring plugins' max_state_alt). */
-static int rank(enum health_state state) {
-  switch (state) {
-  case HEALTH_OK:
-    return 0;
-  case HEALTH_UNKNOWN:
-    return 1;
-  case HEALTH_WARNING:
-    return 2;
-  case HEALTH_CRITICAL:
-    return 3;
-  default:
-    return 1;
-  }
-}
 #define RANK_WORST 3
 
 enum health_state check_worst(const struct check_node *nodes, size_t n) {
@@ -48,7 +33,7 @@ enum health_state check_worst(const struct check_node *nodes, size_t n) {
     return HEALTH_UNKNOWN;
   enum health_state worst = HEALTH_OK;
   for (size_t i = 0; i < n; i++)
-    if (rank(nodes[i].health->state) > rank(worst))
+    if (health_severity(nodes[i].health->state) > health_severity(worst))
       worst = nodes[i].health->state;
   return worst;
 }
@@ -212,7 +197,7 @@ static long perfdata_node(const struct check_node *nodes, size_t n) {
       continue;
     }
     const struct node_health *b = nodes[best].health;
-    int r = rank(h->state), rb = rank(b->state);
+    int r = health_severity(h->state), rb = health_severity(b->state);
     if (r > rb || (r == rb && !isnan(h->lag_s) && (isnan(b->lag_s) || h->lag_s > b->lag_s)))
       best = (long)i;
   }
@@ -238,7 +223,7 @@ void check_format_nagios(const struct check_node *nodes, size_t n, double lag_wa
   for (int r = RANK_WORST; r >= 0; r--) {
     for (size_t i = 0; i < n; i++) {
       const struct node_health *h = nodes[i].health;
-      if (rank(h->state) != r)
+      if (health_severity(h->state) != r)
         continue;
       if (r == 0 && worst != HEALTH_OK) {
         buf_puts(out, ok++ ? ", " : first ? "ok: " : "; ok: ");

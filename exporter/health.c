@@ -13,6 +13,21 @@ const char *health_state_name(enum health_state state) {
   return state >= 0 && state < HEALTH_COUNT ? names[state] : "unknown";
 }
 
+int health_severity(enum health_state state) {
+  switch (state) {
+  case HEALTH_OK:
+    return 0;
+  case HEALTH_UNKNOWN:
+    return 1;
+  case HEALTH_WARNING:
+    return 2;
+  case HEALTH_CRITICAL:
+    return 3;
+  default:
+    return 1; /* not a state: as unknown */
+  }
+}
+
 /* Raises h to state with reason, unless it is already at least as bad. */
 static void raise_to(struct node_health *h, enum health_state state, struct buf *reason) {
   bool worse = h->state == HEALTH_OK || (state == HEALTH_CRITICAL && h->state == HEALTH_WARNING);

@@ -10,6 +10,10 @@
 
 enum health_state { HEALTH_OK, HEALTH_WARNING, HEALTH_CRITICAL, HEALTH_UNKNOWN, HEALTH_COUNT };
 
+/* How bad a state is, to pick the worst of several: ok < unknown < warning < critical, as the
+ * monitoring plugins rank them (a known problem outranks a node that cannot be told). */
+int health_severity(enum health_state state);
+
 /* "ok", "warning", "critical", "unknown": the state label of replmon_target_state. */
 const char *health_state_name(enum health_state state);
 

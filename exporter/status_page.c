@@ -256,20 +256,6 @@ static void put_url_host(struct buf *out, const char *url) {
   html_escape_n(out, start, len);
 }
 
-/* ok < unknown < warning < critical: a known problem outranks a node that cannot be told. */
-static int rank(enum health_state state) {
-  switch (state) {
-  case HEALTH_OK:
-    return 0;
-  case HEALTH_UNKNOWN:
-    return 1;
-  case HEALTH_WARNING:
-    return 2;
-  default:
-    return 3;
-  }
-}
-
 /* What the since-line says for a state: "down for 3m12s", "ok for 1h02m". */
 static const char *since_word(enum health_state state) {
   switch (state) {
@@ -330,7 +316,7 @@ static void put_summary(struct buf *out, const struct snapshot *s,
                         size_t n) {
   enum health_state worst = HEALTH_OK;
   for (int st = 0; st < HEALTH_COUNT; st++)
-    if (counts[st] && rank((enum health_state)st) > rank(worst))
+    if (counts[st] && health_severity((enum health_state)st) > health_severity(worst))
       worst = (enum health_state)st;
   if (!n)
     worst = HEALTH_UNKNOWN;
