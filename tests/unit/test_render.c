@@ -97,6 +97,21 @@ static char *read_file(const char *path, size_t *len) {
   return data;
 }
 
+/* Compares out with the golden file (rewritten first when REPLMON_UPDATE_GOLDEN is set). */
+static void expect_golden(const struct buf *out, const char *golden) {
+  if (getenv("REPLMON_UPDATE_GOLDEN")) {
+    FILE *f = fopen(golden, "wb");
+    assert_non_null(f);
+    fwrite(out->data, 1, out->len, f);
+    fclose(f);
+  }
+  size_t len;
+  char *expected = read_file(golden, &len);
+  assert_non_null(expected);
+  assert_string_equal(out->data, expected);
+  free(expected);
+}
+
 static void test_golden(void **state) {
   (void)state;
   struct snapshot_store *store;
@@ -104,18 +119,7 @@ static void test_golden(void **state) {
   struct snapshot *s = example_snapshot(&store, &config);
   struct buf out = BUF_INIT;
   assert_int_equal(render_metrics(s, &build, &out), 0);
-  const char *golden = "golden/metrics.prom";
-  if (getenv("REPLMON_UPDATE_GOLDEN")) {
-    FILE *f = fopen(golden, "wb");
-    assert_non_null(f);
-    fwrite(out.data, 1, out.len, f);
-    fclose(f);
-  }
-  size_t len;
-  char *expected = read_file(golden, &len);
-  assert_non_null(expected);
-  assert_string_equal(out.data, expected);
-  free(expected);
+  expect_golden(&out, "golden/metrics.prom");
   buf_free(&out);
   snapshot_unref(s);
   snapshot_store_free(store);
@@ -179,21 +183,10 @@ static void test_golden_xmpp(void **state) {
   struct snapshot *snap = snapshot_store_acquire(store);
   struct buf out = BUF_INIT;
   assert_int_equal(render_metrics(snap, &build, &out), 0);
-  const char *golden = "golden/metrics_xmpp.prom";
-  if (getenv("REPLMON_UPDATE_GOLDEN")) {
-    FILE *f = fopen(golden, "wb");
-    assert_non_null(f);
-    fwrite(out.data, 1, out.len, f);
-    fclose(f);
-  }
-  size_t len;
-  char *expected = read_file(golden, &len);
-  assert_non_null(expected);
-  assert_string_equal(out.data, expected);
+  expect_golden(&out, "golden/metrics_xmpp.prom");
   /* What a type does not provide is left out, not faked. */
   assert_null(strstr(out.data, "xmpp_registered_users{cluster=\"chat\",node=\"pr1\"}"));
   assert_null(strstr(out.data, "xmpp_cluster_c2s_sessions{cluster=\"chat\",node=\"ej1\"}"));
-  free(expected);
   buf_free(&out);
   snapshot_unref(snap);
   snapshot_store_free(store);
