@@ -6,6 +6,9 @@ DESTDIR ?=
 BUILD ?= build
 CC ?= cc
 PKGS := libmariadb libmicrohttpd libcurl yaml-0.1 zlib jansson gnutls libcrypt
+# Readiness notification (sd_notify) when libsystemd's headers are there; replmon runs without.
+HAVE_LIBSYSTEMD := $(shell pkg-config --exists libsystemd 2>/dev/null && echo 1)
+PKGS += $(if $(HAVE_LIBSYSTEMD),libsystemd)
 REVISION := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
@@ -45,6 +48,12 @@ $(BUILD)/gen/revision.h: FORCE
 	@echo '#define REPLMON_REVISION "$(REVISION)"' > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 $(BUILD)/obj/exporter/main.o $(BUILD)/obj/exporter/flags.o: $(BUILD)/gen/revision.h
+# Likewise the optional features found at build time, so that installing one rebuilds its user.
+$(BUILD)/gen/build_features.h: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(if $(HAVE_LIBSYSTEMD),#define HAVE_LIBSYSTEMD 1,/* built without libsystemd */)' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+$(BUILD)/obj/exporter/notify.o: $(BUILD)/gen/build_features.h
 FORCE:
 
 $(BUILD)/replmon: $(BUILD)/obj/exporter/main.o $(EXPORTER_OBJ) $(CHECKER_OBJ)
@@ -83,7 +92,8 @@ dashboards:
 	python3 tests/dashboards/test_dashboards.py
 
 # Every suite runs even when one fails; the target fails if any did.
-INTEGRATION_SUITES := test_mariadb test_replication test_xmpp test_operator test_status_page test_security test_alerting
+INTEGRATION_SUITES := test_mariadb test_replication test_xmpp test_operator test_status_page test_security \
+	test_alerting test_deployment
 integration: $(BUILD)/replmon
 	@failed=0; for t in $(INTEGRATION_SUITES); do \
 	  echo "== tests/integration/$$t.py"; \
@@ -111,7 +121,11 @@ install: $(PROGRAMS)
 	for p in $(PROGRAMS); do install -D -m 0755 $$p $(DESTDIR)$(PREFIX)/bin/$$(basename $$p); done
 	install -D -m 0644 exporter/replmon.service $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.service
 	install -D -m 0644 exporter/replmon.example.yml $(DESTDIR)$(PREFIX)/share/doc/replmon/replmon.example.yml
-	sed -i 's|/usr/local/|$(PREFIX)/|g' $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.service
+	install -D -m 0644 exporter/replmon.8 $(DESTDIR)$(PREFIX)/share/man/man8/replmon.8
+	sed -i 's|/usr/local/|$(PREFIX)/|g' $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.service \
+	  $(DESTDIR)$(PREFIX)/share/man/man8/replmon.8
+	$(if $(HAVE_LIBSYSTEMD),,sed -i 's|^Type=notify$$|Type=simple|' \
+	  $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.service)
 
 # libFuzzer targets (clang): each runs FUZZ_SECONDS on its seed corpus in tests/fuzz/corpus/,
 # with new inputs kept in build/fuzz/corpus/ so that the seeds stay as committed.
@@ -119,10 +133,11 @@ FUZZ_TARGETS := config web_config prosody json stream labels gtid
 FUZZ_SECONDS ?= 30
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 	-Ichecker -Iexporter -Ibuild/fuzz/gen $(PKG_CFLAGS)
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CHECKER_SRC) $(EXPORTER_SRC) build/fuzz/gen/revision.h
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CHECKER_SRC) $(EXPORTER_SRC) build/fuzz/gen/revision.h \
+	build/fuzz/gen/build_features.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(filter %.c,$^) $(LIBS) -o $@
-build/fuzz/gen/revision.h: $(BUILD)/gen/revision.h
+build/fuzz/gen/%.h: $(BUILD)/gen/%.h
 	@mkdir -p $(dir $@)
 	cp $< $@
 

@@ -1,5 +1,6 @@
 #include "daemon.h"
 #include "log.h"
+#include "notify.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@ void daemon_log_config_warnings(const struct config *config) {
 int daemon_reload(struct daemon *d, char **error) {
   *error = NULL;
   pthread_mutex_lock(&d->lock);
+  notify_reloading();
   struct config *next = NULL;
   struct web_config *web = NULL;
   int rc = 0;
@@ -47,6 +49,8 @@ int daemon_reload(struct daemon *d, char **error) {
       log_event(LOG_INFO, "configuration reloaded", "file", d->config_path);
   }
   web_config_free(web);
+  /* Ready again whatever came of it: a refused file leaves the old configuration running. */
+  notify_ready();
   pthread_mutex_unlock(&d->lock);
   return rc;
 }

@@ -744,7 +744,8 @@ int http_start(const struct http_options *options, struct http_server **out) {
   server->daemon = MHD_start_daemon(
       flags, 0, NULL, NULL, handle, server, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
       MHD_OPTION_LISTEN_SOCKET, server->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
-      MHD_OPTION_CONNECTION_LIMIT, options->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+      MHD_OPTION_CONNECTION_LIMIT, options->connection_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      options->per_ip_connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
       options->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
       (size_t)CONNECTION_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
       MHD_OPTION_ARRAY, web && web->tls ? tls : tls + 4, MHD_OPTION_END);

@@ -14,6 +14,9 @@ struct http_options {
   struct snapshot_store *store; /* borrowed: must outlive the server */
   struct build_info build;
   unsigned connection_limit;
+  /* Connections one client address may hold at once (0: no limit), so that a client that
+   * dribbles its request a byte at a time cannot take every connection from the scrapers. */
+  unsigned per_ip_connection_limit;
   unsigned connection_timeout_s;
   /* POST /-/reload: returns 0 when reloaded, 1 when the file was refused (*error says why,
    * freed by the server), -1 on another failure. NULL disables the endpoint. */

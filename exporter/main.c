@@ -4,6 +4,7 @@
 #include "flags.h"
 #include "http.h"
 #include "log.h"
+#include "notify.h"
 #include "poller.h"
 #include "snapshot.h"
 #include "version.h"
@@ -21,6 +22,8 @@
 
 #define EXIT_CONFIG 2
 #define HTTP_CONNECTION_LIMIT 256
+/* Half of them: a load test with wrk -c64 still fits, one hostile address takes at most half. */
+#define HTTP_PER_IP_CONNECTION_LIMIT 128
 #define HTTP_CONNECTION_TIMEOUT_S 10
 
 static int load_config(const char *path, struct config **out) {
@@ -105,6 +108,7 @@ int main(int argc, char **argv) {
       .store = daemon.store,
       .build = {REPLMON_VERSION, REPLMON_REVISION},
       .connection_limit = HTTP_CONNECTION_LIMIT,
+      .per_ip_connection_limit = HTTP_PER_IP_CONNECTION_LIMIT,
       .connection_timeout_s = HTTP_CONNECTION_TIMEOUT_S,
       .reload = reload_from_http,
       .reload_ctx = &daemon,
@@ -119,6 +123,7 @@ int main(int argc, char **argv) {
   daemon.http = http;
   if (pollers_start(config, daemon.store, &daemon.pollers) != 0)
     goto out;
+  notify_ready();
 
   struct watch *watch = watch_new();
   for (;;) {
@@ -143,9 +148,11 @@ int main(int argc, char **argv) {
       free(error);
       if (rc >= 0)
         continue;
+      notify_stopping();
       break; /* status stays 1: better restarted by systemd than half polling */
     }
     log_event(LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    notify_stopping();
     status = 0;
     break;
   }

@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""Deployment: `make install` into a staging directory, the systemd unit as systemd reads it,
+readiness through sd_notify ($NOTIFY_SOCKET, as systemd's Type=notify sets it) and the man
+page. No database is needed: the one node points at a closed port.
+
+    python3 tests/integration/test_deployment.py [-v]
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+from common import (free_port, http, replmon_path, run_suite, spawn,  # noqa: E402
+                    stop_process)
+
+BOUND_S = 15.0
+MAN_PAGE = os.path.join(REPO, "exporter", "replmon.8")
+
+
+def build_dir():
+    """The build directory of the replmon under test (make install installs from there)."""
+    return os.path.relpath(os.path.dirname(replmon_path()), REPO)
+
+
+class NotifySocket:
+    """A datagram socket standing in for systemd's notification socket."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.path = path
+
+    def next(self, bound=BOUND_S):
+        """The next message as a dict of its KEY=VALUE lines; AssertionError when none comes."""
+        self.sock.settimeout(bound)
+        try:
+            data = self.sock.recv(4096).decode()
+        except socket.timeout:
+            raise AssertionError("no notification within %.0f s" % bound)
+        return dict(line.split("=", 1) for line in data.splitlines() if "=" in line)
+
+    def close(self):
+        self.sock.close()
+
+
+class TestDeployment(unittest.TestCase):
+    timings = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.workdir = tempfile.mkdtemp(prefix="replmon-deploy-")
+        cls.config = os.path.join(cls.workdir, "replmon.yml")
+        with open(cls.config, "w") as f:
+            f.write("global: {poll_interval: 200ms}\n"
+                    "mariadb: [{cluster: c, user: u, nodes: [{name: db1, address: "
+                    "'127.0.0.1:1'}]}]\n")
+        cls.procs = []
+
+    @classmethod
+    def tearDownClass(cls):
+        for p in cls.procs:
+            stop_process(p)
+        shutil.rmtree(cls.workdir, ignore_errors=True)
+
+    def start_notified(self, tag):
+        """replmon with $NOTIFY_SOCKET set; returns (process, port, notify socket, log)."""
+        notify = NotifySocket(os.path.join(self.workdir, tag + ".notify"))
+        self.addCleanup(notify.close)
+        port = free_port()
+        log = os.path.join(self.workdir, tag + ".log")
+        proc = spawn([replmon_path(), "--config.file=" + self.config,
+                      "--web.listen-address=127.0.0.1:%d" % port],
+                     log, env=dict(os.environ, NOTIFY_SOCKET=notify.path))
+        self.procs.append(proc)
+        return proc, port, notify, log
+
+    def test_01_ready_reloading_stopping(self):
+        proc, port, notify, log = self.start_notified("notify")
+        t0 = time.monotonic()
+        msg = notify.next()
+        self.assertEqual(msg.get("READY"), "1", msg)
+        # Ready means serving: the very first request after READY=1 is answered.
+        self.assertEqual(http(port, "/metrics")[0], 200)
+        print("\n    READY=1 %.2f s after start" % (time.monotonic() - t0))
+        for how in ("SIGHUP", "POST /-/reload"):
+            if how == "SIGHUP":
+                proc.send_signal(signal.SIGHUP)
+            else:
+                self.assertEqual(http(port, "/-/reload", method="POST")[0], 200)
+            self.assertEqual(notify.next().get("RELOADING"), "1", how)
+            self.assertEqual(notify.next().get("READY"), "1", how)
+        # A refused file still leaves the daemon ready (the old configuration runs).
+        with open(self.config) as f:
+            good = f.read()
+        try:
+            with open(self.config, "w") as f:
+                f.write("global: {poll_interval: banana}\n")
+            proc.send_signal(signal.SIGHUP)
+            self.assertEqual(notify.next().get("RELOADING"), "1")
+            self.assertEqual(notify.next().get("READY"), "1")
+        finally:
+            with open(self.config, "w") as f:
+                f.write(good)
+        self.assertEqual(http(port, "/metrics")[0], 200)
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(notify.next().get("STOPPING"), "1")
+        self.assertEqual(proc.wait(timeout=BOUND_S), 0, open(log).read())
+
+    def test_02_not_ready_when_it_cannot_listen(self):
+        # Another process holds the port: replmon must exit without ever saying READY=1.
+        holder = socket.socket()
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        self.addCleanup(holder.close)
+        notify = NotifySocket(os.path.join(self.workdir, "busy.notify"))
+        self.addCleanup(notify.close)
+        log = os.path.join(self.workdir, "busy.log")
+        proc = spawn([replmon_path(), "--config.file=" + self.config,
+                      "--web.listen-address=127.0.0.1:%d" % holder.getsockname()[1]],
+                     log, env=dict(os.environ, NOTIFY_SOCKET=notify.path))
+        self.procs.append(proc)
+        self.assertNotEqual(proc.wait(timeout=BOUND_S), 0)
+        with self.assertRaises(AssertionError):
+            notify.next(bound=0.5)
+
+    def test_03_make_install_and_the_unit(self):
+        dest = os.path.join(self.workdir, "dest")
+        r = subprocess.run(["make", "--no-print-directory", "-C", REPO, "BUILD=" + build_dir(),
+                            "install", "DESTDIR=" + dest, "PREFIX=/usr"],
+                           capture_output=True, timeout=300)
+        self.assertEqual(r.returncode, 0, (r.stdout + r.stderr).decode())
+        for path in ("usr/bin/replmon", "usr/bin/replmon-check",
+                     "usr/lib/systemd/system/replmon.service", "usr/share/man/man8/replmon.8",
+                     "usr/share/doc/replmon/replmon.example.yml"):
+            self.assertTrue(os.path.isfile(os.path.join(dest, path)), path)
+        unit_path = os.path.join(dest, "usr/lib/systemd/system/replmon.service")
+        with open(unit_path) as f:
+            unit = f.read()
+        for line in ("Type=notify", "DynamicUser=yes", "ProtectSystem=strict",
+                     "NoNewPrivileges=yes", "CapabilityBoundingSet=", "Restart=on-failure",
+                     "ExecStart=/usr/bin/replmon --config.file=/etc/replmon/replmon.yml"):
+            self.assertIn("\n" + line + "\n", unit, line)
+        self.assertNotIn("/usr/local/", unit)
+        # systemd's own reading of the unit, with ExecStart pointing at a binary that exists.
+        local = os.path.join(self.workdir, "replmon.service")
+        with open(local, "w") as f:
+            f.write(unit.replace("ExecStart=/usr/bin/replmon", "ExecStart=" + replmon_path()))
+        r = subprocess.run(["systemd-analyze", "verify", "--man=no", local],
+                           capture_output=True, timeout=60)
+        out = (r.stdout + r.stderr).decode()
+        self.assertEqual((r.returncode, out), (0, ""))
+        # The installed man page is the one man finds.
+        r = subprocess.run(["man", "-w", "replmon"], capture_output=True, timeout=60,
+                           env=dict(os.environ, MANPATH=os.path.join(dest, "usr/share/man")))
+        self.assertEqual(r.stdout.decode().strip(),
+                         os.path.join(dest, "usr/share/man/man8/replmon.8"))
+
+    def test_04_man_page(self):
+        # groff finds nothing to warn about...
+        r = subprocess.run(["groff", "-man", "-ww", "-z", MAN_PAGE], capture_output=True,
+                           timeout=60)
+        self.assertEqual((r.returncode, (r.stdout + r.stderr).decode()), (0, ""))
+        # ...and every flag of --help is documented.
+        r = subprocess.run([replmon_path(), "--help"], capture_output=True, timeout=30)
+        flags = set(re.findall(r"^\s+(--[a-z.-]+)", r.stdout.decode(), re.M))
+        self.assertGreaterEqual(len(flags), 8, r.stdout)
+        text = subprocess.run(["man", "-l", MAN_PAGE], capture_output=True, timeout=60,
+                              env=dict(os.environ, MANWIDTH="100")).stdout.decode()
+        text = re.sub(".\b", "", text)  # overstrike from man's formatter
+        for flag in sorted(flags):
+            self.assertIn(flag, text, flag)
+        # Every endpoint of the HTTP server is there too.
+        for path in ("/metrics", "/health/", "/probe?target=", "/-/healthy", "/-/reload"):
+            self.assertIn(path, text, path)
+
+
+if __name__ == "__main__":
+    if not shutil.which("systemd-analyze"):
+        print("test_deployment: systemd-analyze is missing (Debian package systemd)")
+    sys.exit(run_suite(TestDeployment, sys.argv[1:], "integration-deployment",
+                       sys.modules[__name__]))
