@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """The web configuration on the real daemon: TLS (with and without client certificates),
-basic auth with a bcrypt hash, /-/healthy left open, promtool's view of the same file, and
-refused files at start-up. No database is needed: the one node points at a closed port.
+basic auth with a bcrypt hash, /-/healthy left open, promtool's view of the same file,
+refused files at start-up, a real Prometheus scraping over HTTPS with basic auth, and a
+slowloris client that must not lock the scrapers out. No database is needed: the one node
+points at a closed port.
 
     python3 tests/integration/test_security.py [-v]
 """
@@ -22,14 +24,19 @@ import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from common import (ReplmonCase, free_port, replmon_path, run_suite, spawn,  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "dashboards"))
+from common import (ReplmonCase, free_port, http, replmon_path, run_suite, spawn,  # noqa: E402
                     stop_process)
+from promstack import Prometheus  # noqa: E402
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import crypt  # noqa: E402  (libxcrypt's bcrypt, as replmon uses it)
 
 PASSWORD = "s3cret-Planted-7"
+# What replmon allows one client address (main.c), and more than its overall limit (256).
+PER_ADDRESS_LIMIT = 128
+SLOW_CONNECTIONS = 300
 
 
 def openssl(*args, cwd):
@@ -172,6 +179,116 @@ class TestSecurity(ReplmonCase):
             self.assertTrue(err.startswith(path + ":"), err)
             self.assertIn(message, err)
             self.assertEqual(err.count("\n"), 1, err)
+
+    def test_04_prometheus_scrapes_over_https_with_basic_auth(self):
+        web = ("tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n"
+               "basic_auth_users:\n  prometheus: %s\n" % self.hash)
+        port, _, log, _ = self.start(web, "prom")
+        prom = Prometheus(self.workdir)
+        with open(os.path.join(prom.dir, "prometheus.pass"), "w") as f:
+            f.write(PASSWORD)
+        with open(os.path.join(prom.dir, "wrong.pass"), "w") as f:
+            f.write("wrong")
+        jobs = []
+        for job, pass_file in (("replmon", "prometheus.pass"), ("replmon-wrong", "wrong.pass")):
+            jobs += ["  - job_name: %s" % job,
+                     "    scheme: https",
+                     "    tls_config: {ca_file: %s}" % os.path.join(self.workdir, "ca.pem"),
+                     "    basic_auth: {username: prometheus, password_file: %s}" % pass_file,
+                     "    static_configs: [{targets: ['127.0.0.1:%d']}]" % port]
+        with open(prom.config, "w") as f:
+            f.write("global: {scrape_interval: 1s, scrape_timeout: 1s}\nscrape_configs:\n"
+                    + "\n".join(jobs) + "\n")
+        prom.start()
+        self.procs.append(prom.proc)
+        prom.wait_ready()
+        deadline = time.monotonic() + 30
+        health = {}
+        while time.monotonic() < deadline:
+            status, answer = prom.get_json("/api/v1/targets")
+            if status == 200:
+                health = {t["labels"]["job"]: (t["health"], t["lastError"])
+                          for t in answer["data"]["activeTargets"]}
+                if all(h[0] != "unknown" for h in health.values()) and len(health) == 2:
+                    break
+            time.sleep(0.5)
+        self.assertEqual(health.get("replmon"), ("up", ""), health)
+        self.assertEqual(health.get("replmon-wrong", ("",))[0], "down", health)
+        self.assertIn("401", health["replmon-wrong"][1])
+        # The samples arrived: replmon's own series, through the TLS connection.
+        status, answer = prom.query('mariadb_up{job="replmon",node="db1"}')
+        self.assertEqual(status, 200, answer)
+        self.assertEqual(len(answer["data"]["result"]), 1, answer)
+        self.assertNotIn(PASSWORD, open(log).read() + prom.log_text())
+        print("\n    Prometheus over HTTPS + basic auth: up; wrong password: %s"
+              % health["replmon-wrong"][1])
+
+    def test_05_slowloris_leaves_room_for_scrapers(self):
+        # One address (127.0.0.2) opens more connections than replmon accepts in all, each
+        # sending its request a byte a second; the scraper on 127.0.0.1 must still get in.
+        port = free_port()
+        log = os.path.join(self.workdir, "slow.log")
+        proc = spawn([replmon_path(), "--config.file=" + os.path.join(self.workdir, "replmon.yml"),
+                      "--web.listen-address=127.0.0.1:%d" % port], log,
+                     env=dict(os.environ, REPLMON_SEC_PW=PASSWORD))
+        self.procs.append(proc)
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                if http(port, "/-/healthy", timeout=1)[0] == 200:
+                    break
+            except OSError:
+                pass
+            self.assertLess(time.monotonic(), deadline, "replmon not serving")
+            time.sleep(0.05)
+        slow = []
+        try:
+            for _ in range(SLOW_CONNECTIONS):
+                s = socket.socket()
+                s.bind(("127.0.0.2", 0))
+                s.settimeout(2)
+                try:
+                    s.connect(("127.0.0.1", port))
+                    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                    slow.append(s)
+                except OSError:
+                    s.close()
+            # For 12 s (past the 10 s idle timeout, which the dribble keeps resetting),
+            # a byte a second on each, and a scrape every 0.2 s from 127.0.0.1.
+            worst, scrapes, t_end, next_byte = 0.0, 0, time.monotonic() + 12, 0.0
+            while time.monotonic() < t_end:
+                if time.monotonic() >= next_byte:
+                    for s in list(slow):
+                        try:
+                            s.send(b"a")
+                        except OSError:
+                            slow.remove(s)
+                            s.close()
+                    next_byte = time.monotonic() + 1
+                status, _, body, secs = http(port, "/metrics", timeout=5)
+                self.assertEqual(status, 200)
+                self.assertIn(b"mariadb_up", body)
+                worst, scrapes = max(worst, secs), scrapes + 1
+                time.sleep(0.2)
+            # Connections the server closed read as EOF (or a reset) once it has dropped them.
+            held = 0
+            for s in slow:
+                s.settimeout(0.05)
+                try:
+                    held += s.recv(1) != b""
+                except socket.timeout:
+                    held += 1
+                except OSError:
+                    pass
+        finally:
+            for s in slow:
+                s.close()
+        self.assertLessEqual(held, PER_ADDRESS_LIMIT)
+        self.assertGreater(held, PER_ADDRESS_LIMIT // 2)  # the attack did hold connections
+        self.assertLess(worst, 2.0)
+        print("\n    slowloris from 127.0.0.2: %d of %d connections held; %d scrapes from "
+              "127.0.0.1, slowest %.1f ms" % (held, SLOW_CONNECTIONS, scrapes, worst * 1000))
+        self.assertEqual(proc.poll(), None, open(log).read())
 
 
 if __name__ == "__main__":
