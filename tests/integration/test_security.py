@@ -115,6 +115,20 @@ class TestSecurity(ReplmonCase):
         except urllib.error.HTTPError as e:
             return e.code, dict(e.headers), e.read()
 
+    def curl(self, port, path, user=None, cert=None):
+        """The HTTP status curl reports over TLS (checked against our CA), or its exit code."""
+        config = ['url = "https://127.0.0.1:%d%s"' % (port, path),
+                  'cacert = "%s"' % os.path.join(self.workdir, "ca.pem"),
+                  "silent", 'output = "/dev/null"', 'write-out = "%{http_code}"']
+        if user:
+            config.append('user = "%s"' % user)
+        if cert:
+            config += ['cert = "%s.pem"' % os.path.join(self.workdir, cert),
+                       'key = "%s.key"' % os.path.join(self.workdir, cert)]
+        r = subprocess.run(["curl", "--noproxy", "*", "-K", "-"], input="\n".join(config).encode(),
+                           capture_output=True, timeout=30)
+        return r.stdout.decode() if r.returncode == 0 else "curl exit %d" % r.returncode
+
     def test_01_tls_and_basic_auth(self):
         web = ("tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n"
                "basic_auth_users:\n  prometheus: %s\n" % self.hash)
@@ -133,6 +147,9 @@ class TestSecurity(ReplmonCase):
         self.assertEqual(self.get(port, "/-/healthy")[0], 200)  # open, as in every exporter
         for p in ("/", "/health/db1", "/probe?target=db1"):
             self.assertEqual(self.get(port, p)[0], 401, p)
+        # The same with curl, the admin's tool (credentials on stdin, not on its command line).
+        for user, want in (("prometheus:" + PASSWORD, "200"), ("prometheus:wrong", "401")):
+            self.assertEqual(self.curl(port, "/metrics", user=user), want, user)
         # Plain HTTP on the TLS port gets no metrics.
         with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
             s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -157,6 +174,8 @@ class TestSecurity(ReplmonCase):
             status = "refused"
         self.assertIn(status, (403, "refused"))
         self.assertEqual(self.get(port, "/metrics", cert="client")[0], 200)
+        self.assertEqual(self.curl(port, "/metrics", cert="client"), "200")
+        self.assertNotEqual(self.curl(port, "/metrics"), "200")
 
     def test_03_bad_files_stop_start_up(self):
         cases = {
