@@ -258,6 +258,9 @@ static void free_target_copy(struct mariadb_target *t) {
     free((char *)t->password);
   }
   free((char *)t->heartbeat_table);
+  free((char *)t->tls.ca_file);
+  free((char *)t->tls.cert_file);
+  free((char *)t->tls.key_file);
 }
 
 static char *copy_or_null(const char *s, bool *failed) {
@@ -277,6 +280,9 @@ struct mariadb_probe *mariadb_probe_new(const struct mariadb_target *target) {
   probe->target.user = copy_or_null(target->user, &failed);
   probe->target.password = copy_or_null(target->password, &failed);
   probe->target.heartbeat_table = copy_or_null(target->heartbeat_table, &failed);
+  probe->target.tls.ca_file = copy_or_null(target->tls.ca_file, &failed);
+  probe->target.tls.cert_file = copy_or_null(target->tls.cert_file, &failed);
+  probe->target.tls.key_file = copy_or_null(target->tls.key_file, &failed);
   if (failed) {
     free_target_copy(&probe->target);
     free(probe);
@@ -344,6 +350,16 @@ static bool is_client_error(unsigned errnum) {
   return errnum >= CR_MIN_ERROR && errnum <= CR_MAX_ERROR;
 }
 
+/* TLS or nothing: SSL_ENFORCE makes the library fail when the server offers no TLS. */
+static int set_tls_options(MYSQL *conn, const struct mariadb_tls *tls) {
+  my_bool on = 1, verify = tls->verify_server_cert;
+  return mysql_optionsv(conn, MYSQL_OPT_SSL_ENFORCE, &on) ||
+         mysql_optionsv(conn, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify) ||
+         (tls->ca_file && mysql_optionsv(conn, MYSQL_OPT_SSL_CA, tls->ca_file)) ||
+         (tls->cert_file && mysql_optionsv(conn, MYSQL_OPT_SSL_CERT, tls->cert_file)) ||
+         (tls->key_file && mysql_optionsv(conn, MYSQL_OPT_SSL_KEY, tls->key_file));
+}
+
 static int connect_node(struct mariadb_probe *probe, struct probe_error *err) {
   const struct mariadb_target *t = &probe->target;
   MYSQL *conn = mysql_init(NULL);
@@ -360,7 +376,8 @@ static int connect_node(struct mariadb_probe *probe, struct probe_error *err) {
       mysql_optionsv(conn, MYSQL_OPT_WRITE_TIMEOUT, &query_timeout) ||
       mysql_optionsv(conn, MYSQL_OPT_RECONNECT, &off) ||
       mysql_optionsv(conn, MYSQL_OPT_LOCAL_INFILE, &off) ||
-      mysql_optionsv(conn, MYSQL_OPT_PROTOCOL, &protocol)) {
+      mysql_optionsv(conn, MYSQL_OPT_PROTOCOL, &protocol) ||
+      (t->tls.enabled && set_tls_options(conn, &t->tls))) {
     probe_error_set(err, REASON_CONNECT, "mysql_optionsv: %s", mysql_error(conn));
     mysql_close(conn);
     return -EINVAL;
@@ -370,9 +387,19 @@ static int connect_node(struct mariadb_probe *probe, struct probe_error *err) {
     unsigned errnum = mysql_errno(conn);
     double elapsed = clock_monotonic_seconds() - started;
     enum probe_reason reason = classify(errnum, elapsed, t->connect_timeout_s);
+    /* The handshake or the certificate failed, or the server offers no TLS. (On an open TLS
+     * session the same number only means that the connection was lost.) */
+    if (errnum == CR_SSL_CONNECTION_ERROR && reason != REASON_TIMEOUT)
+      reason = REASON_TLS;
     probe_error_set(err, reason, "connect: %s (%u)", mysql_error(conn), errnum);
     mysql_close(conn);
     return reason == REASON_TIMEOUT ? -ETIMEDOUT : reason == REASON_AUTH ? -EACCES : -ECONNREFUSED;
+  }
+  if (t->tls.enabled && !mysql_get_ssl_cipher(conn)) {
+    /* Not expected with SSL_ENFORCE; checked so that no library version falls back quietly. */
+    probe_error_set(err, REASON_TLS, "connect: the connection is not TLS although tls is set");
+    mysql_close(conn);
+    return -EPROTO;
   }
   probe->conn = conn;
   return 0;

@@ -99,6 +99,16 @@ void mariadb_status_clear(struct mariadb_status *s);
  * that a node that stops answering keeps its series. Returns 0 or -ENOMEM. */
 int mariadb_status_carry_unknown(const struct mariadb_status *from, struct mariadb_status *to);
 
+/* TLS for a connection. Enabled, the connection is TLS or fails with reason tls: there is no
+ * fallback to plaintext. Paths are read by the client library at each connect. */
+struct mariadb_tls {
+  bool enabled;
+  const char *ca_file;   /* or NULL */
+  const char *cert_file; /* client certificate, with key_file; or NULL */
+  const char *key_file;
+  bool verify_server_cert; /* the chain against ca_file, and the host name */
+};
+
 /* Where and how to connect. mariadb_probe_new copies it. */
 struct mariadb_target {
   const char *host; /* NULL when socket is set */
@@ -110,6 +120,7 @@ struct mariadb_target {
   double query_timeout_s;
   const char *heartbeat_table; /* "`schema`.`table`" quoted, or NULL */
   bool heartbeat_write;        /* write (server_id, NOW(6)) when the node is writable */
+  struct mariadb_tls tls;
 };
 
 /* Parses a DATETIME text ("2026-11-22 08:30:01.123456", or pt-heartbeat's "...T...") as UTC

@@ -15,7 +15,8 @@ enum probe_reason {
   REASON_HTTP,        /* XMPP API: an unexpected HTTP status */
   REASON_PARSE,       /* an answer that could not be understood (bad JSON, too large, ...) */
   REASON_STREAM,      /* XMPP stream probe: the server sent a stream error */
-  REASON_TLS,         /* XMPP stream probe: STARTTLS or the TLS handshake failed */
+  REASON_TLS,         /* XMPP stream: STARTTLS or the handshake failed; MariaDB: no TLS session
+                         as the cluster's tls block asks (handshake, certificate, none offered) */
   REASON_COUNT
 };
 

@@ -69,6 +69,17 @@ static int expect_duration(struct yaml_file *p, const yaml_node_t *node, const c
   return 0;
 }
 
+static int expect_bool(struct yaml_file *p, const yaml_node_t *node, const char *what, bool *out) {
+  const char *v = yf_scalar(node);
+  if (v && strcmp(v, "true") == 0)
+    *out = true;
+  else if (v && strcmp(v, "false") == 0)
+    *out = false;
+  else
+    return yf_fail(p, node, "%s: expected true or false", what);
+  return 0;
+}
+
 /* ---- global ---- */
 
 static int visit_global(struct yaml_file *p, const yaml_node_t *key, yaml_node_t *value,
@@ -216,17 +227,93 @@ static int visit_heartbeat(struct yaml_file *p, const yaml_node_t *key, yaml_nod
     c->heartbeat_table = value;
     return parse_heartbeat_table(p, value, &c->cl->heartbeat_table);
   }
-  if (strcmp(yf_scalar(key), "write") == 0) {
-    const char *v = yf_scalar(value);
-    if (v && strcmp(v, "true") == 0)
-      c->cl->heartbeat_write = true;
-    else if (v && strcmp(v, "false") == 0)
-      c->cl->heartbeat_write = false;
-    else
-      return yf_fail(p, value, "heartbeat.write: expected true or false");
-    return 0;
-  }
+  if (strcmp(yf_scalar(key), "write") == 0)
+    return expect_bool(p, value, "heartbeat.write", &c->cl->heartbeat_write);
   return yf_unknown_key(p, key, "heartbeat");
+}
+
+#define TLS_FILE_LIMIT (1024 * 1024)
+
+struct tls_ctx {
+  struct mariadb_tls_config *tls;
+  yaml_node_t *ca_file, *cert_file, *key_file;
+};
+
+static int visit_tls(struct yaml_file *p, const yaml_node_t *key, yaml_node_t *value, void *ctx) {
+  struct tls_ctx *t = ctx;
+  const char *name = yf_scalar(key);
+  if (strcmp(name, "verify_server_cert") == 0)
+    return expect_bool(p, value, "tls.verify_server_cert", &t->tls->verify_server_cert);
+  yaml_node_t **slot = strcmp(name, "ca_file") == 0     ? &t->ca_file
+                       : strcmp(name, "cert_file") == 0 ? &t->cert_file
+                       : strcmp(name, "key_file") == 0  ? &t->key_file
+                                                        : NULL;
+  if (!slot)
+    return yf_unknown_key(p, key, "tls");
+  if (!yf_scalar(value) || !*yf_scalar(value))
+    return yf_fail(p, value, "tls.%s: expected a path", name);
+  *slot = value;
+  return 0;
+}
+
+/* A file the client library reads at each connect, checked now so that a wrong path is an
+ * error at start-up and on reload rather than a probe failing later. *out is its resolved
+ * path. A key is wiped from memory after the check and must not need a passphrase (the
+ * library would ask for one on a terminal). */
+static int check_tls_file(struct yaml_file *p, const yaml_node_t *node, const char *what, bool key,
+                          char **out) {
+  char *path = yf_resolve_path(p->path, yf_scalar(node));
+  if (!path)
+    return yf_fail(p, node, "out of memory");
+  char *data;
+  size_t len;
+  const char *why;
+  int rc = yf_read_regular_file(path, TLS_FILE_LIMIT, &data, &len, &why);
+  if (rc) {
+    rc = yf_fail(p, node, "%s: cannot read '%s': %s", what, path, why);
+    free(path);
+    return rc;
+  }
+  if (!strstr(data, "-----BEGIN "))
+    rc = yf_fail(p, node, "%s: '%s' holds no PEM block", what, path);
+  else if (key && strstr(data, "ENCRYPTED"))
+    rc = yf_fail(p, node, "%s: '%s' is encrypted; give replmon a key without a passphrase", what,
+                 path);
+  if (key) {
+    explicit_bzero(data, len);
+    yf_warn_if_readable(p, path, what);
+  }
+  free(data);
+  if (rc) {
+    free(path);
+    return rc;
+  }
+  *out = path;
+  return 0;
+}
+
+static int parse_tls(struct yaml_file *p, yaml_node_t *map, struct mariadb_tls_config *tls) {
+  struct tls_ctx t = {.tls = tls};
+  tls->enabled = true;
+  tls->verify_server_cert = true;
+  int rc = yf_each_pair(p, map, "tls", visit_tls, &t);
+  if (rc)
+    return rc;
+  if (t.key_file && !t.cert_file)
+    return yf_fail(p, t.key_file, "tls.key_file: needs cert_file (the client certificate)");
+  if (t.cert_file && !t.key_file)
+    return yf_fail(p, t.cert_file, "tls.cert_file: needs key_file (its private key)");
+  if (tls->verify_server_cert && !t.ca_file)
+    return yf_fail(p, map,
+                   "tls: verify_server_cert needs ca_file (the CA that signed the nodes' "
+                   "certificates)");
+  if (t.ca_file && (rc = check_tls_file(p, t.ca_file, "tls.ca_file", false, &tls->ca_file)))
+    return rc;
+  if (t.cert_file &&
+      ((rc = check_tls_file(p, t.cert_file, "tls.cert_file", false, &tls->cert_file)) ||
+       (rc = check_tls_file(p, t.key_file, "tls.key_file", true, &tls->key_file))))
+    return rc;
+  return 0;
 }
 
 static size_t node_index(const struct mariadb_cluster_config *cl, const char *name, size_t len) {
@@ -327,6 +414,8 @@ static int visit_cluster(struct yaml_file *p, const yaml_node_t *key, yaml_node_
     c->links = value; /* read once the nodes are known */
     return 0;
   }
+  if (strcmp(name, "tls") == 0)
+    return parse_tls(p, value, &c->cl->tls);
   if (strcmp(name, "stall_after") == 0) {
     c->stall_after = value;
     return expect_duration(p, value, "stall_after", &c->cl->stall_after_s);
@@ -755,6 +844,9 @@ void config_unref(struct config *config) {
     free(cl->user);
     free(cl->heartbeat_table);
     free(cl->links);
+    free(cl->tls.ca_file);
+    free(cl->tls.cert_file);
+    free(cl->tls.key_file);
     wipe(cl->password);
   }
   free(config->mariadb);

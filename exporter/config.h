@@ -21,6 +21,17 @@ struct mariadb_node_config {
 
 enum cluster_mode { MODE_MULTI_MASTER, MODE_ACTIVE_PASSIVE };
 
+/* TLS towards every node of a cluster, set by its tls block. The paths are resolved (relative
+ * to the configuration file) and were readable at load; the client library reads the files
+ * again at each connect. */
+struct mariadb_tls_config {
+  bool enabled;            /* a tls block is present: TLS or no connection, never plaintext */
+  char *ca_file;           /* CA certificates (PEM); NULL only without verify_server_cert */
+  char *cert_file;         /* client certificate (PEM), with key_file; NULL without */
+  char *key_file;          /* its unencrypted private key; never logged beyond its path */
+  bool verify_server_cert; /* check the chain against ca_file and the host name; default on */
+};
+
 /* A replication link the cluster is meant to have: nodes[replica] reads from nodes[source]. */
 struct mariadb_link {
   size_t replica;
@@ -39,6 +50,7 @@ struct mariadb_cluster_config {
   size_t n_links;         /* expected links: by default every node reads from every other */
   struct mariadb_link *links;
   double stall_after_s; /* a link without progress for this long is stalled */
+  struct mariadb_tls_config tls;
 };
 
 struct xmpp_node_config {

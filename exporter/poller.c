@@ -106,7 +106,8 @@ static void log_transition(const struct poller *p, const struct target_result *p
   bool same = prev && !was_ok && prev->reason == next->reason && prev->error && next->error &&
               strcmp(prev->error, next->error) == 0;
   enum log_level level = same ? LOG_DEBUG
-                         : next->reason == REASON_PRIVILEGE || next->reason == REASON_AUTH
+                         : next->reason == REASON_PRIVILEGE || next->reason == REASON_AUTH ||
+                                 (next->reason == REASON_TLS && t->kind == TARGET_MARIADB)
                              ? LOG_ERROR
                              : LOG_WARN;
   log_event(level, "probe failed", "kind", target_kind_name(t->kind), "cluster", t->cluster, "node",
@@ -164,6 +165,7 @@ static int open_probe(struct poller *p, const struct config *config) {
   const struct target *t = p->target;
   if (t->kind == TARGET_MARIADB) {
     const struct mariadb_node_config *node = t->mariadb_node;
+    const struct mariadb_tls_config *tls = &t->mariadb_cluster->tls;
     struct mariadb_target where = {
         .host = node->host,
         .port = node->port,
@@ -175,6 +177,11 @@ static int open_probe(struct poller *p, const struct config *config) {
         .heartbeat_table = t->mariadb_cluster->heartbeat_table,
         .heartbeat_write = t->mariadb_cluster->heartbeat_write,
     };
+    where.tls.enabled = tls->enabled;
+    where.tls.ca_file = tls->ca_file;
+    where.tls.cert_file = tls->cert_file;
+    where.tls.key_file = tls->key_file;
+    where.tls.verify_server_cert = tls->verify_server_cert;
     p->mariadb = mariadb_probe_new(&where);
     return p->mariadb ? 0 : -ENOMEM;
   }
@@ -200,10 +207,10 @@ static void close_probe(struct poller *p) {
   p->http = NULL;
 }
 
-/* Whether the failure says nothing could be reached (refused, or credentials refused): the
- * next tries then back off. */
+/* Whether the failure says nothing could be reached (refused, credentials refused, or no TLS
+ * session): the next tries then back off. */
 static bool unreachable(enum probe_reason reason) {
-  return reason == REASON_CONNECT || reason == REASON_AUTH;
+  return reason == REASON_CONNECT || reason == REASON_AUTH || reason == REASON_TLS;
 }
 
 /* The (configured name of the) node a replication connection reads from. */
@@ -480,6 +487,12 @@ static bool same_text(const char *a, const char *b) {
   return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+static bool same_tls(const struct mariadb_tls_config *a, const struct mariadb_tls_config *b) {
+  return a->enabled == b->enabled && same_text(a->ca_file, b->ca_file) &&
+         same_text(a->cert_file, b->cert_file) && same_text(a->key_file, b->key_file) &&
+         a->verify_server_cert == b->verify_server_cert;
+}
+
 /* Whether a poller of old_t can go on for new_t: same target, same way to reach it. */
 static bool same_probe(const struct config *oc, const struct target *o, const struct config *nc,
                        const struct target *n) {
@@ -493,7 +506,7 @@ static bool same_probe(const struct config *oc, const struct target *o, const st
     return same_text(a->host, b->host) && a->port == b->port && same_text(a->socket, b->socket) &&
            same_text(ca->user, cb->user) && same_text(ca->password, cb->password) &&
            same_text(ca->heartbeat_table, cb->heartbeat_table) &&
-           ca->heartbeat_write == cb->heartbeat_write;
+           ca->heartbeat_write == cb->heartbeat_write && same_tls(&ca->tls, &cb->tls);
   }
   case TARGET_XMPP: {
     const struct xmpp_node_config *a = o->xmpp_node, *b = n->xmpp_node;

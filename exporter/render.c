@@ -383,8 +383,8 @@ static void render_probe_family(const struct snapshot *s, struct buf *out, const
 }
 
 /* The reasons each kind of probe can fail for: its errors_total series, all from the start. */
-static const enum probe_reason mariadb_reasons[] = {REASON_CONNECT, REASON_AUTH, REASON_TIMEOUT,
-                                                    REASON_PRIVILEGE, REASON_QUERY};
+static const enum probe_reason mariadb_reasons[] = {REASON_CONNECT,   REASON_AUTH,  REASON_TIMEOUT,
+                                                    REASON_PRIVILEGE, REASON_QUERY, REASON_TLS};
 static const enum probe_reason xmpp_reasons[] = {REASON_CONNECT,    REASON_TIMEOUT, REASON_AUTH,
                                                  REASON_PERMISSION, REASON_HTTP,    REASON_PARSE};
 static const enum probe_reason stream_reasons[] = {REASON_CONNECT, REASON_TIMEOUT, REASON_STREAM,

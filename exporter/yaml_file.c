@@ -149,6 +149,17 @@ int yf_read_regular_file(const char *path, size_t limit, char **out, size_t *len
   return 0;
 }
 
+/* A secret others can read is worth a warning, not a refusal (ops may have reasons). */
+void yf_warn_if_readable(struct yaml_file *p, const char *path, const char *what) {
+  struct stat st;
+  if (stat(path, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) & (S_IRGRP | S_IROTH)) {
+    if (p->warnings.len)
+      buf_putc(&p->warnings, '\n');
+    buf_printf(&p->warnings, "%s: '%s' is readable by %s (mode %04o): chmod 0600 it", what, path,
+               st.st_mode & S_IROTH ? "every user" : "its group", (unsigned)(st.st_mode & 07777));
+  }
+}
+
 int yf_read_secret_file(struct yaml_file *p, const yaml_node_t *node, const char *what,
                         char **out) {
   char *path = yf_resolve_path(p->path, yf_scalar(node));
@@ -163,14 +174,7 @@ int yf_read_secret_file(struct yaml_file *p, const yaml_node_t *node, const char
     free(path);
     return rc;
   }
-  /* A secret others can read is worth a warning, not a refusal (ops may have reasons). */
-  struct stat st;
-  if (stat(path, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) & (S_IRGRP | S_IROTH)) {
-    if (p->warnings.len)
-      buf_putc(&p->warnings, '\n');
-    buf_printf(&p->warnings, "%s: '%s' is readable by %s (mode %04o): chmod 0600 it", what, path,
-               st.st_mode & S_IROTH ? "every user" : "its group", (unsigned)(st.st_mode & 07777));
-  }
+  yf_warn_if_readable(p, path, what);
   free(path);
   while (len && (secret[len - 1] == '\n' || secret[len - 1] == '\r'))
     secret[--len] = '\0';

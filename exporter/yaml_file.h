@@ -48,6 +48,8 @@ int yf_unknown_key(struct yaml_file *f, const yaml_node_t *key, const char *what
 
 /* path relative to the directory of file (absolute paths unchanged); NULL when out of memory. */
 char *yf_resolve_path(const char *file, const char *path);
+/* Records a warning when the file at path (a secret) is readable by its group or others. */
+void yf_warn_if_readable(struct yaml_file *f, const char *path, const char *what);
 /* A secret from a file (relative to f's file; trailing newlines dropped) or from the
  * environment variable the node names. */
 int yf_read_secret_file(struct yaml_file *f, const yaml_node_t *node, const char *what, char **out);

@@ -425,6 +425,116 @@ static void test_xmpp_errors(void **state) {
       "2:32: node 'db1': duplicate node name (also at line 1)");
 }
 
+static const char pem_cert[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+static const char pem_key[] = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n";
+
+/* The tls block of a cluster before its nodes, in flow style on one line (line 2). */
+static const char *tls_config(const char *block) {
+  static char text[1024];
+  snprintf(
+      text, sizeof(text),
+      "mariadb:\n  - {cluster: a, user: u, tls: %s,\n     nodes: [{name: n, address: 'h:1'}]}\n",
+      block);
+  return text;
+}
+
+static void write_tls_files(void) {
+  char path[600];
+  write_file("ca.pem", pem_cert);
+  write_file("client.pem", pem_cert);
+  write_file("client.key", pem_key);
+  snprintf(path, sizeof(path), "%s/client.key", dir);
+  chmod(path, 0600);
+}
+
+static void test_mariadb_tls(void **state) {
+  (void)state;
+  write_tls_files();
+  char abs_cert[600];
+  snprintf(abs_cert, sizeof(abs_cert), "%s/client.pem", dir);
+  char block[800];
+  snprintf(block, sizeof(block), "{ca_file: ca.pem, cert_file: '%s', key_file: client.key}",
+           abs_cert);
+  struct config *c = expect_ok(tls_config(block));
+  const struct mariadb_tls_config *tls = &c->mariadb[0].tls;
+  char expected[600];
+  assert_true(tls->enabled);
+  assert_true(tls->verify_server_cert);                   /* the default with a tls block */
+  snprintf(expected, sizeof(expected), "%s/ca.pem", dir); /* relative to the file */
+  assert_string_equal(tls->ca_file, expected);
+  assert_string_equal(tls->cert_file, abs_cert);
+  snprintf(expected, sizeof(expected), "%s/client.key", dir);
+  assert_string_equal(tls->key_file, expected);
+  assert_null(c->warnings);
+  config_unref(c);
+
+  /* Encryption without verification needs no CA. */
+  c = expect_ok(tls_config("{verify_server_cert: false}"));
+  assert_true(c->mariadb[0].tls.enabled);
+  assert_false(c->mariadb[0].tls.verify_server_cert);
+  assert_null(c->mariadb[0].tls.ca_file);
+  assert_null(c->mariadb[0].tls.cert_file);
+  config_unref(c);
+
+  /* Without the block: no TLS. */
+  c = expect_ok("mariadb: [{cluster: a, user: u, nodes: [{name: n, address: 'h:1'}]}]\n");
+  assert_false(c->mariadb[0].tls.enabled);
+  assert_null(c->mariadb[0].tls.ca_file);
+  config_unref(c);
+
+  /* A key others can read loads, with a warning (as a password file does). */
+  snprintf(expected, sizeof(expected), "%s/client.key", dir);
+  chmod(expected, 0640);
+  c = expect_ok(tls_config("{ca_file: ca.pem, cert_file: client.pem, key_file: client.key}"));
+  assert_non_null(c->warnings);
+  assert_non_null(strstr(c->warnings, "tls.key_file: '"));
+  assert_non_null(strstr(c->warnings, "client.key' is readable by its group (mode 0640)"));
+  config_unref(c);
+  chmod(expected, 0600);
+}
+
+static void test_mariadb_tls_errors(void **state) {
+  (void)state;
+  write_tls_files();
+  char message[800];
+  expect_error(tls_config("{ca_file: ca.pem, cafile: x}"), "2:50: tls: unknown key 'cafile'");
+  expect_error(tls_config("{ca_file: ca.pem, key_file: client.key}"),
+               "2:60: tls.key_file: needs cert_file (the client certificate)");
+  expect_error(tls_config("{ca_file: ca.pem, cert_file: client.pem}"),
+               "2:61: tls.cert_file: needs key_file (its private key)");
+  expect_error(tls_config("{cert_file: client.pem, key_file: client.key}"),
+               "2:32: tls: verify_server_cert needs ca_file (the CA that signed the nodes' "
+               "certificates)");
+  /* Wrong types. */
+  expect_error(tls_config("true"), "2:32: tls: expected a mapping");
+  expect_error(tls_config("{ca_file: [ca.pem]}"), "2:42: tls.ca_file: expected a path");
+  expect_error(tls_config("{ca_file: ca.pem, verify_server_cert: yes}"),
+               "2:70: tls.verify_server_cert: expected true or false");
+  expect_error(tls_config("{ca_file: ca.pem, ca_file: ca.pem}"),
+               "2:50: tls: duplicate key 'ca_file'");
+  /* Files: missing, not a file, not PEM, a key with a passphrase. */
+  snprintf(message, sizeof(message),
+           "2:42: tls.ca_file: cannot read '%s/missing.pem': No such file or directory", dir);
+  expect_error(tls_config("{ca_file: missing.pem}"), message);
+  snprintf(message, sizeof(message), "2:42: tls.ca_file: cannot read '%s': it is a directory", dir);
+  char block[800];
+  snprintf(block, sizeof(block), "{ca_file: '%s'}", dir);
+  expect_error(tls_config(block), message);
+  expect_error(tls_config("{ca_file: /dev/zero}"),
+               "2:42: tls.ca_file: cannot read '/dev/zero': not a regular file");
+  write_file("der.pem", "0\x82\x01\x0a");
+  snprintf(message, sizeof(message), "2:61: tls.cert_file: '%s/der.pem' holds no PEM block", dir);
+  expect_error(tls_config("{ca_file: ca.pem, cert_file: der.pem, key_file: client.key}"), message);
+  write_file("locked.key", "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIF\n"
+                           "-----END ENCRYPTED PRIVATE KEY-----\n");
+  snprintf(message, sizeof(message),
+           "2:83: tls.key_file: '%s/locked.key' is encrypted; give replmon a key without a "
+           "passphrase",
+           dir);
+  expect_error(tls_config("{ca_file: ca.pem, cert_file: client.pem, key_file: locked.key}"),
+               message);
+}
+
 static int setup(void **state) {
   (void)state;
   return mkdtemp(dir) ? 0 : -1;
@@ -458,6 +568,8 @@ int main(void) {
       cmocka_unit_test(test_bounds),
       cmocka_unit_test(test_readable_secret_warns),
       cmocka_unit_test(test_error_stays_one_line),
+      cmocka_unit_test(test_mariadb_tls),
+      cmocka_unit_test(test_mariadb_tls_errors),
   };
   return cmocka_run_group_tests_name("config", tests, setup, teardown);
 }
