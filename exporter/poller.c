@@ -207,10 +207,11 @@ static void close_probe(struct poller *p) {
   p->http = NULL;
 }
 
-/* Whether the failure says nothing could be reached (refused, credentials refused, or no TLS
- * session): the next tries then back off. */
-static bool unreachable(enum probe_reason reason) {
-  return reason == REASON_CONNECT || reason == REASON_AUTH || reason == REASON_TLS;
+/* Whether the failure says nothing could be reached (refused, credentials refused or, for
+ * MariaDB, no TLS session as configured): the next tries then back off. */
+static bool unreachable(enum target_kind kind, enum probe_reason reason) {
+  return reason == REASON_CONNECT || reason == REASON_AUTH ||
+         (reason == REASON_TLS && kind == TARGET_MARIADB);
 }
 
 /* The (configured name of the) node a replication connection reads from. */
@@ -378,7 +379,7 @@ static void *poll_loop(void *arg) {
     next += config->poll_interval_s;
     if (next < now)
       next = now + config->poll_interval_s - fmod(now - next, config->poll_interval_s);
-    if (unreachable(reason)) {
+    if (unreachable(p->target->kind, reason)) {
       p->connect_failures++;
       double retry = started + poller_backoff_seconds(config->poll_interval_s, p->connect_failures);
       if (retry > next)

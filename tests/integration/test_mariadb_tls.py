@@ -8,10 +8,16 @@ clusters, each with its own tls block:
     wrongca  monitor, another throwaway CA: up 0, reason tls
     x509     x509mon (REQUIRE X509) with cert_file/key_file: up 1
     nocert   x509mon without a client certificate: refused, reason auth
+    wronghost      the right CA but the node as localhost (not in its certificate): reason tls
+    nohostcheck    the same with verify_server_cert: false: up 1
+    anyuser  anymon (no REQUIRE) with tls: up 1, and up 0 (reason tls) once the node offers
+             no TLS, where a plaintext fallback would have logged in
+    noverify       anymon with only verify_server_cert: false (no CA, so only SSL_ENFORCE
+                   asks for TLS): the same
 
-then: a reload that fixes wrongca's CA, a reload with a missing key file (refused, the
-running configuration stays), the node restarted without TLS (good: up 0, reason tls; no
-plaintext fallback), and no password or key in the log.
+then: a reload with a missing key file (refused, the running configuration stays), a reload
+that gives wrongca the right CA, the node restarted without TLS (every cluster with tls: up 0,
+reason tls), errors in the tls block at start-up, and no password or key in the log.
 
     python3 tests/integration/test_mariadb_tls.py [-v] [TestMariaDBTLS.test_03_wrong_ca ...]
 
@@ -31,7 +37,11 @@ from common import FixtureCase, replmon_path, run_suite  # noqa: E402
 from mariadb_pair import PASSWORDS, Pair  # noqa: E402
 
 X509_PASSWORD = "x509mon-Secret-4"
-CLUSTERS = ("good", "plain", "wrongca", "x509", "nocert", "wronghost", "nohostcheck")
+ANY_PASSWORD = "anymon-Secret-5"
+USERS = {"monitor": PASSWORDS["monitor"], "x509mon": X509_PASSWORD, "anymon": ANY_PASSWORD}
+CLUSTERS = ("good", "plain", "wrongca", "x509", "nocert", "wronghost", "nohostcheck", "anyuser",
+            "noverify")
+USER_OF = {"x509": "x509mon", "nocert": "x509mon", "anyuser": "anymon", "noverify": "anymon"}
 POLL_S, CONNECT_S, QUERY_S = 0.5, 1, 2
 
 
@@ -78,10 +88,10 @@ class TlsNode(Pair):
 
     def _configure(self):
         stmts = ["SET sql_log_bin=0"]
-        for user, password, require in (("monitor", PASSWORDS["monitor"], "SSL"),
-                                        ("x509mon", X509_PASSWORD, "X509")):
-            stmts += ["CREATE USER '%s'@'127.0.0.1' IDENTIFIED BY '%s' REQUIRE %s"
-                      % (user, password, require),
+        for user, require in (("monitor", " REQUIRE SSL"), ("x509mon", " REQUIRE X509"),
+                              ("anymon", "")):
+            stmts += ["CREATE USER '%s'@'127.0.0.1' IDENTIFIED BY '%s'%s"
+                      % (user, USERS[user], require),
                       "GRANT SLAVE MONITOR ON *.* TO '%s'@'127.0.0.1'" % user]
         self.sql(0, ";\n".join(stmts))
         self._configured = True
@@ -115,7 +125,7 @@ class TestMariaDBTLS(FixtureCase):
             cls.client_key = f.read()
         cls.node = TlsNode(os.path.join(cls.workdir, "node"), d)
         cls.node.start()
-        for user, password in (("monitor", PASSWORDS["monitor"]), ("x509mon", X509_PASSWORD)):
+        for user, password in USERS.items():
             path = os.path.join(cls.workdir, user + ".pass")
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as f:
@@ -142,13 +152,15 @@ class TestMariaDBTLS(FixtureCase):
             "nocert": "{ca_file: %s/ca.pem}" % c,
             "wronghost": "{ca_file: %s/ca.pem}" % c,
             "nohostcheck": "{ca_file: %s/ca.pem, verify_server_cert: false}" % c,
+            "anyuser": "{ca_file: %s/ca.pem}" % c,
+            "noverify": "{verify_server_cert: false}",
         }
         # The server's certificate names IP:127.0.0.1 only.
         host = {"wronghost": "localhost", "nohostcheck": "localhost"}
         text = ("global: {poll_interval: %dms, connect_timeout: %ds, query_timeout: %ds}\n"
                 "mariadb:\n" % (POLL_S * 1000, CONNECT_S, QUERY_S))
         for name in CLUSTERS:
-            user = "x509mon" if name in ("x509", "nocert") else "monitor"
+            user = USER_OF.get(name, "monitor")
             text += ("  - cluster: %s\n    user: %s\n    password_file: %s/%s.pass\n"
                      % (name, user, cls.workdir, user))
             if tls[name]:
@@ -202,55 +214,13 @@ class TestMariaDBTLS(FixtureCase):
         rows = self.node.sql(0, "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
                                 "WHERE USER='monitor'")
         self.assertGreaterEqual(int(rows[0][0]), 1, "no monitor session on the server")
+        self.wait_up("anyuser", 1, "anyuser: up over TLS")
+        self.wait_up("noverify", 1, "noverify: up over TLS without verification")
         m = self.wait_errors("plain", "auth", "plain: the REQUIRE SSL account refused without TLS")
         self.assertEqual(self.errors(m, "plain", "tls"), 0)
         accepts = self.node.value(0, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
                                      "WHERE VARIABLE_NAME='SSL_ACCEPTS'")
         self.assertGreater(int(accepts), 0)
-
-    def test_03_wrong_ca(self):
-        m = self.wait_errors("wrongca", "tls", "wrongca: up 0 with reason tls")
-        first = self.errors(m, "wrongca", "tls")
-        self.assertEqual(self.errors(m, "wrongca", "connect"), 0)
-        self.assertEqual(self.errors(m, "wrongca", "auth"), 0)
-        self.wait_errors("wrongca", "tls", "wrongca: tls errors keep counting", more_than=first)
-        log = self.replmon.log_text()
-        self.assertRegex(log, r'level=error msg="probe failed".*cluster=wrongca.*reason=tls')
-
-    def test_03b_host_name(self):
-        """verify_server_cert checks the name too: localhost is not in the certificate."""
-        m = self.wait_errors("wronghost", "tls", "wronghost: up 0 with reason tls")
-        self.assertEqual(self.errors(m, "wronghost", "connect"), 0)
-        self.wait_up("nohostcheck", 1, "nohostcheck: up with verify_server_cert: false")
-
-    def test_04_client_certificate(self):
-        self.wait_up("x509", 1, "x509: up with cert_file and key_file")
-        m = self.wait_errors("nocert", "auth", "nocert: REQUIRE X509 refused without a certificate")
-        self.assertEqual(self.up(m, "x509"), 1)
-        self.assertEqual(self.errors(m, "nocert", "tls"), 0)
-
-    def test_05_reload_carries_tls(self):
-        path = self.config
-        try:
-            self.write_config(path, x509_key="missing.key")
-            new = self.sighup("missing key")
-            self.assertIn("reload failed", new)
-            self.assertIn("tls.key_file: cannot read", new)
-            self.assertIn("missing.key", new)
-            m = self.scrape()
-            self.assertEqual(self.up(m, "x509"), 1, "the running configuration stays")
-            # The right CA for wrongca: its poller is replaced and connects over TLS.
-            self.write_config(path, wrongca_ca="ca.pem")
-            new = self.sighup("right CA")
-            self.assertIn("configuration reloaded", new)
-            m = self.wait_up("wrongca", 1, "wrongca: up after the reload with the right CA")
-            self.assertEqual(self.up(m, "good"), 1)
-            self.assertEqual(self.up(m, "x509"), 1)
-        finally:
-            self.write_config(path)
-        new = self.sighup("back to the wrong CA")
-        self.assertIn("configuration reloaded", new)
-        self.wait_errors("wrongca", "tls", "wrongca: reason tls again after the reload")
 
     def test_02_config_check(self):
         """Errors in the tls block stop start-up with one FILE:LINE:COL line."""
@@ -275,7 +245,51 @@ class TestMariaDBTLS(FixtureCase):
             self.assertIn(message, err)
             self.assertEqual(err.count("\n"), 1, err)
 
-    def test_06_no_plaintext_fallback(self):
+    def test_03_wrong_ca(self):
+        m = self.wait_errors("wrongca", "tls", "wrongca: up 0 with reason tls")
+        first = self.errors(m, "wrongca", "tls")
+        self.assertEqual(self.errors(m, "wrongca", "connect"), 0)
+        self.assertEqual(self.errors(m, "wrongca", "auth"), 0)
+        self.wait_errors("wrongca", "tls", "wrongca: tls errors keep counting", more_than=first)
+        log = self.replmon.log_text()
+        self.assertRegex(log, r'level=error msg="probe failed".*cluster=wrongca.*reason=tls')
+
+    def test_04_host_name(self):
+        """verify_server_cert checks the name too: localhost is not in the certificate."""
+        m = self.wait_errors("wronghost", "tls", "wronghost: up 0 with reason tls")
+        self.assertEqual(self.errors(m, "wronghost", "connect"), 0)
+        self.wait_up("nohostcheck", 1, "nohostcheck: up with verify_server_cert: false")
+
+    def test_05_client_certificate(self):
+        self.wait_up("x509", 1, "x509: up with cert_file and key_file")
+        m = self.wait_errors("nocert", "auth", "nocert: REQUIRE X509 refused without a certificate")
+        self.assertEqual(self.up(m, "x509"), 1)
+        self.assertEqual(self.errors(m, "nocert", "tls"), 0)
+
+    def test_06_reload_carries_tls(self):
+        path = self.config
+        try:
+            self.write_config(path, x509_key="missing.key")
+            new = self.sighup("missing key")
+            self.assertIn("reload failed", new)
+            self.assertIn("tls.key_file: cannot read", new)
+            self.assertIn("missing.key", new)
+            m = self.scrape()
+            self.assertEqual(self.up(m, "x509"), 1, "the running configuration stays")
+            # The right CA for wrongca: its poller is replaced and connects over TLS.
+            self.write_config(path, wrongca_ca="ca.pem")
+            new = self.sighup("right CA")
+            self.assertIn("configuration reloaded", new)
+            m = self.wait_up("wrongca", 1, "wrongca: up after the reload with the right CA")
+            self.assertEqual(self.up(m, "good"), 1)
+            self.assertEqual(self.up(m, "x509"), 1)
+        finally:
+            self.write_config(path)
+        new = self.sighup("back to the wrong CA")
+        self.assertIn("configuration reloaded", new)
+        self.wait_errors("wrongca", "tls", "wrongca: reason tls again after the reload")
+
+    def test_07_no_plaintext_fallback(self):
         """The node restarted without TLS: the clusters that ask for TLS get reason tls, and
         no session of theirs is plaintext."""
         m = self.scrape()
@@ -284,10 +298,13 @@ class TestMariaDBTLS(FixtureCase):
         try:
             self.node.restart(0)
             self.assertEqual(self.node.value(0, "SELECT @@have_ssl"), "DISABLED")
-            m = self.wait_errors("good", "tls", "good: up 0 with reason tls against a server "
-                                 "without TLS", more_than=before)
-            self.assertEqual(self.up(m, "x509"), 0)
-            self.assertGreater(self.errors(m, "x509", "tls"), 0)
+            self.wait_errors("good", "tls", "good: up 0 with reason tls against a server without TLS",
+                             more_than=before)
+            for cluster in ("x509", "anyuser", "noverify"):
+                self.wait_errors(cluster, "tls", cluster + ": up 0 with reason tls")
+            m = self.scrape()
+            self.assertEqual(self.errors(m, "anyuser", "auth"), 0)
+            self.assertEqual(self.errors(m, "noverify", "auth"), 0)
             m = self.wait_for(lambda m: self.errors(m, "good", "tls") > before + 1,
                               what="good: reconnects fail with reason tls",
                               show=('cluster="good"',))[0]
@@ -300,9 +317,9 @@ class TestMariaDBTLS(FixtureCase):
             self.node.restart(0)
         self.wait_up("good", 1, "good: up again once the node offers TLS")
 
-    def test_07_no_secret_in_the_log(self):
+    def test_08_no_secret_in_the_log(self):
         log = self.replmon.log_text()
-        for secret in (PASSWORDS["monitor"], X509_PASSWORD):
+        for secret in USERS.values():
             self.assertNotIn(secret, log)
         body = [l for l in self.client_key.splitlines() if l and not l.startswith("-----")]
         self.assertTrue(body)
@@ -312,4 +329,4 @@ class TestMariaDBTLS(FixtureCase):
 
 if __name__ == "__main__":
     sys.exit(run_suite(TestMariaDBTLS, sys.argv[1:], "integration-mariadb-tls",
-                       sys.modules[__name__], cleanup=lambda: TestMariaDBTLS._cleanup()))
+                       sys.modules[__name__], cleanup=TestMariaDBTLS._cleanup))
