@@ -17,11 +17,13 @@ clusters, each with its own tls block:
 
 then: a reload with a missing key file (refused, the running configuration stays), a reload
 that gives wrongca the right CA, the node restarted without TLS (every cluster with tls: up 0,
-reason tls), errors in the tls block at start-up, and no password or key in the log.
+reason tls), errors in the tls block at start-up, no password or key in the log,
+replmon-check on the same file, and a clean SIGTERM.
 
     python3 tests/integration/test_mariadb_tls.py [-v] [TestMariaDBTLS.test_03_wrong_ca ...]
 
-Env: REPLMON (binary, default build/replmon), KEEP_WORKDIR=1. The last line is
+Env: REPLMON (binary, default build/replmon), REPLMON_CHECK (default build/replmon-check),
+KEEP_WORKDIR=1. The last line is
 `integration-mariadb-tls: N passed, M failed`.
 """
 
@@ -35,6 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from common import FixtureCase, replmon_path, run_suite  # noqa: E402
 from mariadb_pair import PASSWORDS, Pair  # noqa: E402
+from test_operator import run_check  # noqa: E402
 
 X509_PASSWORD = "x509mon-Secret-4"
 ANY_PASSWORD = "anymon-Secret-5"
@@ -325,6 +328,17 @@ class TestMariaDBTLS(FixtureCase):
         self.assertTrue(body)
         for line in body:
             self.assertNotIn(line, log)
+
+    def test_09_replmon_check(self):
+        """replmon-check builds its probes from the same configuration: TLS included."""
+        r = run_check("--config.file=" + self.config, "--node=x509-db1", "--format=nagios")
+        self.assertEqual(r.status, 0, r)
+        r = run_check("--config.file=" + self.config, "--node=wrongca-db1", "--format=nagios")
+        self.assertEqual(r.status, 2, r)
+        self.assertIn("TLS/SSL error", r.out, r)
+
+    def test_10_sigterm(self):
+        self.stop_replmon_cleanly()
 
 
 if __name__ == "__main__":
