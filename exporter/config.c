@@ -258,8 +258,8 @@ static int visit_tls(struct yaml_file *p, const yaml_node_t *key, yaml_node_t *v
 
 /* A file the client library reads at each connect, checked now so that a wrong path is an
  * error at start-up and on reload rather than a probe failing later. *out is its resolved
- * path. A key is wiped from memory after the check and must not need a passphrase (the
- * library would ask for one on a terminal). */
+ * path. A key is wiped from memory after the check and must not need a passphrase: replmon
+ * has none to give the library. */
 static int check_tls_file(struct yaml_file *p, const yaml_node_t *node, const char *what, bool key,
                           char **out) {
   char *path = yf_resolve_path(p->path, yf_scalar(node));
