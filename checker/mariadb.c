@@ -360,6 +360,16 @@ static int set_tls_options(MYSQL *conn, const struct mariadb_tls *tls) {
          (tls->key_file && mysql_optionsv(conn, MYSQL_OPT_SSL_KEY, tls->key_file));
 }
 
+/* With TLS 1.3 a server checks the client certificate after the client's side of the
+ * handshake is done: a refused certificate reaches the client as the connection reset while
+ * it sends its login (CR_SERVER_LOST "at 'sending authentication information'"), not as a
+ * TLS error. With a client certificate configured, that is taken for a TLS failure. */
+static bool client_certificate_refused(const struct mariadb_tls *tls, MYSQL *conn,
+                                       unsigned errnum) {
+  return tls->enabled && tls->cert_file && errnum == CR_SERVER_LOST &&
+         strstr(mysql_error(conn), "sending authentication information");
+}
+
 static int connect_node(struct mariadb_probe *probe, struct probe_error *err) {
   const struct mariadb_target *t = &probe->target;
   MYSQL *conn = mysql_init(NULL);
@@ -389,9 +399,11 @@ static int connect_node(struct mariadb_probe *probe, struct probe_error *err) {
     enum probe_reason reason = classify(errnum, elapsed, t->connect_timeout_s);
     /* The handshake or the certificate failed, or the server offers no TLS. (On an open TLS
      * session the same number only means that the connection was lost.) */
-    if (errnum == CR_SSL_CONNECTION_ERROR && reason != REASON_TIMEOUT)
+    bool refused = reason != REASON_TIMEOUT && client_certificate_refused(&t->tls, conn, errnum);
+    if (refused || (errnum == CR_SSL_CONNECTION_ERROR && reason != REASON_TIMEOUT))
       reason = REASON_TLS;
-    probe_error_set(err, reason, "connect: %s (%u)", mysql_error(conn), errnum);
+    probe_error_set(err, reason, "connect: %s (%u)%s", mysql_error(conn), errnum,
+                    refused ? "; the server probably refused the client certificate" : "");
     mysql_close(conn);
     return reason == REASON_TIMEOUT ? -ETIMEDOUT : reason == REASON_AUTH ? -EACCES : -ECONNREFUSED;
   }

@@ -8,6 +8,7 @@ clusters, each with its own tls block:
     wrongca  monitor, another throwaway CA: up 0, reason tls
     x509     x509mon (REQUIRE X509) with cert_file/key_file: up 1
     nocert   x509mon without a client certificate: refused, reason auth
+    aliencert      x509mon with a client certificate of another CA: refused, reason tls
     wronghost      the right CA but the node as localhost (not in its certificate): reason tls
     nohostcheck    the same with verify_server_cert: false: up 1
     anyuser  anymon (no REQUIRE) with tls: up 1, and up 0 (reason tls) once the node offers
@@ -43,8 +44,9 @@ X509_PASSWORD = "x509mon-Secret-4"
 ANY_PASSWORD = "anymon-Secret-5"
 USERS = {"monitor": PASSWORDS["monitor"], "x509mon": X509_PASSWORD, "anymon": ANY_PASSWORD}
 CLUSTERS = ("good", "plain", "wrongca", "x509", "nocert", "wronghost", "nohostcheck", "anyuser",
-            "noverify")
-USER_OF = {"x509": "x509mon", "nocert": "x509mon", "anyuser": "anymon", "noverify": "anymon"}
+            "noverify", "aliencert")
+USER_OF = {"x509": "x509mon", "nocert": "x509mon", "aliencert": "x509mon", "anyuser": "anymon",
+           "noverify": "anymon"}
 POLL_S, CONNECT_S, QUERY_S = 0.5, 1, 2
 
 
@@ -124,6 +126,7 @@ class TestMariaDBTLS(FixtureCase):
         make_ca(d, "other-ca")
         make_cert(d, "server", "ca", "subjectAltName=IP:127.0.0.1")
         make_cert(d, "client", "ca", "extendedKeyUsage=clientAuth")
+        make_cert(d, "alien", "other-ca", "extendedKeyUsage=clientAuth")
         with open(os.path.join(d, "client.key")) as f:
             cls.client_key = f.read()
         cls.node = TlsNode(os.path.join(cls.workdir, "node"), d)
@@ -157,6 +160,8 @@ class TestMariaDBTLS(FixtureCase):
             "nohostcheck": "{ca_file: %s/ca.pem, verify_server_cert: false}" % c,
             "anyuser": "{ca_file: %s/ca.pem}" % c,
             "noverify": "{verify_server_cert: false}",
+            "aliencert": "{ca_file: %s/ca.pem, cert_file: %s/alien.pem, key_file: %s/alien.key}"
+                         % (c, c, c),
         }
         # The server's certificate names IP:127.0.0.1 only.
         host = {"wronghost": "localhost", "nohostcheck": "localhost"}
@@ -268,6 +273,10 @@ class TestMariaDBTLS(FixtureCase):
         m = self.wait_errors("nocert", "auth", "nocert: REQUIRE X509 refused without a certificate")
         self.assertEqual(self.up(m, "x509"), 1)
         self.assertEqual(self.errors(m, "nocert", "tls"), 0)
+        # A certificate the server does not trust: with TLS 1.3 the server refuses it only
+        # once the client has sent its login, and replmon still says tls.
+        m = self.wait_errors("aliencert", "tls", "aliencert: reason tls for a refused certificate")
+        self.assertEqual(self.errors(m, "aliencert", "connect"), 0)
 
     def test_06_reload_carries_tls(self):
         path = self.config
