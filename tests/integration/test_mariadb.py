@@ -60,7 +60,7 @@ FAMILIES = {
 }
 REPLICA_FAMILIES = [f for f in FAMILIES if f.startswith("mariadb_replica_")]
 IO_STATES = ("yes", "connecting", "preparing", "no")
-REASONS = ("connect", "auth", "timeout", "privilege", "query")
+REASONS = ("connect", "auth", "timeout", "privilege", "query", "tls")
 
 
 class TestMariaDB(mariadb_pair.PairReplmonCase):
