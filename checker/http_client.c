@@ -68,6 +68,11 @@ struct http_client *http_client_new(const struct http_client_options *options) {
   }
   CURL *c = client->curl;
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for DNS timeouts */
+  /* A resolver that never answers keeps getaddrinfo() busy for resolv.conf's timeout times
+   * its attempts (10 s by default). Without this curl waits for its resolver thread when the
+   * request times out, so the poll overruns connect_timeout; with it the thread is left to
+   * finish (and free itself) on its own. */
+  curl_easy_setopt(c, CURLOPT_QUICK_EXIT, 1L);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, milliseconds(options->connect_timeout_s));
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, milliseconds(options->total_timeout_s));
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -98,9 +103,16 @@ void http_answer_clear(struct http_answer *answer) {
   answer->status = 0;
 }
 
-static enum probe_reason classify(CURLcode code) {
+/* A time-out before any address was tried (curl clears the primary IP at the start of each
+ * transfer) is the host name not resolving in time: like a name that does not resolve at
+ * all, the server cannot be reached, so the poller backs off, and few abandoned resolver
+ * threads (see CURLOPT_QUICK_EXIT) wait for a silent resolver at the same time. */
+static enum probe_reason classify(CURL *c, CURLcode code) {
+  char *ip = NULL;
   switch (code) {
   case CURLE_OPERATION_TIMEDOUT:
+    if (curl_easy_getinfo(c, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip && !*ip)
+      return REASON_CONNECT;
     return REASON_TIMEOUT;
   case CURLE_GOT_NOTHING:
   case CURLE_WEIRD_SERVER_REPLY:
@@ -152,7 +164,7 @@ int http_client_request(struct http_client *client, const char *url, const char 
     probe_error_set(err, REASON_PARSE, "the answer is larger than %d bytes", HTTP_BODY_LIMIT);
     rc = -EFBIG;
   } else if (code != CURLE_OK) {
-    probe_error_set(err, classify(code), "%s",
+    probe_error_set(err, classify(c, code), "%s",
                     client->error[0] ? client->error : curl_easy_strerror(code));
     rc = code == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -ECONNREFUSED;
   } else if (body.data.failed) {
