@@ -118,12 +118,27 @@ class _Node:
 
 
 class Pair:
-    """Two MariaDB nodes replicating from each other. Indexes 0/1 = db1/db2."""
+    """Two MariaDB nodes replicating from each other. Indexes 0/1 = db1/db2.
 
-    def __init__(self, workdir, verbose=False):
+    Placement, per node (a pair of values, index 0/1), for nodes that do not both sit on
+    127.0.0.1 (test_faults.py puts each in a network namespace of its own):
+      prefix  argv before mariadbd's, e.g. ["ip", "netns", "exec", NS] (None: nothing)
+      bind    its --bind-address
+      host    the host name under which its peer (MASTER_HOST) and replmon's configuration
+              reach it; its TCP port is the same everywhere
+    client_hosts: more hosts ('10.231.1.%') for which the accounts are created;
+    mariadbd_args: more mariadbd options for both nodes (--slave-net-timeout=5)."""
+
+    def __init__(self, workdir, verbose=False, prefix=(None, None),
+                 bind=("127.0.0.1", "127.0.0.1"), host=("127.0.0.1", "127.0.0.1"),
+                 client_hosts=(), mariadbd_args=()):
         self.workdir = os.path.abspath(workdir)
         os.makedirs(self.workdir, exist_ok=True)
         self.verbose = verbose
+        self.prefix = [list(p or ()) for p in prefix]
+        self.bind, self.host = tuple(bind), tuple(host)
+        self.client_hosts = ("127.0.0.1", "localhost") + tuple(client_hosts)
+        self.mariadbd_args = list(mariadbd_args)
         # sun_path is limited to 107 bytes: keep the sockets short when workdir is long.
         sockdir = self.workdir
         if len(os.path.join(sockdir, "db1.sock")) > 100:
@@ -148,7 +163,7 @@ class Pair:
         return p.pid if p is not None and p.poll() is None else None
 
     def address(self, i):
-        return "127.0.0.1:%d" % self.nodes[i].port
+        return "%s:%d" % (self.host[i], self.nodes[i].port)
 
     def log_path(self, i):
         return self.nodes[i].log
@@ -199,9 +214,11 @@ class Pair:
 
     def _argv(self, n):
         i = n.index
-        argv = [MARIADBD, "--no-defaults",
+        argv = self.prefix[i] + [
+                MARIADBD, "--no-defaults",
                 "--datadir=" + n.datadir, "--socket=" + n.socket, "--port=%d" % n.port,
-                "--pid-file=" + n.pid_file, "--bind-address=127.0.0.1", "--tmpdir=" + n.tmpdir,
+                "--pid-file=" + n.pid_file, "--bind-address=" + self.bind[i],
+                "--tmpdir=" + n.tmpdir,
                 "--skip-name-resolve",  # no --log-error: the log goes to stderr
                 "--server-id=%d" % (i + 1), "--log-bin=mysql-bin",
                 "--log-slave-updates=ON", "--binlog-format=ROW",
@@ -210,7 +227,7 @@ class Pair:
                 "--relay-log=relay-bin",
                 "--innodb-log-file-size=8M", "--innodb-buffer-pool-size=32M",
                 "--innodb-flush-log-at-trx-commit=2", "--sync-binlog=0",
-                "--max-connections=100"]
+                "--max-connections=100"] + self.mariadbd_args
         if self.as_root:
             argv.append("--user=root")
         return argv
@@ -287,7 +304,7 @@ class Pair:
             stmts = ["SET sql_log_bin=0"]
             for user, grant in (("repl", "REPLICATION SLAVE"), ("monitor", "SLAVE MONITOR"),
                                 ("nomon", None)):
-                for host in ("127.0.0.1", "localhost"):
+                for host in self.client_hosts:
                     stmts.append("CREATE USER '%s'@'%s' IDENTIFIED BY '%s'"
                                  % (user, host, PASSWORDS[user]))
                     if grant:
@@ -295,9 +312,9 @@ class Pair:
             stmts += [
                 "CREATE DATABASE app",
                 "CREATE TABLE app.t (id INT PRIMARY KEY, v INT)",
-                "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='repl', "
+                "CHANGE MASTER TO MASTER_HOST='%s', MASTER_PORT=%d, MASTER_USER='repl', "
                 "MASTER_PASSWORD='%s', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1"
-                % (peer.port, PASSWORDS["repl"]),
+                % (self.host[peer.index], peer.port, PASSWORDS["repl"]),
             ]
             self.sql(n.index, ";\n".join(stmts))
         for n in self.nodes:
@@ -453,7 +470,7 @@ class Pair:
         for i in (0, 1):
             self.sql(i, "SET sql_log_bin=0; " + "; ".join(
                 "GRANT SELECT, INSERT, UPDATE ON replmon.heartbeat TO 'monitor'@'%s'" % host
-                for host in ("127.0.0.1", "localhost")))
+                for host in self.client_hosts))
         self.sync(timeout)
         for i in (0, 1):
             if self.sql(i, "SHOW TABLES FROM replmon") != [("heartbeat",)]:
@@ -516,7 +533,7 @@ class Pair:
                 % (poll_interval, connect_timeout, query_timeout, lag_warning, lag_critical,
                    cluster, user, secret, cluster_extra))
         for n in self.nodes:
-            text += "      - name: %s\n        address: 127.0.0.1:%d\n" % (n.name, n.port)
+            text += "      - name: %s\n        address: %s\n" % (n.name, self.address(n.index))
         with open(path, "w") as f:
             f.write(text)
         return path
