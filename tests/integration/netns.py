@@ -88,9 +88,15 @@ class Netns:
     def etc(self, filename, text):
         """/etc/netns/<name>/<filename>: `ip netns exec` bind-mounts it over /etc/<filename>."""
         d = "/etc/netns/" + self.name
-        os.makedirs(d, exist_ok=True)
-        with open(os.path.join(d, filename), "w") as f:
-            f.write(text)
+        for attempt in (1, 2):  # a parallel run may rmdir /etc/netns between the two steps
+            os.makedirs(d, exist_ok=True)
+            try:
+                with open(os.path.join(d, filename), "w") as f:
+                    f.write(text)
+                return
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
 
     @contextmanager
     def entered(self):
