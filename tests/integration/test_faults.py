@@ -286,6 +286,7 @@ class TestPartition(PairReplmonCase):
         self.cut()
         w = _Watch(self.replmon.port)
         seen = {}  # event -> (seconds after the cut, what else /metrics said then)
+        error_class = None  # mariadb_replica_error_class{class="connect"} when IO noticed
         lag_max = {}
         while w.elapsed() < self.BOUND_S:
             m = w.scrape()
@@ -313,6 +314,9 @@ class TestPartition(PairReplmonCase):
                         m.get("mariadb_replica_io_state", state="connecting", **conn(n)) == 1
                         for n in NODES):
                     seen["io"] = (t, m.lines("last_io_errno"))
+                    error_class = [m.get("mariadb_replica_error_class",
+                                         **dict(link(n), **{"class": "connect"}))
+                                   for n in NODES]
                 if "link_down" not in seen and all(
                         m.get("mariadb_replica_link_up", **link(n)) == 0 for n in NODES):
                     seen["link_down"] = (t, None)
@@ -339,7 +343,11 @@ class TestPartition(PairReplmonCase):
         self.assertGreater(seen["io"][0], SLAVE_NET_TIMEOUT_S - 2 * POLL_S,
                            "the IO thread noticed before slave_net_timeout: not a silent stall")
         self.assertLess(seen["io"][0], IO_BOUND_S)
+        self.assertEqual(error_class, [1, 1], "error class connect once the IO thread noticed")
         self.assertIn("link_down", seen, "link_up never 0 on both")
+        # The lag keeps growing for as long as the partition lasts.
+        self.assertTrue(all(lag_max.get(n, 0) >= seen["io"][0] - 2 * POLL_S for n in NODES),
+                        "heartbeat lag stopped growing: %s" % lag_max)
         w.assert_fast(self)
 
     def test_03_heal(self):
