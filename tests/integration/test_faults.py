@@ -31,7 +31,8 @@ that sends a 100 MB body (streamed), one whose api_url names a host that does no
 c2s stream probe. For a minute: each is xmpp_up 0 with the right
 replmon_probe_errors_total reason and no probe overruns its timeouts, the well-behaved
 node stays up, every scrape answers fast, replmon's RSS stays within 8 MiB of what it was
-before and its open fds and threads stay flat. Then SIGTERM: exit 0 within one poll.
+before and its open fds and threads stay flat. /probe?target= of every node at once
+answers each within its scrape timeout. Then SIGTERM: exit 0 within one poll.
 
 Needs root and iproute2 (ip netns); Python standard library, the `mariadb` client,
 mariadbd, unshare. Every namespace is deleted (finally, atexit, SIGTERM/SIGINT). Prints
@@ -52,8 +53,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import common  # noqa: E402
 import netns  # noqa: E402
-from common import (FixtureCase, Replmon, free_port, is_nan, replmon_path,  # noqa: E402
-                    scrape, spawn)
+from common import (FixtureCase, Metrics, Replmon, free_port, http, is_nan,  # noqa: E402
+                    replmon_path, scrape, spawn)
 from mariadb_pair import Pair, PairReplmonCase  # noqa: E402
 from xmpp_servers import OpenfireReplay  # noqa: E402
 
@@ -728,7 +729,40 @@ class TestHostileXMPP(FixtureCase):
         self.assertGreater(self.servers["huge"].sent, 10 << 20, "the huge server was read")
         w.assert_fast(self)
 
-    def test_03_sigterm(self):
+    def test_03_probe_endpoint(self):
+        """/probe?target= of each node at once, with a 3 s scrape timeout: each answers in
+        time (hostile ones as down), and /metrics stays fast meanwhile."""
+        names = ["calm"] + [name for name, _, _, _ in self.HOSTILE]
+        results = {}
+
+        def probe(name):
+            try:
+                results[name] = http(self.replmon.port, "/probe?target=" + name, timeout=10,
+                                     headers={"X-Prometheus-Scrape-Timeout-Seconds": "3"})
+            except Exception as e:  # reported below
+                results[name] = e
+
+        workers = [threading.Thread(target=probe, args=(n,), daemon=True) for n in names]
+        for t in workers:  # threads inherit this thread's namespace
+            t.start()
+        w = _Watch(self.replmon.port)
+        while any(t.is_alive() for t in workers) and w.elapsed() < 15:
+            w.scrape()
+            time.sleep(SCRAPE_EVERY_S)
+        print("\n    /probe of %d nodes at once; /metrics meanwhile: %s"
+              % (len(names), w.summary()))
+        for name in names:
+            r = results.get(name)
+            self.assertIsInstance(r, tuple, "/probe?target=%s: %r" % (name, r))
+            status, _, body, secs = r
+            up = Metrics(body.decode()).get("xmpp_up", cluster="chat", node=name)
+            print("    /probe %-8s %d in %.2f s, xmpp_up %s" % (name, status, secs, up))
+            self.assertEqual(status, 200, body[:300])
+            self.assertLess(secs, 3.0, "/probe?target=%s within the scrape timeout" % name)
+            self.assertEqual(up, 1 if name == "calm" else 0, name)
+        w.assert_fast(self)
+
+    def test_04_sigterm(self):
         self.stop_replmon_cleanly(max_secs=QUERY_S + 3)
 
 
