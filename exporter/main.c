@@ -12,6 +12,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <malloc.h>
 #include <mysql.h>
 #include <pthread.h>
 #include <signal.h>
@@ -80,6 +81,13 @@ int main(int argc, char **argv) {
     web_config_free(web);
     return 0;
   }
+
+  /* Blocks of 128 KiB and more (the /metrics body of many nodes, its gzip copy, zlib's state)
+   * always come from mmap and go back to the system when freed. By default glibc raises this
+   * threshold to the size of the largest block freed so far, and then such bodies, rendered
+   * by several HTTP threads at once under load, stay in the heap: with 500 nodes, RSS stayed
+   * 4 MB above idle after a wrk run, against 0.7 MB with the threshold fixed. */
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
   /* Libraries that keep global state are set up before any thread exists. */
   if (mysql_library_init(0, NULL, NULL) != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
