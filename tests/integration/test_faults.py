@@ -11,15 +11,16 @@ TestPartition: each node of the pair in a network namespace of its own (rmf<PID>
 rmf<PID>b), joined by one veth pair (10.231.1.1/24 - 10.231.1.2/24, the only addresses
 this suite adds, both inside its namespaces); each node's peer is known by a name
 (db1-f<PID>, db2-f<PID>) that /etc/netns/<ns>/hosts maps to the peer's veth address.
-replmon runs in the root namespace and reaches each node over 127.0.0.1:<port>, relayed
-by this runner to the node's unix socket; its configuration uses the same names, which a
+replmon runs in the root namespace and reaches each node over 127.0.0.1:<port>, relayed by
+this runner to the node's unix socket; its configuration uses the same names, which a
 hosts file bind-mounted in replmon's own mount namespace (unshare) maps to 127.0.0.1, so
-the `source` labels are the node names. slave_net_timeout is 5 s. The fault deletes the
-route between the nodes in both namespaces: their replication connections stall without
-an RST while replmon still reaches both. Shown through /metrics: the heartbeat lag grows,
-the link is reported stalled, the IO thread goes to `connecting` after slave_net_timeout
-and the link down; every scrape (every 0.2 s) answers fast; after the route is back the
-pair is healthy again.
+the `source` labels are the node names. slave_net_timeout is 5 s, stall_after 2 s. The
+fault deletes the route between the nodes in both namespaces: their replication
+connections stall without an RST (checked with ss: established, the sources' binlog events
+unacknowledged) while replmon still reaches both. Shown through /metrics: the heartbeat
+lag grows, the link is reported stalled, the IO thread goes to `connecting` after
+slave_net_timeout and the link down; every scrape (every 0.2 s) answers fast; after the
+route is back the pair is healthy again.
 
 TestHostileXMPP: replmon, the servers and the scrapes all in a namespace with only lo
 (rmf<PID>x; its /etc/netns resolv.conf says nameserver 127.0.0.1, where a stub answers
@@ -44,6 +45,7 @@ import shutil
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -63,11 +65,13 @@ CLUSTER = "chatdb"
 NODES = ("db1", "db2")
 POLL_S, CONNECT_S, QUERY_S = 1.0, 1.0, 2.0
 SLAVE_NET_TIMEOUT_S = 5
+STALL_AFTER_S = 2            # a link is stalled between this and slave_net_timeout
 SUBNET = "10.231.1."
 SCRAPE_EVERY_S = 0.2
 SCRAPE_FAST_S = 0.1          # every scrape during a fault answers within this
 LAG_S = 3.0                  # the partition's heartbeat lag passes this ...
 LAG_BOUND_S = 6.0            # ... within this long of the cut
+LAG_EARLY_S = 1.5            # and passes this while the IO thread still says Yes
 IO_BOUND_S = SLAVE_NET_TIMEOUT_S + 2 * POLL_S + 3.0  # the IO thread notices by then
 HOSTILE_WATCH_S = float(os.environ.get("FAULTS_WATCH_S", 60))  # polling the hostile nodes
 RSS_GROWTH_BOUND = 8 << 20   # bytes above the RSS before the hostile nodes came
@@ -227,7 +231,8 @@ class TestPartition(PairReplmonCase):
             os.path.join(cls.workdir, "replmon.yml"), "monitor",
             os.path.join(cls.workdir, "monitor.pass"), poll_interval="%gs" % POLL_S,
             connect_timeout="%gs" % CONNECT_S, query_timeout="%gs" % QUERY_S, cluster=CLUSTER,
-            cluster_extra="    heartbeat: {table: replmon.heartbeat, write: true}\n")
+            cluster_extra="    heartbeat: {table: replmon.heartbeat, write: true}\n"
+                          "    stall_after: %gs\n" % STALL_AFTER_S)
         cls.config = config
         cls.replmon = HostsReplmon(cls.workdir, config, cls.REPLMON_TAG, hosts)
         cls.replmon.wait_serving()
@@ -254,6 +259,22 @@ class TestPartition(PairReplmonCase):
         for ns, iface, me in zip(self.ns, self.ifaces, ("1", "2")):
             ns.ip("route", "replace", SUBNET + "0/24", "dev", iface, "src", SUBNET + me)
         type(self).cut_at = None
+
+    def replication_sockets(self, i):
+        """Node i's established TCP connections of replication (ss in its namespace):
+        {"to_source": [(recv_q, send_q)], "to_replica": [(recv_q, send_q)]}."""
+        source = "%s%d:%d" % (SUBNET, 2 - i, self.pair.port(1 - i))
+        me = "%s%d:%d" % (SUBNET, i + 1, self.pair.port(i))
+        r = subprocess.run(self.ns[i].prefix() + ["ss", "-Htn", "state", "established"],
+                           capture_output=True, text=True, timeout=10)
+        out = {"to_source": [], "to_replica": []}
+        for line in r.stdout.splitlines():
+            f = line.split()  # Recv-Q Send-Q Local Peer
+            if len(f) >= 4 and f[3] == source:
+                out["to_source"].append((int(f[0]), int(f[1])))
+            elif len(f) >= 4 and f[2] == me and f[3].startswith(SUBNET):
+                out["to_replica"].append((int(f[0]), int(f[1])))
+        return out
 
     def lag(self, m, node):
         return m.get("mariadb_heartbeat_lag_seconds", **link(node))
@@ -289,9 +310,12 @@ class TestPartition(PairReplmonCase):
         seen = {}  # event -> (seconds after the cut, what else /metrics said then)
         error_class = None  # mariadb_replica_error_class{class="connect"} when IO noticed
         lag_max = {}
+        stalled_tcp = None  # the replication connections, 2 s after the cut
         while w.elapsed() < self.BOUND_S:
             m = w.scrape()
             t = w.elapsed()
+            if stalled_tcp is None and t >= 2.0:
+                stalled_tcp = [self.replication_sockets(i) for i in (0, 1)]
             if m is not None:
                 lags = {n: self.lag(m, n) for n in NODES}
                 if os.environ.get("FAULTS_TRACE"):
@@ -305,6 +329,9 @@ class TestPartition(PairReplmonCase):
                     if lags[n] is not None and not is_nan(lags[n]):
                         lag_max[n] = max(lag_max.get(n, 0), lags[n])
                 io_yes = all(m.get("mariadb_replica_io_running", **conn(n)) == 1 for n in NODES)
+                if "lag_early" not in seen and all(lags[n] is not None and
+                                                   lags[n] >= LAG_EARLY_S for n in NODES):
+                    seen["lag_early"] = (t, io_yes)
                 if "lag" not in seen and all(lags[n] is not None and lags[n] >= LAG_S
                                              for n in NODES):
                     seen["lag"] = (t, io_yes)
@@ -321,22 +348,30 @@ class TestPartition(PairReplmonCase):
                 if "link_down" not in seen and all(
                         m.get("mariadb_replica_link_up", **link(n)) == 0 for n in NODES):
                     seen["link_down"] = (t, None)
-                if len(seen) == 4 and t > seen["io"][0] + 2:
+                if len(seen) == 5 and t > seen["io"][0] + 2:
                     break
             time.sleep(max(0.0, SCRAPE_EVERY_S - (time.monotonic() - w.t0 - t)))
         # Both nodes still answer replmon: only the link between them is cut.
         self.assertTrue(all(m.get("mariadb_up", cluster=CLUSTER, node=n) == 1 for n in NODES),
                         m.lines("mariadb_up"))
         print("\n    partition: %s" % w.summary())
-        for ev in ("lag", "stalled", "io", "link_down"):
+        print("    2 s after the cut, (Recv-Q, Send-Q) of the replication connections: %s"
+              % stalled_tcp)
+        # No RST: both ends are still established, the sources' binlog events unacknowledged.
+        for i, conns in enumerate(stalled_tcp):
+            self.assertEqual(len(conns["to_source"]), 1, "%s: %s" % (NODES[i], stalled_tcp))
+            self.assertEqual(len(conns["to_replica"]), 1, "%s: %s" % (NODES[i], stalled_tcp))
+            self.assertGreater(conns["to_replica"][0][1], 0, "nothing queued towards the "
+                               "replica of %s: %s" % (NODES[i], stalled_tcp))
+        for ev in ("lag_early", "lag", "stalled", "io", "link_down"):
             if ev in seen:
                 print("    %-10s after %.2f s (%s)" % (ev, seen[ev][0], seen[ev][1]))
         print("    heartbeat lag max: %s" % ", ".join("%s %.1f s" % kv for kv in lag_max.items()))
         self.assertIn("lag", seen, "heartbeat lag never passed %.0f s on both links: %s"
                       % (LAG_S, lag_max))
         self.record_timing("partition_lag_3s", seen["lag"][0])
-        self.assertTrue(seen["lag"][1], "the heartbeat lag showed the partition before the IO "
-                        "thread noticed (it says Yes for slave_net_timeout)")
+        self.assertTrue(seen["lag_early"][1], "the heartbeat lag shows the partition while the "
+                        "IO thread still says Yes (for slave_net_timeout)")
         self.assertIn("stalled", seen, "mariadb_replica_stalled never 1")
         self.record_timing("partition_stalled", seen["stalled"][0])
         self.assertIn("io", seen, "IO threads never connecting")
