@@ -33,7 +33,9 @@ c2s stream probe. For a minute: each is xmpp_up 0 with the right
 replmon_probe_errors_total reason and no probe overruns its timeouts, the well-behaved
 node stays up, every scrape answers fast, replmon's RSS stays within 8 MiB of what it was
 before and its open fds and threads stay flat. /probe?target= of every node at once
-answers each within its scrape timeout. Then SIGTERM: exit 0 within one poll.
+answers each within its scrape timeout. A reload back to the well-behaved node alone
+completes within one poll and gives back every fd and thread the hostile nodes took. Then
+SIGTERM: exit 0 within one poll.
 
 Needs root and iproute2 (ip netns); Python standard library, the `mariadb` client,
 mariadbd, unshare. Every namespace is deleted (finally, atexit, SIGTERM/SIGINT). Prints
@@ -797,7 +799,42 @@ class TestHostileXMPP(FixtureCase):
             self.assertEqual(up, 1 if name == "calm" else 0, name)
         w.assert_fast(self)
 
-    def test_04_sigterm(self):
+    def test_04_reload_away(self):
+        """A reload back to the well-behaved node alone, while hostile polls are in flight:
+        it completes within one poll, scrapes stay fast meanwhile, and once the abandoned
+        resolver threads are done (resolv.conf's 10 s) replmon is back to the fds and
+        threads it had before the hostile nodes."""
+        pid = self.replmon.proc.pid
+        _, fds0, threads0 = self.baseline
+        since = len(self.replmon.log_text())
+        self.write_config(hostile=False)
+        os.kill(pid, signal.SIGHUP)
+        w = _Watch(self.replmon.port)
+        reloaded = None
+        while w.elapsed() < 15:
+            m = w.scrape()
+            log = self.replmon.log_text()[since:]
+            if reloaded is None and 'msg="configuration reloaded"' in log:
+                reloaded = w.elapsed()
+            if (reloaded is not None and m is not None and not m.find("xmpp_up", node="silent")
+                    and fd_count(pid) <= fds0 + 1 and threads(pid) <= threads0 + 1):
+                break
+            time.sleep(0.05)
+        fds, nthreads = fd_count(pid), threads(pid)
+        print("\n    reload away: done after %s s; %s; then %d fds (before the hostile nodes "
+              "%d), %d threads (%d) after %.1f s" % (
+                  "%.2f" % reloaded if reloaded is not None else "-", w.summary(), fds, fds0,
+                  nthreads, threads0, w.elapsed()))
+        self.assertIsNotNone(reloaded, "no 'configuration reloaded' in the log:\n%s"
+                             % self.replmon.log_text()[since:][-2000:])
+        self.assertLess(reloaded, QUERY_S + 1.0, "the reload waits at most one poll")
+        self.assertEqual(m.find("xmpp_up", node="silent"), [], "hostile series after the reload")
+        self.assertEqual(self.up(m, "calm"), 1)
+        self.assertLessEqual(fds, fds0 + 1, "fds left by the hostile nodes: %s" % fd_kinds(pid))
+        self.assertLessEqual(nthreads, threads0 + 1, "threads left by the hostile nodes")
+        w.assert_fast(self)
+
+    def test_05_sigterm(self):
         self.stop_replmon_cleanly(max_secs=QUERY_S + 3)
 
 
