@@ -262,18 +262,11 @@ static int visit_tls(struct yaml_file *p, const yaml_node_t *key, yaml_node_t *v
  * has none to give the library. */
 static int check_tls_file(struct yaml_file *p, const yaml_node_t *node, const char *what, bool key,
                           char **out) {
-  char *path = yf_resolve_path(p->path, yf_scalar(node));
-  if (!path)
-    return yf_fail(p, node, "out of memory");
-  char *data;
+  char *path, *data;
   size_t len;
-  const char *why;
-  int rc = yf_read_regular_file(path, TLS_FILE_LIMIT, &data, &len, &why);
-  if (rc) {
-    rc = yf_fail(p, node, "%s: cannot read '%s': %s", what, path, why);
-    free(path);
+  int rc = yf_read_named_file(p, node, what, TLS_FILE_LIMIT, &path, &data, &len);
+  if (rc)
     return rc;
-  }
   if (!strstr(data, "-----BEGIN "))
     rc = yf_fail(p, node, "%s: '%s' holds no PEM block", what, path);
   else if (key && strstr(data, "ENCRYPTED"))

@@ -44,16 +44,8 @@ static int visit_tls(struct yaml_file *f, const yaml_node_t *key, yaml_node_t *v
 }
 
 static int read_pem(struct yaml_file *f, const yaml_node_t *node, const char *what, char **out) {
-  char *path = yf_resolve_path(f->path, yf_scalar(node));
-  if (!path)
-    return yf_fail(f, node, "out of memory");
   size_t len;
-  const char *why;
-  int rc = yf_read_regular_file(path, PEM_LIMIT, out, &len, &why);
-  if (rc)
-    rc = yf_fail(f, node, "%s: cannot read '%s': %s", what, path, why);
-  free(path);
-  return rc;
+  return yf_read_named_file(f, node, what, PEM_LIMIT, NULL, out, &len);
 }
 
 /* "TLS12" and friends, as exporter-toolkit spells them. */

@@ -160,20 +160,29 @@ void yf_warn_if_readable(struct yaml_file *p, const char *path, const char *what
   }
 }
 
+int yf_read_named_file(struct yaml_file *p, const yaml_node_t *node, const char *what, size_t limit,
+                       char **path, char **data, size_t *len) {
+  char *resolved = yf_resolve_path(p->path, yf_scalar(node));
+  if (!resolved)
+    return yf_fail(p, node, "out of memory");
+  const char *why;
+  int rc = yf_read_regular_file(resolved, limit, data, len, &why);
+  if (rc)
+    rc = yf_fail(p, node, "%s: cannot read '%s': %s", what, resolved, why);
+  if (rc || !path)
+    free(resolved);
+  else
+    *path = resolved;
+  return rc;
+}
+
 int yf_read_secret_file(struct yaml_file *p, const yaml_node_t *node, const char *what,
                         char **out) {
-  char *path = yf_resolve_path(p->path, yf_scalar(node));
-  if (!path)
-    return yf_fail(p, node, "out of memory");
-  char *secret;
+  char *path, *secret;
   size_t len;
-  const char *why;
-  int rc = yf_read_regular_file(path, SECRET_FILE_LIMIT, &secret, &len, &why);
-  if (rc) {
-    rc = yf_fail(p, node, "%s: cannot read '%s': %s", what, path, why);
-    free(path);
+  int rc = yf_read_named_file(p, node, what, SECRET_FILE_LIMIT, &path, &secret, &len);
+  if (rc)
     return rc;
-  }
   yf_warn_if_readable(p, path, what);
   free(path);
   while (len && (secret[len - 1] == '\n' || secret[len - 1] == '\r'))

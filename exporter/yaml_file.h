@@ -54,6 +54,11 @@ void yf_warn_if_readable(struct yaml_file *f, const char *path, const char *what
  * environment variable the node names. */
 int yf_read_secret_file(struct yaml_file *f, const yaml_node_t *node, const char *what, char **out);
 int yf_read_secret_env(struct yaml_file *f, const yaml_node_t *node, const char *what, char **out);
+/* The file that node names (relative to f's file), read whole with yf_read_regular_file:
+ * *data (NUL-terminated, *len bytes) and, when path is not NULL, *path (resolved) are owned
+ * by the caller. A failure is recorded at node as "WHAT: cannot read 'PATH': why". */
+int yf_read_named_file(struct yaml_file *f, const yaml_node_t *node, const char *what, size_t limit,
+                       char **path, char **data, size_t *len);
 /* A whole regular file of at most limit bytes (not a FIFO or a device). 0, or -errno with
  * *why set. */
 int yf_read_regular_file(const char *path, size_t limit, char **out, size_t *len, const char **why);
