@@ -98,7 +98,13 @@ static int visit_global(struct yaml_file *p, const yaml_node_t *key, yaml_node_t
     if (strcmp(yf_scalar(key), durations[i].name) == 0) {
       char what[64];
       snprintf(what, sizeof(what), "global.%s", durations[i].name);
-      return expect_duration(p, value, what, durations[i].field);
+      int rc = expect_duration(p, value, what, durations[i].field);
+      /* Ranges are checked here so that the error points at the value itself. */
+      if (!rc && i == 0 && (*durations[i].field < 0.1 || *durations[i].field > 3600))
+        rc = yf_fail(p, value, "%s must be between 100ms and 1h", what);
+      if (!rc && (i == 1 || i == 2) && *durations[i].field > 3600)
+        rc = yf_fail(p, value, "%s must not be longer than 1h", what);
+      return rc;
     }
   }
   return yf_unknown_key(p, key, "global");
@@ -298,8 +304,8 @@ static int parse_tls(struct yaml_file *p, yaml_node_t *map, struct mariadb_tls_c
     return yf_fail(p, t.cert_file, "tls.cert_file: needs key_file (its private key)");
   if (tls->verify_server_cert && !t.ca_file)
     return yf_fail(p, map,
-                   "tls: verify_server_cert needs ca_file (the CA that signed the nodes' "
-                   "certificates)");
+                   "tls: ca_file (the CA that signed the nodes' certificates) is required "
+                   "unless verify_server_cert is false");
   if (t.ca_file && (rc = check_tls_file(p, t.ca_file, "tls.ca_file", false, &tls->ca_file)))
     return rc;
   if (t.cert_file &&
@@ -708,10 +714,6 @@ static int validate(struct yaml_file *p, yaml_node_t *root) {
   const struct config *c = CONFIG(p);
   if (c->lag_warning_s > c->lag_critical_s)
     return yf_fail(p, root, "global: lag_warning must not be longer than lag_critical");
-  if (c->poll_interval_s < 0.1 || c->poll_interval_s > 3600)
-    return yf_fail(p, root, "global: poll_interval must be between 100ms and 1h");
-  if (c->connect_timeout_s > 3600 || c->query_timeout_s > 3600)
-    return yf_fail(p, root, "global: timeouts must not be longer than 1h");
   size_t targets = 0;
   for (size_t i = 0; i < c->n_mariadb; i++) {
     targets += c->mariadb[i].n_nodes;

@@ -34,7 +34,9 @@ static const struct option options[] = {
 static void usage(FILE *out) {
   fputs("usage: replmon --config.file=FILE [flags]\n"
         "\n"
-        "Watches MariaDB replication in the background and serves the results to Prometheus.\n"
+        "Watches MariaDB replication and XMPP servers in the background and serves the "
+        "results\n"
+        "to Prometheus.\n"
         "\n"
         "Flags:\n"
         "  --config.file=FILE          configuration file (YAML); required\n"

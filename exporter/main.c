@@ -75,6 +75,12 @@ int main(int argc, char **argv) {
     return EXIT_CONFIG;
   }
   if (flags.config_check) {
+    /* What the daemon would log as warnings (a secret others can read), on stderr. */
+    for (const char *line = config->warnings; line && *line;) {
+      size_t len = strcspn(line, "\n");
+      fprintf(stderr, "%s: warning: %.*s\n", flags.config_file, (int)len, line);
+      line += len + (line[len] == '\n');
+    }
     printf("%s: configuration is valid (%zu target%s)\n", flags.config_file, config->n_targets,
            config->n_targets == 1 ? "" : "s");
     config_unref(config);

@@ -322,7 +322,9 @@ static void test_bounds(void **state) {
   const char *nodes = "mariadb: [{cluster: a, user: u, nodes: [{name: n, address: 'h:1'}]}]\n";
   char text[512];
   snprintf(text, sizeof(text), "global: {poll_interval: 10ms}\n%s", nodes);
-  expect_error(text, "1:1: global: poll_interval must be between 100ms and 1h");
+  expect_error(text, "1:25: global.poll_interval must be between 100ms and 1h");
+  snprintf(text, sizeof(text), "global: {query_timeout: 2h}\n%s", nodes);
+  expect_error(text, "1:25: global.query_timeout must not be longer than 1h");
   snprintf(text, sizeof(text), "global: {poll_interval: 1s1s}\n%s", nodes);
   expect_error(text, "1:25: global.poll_interval: bad duration '1s1s' (use e.g. 500ms, 1s, 2m or "
                      "1m30s)");
@@ -503,8 +505,8 @@ static void test_mariadb_tls_errors(void **state) {
   expect_error(tls_config("{ca_file: ca.pem, cert_file: client.pem}"),
                "2:61: tls.cert_file: needs key_file (its private key)");
   expect_error(tls_config("{cert_file: client.pem, key_file: client.key}"),
-               "2:32: tls: verify_server_cert needs ca_file (the CA that signed the nodes' "
-               "certificates)");
+               "2:32: tls: ca_file (the CA that signed the nodes' certificates) is required "
+               "unless verify_server_cert is false");
   /* Wrong types. */
   expect_error(tls_config("true"), "2:32: tls: expected a mapping");
   expect_error(tls_config("{ca_file: [ca.pem]}"), "2:42: tls.ca_file: expected a path");
