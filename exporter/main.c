@@ -129,15 +129,20 @@ int main(int argc, char **argv) {
       .web = web, /* the server takes it over */
   };
   daemon.web_config_path = flags.web_config_file;
-  /* HTTP first: an address in use stops replmon before it polls anything. */
+  /* HTTP first: an address in use stops replmon before it polls anything. The lock makes a
+   * POST /-/reload that arrives meanwhile wait until the pollers exist. */
+  pthread_mutex_lock(&daemon.lock);
   int started = http_start(&http_options, &http);
   web = NULL; /* the server took it over, started or not */
+  if (started == 0) {
+    daemon.http = http;
+    started = pollers_start(config, daemon.store, &daemon.pollers);
+    if (started == 0)
+      notify_ready();
+  }
+  pthread_mutex_unlock(&daemon.lock);
   if (started != 0)
     goto out;
-  daemon.http = http;
-  if (pollers_start(config, daemon.store, &daemon.pollers) != 0)
-    goto out;
-  notify_ready();
 
   struct watch *watch = watch_new();
   for (;;) {

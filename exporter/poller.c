@@ -523,6 +523,8 @@ static bool same_probe(const struct config *oc, const struct target *o, const st
 
 int pollers_reload(struct pollers **set_io, struct config *config, struct snapshot_store *store) {
   struct pollers *old = *set_io;
+  if (!old)
+    return -EINVAL; /* nothing started yet: there is nothing to reload */
   struct pollers *next = set_new(config->n_targets);
   if (!next)
     return -ENOMEM;

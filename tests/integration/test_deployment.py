@@ -134,7 +134,34 @@ class TestDeployment(unittest.TestCase):
         with self.assertRaises(AssertionError):
             notify.next(bound=0.5)
 
-    def test_03_make_install_and_the_unit(self):
+    def test_03_reload_while_starting(self):
+        # POST /-/reload from the moment the port accepts, while the pollers of many nodes
+        # are still being started: the reload waits for them (it crashed replmon once).
+        config = os.path.join(self.workdir, "many.yml")
+        with open(config, "w") as f:
+            f.write("mariadb:\n  - cluster: c\n    user: u\n    nodes:\n")
+            for i in range(400):
+                f.write("      - {name: n%d, address: '127.0.0.1:1'}\n" % i)
+        for attempt in range(3):
+            port = free_port()
+            log = os.path.join(self.workdir, "race%d.log" % attempt)
+            proc = spawn([replmon_path(), "--config.file=" + config,
+                          "--web.listen-address=127.0.0.1:%d" % port], log)
+            self.procs.append(proc)
+            reloads, deadline = 0, time.monotonic() + BOUND_S
+            while reloads < 20 and time.monotonic() < deadline:
+                try:
+                    status = http(port, "/-/reload", method="POST", timeout=BOUND_S)[0]
+                    self.assertEqual(status, 200)
+                    reloads += 1
+                except OSError:
+                    self.assertIsNone(proc.poll(), open(log).read()[-2000:])
+                    time.sleep(0.005)
+            self.assertEqual(reloads, 20, open(log).read()[-2000:])
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(timeout=BOUND_S), 0, open(log).read()[-2000:])
+
+    def test_04_make_install_and_the_unit(self):
         dest = os.path.join(self.workdir, "dest")
         r = subprocess.run(["make", "--no-print-directory", "-C", REPO, "BUILD=" + build_dir(),
                             "install", "DESTDIR=" + dest, "PREFIX=/usr"],
@@ -166,7 +193,7 @@ class TestDeployment(unittest.TestCase):
         self.assertEqual(r.stdout.decode().strip(),
                          os.path.join(dest, "usr/share/man/man8/replmon.8"))
 
-    def test_04_man_page(self):
+    def test_05_man_page(self):
         # groff finds nothing to warn about...
         r = subprocess.run(["groff", "-man", "-ww", "-z", MAN_PAGE], capture_output=True,
                            timeout=60)
