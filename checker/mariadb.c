@@ -351,10 +351,16 @@ static bool is_client_error(unsigned errnum) {
   return errnum >= CR_MIN_ERROR && errnum <= CR_MAX_ERROR;
 }
 
-/* TLS or nothing: SSL_ENFORCE makes the library fail when the server offers no TLS. */
+/* TLS or nothing. With verify_server_cert libmariadb refuses a server that offers no TLS
+ * before it logs in; without, it would log in over plaintext (libmariadb 3.3 drops TLS when
+ * the server does not offer it), and only the cipher check after the connect catches that.
+ * So the login is limited to plugins that never send the password itself: a downgraded or
+ * fake server cannot ask for the cleartext one. */
 static int set_tls_options(MYSQL *conn, const struct mariadb_tls *tls) {
   my_bool on = 1, verify = tls->verify_server_cert;
   return mysql_optionsv(conn, MYSQL_OPT_SSL_ENFORCE, &on) ||
+         mysql_optionsv(conn, MARIADB_OPT_RESTRICTED_AUTH,
+                        "mysql_native_password,client_ed25519") ||
          mysql_optionsv(conn, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify) ||
          (tls->ca_file && mysql_optionsv(conn, MYSQL_OPT_SSL_CA, tls->ca_file)) ||
          (tls->cert_file && mysql_optionsv(conn, MYSQL_OPT_SSL_CERT, tls->cert_file)) ||
@@ -428,7 +434,7 @@ static int connect_node(struct mariadb_probe *probe, struct probe_error *err) {
     return reason == REASON_TIMEOUT ? -ETIMEDOUT : reason == REASON_AUTH ? -EACCES : -ECONNREFUSED;
   }
   if (t->tls.enabled && !mysql_get_ssl_cipher(conn)) {
-    /* Not expected with SSL_ENFORCE; checked so that no library version falls back quietly. */
+    /* A server without TLS, with verify_server_cert off: refused after the login. */
     probe_error_set(err, REASON_TLS, "connect: the connection is not TLS although tls is set");
     mysql_close(conn);
     return -EPROTO;

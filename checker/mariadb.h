@@ -99,8 +99,10 @@ void mariadb_status_clear(struct mariadb_status *s);
  * that a node that stops answering keeps its series. Returns 0 or -ENOMEM. */
 int mariadb_status_carry_unknown(const struct mariadb_status *from, struct mariadb_status *to);
 
-/* TLS for a connection. Enabled, the connection is TLS or fails with reason tls: there is no
- * fallback to plaintext. Paths are read by the client library at each connect. */
+/* TLS for a connection. Enabled, the connection is TLS or fails with reason tls: a session
+ * without TLS is never used (with verify_server_cert off, a server that offers no TLS is
+ * detected only after the login, which is limited to plugins that do not send the
+ * password). Paths are read by the client library at each connect. */
 struct mariadb_tls {
   bool enabled;
   const char *ca_file;   /* or NULL */
