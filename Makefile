@@ -138,7 +138,9 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CHECKER_SRC) $(EXPORTER_SRC) build/fuzz
 	build/fuzz/gen/build_features.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(filter %.c,$^) $(LIBS) -o $@
-build/fuzz/gen/%.h: $(BUILD)/gen/%.h
+# A static pattern rule: its targets are explicit, so make keeps them (not intermediate).
+FUZZ_GEN := build/fuzz/gen/revision.h build/fuzz/gen/build_features.h
+$(FUZZ_GEN): build/fuzz/gen/%.h: $(BUILD)/gen/%.h
 	@mkdir -p $(dir $@)
 	cp $< $@
 

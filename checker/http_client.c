@@ -72,7 +72,9 @@ struct http_client *http_client_new(const struct http_client_options *options) {
    * its attempts (10 s by default). Without this curl waits for its resolver thread when the
    * request times out, so the poll overruns connect_timeout; with it the thread is left to
    * finish (and free itself) on its own. */
+#if LIBCURL_VERSION_NUM >= 0x075700 /* 7.87.0 */
   curl_easy_setopt(c, CURLOPT_QUICK_EXIT, 1L);
+#endif
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, milliseconds(options->connect_timeout_s));
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, milliseconds(options->total_timeout_s));
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -103,15 +105,16 @@ void http_answer_clear(struct http_answer *answer) {
   answer->status = 0;
 }
 
-/* A time-out before any address was tried (curl clears the primary IP at the start of each
- * transfer) is the host name not resolving in time: like a name that does not resolve at
- * all, the server cannot be reached, so the poller backs off, and few abandoned resolver
- * threads (see CURLOPT_QUICK_EXIT) wait for a silent resolver at the same time. */
+/* A time-out before the name lookup finished (its time stays 0) is the host name not
+ * resolving in time: like a name that does not resolve at all, the server cannot be reached,
+ * so the poller backs off, and few abandoned resolver threads (see CURLOPT_QUICK_EXIT) wait
+ * for a silent resolver at the same time. A host that drops the SYN has resolved: timeout,
+ * as the stream probe and MariaDB call it. */
 static enum probe_reason classify(CURL *c, CURLcode code) {
-  char *ip = NULL;
+  curl_off_t lookup = -1;
   switch (code) {
   case CURLE_OPERATION_TIMEDOUT:
-    if (curl_easy_getinfo(c, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip && !*ip)
+    if (curl_easy_getinfo(c, CURLINFO_NAMELOOKUP_TIME_T, &lookup) == CURLE_OK && lookup == 0)
       return REASON_CONNECT;
     return REASON_TIMEOUT;
   case CURLE_GOT_NOTHING:
