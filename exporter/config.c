@@ -98,11 +98,13 @@ static int visit_global(struct yaml_file *p, const yaml_node_t *key, yaml_node_t
     if (strcmp(yf_scalar(key), durations[i].name) == 0) {
       char what[64];
       snprintf(what, sizeof(what), "global.%s", durations[i].name);
-      int rc = expect_duration(p, value, what, durations[i].field);
+      double *seconds = durations[i].field;
+      int rc = expect_duration(p, value, what, seconds);
       /* Ranges are checked here so that the error points at the value itself. */
-      if (!rc && i == 0 && (*durations[i].field < 0.1 || *durations[i].field > 3600))
+      if (!rc && seconds == &c->poll_interval_s && (*seconds < 0.1 || *seconds > 3600))
         rc = yf_fail(p, value, "%s must be between 100ms and 1h", what);
-      if (!rc && (i == 1 || i == 2) && *durations[i].field > 3600)
+      bool timeout = seconds == &c->connect_timeout_s || seconds == &c->query_timeout_s;
+      if (!rc && timeout && *seconds > 3600)
         rc = yf_fail(p, value, "%s must not be longer than 1h", what);
       return rc;
     }

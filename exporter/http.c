@@ -26,10 +26,10 @@
 
 #define CONTENT_TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
 /* Each connection's pool, which bounds the request line and headers (about 36 KiB of them;
- * 414 or 431 beyond). Above 32 KiB
- * libmicrohttpd maps each connection's pool with mmap and unmaps it when the connection
- * closes; at 32 KiB or less it mallocs the pool, and the freed pools stay in the heap: after
- * 128 scrapers came and went, RSS stayed 3.8-6.6 MB higher, against 0.3-0.4 MB with mmap. */
+ * 414 or 431 beyond). Above 32 KiB libmicrohttpd maps each connection's pool with mmap and
+ * unmaps it when the connection closes; at 32 KiB or less it mallocs the pool, and the freed
+ * pools stay in the heap: after 128 scrapers came and went, RSS stayed 3.8-6.6 MB higher,
+ * against 0.3-0.4 MB with mmap. */
 #define CONNECTION_MEMORY_LIMIT (36 * 1024)
 
 /* *req_cls after a request's first call: this marker, or the running /probe job. */
