@@ -297,14 +297,16 @@ def replmon_path():
 
 
 class Replmon:
-    """One replmon process on a free port, stderr to a log file."""
+    """One replmon process on a free port, stderr to a log file. prefix: a command that
+    execs replmon (e.g. `ip netns exec NS`), so that the PID stays replmon's."""
 
-    def __init__(self, workdir, config, tag):
+    def __init__(self, workdir, config, tag, prefix=()):
         self.config = config
         self.port = free_port()
         self.log = os.path.join(workdir, "replmon-%s.log" % tag)
-        self.argv = [replmon_path(), "--config.file=" + config,
-                     "--web.listen-address=127.0.0.1:%d" % self.port, "--log.level=debug"]
+        self.argv = list(prefix) + [replmon_path(), "--config.file=" + config,
+                                    "--web.listen-address=127.0.0.1:%d" % self.port,
+                                    "--log.level=debug"]
         self.proc = spawn(self.argv, self.log)
 
     def wait_serving(self, bound=15.0):

@@ -57,8 +57,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import common  # noqa: E402
 import netns  # noqa: E402
-from common import (FixtureCase, Metrics, Replmon, free_port, http, is_nan,  # noqa: E402
-                    replmon_path, scrape, spawn)
+from common import FixtureCase, Metrics, Replmon, http, is_nan, scrape  # noqa: E402
 from mariadb_pair import Pair, PairReplmonCase  # noqa: E402
 from xmpp_servers import OpenfireReplay  # noqa: E402
 
@@ -172,20 +171,12 @@ class _Watch:
 # --------------------------------------------------------------------------------------
 # Part 1: a partition between the two nodes
 
-class HostsReplmon(Replmon):
-    """common.Replmon run in a mount namespace of its own (unshare) where hosts_file is
-    /etc/hosts: the names of the nodes resolve to 127.0.0.1 for replmon only. unshare and
-    sh exec, so the PID is replmon's."""
-
-    def __init__(self, workdir, config, tag, hosts_file):
-        self.config = config
-        self.port = free_port()
-        self.log = os.path.join(workdir, "replmon-%s.log" % tag)
-        self.argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                     'mount --bind "$0" /etc/hosts && exec "$@"', hosts_file,
-                     replmon_path(), "--config.file=" + config,
-                     "--web.listen-address=127.0.0.1:%d" % self.port, "--log.level=debug"]
-        self.proc = spawn(self.argv, self.log)
+def hosts_prefix(hosts_file):
+    """A command prefix that runs replmon in a mount namespace of its own (unshare) where
+    hosts_file is /etc/hosts: the names of the nodes resolve to 127.0.0.1 for replmon only.
+    unshare and sh exec, so the PID is replmon's."""
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            'mount --bind "$0" /etc/hosts && exec "$@"', hosts_file]
 
 
 class TestPartition(PairReplmonCase):
@@ -236,7 +227,7 @@ class TestPartition(PairReplmonCase):
             cluster_extra="    heartbeat: {table: replmon.heartbeat, write: true}\n"
                           "    stall_after: %gs\n" % STALL_AFTER_S)
         cls.config = config
-        cls.replmon = HostsReplmon(cls.workdir, config, cls.REPLMON_TAG, hosts)
+        cls.replmon = Replmon(cls.workdir, config, cls.REPLMON_TAG, hosts_prefix(hosts))
         cls.replmon.wait_serving()
 
     @classmethod
@@ -541,20 +532,6 @@ class DnsStub:
         self.sock.close()
 
 
-class NsReplmon(Replmon):
-    """common.Replmon started with `ip netns exec NS` (its /etc/netns files bind-mounted;
-    ip execs, so the PID is replmon's)."""
-
-    def __init__(self, workdir, config, tag, ns):
-        self.config = config
-        self.port = free_port()
-        self.log = os.path.join(workdir, "replmon-%s.log" % tag)
-        self.argv = ns.prefix() + [replmon_path(), "--config.file=" + config,
-                                   "--web.listen-address=127.0.0.1:%d" % self.port,
-                                   "--log.level=debug"]
-        self.proc = spawn(self.argv, self.log)
-
-
 class TestHostileXMPP(FixtureCase):
     LABEL = LABEL
     WORKDIR_PREFIX = "replmon-faults-xmpp-"
@@ -602,7 +579,8 @@ class TestHostileXMPP(FixtureCase):
         cls.servers = {name: _Server(h) for name, _, h, _ in cls.HOSTILE if h is not None}
         cls.bad_host = "nowhere-%d.invalid" % os.getpid()
         cls.config = cls.write_config(hostile=False)
-        cls.replmon = NsReplmon(cls.workdir, cls.config, cls.REPLMON_TAG, cls.ns)
+        # `ip netns exec` bind-mounts the namespace's /etc/netns files and execs.
+        cls.replmon = Replmon(cls.workdir, cls.config, cls.REPLMON_TAG, cls.ns.prefix())
         cls.replmon.wait_serving()
 
     @classmethod
