@@ -26,8 +26,10 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS) $(CFLAGS) -Ichecker -Iexporter -
 	$(PKG_CFLAGS) -MMD -MP
 LIBS = $(PKG_LIBS) -lpthread -lm
 
-CHECKER_SRC := $(filter-out checker/replmon_check.c,$(wildcard checker/*.c))
-EXPORTER_SRC := $(filter-out exporter/main.c,$(wildcard exporter/*.c))
+CHECKER_SRC := $(wildcard checker/*.c)
+# The two programs' main functions sit above both folders: only they see checker/ and exporter/.
+MAIN_SRC := exporter/main.c exporter/check_main.c
+EXPORTER_SRC := $(filter-out $(MAIN_SRC),$(wildcard exporter/*.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 
 CHECKER_OBJ := $(CHECKER_SRC:%.c=$(BUILD)/obj/%.o)
@@ -36,7 +38,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all check deps lint unit integration dashboards demo asan valgrind fuzz bench bench-quick soak \
 	install clean format
-PROGRAMS := $(BUILD)/replmon $(if $(wildcard checker/replmon_check.c),$(BUILD)/replmon-check)
+PROGRAMS := $(BUILD)/replmon $(BUILD)/replmon-check
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
@@ -61,9 +63,9 @@ $(BUILD)/replmon: $(BUILD)/obj/exporter/main.o $(EXPORTER_OBJ) $(CHECKER_OBJ)
 	$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
 
 # The one-shot check shares the probes, pollers, snapshot and health code with the daemon.
-$(BUILD)/replmon-check: $(BUILD)/obj/checker/replmon_check.o $(EXPORTER_OBJ) $(CHECKER_OBJ)
+$(BUILD)/replmon-check: $(BUILD)/obj/exporter/check_main.o $(EXPORTER_OBJ) $(CHECKER_OBJ)
 	$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
-$(BUILD)/obj/checker/replmon_check.o: $(BUILD)/gen/revision.h
+$(BUILD)/obj/exporter/check_main.o: $(BUILD)/gen/revision.h
 
 $(BUILD)/tests/%: tests/unit/%.c $(EXPORTER_OBJ) $(CHECKER_OBJ)
 	@mkdir -p $(dir $@)

@@ -1,3 +1,4 @@
+/* replmon-check: the main function of the one-shot check. */
 /* replmon-check: one health check without a daemon, for cron, Nagios/Icinga, keepalived and
  * people at a shell. It loads the daemon's configuration, runs the daemon's own pollers
  * until every node it needs was polled twice (the second round gives the heartbeat lag its
