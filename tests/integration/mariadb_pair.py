@@ -596,7 +596,6 @@ class PairReplmonCase(FixtureCase):
 
 if __name__ == "__main__":
     # Self-check: python3 mariadb_pair.py [workdir]
-    import shutil
     import tempfile
     install_signal_handlers()
     wd = sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp(prefix="mariadb-pair-")
