@@ -177,7 +177,7 @@ class TestDashboards(unittest.TestCase):
             m = re.match(r"^\s*alertname:\s*(\S+)\s*$", line)
             if not m:
                 continue
-            nxt = next((l for l in lines[i + 1:] if "exp_alerts" in l), "")
+            nxt = next((line for line in lines[i + 1:] if "exp_alerts" in line), "")
             (quiet if re.search(r"exp_alerts:\s*\[\]", nxt) else fires).add(m.group(1))
         self.assertEqual(sorted(set(alerts) - fires), [],
                          "alerts never expected to fire in rules_test.yml")

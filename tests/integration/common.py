@@ -243,8 +243,8 @@ class Metrics:
         return found[0][2] if found else None
 
     def lines(self, *needles):
-        return "\n".join(l for l in self.text.split("\n")
-                         if l and not l.startswith("#") and all(n in l for n in needles))
+        return "\n".join(line for line in self.text.split("\n")
+                         if line and not line.startswith("#") and all(n in line for n in needles))
 
 
 def is_nan(v):

@@ -333,7 +333,8 @@ class TestMariaDBTLS(FixtureCase):
         log = self.replmon.log_text()
         for secret in USERS.values():
             self.assertNotIn(secret, log)
-        body = [l for l in self.client_key.splitlines() if l and not l.startswith("-----")]
+        body = [line for line in self.client_key.splitlines()
+                if line and not line.startswith("-----")]
         self.assertTrue(body)
         for line in body:
             self.assertNotIn(line, log)

@@ -95,7 +95,7 @@ def write_config(pair, path, workdir, links=None):
     extra = ("    heartbeat: {table: replmon.heartbeat, write: true}\n"
              "    mode: multi-master\n")
     if links is not None:
-        extra += "    links: [%s]\n" % ", ".join('"%s"' % l for l in links)
+        extra += "    links: [%s]\n" % ", ".join('"%s"' % link for link in links)
     return pair.write_replmon_config(
         path, "monitor", os.path.join(workdir, "monitor.pass"), poll_interval="%gs" % POLL_S,
         connect_timeout="%gs" % CONNECT_S, query_timeout="%gs" % QUERY_S, cluster=CLUSTER,
