@@ -251,7 +251,6 @@ class TestDashboards(unittest.TestCase):
         self.assertEqual(unknown, [], "metrics in README.md the linter does not know")
         self.assertTrue(check_queries.dashboard_queries())
 
-
     def test_10_readme_lists_every_alert(self):
         with open(RULES, encoding="utf-8") as f:
             alerts = alert_names(f.read())

@@ -173,7 +173,8 @@ def tail(path, lines=40):
 # --------------------------------------------------------------------------------------
 # Text exposition format (version 0.0.4)
 
-_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?[ \t]+(\S+)(?:[ \t]+(-?\d+))?[ \t]*$")
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?"
+                     r"[ \t]+(\S+)(?:[ \t]+(-?\d+))?[ \t]*$")
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
@@ -400,7 +401,6 @@ class ReplmonCase(unittest.TestCase):
         if contract and seconds > cls.CONTRACT_S:
             raise AssertionError("fault %s showed after %.2f s, over the %.1f s the contract "
                                  "allows" % (name, seconds, cls.CONTRACT_S))
-
 
     def watch_fault(self, name, detect, min_scrapes, during, port=None):
         """Scrapes every SCRAPE_EVERY_S from now on (the fault has just been caused) until

@@ -604,7 +604,8 @@ if __name__ == "__main__":
         t0 = time.monotonic()
         p.start()
         p.wait_replicating(30)
-        print("replicating after %.1f s; ports %d %d" % (time.monotonic() - t0, p.port(0), p.port(1)))
+        print("replicating after %.1f s; ports %d %d"
+              % (time.monotonic() - t0, p.port(0), p.port(1)))
         p.sql(0, "INSERT INTO app.t (id, v) VALUES (1, 10)")
         p.sql(1, "INSERT INTO app.t (id, v) VALUES (2, 20)")
         p.sync()

@@ -570,7 +570,7 @@ xmpp:
         """No secret served, logged or on the command line; SIGTERM stops replmon cleanly."""
         rm = type(self).replmon
         secrets_ = [s.encode() for s in (ADMIN_PASSWORD, WRONG_PASSWORD, OPENFIRE_SECRET,
-                                          OPENFIRE_BASIC[1])]
+                                         OPENFIRE_BASIC[1])]
         for path in ("/", "/metrics"):
             body = http(rm.port, path)[2]
             for s in secrets_:
