@@ -179,10 +179,19 @@ FORMAT_FILES = $(wildcard checker/*.[ch] exporter/*.[ch] tests/unit/*.[ch])
 format:
 	clang-format -i $(FORMAT_FILES)
 
-# Style and static analysis; both must print nothing.
+# Every Python file under tests/ and dashboards/: *.py and the scripts without a suffix
+# (tests/bench/run, ...) found by their python3 shebang.
+PYTHON_FILES = $(sort $(shell find tests dashboards -type f \( -name '*.py' -o -exec sh -c \
+	'head -n1 "$$1" | grep -q "^\#!.*python3"' sh {} \; \) -print))
+# Debian's python3-flake8 is installed for /usr/bin/python3; another python3 first in PATH
+# (pyenv, a virtualenv) would not see it.
+FLAKE8 ?= /usr/bin/python3 -m flake8
+
+# Style and static analysis; all must print nothing.
 lint:
 	clang-format --dry-run -Werror $(FORMAT_FILES)
 	cppcheck --quiet --error-exitcode=1 --inline-suppr --enable=warning,performance,portability \
 	  --std=c11 -Ichecker -Iexporter checker exporter
+	$(FLAKE8) $(PYTHON_FILES)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
