@@ -175,7 +175,7 @@ soak: $(BUILD)/replmon
 clean:
 	rm -rf build
 
-FORMAT_FILES = $(wildcard checker/*.[ch] exporter/*.[ch] tests/unit/*.[ch])
+FORMAT_FILES = $(wildcard checker/*.[ch] exporter/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c)
 format:
 	clang-format -i $(FORMAT_FILES)
 
@@ -191,7 +191,7 @@ FLAKE8 ?= /usr/bin/python3 -m flake8
 lint:
 	clang-format --dry-run -Werror $(FORMAT_FILES)
 	cppcheck --quiet --error-exitcode=1 --inline-suppr --enable=warning,performance,portability \
-	  --std=c11 -Ichecker -Iexporter checker exporter
+	  --std=c11 -Ichecker -Iexporter checker exporter tests/unit tests/fuzz
 	$(FLAKE8) $(PYTHON_FILES)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
