@@ -193,5 +193,6 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --inline-suppr --enable=warning,performance,portability \
 	  --std=c11 -Ichecker -Iexporter checker exporter tests/unit tests/fuzz
 	$(FLAKE8) $(PYTHON_FILES)
+	tests/lint-includes.sh
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
