@@ -125,8 +125,10 @@ install: $(PROGRAMS)
 	install -D -m 0644 exporter/replmon.service $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.service
 	install -D -m 0644 exporter/replmon.example.yml $(DESTDIR)$(PREFIX)/share/doc/replmon/replmon.example.yml
 	install -D -m 0644 exporter/replmon.8 $(DESTDIR)$(PREFIX)/share/man/man8/replmon.8
+	install -D -m 0644 exporter/replmon-check.1 $(DESTDIR)$(PREFIX)/share/man/man1/replmon-check.1
 	sed -i 's|/usr/local/|$(PREFIX)/|g' $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.service \
-	  $(DESTDIR)$(PREFIX)/share/man/man8/replmon.8
+	  $(DESTDIR)$(PREFIX)/share/man/man8/replmon.8 \
+	  $(DESTDIR)$(PREFIX)/share/man/man1/replmon-check.1
 	$(if $(HAVE_LIBSYSTEMD),,sed -i 's|^Type=notify$$|Type=simple|' \
 	  $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.service)
 
