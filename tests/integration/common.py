@@ -291,7 +291,16 @@ def scrape(port, timeout=5.0):
 # replmon
 
 def replmon_path():
-    p = os.environ.get("REPLMON", "build/replmon")
+    return _binary_path("REPLMON", "build/replmon")
+
+
+def replmon_check_path():
+    return _binary_path("REPLMON_CHECK", "build/replmon-check")
+
+
+def _binary_path(variable, default):
+    """$variable or default; a relative path from the current directory, else the repo."""
+    p = os.environ.get(variable, default)
     if not os.path.isabs(p):
         p = p if os.path.exists(p) else os.path.join(REPO, p)
     return os.path.abspath(p)
