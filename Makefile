@@ -125,8 +125,10 @@ install: $(PROGRAMS)
 	install -D -m 0644 exporter/replmon.service $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.service
 	install -D -m 0644 exporter/replmon.example.yml $(DESTDIR)$(PREFIX)/share/doc/replmon/replmon.example.yml
 	install -D -m 0644 exporter/replmon.8 $(DESTDIR)$(PREFIX)/share/man/man8/replmon.8
+	install -D -m 0644 exporter/replmon-check.1 $(DESTDIR)$(PREFIX)/share/man/man1/replmon-check.1
 	sed -i 's|/usr/local/|$(PREFIX)/|g' $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.service \
-	  $(DESTDIR)$(PREFIX)/share/man/man8/replmon.8
+	  $(DESTDIR)$(PREFIX)/share/man/man8/replmon.8 \
+	  $(DESTDIR)$(PREFIX)/share/man/man1/replmon-check.1
 	$(if $(HAVE_LIBSYSTEMD),,sed -i 's|^Type=notify$$|Type=simple|' \
 	  $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.service)
 
@@ -175,14 +177,24 @@ soak: $(BUILD)/replmon
 clean:
 	rm -rf build
 
-FORMAT_FILES = $(wildcard checker/*.[ch] exporter/*.[ch] tests/unit/*.[ch])
+FORMAT_FILES = $(wildcard checker/*.[ch] exporter/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c)
 format:
 	clang-format -i $(FORMAT_FILES)
 
-# Style and static analysis; both must print nothing.
+# Every Python file under tests/ and dashboards/: *.py and the scripts without a suffix
+# (tests/bench/run, ...) found by their python3 shebang.
+PYTHON_FILES = $(sort $(shell find tests dashboards -type f \( -name '*.py' -o -exec sh -c \
+	'head -n1 "$$1" | grep -q "^\#!.*python3"' sh {} \; \) -print))
+# Debian's python3-flake8 is installed for /usr/bin/python3; another python3 first in PATH
+# (pyenv, a virtualenv) would not see it.
+FLAKE8 ?= /usr/bin/python3 -m flake8
+
+# Style and static analysis; all must print nothing.
 lint:
 	clang-format --dry-run -Werror $(FORMAT_FILES)
 	cppcheck --quiet --error-exitcode=1 --inline-suppr --enable=warning,performance,portability \
-	  --std=c11 -Ichecker -Iexporter checker exporter
+	  --std=c11 -Ichecker -Iexporter checker exporter tests/unit tests/fuzz
+	$(FLAKE8) $(PYTHON_FILES)
+	tests/lint-includes.sh
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -390,7 +390,7 @@ def node_detail():
     L.add(stat("Since the last good poll", "time() - replmon_last_success_timestamp_seconds: "
                "how long ago replmon last polled $node successfully (empty if never).",
                [target("time() - (%s > 0)" % sel("replmon_last_success_timestamp_seconds",
-                                                   'kind="mariadb", ' + N), "{{node}}")],
+                                                 'kind="mariadb", ' + N), "{{node}}")],
                "s", None, thresholds("green", (5, "orange"), (60, "red")), decimals=1,
                text_mode="value"), 4, 4)
     L.row()

@@ -25,6 +25,8 @@ import socketserver
 import sys
 import threading
 
+# Prosody ends a UNIT line without a unit in a space, written \x20 here so that no editor
+# strips it.
 PROSODY_METRICS = b"""# HELP prosody_stats_collection_seconds stats.collection times
 # UNIT prosody_stats_collection_seconds seconds
 # TYPE prosody_stats_collection_seconds histogram
@@ -39,7 +41,7 @@ prosody_stats_collection_seconds_count 3
 prosody_stats_collection_seconds_created 1795335518.3243961
 prosody_stats_collection_seconds_sum 5.6743621826171875e-05
 # HELP prosody_mod_c2s__encrypted Encrypted connections
-# UNIT prosody_mod_c2s__encrypted 
+# UNIT prosody_mod_c2s__encrypted\x20
 # TYPE prosody_mod_c2s__encrypted counter
 # HELP prosody_stats_processing_seconds stats.processing times
 # UNIT prosody_stats_processing_seconds seconds
@@ -55,10 +57,10 @@ prosody_stats_processing_seconds_count 3
 prosody_stats_processing_seconds_created 1795335518.3244228
 prosody_stats_processing_seconds_sum 5.9604644775390625e-06
 # HELP prosody_mod_s2s_auth_certs__checked Certificate validation results
-# UNIT prosody_mod_s2s_auth_certs__checked 
+# UNIT prosody_mod_s2s_auth_certs__checked\x20
 # TYPE prosody_mod_s2s_auth_certs__checked counter
 # HELP prosody_mod_c2s__connections Established c2s connections
-# UNIT prosody_mod_c2s__connections 
+# UNIT prosody_mod_c2s__connections\x20
 # TYPE prosody_mod_c2s__connections gauge
 prosody_mod_c2s__connections{host="chat.test",type="c2s",ip_family="ipv6"} 0
 prosody_mod_c2s__connections{host="chat.test",type="c2s",ip_family="ipv4"} 2

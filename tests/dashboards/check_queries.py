@@ -173,7 +173,7 @@ def check_rules(prom, groups, dashboards_queries=(), expected_file=RULES_FILE):
                 problems.append("%s: never evaluated" % where)
             elif r.get("health") != "ok":
                 problems.append("%s: health %s: %s" % (where, r.get("health"),
-                                                        r.get("lastError", "")))
+                                                       r.get("lastError", "")))
             status, answer = prom.query(r["query"])
             if status != 200 or answer.get("status") != "success":
                 problems.append("%s: Prometheus refused its expression: %s" % (

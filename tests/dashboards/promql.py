@@ -277,7 +277,7 @@ class _Parser:
     def binop_here(self):
         t = self.peek()
         if t[0] == "op" and t[1] in {"+", "-", "*", "/", "%", "^", "==", "!=", "<", "<=",
-                                       ">", ">="}:
+                                     ">", ">="}:
             return t[1]
         if t[0] == "ident" and t[1] in (SET_OPS | {"atan2"}):
             return t[1]

@@ -177,7 +177,7 @@ class TestDashboards(unittest.TestCase):
             m = re.match(r"^\s*alertname:\s*(\S+)\s*$", line)
             if not m:
                 continue
-            nxt = next((l for l in lines[i + 1:] if "exp_alerts" in l), "")
+            nxt = next((line for line in lines[i + 1:] if "exp_alerts" in line), "")
             (quiet if re.search(r"exp_alerts:\s*\[\]", nxt) else fires).add(m.group(1))
         self.assertEqual(sorted(set(alerts) - fires), [],
                          "alerts never expected to fire in rules_test.yml")
@@ -250,7 +250,6 @@ class TestDashboards(unittest.TestCase):
                          and not any(k.startswith(m) for k in lint_dashboards.METRICS))
         self.assertEqual(unknown, [], "metrics in README.md the linter does not know")
         self.assertTrue(check_queries.dashboard_queries())
-
 
     def test_10_readme_lists_every_alert(self):
         with open(RULES, encoding="utf-8") as f:

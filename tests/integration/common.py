@@ -173,7 +173,8 @@ def tail(path, lines=40):
 # --------------------------------------------------------------------------------------
 # Text exposition format (version 0.0.4)
 
-_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?[ \t]+(\S+)(?:[ \t]+(-?\d+))?[ \t]*$")
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?"
+                     r"[ \t]+(\S+)(?:[ \t]+(-?\d+))?[ \t]*$")
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
@@ -243,8 +244,8 @@ class Metrics:
         return found[0][2] if found else None
 
     def lines(self, *needles):
-        return "\n".join(l for l in self.text.split("\n")
-                         if l and not l.startswith("#") and all(n in l for n in needles))
+        return "\n".join(line for line in self.text.split("\n")
+                         if line and not line.startswith("#") and all(n in line for n in needles))
 
 
 def is_nan(v):
@@ -290,7 +291,16 @@ def scrape(port, timeout=5.0):
 # replmon
 
 def replmon_path():
-    p = os.environ.get("REPLMON", "build/replmon")
+    return _binary_path("REPLMON", "build/replmon")
+
+
+def replmon_check_path():
+    return _binary_path("REPLMON_CHECK", "build/replmon-check")
+
+
+def _binary_path(variable, default):
+    """$variable or default; a relative path from the current directory, else the repo."""
+    p = os.environ.get(variable, default)
     if not os.path.isabs(p):
         p = p if os.path.exists(p) else os.path.join(REPO, p)
     return os.path.abspath(p)
@@ -400,7 +410,6 @@ class ReplmonCase(unittest.TestCase):
         if contract and seconds > cls.CONTRACT_S:
             raise AssertionError("fault %s showed after %.2f s, over the %.1f s the contract "
                                  "allows" % (name, seconds, cls.CONTRACT_S))
-
 
     def watch_fault(self, name, detect, min_scrapes, during, port=None):
         """Scrapes every SCRAPE_EVERY_S from now on (the fault has just been caused) until

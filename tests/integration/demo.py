@@ -120,11 +120,11 @@ def main():
                 with opener.open(base + "/metrics", timeout=2) as r:
                     body = r.read().decode("utf-8")
                 lines = body.splitlines()
-                up = [l for l in lines if l.startswith("mariadb_up{")]
+                up = [line for line in lines if line.startswith("mariadb_up{")]
                 want = '{cluster="%s",node="%s"} %d' % (XMPP_CLUSTER, XMPP_NODE, len(clients))
-                xmpp_ready = ej is None or any(l.startswith("xmpp_c2s_sessions") and
-                                               l.endswith(want) for l in lines)
-                if len(up) >= 2 and all(l.endswith(" 1") for l in up) and xmpp_ready:
+                xmpp_ready = ej is None or any(line.startswith("xmpp_c2s_sessions") and
+                                               line.endswith(want) for line in lines)
+                if len(up) >= 2 and all(line.endswith(" 1") for line in up) and xmpp_ready:
                     break
             except OSError:
                 pass

@@ -596,7 +596,6 @@ class PairReplmonCase(FixtureCase):
 
 if __name__ == "__main__":
     # Self-check: python3 mariadb_pair.py [workdir]
-    import shutil
     import tempfile
     install_signal_handlers()
     wd = sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp(prefix="mariadb-pair-")
@@ -605,7 +604,8 @@ if __name__ == "__main__":
         t0 = time.monotonic()
         p.start()
         p.wait_replicating(30)
-        print("replicating after %.1f s; ports %d %d" % (time.monotonic() - t0, p.port(0), p.port(1)))
+        print("replicating after %.1f s; ports %d %d"
+              % (time.monotonic() - t0, p.port(0), p.port(1)))
         p.sql(0, "INSERT INTO app.t (id, v) VALUES (1, 10)")
         p.sql(1, "INSERT INTO app.t (id, v) VALUES (2, 20)")
         p.sync()

@@ -86,7 +86,7 @@ def write_config(pair, path, workdir, ej=None):
                  "        api_url: %s\n"
                  "        c2s_address: %s\n"
                  "        domain: %s\n" % (XMPP_CLUSTER, ej.api_url(), ej.c2s_address(),
-                                          ej.domain))
+                                           ej.domain))
     with open(path, "w") as f:
         f.write(text)
     return path

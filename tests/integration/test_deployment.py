@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Deployment: `make install` into a staging directory, the systemd unit as systemd reads it,
 readiness through sd_notify ($NOTIFY_SOCKET, as systemd's Type=notify sets it) and the man
-page. No database is needed: the one node points at a closed port.
+pages of replmon and replmon-check. No database is needed: the one node points at a closed
+port.
 
     python3 tests/integration/test_deployment.py [-v]
 """
@@ -16,16 +17,16 @@ import sys
 import tempfile
 import time
 import unittest
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from common import (free_port, http, replmon_path, run_suite, spawn,  # noqa: E402
-                    stop_process)
+from common import (free_port, http, replmon_check_path, replmon_path, run_suite,  # noqa: E402
+                    spawn, stop_process)
 
 BOUND_S = 15.0
 MAN_PAGE = os.path.join(REPO, "exporter", "replmon.8")
+CHECK_MAN_PAGE = os.path.join(REPO, "exporter", "replmon-check.1")
 
 
 def build_dir():
@@ -169,8 +170,13 @@ class TestDeployment(unittest.TestCase):
         self.assertEqual(r.returncode, 0, (r.stdout + r.stderr).decode())
         for path in ("usr/bin/replmon", "usr/bin/replmon-check",
                      "usr/lib/systemd/system/replmon.service", "usr/share/man/man8/replmon.8",
+                     "usr/share/man/man1/replmon-check.1",
                      "usr/share/doc/replmon/replmon.example.yml"):
             self.assertTrue(os.path.isfile(os.path.join(dest, path)), path)
+        # The man pages name the paths of this PREFIX.
+        for page in ("man8/replmon.8", "man1/replmon-check.1"):
+            with open(os.path.join(dest, "usr/share/man", page)) as f:
+                self.assertNotIn("/usr/local/", f.read(), page)
         unit_path = os.path.join(dest, "usr/lib/systemd/system/replmon.service")
         with open(unit_path) as f:
             unit = f.read()
@@ -187,29 +193,43 @@ class TestDeployment(unittest.TestCase):
                            capture_output=True, timeout=60)
         out = (r.stdout + r.stderr).decode()
         self.assertEqual((r.returncode, out), (0, ""))
-        # The installed man page is the one man finds.
-        r = subprocess.run(["man", "-w", "replmon"], capture_output=True, timeout=60,
-                           env=dict(os.environ, MANPATH=os.path.join(dest, "usr/share/man")))
-        self.assertEqual(r.stdout.decode().strip(),
-                         os.path.join(dest, "usr/share/man/man8/replmon.8"))
+        # The installed man pages are the ones man finds.
+        for name, page in (("replmon", "man8/replmon.8"),
+                           ("replmon-check", "man1/replmon-check.1")):
+            r = subprocess.run(["man", "-w", name], capture_output=True, timeout=60,
+                               env=dict(os.environ, MANPATH=os.path.join(dest, "usr/share/man")))
+            self.assertEqual(r.stdout.decode().strip(),
+                             os.path.join(dest, "usr/share/man", page))
 
-    def test_05_man_page(self):
-        # groff finds nothing to warn about...
-        r = subprocess.run(["groff", "-man", "-ww", "-z", MAN_PAGE], capture_output=True,
+    def man_page_text(self, page, binary, min_flags):
+        """Checks that groff finds nothing to warn about in page and that it documents every
+        flag of binary's --help (at least min_flags); returns the page as man prints it."""
+        r = subprocess.run(["groff", "-man", "-ww", "-z", page], capture_output=True,
                            timeout=60)
         self.assertEqual((r.returncode, (r.stdout + r.stderr).decode()), (0, ""))
-        # ...and every flag of --help is documented.
-        r = subprocess.run([replmon_path(), "--help"], capture_output=True, timeout=30)
+        r = subprocess.run([binary, "--help"], capture_output=True, timeout=30)
         flags = set(re.findall(r"^\s+(--[a-z.-]+)", r.stdout.decode(), re.M))
-        self.assertGreaterEqual(len(flags), 8, r.stdout)
-        text = subprocess.run(["man", "-l", MAN_PAGE], capture_output=True, timeout=60,
+        self.assertGreaterEqual(len(flags), min_flags, r.stdout)
+        text = subprocess.run(["man", "-l", page], capture_output=True, timeout=60,
                               env=dict(os.environ, MANWIDTH="100")).stdout.decode()
         text = re.sub(".\b", "", text)  # overstrike from man's formatter
         for flag in sorted(flags):
             self.assertIn(flag, text, flag)
+        return text
+
+    def test_05_man_page(self):
+        text = self.man_page_text(MAN_PAGE, replmon_path(), 8)
         # Every endpoint of the HTTP server is there too.
         for path in ("/metrics", "/health/", "/probe?target=", "/-/healthy", "/-/reload"):
             self.assertIn(path, text, path)
+
+    def test_06_check_man_page(self):
+        text = self.man_page_text(CHECK_MAN_PAGE, replmon_check_path(), 6)
+        # Every exit status, each format, the environment variable the check reads.
+        for status, state in enumerate(("OK", "WARNING", "CRITICAL", "UNKNOWN")):
+            self.assertRegex(text, r"(?m)^\s+%d\s+%s:" % (status, state))
+        for word in ("FORMATS", "   text", "   nagios", "   json", "NO_COLOR", "replmon(8)"):
+            self.assertIn(word, text, word)
 
 
 if __name__ == "__main__":

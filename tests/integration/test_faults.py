@@ -77,8 +77,9 @@ IO_BOUND_S = SLAVE_NET_TIMEOUT_S + 2 * POLL_S + 3.0  # the IO thread notices by 
 HOSTILE_WATCH_S = float(os.environ.get("FAULTS_WATCH_S", 60))  # polling the hostile nodes
 RSS_GROWTH_BOUND = 8 << 20   # bytes above the RSS before the hostile nodes came
 FD_SLACK_PER_NODE = 3        # open fds per hostile API node: its connection, curl's pair
-RESOLVERS_WAITING = 3        # resolver threads left waiting for the silent resolver (10 s) by
-                             # polls that gave up after 1 s, backing off up to 5 s
+# Resolver threads left waiting for the silent resolver (10 s) by polls that gave up after
+# 1 s, backing off up to 5 s.
+RESOLVERS_WAITING = 3
 HUGE_BYTES = 100 << 20
 TIMINGS = []
 

@@ -236,7 +236,7 @@ class TestMariaDB(mariadb_pair.PairReplmonCase):
                     self.fail("no 'GRANT SLAVE MONITOR ON *.* TO' in the log:\n%s"
                               % rm.log_text()[-3000:])
                 time.sleep(0.2)
-            hint = [l for l in rm.log_text().splitlines() if "GRANT SLAVE MONITOR" in l]
+            hint = [line for line in rm.log_text().splitlines() if "GRANT SLAVE MONITOR" in line]
             print("\n    log: %s" % hint[0][:300], flush=True)
             self.assertIn("Access denied", hint[0], "the server's error text belongs in the log")
         finally:
@@ -268,7 +268,8 @@ class TestMariaDB(mariadb_pair.PairReplmonCase):
                               % new[-3000:])
                 time.sleep(0.1)
             self.record_timing("sighup_bad_config", time.monotonic() - t0, contract=False)
-            print("    log: %s" % [l for l in new.splitlines() if "level=error" in l][0][:300])
+            error_lines = [line for line in new.splitlines() if "level=error" in line]
+            print("    log: %s" % error_lines[0][:300])
             # Still serving the old configuration, and still polling it.
             m0 = scrape(rm.port)[0]
             ts0 = m0.get("replmon_last_success_timestamp_seconds", kind="mariadb",

@@ -209,7 +209,8 @@ class TestMariaDBTLS(FixtureCase):
             if "configuration reloaded" in new or "reload failed" in new:
                 return new
             time.sleep(0.05)
-        self.fail("%s: no reload logged after SIGHUP:\n%s" % (what, self.replmon.log_text()[-2000:]))
+        self.fail("%s: no reload logged after SIGHUP:\n%s"
+                  % (what, self.replmon.log_text()[-2000:]))
 
     # ------------------------------------------------------------------ tests
     def test_01_right_ca_is_tls(self):
@@ -310,7 +311,8 @@ class TestMariaDBTLS(FixtureCase):
         try:
             self.node.restart(0)
             self.assertEqual(self.node.value(0, "SELECT @@have_ssl"), "DISABLED")
-            self.wait_errors("good", "tls", "good: up 0 with reason tls against a server without TLS",
+            self.wait_errors("good", "tls",
+                             "good: up 0 with reason tls against a server without TLS",
                              more_than=before)
             for cluster in ("x509", "anyuser", "noverify"):
                 self.wait_errors(cluster, "tls", cluster + ": up 0 with reason tls")
@@ -333,7 +335,8 @@ class TestMariaDBTLS(FixtureCase):
         log = self.replmon.log_text()
         for secret in USERS.values():
             self.assertNotIn(secret, log)
-        body = [l for l in self.client_key.splitlines() if l and not l.startswith("-----")]
+        body = [line for line in self.client_key.splitlines()
+                if line and not line.startswith("-----")]
         self.assertTrue(body)
         for line in body:
             self.assertNotIn(line, log)

@@ -332,7 +332,7 @@ class TestOperator(PairReplmonCase):
         lines = r.out.splitlines()
         self.assertEqual(lines[0].split(), ["NODE", "KIND", "CLUSTER", "STATE", "LAG", "REASON"],
                          str(r))
-        rows = {l.split()[0]: l.split() for l in lines[1:]}
+        rows = {line.split()[0]: line.split() for line in lines[1:]}
         self.assertEqual(set(rows), {"db1", "db2"}, str(r))
         for node, row in rows.items():
             self.assertEqual(row[1:4], ["mariadb", CLUSTER, "OK"], str(r))
@@ -399,7 +399,7 @@ class TestOperator(PairReplmonCase):
 
             r = self.check("--format=text", "--node=db2")
             self.assertEqual(r.status, 1, str(r))
-            rows = [l.split() for l in r.out.splitlines()[1:]]
+            rows = [line.split() for line in r.out.splitlines()[1:]]
             self.assertEqual([(x[0], x[3]) for x in rows], [("db2", "WARNING")], str(r))
             self.assertEqual(self.check("--node=db1", "--format=nagios").status, 0)
         finally:
@@ -777,8 +777,8 @@ class TestOperator(PairReplmonCase):
                   % (len(results), len(bad), max(r[2] for r in results) * 1000))
             self.assertGreater(len(results), 20)
             self.assertEqual(bad[:5], [], "scrapes that failed during the reloads")
-            flaps = [l for l in rm.log_text().splitlines()
-                     if "state changed" in l and "to=critical" in l]
+            flaps = [line for line in rm.log_text().splitlines()
+                     if "state changed" in line and "to=critical" in line]
             if flaps:
                 problems.append("state changes to critical logged while both nodes "
                                 "replicated: %s" % flaps[:3])

@@ -59,6 +59,7 @@ NEW_FAMILIES = ("mariadb_heartbeat_lag_seconds", "mariadb_gtid_binlog_seq",
                 "mariadb_replica_stalled", "mariadb_cluster_check_ok",
                 "mariadb_replica_error_class")
 
+
 def peer(node):
     return "db2" if node == "db1" else "db1"
 
@@ -95,7 +96,7 @@ def write_config(pair, path, workdir, links=None):
     extra = ("    heartbeat: {table: replmon.heartbeat, write: true}\n"
              "    mode: multi-master\n")
     if links is not None:
-        extra += "    links: [%s]\n" % ", ".join('"%s"' % l for l in links)
+        extra += "    links: [%s]\n" % ", ".join('"%s"' % link for link in links)
     return pair.write_replmon_config(
         path, "monitor", os.path.join(workdir, "monitor.pass"), poll_interval="%gs" % POLL_S,
         connect_timeout="%gs" % CONNECT_S, query_timeout="%gs" % QUERY_S, cluster=CLUSTER,
@@ -258,7 +259,7 @@ class TestReplication(PairReplmonCase):
         self.wait_for(lambda m: self.lags_below(m), what="lag below 1 s after MASTER_DELAY=0",
                       show=("heartbeat_lag",))
         print("    lag below %.0f s %.2f s after MASTER_DELAY=0" % (HEALTHY_LAG_S,
-                                                                   time.monotonic() - t1))
+                                                                    time.monotonic() - t1))
         self.wait_healthy("master delay")
 
     def test_03_freeze(self):
@@ -277,7 +278,7 @@ class TestReplication(PairReplmonCase):
             print("    " + m.lines('node="db2"', "seconds_behind").replace("\n", "\n    "))
             self.note("freeze of db1: lag passed %g s after %.2f s (bound %g s); "
                       "seconds_behind_master then %s" % (FREEZE_LAG_S, secs, FREEZE_BOUND_S,
-                                                          [v for _, _, v in sbm]))
+                                                         [v for _, _, v in sbm]))
             self.record_timing("freeze_heartbeat_lag", secs)
             self.assertLessEqual(secs, FREEZE_BOUND_S, "lag passed %g s only after %.2f s"
                                  % (FREEZE_LAG_S, secs))
@@ -290,7 +291,7 @@ class TestReplication(PairReplmonCase):
         self.wait_for(lambda m: self.lags_below(m), what="lag below 1 s after the thaw",
                       show=("heartbeat_lag",))
         print("    lag below %.0f s %.2f s after the thaw" % (HEALTHY_LAG_S,
-                                                            time.monotonic() - t1))
+                                                              time.monotonic() - t1))
         self.wait_healthy("freeze")
 
     def test_04_reset_slave_all(self):
@@ -319,13 +320,15 @@ class TestReplication(PairReplmonCase):
         t0 = time.monotonic()
         try:
             m, _ = self.wait_for(
-                lambda m: m.get("mariadb_replica_error_class", **dict(lk, **{"class": "duplicate_key"})) == 1,
+                lambda m: m.get("mariadb_replica_error_class",
+                                **dict(lk, **{"class": "duplicate_key"})) == 1,
                 what="error_class duplicate_key on db2", show=("error_class", "link_up"))
             self.record_timing("duplicate_key_class", time.monotonic() - t0)
             print("    " + m.lines("error_class", 'node="db2"').replace("\n", "\n    "))
             for c in ERROR_CLASSES:
                 if c != "duplicate_key":
-                    self.assertEqual(m.get("mariadb_replica_error_class", **dict(lk, **{"class": c})), 0,
+                    self.assertEqual(m.get("mariadb_replica_error_class",
+                                           **dict(lk, **{"class": c})), 0,
                                      "error_class{class=%s} on db2" % c)
             self.assertEqual(m.get("mariadb_replica_link_up", **lk), 0, "link_up of a broken link")
             before = m.get("mariadb_replica_transactions_behind", **dom)

@@ -75,7 +75,7 @@ class Card:
 
     def __repr__(self):
         return "Card(%s, %s, %s, reason=%r, since=%r)" % (self.node, self.state, self.classes,
-                                                         self.reason, self.since)
+                                                          self.reason, self.since)
 
 
 class Page(html.parser.HTMLParser):
@@ -393,15 +393,16 @@ class TestStatusPage(PairReplmonCase):
             self.wait_page(broken, "db2 critical with error 1062")
             self.record_timing("status_page_critical", time.monotonic() - t0)
             # The since-line comes from the watcher's board, one poll later at most.
-            self.wait_page(lambda p: ((p.cards.get("db2") or Card({})).since or "").startswith("down for"),
-                           "db2's card says since when it is down")
+            self.wait_page(
+                lambda p: ((p.cards.get("db2") or Card({})).since or "").startswith("down for"),
+                "db2's card says since when it is down")
 
             dom = dump_dom(self.workdir, self.url, "broken-dom")
             page = Page(dom)
             db2 = self.assert_card(page, "db2", "critical")
             db1 = self.assert_card(page, "db1", "ok")
             print("    db2: %s | %s\n    db1: %s | %s" % (db2.since, db2.reason, db1.since,
-                                                        db1.reason), flush=True)
+                                                          db1.reason), flush=True)
             self.assertIn("1062", db2.reason)
             self.assertIn("SQL no", db2.reason)
             self.assertIn("Duplicate entry", db2.text, "the SQL error text is on the card")

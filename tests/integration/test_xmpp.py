@@ -257,7 +257,7 @@ xmpp:
         deadline = time.monotonic() + BOUND_S
         while True:
             text = self.replmon.log_text()[since:]
-            lines = [l for l in text.splitlines() if needle in l]
+            lines = [line for line in text.splitlines() if needle in line]
             if lines:
                 return lines
             if time.monotonic() > deadline:
@@ -266,8 +266,8 @@ xmpp:
             time.sleep(0.2)
 
     def warn_lines(self, needle):
-        return [l for l in self.replmon.log_text().splitlines()
-                if needle in l and re.search(r"level=(warn|error)", l)]
+        return [line for line in self.replmon.log_text().splitlines()
+                if needle in line and re.search(r"level=(warn|error)", line)]
 
     def assert_rising(self, node, reason, kind="xmpp", what=None):
         """errors_total{reason} of node goes up while we watch (the failure repeats)."""
@@ -570,7 +570,7 @@ xmpp:
         """No secret served, logged or on the command line; SIGTERM stops replmon cleanly."""
         rm = type(self).replmon
         secrets_ = [s.encode() for s in (ADMIN_PASSWORD, WRONG_PASSWORD, OPENFIRE_SECRET,
-                                          OPENFIRE_BASIC[1])]
+                                         OPENFIRE_BASIC[1])]
         for path in ("/", "/metrics"):
             body = http(rm.port, path)[2]
             for s in secrets_:

@@ -765,7 +765,8 @@ class OpenfireReplay:
                     return self._send(200, None, b"")
                 if path != SESSIONS_PATH:
                     return self._send(404, "text/html;charset=iso-8859-1",
-                                      b"<html><body><h2>HTTP ERROR 404 Not Found</h2></body></html>")
+                                      b"<html><body><h2>HTTP ERROR 404 Not Found</h2>"
+                                      b"</body></html>")
                 with replay.lock:
                     replay.sessions_requests += 1
                 if not replay._authorized(self.headers.get("Authorization")):
