@@ -29,6 +29,13 @@ double clock_unix_seconds(void) {
   return clock_seconds(CLOCK_REALTIME);
 }
 
+struct timespec timespec_from_seconds(double seconds) {
+  struct timespec ts;
+  ts.tv_sec = (time_t)seconds;
+  ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+  return ts;
+}
+
 void probe_error_set(struct probe_error *err, enum probe_reason reason, const char *fmt, ...) {
   struct buf text = BUF_INIT;
   va_list ap;

@@ -2,6 +2,8 @@
 #ifndef REPLMON_PROBE_H
 #define REPLMON_PROBE_H
 
+#include <time.h>
+
 /* The fixed set of failure reasons; they label replmon_probe_errors_total. Each kind of
  * probe uses a subset (see probe_kind_reasons in the exporter). */
 enum probe_reason {
@@ -37,5 +39,10 @@ const char *probe_reason_name(enum probe_reason reason);
 /* Seconds on CLOCK_MONOTONIC (durations) and CLOCK_REALTIME (timestamps for Prometheus). */
 double clock_monotonic_seconds(void);
 double clock_unix_seconds(void);
+
+/* seconds (>= 0) as a struct timespec: a relative timeout (nanosleep, sigtimedwait) or, from
+ * clock_monotonic_seconds() plus a delay, an absolute deadline for a condition variable on
+ * CLOCK_MONOTONIC. */
+struct timespec timespec_from_seconds(double seconds);
 
 #endif
