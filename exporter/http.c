@@ -3,6 +3,7 @@
 #include "config.h"
 #include "health.h"
 #include "poller.h"
+#include "probe.h"
 #include "log.h"
 #include "metrics_cache.h"
 
@@ -359,11 +360,7 @@ static void *probe_worker(void *arg) {
 
 static void *probe_waiter(void *arg) {
   struct probe_job *job = arg;
-  struct timespec deadline;
-  clock_gettime(CLOCK_MONOTONIC, &deadline);
-  double end = (double)deadline.tv_sec + (double)deadline.tv_nsec / 1e9 + job->timeout_s;
-  deadline.tv_sec = (time_t)end;
-  deadline.tv_nsec = (long)((end - (double)deadline.tv_sec) * 1e9);
+  struct timespec deadline = timespec_from_seconds(clock_monotonic_seconds() + job->timeout_s);
   pthread_mutex_lock(&job->lock);
   while (!job->done && !job->abandon)
     if (pthread_cond_timedwait(&job->done_cond, &job->lock, &deadline) == ETIMEDOUT)

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "notify.h"
 #include "poller.h"
+#include "probe.h"
 #include "snapshot.h"
 #include "version.h"
 #include "watch.h"
@@ -150,7 +151,7 @@ int main(int argc, char **argv) {
     struct snapshot *s = snapshot_store_acquire(daemon.store);
     double interval = s->config->poll_interval_s;
     snapshot_unref(s);
-    struct timespec tick = {(time_t)interval, (long)((interval - (double)(time_t)interval) * 1e9)};
+    struct timespec tick = timespec_from_seconds(interval);
     int sig = sigtimedwait(&signals, NULL, &tick);
     if (sig < 0) {
       if (watch) {
