@@ -38,6 +38,11 @@ static int load_config(const char *path, struct config **out) {
   return rc;
 }
 
+/* --config.check: one warning line on stderr, in the compiler form FILE: warning: TEXT. */
+static void print_warning_line(const char *line, size_t len, void *file) {
+  fprintf(stderr, "%s: warning: %.*s\n", (const char *)file, (int)len, line);
+}
+
 /* POST /-/reload: the same reload as SIGHUP, run on the HTTP thread that asked. */
 static int reload_from_http(void *ctx, char **error) {
   return daemon_reload(ctx, error);
@@ -77,11 +82,7 @@ int main(int argc, char **argv) {
   }
   if (flags.config_check) {
     /* What the daemon would log as warnings (a secret others can read), on stderr. */
-    for (const char *line = config->warnings; line && *line;) {
-      size_t len = strcspn(line, "\n");
-      fprintf(stderr, "%s: warning: %.*s\n", flags.config_file, (int)len, line);
-      line += len + (line[len] == '\n');
-    }
+    config_warning_lines(config, print_warning_line, (void *)flags.config_file);
     printf("%s: configuration is valid (%zu target%s)\n", flags.config_file, config->n_targets,
            config->n_targets == 1 ? "" : "s");
     config_unref(config);
