@@ -1,4 +1,5 @@
 #include "http.h"
+#include "http_internal.h"
 #include "status_page.h"
 #include "config.h"
 #include "health.h"
@@ -25,7 +26,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define CONTENT_TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
 /* Each connection's pool, which bounds the request line and headers (about 36 KiB of them;
  * 414 or 431 beyond). Above 32 KiB libmicrohttpd maps each connection's pool with mmap and
  * unmaps it when the connection closes; at 32 KiB or less it mallocs the pool, and the freed
@@ -185,8 +185,8 @@ static bool accepts_gzip(const char *header) {
   return by_name >= 0 ? by_name == 1 : by_star == 1;
 }
 
-static enum MHD_Result queue(struct MHD_Connection *connection, unsigned status,
-                             struct MHD_Response *response) {
+enum MHD_Result http_queue_response(struct MHD_Connection *connection, unsigned status,
+                                    struct MHD_Response *response) {
   if (!response)
     return MHD_NO;
   enum MHD_Result rc = MHD_queue_response(connection, status, response);
@@ -194,14 +194,14 @@ static enum MHD_Result queue(struct MHD_Connection *connection, unsigned status,
   return rc;
 }
 
-static enum MHD_Result answer_text(struct MHD_Connection *connection, unsigned status,
-                                   const char *text) {
+enum MHD_Result http_queue_text(struct MHD_Connection *connection, unsigned status,
+                                const char *text) {
   struct MHD_Response *response =
       MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
   if (!response)
     return MHD_NO;
   MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-  return queue(connection, status, response);
+  return http_queue_response(connection, status, response);
 }
 
 static void release_rendered(void *cls) {
@@ -218,7 +218,7 @@ static enum MHD_Result answer_metrics(struct http_server *server,
   bool send_gzip = gzip;
   struct rendered_metrics *r = metrics_cache_get(server->cache, &send_gzip, &data, &len);
   if (!r)
-    return answer_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+    return http_queue_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
   struct MHD_Response *response = MHD_create_response_from_buffer_with_free_callback_cls(
       len, (void *)data, release_rendered, r);
   if (!response) {
@@ -229,7 +229,7 @@ static enum MHD_Result answer_metrics(struct http_server *server,
   MHD_add_response_header(response, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
   if (send_gzip)
     MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
-  return queue(connection, MHD_HTTP_OK, response);
+  return http_queue_response(connection, MHD_HTTP_OK, response);
 }
 
 /* The status page: every node's health, rendered from the latest snapshot. */
@@ -245,14 +245,14 @@ static enum MHD_Result answer_status_page(struct http_server *server,
   char *body = rc == 0 ? buf_steal(&page, &len) : NULL;
   buf_free(&page);
   if (!body)
-    return answer_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
+    return http_queue_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
   struct MHD_Response *response = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
   if (!response) {
     free(body);
     return MHD_NO;
   }
   MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
-  return queue(connection, MHD_HTTP_OK, response);
+  return http_queue_response(connection, MHD_HTTP_OK, response);
 }
 
 /* ---- /health/<node> ---- */
@@ -263,22 +263,22 @@ static enum MHD_Result answer_health(struct http_server *server, struct MHD_Conn
   const char *max_lag_text =
       MHD_lookup_connection_value(connection, MHD_GET_ARGUMENT_KIND, "max_lag");
   if (max_lag_text && config_parse_duration(max_lag_text, &max_lag) != 0)
-    return answer_text(connection, MHD_HTTP_BAD_REQUEST,
-                       "400 max_lag must be a duration such as 10s or 1m30s\n");
+    return http_queue_text(connection, MHD_HTTP_BAD_REQUEST,
+                           "400 max_lag must be a duration such as 10s or 1m30s\n");
   struct snapshot *s = snapshot_store_acquire(server->options.store);
   struct node_health *list = NULL;
   size_t n = 0;
   int rc = health_evaluate(s, max_lag, &list, &n);
   snapshot_unref(s);
   if (rc)
-    return answer_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
+    return http_queue_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
   const struct node_health *h = NULL;
   for (size_t i = 0; i < n && !h; i++)
     if (strcmp(list[i].node, node) == 0)
       h = &list[i];
   enum MHD_Result result;
   if (!h) {
-    result = answer_text(connection, MHD_HTTP_NOT_FOUND, "404 no such node\n");
+    result = http_queue_text(connection, MHD_HTTP_NOT_FOUND, "404 no such node\n");
   } else {
     /* A load balancer keeps a node in rotation while it is ok or only warning. */
     unsigned status = h->state == HEALTH_OK || h->state == HEALTH_WARNING
@@ -289,7 +289,7 @@ static enum MHD_Result answer_health(struct http_server *server, struct MHD_Conn
     for (const char *c = state; *c; c++)
       buf_putc(&text, (char)(*c - 'a' + 'A'));
     buf_printf(&text, ": %s\n", h->reason);
-    result = answer_text(connection, status, text.data ? text.data : "500 out of memory\n");
+    result = http_queue_text(connection, status, text.data ? text.data : "500 out of memory\n");
     buf_free(&text);
   }
   health_free(list, n);
@@ -396,7 +396,7 @@ static enum MHD_Result start_probe(struct http_server *server, struct MHD_Connec
                                    void **req_cls) {
   const char *name = MHD_lookup_connection_value(connection, MHD_GET_ARGUMENT_KIND, "target");
   if (!name || !*name)
-    return answer_text(connection, MHD_HTTP_BAD_REQUEST, "400 missing target=NODE\n");
+    return http_queue_text(connection, MHD_HTTP_BAD_REQUEST, "400 missing target=NODE\n");
   struct snapshot *s = snapshot_store_acquire(server->options.store);
   long index = -1;
   for (size_t i = 0; i < s->n_targets && index < 0; i++) {
@@ -408,8 +408,8 @@ static enum MHD_Result start_probe(struct http_server *server, struct MHD_Connec
   struct config *config = index >= 0 ? config_ref(s->config) : NULL;
   snapshot_unref(s);
   if (index < 0)
-    return answer_text(connection, MHD_HTTP_BAD_REQUEST,
-                       "400 unknown target: name a node of the configuration\n");
+    return http_queue_text(connection, MHD_HTTP_BAD_REQUEST,
+                           "400 unknown target: name a node of the configuration\n");
   double timeout = PROBE_DEFAULT_TIMEOUT_S;
   const char *header = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
                                                    "X-Prometheus-Scrape-Timeout-Seconds");
@@ -423,7 +423,7 @@ static enum MHD_Result start_probe(struct http_server *server, struct MHD_Connec
   struct probe_job *job = calloc(1, sizeof(*job));
   if (!job) {
     config_unref(config);
-    return answer_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
+    return http_queue_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
   }
   pthread_mutex_init(&job->lock, NULL);
   pthread_condattr_t attr;
@@ -467,13 +467,13 @@ static enum MHD_Result start_probe(struct http_server *server, struct MHD_Connec
 
 static enum MHD_Result finish_probe(struct MHD_Connection *connection, struct probe_job *job) {
   if (!job->body)
-    return answer_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 probe failed\n");
+    return http_queue_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 probe failed\n");
   struct MHD_Response *response =
       MHD_create_response_from_buffer(job->body_len, job->body, MHD_RESPMEM_MUST_COPY);
   if (!response)
     return MHD_NO;
   MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE_METRICS);
-  return queue(connection, MHD_HTTP_OK, response);
+  return http_queue_response(connection, MHD_HTTP_OK, response);
 }
 
 static void request_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
@@ -498,7 +498,7 @@ static void request_completed(void *cls, struct MHD_Connection *connection, void
 static enum MHD_Result answer_reload(struct http_server *server,
                                      struct MHD_Connection *connection) {
   if (!server->options.reload)
-    return answer_text(connection, MHD_HTTP_NOT_FOUND, "404 page not found\n");
+    return http_queue_text(connection, MHD_HTTP_NOT_FOUND, "404 page not found\n");
   char *error = NULL;
   int rc = server->options.reload(server->options.reload_ctx, &error);
   struct buf text = BUF_INIT;
@@ -507,11 +507,11 @@ static enum MHD_Result answer_reload(struct http_server *server,
   else
     buf_printf(&text, "reload failed: %s\n", error ? error : "some targets could not start");
   free(error);
-  enum MHD_Result result = answer_text(connection,
-                                       rc == 0   ? MHD_HTTP_OK
-                                       : rc == 1 ? MHD_HTTP_BAD_REQUEST
-                                                 : MHD_HTTP_INTERNAL_SERVER_ERROR,
-                                       text.data ? text.data : "500 out of memory\n");
+  enum MHD_Result result = http_queue_text(connection,
+                                           rc == 0   ? MHD_HTTP_OK
+                                           : rc == 1 ? MHD_HTTP_BAD_REQUEST
+                                                     : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                           text.data ? text.data : "500 out of memory\n");
   buf_free(&text);
   return result;
 }
@@ -524,7 +524,7 @@ static enum MHD_Result refuse_method(struct MHD_Connection *connection, const ch
     return MHD_NO;
   MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow);
   MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-  return queue(connection, MHD_HTTP_METHOD_NOT_ALLOWED, response);
+  return http_queue_response(connection, MHD_HTTP_METHOD_NOT_ALLOWED, response);
 }
 
 /* ---- TLS client certificates and basic auth (--web.config.file) ---- */
@@ -580,9 +580,9 @@ static bool refuse_unauthorized(struct http_server *server, struct MHD_Connectio
     unsigned status = 0;
     if ((required && n == 0) ||
         (verify && n > 0 && (gnutls_certificate_verify_peers2(session, &status) < 0 || status))) {
-      *result = answer_text(connection, MHD_HTTP_FORBIDDEN,
-                            "403 a valid client certificate is "
-                            "required\n");
+      *result = http_queue_text(connection, MHD_HTTP_FORBIDDEN,
+                                "403 a valid client certificate is "
+                                "required\n");
       return true;
     }
   }
@@ -679,7 +679,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
   bool known = strcmp(url, server->telemetry_path) == 0 || strcmp(url, "/") == 0 ||
                strcmp(url, "/-/healthy") == 0 || health || probe;
   if (!known)
-    return answer_text(connection, MHD_HTTP_NOT_FOUND, "404 page not found\n");
+    return http_queue_text(connection, MHD_HTTP_NOT_FOUND, "404 page not found\n");
   if (!readable) {
     /* Ignore any body: the request is refused whatever it carries. */
     *upload_data_size = 0;
@@ -688,7 +688,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
   if (strcmp(url, server->telemetry_path) == 0)
     return answer_metrics(server, connection);
   if (strcmp(url, "/-/healthy") == 0)
-    return answer_text(connection, MHD_HTTP_OK, "Healthy\n");
+    return http_queue_text(connection, MHD_HTTP_OK, "Healthy\n");
   if (health)
     return answer_health(server, connection, url + 8);
   if (probe)
