@@ -1,4 +1,5 @@
 #include "http.h"
+#include "http_auth.h"
 #include "http_internal.h"
 #include "status_page.h"
 #include "config.h"
@@ -9,8 +10,6 @@
 #include "metrics_cache.h"
 
 #include <arpa/inet.h>
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
 #include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -36,22 +35,13 @@
 /* *req_cls after a request's first call: this marker, or the running /probe job. */
 static int request_seen;
 
-#define AUTH_CACHE_SIZE 8
-
 struct http_server {
   struct MHD_Daemon *daemon;
   struct metrics_cache *cache;
   struct http_options options;
   char *telemetry_path;
   int listen_fd;
-  pthread_mutex_t web_lock; /* guards web and the cache of accepted credentials */
-  struct web_config *web;
-  /* bcrypt takes milliseconds by design: accepted credentials are remembered by digest. */
-  struct {
-    unsigned char digest[32]; /* SHA-256 of "user\0password" */
-    bool used;
-  } auth_cache[AUTH_CACHE_SIZE];
-  unsigned auth_next;
+  struct http_auth *auth;     /* TLS client certificates and basic auth users */
   pthread_mutex_t probe_lock; /* guards the /probe requests in flight, so stop can end them */
   pthread_cond_t probes_done;
   struct probe_job *probes;  /* a list through probe_job.next */
@@ -527,118 +517,8 @@ static enum MHD_Result refuse_method(struct MHD_Connection *connection, const ch
   return http_queue_response(connection, MHD_HTTP_METHOD_NOT_ALLOWED, response);
 }
 
-/* ---- TLS client certificates and basic auth (--web.config.file) ---- */
-
-static bool constant_equal(const unsigned char *a, const unsigned char *b, size_t n) {
-  unsigned char diff = 0;
-  for (size_t i = 0; i < n; i++)
-    diff |= a[i] ^ b[i];
-  return diff == 0;
-}
-
-static bool authorized(struct http_server *server, const char *user, const char *password) {
-  struct buf both = BUF_INIT;
-  buf_puts(&both, user);
-  buf_putc(&both, '\0');
-  buf_puts(&both, password);
-  unsigned char digest[32];
-  bool hashed =
-      !both.failed && gnutls_hash_fast(GNUTLS_DIG_SHA256, both.data, both.len, digest) == 0;
-  if (both.data)
-    explicit_bzero(both.data, both.cap);
-  buf_free(&both);
-  pthread_mutex_lock(&server->web_lock);
-  bool ok = false;
-  for (size_t i = 0; hashed && i < AUTH_CACHE_SIZE && !ok; i++)
-    ok = server->auth_cache[i].used && constant_equal(server->auth_cache[i].digest, digest, 32);
-  if (!ok && web_config_check_password(server->web, user, password) && hashed) {
-    ok = true;
-    memcpy(server->auth_cache[server->auth_next].digest, digest, 32);
-    server->auth_cache[server->auth_next].used = true;
-    server->auth_next = (server->auth_next + 1) % AUTH_CACHE_SIZE;
-  }
-  pthread_mutex_unlock(&server->web_lock);
-  return ok;
-}
-
-/* NULL when the request may go on, else the refusal already queued (its result). */
-static bool refuse_unauthorized(struct http_server *server, struct MHD_Connection *connection,
-                                enum MHD_Result *result) {
-  const struct web_config *web = server->web; /* TLS settings never change while running */
-  if (web && web->tls && web->client_auth != CLIENT_AUTH_NONE &&
-      web->client_auth != CLIENT_AUTH_REQUEST) {
-    const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-    gnutls_session_t session = info ? (gnutls_session_t)info->tls_session : NULL;
-    unsigned n = 0;
-    if (session)
-      gnutls_certificate_get_peers(session, &n);
-    bool required = web->client_auth == CLIENT_AUTH_REQUIRE_ANY ||
-                    web->client_auth == CLIENT_AUTH_REQUIRE_AND_VERIFY;
-    bool verify = web->client_auth == CLIENT_AUTH_VERIFY_IF_GIVEN ||
-                  web->client_auth == CLIENT_AUTH_REQUIRE_AND_VERIFY;
-    unsigned status = 0;
-    if ((required && n == 0) ||
-        (verify && n > 0 && (gnutls_certificate_verify_peers2(session, &status) < 0 || status))) {
-      *result = http_queue_text(connection, MHD_HTTP_FORBIDDEN,
-                                "403 a valid client certificate is "
-                                "required\n");
-      return true;
-    }
-  }
-  pthread_mutex_lock(&server->web_lock);
-  bool needs_auth = server->web && server->web->n_users > 0;
-  pthread_mutex_unlock(&server->web_lock);
-  if (!needs_auth)
-    return false;
-  char *password = NULL;
-  char *user = MHD_basic_auth_get_username_password(connection, &password);
-  bool ok = user && password && authorized(server, user, password);
-  if (password)
-    explicit_bzero(password, strlen(password));
-  MHD_free(user);
-  MHD_free(password);
-  if (ok)
-    return false;
-  static const char text[] = "401 Unauthorized\n";
-  struct MHD_Response *response =
-      MHD_create_response_from_buffer(sizeof(text) - 1, (void *)text, MHD_RESPMEM_PERSISTENT);
-  if (!response) {
-    *result = MHD_NO;
-    return true;
-  }
-  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-  *result = MHD_queue_basic_auth_fail_response(connection, "replmon", response);
-  MHD_destroy_response(response);
-  return true;
-}
-
 void http_set_web_config(struct http_server *server, struct web_config *web) {
-  struct web_config *old = server->web;
-  bool tls_changed =
-      web && old &&
-      (web->tls != old->tls || (web->tls && (strcmp(web->cert_pem, old->cert_pem) != 0 ||
-                                             strcmp(web->key_pem, old->key_pem) != 0 ||
-                                             web->client_auth != old->client_auth)));
-  if (tls_changed || (!old) != (!web)) {
-    log_event(LOG_WARN, "the web configuration's TLS settings changed: they apply at the next "
-                        "start; the basic auth users apply now");
-  }
-  if (!web || !old) {
-    web_config_free(web);
-    return;
-  }
-  /* Keep the running TLS material (libmicrohttpd holds it); take the new users. */
-  pthread_mutex_lock(&server->web_lock);
-  struct web_user *users = old->users;
-  size_t n = old->n_users;
-  old->users = web->users;
-  old->n_users = web->n_users;
-  web->users = users;
-  web->n_users = n;
-  memset(server->auth_cache, 0, sizeof(server->auth_cache));
-  pthread_mutex_unlock(&server->web_lock);
-  web_config_free(web);
+  http_auth_set_web_config(server->auth, web);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, const char *url,
@@ -661,7 +541,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
     return finish_probe(connection, *req_cls);
   /* replmon's own liveness stays open, as in every Prometheus exporter. */
   enum MHD_Result refused;
-  if (strcmp(url, "/-/healthy") != 0 && refuse_unauthorized(server, connection, &refused)) {
+  if (strcmp(url, "/-/healthy") != 0 && http_auth_refuse(server->auth, connection, &refused)) {
     *upload_data_size = 0;
     return refused;
   }
@@ -713,14 +593,14 @@ int http_start(const struct http_options *options, struct http_server **out) {
     return -ENOMEM;
   server->options = *options;
   server->listen_fd = -1;
-  server->web = options->web;
   server->options.web = NULL;
-  pthread_mutex_init(&server->web_lock, NULL);
+  /* web stays valid until http_stop: the TLS options below point into it. */
+  server->auth = http_auth_new(options->web);
   pthread_mutex_init(&server->probe_lock, NULL);
   pthread_cond_init(&server->probes_done, NULL);
   server->telemetry_path = strdup(options->telemetry_path);
   server->cache = metrics_cache_new(options->store, &options->build);
-  if (!server->telemetry_path || !server->cache) {
+  if (!server->telemetry_path || !server->cache || !server->auth) {
     http_stop(server);
     return -ENOMEM;
   }
@@ -796,8 +676,7 @@ void http_stop(struct http_server *server) {
     close(server->listen_fd);
   metrics_cache_free(server->cache);
   free(server->telemetry_path);
-  web_config_free(server->web);
-  pthread_mutex_destroy(&server->web_lock);
+  http_auth_free(server->auth);
   pthread_mutex_destroy(&server->probe_lock);
   pthread_cond_destroy(&server->probes_done);
   free(server);
