@@ -1,10 +1,12 @@
+/* The HTTP server: its listening socket, libmicrohttpd's start and stop, and the routing of each
+ * request to its answer. Who may ask is http_auth.c; /probe runs in probe_jobs.c. */
 #include "http.h"
 #include "http_auth.h"
 #include "http_internal.h"
+#include "probe_jobs.h"
 #include "status_page.h"
 #include "config.h"
 #include "health.h"
-#include "poller.h"
 #include "probe.h"
 #include "log.h"
 #include "metrics_cache.h"
@@ -16,7 +18,6 @@
 #include <netdb.h>
 #include <math.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,12 +42,8 @@ struct http_server {
   struct http_options options;
   char *telemetry_path;
   int listen_fd;
-  struct http_auth *auth;     /* TLS client certificates and basic auth users */
-  pthread_mutex_t probe_lock; /* guards the /probe requests in flight, so stop can end them */
-  pthread_cond_t probes_done;
-  struct probe_job *probes;  /* a list through probe_job.next */
-  unsigned probes_in_flight; /* requests not yet completed */
-  bool stopping;
+  struct http_auth *auth;    /* TLS client certificates and basic auth users */
+  struct probe_jobs *probes; /* the /probe requests in flight */
 };
 
 int http_parse_listen_address(const char *address, char **host, unsigned *port) {
@@ -286,200 +283,13 @@ static enum MHD_Result answer_health(struct http_server *server, struct MHD_Conn
   return result;
 }
 
-/* ---- /probe?target=NODE: the multi-target pattern ---- */
-
-#define PROBE_DEFAULT_TIMEOUT_S 10.0
-#define PROBE_TIMEOUT_OFFSET_S 0.5
-
-/* One /probe request: a worker probes while a waiter bounds the wait; whoever finishes
- * second frees it. */
-struct probe_job {
-  struct probe_job *next; /* in server->probes */
-  pthread_mutex_t lock;
-  pthread_cond_t done_cond;
-  int refs;
-  bool done;
-  bool abandon; /* the server is stopping: answer now */
-  struct config *config;
-  size_t index;
-  double timeout_s;
-  struct target_result *result;
-  struct http_server *server;
-  struct MHD_Connection *connection;
-  char *body; /* the answer, built by the waiter; freed with the job */
-  size_t body_len;
-};
-
-static void probe_job_unref(struct probe_job *job) {
-  pthread_mutex_lock(&job->lock);
-  int refs = --job->refs;
-  pthread_mutex_unlock(&job->lock);
-  if (refs)
-    return;
-  target_result_unref(job->result);
-  config_unref(job->config);
-  pthread_cond_destroy(&job->done_cond);
-  pthread_mutex_destroy(&job->lock);
-  free(job->body);
-  free(job);
-}
-
-/* Takes job off the server's list of /probe requests in flight. */
-static void probe_unlink(struct http_server *server, struct probe_job *job) {
-  pthread_mutex_lock(&server->probe_lock);
-  for (struct probe_job **p = &server->probes; *p; p = &(*p)->next) {
-    if (*p == job) {
-      *p = job->next;
-      break;
-    }
-  }
-  pthread_mutex_unlock(&server->probe_lock);
-}
-
-static void *probe_worker(void *arg) {
-  struct probe_job *job = arg;
-  struct target_result *r = poller_probe_once(job->config, job->index, job->timeout_s);
-  pthread_mutex_lock(&job->lock);
-  job->result = r;
-  job->done = true;
-  pthread_cond_signal(&job->done_cond);
-  pthread_mutex_unlock(&job->lock);
-  probe_job_unref(job);
-  return NULL;
-}
-
-static void *probe_waiter(void *arg) {
-  struct probe_job *job = arg;
-  struct timespec deadline = timespec_from_seconds(clock_monotonic_seconds() + job->timeout_s);
-  pthread_mutex_lock(&job->lock);
-  while (!job->done && !job->abandon)
-    if (pthread_cond_timedwait(&job->done_cond, &job->lock, &deadline) == ETIMEDOUT)
-      break;
-  struct target_result *r = job->result ? target_result_ref(job->result) : NULL;
-  pthread_mutex_unlock(&job->lock);
-  if (!r) {
-    /* The node did not answer in time: say so rather than make Prometheus wait. */
-    r = target_result_new();
-    if (r) {
-      r->reason = REASON_TIMEOUT;
-      r->errors_total[REASON_TIMEOUT] = 1;
-      r->duration_s = job->timeout_s;
-      r->error = strdup("no answer within the scrape timeout");
-    }
-  }
-  struct buf body = BUF_INIT;
-  struct snapshot *s = r ? snapshot_new_single(job->config, job->index, r) : NULL;
-  if (s)
-    render_metrics(s, &job->server->options.build, &body);
-  else
-    target_result_unref(r);
-  snapshot_unref(s);
-  job->body = buf_steal(&body, &job->body_len);
-  /* Off the list before the resume: once resumed, the request may complete and free us. */
-  struct http_server *server = job->server;
-  probe_unlink(server, job);
-  MHD_resume_connection(job->connection);
-  return NULL;
-}
-
-static enum MHD_Result start_probe(struct http_server *server, struct MHD_Connection *connection,
-                                   void **req_cls) {
-  const char *name = MHD_lookup_connection_value(connection, MHD_GET_ARGUMENT_KIND, "target");
-  if (!name || !*name)
-    return http_queue_text(connection, MHD_HTTP_BAD_REQUEST, "400 missing target=NODE\n");
-  struct snapshot *s = snapshot_store_acquire(server->options.store);
-  long index = -1;
-  for (size_t i = 0; i < s->n_targets && index < 0; i++) {
-    /* Only configured node names: /probe never connects to an address from a request. */
-    const struct target *t = &s->config->targets[i];
-    if (t->kind != TARGET_XMPP_STREAM && strcmp(t->name, name) == 0)
-      index = (long)i;
-  }
-  struct config *config = index >= 0 ? config_ref(s->config) : NULL;
-  snapshot_unref(s);
-  if (index < 0)
-    return http_queue_text(connection, MHD_HTTP_BAD_REQUEST,
-                           "400 unknown target: name a node of the configuration\n");
-  double timeout = PROBE_DEFAULT_TIMEOUT_S;
-  const char *header = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-                                                   "X-Prometheus-Scrape-Timeout-Seconds");
-  if (header) {
-    char *end;
-    double t = strtod(header, &end);
-    if (end != header && !*end && t > 0 && t < 3600)
-      timeout = t;
-  }
-  timeout = timeout > 2 * PROBE_TIMEOUT_OFFSET_S ? timeout - PROBE_TIMEOUT_OFFSET_S : timeout / 2;
-  struct probe_job *job = calloc(1, sizeof(*job));
-  if (!job) {
-    config_unref(config);
-    return http_queue_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
-  }
-  pthread_mutex_init(&job->lock, NULL);
-  pthread_condattr_t attr;
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&job->done_cond, &attr);
-  pthread_condattr_destroy(&attr);
-  job->refs = 2; /* the worker's, and the request's (released when it completes) */
-  job->config = config;
-  job->index = (size_t)index;
-  job->timeout_s = timeout;
-  job->server = server;
-  job->connection = connection;
-  *req_cls = job;
-  pthread_mutex_lock(&server->probe_lock);
-  job->next = server->probes;
-  server->probes = job;
-  server->probes_in_flight++;
-  job->abandon = server->stopping;
-  pthread_mutex_unlock(&server->probe_lock);
-  MHD_suspend_connection(connection);
-  pthread_t worker, waiter;
-  pthread_attr_t tattr;
-  pthread_attr_init(&tattr);
-  pthread_attr_setdetachstate(&tattr, PTHREAD_CREATE_DETACHED);
-  bool ok = pthread_create(&worker, &tattr, probe_worker, job) == 0;
-  if (!ok) { /* no worker: the waiter answers at once with a timeout */
-    job->refs--;
-    job->done = true;
-  }
-  if (pthread_create(&waiter, &tattr, probe_waiter, job) != 0) {
-    /* Without a waiter nobody answers: resume now; the request finds no body (500). */
-    pthread_attr_destroy(&tattr);
-    probe_unlink(server, job);
-    MHD_resume_connection(connection);
-    return MHD_YES;
-  }
-  pthread_attr_destroy(&tattr);
-  return MHD_YES;
-}
-
-static enum MHD_Result finish_probe(struct MHD_Connection *connection, struct probe_job *job) {
-  if (!job->body)
-    return http_queue_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 probe failed\n");
-  struct MHD_Response *response =
-      MHD_create_response_from_buffer(job->body_len, job->body, MHD_RESPMEM_MUST_COPY);
-  if (!response)
-    return MHD_NO;
-  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE_METRICS);
-  return http_queue_response(connection, MHD_HTTP_OK, response);
-}
-
 static void request_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
                               enum MHD_RequestTerminationCode code) {
   (void)cls;
   (void)connection;
   (void)code;
-  if (*req_cls && *req_cls != &request_seen) {
-    struct probe_job *job = *req_cls;
-    struct http_server *server = job->server;
-    probe_job_unref(job);
-    pthread_mutex_lock(&server->probe_lock);
-    server->probes_in_flight--;
-    pthread_cond_broadcast(&server->probes_done);
-    pthread_mutex_unlock(&server->probe_lock);
-  }
+  if (*req_cls && *req_cls != &request_seen)
+    probe_jobs_completed(*req_cls);
   *req_cls = NULL;
 }
 
@@ -538,7 +348,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
     return MHD_YES;
   }
   if (*req_cls && *req_cls != &request_seen) /* resumed: the probe is over */
-    return finish_probe(connection, *req_cls);
+    return probe_jobs_finish(connection, *req_cls);
   /* replmon's own liveness stays open, as in every Prometheus exporter. */
   enum MHD_Result refused;
   if (strcmp(url, "/-/healthy") != 0 && http_auth_refuse(server->auth, connection, &refused)) {
@@ -572,7 +382,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
   if (health)
     return answer_health(server, connection, url + 8);
   if (probe)
-    return start_probe(server, connection, req_cls);
+    return probe_jobs_start(server->probes, connection, req_cls);
   return answer_status_page(server, connection);
 }
 
@@ -596,11 +406,10 @@ int http_start(const struct http_options *options, struct http_server **out) {
   server->options.web = NULL;
   /* web stays valid until http_stop: the TLS options below point into it. */
   server->auth = http_auth_new(options->web);
-  pthread_mutex_init(&server->probe_lock, NULL);
-  pthread_cond_init(&server->probes_done, NULL);
+  server->probes = probe_jobs_new(options->store, &options->build);
   server->telemetry_path = strdup(options->telemetry_path);
   server->cache = metrics_cache_new(options->store, &options->build);
-  if (!server->telemetry_path || !server->cache || !server->auth) {
+  if (!server->telemetry_path || !server->cache || !server->auth || !server->probes) {
     http_stop(server);
     return -ENOMEM;
   }
@@ -650,23 +459,7 @@ void http_stop(struct http_server *server) {
   if (server->daemon) {
     /* libmicrohttpd aborts when stopped with a suspended request: answer every /probe in
      * flight now, and wait (a little) until they are sent. */
-    pthread_mutex_lock(&server->probe_lock);
-    server->stopping = true;
-    for (struct probe_job *job = server->probes; job; job = job->next) {
-      pthread_mutex_lock(&job->lock);
-      job->abandon = true;
-      pthread_cond_signal(&job->done_cond);
-      pthread_mutex_unlock(&job->lock);
-    }
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 3;
-    while (server->probes_in_flight > 0)
-      if (pthread_cond_timedwait(&server->probes_done, &server->probe_lock, &until) == ETIMEDOUT)
-        break;
-    bool stuck = server->probes_in_flight > 0;
-    pthread_mutex_unlock(&server->probe_lock);
-    if (stuck) {
+    if (probe_jobs_stop(server->probes) != 0) {
       log_event(LOG_ERROR, "a /probe request did not finish in time; exiting without waiting");
       return; /* stopping the daemon now would abort; the process is ending anyway */
     }
@@ -677,7 +470,6 @@ void http_stop(struct http_server *server) {
   metrics_cache_free(server->cache);
   free(server->telemetry_path);
   http_auth_free(server->auth);
-  pthread_mutex_destroy(&server->probe_lock);
-  pthread_cond_destroy(&server->probes_done);
+  probe_jobs_free(server->probes);
   free(server);
 }
