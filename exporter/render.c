@@ -1,4 +1,5 @@
 #include "render.h"
+#include "render_families.h"
 #include "cluster.h"
 #include "health.h"
 #include "pair.h"
@@ -9,11 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct label {
-  const char *name;
-  const char *value;
-};
 
 void render_label_value(struct buf *out, const char *value) {
   for (const char *p = value; *p; p++) {
@@ -26,16 +22,15 @@ void render_label_value(struct buf *out, const char *value) {
   }
 }
 
-/* Whether target i is rendered: every target, or the one a /probe snapshot is for. */
-static bool selected(const struct snapshot *s, size_t i) {
+bool render_selected(const struct snapshot *s, size_t i) {
   return s->only_target < 0 || (size_t)s->only_target == i;
 }
 
-static void family(struct buf *out, const char *name, const char *type, const char *help) {
+void render_family(struct buf *out, const char *name, const char *type, const char *help) {
   buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void sample(struct buf *out, const char *name, const struct label *labels, size_t n,
+void render_sample(struct buf *out, const char *name, const struct label *labels, size_t n,
                    double value) {
   buf_puts(out, name);
   if (n) {
@@ -73,15 +68,15 @@ static double node_value(const struct target_result *r, enum node_value which) {
 
 static void render_node_family(const struct snapshot *s, struct buf *out, const char *name,
                                const char *help, enum node_value which) {
-  family(out, name, "gauge", help);
+  render_family(out, name, "gauge", help);
   for (size_t i = 0; i < s->n_targets; i++) {
-    if (!selected(s, i))
+    if (!render_selected(s, i))
       continue;
     const struct target *t = &s->config->targets[i];
     if (t->kind != TARGET_MARIADB)
       continue;
     struct label labels[] = {{"cluster", t->cluster}, {"node", t->name}};
-    sample(out, name, labels, 2, node_value(s->results[i], which));
+    render_sample(out, name, labels, 2, node_value(s->results[i], which));
   }
 }
 
@@ -164,9 +159,9 @@ static double replica_value(const struct replica_status *rep, enum replica_value
 
 static void render_replica_family(const struct snapshot *s, struct buf *out,
                                   const struct replica_family *f) {
-  family(out, f->name, f->type, f->help);
+  render_family(out, f->name, f->type, f->help);
   for (size_t i = 0; i < s->n_targets; i++) {
-    if (!selected(s, i))
+    if (!render_selected(s, i))
       continue;
     const struct target *t = &s->config->targets[i];
     const struct target_result *r = s->results[i];
@@ -183,11 +178,11 @@ static void render_replica_family(const struct snapshot *s, struct buf *out,
       if (f->value == IO_STATE) {
         for (int st = 0; st < IO_STATE_COUNT; st++) {
           labels[4].value = replica_io_state_name((enum replica_io_state)st);
-          sample(out, f->name, labels, 5,
-                 m->known ? rep->io_state == (enum replica_io_state)st : NAN);
+          render_sample(out, f->name, labels, 5,
+                        m->known ? rep->io_state == (enum replica_io_state)st : NAN);
         }
       } else {
-        sample(out, f->name, labels, 4, m->known ? replica_value(rep, f->value) : NAN);
+        render_sample(out, f->name, labels, 4, m->known ? replica_value(rep, f->value) : NAN);
       }
     }
   }
@@ -240,7 +235,7 @@ static double link_value(const struct cluster_view *v, const struct link_view *l
 
 static void render_gtid_family(const struct cluster_view *views, size_t n_views, struct buf *out,
                                const char *name, const char *help, bool binlog) {
-  family(out, name, "gauge", help);
+  render_family(out, name, "gauge", help);
   for (size_t c = 0; c < n_views; c++) {
     for (size_t i = 0; i < views[c].config->n_nodes; i++) {
       const struct mariadb_status *m = views[c].nodes[i].status;
@@ -253,7 +248,7 @@ static void render_gtid_family(const struct cluster_view *views, size_t n_views,
         struct label labels[] = {{"cluster", views[c].config->name},
                                  {"node", views[c].nodes[i].name},
                                  {"domain", domain}};
-        sample(out, name, labels, 3, (double)list->items[g].seq);
+        render_sample(out, name, labels, 3, (double)list->items[g].seq);
       }
     }
   }
@@ -275,7 +270,7 @@ static void render_clusters(const struct snapshot *s, struct buf *out) {
   for (size_t f = 0; f < sizeof(link_families) / sizeof(link_families[0]) && !out->failed; f++) {
     if (link_families[f].value == LINK_LAG && !any_heartbeat)
       continue;
-    family(out, link_families[f].name, "gauge", link_families[f].help);
+    render_family(out, link_families[f].name, "gauge", link_families[f].help);
     for (size_t c = 0; c < n; c++) {
       const struct cluster_view *v = &views[c];
       if (link_families[f].value == LINK_LAG && !v->config->heartbeat_table)
@@ -288,13 +283,15 @@ static void render_clusters(const struct snapshot *s, struct buf *out) {
         struct label labels[] = {{"cluster", v->config->name},
                                  {"node", v->nodes[link->replica].name},
                                  {"source", link->source}};
-        sample(out, link_families[f].name, labels, 3, link_value(v, link, link_families[f].value));
+        render_sample(out, link_families[f].name, labels, 3,
+                      link_value(v, link, link_families[f].value));
       }
     }
   }
   if (!out->failed) {
-    family(out, "mariadb_replica_transactions_behind", "gauge",
-           "Transactions the source wrote in its GTID domain that the node has not applied yet.");
+    render_family(
+        out, "mariadb_replica_transactions_behind", "gauge",
+        "Transactions the source wrote in its GTID domain that the node has not applied yet.");
     for (size_t c = 0; c < n; c++) {
       const struct cluster_view *v = &views[c];
       for (size_t l = 0; l < v->n_links; l++) {
@@ -312,7 +309,7 @@ static void render_clusters(const struct snapshot *s, struct buf *out) {
                                  {"node", v->nodes[link->replica].name},
                                  {"source", link->source},
                                  {"domain", domain_text}};
-        sample(out, "mariadb_replica_transactions_behind", labels, 4, behind);
+        render_sample(out, "mariadb_replica_transactions_behind", labels, 4, behind);
       }
     }
     render_gtid_family(views, n, out, "mariadb_gtid_binlog_seq",
@@ -320,9 +317,10 @@ static void render_clusters(const struct snapshot *s, struct buf *out) {
     render_gtid_family(views, n, out, "mariadb_gtid_slave_seq",
                        "Sequence number of the node's @@gtid_slave_pos (applied), per GTID domain.",
                        false);
-    family(out, "mariadb_replica_error_class", "gauge",
-           "1 for the class of the connection's current IO or SQL error (duplicate_key 1062, "
-           "row_not_found 1032, connect 2003/2013, auth 1045, other).");
+    render_family(
+        out, "mariadb_replica_error_class", "gauge",
+        "1 for the class of the connection's current IO or SQL error (duplicate_key 1062, "
+        "row_not_found 1032, connect 2003/2013, auth 1045, other).");
     for (size_t c = 0; c < n; c++) {
       const struct cluster_view *v = &views[c];
       for (size_t i = 0; i < v->config->n_nodes; i++) {
@@ -335,14 +333,16 @@ static void render_clusters(const struct snapshot *s, struct buf *out) {
                                      {"node", v->nodes[i].name},
                                      {"source", m->replicas[j].source ? m->replicas[j].source : ""},
                                      {"class", error_class_name((enum error_class)k)}};
-            sample(out, "mariadb_replica_error_class", labels, 4, m->known ? classes[k] : NAN);
+            render_sample(out, "mariadb_replica_error_class", labels, 4,
+                          m->known ? classes[k] : NAN);
           }
         }
       }
     }
-    family(out, "mariadb_cluster_check_ok", "gauge",
-           "1 when the cluster passes the configuration check, 0 when it fails (the reason is "
-           "logged and on the status page); NaN when no node answered.");
+    render_family(
+        out, "mariadb_cluster_check_ok", "gauge",
+        "1 when the cluster passes the configuration check, 0 when it fails (the reason is "
+        "logged and on the status page); NaN when no node answered.");
     for (size_t c = 0; c < n; c++) {
       const struct cluster_view *v = &views[c];
       for (int k = 0; k < CHECK_COUNT; k++) {
@@ -352,7 +352,7 @@ static void render_clusters(const struct snapshot *s, struct buf *out) {
         free(reason);
         struct label labels[] = {{"cluster", v->config->name},
                                  {"check", pair_check_name((enum pair_check)k)}};
-        sample(out, "mariadb_cluster_check_ok", labels, 2, ok);
+        render_sample(out, "mariadb_cluster_check_ok", labels, 2, ok);
       }
     }
   }
@@ -367,9 +367,9 @@ enum probe_value { PROBE_SUCCESS, PROBE_DURATION, PROBE_LAST_SUCCESS };
 
 static void render_probe_family(const struct snapshot *s, struct buf *out, const char *name,
                                 const char *help, enum probe_value which) {
-  family(out, name, "gauge", help);
+  render_family(out, name, "gauge", help);
   for (size_t i = 0; i < s->n_targets; i++) {
-    if (!selected(s, i))
+    if (!render_selected(s, i))
       continue;
     const struct target *t = &s->config->targets[i];
     const struct target_result *r = s->results[i];
@@ -378,7 +378,7 @@ static void render_probe_family(const struct snapshot *s, struct buf *out, const
     double v = which == PROBE_SUCCESS    ? (r && r->success)
                : which == PROBE_DURATION ? (r ? r->duration_s : NAN)
                                          : (r ? r->last_success_unix : 0);
-    sample(out, name, labels, 3, v);
+    render_sample(out, name, labels, 3, v);
   }
 }
 
@@ -408,9 +408,10 @@ static const enum probe_reason *kind_reasons(enum target_kind kind, size_t *n) {
 
 static void render_probe_errors(const struct snapshot *s, struct buf *out) {
   static const char name[] = "replmon_probe_errors_total";
-  family(out, name, "counter", "Failed probes of the target since replmon started, by reason.");
+  render_family(out, name, "counter",
+                "Failed probes of the target since replmon started, by reason.");
   for (size_t i = 0; i < s->n_targets; i++) {
-    if (!selected(s, i))
+    if (!render_selected(s, i))
       continue;
     const struct target *t = &s->config->targets[i];
     const struct target_result *r = s->results[i];
@@ -421,7 +422,7 @@ static void render_probe_errors(const struct snapshot *s, struct buf *out) {
                                {"cluster", t->cluster},
                                {"node", t->name},
                                {"reason", probe_reason_name(reasons[k])}};
-      sample(out, name, labels, 4, r ? r->errors_total[reasons[k]] : 0);
+      render_sample(out, name, labels, 4, r ? r->errors_total[reasons[k]] : 0);
     }
   }
 }
@@ -476,10 +477,10 @@ static double xmpp_family_value(const struct target_result *r, enum xmpp_family_
 }
 
 static void render_xmpp(const struct snapshot *s, struct buf *out) {
-  family(out, "xmpp_server_info", "gauge",
-         "Always 1, labeled by the server's type and version (empty when it does not say).");
+  render_family(out, "xmpp_server_info", "gauge",
+                "Always 1, labeled by the server's type and version (empty when it does not say).");
   for (size_t i = 0; i < s->n_targets; i++) {
-    if (!selected(s, i))
+    if (!render_selected(s, i))
       continue;
     const struct target *t = &s->config->targets[i];
     if (t->kind != TARGET_XMPP)
@@ -489,35 +490,35 @@ static void render_xmpp(const struct snapshot *s, struct buf *out) {
                              {"node", t->name},
                              {"type", xmpp_type_name(t->xmpp_node->type)},
                              {"version", r && r->xmpp.version ? r->xmpp.version : ""}};
-    sample(out, "xmpp_server_info", labels, 4, 1);
+    render_sample(out, "xmpp_server_info", labels, 4, 1);
   }
   for (size_t f = 0; f < sizeof(xmpp_families) / sizeof(xmpp_families[0]); f++) {
-    family(out, xmpp_families[f].name, "gauge", xmpp_families[f].help);
+    render_family(out, xmpp_families[f].name, "gauge", xmpp_families[f].help);
     for (size_t i = 0; i < s->n_targets; i++) {
-      if (!selected(s, i))
+      if (!render_selected(s, i))
         continue;
       const struct target *t = &s->config->targets[i];
       if (t->kind != TARGET_XMPP || (xmpp_families[f].value != X_UP &&
                                      !xmpp_provides(t->xmpp_node->type, xmpp_families[f].provided)))
         continue;
       struct label labels[] = {{"cluster", t->cluster}, {"node", t->name}};
-      sample(out, xmpp_families[f].name, labels, 2,
-             xmpp_family_value(s->results[i], xmpp_families[f].value));
+      render_sample(out, xmpp_families[f].name, labels, 2,
+                    xmpp_family_value(s->results[i], xmpp_families[f].value));
     }
   }
-  family(out, "xmpp_s2s_connections", "gauge",
-         "Server-to-server connections by direction (in, out).");
+  render_family(out, "xmpp_s2s_connections", "gauge",
+                "Server-to-server connections by direction (in, out).");
   for (size_t i = 0; i < s->n_targets; i++) {
-    if (!selected(s, i))
+    if (!render_selected(s, i))
       continue;
     const struct target *t = &s->config->targets[i];
     if (t->kind != TARGET_XMPP || !xmpp_provides(t->xmpp_node->type, XMPP_S2S))
       continue;
     const struct target_result *r = s->results[i];
     struct label labels[] = {{"cluster", t->cluster}, {"node", t->name}, {"direction", "in"}};
-    sample(out, "xmpp_s2s_connections", labels, 3, r ? r->xmpp.s2s_in : NAN);
+    render_sample(out, "xmpp_s2s_connections", labels, 3, r ? r->xmpp.s2s_in : NAN);
     labels[2].value = "out";
-    sample(out, "xmpp_s2s_connections", labels, 3, r ? r->xmpp.s2s_out : NAN);
+    render_sample(out, "xmpp_s2s_connections", labels, 3, r ? r->xmpp.s2s_out : NAN);
   }
 }
 
@@ -561,16 +562,16 @@ static double stream_value(const struct target_result *r, enum stream_value whic
 
 static void render_streams(const struct snapshot *s, struct buf *out) {
   for (size_t f = 0; f < sizeof(stream_families) / sizeof(stream_families[0]); f++) {
-    family(out, stream_families[f].name, "gauge", stream_families[f].help);
+    render_family(out, stream_families[f].name, "gauge", stream_families[f].help);
     for (size_t i = 0; i < s->n_targets; i++) {
-      if (!selected(s, i))
+      if (!render_selected(s, i))
         continue;
       const struct target *t = &s->config->targets[i];
       if (t->kind != TARGET_XMPP_STREAM)
         continue;
       struct label labels[] = {{"cluster", t->cluster}, {"node", t->name}};
-      sample(out, stream_families[f].name, labels, 2,
-             stream_value(s->results[i], stream_families[f].value));
+      render_sample(out, stream_families[f].name, labels, 2,
+                    stream_value(s->results[i], stream_families[f].value));
     }
   }
 }
@@ -579,16 +580,18 @@ static void render_streams(const struct snapshot *s, struct buf *out) {
  * at most); before its first board every node is unknown. */
 static void render_states(const struct snapshot *s, struct buf *out) {
   const struct config *c = s->config;
-  family(out, "replmon_target_state", "gauge",
-         "The node's health (ok, warning, critical, unknown) as one series per state; the current "
-         "one is 1.");
+  render_family(
+      out, "replmon_target_state", "gauge",
+      "The node's health (ok, warning, critical, unknown) as one series per state; the current "
+      "one is 1.");
   for (int pass = 0; pass < 2; pass++) {
     if (pass == 1)
-      family(out, "replmon_target_state_since_timestamp_seconds", "gauge",
-             "Unix time when the node entered its current health state; NaN before the first "
-             "evaluation.");
+      render_family(
+          out, "replmon_target_state_since_timestamp_seconds", "gauge",
+          "Unix time when the node entered its current health state; NaN before the first "
+          "evaluation.");
     for (size_t t = 0; t < s->n_targets; t++) {
-      if (!selected(s, t))
+      if (!render_selected(s, t))
         continue;
       const struct target *tg = &c->targets[t];
       if (tg->kind == TARGET_XMPP_STREAM)
@@ -596,24 +599,25 @@ static void render_states(const struct snapshot *s, struct buf *out) {
       const struct board_entry *e = health_board_find(s->board, tg->cluster, tg->name, t);
       struct label labels[] = {{"cluster", tg->cluster}, {"node", tg->name}, {"state", NULL}};
       if (pass == 1) {
-        sample(out, "replmon_target_state_since_timestamp_seconds", labels, 2,
-               e ? e->since_unix : NAN);
+        render_sample(out, "replmon_target_state_since_timestamp_seconds", labels, 2,
+                      e ? e->since_unix : NAN);
         continue;
       }
       int state = e ? e->state : HEALTH_UNKNOWN;
       for (int k = 0; k < HEALTH_COUNT; k++) {
         labels[2].value = health_state_name((enum health_state)k);
-        sample(out, "replmon_target_state", labels, 3, k == state);
+        render_sample(out, "replmon_target_state", labels, 3, k == state);
       }
     }
   }
 }
 
 int render_metrics(const struct snapshot *s, const struct build_info *build, struct buf *out) {
-  family(out, "replmon_build_info", "gauge",
-         "A metric with a constant '1' value labeled by the version and revision of replmon.");
+  render_family(
+      out, "replmon_build_info", "gauge",
+      "A metric with a constant '1' value labeled by the version and revision of replmon.");
   struct label build_labels[] = {{"version", build->version}, {"revision", build->revision}};
-  sample(out, "replmon_build_info", build_labels, 2, 1);
+  render_sample(out, "replmon_build_info", build_labels, 2, 1);
 
   if (s->config->n_mariadb) {
     render_node_family(s, out, "mariadb_up",

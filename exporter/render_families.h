@@ -1,0 +1,25 @@
+/* Shared by the files that write /metrics, and by them only (other modules use render.h):
+ * render.c holds the entry point and these writers, and each render_*.c file one group of
+ * metric families. */
+#ifndef REPLMON_RENDER_FAMILIES_H
+#define REPLMON_RENDER_FAMILIES_H
+
+#include "render.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct label {
+  const char *name;
+  const char *value; /* escaped when written */
+};
+
+/* Whether target i is rendered: every target, or the one a /probe snapshot is for. */
+bool render_selected(const struct snapshot *s, size_t i);
+/* Appends a family's HELP and TYPE lines; its samples follow. */
+void render_family(struct buf *out, const char *name, const char *type, const char *help);
+/* Appends one sample: name, the n labels with their values escaped, and value. */
+void render_sample(struct buf *out, const char *name, const struct label *labels, size_t n,
+                   double value);
+
+#endif
