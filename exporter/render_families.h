@@ -27,4 +27,8 @@ void render_mariadb_nodes(const struct snapshot *s, struct buf *out);
 /* render_mariadb.c: the mariadb_replica_* families of every replication connection. */
 void render_mariadb_replicas(const struct snapshot *s, struct buf *out);
 
+/* render_cluster.c: the families of each cluster as a whole (links, lag, GTID positions,
+ * error classes, configuration checks); not for a /probe snapshot. */
+void render_clusters(const struct snapshot *s, struct buf *out);
+
 #endif
