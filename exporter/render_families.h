@@ -31,4 +31,9 @@ void render_mariadb_replicas(const struct snapshot *s, struct buf *out);
  * error classes, configuration checks); not for a /probe snapshot. */
 void render_clusters(const struct snapshot *s, struct buf *out);
 
+/* render_xmpp.c: the families of every XMPP server's HTTP API. */
+void render_xmpp(const struct snapshot *s, struct buf *out);
+/* render_xmpp.c: the families of every c2s stream probe. */
+void render_streams(const struct snapshot *s, struct buf *out);
+
 #endif
