@@ -36,4 +36,9 @@ void render_xmpp(const struct snapshot *s, struct buf *out);
 /* render_xmpp.c: the families of every c2s stream probe. */
 void render_streams(const struct snapshot *s, struct buf *out);
 
+/* render_replmon.c: every target's replmon_probe_* and replmon_last_success_* families. */
+void render_probes(const struct snapshot *s, struct buf *out);
+/* render_replmon.c: every node's health state; not for a /probe snapshot. */
+void render_states(const struct snapshot *s, struct buf *out);
+
 #endif
