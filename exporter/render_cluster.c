@@ -11,11 +11,13 @@
 
 enum link_value { LINK_UP, LINK_EXPECTED, LINK_LAG, LINK_STALLED };
 
-static const struct {
+struct link_family {
   const char *name;
   const char *help;
   enum link_value value;
-} link_families[] = {
+};
+
+static const struct link_family link_families[] = {
     {"mariadb_replica_link_up",
      "1 when the link exists with both replication threads running; 0 when it is broken or "
      "missing.",
@@ -73,6 +75,105 @@ static void render_gtid_family(const struct cluster_view *views, size_t n_views,
   }
 }
 
+/* One link family: a sample per link of every cluster, for lag and stall only where the
+ * source is a configured node. The lag family exists only when some cluster has a heartbeat
+ * table, and then only for such clusters. */
+static void render_link_family(const struct cluster_view *views, size_t n_views, struct buf *out,
+                               const struct link_family *f) {
+  if (f->value == LINK_LAG) {
+    bool any_heartbeat = false;
+    for (size_t c = 0; c < n_views; c++)
+      any_heartbeat = any_heartbeat || views[c].config->heartbeat_table;
+    if (!any_heartbeat)
+      return;
+  }
+  render_family(out, f->name, "gauge", f->help);
+  for (size_t c = 0; c < n_views; c++) {
+    const struct cluster_view *v = &views[c];
+    if (f->value == LINK_LAG && !v->config->heartbeat_table)
+      continue;
+    for (size_t l = 0; l < v->n_links; l++) {
+      const struct link_view *link = &v->links[l];
+      if (f->value != LINK_UP && f->value != LINK_EXPECTED && link->source_index < 0)
+        continue;
+      struct label labels[] = {{"cluster", v->config->name},
+                               {"node", v->nodes[link->replica].name},
+                               {"source", link->source}};
+      render_sample(out, f->name, labels, 3, link_value(v, link, f->value));
+    }
+  }
+}
+
+static void render_transactions_behind(const struct cluster_view *views, size_t n_views,
+                                       struct buf *out) {
+  render_family(
+      out, "mariadb_replica_transactions_behind", "gauge",
+      "Transactions the source wrote in its GTID domain that the node has not applied yet.");
+  for (size_t c = 0; c < n_views; c++) {
+    const struct cluster_view *v = &views[c];
+    for (size_t l = 0; l < v->n_links; l++) {
+      const struct link_view *link = &v->links[l];
+      if (link->source_index < 0)
+        continue;
+      double domain;
+      double behind = pair_transactions_behind(&v->nodes[link->replica],
+                                               &v->nodes[link->source_index], &domain);
+      if (isnan(domain))
+        continue; /* the domain label is unknown until both nodes answered */
+      char domain_text[16];
+      snprintf(domain_text, sizeof(domain_text), "%.0f", domain);
+      struct label labels[] = {{"cluster", v->config->name},
+                               {"node", v->nodes[link->replica].name},
+                               {"source", link->source},
+                               {"domain", domain_text}};
+      render_sample(out, "mariadb_replica_transactions_behind", labels, 4, behind);
+    }
+  }
+}
+
+static void render_error_classes(const struct cluster_view *views, size_t n_views,
+                                 struct buf *out) {
+  render_family(out, "mariadb_replica_error_class", "gauge",
+                "1 for the class of the connection's current IO or SQL error (duplicate_key "
+                "1062, row_not_found 1032, connect 2003/2013, auth 1045, other).");
+  for (size_t c = 0; c < n_views; c++) {
+    const struct cluster_view *v = &views[c];
+    for (size_t i = 0; i < v->config->n_nodes; i++) {
+      const struct mariadb_status *m = v->nodes[i].status;
+      for (size_t j = 0; m && j < m->n_replicas; j++) {
+        bool classes[ERROR_CLASS_COUNT];
+        replica_error_classes(&m->replicas[j], classes);
+        for (int k = 0; k < ERROR_CLASS_COUNT; k++) {
+          struct label labels[] = {{"cluster", v->config->name},
+                                   {"node", v->nodes[i].name},
+                                   {"source", m->replicas[j].source ? m->replicas[j].source : ""},
+                                   {"class", error_class_name((enum error_class)k)}};
+          render_sample(out, "mariadb_replica_error_class", labels, 4, m->known ? classes[k] : NAN);
+        }
+      }
+    }
+  }
+}
+
+static void render_cluster_checks(const struct cluster_view *views, size_t n_views,
+                                  struct buf *out) {
+  render_family(out, "mariadb_cluster_check_ok", "gauge",
+                "1 when the cluster passes the configuration check, 0 when it fails (the reason "
+                "is logged and on the status page); NaN when no node answered.");
+  for (size_t c = 0; c < n_views; c++) {
+    const struct cluster_view *v = &views[c];
+    for (int k = 0; k < CHECK_COUNT; k++) {
+      char *reason = NULL;
+      double ok = pair_check((enum pair_check)k, v->nodes, v->config->n_nodes,
+                             v->config->mode == MODE_ACTIVE_PASSIVE, &reason);
+      free(reason);
+      struct label labels[] = {{"cluster", v->config->name},
+                               {"check", pair_check_name((enum pair_check)k)}};
+      render_sample(out, "mariadb_cluster_check_ok", labels, 2, ok);
+    }
+  }
+}
+
 void render_clusters(const struct snapshot *s, struct buf *out) {
   size_t n = s->config->n_mariadb;
   struct cluster_view *views = calloc(n ? n : 1, sizeof(*views));
@@ -83,97 +184,17 @@ void render_clusters(const struct snapshot *s, struct buf *out) {
   for (size_t c = 0; c < n; c++)
     if (cluster_view_build(s, c, &views[c]) != 0)
       out->failed = true;
-  bool any_heartbeat = false;
-  for (size_t c = 0; c < n; c++)
-    any_heartbeat = any_heartbeat || views[c].config->heartbeat_table;
-  for (size_t f = 0; f < sizeof(link_families) / sizeof(link_families[0]) && !out->failed; f++) {
-    if (link_families[f].value == LINK_LAG && !any_heartbeat)
-      continue;
-    render_family(out, link_families[f].name, "gauge", link_families[f].help);
-    for (size_t c = 0; c < n; c++) {
-      const struct cluster_view *v = &views[c];
-      if (link_families[f].value == LINK_LAG && !v->config->heartbeat_table)
-        continue;
-      for (size_t l = 0; l < v->n_links; l++) {
-        const struct link_view *link = &v->links[l];
-        if (link_families[f].value != LINK_UP && link_families[f].value != LINK_EXPECTED &&
-            link->source_index < 0)
-          continue;
-        struct label labels[] = {{"cluster", v->config->name},
-                                 {"node", v->nodes[link->replica].name},
-                                 {"source", link->source}};
-        render_sample(out, link_families[f].name, labels, 3,
-                      link_value(v, link, link_families[f].value));
-      }
-    }
-  }
+  for (size_t f = 0; f < sizeof(link_families) / sizeof(link_families[0]) && !out->failed; f++)
+    render_link_family(views, n, out, &link_families[f]);
   if (!out->failed) {
-    render_family(
-        out, "mariadb_replica_transactions_behind", "gauge",
-        "Transactions the source wrote in its GTID domain that the node has not applied yet.");
-    for (size_t c = 0; c < n; c++) {
-      const struct cluster_view *v = &views[c];
-      for (size_t l = 0; l < v->n_links; l++) {
-        const struct link_view *link = &v->links[l];
-        if (link->source_index < 0)
-          continue;
-        double domain;
-        double behind = pair_transactions_behind(&v->nodes[link->replica],
-                                                 &v->nodes[link->source_index], &domain);
-        if (isnan(domain))
-          continue; /* the domain label is unknown until both nodes answered */
-        char domain_text[16];
-        snprintf(domain_text, sizeof(domain_text), "%.0f", domain);
-        struct label labels[] = {{"cluster", v->config->name},
-                                 {"node", v->nodes[link->replica].name},
-                                 {"source", link->source},
-                                 {"domain", domain_text}};
-        render_sample(out, "mariadb_replica_transactions_behind", labels, 4, behind);
-      }
-    }
+    render_transactions_behind(views, n, out);
     render_gtid_family(views, n, out, "mariadb_gtid_binlog_seq",
                        "Sequence number of the node's @@gtid_binlog_pos, per GTID domain.", true);
     render_gtid_family(views, n, out, "mariadb_gtid_slave_seq",
                        "Sequence number of the node's @@gtid_slave_pos (applied), per GTID domain.",
                        false);
-    render_family(
-        out, "mariadb_replica_error_class", "gauge",
-        "1 for the class of the connection's current IO or SQL error (duplicate_key 1062, "
-        "row_not_found 1032, connect 2003/2013, auth 1045, other).");
-    for (size_t c = 0; c < n; c++) {
-      const struct cluster_view *v = &views[c];
-      for (size_t i = 0; i < v->config->n_nodes; i++) {
-        const struct mariadb_status *m = v->nodes[i].status;
-        for (size_t j = 0; m && j < m->n_replicas; j++) {
-          bool classes[ERROR_CLASS_COUNT];
-          replica_error_classes(&m->replicas[j], classes);
-          for (int k = 0; k < ERROR_CLASS_COUNT; k++) {
-            struct label labels[] = {{"cluster", v->config->name},
-                                     {"node", v->nodes[i].name},
-                                     {"source", m->replicas[j].source ? m->replicas[j].source : ""},
-                                     {"class", error_class_name((enum error_class)k)}};
-            render_sample(out, "mariadb_replica_error_class", labels, 4,
-                          m->known ? classes[k] : NAN);
-          }
-        }
-      }
-    }
-    render_family(
-        out, "mariadb_cluster_check_ok", "gauge",
-        "1 when the cluster passes the configuration check, 0 when it fails (the reason is "
-        "logged and on the status page); NaN when no node answered.");
-    for (size_t c = 0; c < n; c++) {
-      const struct cluster_view *v = &views[c];
-      for (int k = 0; k < CHECK_COUNT; k++) {
-        char *reason = NULL;
-        double ok = pair_check((enum pair_check)k, v->nodes, v->config->n_nodes,
-                               v->config->mode == MODE_ACTIVE_PASSIVE, &reason);
-        free(reason);
-        struct label labels[] = {{"cluster", v->config->name},
-                                 {"check", pair_check_name((enum pair_check)k)}};
-        render_sample(out, "mariadb_cluster_check_ok", labels, 2, ok);
-      }
-    }
+    render_error_classes(views, n, out);
+    render_cluster_checks(views, n, out);
   }
   for (size_t c = 0; c < n; c++)
     cluster_view_free(&views[c]);
