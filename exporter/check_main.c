@@ -9,6 +9,7 @@
 #include "health.h"
 #include "log.h"
 #include "poller.h"
+#include "probe.h"
 #include "snapshot.h"
 #include "version.h"
 
@@ -181,7 +182,7 @@ static bool needed(const struct config *config, size_t t, const char *node) {
 }
 
 static void sleep_seconds(double seconds) {
-  struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+  struct timespec ts = timespec_from_seconds(seconds);
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
     ;
 }

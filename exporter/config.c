@@ -893,3 +893,12 @@ char *config_source_name(const struct mariadb_cluster_config *cluster, const cha
   buf_printf(&text, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
   return buf_steal(&text, NULL);
 }
+
+void config_warning_lines(const struct config *config,
+                          void (*fn)(const char *line, size_t len, void *ctx), void *ctx) {
+  for (const char *line = config->warnings; line && *line;) {
+    size_t len = strcspn(line, "\n");
+    fn(line, len, ctx);
+    line += len + (line[len] == '\n');
+  }
+}

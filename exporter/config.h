@@ -120,6 +120,13 @@ void config_unref(struct config *config);
 char *config_source_name(const struct mariadb_cluster_config *cluster, const char *host,
                          unsigned port);
 
+/* Calls fn with each newline-separated line of config's warnings, in order: line is not
+ * NUL-terminated (len bytes, without the newline), and a last newline starts no empty line.
+ * Not called without warnings. The daemon's log and --config.check both print them, each in
+ * its own form, from this one split. */
+void config_warning_lines(const struct config *config,
+                          void (*fn)(const char *line, size_t len, void *ctx), void *ctx);
+
 /* Parses a duration such as 500ms, 1s, 2m, 1h or 1m30s into seconds. 0 or -EINVAL. */
 int config_parse_duration(const char *text, double *seconds);
 

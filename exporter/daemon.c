@@ -5,15 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-void daemon_log_config_warnings(const struct config *config) {
-  if (!config->warnings)
+static void log_warning_line(const char *line, size_t len, void *path) {
+  /* An empty line (a path with a newline in it) warns of nothing: it was never logged. */
+  if (len == 0)
     return;
-  char *copy = strdup(config->warnings);
-  char *save = NULL;
-  for (char *line = copy ? strtok_r(copy, "\n", &save) : NULL; line;
-       line = strtok_r(NULL, "\n", &save))
-    log_event(LOG_WARN, "configuration warning", "file", config->path, "warning", line);
-  free(copy);
+  char *text = strndup(line, len); /* log_event takes NUL-terminated values */
+  if (text)
+    log_event(LOG_WARN, "configuration warning", "file", (const char *)path, "warning", text);
+  free(text);
+}
+
+void daemon_log_config_warnings(const struct config *config) {
+  config_warning_lines(config, log_warning_line, config->path);
 }
 
 int daemon_reload(struct daemon *d, char **error) {

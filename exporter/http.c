@@ -1,21 +1,23 @@
+/* The HTTP server: its listening socket, libmicrohttpd's start and stop, and the routing of each
+ * request to its answer. Who may ask is http_auth.c; /probe runs in probe_jobs.c. */
 #include "http.h"
+#include "http_auth.h"
+#include "http_internal.h"
+#include "probe_jobs.h"
 #include "status_page.h"
 #include "config.h"
 #include "health.h"
-#include "poller.h"
+#include "probe.h"
 #include "log.h"
 #include "metrics_cache.h"
 
 #include <arpa/inet.h>
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
 #include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <math.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +26,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define CONTENT_TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
 /* Each connection's pool, which bounds the request line and headers (about 36 KiB of them;
  * 414 or 431 beyond). Above 32 KiB libmicrohttpd maps each connection's pool with mmap and
  * unmaps it when the connection closes; at 32 KiB or less it mallocs the pool, and the freed
@@ -35,27 +36,14 @@
 /* *req_cls after a request's first call: this marker, or the running /probe job. */
 static int request_seen;
 
-#define AUTH_CACHE_SIZE 8
-
 struct http_server {
   struct MHD_Daemon *daemon;
   struct metrics_cache *cache;
   struct http_options options;
   char *telemetry_path;
   int listen_fd;
-  pthread_mutex_t web_lock; /* guards web and the cache of accepted credentials */
-  struct web_config *web;
-  /* bcrypt takes milliseconds by design: accepted credentials are remembered by digest. */
-  struct {
-    unsigned char digest[32]; /* SHA-256 of "user\0password" */
-    bool used;
-  } auth_cache[AUTH_CACHE_SIZE];
-  unsigned auth_next;
-  pthread_mutex_t probe_lock; /* guards the /probe requests in flight, so stop can end them */
-  pthread_cond_t probes_done;
-  struct probe_job *probes;  /* a list through probe_job.next */
-  unsigned probes_in_flight; /* requests not yet completed */
-  bool stopping;
+  struct http_auth *auth;    /* TLS client certificates and basic auth users */
+  struct probe_jobs *probes; /* the /probe requests in flight */
 };
 
 int http_parse_listen_address(const char *address, char **host, unsigned *port) {
@@ -184,8 +172,8 @@ static bool accepts_gzip(const char *header) {
   return by_name >= 0 ? by_name == 1 : by_star == 1;
 }
 
-static enum MHD_Result queue(struct MHD_Connection *connection, unsigned status,
-                             struct MHD_Response *response) {
+enum MHD_Result http_queue_response(struct MHD_Connection *connection, unsigned status,
+                                    struct MHD_Response *response) {
   if (!response)
     return MHD_NO;
   enum MHD_Result rc = MHD_queue_response(connection, status, response);
@@ -193,14 +181,14 @@ static enum MHD_Result queue(struct MHD_Connection *connection, unsigned status,
   return rc;
 }
 
-static enum MHD_Result answer_text(struct MHD_Connection *connection, unsigned status,
-                                   const char *text) {
+enum MHD_Result http_queue_text(struct MHD_Connection *connection, unsigned status,
+                                const char *text) {
   struct MHD_Response *response =
       MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
   if (!response)
     return MHD_NO;
   MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-  return queue(connection, status, response);
+  return http_queue_response(connection, status, response);
 }
 
 static void release_rendered(void *cls) {
@@ -217,7 +205,7 @@ static enum MHD_Result answer_metrics(struct http_server *server,
   bool send_gzip = gzip;
   struct rendered_metrics *r = metrics_cache_get(server->cache, &send_gzip, &data, &len);
   if (!r)
-    return answer_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+    return http_queue_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
   struct MHD_Response *response = MHD_create_response_from_buffer_with_free_callback_cls(
       len, (void *)data, release_rendered, r);
   if (!response) {
@@ -228,7 +216,7 @@ static enum MHD_Result answer_metrics(struct http_server *server,
   MHD_add_response_header(response, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
   if (send_gzip)
     MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
-  return queue(connection, MHD_HTTP_OK, response);
+  return http_queue_response(connection, MHD_HTTP_OK, response);
 }
 
 /* The status page: every node's health, rendered from the latest snapshot. */
@@ -244,14 +232,14 @@ static enum MHD_Result answer_status_page(struct http_server *server,
   char *body = rc == 0 ? buf_steal(&page, &len) : NULL;
   buf_free(&page);
   if (!body)
-    return answer_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
+    return http_queue_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
   struct MHD_Response *response = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
   if (!response) {
     free(body);
     return MHD_NO;
   }
   MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
-  return queue(connection, MHD_HTTP_OK, response);
+  return http_queue_response(connection, MHD_HTTP_OK, response);
 }
 
 /* ---- /health/<node> ---- */
@@ -262,22 +250,22 @@ static enum MHD_Result answer_health(struct http_server *server, struct MHD_Conn
   const char *max_lag_text =
       MHD_lookup_connection_value(connection, MHD_GET_ARGUMENT_KIND, "max_lag");
   if (max_lag_text && config_parse_duration(max_lag_text, &max_lag) != 0)
-    return answer_text(connection, MHD_HTTP_BAD_REQUEST,
-                       "400 max_lag must be a duration such as 10s or 1m30s\n");
+    return http_queue_text(connection, MHD_HTTP_BAD_REQUEST,
+                           "400 max_lag must be a duration such as 10s or 1m30s\n");
   struct snapshot *s = snapshot_store_acquire(server->options.store);
   struct node_health *list = NULL;
   size_t n = 0;
   int rc = health_evaluate(s, max_lag, &list, &n);
   snapshot_unref(s);
   if (rc)
-    return answer_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
+    return http_queue_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
   const struct node_health *h = NULL;
   for (size_t i = 0; i < n && !h; i++)
     if (strcmp(list[i].node, node) == 0)
       h = &list[i];
   enum MHD_Result result;
   if (!h) {
-    result = answer_text(connection, MHD_HTTP_NOT_FOUND, "404 no such node\n");
+    result = http_queue_text(connection, MHD_HTTP_NOT_FOUND, "404 no such node\n");
   } else {
     /* A load balancer keeps a node in rotation while it is ok or only warning. */
     unsigned status = h->state == HEALTH_OK || h->state == HEALTH_WARNING
@@ -288,195 +276,11 @@ static enum MHD_Result answer_health(struct http_server *server, struct MHD_Conn
     for (const char *c = state; *c; c++)
       buf_putc(&text, (char)(*c - 'a' + 'A'));
     buf_printf(&text, ": %s\n", h->reason);
-    result = answer_text(connection, status, text.data ? text.data : "500 out of memory\n");
+    result = http_queue_text(connection, status, text.data ? text.data : "500 out of memory\n");
     buf_free(&text);
   }
   health_free(list, n);
   return result;
-}
-
-/* ---- /probe?target=NODE: the multi-target pattern ---- */
-
-#define PROBE_DEFAULT_TIMEOUT_S 10.0
-#define PROBE_TIMEOUT_OFFSET_S 0.5
-
-/* One /probe request: a worker probes while a waiter bounds the wait; whoever finishes
- * second frees it. */
-struct probe_job {
-  struct probe_job *next; /* in server->probes */
-  pthread_mutex_t lock;
-  pthread_cond_t done_cond;
-  int refs;
-  bool done;
-  bool abandon; /* the server is stopping: answer now */
-  struct config *config;
-  size_t index;
-  double timeout_s;
-  struct target_result *result;
-  struct http_server *server;
-  struct MHD_Connection *connection;
-  char *body; /* the answer, built by the waiter; freed with the job */
-  size_t body_len;
-};
-
-static void probe_job_unref(struct probe_job *job) {
-  pthread_mutex_lock(&job->lock);
-  int refs = --job->refs;
-  pthread_mutex_unlock(&job->lock);
-  if (refs)
-    return;
-  target_result_unref(job->result);
-  config_unref(job->config);
-  pthread_cond_destroy(&job->done_cond);
-  pthread_mutex_destroy(&job->lock);
-  free(job->body);
-  free(job);
-}
-
-/* Takes job off the server's list of /probe requests in flight. */
-static void probe_unlink(struct http_server *server, struct probe_job *job) {
-  pthread_mutex_lock(&server->probe_lock);
-  for (struct probe_job **p = &server->probes; *p; p = &(*p)->next) {
-    if (*p == job) {
-      *p = job->next;
-      break;
-    }
-  }
-  pthread_mutex_unlock(&server->probe_lock);
-}
-
-static void *probe_worker(void *arg) {
-  struct probe_job *job = arg;
-  struct target_result *r = poller_probe_once(job->config, job->index, job->timeout_s);
-  pthread_mutex_lock(&job->lock);
-  job->result = r;
-  job->done = true;
-  pthread_cond_signal(&job->done_cond);
-  pthread_mutex_unlock(&job->lock);
-  probe_job_unref(job);
-  return NULL;
-}
-
-static void *probe_waiter(void *arg) {
-  struct probe_job *job = arg;
-  struct timespec deadline;
-  clock_gettime(CLOCK_MONOTONIC, &deadline);
-  double end = (double)deadline.tv_sec + (double)deadline.tv_nsec / 1e9 + job->timeout_s;
-  deadline.tv_sec = (time_t)end;
-  deadline.tv_nsec = (long)((end - (double)deadline.tv_sec) * 1e9);
-  pthread_mutex_lock(&job->lock);
-  while (!job->done && !job->abandon)
-    if (pthread_cond_timedwait(&job->done_cond, &job->lock, &deadline) == ETIMEDOUT)
-      break;
-  struct target_result *r = job->result ? target_result_ref(job->result) : NULL;
-  pthread_mutex_unlock(&job->lock);
-  if (!r) {
-    /* The node did not answer in time: say so rather than make Prometheus wait. */
-    r = target_result_new();
-    if (r) {
-      r->reason = REASON_TIMEOUT;
-      r->errors_total[REASON_TIMEOUT] = 1;
-      r->duration_s = job->timeout_s;
-      r->error = strdup("no answer within the scrape timeout");
-    }
-  }
-  struct buf body = BUF_INIT;
-  struct snapshot *s = r ? snapshot_new_single(job->config, job->index, r) : NULL;
-  if (s)
-    render_metrics(s, &job->server->options.build, &body);
-  else
-    target_result_unref(r);
-  snapshot_unref(s);
-  job->body = buf_steal(&body, &job->body_len);
-  /* Off the list before the resume: once resumed, the request may complete and free us. */
-  struct http_server *server = job->server;
-  probe_unlink(server, job);
-  MHD_resume_connection(job->connection);
-  return NULL;
-}
-
-static enum MHD_Result start_probe(struct http_server *server, struct MHD_Connection *connection,
-                                   void **req_cls) {
-  const char *name = MHD_lookup_connection_value(connection, MHD_GET_ARGUMENT_KIND, "target");
-  if (!name || !*name)
-    return answer_text(connection, MHD_HTTP_BAD_REQUEST, "400 missing target=NODE\n");
-  struct snapshot *s = snapshot_store_acquire(server->options.store);
-  long index = -1;
-  for (size_t i = 0; i < s->n_targets && index < 0; i++) {
-    /* Only configured node names: /probe never connects to an address from a request. */
-    const struct target *t = &s->config->targets[i];
-    if (t->kind != TARGET_XMPP_STREAM && strcmp(t->name, name) == 0)
-      index = (long)i;
-  }
-  struct config *config = index >= 0 ? config_ref(s->config) : NULL;
-  snapshot_unref(s);
-  if (index < 0)
-    return answer_text(connection, MHD_HTTP_BAD_REQUEST,
-                       "400 unknown target: name a node of the configuration\n");
-  double timeout = PROBE_DEFAULT_TIMEOUT_S;
-  const char *header = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-                                                   "X-Prometheus-Scrape-Timeout-Seconds");
-  if (header) {
-    char *end;
-    double t = strtod(header, &end);
-    if (end != header && !*end && t > 0 && t < 3600)
-      timeout = t;
-  }
-  timeout = timeout > 2 * PROBE_TIMEOUT_OFFSET_S ? timeout - PROBE_TIMEOUT_OFFSET_S : timeout / 2;
-  struct probe_job *job = calloc(1, sizeof(*job));
-  if (!job) {
-    config_unref(config);
-    return answer_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
-  }
-  pthread_mutex_init(&job->lock, NULL);
-  pthread_condattr_t attr;
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&job->done_cond, &attr);
-  pthread_condattr_destroy(&attr);
-  job->refs = 2; /* the worker's, and the request's (released when it completes) */
-  job->config = config;
-  job->index = (size_t)index;
-  job->timeout_s = timeout;
-  job->server = server;
-  job->connection = connection;
-  *req_cls = job;
-  pthread_mutex_lock(&server->probe_lock);
-  job->next = server->probes;
-  server->probes = job;
-  server->probes_in_flight++;
-  job->abandon = server->stopping;
-  pthread_mutex_unlock(&server->probe_lock);
-  MHD_suspend_connection(connection);
-  pthread_t worker, waiter;
-  pthread_attr_t tattr;
-  pthread_attr_init(&tattr);
-  pthread_attr_setdetachstate(&tattr, PTHREAD_CREATE_DETACHED);
-  bool ok = pthread_create(&worker, &tattr, probe_worker, job) == 0;
-  if (!ok) { /* no worker: the waiter answers at once with a timeout */
-    job->refs--;
-    job->done = true;
-  }
-  if (pthread_create(&waiter, &tattr, probe_waiter, job) != 0) {
-    /* Without a waiter nobody answers: resume now; the request finds no body (500). */
-    pthread_attr_destroy(&tattr);
-    probe_unlink(server, job);
-    MHD_resume_connection(connection);
-    return MHD_YES;
-  }
-  pthread_attr_destroy(&tattr);
-  return MHD_YES;
-}
-
-static enum MHD_Result finish_probe(struct MHD_Connection *connection, struct probe_job *job) {
-  if (!job->body)
-    return answer_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 probe failed\n");
-  struct MHD_Response *response =
-      MHD_create_response_from_buffer(job->body_len, job->body, MHD_RESPMEM_MUST_COPY);
-  if (!response)
-    return MHD_NO;
-  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE_METRICS);
-  return queue(connection, MHD_HTTP_OK, response);
 }
 
 static void request_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
@@ -484,15 +288,8 @@ static void request_completed(void *cls, struct MHD_Connection *connection, void
   (void)cls;
   (void)connection;
   (void)code;
-  if (*req_cls && *req_cls != &request_seen) {
-    struct probe_job *job = *req_cls;
-    struct http_server *server = job->server;
-    probe_job_unref(job);
-    pthread_mutex_lock(&server->probe_lock);
-    server->probes_in_flight--;
-    pthread_cond_broadcast(&server->probes_done);
-    pthread_mutex_unlock(&server->probe_lock);
-  }
+  if (*req_cls && *req_cls != &request_seen)
+    probe_jobs_completed(*req_cls);
   *req_cls = NULL;
 }
 
@@ -501,7 +298,7 @@ static void request_completed(void *cls, struct MHD_Connection *connection, void
 static enum MHD_Result answer_reload(struct http_server *server,
                                      struct MHD_Connection *connection) {
   if (!server->options.reload)
-    return answer_text(connection, MHD_HTTP_NOT_FOUND, "404 page not found\n");
+    return http_queue_text(connection, MHD_HTTP_NOT_FOUND, "404 page not found\n");
   char *error = NULL;
   int rc = server->options.reload(server->options.reload_ctx, &error);
   struct buf text = BUF_INIT;
@@ -510,11 +307,11 @@ static enum MHD_Result answer_reload(struct http_server *server,
   else
     buf_printf(&text, "reload failed: %s\n", error ? error : "some targets could not start");
   free(error);
-  enum MHD_Result result = answer_text(connection,
-                                       rc == 0   ? MHD_HTTP_OK
-                                       : rc == 1 ? MHD_HTTP_BAD_REQUEST
-                                                 : MHD_HTTP_INTERNAL_SERVER_ERROR,
-                                       text.data ? text.data : "500 out of memory\n");
+  enum MHD_Result result = http_queue_text(connection,
+                                           rc == 0   ? MHD_HTTP_OK
+                                           : rc == 1 ? MHD_HTTP_BAD_REQUEST
+                                                     : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                           text.data ? text.data : "500 out of memory\n");
   buf_free(&text);
   return result;
 }
@@ -527,121 +324,11 @@ static enum MHD_Result refuse_method(struct MHD_Connection *connection, const ch
     return MHD_NO;
   MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow);
   MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-  return queue(connection, MHD_HTTP_METHOD_NOT_ALLOWED, response);
-}
-
-/* ---- TLS client certificates and basic auth (--web.config.file) ---- */
-
-static bool constant_equal(const unsigned char *a, const unsigned char *b, size_t n) {
-  unsigned char diff = 0;
-  for (size_t i = 0; i < n; i++)
-    diff |= a[i] ^ b[i];
-  return diff == 0;
-}
-
-static bool authorized(struct http_server *server, const char *user, const char *password) {
-  struct buf both = BUF_INIT;
-  buf_puts(&both, user);
-  buf_putc(&both, '\0');
-  buf_puts(&both, password);
-  unsigned char digest[32];
-  bool hashed =
-      !both.failed && gnutls_hash_fast(GNUTLS_DIG_SHA256, both.data, both.len, digest) == 0;
-  if (both.data)
-    explicit_bzero(both.data, both.cap);
-  buf_free(&both);
-  pthread_mutex_lock(&server->web_lock);
-  bool ok = false;
-  for (size_t i = 0; hashed && i < AUTH_CACHE_SIZE && !ok; i++)
-    ok = server->auth_cache[i].used && constant_equal(server->auth_cache[i].digest, digest, 32);
-  if (!ok && web_config_check_password(server->web, user, password) && hashed) {
-    ok = true;
-    memcpy(server->auth_cache[server->auth_next].digest, digest, 32);
-    server->auth_cache[server->auth_next].used = true;
-    server->auth_next = (server->auth_next + 1) % AUTH_CACHE_SIZE;
-  }
-  pthread_mutex_unlock(&server->web_lock);
-  return ok;
-}
-
-/* NULL when the request may go on, else the refusal already queued (its result). */
-static bool refuse_unauthorized(struct http_server *server, struct MHD_Connection *connection,
-                                enum MHD_Result *result) {
-  const struct web_config *web = server->web; /* TLS settings never change while running */
-  if (web && web->tls && web->client_auth != CLIENT_AUTH_NONE &&
-      web->client_auth != CLIENT_AUTH_REQUEST) {
-    const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-    gnutls_session_t session = info ? (gnutls_session_t)info->tls_session : NULL;
-    unsigned n = 0;
-    if (session)
-      gnutls_certificate_get_peers(session, &n);
-    bool required = web->client_auth == CLIENT_AUTH_REQUIRE_ANY ||
-                    web->client_auth == CLIENT_AUTH_REQUIRE_AND_VERIFY;
-    bool verify = web->client_auth == CLIENT_AUTH_VERIFY_IF_GIVEN ||
-                  web->client_auth == CLIENT_AUTH_REQUIRE_AND_VERIFY;
-    unsigned status = 0;
-    if ((required && n == 0) ||
-        (verify && n > 0 && (gnutls_certificate_verify_peers2(session, &status) < 0 || status))) {
-      *result = answer_text(connection, MHD_HTTP_FORBIDDEN,
-                            "403 a valid client certificate is "
-                            "required\n");
-      return true;
-    }
-  }
-  pthread_mutex_lock(&server->web_lock);
-  bool needs_auth = server->web && server->web->n_users > 0;
-  pthread_mutex_unlock(&server->web_lock);
-  if (!needs_auth)
-    return false;
-  char *password = NULL;
-  char *user = MHD_basic_auth_get_username_password(connection, &password);
-  bool ok = user && password && authorized(server, user, password);
-  if (password)
-    explicit_bzero(password, strlen(password));
-  MHD_free(user);
-  MHD_free(password);
-  if (ok)
-    return false;
-  static const char text[] = "401 Unauthorized\n";
-  struct MHD_Response *response =
-      MHD_create_response_from_buffer(sizeof(text) - 1, (void *)text, MHD_RESPMEM_PERSISTENT);
-  if (!response) {
-    *result = MHD_NO;
-    return true;
-  }
-  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-  *result = MHD_queue_basic_auth_fail_response(connection, "replmon", response);
-  MHD_destroy_response(response);
-  return true;
+  return http_queue_response(connection, MHD_HTTP_METHOD_NOT_ALLOWED, response);
 }
 
 void http_set_web_config(struct http_server *server, struct web_config *web) {
-  struct web_config *old = server->web;
-  bool tls_changed =
-      web && old &&
-      (web->tls != old->tls || (web->tls && (strcmp(web->cert_pem, old->cert_pem) != 0 ||
-                                             strcmp(web->key_pem, old->key_pem) != 0 ||
-                                             web->client_auth != old->client_auth)));
-  if (tls_changed || (!old) != (!web)) {
-    log_event(LOG_WARN, "the web configuration's TLS settings changed: they apply at the next "
-                        "start; the basic auth users apply now");
-  }
-  if (!web || !old) {
-    web_config_free(web);
-    return;
-  }
-  /* Keep the running TLS material (libmicrohttpd holds it); take the new users. */
-  pthread_mutex_lock(&server->web_lock);
-  struct web_user *users = old->users;
-  size_t n = old->n_users;
-  old->users = web->users;
-  old->n_users = web->n_users;
-  web->users = users;
-  web->n_users = n;
-  memset(server->auth_cache, 0, sizeof(server->auth_cache));
-  pthread_mutex_unlock(&server->web_lock);
-  web_config_free(web);
+  http_auth_set_web_config(server->auth, web);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, const char *url,
@@ -661,10 +348,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
     return MHD_YES;
   }
   if (*req_cls && *req_cls != &request_seen) /* resumed: the probe is over */
-    return finish_probe(connection, *req_cls);
+    return probe_jobs_finish(connection, *req_cls);
   /* replmon's own liveness stays open, as in every Prometheus exporter. */
   enum MHD_Result refused;
-  if (strcmp(url, "/-/healthy") != 0 && refuse_unauthorized(server, connection, &refused)) {
+  if (strcmp(url, "/-/healthy") != 0 && http_auth_refuse(server->auth, connection, &refused)) {
     *upload_data_size = 0;
     return refused;
   }
@@ -682,7 +369,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
   bool known = strcmp(url, server->telemetry_path) == 0 || strcmp(url, "/") == 0 ||
                strcmp(url, "/-/healthy") == 0 || health || probe;
   if (!known)
-    return answer_text(connection, MHD_HTTP_NOT_FOUND, "404 page not found\n");
+    return http_queue_text(connection, MHD_HTTP_NOT_FOUND, "404 page not found\n");
   if (!readable) {
     /* Ignore any body: the request is refused whatever it carries. */
     *upload_data_size = 0;
@@ -691,11 +378,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
   if (strcmp(url, server->telemetry_path) == 0)
     return answer_metrics(server, connection);
   if (strcmp(url, "/-/healthy") == 0)
-    return answer_text(connection, MHD_HTTP_OK, "Healthy\n");
+    return http_queue_text(connection, MHD_HTTP_OK, "Healthy\n");
   if (health)
     return answer_health(server, connection, url + 8);
   if (probe)
-    return start_probe(server, connection, req_cls);
+    return probe_jobs_start(server->probes, connection, req_cls);
   return answer_status_page(server, connection);
 }
 
@@ -716,14 +403,13 @@ int http_start(const struct http_options *options, struct http_server **out) {
     return -ENOMEM;
   server->options = *options;
   server->listen_fd = -1;
-  server->web = options->web;
   server->options.web = NULL;
-  pthread_mutex_init(&server->web_lock, NULL);
-  pthread_mutex_init(&server->probe_lock, NULL);
-  pthread_cond_init(&server->probes_done, NULL);
+  /* web stays valid until http_stop: the TLS options below point into it. */
+  server->auth = http_auth_new(options->web);
+  server->probes = probe_jobs_new(options->store, &options->build);
   server->telemetry_path = strdup(options->telemetry_path);
   server->cache = metrics_cache_new(options->store, &options->build);
-  if (!server->telemetry_path || !server->cache) {
+  if (!server->telemetry_path || !server->cache || !server->auth || !server->probes) {
     http_stop(server);
     return -ENOMEM;
   }
@@ -773,23 +459,7 @@ void http_stop(struct http_server *server) {
   if (server->daemon) {
     /* libmicrohttpd aborts when stopped with a suspended request: answer every /probe in
      * flight now, and wait (a little) until they are sent. */
-    pthread_mutex_lock(&server->probe_lock);
-    server->stopping = true;
-    for (struct probe_job *job = server->probes; job; job = job->next) {
-      pthread_mutex_lock(&job->lock);
-      job->abandon = true;
-      pthread_cond_signal(&job->done_cond);
-      pthread_mutex_unlock(&job->lock);
-    }
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 3;
-    while (server->probes_in_flight > 0)
-      if (pthread_cond_timedwait(&server->probes_done, &server->probe_lock, &until) == ETIMEDOUT)
-        break;
-    bool stuck = server->probes_in_flight > 0;
-    pthread_mutex_unlock(&server->probe_lock);
-    if (stuck) {
+    if (probe_jobs_stop(server->probes) != 0) {
       log_event(LOG_ERROR, "a /probe request did not finish in time; exiting without waiting");
       return; /* stopping the daemon now would abort; the process is ending anyway */
     }
@@ -799,9 +469,7 @@ void http_stop(struct http_server *server) {
     close(server->listen_fd);
   metrics_cache_free(server->cache);
   free(server->telemetry_path);
-  web_config_free(server->web);
-  pthread_mutex_destroy(&server->web_lock);
-  pthread_mutex_destroy(&server->probe_lock);
-  pthread_cond_destroy(&server->probes_done);
+  http_auth_free(server->auth);
+  probe_jobs_free(server->probes);
   free(server);
 }

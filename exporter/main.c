@@ -6,6 +6,7 @@
 #include "log.h"
 #include "notify.h"
 #include "poller.h"
+#include "probe.h"
 #include "snapshot.h"
 #include "version.h"
 #include "watch.h"
@@ -18,7 +19,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #define EXIT_CONFIG 2
@@ -27,14 +27,70 @@
 #define HTTP_PER_IP_CONNECTION_LIMIT 128
 #define HTTP_CONNECTION_TIMEOUT_S 10
 
-static int load_config(const char *path, struct config **out) {
+/* Blocked before anything else (a SIGHUP during start-up must not kill us); every thread
+ * inherits this mask, and only the sigtimedwait in run() receives these signals. */
+static void block_signals(sigset_t *signals) {
+  sigemptyset(signals);
+  sigaddset(signals, SIGHUP);
+  sigaddset(signals, SIGINT);
+  sigaddset(signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, signals, NULL);
+}
+
+/* Loads the configuration and the web configuration (*web NULL without --web.config.file).
+ * Returns 0 with both owned by the caller, or a negative errno after printing why on stderr
+ * (nothing left to free). */
+static int load_files(const struct flags *flags, struct config **config, struct web_config **web) {
   char *error = NULL;
-  int rc = config_load(path, out, &error);
+  int rc = config_load(flags->config_file, config, &error);
   if (rc) {
     fprintf(stderr, "%s\n", error);
     free(error);
+    return rc;
   }
-  return rc;
+  *web = NULL;
+  if (flags->web_config_file) {
+    rc = web_config_load(flags->web_config_file, web, &error);
+    if (rc) {
+      fprintf(stderr, "%s\n", error);
+      free(error);
+      config_unref(*config);
+      *config = NULL;
+      return rc;
+    }
+  }
+  return 0;
+}
+
+/* --config.check: one warning line on stderr, in the compiler form FILE: warning: TEXT. */
+static void print_warning_line(const char *line, size_t len, void *file) {
+  fprintf(stderr, "%s: warning: %.*s\n", (const char *)file, (int)len, line);
+}
+
+/* --config.check, once both files loaded: says so and exits 0 without starting anything.
+ * Frees config and web. */
+static int check_config_only(const struct flags *flags, struct config *config,
+                             struct web_config *web) {
+  /* What the daemon would log as warnings (a secret others can read), on stderr. */
+  config_warning_lines(config, print_warning_line, (void *)flags->config_file);
+  printf("%s: configuration is valid (%zu target%s)\n", flags->config_file, config->n_targets,
+         config->n_targets == 1 ? "" : "s");
+  config_unref(config);
+  web_config_free(web);
+  return 0;
+}
+
+/* The client libraries that keep global state, set up before any thread exists and ended
+ * after the last one. libraries_init returns 0, or a negative errno with nothing to end. */
+static int libraries_init(void) {
+  if (mysql_library_init(0, NULL, NULL) != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+    return -EIO;
+  return 0;
+}
+
+static void libraries_end(void) {
+  curl_global_cleanup();
+  mysql_library_end();
 }
 
 /* POST /-/reload: the same reload as SIGHUP, run on the HTTP thread that asked. */
@@ -42,15 +98,133 @@ static int reload_from_http(void *ctx, char **error) {
   return daemon_reload(ctx, error);
 }
 
+/* Starts the HTTP server (which takes web over, started or not), then the pollers. */
+static int start_serving(const struct flags *flags, struct web_config *web, struct daemon *d) {
+  struct http_options http_options = {
+      .listen_address = flags->listen_address,
+      .telemetry_path = flags->telemetry_path,
+      .store = d->store,
+      .build = {REPLMON_VERSION, REPLMON_REVISION},
+      .connection_limit = HTTP_CONNECTION_LIMIT,
+      .per_ip_connection_limit = HTTP_PER_IP_CONNECTION_LIMIT,
+      .connection_timeout_s = HTTP_CONNECTION_TIMEOUT_S,
+      .reload = reload_from_http,
+      .reload_ctx = d,
+      .web = web, /* the server takes it over */
+  };
+  /* HTTP first: an address in use stops replmon before it polls anything. The lock makes a
+   * POST /-/reload that arrives meanwhile wait until the pollers exist. */
+  pthread_mutex_lock(&d->lock);
+  int started = http_start(&http_options, &d->http);
+  if (started == 0) {
+    started = pollers_start(d->config, d->store, &d->pollers);
+    if (started == 0)
+      notify_ready();
+  }
+  pthread_mutex_unlock(&d->lock);
+  return started;
+}
+
+/* Stops what start() started, in order: HTTP, the pollers, the store, the libraries. */
+static void stop(struct daemon *d) {
+  http_stop(d->http);
+  pollers_stop(d->pollers);
+  snapshot_store_free(d->store);
+  config_unref(d->config);
+  pthread_mutex_destroy(&d->lock);
+  libraries_end();
+}
+
+/* Tunes the allocator, sets up the libraries, then the snapshot store, the HTTP server and the
+ * pollers. Takes config and web over. Returns 0, or a negative errno with nothing left
+ * running or allocated. */
+static int start(const struct flags *flags, struct config *config, struct web_config *web,
+                 struct daemon *d) {
+  /* Blocks of 128 KiB and more (the /metrics body of many nodes, its gzip copy, zlib's state)
+   * always come from mmap and go back to the system when freed. By default glibc raises this
+   * threshold to the size of the largest block freed so far, and then such bodies, rendered
+   * by several HTTP threads at once under load, stay in the heap: with 500 nodes, RSS stayed
+   * 4 MB above idle after a wrk run, against 0.7 MB with the threshold fixed. */
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+
+  int rc = libraries_init();
+  if (rc) {
+    log_event(LOG_ERROR, "cannot initialise the client libraries");
+    config_unref(config);
+    web_config_free(web);
+    return rc;
+  }
+  signal(SIGPIPE, SIG_IGN);
+
+  *d = (struct daemon){.config_path = flags->config_file,
+                       .config = config,
+                       .web_config_path = flags->web_config_file};
+  pthread_mutex_init(&d->lock, NULL);
+  d->store = snapshot_store_new(config);
+  if (!d->store) {
+    log_event(LOG_ERROR, "out of memory");
+    web_config_free(web);
+    stop(d);
+    return -ENOMEM;
+  }
+  log_event(LOG_INFO, "starting replmon", "version", REPLMON_VERSION, "revision", REPLMON_REVISION,
+            "config", flags->config_file);
+  daemon_log_config_warnings(config);
+  rc = start_serving(flags, web, d);
+  if (rc) {
+    stop(d);
+    return rc;
+  }
+  return 0;
+}
+
+/* Once per poll interval of the running configuration, the watcher logs what changed. */
+static struct timespec watch_tick(struct snapshot_store *store) {
+  struct snapshot *s = snapshot_store_acquire(store);
+  double interval = s->config->poll_interval_s;
+  snapshot_unref(s);
+  return timespec_from_seconds(interval);
+}
+
+/* Waits for the signals, with the watcher's tick in between, until SIGTERM or SIGINT
+ * (returns 0) or a SIGHUP whose reload left some targets unstarted (returns 1: better
+ * restarted by systemd than half polling). */
+static int run(struct daemon *d, const sigset_t *signals) {
+  int status = 1;
+  struct watch *watch = watch_new();
+  for (;;) {
+    struct timespec tick = watch_tick(d->store);
+    int sig = sigtimedwait(signals, NULL, &tick);
+    if (sig < 0) {
+      if (watch) {
+        struct snapshot *s = snapshot_store_acquire(d->store);
+        watch_update(watch, d->store, s);
+        snapshot_unref(s);
+      }
+      continue;
+    }
+    if (sig == SIGHUP) {
+      log_event(LOG_INFO, "SIGHUP: reloading the configuration", "file", d->config_path);
+      char *error = NULL;
+      int rc = daemon_reload(d, &error);
+      free(error);
+      if (rc >= 0)
+        continue;
+      notify_stopping();
+      break; /* status stays 1 */
+    }
+    log_event(LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    notify_stopping();
+    status = 0;
+    break;
+  }
+  watch_free(watch);
+  return status;
+}
+
 int main(int argc, char **argv) {
-  /* Blocked before anything else (a SIGHUP during start-up must not kill us); every thread
-   * inherits this mask, and only the sigwait below receives these signals. */
   sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGHUP);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, NULL);
+  block_signals(&signals);
 
   struct flags flags;
   switch (flags_parse(argc, argv, &flags, stdout, stderr)) {
@@ -64,127 +238,17 @@ int main(int argc, char **argv) {
   log_setup(flags.log_level, flags.log_format);
 
   struct config *config = NULL;
-  if (load_config(flags.config_file, &config) != 0)
-    return EXIT_CONFIG;
   struct web_config *web = NULL;
-  char *web_error = NULL;
-  if (flags.web_config_file && web_config_load(flags.web_config_file, &web, &web_error) != 0) {
-    fprintf(stderr, "%s\n", web_error);
-    free(web_error);
-    config_unref(config);
+  if (load_files(&flags, &config, &web) != 0)
     return EXIT_CONFIG;
-  }
-  if (flags.config_check) {
-    /* What the daemon would log as warnings (a secret others can read), on stderr. */
-    for (const char *line = config->warnings; line && *line;) {
-      size_t len = strcspn(line, "\n");
-      fprintf(stderr, "%s: warning: %.*s\n", flags.config_file, (int)len, line);
-      line += len + (line[len] == '\n');
-    }
-    printf("%s: configuration is valid (%zu target%s)\n", flags.config_file, config->n_targets,
-           config->n_targets == 1 ? "" : "s");
-    config_unref(config);
-    web_config_free(web);
-    return 0;
-  }
+  if (flags.config_check)
+    return check_config_only(&flags, config, web);
 
-  /* Blocks of 128 KiB and more (the /metrics body of many nodes, its gzip copy, zlib's state)
-   * always come from mmap and go back to the system when freed. By default glibc raises this
-   * threshold to the size of the largest block freed so far, and then such bodies, rendered
-   * by several HTTP threads at once under load, stay in the heap: with 500 nodes, RSS stayed
-   * 4 MB above idle after a wrk run, against 0.7 MB with the threshold fixed. */
-  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-
-  /* Libraries that keep global state are set up before any thread exists. */
-  if (mysql_library_init(0, NULL, NULL) != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-    log_event(LOG_ERROR, "cannot initialise the client libraries");
-    config_unref(config);
-    web_config_free(web);
+  struct daemon daemon;
+  if (start(&flags, config, web, &daemon) != 0)
     return 1;
-  }
-  signal(SIGPIPE, SIG_IGN);
-
-  int status = 1;
-  struct http_server *http = NULL;
-  struct daemon daemon = {.config_path = flags.config_file, .config = config};
-  pthread_mutex_init(&daemon.lock, NULL);
-  daemon.store = snapshot_store_new(config);
-  if (!daemon.store) {
-    log_event(LOG_ERROR, "out of memory");
-    goto out;
-  }
-  log_event(LOG_INFO, "starting replmon", "version", REPLMON_VERSION, "revision", REPLMON_REVISION,
-            "config", flags.config_file);
-  daemon_log_config_warnings(config);
-  struct http_options http_options = {
-      .listen_address = flags.listen_address,
-      .telemetry_path = flags.telemetry_path,
-      .store = daemon.store,
-      .build = {REPLMON_VERSION, REPLMON_REVISION},
-      .connection_limit = HTTP_CONNECTION_LIMIT,
-      .per_ip_connection_limit = HTTP_PER_IP_CONNECTION_LIMIT,
-      .connection_timeout_s = HTTP_CONNECTION_TIMEOUT_S,
-      .reload = reload_from_http,
-      .reload_ctx = &daemon,
-      .web = web, /* the server takes it over */
-  };
-  daemon.web_config_path = flags.web_config_file;
-  /* HTTP first: an address in use stops replmon before it polls anything. The lock makes a
-   * POST /-/reload that arrives meanwhile wait until the pollers exist. */
-  pthread_mutex_lock(&daemon.lock);
-  int started = http_start(&http_options, &http);
-  web = NULL; /* the server took it over, started or not */
-  if (started == 0) {
-    daemon.http = http;
-    started = pollers_start(config, daemon.store, &daemon.pollers);
-    if (started == 0)
-      notify_ready();
-  }
-  pthread_mutex_unlock(&daemon.lock);
-  if (started != 0)
-    goto out;
-
-  struct watch *watch = watch_new();
-  for (;;) {
-    /* Between signals, once per poll interval, log what changed. */
-    struct snapshot *s = snapshot_store_acquire(daemon.store);
-    double interval = s->config->poll_interval_s;
-    snapshot_unref(s);
-    struct timespec tick = {(time_t)interval, (long)((interval - (double)(time_t)interval) * 1e9)};
-    int sig = sigtimedwait(&signals, NULL, &tick);
-    if (sig < 0) {
-      if (watch) {
-        s = snapshot_store_acquire(daemon.store);
-        watch_update(watch, daemon.store, s);
-        snapshot_unref(s);
-      }
-      continue;
-    }
-    if (sig == SIGHUP) {
-      log_event(LOG_INFO, "SIGHUP: reloading the configuration", "file", flags.config_file);
-      char *error = NULL;
-      int rc = daemon_reload(&daemon, &error);
-      free(error);
-      if (rc >= 0)
-        continue;
-      notify_stopping();
-      break; /* status stays 1: better restarted by systemd than half polling */
-    }
-    log_event(LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    notify_stopping();
-    status = 0;
-    break;
-  }
-  watch_free(watch);
-out:
-  web_config_free(web);
-  http_stop(http);
-  pollers_stop(daemon.pollers);
-  snapshot_store_free(daemon.store);
-  config_unref(daemon.config);
-  pthread_mutex_destroy(&daemon.lock);
-  curl_global_cleanup();
-  mysql_library_end();
+  int status = run(&daemon, &signals);
+  stop(&daemon);
   if (status == 0)
     log_event(LOG_INFO, "stopped");
   return status;

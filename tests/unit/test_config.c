@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "buf.h"
 #include "config.h"
 
 #include <math.h>
@@ -102,7 +103,11 @@ static void test_valid(void **state) {
   config_unref(c);
 }
 
-/* A password file others can read loads, with a warning to log. */
+static void collect_line(const char *line, size_t len, void *ctx) {
+  buf_printf(ctx, "[%.*s]", (int)len, line);
+}
+
+/* A password file others can read loads, with a warning to log (one line at a time). */
 static void test_readable_secret_warns(void **state) {
   (void)state;
   char pass[512];
@@ -112,12 +117,30 @@ static void test_readable_secret_warns(void **state) {
                                "nodes: [{name: n, address: 'h:1'}]}]\n");
   assert_non_null(c->warnings);
   assert_non_null(strstr(c->warnings, "open.pass' is readable by every user (mode 0644)"));
+  struct buf lines = BUF_INIT;
+  config_warning_lines(c, collect_line, &lines);
+  assert_non_null(lines.data);
+  assert_true(lines.data[0] == '[' && strchr(lines.data, ']') == lines.data + lines.len - 1);
+  buf_free(&lines);
   config_unref(c);
   chmod(pass, 0600);
   c = expect_ok("mariadb: [{cluster: a, user: u, password_file: open.pass, "
                 "nodes: [{name: n, address: 'h:1'}]}]\n");
   assert_null(c->warnings);
+  config_warning_lines(c, collect_line, &lines);
+  assert_null(lines.data);
   config_unref(c);
+  /* Several lines, and a last newline that starts no empty one. */
+  char two[] = "first\nsecond";
+  struct config many = {.warnings = two};
+  config_warning_lines(&many, collect_line, &lines);
+  assert_string_equal(lines.data, "[first][second]");
+  buf_free(&lines);
+  char trailing[] = "only\n";
+  many.warnings = trailing;
+  config_warning_lines(&many, collect_line, &lines);
+  assert_string_equal(lines.data, "[only]");
+  buf_free(&lines);
 }
 
 static void test_defaults_and_env(void **state) {

@@ -1,0 +1,155 @@
+/* TLS client certificates and basic auth (--web.config.file), checked before a request is
+ * routed. */
+#include "http_auth.h"
+#include "http_internal.h"
+#include "buf.h"
+#include "log.h"
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define AUTH_CACHE_SIZE 8
+
+struct http_auth {
+  pthread_mutex_t lock; /* guards web's users and the cache of accepted credentials */
+  struct web_config *web;
+  /* bcrypt takes milliseconds by design: accepted credentials are remembered by digest. */
+  struct {
+    unsigned char digest[32]; /* SHA-256 of "user\0password" */
+    bool used;
+  } cache[AUTH_CACHE_SIZE];
+  unsigned next;
+};
+
+struct http_auth *http_auth_new(struct web_config *web) {
+  struct http_auth *auth = calloc(1, sizeof(*auth));
+  if (!auth) {
+    web_config_free(web);
+    return NULL;
+  }
+  pthread_mutex_init(&auth->lock, NULL);
+  auth->web = web;
+  return auth;
+}
+
+void http_auth_free(struct http_auth *auth) {
+  if (!auth)
+    return;
+  web_config_free(auth->web);
+  pthread_mutex_destroy(&auth->lock);
+  free(auth);
+}
+
+static bool constant_equal(const unsigned char *a, const unsigned char *b, size_t n) {
+  unsigned char diff = 0;
+  for (size_t i = 0; i < n; i++)
+    diff |= a[i] ^ b[i];
+  return diff == 0;
+}
+
+static bool authorized(struct http_auth *auth, const char *user, const char *password) {
+  struct buf both = BUF_INIT;
+  buf_puts(&both, user);
+  buf_putc(&both, '\0');
+  buf_puts(&both, password);
+  unsigned char digest[32];
+  bool hashed =
+      !both.failed && gnutls_hash_fast(GNUTLS_DIG_SHA256, both.data, both.len, digest) == 0;
+  if (both.data)
+    explicit_bzero(both.data, both.cap);
+  buf_free(&both);
+  pthread_mutex_lock(&auth->lock);
+  bool ok = false;
+  for (size_t i = 0; hashed && i < AUTH_CACHE_SIZE && !ok; i++)
+    ok = auth->cache[i].used && constant_equal(auth->cache[i].digest, digest, 32);
+  if (!ok && web_config_check_password(auth->web, user, password) && hashed) {
+    ok = true;
+    memcpy(auth->cache[auth->next].digest, digest, 32);
+    auth->cache[auth->next].used = true;
+    auth->next = (auth->next + 1) % AUTH_CACHE_SIZE;
+  }
+  pthread_mutex_unlock(&auth->lock);
+  return ok;
+}
+
+bool http_auth_refuse(struct http_auth *auth, struct MHD_Connection *connection,
+                      enum MHD_Result *result) {
+  const struct web_config *web = auth->web; /* TLS settings never change while running */
+  if (web && web->tls && web->client_auth != CLIENT_AUTH_NONE &&
+      web->client_auth != CLIENT_AUTH_REQUEST) {
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    gnutls_session_t session = info ? (gnutls_session_t)info->tls_session : NULL;
+    unsigned n = 0;
+    if (session)
+      gnutls_certificate_get_peers(session, &n);
+    bool required = web->client_auth == CLIENT_AUTH_REQUIRE_ANY ||
+                    web->client_auth == CLIENT_AUTH_REQUIRE_AND_VERIFY;
+    bool verify = web->client_auth == CLIENT_AUTH_VERIFY_IF_GIVEN ||
+                  web->client_auth == CLIENT_AUTH_REQUIRE_AND_VERIFY;
+    unsigned status = 0;
+    if ((required && n == 0) ||
+        (verify && n > 0 && (gnutls_certificate_verify_peers2(session, &status) < 0 || status))) {
+      *result = http_queue_text(connection, MHD_HTTP_FORBIDDEN,
+                                "403 a valid client certificate is "
+                                "required\n");
+      return true;
+    }
+  }
+  pthread_mutex_lock(&auth->lock);
+  bool needs_auth = auth->web && auth->web->n_users > 0;
+  pthread_mutex_unlock(&auth->lock);
+  if (!needs_auth)
+    return false;
+  char *password = NULL;
+  char *user = MHD_basic_auth_get_username_password(connection, &password);
+  bool ok = user && password && authorized(auth, user, password);
+  if (password)
+    explicit_bzero(password, strlen(password));
+  MHD_free(user);
+  MHD_free(password);
+  if (ok)
+    return false;
+  static const char text[] = "401 Unauthorized\n";
+  struct MHD_Response *response =
+      MHD_create_response_from_buffer(sizeof(text) - 1, (void *)text, MHD_RESPMEM_PERSISTENT);
+  if (!response) {
+    *result = MHD_NO;
+    return true;
+  }
+  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+  *result = MHD_queue_basic_auth_fail_response(connection, "replmon", response);
+  MHD_destroy_response(response);
+  return true;
+}
+
+void http_auth_set_web_config(struct http_auth *auth, struct web_config *web) {
+  struct web_config *old = auth->web;
+  bool tls_changed =
+      web && old &&
+      (web->tls != old->tls || (web->tls && (strcmp(web->cert_pem, old->cert_pem) != 0 ||
+                                             strcmp(web->key_pem, old->key_pem) != 0 ||
+                                             web->client_auth != old->client_auth)));
+  if (tls_changed || (!old) != (!web)) {
+    log_event(LOG_WARN, "the web configuration's TLS settings changed: they apply at the next "
+                        "start; the basic auth users apply now");
+  }
+  if (!web || !old) {
+    web_config_free(web);
+    return;
+  }
+  /* Keep the running TLS material (libmicrohttpd holds it); take the new users. */
+  pthread_mutex_lock(&auth->lock);
+  struct web_user *users = old->users;
+  size_t n = old->n_users;
+  old->users = web->users;
+  old->n_users = web->n_users;
+  web->users = users;
+  web->n_users = n;
+  memset(auth->cache, 0, sizeof(auth->cache));
+  pthread_mutex_unlock(&auth->lock);
+  web_config_free(web);
+}

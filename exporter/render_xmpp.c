@@ -1,0 +1,153 @@
+/* The XMPP families: what each server's HTTP API reports (xmpp_server_info, sessions, users,
+ * rooms, uptime, s2s connections) and what the c2s stream probe found (STARTTLS, the
+ * certificate's expiry). */
+#include "render_families.h"
+
+#include <math.h>
+
+enum xmpp_family_value {
+  X_UP,
+  X_C2S,
+  X_CLUSTER_C2S,
+  X_REGISTERED,
+  X_ROOMS,
+  X_UPTIME,
+};
+
+static const struct {
+  const char *name;
+  const char *help;
+  enum xmpp_family_value value;
+  enum xmpp_value provided; /* unused for X_UP */
+} xmpp_families[] = {
+    {"xmpp_up", "1 when the server's HTTP API answered the last poll, else 0.", X_UP, 0},
+    {"xmpp_c2s_sessions", "Client sessions (resources) connected to this node.", X_C2S,
+     XMPP_C2S_SESSIONS},
+    {"xmpp_cluster_c2s_sessions",
+     "Client sessions of the whole cluster as the server reports them (Openfire).", X_CLUSTER_C2S,
+     XMPP_CLUSTER_C2S_SESSIONS},
+    {"xmpp_registered_users", "Registered user accounts.", X_REGISTERED, XMPP_REGISTERED_USERS},
+    {"xmpp_muc_rooms", "Multi-user chat rooms online.", X_ROOMS, XMPP_MUC_ROOMS},
+    {"xmpp_uptime_seconds", "How long the server has been running.", X_UPTIME, XMPP_UPTIME},
+};
+
+static double xmpp_family_value(const struct target_result *r, enum xmpp_family_value which) {
+  if (!r)
+    return which == X_UP ? 0 : NAN;
+  const struct xmpp_status *x = &r->xmpp;
+  switch (which) {
+  case X_UP:
+    return x->up;
+  case X_C2S:
+    return x->c2s_sessions;
+  case X_CLUSTER_C2S:
+    return x->cluster_c2s_sessions;
+  case X_REGISTERED:
+    return x->registered_users;
+  case X_ROOMS:
+    return x->muc_rooms;
+  case X_UPTIME:
+    return x->uptime_seconds;
+  }
+  return NAN;
+}
+
+void render_xmpp(const struct snapshot *s, struct buf *out) {
+  render_family(out, "xmpp_server_info", "gauge",
+                "Always 1, labeled by the server's type and version (empty when it does not say).");
+  for (size_t i = 0; i < s->n_targets; i++) {
+    if (!render_selected(s, i))
+      continue;
+    const struct target *t = &s->config->targets[i];
+    if (t->kind != TARGET_XMPP)
+      continue;
+    const struct target_result *r = s->results[i];
+    struct label labels[] = {{"cluster", t->cluster},
+                             {"node", t->name},
+                             {"type", xmpp_type_name(t->xmpp_node->type)},
+                             {"version", r && r->xmpp.version ? r->xmpp.version : ""}};
+    render_sample(out, "xmpp_server_info", labels, 4, 1);
+  }
+  for (size_t f = 0; f < sizeof(xmpp_families) / sizeof(xmpp_families[0]); f++) {
+    render_family(out, xmpp_families[f].name, "gauge", xmpp_families[f].help);
+    for (size_t i = 0; i < s->n_targets; i++) {
+      if (!render_selected(s, i))
+        continue;
+      const struct target *t = &s->config->targets[i];
+      if (t->kind != TARGET_XMPP || (xmpp_families[f].value != X_UP &&
+                                     !xmpp_provides(t->xmpp_node->type, xmpp_families[f].provided)))
+        continue;
+      struct label labels[] = {{"cluster", t->cluster}, {"node", t->name}};
+      render_sample(out, xmpp_families[f].name, labels, 2,
+                    xmpp_family_value(s->results[i], xmpp_families[f].value));
+    }
+  }
+  render_family(out, "xmpp_s2s_connections", "gauge",
+                "Server-to-server connections by direction (in, out).");
+  for (size_t i = 0; i < s->n_targets; i++) {
+    if (!render_selected(s, i))
+      continue;
+    const struct target *t = &s->config->targets[i];
+    if (t->kind != TARGET_XMPP || !xmpp_provides(t->xmpp_node->type, XMPP_S2S))
+      continue;
+    const struct target_result *r = s->results[i];
+    struct label labels[] = {{"cluster", t->cluster}, {"node", t->name}, {"direction", "in"}};
+    render_sample(out, "xmpp_s2s_connections", labels, 3, r ? r->xmpp.s2s_in : NAN);
+    labels[2].value = "out";
+    render_sample(out, "xmpp_s2s_connections", labels, 3, r ? r->xmpp.s2s_out : NAN);
+  }
+}
+
+enum stream_value { S_SUCCESS, S_DURATION, S_OFFERED, S_REQUIRED, S_EXPIRY };
+
+static const struct {
+  const char *name;
+  const char *help;
+  enum stream_value value;
+} stream_families[] = {
+    {"xmpp_stream_probe_success",
+     "1 when the last c2s stream probe got the server's stream features (and TLS, if offered).",
+     S_SUCCESS},
+    {"xmpp_stream_probe_duration_seconds", "How long the last c2s stream probe took.", S_DURATION},
+    {"xmpp_starttls_offered", "1 when the server offers STARTTLS on c2s; NaN when unknown.",
+     S_OFFERED},
+    {"xmpp_starttls_required", "1 when the server requires STARTTLS on c2s; NaN when unknown.",
+     S_REQUIRED},
+    {"xmpp_tls_cert_expiry_timestamp_seconds",
+     "Unix time when the c2s certificate expires; NaN without a completed TLS handshake.",
+     S_EXPIRY},
+};
+
+static double stream_value(const struct target_result *r, enum stream_value which) {
+  if (!r)
+    return which == S_SUCCESS ? 0 : NAN;
+  switch (which) {
+  case S_SUCCESS:
+    return r->success;
+  case S_DURATION:
+    return r->duration_s;
+  case S_OFFERED:
+    return r->stream.known ? r->stream.starttls_offered : NAN;
+  case S_REQUIRED:
+    return r->stream.known ? r->stream.starttls_required : NAN;
+  case S_EXPIRY:
+    return r->stream.cert_expiry_unix;
+  }
+  return NAN;
+}
+
+void render_streams(const struct snapshot *s, struct buf *out) {
+  for (size_t f = 0; f < sizeof(stream_families) / sizeof(stream_families[0]); f++) {
+    render_family(out, stream_families[f].name, "gauge", stream_families[f].help);
+    for (size_t i = 0; i < s->n_targets; i++) {
+      if (!render_selected(s, i))
+        continue;
+      const struct target *t = &s->config->targets[i];
+      if (t->kind != TARGET_XMPP_STREAM)
+        continue;
+      struct label labels[] = {{"cluster", t->cluster}, {"node", t->name}};
+      render_sample(out, stream_families[f].name, labels, 2,
+                    stream_value(s->results[i], stream_families[f].value));
+    }
+  }
+}
