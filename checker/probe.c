@@ -30,9 +30,16 @@ double clock_unix_seconds(void) {
 }
 
 struct timespec timespec_from_seconds(double seconds) {
-  struct timespec ts;
+  struct timespec ts = {0, 0};
+  if (!(seconds > 0))
+    return ts;
   ts.tv_sec = (time_t)seconds;
   ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+  /* A fraction just below 1 can round up to a whole second, which the kernel refuses. */
+  if (ts.tv_nsec >= 1000000000L) {
+    ts.tv_sec++;
+    ts.tv_nsec -= 1000000000L;
+  }
   return ts;
 }
 

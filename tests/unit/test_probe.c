@@ -8,6 +8,7 @@
 
 #include "probe.h"
 
+#include <math.h>
 #include <time.h>
 
 static void test_timespec_from_seconds(void **state) {
@@ -25,6 +26,13 @@ static void test_timespec_from_seconds(void **state) {
   ts = timespec_from_seconds(864000.25);
   assert_int_equal(ts.tv_sec, 864000);
   assert_int_equal(ts.tv_nsec, 250000000);
+  /* Never a nanosecond field of a whole second, nor a negative time. */
+  ts = timespec_from_seconds(nextafter(2.0, 0));
+  assert_true(ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000L);
+  assert_true(ts.tv_sec == 1 || (ts.tv_sec == 2 && ts.tv_nsec == 0));
+  ts = timespec_from_seconds(-3);
+  assert_int_equal(ts.tv_sec, 0);
+  assert_int_equal(ts.tv_nsec, 0);
 }
 
 int main(void) {
