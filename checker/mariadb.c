@@ -1,6 +1,7 @@
 #include "mariadb.h"
 #include "buf.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <mysql.h>
@@ -250,6 +251,27 @@ int mariadb_status_carry_unknown(const struct mariadb_status *from, struct maria
 
 /* ---- the connection ---- */
 
+static bool identifier(const char *s, size_t len) {
+  if (len == 0 || len > 64)
+    return false;
+  for (size_t i = 0; i < len; i++)
+    if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '$')
+      return false;
+  return true;
+}
+
+int mariadb_quote_table(const char *schema_table, char **quoted) {
+  *quoted = NULL;
+  const char *dot = strchr(schema_table, '.');
+  if (!dot || !identifier(schema_table, (size_t)(dot - schema_table)) ||
+      !identifier(dot + 1, strlen(dot + 1)))
+    return -EINVAL;
+  struct buf text = BUF_INIT;
+  buf_printf(&text, "`%.*s`.`%s`", (int)(dot - schema_table), schema_table, dot + 1);
+  *quoted = buf_steal(&text, NULL);
+  return *quoted ? 0 : -ENOMEM;
+}
+
 static void free_target_copy(struct mariadb_target *t) {
   free((char *)t->host);
   free((char *)t->socket);
@@ -280,7 +302,10 @@ struct mariadb_probe *mariadb_probe_new(const struct mariadb_target *target) {
   probe->target.socket = copy_or_null(target->socket, &failed);
   probe->target.user = copy_or_null(target->user, &failed);
   probe->target.password = copy_or_null(target->password, &failed);
-  probe->target.heartbeat_table = copy_or_null(target->heartbeat_table, &failed);
+  probe->target.heartbeat_table = NULL;
+  if (target->heartbeat_table &&
+      mariadb_quote_table(target->heartbeat_table, (char **)&probe->target.heartbeat_table) != 0)
+    failed = true; /* the configuration checked it: only out of memory is left */
   probe->target.tls.ca_file = copy_or_null(target->tls.ca_file, &failed);
   probe->target.tls.cert_file = copy_or_null(target->tls.cert_file, &failed);
   probe->target.tls.key_file = copy_or_null(target->tls.key_file, &failed);

@@ -5,6 +5,7 @@
 
 #include "gtid.h"
 #include "probe.h"
+#include "probe_kind.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -120,10 +121,15 @@ struct mariadb_target {
   const char *password;
   double connect_timeout_s; /* rounded up to whole seconds: the client library's unit */
   double query_timeout_s;
-  const char *heartbeat_table; /* "`schema`.`table`" quoted, or NULL */
+  const char *heartbeat_table; /* "schema.table" (see mariadb_quote_table), or NULL */
   bool heartbeat_write;        /* write (server_id, NOW(6)) when the node is writable */
   struct mariadb_tls tls;
 };
+
+/* "schema.table" as "`schema`.`table`" for a statement: only two plain identifiers
+ * (letters, digits, _ and $, 1 to 64 each) are accepted, so the quoting is safe. Returns 0
+ * with *quoted owned by the caller, -EINVAL for anything else, or -ENOMEM. */
+int mariadb_quote_table(const char *schema_table, char **quoted);
 
 /* Parses a DATETIME text ("2026-11-22 08:30:01.123456", or pt-heartbeat's "...T...") as UTC
  * seconds. NaN when it is not one. */
@@ -143,5 +149,31 @@ bool mariadb_probe_connected(const struct mariadb_probe *probe);
  * 2 * query_timeout: never call it where a scrape waits. */
 int mariadb_probe_poll(struct mariadb_probe *probe, struct mariadb_status *out,
                        struct probe_error *err);
+
+/* ---- the probe kind (mariadb_kind.c) ---- */
+
+/* A node of the probed node's cluster: replication sources are named after these. */
+struct mariadb_peer {
+  const char *name;
+  const char *host; /* NULL for a node reached through a socket */
+  unsigned port;
+};
+
+/* The settings of the MariaDB kind (struct probe_ops' settings). The timeouts of target are
+ * replaced by the poller's. Everything is borrowed. */
+struct mariadb_settings {
+  struct mariadb_target target;
+  const struct mariadb_peer *peers;
+  size_t n_peers;
+};
+
+/* The name a replication source goes by: the peer whose address is host:port (host compared
+ * without case), else "host:port" ("[host]:port" for IPv6). Owned by the caller; NULL when
+ * out of memory. */
+char *mariadb_source_name(const struct mariadb_peer *peers, size_t n_peers, const char *host,
+                          unsigned port);
+
+/* Data: struct mariadb_status. */
+extern const struct probe_ops mariadb_probe_ops;
 
 #endif

@@ -5,7 +5,7 @@
 #include <time.h>
 
 /* The fixed set of failure reasons; they label replmon_probe_errors_total. Each kind of
- * probe uses a subset (see kind_reasons in exporter/render_replmon.c). */
+ * probe uses a subset: the reasons of its struct probe_ops (probe_kind.h). */
 enum probe_reason {
   REASON_NONE = -1,
   REASON_CONNECT = 0, /* no connection (refused, unreachable, reset) */

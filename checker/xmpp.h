@@ -3,6 +3,7 @@
 #define REPLMON_XMPP_H
 
 #include "probe.h"
+#include "probe_kind.h"
 
 #include <stdbool.h>
 
@@ -52,5 +53,17 @@ struct xmpp_stream_status {
 };
 
 void xmpp_stream_status_reset(struct xmpp_stream_status *status);
+
+/* The settings of the XMPP API kind (xmpp_api.c). Borrowed. */
+struct xmpp_api_settings {
+  enum xmpp_type type;
+  const char *api_url;
+  const char *basic_user; /* HTTP Basic, with password */
+  const char *password;
+  const char *secret; /* Openfire's shared secret, sent as the Authorization header */
+};
+
+/* A server's HTTP API, whichever type; data: struct xmpp_status. */
+extern const struct probe_ops xmpp_api_probe_ops;
 
 #endif

@@ -319,3 +319,63 @@ int xmpp_stream_probe(const struct xmpp_stream_target *t, struct xmpp_stream_sta
   close(fd);
   return rc;
 }
+
+/* ---- the probe kind ---- */
+
+static void *stream_data_new(void) {
+  struct xmpp_stream_status *s = calloc(1, sizeof(*s));
+  if (s)
+    xmpp_stream_status_reset(s);
+  return s;
+}
+
+static void stream_data_free(void *data) {
+  if (data)
+    xmpp_stream_status_reset(data);
+  free(data);
+}
+
+/* Nothing is kept between polls: the address is read from the settings every time. */
+static bool stream_same_settings(const void *a, const void *b) {
+  (void)a;
+  (void)b;
+  return true;
+}
+
+static int stream_poll(void *conn, const void *settings, const struct probe_timeouts *timeouts,
+                       const void *last, void *data, struct probe_error *err) {
+  (void)conn;
+  (void)last;
+  const struct xmpp_stream_settings *s = settings;
+  struct xmpp_stream_target target = {
+      .host = s->host,
+      .port = s->port,
+      .domain = s->domain,
+      .connect_timeout_s = timeouts->connect_s,
+      .timeout_s = timeouts->query_s,
+  };
+  return xmpp_stream_probe(&target, data, err);
+}
+
+static bool stream_backs_off(enum probe_reason reason) {
+  return reason == REASON_CONNECT || reason == REASON_AUTH;
+}
+
+static bool stream_needs_person(enum probe_reason reason) {
+  return reason == REASON_PRIVILEGE || reason == REASON_AUTH;
+}
+
+static const enum probe_reason stream_reasons[] = {REASON_CONNECT, REASON_TIMEOUT, REASON_STREAM,
+                                                   REASON_TLS, REASON_PARSE};
+
+const struct probe_ops xmpp_stream_probe_ops = {
+    .name = "xmpp_stream",
+    .reasons = stream_reasons,
+    .n_reasons = sizeof(stream_reasons) / sizeof(stream_reasons[0]),
+    .same_settings = stream_same_settings,
+    .data_new = stream_data_new,
+    .data_free = stream_data_free,
+    .poll = stream_poll,
+    .backs_off = stream_backs_off,
+    .needs_person = stream_needs_person,
+};

@@ -31,4 +31,14 @@ enum stream_scan xmpp_stream_scan(const char *data, size_t len, struct xmpp_stre
 int xmpp_stream_probe(const struct xmpp_stream_target *target, struct xmpp_stream_status *out,
                       struct probe_error *err);
 
+/* The settings of the stream probe kind. Borrowed. */
+struct xmpp_stream_settings {
+  const char *host;
+  unsigned port;
+  const char *domain;
+};
+
+/* A new connection at every poll, as a client makes; data: struct xmpp_stream_status. */
+extern const struct probe_ops xmpp_stream_probe_ops;
+
 #endif

@@ -4,20 +4,20 @@
  * until every node it needs was polled twice (the second round gives the heartbeat lag its
  * meaning), evaluates the daemon's health rules and exits 0 OK, 1 WARNING, 2 CRITICAL or
  * 3 UNKNOWN. */
+#include "analysis.h"
 #include "check_report.h"
 #include "config.h"
 #include "health.h"
 #include "log.h"
 #include "poller.h"
+#include "probe_kind.h"
 #include "probe.h"
 #include "snapshot.h"
 #include "version.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <mysql.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -174,9 +174,9 @@ static bool needed(const struct config *config, size_t t, const char *node) {
     const struct target *sel = &config->targets[u];
     if (strcmp(sel->name, node) != 0)
       continue;
-    if (sel->kind == TARGET_MARIADB)
-      return tg->kind == TARGET_MARIADB && tg->mariadb_cluster == sel->mariadb_cluster;
-    return tg->kind != TARGET_MARIADB && tg->xmpp_node == sel->xmpp_node;
+    if (sel->kind == PROBE_MARIADB)
+      return tg->kind == PROBE_MARIADB && tg->mariadb_cluster == sel->mariadb_cluster;
+    return tg->kind != PROBE_MARIADB && tg->xmpp_node == sel->xmpp_node;
   }
   return false;
 }
@@ -237,7 +237,7 @@ static int wait_for_polls(struct snapshot_store *store, const struct config *con
 static int report(const struct options *o, struct snapshot *s, double timeout_s) {
   struct node_health *list = NULL;
   size_t n = 0;
-  if (health_evaluate(s, NAN, &list, &n) != 0)
+  if (analysis_copy_health(s->analysis, &list, &n) != 0)
     return fail(o, "out of memory");
   struct check_node *nodes = calloc(n ? n : 1, sizeof(*nodes));
   size_t k = 0;
@@ -332,7 +332,7 @@ int main(int argc, char **argv) {
                                         : o.timeout_s;
 
   /* Libraries that keep global state are set up before any thread exists. */
-  if (mysql_library_init(0, NULL, NULL) != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+  if (probe_kinds_library_init() != 0) {
     config_unref(config);
     return fail(&o, "cannot initialise the client libraries");
   }
@@ -357,7 +357,6 @@ int main(int argc, char **argv) {
   }
   snapshot_store_free(store);
   config_unref(config);
-  curl_global_cleanup();
-  mysql_library_end();
+  probe_kinds_library_end();
   return status;
 }

@@ -1,5 +1,5 @@
 #include "check_report.h"
-#include "cluster.h"
+#include "analysis.h"
 #include "pair.h"
 
 #include <errno.h>
@@ -72,18 +72,16 @@ static void put_line_text(struct buf *out, const char *text, bool no_pipe) {
 
 /* ---- links: the io= and sql= perfdata ---- */
 
-static void node_links(const struct cluster_view *v, size_t i, struct check_node *node) {
-  node->io_running = -1;
-  node->sql_running = -1;
-  const struct pair_node *me = &v->nodes[i];
+static void node_links(const struct group_analysis *g, size_t i, struct check_node *node) {
+  const struct pair_node *me = &g->nodes[i];
   if (!me->status || !me->up)
     return;
   node->io_running = 1;
   node->sql_running = 1;
-  for (size_t l = 0; l < v->n_links; l++) {
-    if (v->links[l].replica != i)
+  for (size_t l = 0; l < g->n_links; l++) {
+    if (g->links[l].replica != i)
       continue;
-    const struct replica_status *rep = pair_find_link(me, v->links[l].source);
+    const struct replica_status *rep = pair_find_link(me, g->links[l].source);
     if (!rep || rep->io_state != IO_STATE_YES)
       node->io_running = 0;
     if (!rep || !rep->sql_running)
@@ -92,29 +90,14 @@ static void node_links(const struct cluster_view *v, size_t i, struct check_node
 }
 
 int check_links(const struct snapshot *s, struct check_node *nodes, size_t n) {
-  const struct config *config = s->config;
   for (size_t k = 0; k < n; k++) {
     struct check_node *node = &nodes[k];
     node->io_running = -1;
     node->sql_running = -1;
-    if (strcmp(node->health->kind, "mariadb") != 0)
+    if (node->health->kind != NODE_MARIADB || !s->analysis)
       continue;
-    for (size_t c = 0; c < config->n_mariadb; c++) {
-      const struct mariadb_cluster_config *cl = &config->mariadb[c];
-      if (strcmp(cl->name, node->health->cluster) != 0)
-        continue;
-      for (size_t i = 0; i < cl->n_nodes; i++) {
-        if (strcmp(cl->nodes[i].name, node->health->node) != 0)
-          continue;
-        struct cluster_view v;
-        int rc = cluster_view_build(s, c, &v);
-        if (rc == 0)
-          node_links(&v, i, node);
-        cluster_view_free(&v);
-        if (rc)
-          return rc;
-      }
-    }
+    const struct target *t = &s->config->targets[node->health->target];
+    node_links(s->analysis->groups[t->group], t->node_index, node);
   }
   return 0;
 }
@@ -142,7 +125,8 @@ void check_format_text(const struct check_node *nodes, size_t n, bool colour, st
   struct buf lag = BUF_INIT;
   for (size_t i = 0; i < n; i++) {
     const struct node_health *h = nodes[i].health;
-    const char *cells[PADDED - 1] = {h->node, h->kind, h->cluster, upper_name(h->state)};
+    const char *cells[PADDED - 1] = {h->node, node_kind_name(h->kind), h->cluster,
+                                     upper_name(h->state)};
     for (int c = 0; c < LAG; c++)
       if (strlen(cells[c]) > width[c])
         width[c] = strlen(cells[c]);
@@ -158,7 +142,8 @@ void check_format_text(const struct check_node *nodes, size_t n, bool colour, st
   buf_puts(out, "REASON\n");
   for (size_t i = 0; i < n; i++) {
     const struct node_health *h = nodes[i].health;
-    const char *cells[PADDED - 1] = {h->node, h->kind, h->cluster, upper_name(h->state)};
+    const char *cells[PADDED - 1] = {h->node, node_kind_name(h->kind), h->cluster,
+                                     upper_name(h->state)};
     for (int c = 0; c < LAG; c++) {
       const char *on = NULL;
       if (colour && c == STATE)
@@ -190,7 +175,7 @@ static long perfdata_node(const struct check_node *nodes, size_t n) {
   long best = -1;
   for (size_t i = 0; i < n; i++) {
     const struct node_health *h = nodes[i].health;
-    if (strcmp(h->kind, "mariadb") != 0)
+    if (h->kind != NODE_MARIADB)
       continue;
     if (best < 0) {
       best = (long)i;
@@ -292,7 +277,8 @@ int check_format_json(const struct check_node *nodes, size_t n, struct buf *out)
     /* Lag to the millisecond, as the other formats show it. */
     json_t *lag = isnan(h->lag_s) ? json_null() : json_real(round(h->lag_s * 1e3) / 1e3);
     ok = node && put(node, "cluster", json_text(h->cluster)) &&
-         put(node, "node", json_text(h->node)) && put(node, "kind", json_text(h->kind)) &&
+         put(node, "node", json_text(h->node)) &&
+         put(node, "kind", json_text(node_kind_name(h->kind))) &&
          put(node, "state", json_text(health_state_name(h->state))) &&
          put(node, "reason", json_text(h->reason)) && put(node, "lag_seconds", lag);
     if (!ok)

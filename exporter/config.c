@@ -207,24 +207,17 @@ struct cluster_ctx {
   yaml_node_t *stall_after;
 };
 
-static bool identifier(const char *s, size_t len) {
-  if (len == 0 || len > 64)
-    return false;
-  for (size_t i = 0; i < len; i++)
-    if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '$')
-      return false;
-  return true;
-}
-
-/* "schema.table" becomes "`schema`.`table`": only plain identifiers, so quoting is safe. */
+/* Stored as written; the MariaDB probe quotes it, and refuses what it could not quote. */
 static int parse_heartbeat_table(struct yaml_file *p, const yaml_node_t *node, char **out) {
   const char *text = yf_scalar(node);
-  const char *dot = text ? strchr(text, '.') : NULL;
-  if (!dot || !identifier(text, (size_t)(dot - text)) || !identifier(dot + 1, strlen(dot + 1)))
+  char *quoted = NULL;
+  int rc = text ? mariadb_quote_table(text, &quoted) : -EINVAL;
+  free(quoted);
+  if (rc == -ENOMEM)
+    return yf_fail(p, node, "out of memory");
+  if (rc)
     return yf_fail(p, node, "heartbeat.table: expected schema.table (letters, digits, _ and $)");
-  struct buf quoted = BUF_INIT;
-  buf_printf(&quoted, "`%.*s`.`%s`", (int)(dot - text), text, dot + 1);
-  *out = buf_steal(&quoted, NULL);
+  *out = strdup(text);
   return *out ? 0 : yf_fail(p, node, "out of memory");
 }
 
@@ -729,6 +722,53 @@ static int validate(struct yaml_file *p, yaml_node_t *root) {
   return check_unique_names(p);
 }
 
+/* The probes' settings of a cluster's nodes, pointing into the config. 0 or -ENOMEM. */
+static int mariadb_settings(struct mariadb_cluster_config *cl, const struct config *c) {
+  cl->peers = calloc(cl->n_nodes ? cl->n_nodes : 1, sizeof(*cl->peers));
+  if (!cl->peers)
+    return -ENOMEM;
+  for (size_t i = 0; i < cl->n_nodes; i++)
+    cl->peers[i] = (struct mariadb_peer){cl->nodes[i].name, cl->nodes[i].host, cl->nodes[i].port};
+  for (size_t i = 0; i < cl->n_nodes; i++) {
+    const struct mariadb_node_config *node = &cl->nodes[i];
+    struct mariadb_target where = {
+        .host = node->host,
+        .port = node->port,
+        .socket = node->socket,
+        .user = cl->user,
+        .password = cl->password,
+        .connect_timeout_s = c->connect_timeout_s,
+        .query_timeout_s = c->query_timeout_s,
+        .heartbeat_table = cl->heartbeat_table,
+        .heartbeat_write = cl->heartbeat_write,
+        .tls = {cl->tls.enabled, cl->tls.ca_file, cl->tls.cert_file, cl->tls.key_file,
+                cl->tls.verify_server_cert},
+    };
+    cl->nodes[i].probe = (struct mariadb_settings){where, cl->peers, cl->n_nodes};
+  }
+  return 0;
+}
+
+static void xmpp_settings(struct xmpp_node_config *n) {
+  n->stream_target = -1;
+  n->api = (struct xmpp_api_settings){n->type, n->api_url, n->basic_user, n->password, n->secret};
+  n->stream = (struct xmpp_stream_settings){n->c2s_host, n->c2s_port, n->domain};
+}
+
+static struct target *add_target(struct config *c, enum probe_kind kind, const char *cluster,
+                                 const char *name, const void *settings, size_t group,
+                                 size_t node_index) {
+  struct target *t = &c->targets[c->n_targets++];
+  t->kind = kind;
+  t->ops = probe_kind_ops(kind);
+  t->settings = settings;
+  t->cluster = cluster;
+  t->name = name;
+  t->group = group;
+  t->node_index = node_index;
+  return t;
+}
+
 /* The flat list of targets the pollers and renderers walk, in configuration order. */
 static int build_targets(struct yaml_file *p) {
   struct config *c = CONFIG(p);
@@ -741,25 +781,34 @@ static int build_targets(struct yaml_file *p) {
   if (!c->targets)
     return yf_fail(p, NULL, "out of memory");
   for (size_t i = 0; i < c->n_mariadb; i++) {
-    for (size_t j = 0; j < c->mariadb[i].n_nodes; j++) {
-      struct target *t = &c->targets[c->n_targets++];
-      t->kind = TARGET_MARIADB;
-      t->cluster = c->mariadb[i].name;
-      t->name = c->mariadb[i].nodes[j].name;
-      t->mariadb_cluster = &c->mariadb[i];
-      t->mariadb_node = &c->mariadb[i].nodes[j];
+    struct mariadb_cluster_config *cl = &c->mariadb[i];
+    if (mariadb_settings(cl, c) != 0)
+      return yf_fail(p, NULL, "out of memory");
+    cl->first_target = c->n_targets;
+    for (size_t j = 0; j < cl->n_nodes; j++) {
+      struct target *t =
+          add_target(c, PROBE_MARIADB, cl->name, cl->nodes[j].name, &cl->nodes[j].probe, i, j);
+      t->mariadb_cluster = cl;
+      t->mariadb_node = &cl->nodes[j];
     }
   }
-  for (int kind = TARGET_XMPP; kind <= TARGET_XMPP_STREAM; kind++) {
+  for (size_t i = 0; i < c->n_xmpp; i++)
+    for (size_t j = 0; j < c->xmpp[i].n_nodes; j++)
+      xmpp_settings(&c->xmpp[i].nodes[j]);
+  for (int kind = PROBE_XMPP_API; kind <= PROBE_XMPP_STREAM; kind++) {
     for (size_t i = 0; i < c->n_xmpp; i++) {
       for (size_t j = 0; j < c->xmpp[i].n_nodes; j++) {
-        const struct xmpp_node_config *n = &c->xmpp[i].nodes[j];
-        if (kind == TARGET_XMPP_STREAM && !n->c2s_address)
+        struct xmpp_node_config *n = &c->xmpp[i].nodes[j];
+        if (kind == PROBE_XMPP_STREAM && !n->c2s_address)
           continue;
-        struct target *t = &c->targets[c->n_targets++];
-        t->kind = (enum target_kind)kind;
-        t->cluster = c->xmpp[i].name;
-        t->name = n->name;
+        if (kind == PROBE_XMPP_API)
+          n->api_target = c->n_targets;
+        else
+          n->stream_target = (long)c->n_targets;
+        struct target *t =
+            add_target(c, (enum probe_kind)kind, c->xmpp[i].name, n->name,
+                       kind == PROBE_XMPP_API ? (const void *)&n->api : (const void *)&n->stream,
+                       c->n_mariadb + i, j);
         t->xmpp_node = n;
       }
     }
@@ -841,6 +890,7 @@ void config_unref(struct config *config) {
     free(cl->user);
     free(cl->heartbeat_table);
     free(cl->links);
+    free(cl->peers);
     free(cl->tls.ca_file);
     free(cl->tls.cert_file);
     free(cl->tls.key_file);
@@ -868,30 +918,6 @@ void config_unref(struct config *config) {
   free(config->warnings);
   free(config->path);
   free(config);
-}
-
-const char *target_kind_name(enum target_kind kind) {
-  switch (kind) {
-  case TARGET_MARIADB:
-    return "mariadb";
-  case TARGET_XMPP:
-    return "xmpp";
-  case TARGET_XMPP_STREAM:
-    return "xmpp_stream";
-  }
-  return "unknown";
-}
-
-char *config_source_name(const struct mariadb_cluster_config *cluster, const char *host,
-                         unsigned port) {
-  for (size_t i = 0; i < cluster->n_nodes; i++) {
-    const struct mariadb_node_config *n = &cluster->nodes[i];
-    if (n->host && n->port == port && strcasecmp(n->host, host) == 0)
-      return strdup(n->name);
-  }
-  struct buf text = BUF_INIT;
-  buf_printf(&text, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
-  return buf_steal(&text, NULL);
 }
 
 void config_warning_lines(const struct config *config,

@@ -3,7 +3,10 @@
 #ifndef REPLMON_CONFIG_H
 #define REPLMON_CONFIG_H
 
+#include "mariadb.h"
+#include "probe_kind.h"
 #include "xmpp.h"
+#include "xmpp_stream.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -17,6 +20,7 @@ struct mariadb_node_config {
   unsigned port;
   char *socket; /* unix socket path, or NULL */
   yaml_mark_t mark;
+  struct mariadb_settings probe; /* the probe's settings, pointing into this config */
 };
 
 enum cluster_mode { MODE_MULTI_MASTER, MODE_ACTIVE_PASSIVE };
@@ -44,13 +48,15 @@ struct mariadb_cluster_config {
   char *password; /* secret: never log it or show it */
   size_t n_nodes;
   struct mariadb_node_config *nodes;
-  char *heartbeat_table;  /* "`schema`.`table`", quoted; NULL without heartbeat */
+  char *heartbeat_table;  /* "schema.table"; NULL without heartbeat */
   bool heartbeat_write;   /* replmon writes the rows (else another tool does) */
   enum cluster_mode mode; /* which nodes are meant to take writes */
   size_t n_links;         /* expected links: by default every node reads from every other */
   struct mariadb_link *links;
   double stall_after_s; /* a link without progress for this long is stalled */
   struct mariadb_tls_config tls;
+  struct mariadb_peer *peers; /* n_nodes entries: the probes name replication sources so */
+  size_t first_target;        /* the target of nodes[0]; the others follow it */
 };
 
 struct xmpp_node_config {
@@ -65,6 +71,10 @@ struct xmpp_node_config {
   unsigned c2s_port;
   char *domain; /* required with c2s_address */
   yaml_mark_t mark;
+  struct xmpp_api_settings api; /* the probes' settings, pointing into this config */
+  struct xmpp_stream_settings stream;
+  size_t api_target; /* the targets of the API probe and of the stream probe (-1 without) */
+  long stream_target;
 };
 
 struct xmpp_cluster_config {
@@ -73,20 +83,19 @@ struct xmpp_cluster_config {
   struct xmpp_node_config *nodes;
 };
 
-enum target_kind { TARGET_MARIADB, TARGET_XMPP, TARGET_XMPP_STREAM };
-
 /* One thing a poller watches. Points into the config that holds it. */
 struct target {
-  enum target_kind kind;
+  enum probe_kind kind;
+  const struct probe_ops *ops; /* the kind's operations */
+  const void *settings;        /* the kind's settings, inside this config */
   const char *cluster;
   const char *name;
   const struct mariadb_cluster_config *mariadb_cluster;
   const struct mariadb_node_config *mariadb_node;
-  const struct xmpp_node_config *xmpp_node; /* TARGET_XMPP and TARGET_XMPP_STREAM */
+  const struct xmpp_node_config *xmpp_node; /* PROBE_XMPP_API and PROBE_XMPP_STREAM */
+  size_t group;      /* its cluster: mariadb[group], or xmpp[group - n_mariadb] */
+  size_t node_index; /* its node in that cluster */
 };
-
-/* "mariadb", "xmpp", "xmpp_stream": the kind label of replmon_* metrics. */
-const char *target_kind_name(enum target_kind kind);
 
 struct config {
   atomic_int refs;
@@ -113,12 +122,6 @@ int config_load(const char *path, struct config **out, char **error);
 struct config *config_ref(struct config *config);
 /* Drops a reference; frees the config (wiping the passwords) with the last one. NULL is ok. */
 void config_unref(struct config *config);
-
-/* The name a replication source goes by: the configured node of cluster whose address is
- * host:port (host compared without case), else "host:port". Owned by the caller; NULL when
- * out of memory. */
-char *config_source_name(const struct mariadb_cluster_config *cluster, const char *host,
-                         unsigned port);
 
 /* Calls fn with each newline-separated line of config's warnings, in order: line is not
  * NUL-terminated (len bytes, without the newline), and a last newline starts no empty line.

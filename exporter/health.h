@@ -1,11 +1,16 @@
-/* Health of each configured node (MariaDB and XMPP): ok, warning, critical or unknown, with
- * a one-line reason. One function of the snapshot, shared by /health, the status page,
- * replmon-check, the state metrics and the state-change log. */
+/* Health of each configured node (MariaDB and XMPP): ok, warning, critical or unknown, with a
+ * one-line reason. The analysis (analysis.h) evaluates it once per snapshot with these rules;
+ * /health, the status page, replmon-check, the state metrics and the state-change log read it.
+ *
+ * Rules: a MariaDB node is critical when unreachable, when an expected link is broken or
+ * missing, or when lag >= lag_critical; warning when lag >= lag_warning or a pair check
+ * fails. An XMPP node is critical when its API or its stream probe fails; warning when the API
+ * refused a command. Unknown until the first poll. Lag is the heartbeat lag where there is
+ * one, else Seconds_Behind_Master. */
 #ifndef REPLMON_HEALTH_H
 #define REPLMON_HEALTH_H
 
-#include "snapshot.h"
-
+#include <stdbool.h>
 #include <stddef.h>
 
 enum health_state { HEALTH_OK, HEALTH_WARNING, HEALTH_CRITICAL, HEALTH_UNKNOWN, HEALTH_COUNT };
@@ -17,26 +22,41 @@ int health_severity(enum health_state state);
 /* "ok", "warning", "critical", "unknown": the state label of replmon_target_state. */
 const char *health_state_name(enum health_state state);
 
+enum node_kind { NODE_MARIADB, NODE_XMPP };
+
+/* "mariadb" or "xmpp". */
+const char *node_kind_name(enum node_kind kind);
+
 struct node_health {
-  const char *kind;    /* "mariadb" or "xmpp" */
-  const char *cluster; /* borrowed from the snapshot's config */
+  enum node_kind kind;
+  const char *cluster; /* borrowed from the configuration */
   const char *node;
   enum health_state state;
   char *reason;       /* owned: why (or "replicating", "answering") */
+  double since_unix;  /* when the node entered state (as far as this process saw) */
   double lag_s;       /* MariaDB: the worst lag of the node's links; NaN when unknown */
-  size_t target;      /* the node's main target in the snapshot */
+  size_t target;      /* the node's main target */
   long stream_target; /* XMPP: the stream probe's target, or -1 */
+  /* A MariaDB node that answered is judged from these (health_judge_replication), so that
+   * /health?max_lag= can judge it again against another limit. Owned; NULL when none. */
+  bool replicating;
+  char *link_problem;  /* the first broken or missing expected link */
+  char *check_problem; /* the first failed pair check */
 };
 
-/* Evaluates every node: MariaDB nodes first, then XMPP nodes, in configuration order.
- * max_lag_s replaces lag_critical when it is not NaN (for /health?max_lag=). Rules:
- * MariaDB critical when unreachable, when an expected link is broken or missing, or when
- * lag >= lag_critical; warning when lag >= lag_warning or a pair check fails. XMPP critical
- * when its API or its stream probe fails; warning when the API refused a command. Unknown
- * until the first poll. Lag is the heartbeat lag where there is one, else
- * Seconds_Behind_Master. Returns 0 or -ENOMEM; free with health_free. */
-int health_evaluate(const struct snapshot *s, double max_lag_s, struct node_health **out,
-                    size_t *n);
-void health_free(struct node_health *list, size_t n);
+/* The state of a MariaDB node that answered, and *reason (owned by the caller; NULL when out
+ * of memory): a link problem is critical; then lag >= lag_critical_s critical, lag >=
+ * lag_warning_s warning; then a check problem warning; else ok. */
+enum health_state health_judge_replication(const char *link_problem, double lag_s,
+                                           const char *check_problem, double lag_warning_s,
+                                           double lag_critical_s, char **reason);
+
+/* h's state and reason with max_lag_s in place of lag_critical (NaN: as evaluated). *reason
+ * is owned by the caller. Returns 0 or -ENOMEM. */
+int health_with_max_lag(const struct node_health *h, double lag_warning_s, double max_lag_s,
+                        enum health_state *state, char **reason);
+
+/* Frees what h owns (not h). */
+void node_health_clear(struct node_health *h);
 
 #endif

@@ -6,6 +6,7 @@
 #include "probe_jobs.h"
 #include "status_page.h"
 #include "config.h"
+#include "analysis.h"
 #include "health.h"
 #include "probe.h"
 #include "log.h"
@@ -253,33 +254,27 @@ static enum MHD_Result answer_health(struct http_server *server, struct MHD_Conn
     return http_queue_text(connection, MHD_HTTP_BAD_REQUEST,
                            "400 max_lag must be a duration such as 10s or 1m30s\n");
   struct snapshot *s = snapshot_store_acquire(server->options.store);
-  struct node_health *list = NULL;
-  size_t n = 0;
-  int rc = health_evaluate(s, max_lag, &list, &n);
-  snapshot_unref(s);
-  if (rc)
-    return http_queue_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
-  const struct node_health *h = NULL;
-  for (size_t i = 0; i < n && !h; i++)
-    if (strcmp(list[i].node, node) == 0)
-      h = &list[i];
+  const struct node_health *h = analysis_find_node(s->analysis, node);
+  enum health_state state = HEALTH_UNKNOWN;
+  char *reason = NULL;
   enum MHD_Result result;
   if (!h) {
     result = http_queue_text(connection, MHD_HTTP_NOT_FOUND, "404 no such node\n");
+  } else if (health_with_max_lag(h, s->config->lag_warning_s, max_lag, &state, &reason) != 0) {
+    result = http_queue_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
   } else {
     /* A load balancer keeps a node in rotation while it is ok or only warning. */
-    unsigned status = h->state == HEALTH_OK || h->state == HEALTH_WARNING
-                          ? MHD_HTTP_OK
-                          : MHD_HTTP_SERVICE_UNAVAILABLE;
+    unsigned status =
+        state == HEALTH_OK || state == HEALTH_WARNING ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
     struct buf text = BUF_INIT;
-    const char *state = health_state_name(h->state);
-    for (const char *c = state; *c; c++)
+    for (const char *c = health_state_name(state); *c; c++)
       buf_putc(&text, (char)(*c - 'a' + 'A'));
-    buf_printf(&text, ": %s\n", h->reason);
+    buf_printf(&text, ": %s\n", reason);
     result = http_queue_text(connection, status, text.data ? text.data : "500 out of memory\n");
     buf_free(&text);
   }
-  health_free(list, n);
+  free(reason);
+  snapshot_unref(s);
   return result;
 }
 

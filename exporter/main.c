@@ -6,15 +6,14 @@
 #include "log.h"
 #include "notify.h"
 #include "poller.h"
+#include "probe_kind.h"
 #include "probe.h"
 #include "snapshot.h"
 #include "version.h"
 #include "watch.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <malloc.h>
-#include <mysql.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -80,19 +79,6 @@ static int check_config_only(const struct flags *flags, struct config *config,
   return 0;
 }
 
-/* The client libraries that keep global state, set up before any thread exists and ended
- * after the last one. libraries_init returns 0, or a negative errno with nothing to end. */
-static int libraries_init(void) {
-  if (mysql_library_init(0, NULL, NULL) != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
-    return -EIO;
-  return 0;
-}
-
-static void libraries_end(void) {
-  curl_global_cleanup();
-  mysql_library_end();
-}
-
 /* POST /-/reload: the same reload as SIGHUP, run on the HTTP thread that asked. */
 static int reload_from_http(void *ctx, char **error) {
   return daemon_reload(ctx, error);
@@ -132,7 +118,7 @@ static void stop(struct daemon *d) {
   snapshot_store_free(d->store);
   config_unref(d->config);
   pthread_mutex_destroy(&d->lock);
-  libraries_end();
+  probe_kinds_library_end();
 }
 
 /* Tunes the allocator, sets up the libraries, then the snapshot store, the HTTP server and the
@@ -147,7 +133,7 @@ static int start(const struct flags *flags, struct config *config, struct web_co
    * 4 MB above idle after a wrk run, against 0.7 MB with the threshold fixed. */
   mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
-  int rc = libraries_init();
+  int rc = probe_kinds_library_init();
   if (rc) {
     log_event(LOG_ERROR, "cannot initialise the client libraries");
     config_unref(config);
@@ -198,7 +184,7 @@ static int run(struct daemon *d, const sigset_t *signals) {
     if (sig < 0) {
       if (watch) {
         struct snapshot *s = snapshot_store_acquire(d->store);
-        watch_update(watch, d->store, s);
+        watch_update(watch, s);
         snapshot_unref(s);
       }
       continue;

@@ -94,7 +94,7 @@ static void *probe_waiter(void *arg) {
   pthread_mutex_unlock(&job->lock);
   if (!r) {
     /* The node did not answer in time: say so rather than make Prometheus wait. */
-    r = target_result_new();
+    r = target_result_new(job->config->targets[job->index].ops);
     if (r) {
       r->reason = REASON_TIMEOUT;
       r->errors_total[REASON_TIMEOUT] = 1;
@@ -126,7 +126,7 @@ enum MHD_Result probe_jobs_start(struct probe_jobs *jobs, struct MHD_Connection 
   for (size_t i = 0; i < s->n_targets && index < 0; i++) {
     /* Only configured node names: /probe never connects to an address from a request. */
     const struct target *t = &s->config->targets[i];
-    if (t->kind != TARGET_XMPP_STREAM && strcmp(t->name, name) == 0)
+    if (t->kind != PROBE_XMPP_STREAM && strcmp(t->name, name) == 0)
       index = (long)i;
   }
   struct config *config = index >= 0 ? config_ref(s->config) : NULL;

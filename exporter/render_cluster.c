@@ -1,8 +1,8 @@
-/* The MariaDB families of each cluster as a whole, computed from its nodes' latest results
- * together: the expected and actual replication links, heartbeat lag, stalls, transactions
- * behind, GTID positions, error classes and the configuration checks. */
+/* The MariaDB families of each cluster as a whole, as the snapshot's analysis found them:
+ * the expected and actual replication links, heartbeat lag, stalls, transactions behind,
+ * GTID positions, error classes and the configuration checks. */
 #include "render_families.h"
-#include "cluster.h"
+#include "analysis.h"
 #include "pair.h"
 
 #include <math.h>
@@ -36,40 +36,44 @@ static const struct link_family link_families[] = {
      LINK_STALLED},
 };
 
-static double link_value(const struct cluster_view *v, const struct link_view *l,
-                         enum link_value which) {
-  const struct pair_node *replica = &v->nodes[l->replica];
-  const struct pair_node *source = l->source_index >= 0 ? &v->nodes[l->source_index] : NULL;
+static double link_value(const struct link_analysis *l, enum link_value which) {
   switch (which) {
   case LINK_UP:
-    return pair_link_up(replica, l->source);
+    return l->up;
   case LINK_EXPECTED:
     return l->expected;
   case LINK_LAG:
-    return source ? pair_heartbeat_lag(replica, source, v->config->heartbeat_write) : NAN;
+    return l->lag_s;
   case LINK_STALLED:
-    return pair_stalled(replica, pair_find_link(replica, l->source), source ? source : replica,
-                        v->config->stall_after_s);
+    return l->stalled;
   }
   return NAN;
 }
 
-static void render_gtid_family(const struct cluster_view *views, size_t n_views, struct buf *out,
-                               const char *name, const char *help, bool binlog) {
+/* The analysis' MariaDB clusters: its first groups. */
+static size_t n_clusters(const struct analysis *a) {
+  size_t n = 0;
+  while (n < a->n_groups && a->groups[n]->kind == NODE_MARIADB)
+    n++;
+  return n;
+}
+
+static void render_gtid_family(const struct analysis *a, struct buf *out, const char *name,
+                               const char *help, bool binlog) {
   render_family(out, name, "gauge", help);
-  for (size_t c = 0; c < n_views; c++) {
-    for (size_t i = 0; i < views[c].config->n_nodes; i++) {
-      const struct mariadb_status *m = views[c].nodes[i].status;
+  for (size_t c = 0; c < n_clusters(a); c++) {
+    const struct group_analysis *g = a->groups[c];
+    for (size_t i = 0; i < g->n_nodes; i++) {
+      const struct mariadb_status *m = g->nodes[i].status;
       if (!m || !m->known)
         continue;
       const struct gtid_list *list = binlog ? &m->binlog_pos : &m->slave_pos;
-      for (size_t g = 0; g < list->n; g++) {
+      for (size_t k = 0; k < list->n; k++) {
         char domain[16];
-        snprintf(domain, sizeof(domain), "%u", list->items[g].domain);
-        struct label labels[] = {{"cluster", views[c].config->name},
-                                 {"node", views[c].nodes[i].name},
-                                 {"domain", domain}};
-        render_sample(out, name, labels, 3, (double)list->items[g].seq);
+        snprintf(domain, sizeof(domain), "%u", list->items[k].domain);
+        struct label labels[] = {
+            {"cluster", g->name}, {"node", g->nodes[i].name}, {"domain", domain}};
+        render_sample(out, name, labels, 3, (double)list->items[k].seq);
       }
     }
   }
@@ -78,74 +82,67 @@ static void render_gtid_family(const struct cluster_view *views, size_t n_views,
 /* One link family: a sample per link of every cluster, for lag and stall only where the
  * source is a configured node. The lag family exists only when some cluster has a heartbeat
  * table, and then only for such clusters. */
-static void render_link_family(const struct cluster_view *views, size_t n_views, struct buf *out,
+static void render_link_family(const struct analysis *a, struct buf *out,
                                const struct link_family *f) {
   if (f->value == LINK_LAG) {
     bool any_heartbeat = false;
-    for (size_t c = 0; c < n_views; c++)
-      any_heartbeat = any_heartbeat || views[c].config->heartbeat_table;
+    for (size_t c = 0; c < n_clusters(a); c++)
+      any_heartbeat = any_heartbeat || a->groups[c]->mariadb->heartbeat_table;
     if (!any_heartbeat)
       return;
   }
   render_family(out, f->name, "gauge", f->help);
-  for (size_t c = 0; c < n_views; c++) {
-    const struct cluster_view *v = &views[c];
-    if (f->value == LINK_LAG && !v->config->heartbeat_table)
+  for (size_t c = 0; c < n_clusters(a); c++) {
+    const struct group_analysis *g = a->groups[c];
+    if (f->value == LINK_LAG && !g->mariadb->heartbeat_table)
       continue;
-    for (size_t l = 0; l < v->n_links; l++) {
-      const struct link_view *link = &v->links[l];
+    for (size_t l = 0; l < g->n_links; l++) {
+      const struct link_analysis *link = &g->links[l];
       if (f->value != LINK_UP && f->value != LINK_EXPECTED && link->source_index < 0)
         continue;
-      struct label labels[] = {{"cluster", v->config->name},
-                               {"node", v->nodes[link->replica].name},
-                               {"source", link->source}};
-      render_sample(out, f->name, labels, 3, link_value(v, link, f->value));
+      struct label labels[] = {
+          {"cluster", g->name}, {"node", g->nodes[link->replica].name}, {"source", link->source}};
+      render_sample(out, f->name, labels, 3, link_value(link, f->value));
     }
   }
 }
 
-static void render_transactions_behind(const struct cluster_view *views, size_t n_views,
-                                       struct buf *out) {
+static void render_transactions_behind(const struct analysis *a, struct buf *out) {
   render_family(
       out, "mariadb_replica_transactions_behind", "gauge",
       "Transactions the source wrote in its GTID domain that the node has not applied yet.");
-  for (size_t c = 0; c < n_views; c++) {
-    const struct cluster_view *v = &views[c];
-    for (size_t l = 0; l < v->n_links; l++) {
-      const struct link_view *link = &v->links[l];
-      if (link->source_index < 0)
-        continue;
-      double domain;
-      double behind = pair_transactions_behind(&v->nodes[link->replica],
-                                               &v->nodes[link->source_index], &domain);
-      if (isnan(domain))
+  for (size_t c = 0; c < n_clusters(a); c++) {
+    const struct group_analysis *g = a->groups[c];
+    for (size_t l = 0; l < g->n_links; l++) {
+      const struct link_analysis *link = &g->links[l];
+      if (link->source_index < 0 || isnan(link->domain))
         continue; /* the domain label is unknown until both nodes answered */
       char domain_text[16];
-      snprintf(domain_text, sizeof(domain_text), "%.0f", domain);
-      struct label labels[] = {{"cluster", v->config->name},
-                               {"node", v->nodes[link->replica].name},
+      snprintf(domain_text, sizeof(domain_text), "%.0f", link->domain);
+      struct label labels[] = {{"cluster", g->name},
+                               {"node", g->nodes[link->replica].name},
                                {"source", link->source},
                                {"domain", domain_text}};
-      render_sample(out, "mariadb_replica_transactions_behind", labels, 4, behind);
+      render_sample(out, "mariadb_replica_transactions_behind", labels, 4,
+                    link->transactions_behind);
     }
   }
 }
 
-static void render_error_classes(const struct cluster_view *views, size_t n_views,
-                                 struct buf *out) {
+static void render_error_classes(const struct analysis *a, struct buf *out) {
   render_family(out, "mariadb_replica_error_class", "gauge",
                 "1 for the class of the connection's current IO or SQL error (duplicate_key "
                 "1062, row_not_found 1032, connect 2003/2013, auth 1045, other).");
-  for (size_t c = 0; c < n_views; c++) {
-    const struct cluster_view *v = &views[c];
-    for (size_t i = 0; i < v->config->n_nodes; i++) {
-      const struct mariadb_status *m = v->nodes[i].status;
+  for (size_t c = 0; c < n_clusters(a); c++) {
+    const struct group_analysis *g = a->groups[c];
+    for (size_t i = 0; i < g->n_nodes; i++) {
+      const struct mariadb_status *m = g->nodes[i].status;
       for (size_t j = 0; m && j < m->n_replicas; j++) {
         bool classes[ERROR_CLASS_COUNT];
         replica_error_classes(&m->replicas[j], classes);
         for (int k = 0; k < ERROR_CLASS_COUNT; k++) {
-          struct label labels[] = {{"cluster", v->config->name},
-                                   {"node", v->nodes[i].name},
+          struct label labels[] = {{"cluster", g->name},
+                                   {"node", g->nodes[i].name},
                                    {"source", m->replicas[j].source ? m->replicas[j].source : ""},
                                    {"class", error_class_name((enum error_class)k)}};
           render_sample(out, "mariadb_replica_error_class", labels, 4, m->known ? classes[k] : NAN);
@@ -155,48 +152,32 @@ static void render_error_classes(const struct cluster_view *views, size_t n_view
   }
 }
 
-static void render_cluster_checks(const struct cluster_view *views, size_t n_views,
-                                  struct buf *out) {
+static void render_cluster_checks(const struct analysis *a, struct buf *out) {
   render_family(out, "mariadb_cluster_check_ok", "gauge",
                 "1 when the cluster passes the configuration check, 0 when it fails (the reason "
                 "is logged and on the status page); NaN when no node answered.");
-  for (size_t c = 0; c < n_views; c++) {
-    const struct cluster_view *v = &views[c];
+  for (size_t c = 0; c < n_clusters(a); c++) {
+    const struct group_analysis *g = a->groups[c];
     for (int k = 0; k < CHECK_COUNT; k++) {
-      char *reason = NULL;
-      double ok = pair_check((enum pair_check)k, v->nodes, v->config->n_nodes,
-                             v->config->mode == MODE_ACTIVE_PASSIVE, &reason);
-      free(reason);
-      struct label labels[] = {{"cluster", v->config->name},
+      struct label labels[] = {{"cluster", g->name},
                                {"check", pair_check_name((enum pair_check)k)}};
-      render_sample(out, "mariadb_cluster_check_ok", labels, 2, ok);
+      render_sample(out, "mariadb_cluster_check_ok", labels, 2, g->checks[k].ok);
     }
   }
 }
 
 void render_clusters(const struct snapshot *s, struct buf *out) {
-  size_t n = s->config->n_mariadb;
-  struct cluster_view *views = calloc(n ? n : 1, sizeof(*views));
-  if (!views) {
-    out->failed = true;
-    return;
-  }
-  for (size_t c = 0; c < n; c++)
-    if (cluster_view_build(s, c, &views[c]) != 0)
-      out->failed = true;
-  for (size_t f = 0; f < sizeof(link_families) / sizeof(link_families[0]) && !out->failed; f++)
-    render_link_family(views, n, out, &link_families[f]);
-  if (!out->failed) {
-    render_transactions_behind(views, n, out);
-    render_gtid_family(views, n, out, "mariadb_gtid_binlog_seq",
-                       "Sequence number of the node's @@gtid_binlog_pos, per GTID domain.", true);
-    render_gtid_family(views, n, out, "mariadb_gtid_slave_seq",
-                       "Sequence number of the node's @@gtid_slave_pos (applied), per GTID domain.",
-                       false);
-    render_error_classes(views, n, out);
-    render_cluster_checks(views, n, out);
-  }
-  for (size_t c = 0; c < n; c++)
-    cluster_view_free(&views[c]);
-  free(views);
+  const struct analysis *a = s->analysis;
+  if (!a)
+    return; /* a /probe snapshot shows one node, not its cluster */
+  for (size_t f = 0; f < sizeof(link_families) / sizeof(link_families[0]); f++)
+    render_link_family(a, out, &link_families[f]);
+  render_transactions_behind(a, out);
+  render_gtid_family(a, out, "mariadb_gtid_binlog_seq",
+                     "Sequence number of the node's @@gtid_binlog_pos, per GTID domain.", true);
+  render_gtid_family(a, out, "mariadb_gtid_slave_seq",
+                     "Sequence number of the node's @@gtid_slave_pos (applied), per GTID domain.",
+                     false);
+  render_error_classes(a, out);
+  render_cluster_checks(a, out);
 }

@@ -4,10 +4,23 @@
 #ifndef REPLMON_RENDER_FAMILIES_H
 #define REPLMON_RENDER_FAMILIES_H
 
+#include "mariadb.h"
 #include "render.h"
+#include "xmpp.h"
 
 #include <stdbool.h>
 #include <stddef.h>
+
+/* A result's data, for a family that knows its target's kind. */
+static inline const struct mariadb_status *mariadb_of(const struct target_result *r) {
+  return r->data;
+}
+static inline const struct xmpp_status *xmpp_of(const struct target_result *r) {
+  return r->data;
+}
+static inline const struct xmpp_stream_status *stream_of(const struct target_result *r) {
+  return r->data;
+}
 
 struct label {
   const char *name;

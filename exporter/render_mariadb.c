@@ -12,9 +12,9 @@ static double node_value(const struct target_result *r, enum node_value which) {
   case NODE_UP:
     return r && r->success ? 1 : 0;
   case NODE_SERVER_ID:
-    return r && r->mariadb.known ? r->mariadb.server_id : NAN;
+    return r && mariadb_of(r)->known ? mariadb_of(r)->server_id : NAN;
   case NODE_READ_ONLY:
-    return r && r->mariadb.known ? r->mariadb.read_only : NAN;
+    return r && mariadb_of(r)->known ? mariadb_of(r)->read_only : NAN;
   }
   return NAN;
 }
@@ -26,7 +26,7 @@ static void render_node_family(const struct snapshot *s, struct buf *out, const 
     if (!render_selected(s, i))
       continue;
     const struct target *t = &s->config->targets[i];
-    if (t->kind != TARGET_MARIADB)
+    if (t->kind != PROBE_MARIADB)
       continue;
     struct label labels[] = {{"cluster", t->cluster}, {"node", t->name}};
     render_sample(out, name, labels, 2, node_value(s->results[i], which));
@@ -118,9 +118,9 @@ static void render_replica_family(const struct snapshot *s, struct buf *out,
       continue;
     const struct target *t = &s->config->targets[i];
     const struct target_result *r = s->results[i];
-    if (t->kind != TARGET_MARIADB || !r)
+    if (t->kind != PROBE_MARIADB || !r)
       continue;
-    const struct mariadb_status *m = &r->mariadb;
+    const struct mariadb_status *m = r->data;
     for (size_t j = 0; j < m->n_replicas; j++) {
       const struct replica_status *rep = &m->replicas[j];
       struct label labels[5] = {{"cluster", t->cluster},

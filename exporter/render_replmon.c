@@ -1,6 +1,7 @@
 /* replmon's families about itself: each target's probe success, duration, last success and
  * failures by reason, and each node's health state as the watcher last published it. */
 #include "render_families.h"
+#include "analysis.h"
 #include "health.h"
 
 #include <math.h>
@@ -15,37 +16,12 @@ static void render_probe_family(const struct snapshot *s, struct buf *out, const
       continue;
     const struct target *t = &s->config->targets[i];
     const struct target_result *r = s->results[i];
-    struct label labels[] = {
-        {"kind", target_kind_name(t->kind)}, {"cluster", t->cluster}, {"node", t->name}};
+    struct label labels[] = {{"kind", t->ops->name}, {"cluster", t->cluster}, {"node", t->name}};
     double v = which == PROBE_SUCCESS    ? (r && r->success)
                : which == PROBE_DURATION ? (r ? r->duration_s : NAN)
                                          : (r ? r->last_success_unix : 0);
     render_sample(out, name, labels, 3, v);
   }
-}
-
-/* The reasons each kind of probe can fail for: its errors_total series, all from the start. */
-static const enum probe_reason mariadb_reasons[] = {REASON_CONNECT,   REASON_AUTH,  REASON_TIMEOUT,
-                                                    REASON_PRIVILEGE, REASON_QUERY, REASON_TLS};
-static const enum probe_reason xmpp_reasons[] = {REASON_CONNECT,    REASON_TIMEOUT, REASON_AUTH,
-                                                 REASON_PERMISSION, REASON_HTTP,    REASON_PARSE};
-static const enum probe_reason stream_reasons[] = {REASON_CONNECT, REASON_TIMEOUT, REASON_STREAM,
-                                                   REASON_TLS, REASON_PARSE};
-
-static const enum probe_reason *kind_reasons(enum target_kind kind, size_t *n) {
-  switch (kind) {
-  case TARGET_MARIADB:
-    *n = sizeof(mariadb_reasons) / sizeof(mariadb_reasons[0]);
-    return mariadb_reasons;
-  case TARGET_XMPP:
-    *n = sizeof(xmpp_reasons) / sizeof(xmpp_reasons[0]);
-    return xmpp_reasons;
-  case TARGET_XMPP_STREAM:
-    *n = sizeof(stream_reasons) / sizeof(stream_reasons[0]);
-    return stream_reasons;
-  }
-  *n = 0;
-  return NULL;
 }
 
 static void render_probe_errors(const struct snapshot *s, struct buf *out) {
@@ -57,14 +33,14 @@ static void render_probe_errors(const struct snapshot *s, struct buf *out) {
       continue;
     const struct target *t = &s->config->targets[i];
     const struct target_result *r = s->results[i];
-    size_t n;
-    const enum probe_reason *reasons = kind_reasons(t->kind, &n);
-    for (size_t k = 0; k < n; k++) {
-      struct label labels[] = {{"kind", target_kind_name(t->kind)},
+    /* Every reason the kind can fail for, from the start. */
+    for (size_t k = 0; k < t->ops->n_reasons; k++) {
+      enum probe_reason reason = t->ops->reasons[k];
+      struct label labels[] = {{"kind", t->ops->name},
                                {"cluster", t->cluster},
                                {"node", t->name},
-                               {"reason", probe_reason_name(reasons[k])}};
-      render_sample(out, name, labels, 4, r ? r->errors_total[reasons[k]] : 0);
+                               {"reason", probe_reason_name(reason)}};
+      render_sample(out, name, labels, 4, r ? r->errors_total[reason] : 0);
     }
   }
 }
@@ -81,8 +57,8 @@ void render_probes(const struct snapshot *s, struct buf *out) {
   render_probe_errors(s, out);
 }
 
-/* The health state of every node, as the watcher last published it (one poll interval late
- * at most); before its first board every node is unknown. */
+/* The health state of every node, from the analysis of the same snapshot as every other
+ * family, so that a scrape's states and metrics never disagree. */
 void render_states(const struct snapshot *s, struct buf *out) {
   const struct config *c = s->config;
   render_family(
@@ -99,16 +75,16 @@ void render_states(const struct snapshot *s, struct buf *out) {
       if (!render_selected(s, t))
         continue;
       const struct target *tg = &c->targets[t];
-      if (tg->kind == TARGET_XMPP_STREAM)
+      if (tg->kind == PROBE_XMPP_STREAM)
         continue; /* part of its XMPP node */
-      const struct board_entry *e = health_board_find(s->board, tg->cluster, tg->name, t);
+      const struct node_health *e = analysis_target_health(s->analysis, c, t);
       struct label labels[] = {{"cluster", tg->cluster}, {"node", tg->name}, {"state", NULL}};
       if (pass == 1) {
         render_sample(out, "replmon_target_state_since_timestamp_seconds", labels, 2,
                       e ? e->since_unix : NAN);
         continue;
       }
-      int state = e ? e->state : HEALTH_UNKNOWN;
+      int state = e ? (int)e->state : HEALTH_UNKNOWN;
       for (int k = 0; k < HEALTH_COUNT; k++) {
         labels[2].value = health_state_name((enum health_state)k);
         render_sample(out, "replmon_target_state", labels, 3, k == state);

@@ -34,7 +34,7 @@ static const struct {
 static double xmpp_family_value(const struct target_result *r, enum xmpp_family_value which) {
   if (!r)
     return which == X_UP ? 0 : NAN;
-  const struct xmpp_status *x = &r->xmpp;
+  const struct xmpp_status *x = xmpp_of(r);
   switch (which) {
   case X_UP:
     return x->up;
@@ -59,13 +59,13 @@ void render_xmpp(const struct snapshot *s, struct buf *out) {
     if (!render_selected(s, i))
       continue;
     const struct target *t = &s->config->targets[i];
-    if (t->kind != TARGET_XMPP)
+    if (t->kind != PROBE_XMPP_API)
       continue;
     const struct target_result *r = s->results[i];
     struct label labels[] = {{"cluster", t->cluster},
                              {"node", t->name},
                              {"type", xmpp_type_name(t->xmpp_node->type)},
-                             {"version", r && r->xmpp.version ? r->xmpp.version : ""}};
+                             {"version", r && xmpp_of(r)->version ? xmpp_of(r)->version : ""}};
     render_sample(out, "xmpp_server_info", labels, 4, 1);
   }
   for (size_t f = 0; f < sizeof(xmpp_families) / sizeof(xmpp_families[0]); f++) {
@@ -74,8 +74,9 @@ void render_xmpp(const struct snapshot *s, struct buf *out) {
       if (!render_selected(s, i))
         continue;
       const struct target *t = &s->config->targets[i];
-      if (t->kind != TARGET_XMPP || (xmpp_families[f].value != X_UP &&
-                                     !xmpp_provides(t->xmpp_node->type, xmpp_families[f].provided)))
+      if (t->kind != PROBE_XMPP_API ||
+          (xmpp_families[f].value != X_UP &&
+           !xmpp_provides(t->xmpp_node->type, xmpp_families[f].provided)))
         continue;
       struct label labels[] = {{"cluster", t->cluster}, {"node", t->name}};
       render_sample(out, xmpp_families[f].name, labels, 2,
@@ -88,13 +89,13 @@ void render_xmpp(const struct snapshot *s, struct buf *out) {
     if (!render_selected(s, i))
       continue;
     const struct target *t = &s->config->targets[i];
-    if (t->kind != TARGET_XMPP || !xmpp_provides(t->xmpp_node->type, XMPP_S2S))
+    if (t->kind != PROBE_XMPP_API || !xmpp_provides(t->xmpp_node->type, XMPP_S2S))
       continue;
     const struct target_result *r = s->results[i];
     struct label labels[] = {{"cluster", t->cluster}, {"node", t->name}, {"direction", "in"}};
-    render_sample(out, "xmpp_s2s_connections", labels, 3, r ? r->xmpp.s2s_in : NAN);
+    render_sample(out, "xmpp_s2s_connections", labels, 3, r ? xmpp_of(r)->s2s_in : NAN);
     labels[2].value = "out";
-    render_sample(out, "xmpp_s2s_connections", labels, 3, r ? r->xmpp.s2s_out : NAN);
+    render_sample(out, "xmpp_s2s_connections", labels, 3, r ? xmpp_of(r)->s2s_out : NAN);
   }
 }
 
@@ -127,11 +128,11 @@ static double stream_value(const struct target_result *r, enum stream_value whic
   case S_DURATION:
     return r->duration_s;
   case S_OFFERED:
-    return r->stream.known ? r->stream.starttls_offered : NAN;
+    return stream_of(r)->known ? stream_of(r)->starttls_offered : NAN;
   case S_REQUIRED:
-    return r->stream.known ? r->stream.starttls_required : NAN;
+    return stream_of(r)->known ? stream_of(r)->starttls_required : NAN;
   case S_EXPIRY:
-    return r->stream.cert_expiry_unix;
+    return stream_of(r)->cert_expiry_unix;
   }
   return NAN;
 }
@@ -143,7 +144,7 @@ void render_streams(const struct snapshot *s, struct buf *out) {
       if (!render_selected(s, i))
         continue;
       const struct target *t = &s->config->targets[i];
-      if (t->kind != TARGET_XMPP_STREAM)
+      if (t->kind != PROBE_XMPP_STREAM)
         continue;
       struct label labels[] = {{"cluster", t->cluster}, {"node", t->name}};
       render_sample(out, stream_families[f].name, labels, 2,

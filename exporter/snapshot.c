@@ -1,4 +1,5 @@
 #include "snapshot.h"
+#include "analysis.h"
 
 #include <errno.h>
 #include <math.h>
@@ -6,21 +7,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Writers (pollers publishing, a reload installing) take publish_lock for the whole update,
+ * analysis included, so that each builds on the snapshot the one before it made; readers
+ * take only lock, held for a swap or a reference. */
 struct snapshot_store {
-  pthread_mutex_t lock; /* guards current and generation; held only for a swap */
+  pthread_mutex_t publish_lock;
+  pthread_mutex_t lock; /* guards current and generation */
   struct snapshot *current;
   unsigned long generation;
+  double (*now_unix)(void *ctx);
+  void *clock_ctx;
 };
 
-struct target_result *target_result_new(void) {
+static double real_time(void *ctx) {
+  (void)ctx;
+  return clock_unix_seconds();
+}
+
+struct target_result *target_result_new(const struct probe_ops *ops) {
   struct target_result *r = calloc(1, sizeof(*r));
   if (!r)
     return NULL;
   atomic_init(&r->refs, 1);
+  r->ops = ops;
   r->reason = REASON_NONE;
-  r->mariadb.server_id = r->mariadb.read_only = NAN;
-  xmpp_status_reset(&r->xmpp);
-  xmpp_stream_status_reset(&r->stream);
+  r->data = ops->data_new();
+  if (!r->data) {
+    free(r);
+    return NULL;
+  }
   return r;
 }
 
@@ -32,52 +47,9 @@ struct target_result *target_result_ref(struct target_result *result) {
 void target_result_unref(struct target_result *result) {
   if (!result || atomic_fetch_sub(&result->refs, 1) != 1)
     return;
-  mariadb_status_clear(&result->mariadb);
-  xmpp_status_reset(&result->xmpp);
-  xmpp_stream_status_reset(&result->stream);
+  result->ops->data_free(result->data);
   free(result->error);
   free(result);
-}
-
-struct health_board *health_board_new(size_t n) {
-  struct health_board *b = calloc(1, sizeof(*b));
-  if (!b)
-    return NULL;
-  b->entries = calloc(n ? n : 1, sizeof(*b->entries));
-  if (!b->entries) {
-    free(b);
-    return NULL;
-  }
-  atomic_init(&b->refs, 1);
-  b->n = n;
-  return b;
-}
-
-void health_board_unref(struct health_board *b) {
-  if (!b || atomic_fetch_sub(&b->refs, 1) != 1)
-    return;
-  for (size_t i = 0; i < b->n; i++) {
-    free(b->entries[i].cluster);
-    free(b->entries[i].node);
-  }
-  free(b->entries);
-  free(b);
-}
-
-const struct board_entry *health_board_find(const struct health_board *b, const char *cluster,
-                                            const char *node, size_t hint) {
-  for (size_t k = 0; b && k < b->n; k++) {
-    size_t i = (hint + k) % b->n;
-    if (b->entries[i].node && strcmp(b->entries[i].node, node) == 0 &&
-        strcmp(b->entries[i].cluster, cluster) == 0)
-      return &b->entries[i];
-  }
-  return NULL;
-}
-
-static struct health_board *board_ref(struct health_board *b) {
-  atomic_fetch_add(&b->refs, 1);
-  return b;
 }
 
 struct snapshot *snapshot_new_single(struct config *config, size_t index,
@@ -115,7 +87,7 @@ void snapshot_unref(struct snapshot *snapshot) {
     return;
   for (size_t i = 0; i < snapshot->n_targets; i++)
     target_result_unref(snapshot->results[i]);
-  health_board_unref(snapshot->board);
+  analysis_unref(snapshot->analysis);
   config_unref(snapshot->config);
   free(snapshot);
 }
@@ -124,14 +96,32 @@ struct snapshot_store *snapshot_store_new(struct config *config) {
   struct snapshot_store *store = calloc(1, sizeof(*store));
   if (!store)
     return NULL;
+  pthread_mutex_init(&store->publish_lock, NULL);
   pthread_mutex_init(&store->lock, NULL);
+  store->now_unix = real_time;
   store->current = snapshot_alloc(config, 0);
-  if (!store->current) {
+  if (store->current)
+    store->current->analysis = analysis_build(NULL, NULL, store->current, -1, real_time(NULL));
+  if (!store->current || !store->current->analysis) {
+    snapshot_unref(store->current);
     pthread_mutex_destroy(&store->lock);
+    pthread_mutex_destroy(&store->publish_lock);
     free(store);
     return NULL;
   }
   return store;
+}
+
+void snapshot_store_set_clock(struct snapshot_store *store, double (*now_unix)(void *ctx),
+                              void *ctx) {
+  store->now_unix = now_unix;
+  store->clock_ctx = ctx;
+  /* The first analysis dates the never-polled states: again, on this clock. */
+  struct analysis *a = analysis_build(NULL, NULL, store->current, -1, now_unix(ctx));
+  if (a) {
+    analysis_unref(store->current->analysis);
+    store->current->analysis = a;
+  }
 }
 
 void snapshot_store_free(struct snapshot_store *store) {
@@ -139,6 +129,7 @@ void snapshot_store_free(struct snapshot_store *store) {
     return;
   snapshot_unref(store->current);
   pthread_mutex_destroy(&store->lock);
+  pthread_mutex_destroy(&store->publish_lock);
   free(store);
 }
 
@@ -156,26 +147,36 @@ unsigned long snapshot_store_generation(struct snapshot_store *store) {
   return generation;
 }
 
-/* Swaps in next (built from current under the lock) and returns the old snapshot, whose
- * reference the caller drops outside the lock. */
-static struct snapshot *swap_locked(struct snapshot_store *store, struct snapshot *next) {
-  struct snapshot *old = store->current;
+/* Analyses next (whose results the caller filled from the current snapshot), swaps it in
+ * and drops the old snapshot. Called with publish_lock held; takes over next. */
+static int swap_in(struct snapshot_store *store, struct snapshot *next, long changed_target) {
+  struct snapshot *cur = store->current; /* stable: only writers change it */
+  next->analysis = analysis_build(cur->analysis, cur->config, next, changed_target,
+                                  store->now_unix(store->clock_ctx));
+  if (!next->analysis) {
+    snapshot_unref(next);
+    return -ENOMEM;
+  }
+  pthread_mutex_lock(&store->lock);
   store->current = next;
-  return old;
+  store->generation = next->generation;
+  pthread_mutex_unlock(&store->lock);
+  snapshot_unref(cur);
+  return 0;
 }
 
 int snapshot_store_publish(struct snapshot_store *store, const struct config *config, size_t index,
                            struct target_result *result) {
-  pthread_mutex_lock(&store->lock);
+  pthread_mutex_lock(&store->publish_lock);
   struct snapshot *cur = store->current;
   if (cur->config != config || index >= cur->n_targets) {
-    pthread_mutex_unlock(&store->lock);
+    pthread_mutex_unlock(&store->publish_lock);
     target_result_unref(result);
     return -ESTALE;
   }
   struct snapshot *next = snapshot_alloc(cur->config, store->generation + 1);
   if (!next) {
-    pthread_mutex_unlock(&store->lock);
+    pthread_mutex_unlock(&store->publish_lock);
     target_result_unref(result);
     return -ENOMEM;
   }
@@ -183,63 +184,43 @@ int snapshot_store_publish(struct snapshot_store *store, const struct config *co
     next->results[i] = i == index        ? result
                        : cur->results[i] ? target_result_ref(cur->results[i])
                                          : NULL;
-  next->board = cur->board ? board_ref(cur->board) : NULL;
-  store->generation++;
-  struct snapshot *old = swap_locked(store, next);
-  pthread_mutex_unlock(&store->lock);
-  snapshot_unref(old);
-  return 0;
-}
-
-static bool same_text(const char *a, const char *b) {
-  return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
-/* A MariaDB result names its replication sources by the nodes of its cluster: it is only
- * carried into a configuration whose cluster has the same nodes at the same addresses. */
-static bool same_nodes(const struct mariadb_cluster_config *a,
-                       const struct mariadb_cluster_config *b) {
-  if (a->n_nodes != b->n_nodes)
-    return false;
-  for (size_t i = 0; i < a->n_nodes; i++)
-    if (strcmp(a->nodes[i].name, b->nodes[i].name) != 0 ||
-        !same_text(a->nodes[i].host, b->nodes[i].host) || a->nodes[i].port != b->nodes[i].port ||
-        !same_text(a->nodes[i].socket, b->nodes[i].socket))
-      return false;
-  return true;
+  int rc = swap_in(store, next, (long)index);
+  pthread_mutex_unlock(&store->publish_lock);
+  return rc;
 }
 
 static bool same_target(const struct target *a, const struct target *b) {
   return a->kind == b->kind && strcmp(a->cluster, b->cluster) == 0 && strcmp(a->name, b->name) == 0;
 }
 
-/* The result to carry from old to a target of the new config: the same one, or, for a
- * MariaDB node whose cluster's node list changed, a copy whose replication sources are named
- * after the new list. NULL when out of memory. */
-static struct target_result *carry(struct target_result *r, const struct target *old,
-                                   const struct target *now) {
-  if (now->kind != TARGET_MARIADB || same_nodes(old->mariadb_cluster, now->mariadb_cluster))
+/* The result to carry from the old configuration to target now of the new one: the same, or
+ * a copy whose data the kind re-derived for the new settings (a MariaDB node whose cluster's
+ * nodes changed names its replication sources after the new list). NULL when out of memory. */
+static struct target_result *carry(struct target_result *r, const struct target *now) {
+  void *data = NULL;
+  if (!r->ops->rebase)
     return target_result_ref(r);
-  struct target_result *c = target_result_new();
-  if (!c)
+  if (r->ops->rebase(r->data, now->settings, &data) != 0)
     return NULL;
-  mariadb_status_clear(&c->mariadb);
-  c->success = r->success;
-  c->reason = r->reason;
-  c->error = r->error ? strdup(r->error) : NULL;
-  c->finished_unix = r->finished_unix;
-  c->duration_s = r->duration_s;
-  c->last_success_unix = r->last_success_unix;
-  c->state_since_unix = r->state_since_unix;
-  memcpy(c->errors_total, r->errors_total, sizeof(c->errors_total));
-  bool failed = (r->error && !c->error) || mariadb_status_copy(&r->mariadb, &c->mariadb) != 0;
-  for (size_t i = 0; !failed && i < c->mariadb.n_replicas; i++) {
-    struct replica_status *rep = &c->mariadb.replicas[i];
-    free(rep->source);
-    rep->source = config_source_name(now->mariadb_cluster, rep->master_host, rep->master_port);
-    failed = !rep->source;
+  if (!data)
+    return target_result_ref(r);
+  struct target_result *c = calloc(1, sizeof(*c));
+  if (!c) {
+    r->ops->data_free(data);
+    return NULL;
   }
-  if (failed) {
+  *c = (struct target_result){.ops = r->ops,
+                              .success = r->success,
+                              .reason = r->reason,
+                              .error = r->error ? strdup(r->error) : NULL,
+                              .finished_unix = r->finished_unix,
+                              .duration_s = r->duration_s,
+                              .last_success_unix = r->last_success_unix,
+                              .state_since_unix = r->state_since_unix,
+                              .data = data};
+  atomic_init(&c->refs, 1);
+  memcpy(c->errors_total, r->errors_total, sizeof(c->errors_total));
+  if (r->error && !c->error) {
     target_result_unref(c);
     return NULL;
   }
@@ -247,43 +228,22 @@ static struct target_result *carry(struct target_result *r, const struct target 
 }
 
 int snapshot_store_install(struct snapshot_store *store, struct config *config) {
-  pthread_mutex_lock(&store->lock);
+  pthread_mutex_lock(&store->publish_lock);
   struct snapshot *cur = store->current;
   struct snapshot *next = snapshot_alloc(config, store->generation + 1);
   if (!next) {
-    pthread_mutex_unlock(&store->lock);
+    pthread_mutex_unlock(&store->publish_lock);
     return -ENOMEM;
   }
   for (size_t i = 0; i < config->n_targets; i++) {
     for (size_t j = 0; j < cur->n_targets; j++) {
       if (cur->results[j] && same_target(&config->targets[i], &cur->config->targets[j])) {
-        next->results[i] = carry(cur->results[j], &cur->config->targets[j], &config->targets[i]);
+        next->results[i] = carry(cur->results[j], &config->targets[i]);
         break;
       }
     }
   }
-  next->board = cur->board ? board_ref(cur->board) : NULL;
-  store->generation++;
-  struct snapshot *old = swap_locked(store, next);
-  pthread_mutex_unlock(&store->lock);
-  snapshot_unref(old);
-  return 0;
-}
-
-void snapshot_store_set_board(struct snapshot_store *store, struct health_board *board) {
-  pthread_mutex_lock(&store->lock);
-  struct snapshot *cur = store->current;
-  struct snapshot *next = snapshot_alloc(cur->config, store->generation + 1);
-  if (!next) {
-    pthread_mutex_unlock(&store->lock);
-    health_board_unref(board);
-    return;
-  }
-  for (size_t i = 0; i < cur->n_targets; i++)
-    next->results[i] = cur->results[i] ? target_result_ref(cur->results[i]) : NULL;
-  next->board = board;
-  store->generation++;
-  struct snapshot *old = swap_locked(store, next);
-  pthread_mutex_unlock(&store->lock);
-  snapshot_unref(old);
+  int rc = swap_in(store, next, -1);
+  pthread_mutex_unlock(&store->publish_lock);
+  return rc;
 }

@@ -4,9 +4,8 @@
 #define REPLMON_SNAPSHOT_H
 
 #include "config.h"
-#include "mariadb.h"
 #include "probe.h"
-#include "xmpp.h"
+#include "probe_kind.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -15,6 +14,7 @@
 /* One poll's outcome for one target. Immutable once published; shared by reference. */
 struct target_result {
   atomic_int refs;
+  const struct probe_ops *ops; /* the kind that made it */
   bool success;
   enum probe_reason reason; /* of the failure, REASON_NONE on success */
   char *error;              /* the failure's message (owned), or NULL */
@@ -23,41 +23,25 @@ struct target_result {
   double last_success_unix; /* 0 when the target never answered */
   double state_since_unix;  /* when success turned into failure or back (or the first poll) */
   double errors_total[REASON_COUNT]; /* failed polls since start, by reason */
-  struct mariadb_status mariadb;     /* kind TARGET_MARIADB */
-  struct xmpp_status xmpp;           /* kind TARGET_XMPP */
-  struct xmpp_stream_status stream;  /* kind TARGET_XMPP_STREAM */
+  /* The kind's data (owned): struct mariadb_status for PROBE_MARIADB, struct xmpp_status for
+   * PROBE_XMPP_API, struct xmpp_stream_status for PROBE_XMPP_STREAM. Never NULL. */
+  void *data;
 };
 
-/* Returns a result with one reference, zeroed, NaN where unknown; NULL when out of memory. */
-struct target_result *target_result_new(void);
+/* Returns a result of the kind ops with one reference, zeroed, its data unknown (NaN); NULL
+ * when out of memory. */
+struct target_result *target_result_new(const struct probe_ops *ops);
 struct target_result *target_result_ref(struct target_result *result);
 void target_result_unref(struct target_result *result);
 
-/* How long each node has been in its health state: kept by the watcher (health.h gives the
- * state itself), immutable once published, shared by reference. */
-struct health_board {
-  atomic_int refs;
-  size_t n;
-  struct board_entry {
-    char *cluster;
-    char *node;
-    int state;         /* enum health_state */
-    double since_unix; /* when the node entered it */
-  } * entries;
-};
-
-struct health_board *health_board_new(size_t n);
-void health_board_unref(struct health_board *board);
-/* The entry for cluster/node, or NULL. The search starts at index hint: pass where the
- * entry probably is (the board keeps health_evaluate's order) to make it one comparison. */
-const struct board_entry *health_board_find(const struct health_board *board, const char *cluster,
-                                            const char *node, size_t hint);
+struct analysis;
 
 struct snapshot {
   atomic_int refs;
-  unsigned long generation;        /* grows with every publish: a cheap "has anything changed" */
-  struct config *config;           /* holds a reference */
-  struct health_board *board;      /* holds a reference; NULL until the watcher publishes one */
+  unsigned long generation; /* grows with every publish: a cheap "has anything changed" */
+  struct config *config;    /* holds a reference */
+  /* The analysis of exactly these results (holds a reference); NULL in a /probe snapshot. */
+  struct analysis *analysis;
   size_t n_targets;                /* config->n_targets */
   long only_target;                /* -1; a /probe snapshot sets the one target it answers for */
   struct target_result *results[]; /* by target index; NULL until the first poll ends */
@@ -75,20 +59,22 @@ struct snapshot_store;
 
 /* Returns NULL when out of memory. The store takes its own reference on config. */
 struct snapshot_store *snapshot_store_new(struct config *config);
+/* Replaces the clock that dates the analysis' state changes (real time by default): for
+ * tests. Call before anything is published. */
+void snapshot_store_set_clock(struct snapshot_store *store, double (*now_unix)(void *ctx),
+                              void *ctx);
 void snapshot_store_free(struct snapshot_store *store);
 
 /* The current snapshot, with a reference for the caller (snapshot_unref it). */
 struct snapshot *snapshot_store_acquire(struct snapshot_store *store);
 unsigned long snapshot_store_generation(struct snapshot_store *store);
 
-/* Publishes result (the store takes over the caller's reference) as target index of config.
+/* Publishes result (the store takes over the caller's reference) as target index of config,
+ * with the analysis of the new snapshot (only the cluster of the target is analysed again).
  * A result for a config that is no longer current (a reload happened) is dropped.
  * Returns 0, -ESTALE when dropped, or -ENOMEM (the old snapshot stays). */
 int snapshot_store_publish(struct snapshot_store *store, const struct config *config, size_t index,
                            struct target_result *result);
-
-/* Publishes a new health board (the store takes over the caller's reference). */
-void snapshot_store_set_board(struct snapshot_store *store, struct health_board *board);
 
 /* Switches to a new config. Results of targets that keep their kind, cluster and name are
  * carried over, so a reload leaves no gap (MariaDB ones with their replication sources named

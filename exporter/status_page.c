@@ -1,5 +1,5 @@
 #include "status_page.h"
-#include "cluster.h"
+#include "analysis.h"
 #include "health.h"
 #include "pair.h"
 
@@ -354,7 +354,8 @@ static void card_open(struct buf *out, const struct node_health *h, const char *
   const char *state = health_state_name(h->state);
   buf_printf(out, "<article class=\"card state-%s\" data-node=\"", state);
   html_escape(out, h->node);
-  buf_printf(out, "\" data-state=\"%s\" data-kind=\"%s\" data-cluster=\"", state, h->kind);
+  buf_printf(out, "\" data-state=\"%s\" data-kind=\"%s\" data-cluster=\"", state,
+             node_kind_name(h->kind));
   html_escape(out, h->cluster);
   buf_puts(out, "\">\n<div class=\"card-head\"><div><h3 class=\"node\">");
   html_escape(out, h->node);
@@ -363,17 +364,16 @@ static void card_open(struct buf *out, const struct node_health *h, const char *
   buf_puts(out, SEP);
 }
 
-/* Closes the head, then the state box: since when (from the board) and the reason. */
-static void card_status(struct buf *out, const struct snapshot *s, const struct node_health *h,
+/* Closes the head, then the state box: since when and the reason. */
+static void card_status(struct buf *out, const struct node_health *h,
                         const struct status_page_options *o) {
   buf_printf(out, "</p></div><span class=\"badge\">%s</span></div>\n<div class=\"status\">",
              health_state_name(h->state));
-  const struct board_entry *e = health_board_find(s->board, h->cluster, h->node, h->target);
-  if (e && e->state == (int)h->state && e->since_unix > 0) {
+  if (h->since_unix > 0 && o->now_unix >= h->since_unix) {
     buf_printf(out, "<p class=\"since\">%s for ", since_word(h->state));
-    put_duration(out, o->now_unix - e->since_unix);
+    put_duration(out, o->now_unix - h->since_unix);
     buf_puts(out, "</p>");
-  } else if (e) { /* the board is one watch round behind the snapshot */
+  } else if (h->since_unix > 0) { /* the clock went back, or the page's now is earlier */
     buf_puts(out, "<p class=\"since\">changed just now</p>");
   }
   buf_puts(out, "<p class=\"reason\">");
@@ -449,27 +449,28 @@ static void put_replica_row(struct buf *out, const struct replica_status *rep) {
   buf_puts(out, "</td></tr>\n");
 }
 
-static void mariadb_card(struct buf *out, const struct snapshot *s, const struct cluster_view *v,
-                         size_t i, const struct node_health *h,
+static void mariadb_card(struct buf *out, const struct group_analysis *g, size_t i,
                          const struct status_page_options *o) {
-  const struct target_result *r = s->results[h->target];
-  const struct mariadb_node_config *nc = &v->config->nodes[i];
+  const struct node_health *h = &g->health[i];
+  const struct target_result *r = g->results[i];
+  const struct mariadb_status *m = r ? r->data : NULL;
+  const struct mariadb_node_config *nc = &g->mariadb->nodes[i];
   card_open(out, h, "MariaDB");
   html_escape(out, nc->address ? nc->address : nc->socket);
-  card_status(out, s, h, o);
-  bool known = r && r->success && r->mariadb.known;
+  card_status(out, h, o);
+  bool known = r && r->success && m->known;
   buf_puts(out, "<dl class=\"facts\">");
   fact_open(out, "Lag");
   put_seconds(out, h->lag_s);
   fact_close(out);
   fact_open(out, "Server ID");
-  put_count(out, known ? r->mariadb.server_id : NAN);
+  put_count(out, known ? m->server_id : NAN);
   fact_close(out);
   fact_open(out, "Read-only");
-  if (!known || isnan(r->mariadb.read_only))
+  if (!known || isnan(m->read_only))
     buf_puts(out, DASH);
   else
-    buf_puts(out, r->mariadb.read_only != 0 ? "yes" : "no");
+    buf_puts(out, m->read_only != 0 ? "yes" : "no");
   fact_close(out);
   buf_puts(out, "</dl>\n");
 
@@ -481,11 +482,11 @@ static void mariadb_card(struct buf *out, const struct snapshot *s, const struct
     size_t rows = 0;
     buf_puts(out, "<table><thead><tr><th>Source</th><th>IO</th><th>SQL</th>"
                   "<th>Behind</th></tr></thead><tbody>\n");
-    for (size_t j = 0; j < r->mariadb.n_replicas; j++, rows++)
-      put_replica_row(out, &r->mariadb.replicas[j]);
-    for (size_t l = 0; l < v->n_links; l++) {
-      const struct link_view *link = &v->links[l];
-      if (link->replica != i || !link->expected || pair_find_link(&v->nodes[i], link->source))
+    for (size_t j = 0; j < m->n_replicas; j++, rows++)
+      put_replica_row(out, &m->replicas[j]);
+    for (size_t l = 0; l < g->n_links; l++) {
+      const struct link_analysis *link = &g->links[l];
+      if (link->replica != i || !link->expected || pair_find_link(&g->nodes[i], link->source))
         continue;
       buf_puts(out, "<tr><td>");
       html_escape(out, link->source);
@@ -496,9 +497,9 @@ static void mariadb_card(struct buf *out, const struct snapshot *s, const struct
     if (!rows)
       buf_puts(out, "<tr><td colspan=\"4\" class=\"empty\">No replication connection</td></tr>\n");
     buf_puts(out, "</tbody></table>\n");
-    if (r->mariadb.heartbeat_error) {
+    if (m->heartbeat_error) {
       buf_puts(out, "<p class=\"note bad\">Heartbeat: ");
-      html_escape(out, r->mariadb.heartbeat_error);
+      html_escape(out, m->heartbeat_error);
       buf_puts(out, "</p>\n");
     }
   }
@@ -530,7 +531,7 @@ static void put_stream(struct buf *out, const struct xmpp_node_config *xn,
     buf_puts(out, "<p class=\"note\">Not run yet.</p>\n");
     return;
   }
-  const struct xmpp_stream_status *st = &stream->stream;
+  const struct xmpp_stream_status *st = stream->data;
   buf_puts(out, "<dl class=\"facts\">");
   fact_open(out, "Features");
   buf_puts(out, stream->success ? "<span class=\"y\">received</span>"
@@ -582,17 +583,17 @@ static void xmpp_card(struct buf *out, const struct snapshot *s, const struct no
   card_open(out, h, "XMPP");
   buf_puts(out, "API ");
   put_url_host(out, xn->api_url);
-  card_status(out, s, h, o);
+  card_status(out, h, o);
+  const struct xmpp_status *x = api ? api->data : NULL;
   buf_puts(out, "<dl class=\"facts\">");
   fact_open(out, "Server");
   html_escape(out, xmpp_type_name(xn->type));
-  if (api && api->xmpp.version) {
+  if (x && x->version) {
     buf_putc(out, ' ');
-    html_escape(out, api->xmpp.version);
+    html_escape(out, x->version);
   }
   fact_close(out);
-  if (api && api->xmpp.up) {
-    const struct xmpp_status *x = &api->xmpp;
+  if (x && x->up) {
     xmpp_fact(out, xn->type, XMPP_C2S_SESSIONS, "Sessions", x->c2s_sessions);
     xmpp_fact(out, xn->type, XMPP_CLUSTER_C2S_SESSIONS, "Cluster sessions",
               x->cluster_c2s_sessions);
@@ -610,7 +611,7 @@ static void xmpp_card(struct buf *out, const struct snapshot *s, const struct no
   buf_puts(out, "</dl>\n");
   if (!api)
     buf_puts(out, "<p class=\"note\">Waiting for the first poll.</p>\n");
-  else if (!api->xmpp.up)
+  else if (!x->up)
     put_last_answer(out, api, o);
   if (xn->c2s_address)
     put_stream(out, xn, stream, o);
@@ -627,37 +628,23 @@ static void cluster_open(struct buf *out, const char *name, const char *kind,
 }
 
 /* The cluster's failing pair checks, one line each with its reason. */
-static void put_checks(struct buf *out, const struct cluster_view *v) {
+static void put_checks(struct buf *out, const struct group_analysis *g) {
   bool any = false;
   for (int c = 0; c < CHECK_COUNT; c++) {
-    char *reason = NULL;
-    double ok = pair_check((enum pair_check)c, v->nodes, v->config->n_nodes,
-                           v->config->mode == MODE_ACTIVE_PASSIVE, &reason);
-    if (ok == 0) {
-      if (!any)
-        buf_puts(out, "<ul class=\"checks\">");
-      any = true;
-      buf_printf(out,
-                 "<li class=\"check-failed\" data-check=\"%s\">Check <code>%s</code> "
-                 "failed: ",
-                 pair_check_name((enum pair_check)c), pair_check_name((enum pair_check)c));
-      html_escape(out, reason ? reason : "");
-      buf_puts(out, "</li>\n");
-    }
-    free(reason);
+    if (g->checks[c].ok != 0)
+      continue;
+    if (!any)
+      buf_puts(out, "<ul class=\"checks\">");
+    any = true;
+    buf_printf(out,
+               "<li class=\"check-failed\" data-check=\"%s\">Check <code>%s</code> "
+               "failed: ",
+               pair_check_name((enum pair_check)c), pair_check_name((enum pair_check)c));
+    html_escape(out, g->checks[c].reason ? g->checks[c].reason : "");
+    buf_puts(out, "</li>\n");
   }
   if (any)
     buf_puts(out, "</ul>\n");
-}
-
-static const struct node_health *find_health(const struct node_health *list, size_t n,
-                                             const char *kind, const char *cluster,
-                                             const char *node) {
-  for (size_t i = 0; i < n; i++)
-    if (strcmp(list[i].kind, kind) == 0 && strcmp(list[i].cluster, cluster) == 0 &&
-        strcmp(list[i].node, node) == 0)
-      return &list[i];
-  return NULL;
 }
 
 static void put_endpoints(struct buf *out, const struct snapshot *s,
@@ -678,7 +665,7 @@ static void put_endpoints(struct buf *out, const struct snapshot *s,
                   "<select id=\"target\" name=\"target\">");
     for (size_t t = 0; t < s->config->n_targets; t++) {
       const struct target *tg = &s->config->targets[t];
-      if (tg->kind == TARGET_XMPP_STREAM)
+      if (tg->kind == PROBE_XMPP_STREAM)
         continue;
       buf_puts(out, "<option value=\"");
       html_escape(out, tg->name);
@@ -693,45 +680,29 @@ static void put_endpoints(struct buf *out, const struct snapshot *s,
 
 int status_page_render(const struct snapshot *s, const struct status_page_options *o,
                        struct buf *out) {
-  struct node_health *list = NULL;
-  size_t n = 0;
-  if (health_evaluate(s, NAN, &list, &n) != 0)
-    return -ENOMEM;
-  int rc = 0;
+  const struct analysis *a = s->analysis;
+  if (!a)
+    return -EINVAL; /* a /probe snapshot has no page */
   size_t counts[HEALTH_COUNT] = {0};
-  for (size_t i = 0; i < n; i++)
-    counts[list[i].state < HEALTH_COUNT ? list[i].state : HEALTH_UNKNOWN]++;
-  put_head(out, s, counts, n);
+  for (size_t i = 0; i < a->n_nodes; i++)
+    counts[a->nodes[i]->state < HEALTH_COUNT ? a->nodes[i]->state : HEALTH_UNKNOWN]++;
+  put_head(out, s, counts, a->n_nodes);
   put_top(out, o);
-  put_summary(out, s, o, counts, n);
+  put_summary(out, s, o, counts, a->n_nodes);
 
   const struct config *config = s->config;
-  for (size_t c = 0; c < config->n_mariadb && rc == 0; c++) {
-    const struct mariadb_cluster_config *cl = &config->mariadb[c];
-    struct cluster_view v;
-    if (cluster_view_build(s, c, &v) != 0) {
-      rc = -ENOMEM;
-    } else {
-      cluster_open(out, cl->name, "mariadb", "MariaDB");
-      put_checks(out, &v);
-      buf_puts(out, "<div class=\"grid\">\n");
-      for (size_t i = 0; i < cl->n_nodes; i++) {
-        const struct node_health *h = find_health(list, n, "mariadb", cl->name, cl->nodes[i].name);
-        if (h)
-          mariadb_card(out, s, &v, i, h, o);
-      }
-      buf_puts(out, "</div>\n</section>\n");
-    }
-    cluster_view_free(&v);
-  }
-  for (size_t c = 0; c < config->n_xmpp && rc == 0; c++) {
-    const struct xmpp_cluster_config *cl = &config->xmpp[c];
-    cluster_open(out, cl->name, "xmpp", "XMPP");
+  for (size_t c = 0; c < a->n_groups; c++) {
+    const struct group_analysis *g = a->groups[c];
+    bool mariadb = g->kind == NODE_MARIADB;
+    cluster_open(out, g->name, node_kind_name(g->kind), mariadb ? "MariaDB" : "XMPP");
+    if (mariadb)
+      put_checks(out, g);
     buf_puts(out, "<div class=\"grid\">\n");
-    for (size_t i = 0; i < cl->n_nodes; i++) {
-      const struct node_health *h = find_health(list, n, "xmpp", cl->name, cl->nodes[i].name);
-      if (h)
-        xmpp_card(out, s, h, o);
+    for (size_t i = 0; i < g->n_nodes; i++) {
+      if (mariadb)
+        mariadb_card(out, g, i, o);
+      else
+        xmpp_card(out, s, &g->health[i], o);
     }
     buf_puts(out, "</div>\n</section>\n");
   }
@@ -743,8 +714,5 @@ int status_page_render(const struct snapshot *s, const struct status_page_option
   buf_puts(out, ")" SEP "polls every ");
   put_setting(out, config->poll_interval_s);
   buf_puts(out, "</footer>\n</body>\n</html>\n");
-  health_free(list, n);
-  if (rc == 0 && out->failed)
-    rc = -ENOMEM;
-  return rc;
+  return out->failed ? -ENOMEM : 0;
 }

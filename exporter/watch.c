@@ -1,27 +1,15 @@
 #include "watch.h"
-#include "buf.h"
-#include "cluster.h"
-#include "health.h"
+#include "analysis.h"
 #include "log.h"
-#include "pair.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The last state seen for one key ("cluster/check" or "cluster/node/heartbeat"). */
-struct entry {
-  char *key;
-  char *problem; /* NULL while fine */
-};
-
 struct watch {
-  size_t n;
-  size_t cursor; /* where the next find starts */
-  struct entry *entries;
-  struct health_board *board; /* our reference to the last published board */
+  struct analysis *seen; /* the analysis of the last call, a reference */
 };
 
 struct watch *watch_new(void) {
@@ -31,94 +19,37 @@ struct watch *watch_new(void) {
 void watch_free(struct watch *watch) {
   if (!watch)
     return;
-  for (size_t i = 0; i < watch->n; i++) {
-    free(watch->entries[i].key);
-    free(watch->entries[i].problem);
-  }
-  free(watch->entries);
-  health_board_unref(watch->board);
+  analysis_unref(watch->seen);
   free(watch);
 }
 
-static struct entry *find(struct watch *w, const char *key) {
-  /* Keys come in the same order at every tick: start where the last one was found, so that a
-   * tick costs one comparison per key rather than a search. */
-  for (size_t k = 0; k < w->n; k++) {
-    size_t i = (w->cursor + k) % w->n;
-    if (strcmp(w->entries[i].key, key) == 0) {
-      w->cursor = i + 1;
-      return &w->entries[i];
-    }
-  }
-  struct entry *grown = realloc(w->entries, (w->n + 1) * sizeof(*grown));
-  if (!grown)
-    return NULL;
-  w->entries = grown;
-  struct entry *e = &w->entries[w->n];
-  e->key = strdup(key);
-  e->problem = NULL;
-  if (!e->key)
-    return NULL;
-  w->n++;
-  return e;
+static bool same_text(const char *a, const char *b) {
+  return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-/* Records problem (NULL: fine) under key; returns true when it differs from last time. */
-static bool changed(struct watch *w, const char *key, const char *problem, char **before) {
-  struct entry *e = find(w, key);
-  *before = NULL;
-  if (!e)
-    return false;
-  bool same = (!e->problem && !problem) || (e->problem && problem && !strcmp(e->problem, problem));
-  if (same)
-    return false;
-  *before = e->problem;
-  e->problem = problem ? strdup(problem) : NULL;
-  return true;
+/* The group of before that stands for now: the same index when nothing was reloaded. */
+static const struct group_analysis *find_group(const struct analysis *before, size_t index,
+                                               const struct group_analysis *now) {
+  if (!before)
+    return NULL;
+  if (index < before->n_groups && before->groups[index]->kind == now->kind &&
+      strcmp(before->groups[index]->name, now->name) == 0)
+    return before->groups[index];
+  for (size_t g = 0; g < before->n_groups; g++)
+    if (before->groups[g]->kind == now->kind && strcmp(before->groups[g]->name, now->name) == 0)
+      return before->groups[g];
+  return NULL;
 }
 
-static void watch_cluster(struct watch *w, const struct cluster_view *v) {
-  struct buf key = BUF_INIT;
-  for (int c = 0; c < CHECK_COUNT; c++) {
-    char *reason = NULL;
-    double ok = pair_check((enum pair_check)c, v->nodes, v->config->n_nodes,
-                           v->config->mode == MODE_ACTIVE_PASSIVE, &reason);
-    if (isnan(ok)) {
-      free(reason);
-      continue; /* nobody answered: nothing new to say */
-    }
-    buf_reset(&key);
-    buf_printf(&key, "%s/%s", v->config->name, pair_check_name((enum pair_check)c));
-    char *before;
-    if (key.data && changed(w, key.data, ok ? NULL : reason ? reason : "failed", &before)) {
-      if (ok)
-        log_event(LOG_INFO, "cluster check passes again", "cluster", v->config->name, "check",
-                  pair_check_name((enum pair_check)c));
-      else
-        log_event(LOG_WARN, "cluster check failed", "cluster", v->config->name, "check",
-                  pair_check_name((enum pair_check)c), "reason", reason);
-      free(before);
-    }
-    free(reason);
-  }
-  for (size_t i = 0; v->config->heartbeat_table && i < v->config->n_nodes; i++) {
-    const struct mariadb_status *m = v->nodes[i].status;
-    if (!m || !m->known)
-      continue;
-    buf_reset(&key);
-    buf_printf(&key, "%s/%s/heartbeat", v->config->name, v->nodes[i].name);
-    char *before;
-    if (key.data && changed(w, key.data, m->heartbeat_error, &before)) {
-      if (m->heartbeat_error)
-        log_event(LOG_WARN, "heartbeat not usable", "cluster", v->config->name, "node",
-                  v->nodes[i].name, "err", m->heartbeat_error);
-      else if (before)
-        log_event(LOG_INFO, "heartbeat usable again", "cluster", v->config->name, "node",
-                  v->nodes[i].name);
-      free(before);
-    }
-  }
-  buf_free(&key);
+static long find_node(const struct group_analysis *g, size_t index, const char *name) {
+  if (!g)
+    return -1;
+  if (index < g->n_nodes && strcmp(g->health[index].node, name) == 0)
+    return (long)index;
+  for (size_t i = 0; i < g->n_nodes; i++)
+    if (strcmp(g->health[i].node, name) == 0)
+      return (long)i;
+  return -1;
 }
 
 static void format_duration(char *out, size_t size, double seconds) {
@@ -131,60 +62,71 @@ static void format_duration(char *out, size_t size, double seconds) {
     snprintf(out, size, "%.1fs", seconds < 0 ? 0 : seconds);
 }
 
-/* Logs every node whose health state changed, with how long the previous state lasted, and
- * publishes the new board (states and since when) into the store. */
-static void watch_health(struct watch *w, struct snapshot_store *store, const struct snapshot *s) {
-  struct node_health *list;
-  size_t n;
-  if (health_evaluate(s, NAN, &list, &n) != 0)
+/* Logs a node whose health state changed, with how long the previous state lasted. */
+static void watch_node(const struct node_health *before, const struct node_health *h) {
+  if (before ? before->state == h->state : h->state == HEALTH_UNKNOWN)
     return;
-  double now = clock_unix_seconds();
-  bool changed_any = !w->board || w->board->n != n;
-  struct health_board *next = health_board_new(n);
-  for (size_t i = 0; next && i < n; i++) {
-    const struct board_entry *before =
-        health_board_find(w->board, list[i].cluster, list[i].node, i);
-    struct board_entry *e = &next->entries[i];
-    e->cluster = strdup(list[i].cluster);
-    e->node = strdup(list[i].node);
-    e->state = list[i].state;
-    e->since_unix = before && before->state == (int)list[i].state ? before->since_unix : now;
-    if (before && before->state == (int)list[i].state)
-      continue;
-    changed_any = true;
-    if (!before && list[i].state == HEALTH_UNKNOWN)
-      continue;
-    char lasted[32] = "";
-    if (before)
-      format_duration(lasted, sizeof(lasted), now - before->since_unix);
-    enum log_level level = list[i].state == HEALTH_CRITICAL  ? LOG_ERROR
-                           : list[i].state == HEALTH_WARNING ? LOG_WARN
-                                                             : LOG_INFO;
-    log_event(level, "state changed", "kind", list[i].kind, "cluster", list[i].cluster, "node",
-              list[i].node, "from",
-              before ? health_state_name((enum health_state)before->state) : "none", "to",
-              health_state_name(list[i].state), "reason", list[i].reason, "previous_lasted",
-              lasted);
-  }
-  health_free(list, n);
-  if (!next)
-    return;
-  if (!changed_any) {
-    health_board_unref(next);
-    return;
-  }
-  health_board_unref(w->board);
-  w->board = next;
-  atomic_fetch_add(&next->refs, 1);
-  snapshot_store_set_board(store, next);
+  char lasted[32] = "";
+  if (before)
+    format_duration(lasted, sizeof(lasted), h->since_unix - before->since_unix);
+  enum log_level level = h->state == HEALTH_CRITICAL  ? LOG_ERROR
+                         : h->state == HEALTH_WARNING ? LOG_WARN
+                                                      : LOG_INFO;
+  log_event(level, "state changed", "kind", node_kind_name(h->kind), "cluster", h->cluster, "node",
+            h->node, "from", before ? health_state_name(before->state) : "none", "to",
+            health_state_name(h->state), "reason", h->reason, "previous_lasted", lasted);
 }
 
-void watch_update(struct watch *w, struct snapshot_store *store, const struct snapshot *s) {
-  watch_health(w, store, s);
-  for (size_t c = 0; c < s->config->n_mariadb; c++) {
-    struct cluster_view v;
-    if (cluster_view_build(s, c, &v) == 0)
-      watch_cluster(w, &v);
-    cluster_view_free(&v);
+/* Logs the cluster checks that began or stopped failing, and the heartbeat tables that
+ * became unusable or usable again. */
+static void watch_cluster(const struct group_analysis *before, const struct group_analysis *g) {
+  for (int c = 0; c < CHECK_COUNT; c++) {
+    const struct check_analysis *now = &g->checks[c];
+    if (isnan(now->ok))
+      continue; /* nobody answered: nothing new to say */
+    const struct check_analysis *was = before ? &before->checks[c] : NULL;
+    bool failed_before = was && was->ok == 0;
+    if ((now->ok == 0) == failed_before && (!failed_before || same_text(was->reason, now->reason)))
+      continue;
+    if (now->ok != 0)
+      log_event(LOG_INFO, "cluster check passes again", "cluster", g->name, "check",
+                pair_check_name((enum pair_check)c));
+    else
+      log_event(LOG_WARN, "cluster check failed", "cluster", g->name, "check",
+                pair_check_name((enum pair_check)c), "reason", now->reason);
   }
+  for (size_t i = 0; g->mariadb->heartbeat_table && i < g->n_nodes; i++) {
+    const struct mariadb_status *m = g->nodes[i].status;
+    if (!m || !m->known)
+      continue;
+    long j = find_node(before, i, g->health[i].node);
+    const struct mariadb_status *was = j >= 0 ? before->nodes[j].status : NULL;
+    bool knew = was && was->known;
+    const char *problem_before = knew ? was->heartbeat_error : NULL;
+    if (m->heartbeat_error && (!knew || !same_text(problem_before, m->heartbeat_error)))
+      log_event(LOG_WARN, "heartbeat not usable", "cluster", g->name, "node", g->health[i].node,
+                "err", m->heartbeat_error);
+    else if (!m->heartbeat_error && problem_before)
+      log_event(LOG_INFO, "heartbeat usable again", "cluster", g->name, "node", g->health[i].node);
+  }
+}
+
+void watch_update(struct watch *w, const struct snapshot *s) {
+  struct analysis *a = s->analysis;
+  if (!a || a == w->seen)
+    return;
+  for (size_t g = 0; g < a->n_groups; g++) {
+    const struct group_analysis *now = a->groups[g];
+    const struct group_analysis *before = find_group(w->seen, g, now);
+    if (before == now)
+      continue; /* shared: nothing in it changed */
+    for (size_t i = 0; i < now->n_nodes; i++) {
+      long j = find_node(before, i, now->health[i].node);
+      watch_node(j >= 0 ? &before->health[j] : NULL, &now->health[i]);
+    }
+    if (now->kind == NODE_MARIADB)
+      watch_cluster(before, now);
+  }
+  analysis_unref(w->seen);
+  w->seen = analysis_ref(a);
 }

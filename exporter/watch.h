@@ -1,7 +1,7 @@
 /* Logs what changed, once per change: a node's health state (with how long the previous one
  * lasted), a configuration check failing (with its reason) or passing again, a node's
  * heartbeat table becoming unusable or usable again. Runs on the main thread, once per poll
- * interval, from the latest snapshot. */
+ * interval, comparing the latest snapshot's analysis with the one it saw last. */
 #ifndef REPLMON_WATCH_H
 #define REPLMON_WATCH_H
 
@@ -12,8 +12,7 @@ struct watch;
 struct watch *watch_new(void);
 void watch_free(struct watch *watch);
 
-/* Compares s with what the last call saw, logs the differences, and publishes the nodes'
- * health states with since when into store. */
-void watch_update(struct watch *watch, struct snapshot_store *store, const struct snapshot *s);
+/* Compares s's analysis with what the last call saw and logs the differences. */
+void watch_update(struct watch *watch, const struct snapshot *s);
 
 #endif

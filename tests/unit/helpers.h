@@ -3,7 +3,10 @@
 #define REPLMON_TEST_HELPERS_H
 
 #include "config.h"
+#include "mariadb.h"
 #include "snapshot.h"
+#include "xmpp.h"
+#include "xmpp_stream.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,10 +32,27 @@ static inline struct config *config_from_yaml(const char *yaml) {
   return config;
 }
 
+/* A result of each kind, and its data. */
+#define MARIADB(r) ((struct mariadb_status *)(r)->data)
+#define XMPP(r) ((struct xmpp_status *)(r)->data)
+#define STREAM(r) ((struct xmpp_stream_status *)(r)->data)
+
+static inline struct target_result *mariadb_result(void) {
+  return target_result_new(&mariadb_probe_ops);
+}
+
+static inline struct target_result *xmpp_result(void) {
+  return target_result_new(&xmpp_api_probe_ops);
+}
+
+static inline struct target_result *stream_result(void) {
+  return target_result_new(&xmpp_stream_probe_ops);
+}
+
 /* Appends a replica connection to a result (strings copied). */
 static inline struct replica_status *add_replica(struct target_result *r, const char *connection,
                                                  const char *source) {
-  struct mariadb_status *m = &r->mariadb;
+  struct mariadb_status *m = MARIADB(r);
   struct replica_status *grown = realloc(m->replicas, (m->n_replicas + 1) * sizeof(*grown));
   if (!grown)
     abort();

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "analysis.h"
 #include "check_report.h"
 #include "helpers.h"
 
@@ -17,7 +18,7 @@
 
 static struct node_health mariadb(const char *node, enum health_state state, const char *reason,
                                   double lag_s) {
-  return (struct node_health){.kind = "mariadb",
+  return (struct node_health){.kind = NODE_MARIADB,
                               .cluster = "chatdb",
                               .node = node,
                               .state = state,
@@ -90,7 +91,7 @@ static void test_nagios(void **state) {
   free(text);
 
   /* An XMPP node has no lag or links: no perfdata. */
-  struct node_health x = {.kind = "xmpp",
+  struct node_health x = {.kind = NODE_XMPP,
                           .cluster = "chat",
                           .node = "xmpp1",
                           .state = HEALTH_OK,
@@ -166,10 +167,10 @@ static void test_error_forms(void **state) {
 }
 
 static struct target_result *answered(void) {
-  struct target_result *r = target_result_new();
+  struct target_result *r = mariadb_result();
   assert_non_null(r);
   r->success = true;
-  r->mariadb.known = true;
+  MARIADB(r)->known = true;
   return r;
 }
 
@@ -195,7 +196,7 @@ static void test_links(void **state) {
   struct replica_status *rep = add_replica(r2, "", "db1");
   rep->io_state = IO_STATE_YES;
   rep->sql_running = false;
-  struct target_result *r3 = target_result_new();
+  struct target_result *r3 = mariadb_result();
   r3->reason = REASON_CONNECT;
   assert_int_equal(snapshot_store_publish(store, config, 0, r1), 0);
   assert_int_equal(snapshot_store_publish(store, config, 1, r2), 0);
@@ -204,7 +205,7 @@ static void test_links(void **state) {
 
   struct node_health *list = NULL;
   size_t n = 0;
-  assert_int_equal(health_evaluate(s, NAN, &list, &n), 0);
+  assert_int_equal(analysis_copy_health(s->analysis, &list, &n), 0);
   assert_int_equal(n, 3);
   struct check_node nodes[3];
   for (size_t i = 0; i < n; i++)

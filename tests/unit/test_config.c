@@ -408,9 +408,9 @@ static void test_xmpp_valid(void **state) {
   assert_int_equal(cl->nodes[2].c2s_port, 5223);
   /* Three API targets, then the two stream probes. */
   assert_int_equal(c->n_targets, 5);
-  assert_int_equal(c->targets[0].kind, TARGET_XMPP);
-  assert_int_equal(c->targets[2].kind, TARGET_XMPP);
-  assert_int_equal(c->targets[3].kind, TARGET_XMPP_STREAM);
+  assert_int_equal(c->targets[0].kind, PROBE_XMPP_API);
+  assert_int_equal(c->targets[2].kind, PROBE_XMPP_API);
+  assert_int_equal(c->targets[3].kind, PROBE_XMPP_STREAM);
   assert_string_equal(c->targets[3].name, "xmpp1");
   assert_string_equal(c->targets[4].name, "of1");
   config_unref(c);

@@ -26,19 +26,26 @@ static const char yaml[] = "mariadb:\n"
                            "    nodes:\n"
                            "      - {name: never, socket: /run/x.sock}\n";
 
+/* The states' since-when is when each result was published: a fixed time here. */
+static double fixed_clock(void *ctx) {
+  (void)ctx;
+  return 1700000000.5;
+}
+
 static struct snapshot *example_snapshot(struct snapshot_store **store_out, struct config **cfg) {
   struct config *config = config_from_yaml(yaml);
   struct snapshot_store *store = snapshot_store_new(config);
   assert_non_null(store);
+  snapshot_store_set_clock(store, fixed_clock, NULL);
 
   /* db1: healthy, default connection from db2 and a named one from elsewhere. */
-  struct target_result *db1 = target_result_new();
+  struct target_result *db1 = mariadb_result();
   db1->success = true;
   db1->duration_s = 0.000512;
   db1->last_success_unix = 1700000000.25;
-  db1->mariadb.known = true;
-  db1->mariadb.server_id = 1;
-  db1->mariadb.read_only = 0;
+  MARIADB(db1)->known = true;
+  MARIADB(db1)->server_id = 1;
+  MARIADB(db1)->read_only = 0;
   struct replica_status *a = add_replica(db1, "", "db2");
   a->io_state = IO_STATE_YES;
   a->sql_running = true;
@@ -61,7 +68,7 @@ static struct snapshot *example_snapshot(struct snapshot_store **store_out, stru
   assert_int_equal(snapshot_store_publish(store, config, 0, db1), 0);
 
   /* db2: answered once, now refused: its connection stays with unknown values. */
-  struct target_result *db2 = target_result_new();
+  struct target_result *db2 = mariadb_result();
   db2->success = false;
   db2->reason = REASON_PRIVILEGE;
   db2->error = strdup("SHOW ALL SLAVES STATUS: denied");
@@ -141,43 +148,44 @@ static void test_golden_xmpp(void **state) {
       "      - {name: of1, type: openfire, api_url: 'http://h:9090/plugins/restapi/v1',"
       " auth: {secret_env: REPLMON_TEST_SECRET}}\n");
   struct snapshot_store *store = snapshot_store_new(config);
+  snapshot_store_set_clock(store, fixed_clock, NULL);
   assert_int_equal(config->n_targets, 5);
 
-  struct target_result *ej = target_result_new();
+  struct target_result *ej = xmpp_result();
   ej->success = false; /* muc_online_rooms was refused; the rest answered */
   ej->reason = REASON_PERMISSION;
   ej->errors_total[REASON_PERMISSION] = 4;
   ej->duration_s = 0.0042;
   ej->last_success_unix = 1700000000;
-  ej->xmpp.up = true;
-  ej->xmpp.c2s_sessions = 2;
-  ej->xmpp.registered_users = 5;
-  ej->xmpp.uptime_seconds = 3600;
-  ej->xmpp.s2s_in = 0;
-  ej->xmpp.s2s_out = 1;
-  ej->xmpp.version = strdup("23.01");
+  XMPP(ej)->up = true;
+  XMPP(ej)->c2s_sessions = 2;
+  XMPP(ej)->registered_users = 5;
+  XMPP(ej)->uptime_seconds = 3600;
+  XMPP(ej)->s2s_in = 0;
+  XMPP(ej)->s2s_out = 1;
+  XMPP(ej)->version = strdup("23.01");
   assert_int_equal(snapshot_store_publish(store, config, 0, ej), 0);
 
-  struct target_result *pr = target_result_new(); /* down */
+  struct target_result *pr = xmpp_result(); /* down */
   pr->reason = REASON_CONNECT;
   pr->errors_total[REASON_CONNECT] = 1;
   pr->duration_s = 0.0003;
   assert_int_equal(snapshot_store_publish(store, config, 1, pr), 0);
 
-  struct target_result *ej_stream = target_result_new();
+  struct target_result *ej_stream = stream_result();
   ej_stream->success = true;
   ej_stream->duration_s = 0.031;
   ej_stream->last_success_unix = 1700000001;
-  ej_stream->stream.known = true;
-  ej_stream->stream.starttls_offered = true;
-  ej_stream->stream.cert_expiry_unix = 1731536000;
+  STREAM(ej_stream)->known = true;
+  STREAM(ej_stream)->starttls_offered = true;
+  STREAM(ej_stream)->cert_expiry_unix = 1731536000;
   assert_int_equal(snapshot_store_publish(store, config, 3, ej_stream), 0);
 
-  struct target_result *pr_stream = target_result_new();
+  struct target_result *pr_stream = stream_result();
   pr_stream->reason = REASON_STREAM;
   pr_stream->errors_total[REASON_STREAM] = 2;
   pr_stream->duration_s = 0.002;
-  pr_stream->stream.stream_error = strdup("host-unknown");
+  STREAM(pr_stream)->stream_error = strdup("host-unknown");
   assert_int_equal(snapshot_store_publish(store, config, 4, pr_stream), 0);
 
   struct snapshot *snap = snapshot_store_acquire(store);

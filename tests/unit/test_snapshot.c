@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "analysis.h"
 #include "helpers.h"
 
 #include <errno.h>
@@ -20,11 +21,11 @@ static const char two_nodes[] = "mariadb:\n"
                                 "      - {name: b, address: 'h:2'}\n";
 
 static struct target_result *result_with_server_id(double id) {
-  struct target_result *r = target_result_new();
+  struct target_result *r = mariadb_result();
   assert_non_null(r);
   r->success = true;
-  r->mariadb.known = true;
-  r->mariadb.server_id = id;
+  MARIADB(r)->known = true;
+  MARIADB(r)->server_id = id;
   return r;
 }
 
@@ -40,13 +41,13 @@ static void test_swap_keeps_readers_snapshot(void **state) {
   struct snapshot *after = snapshot_store_acquire(store);
   assert_true(after->generation > before->generation);
   assert_null(before->results[0]); /* the reader's snapshot did not change under it */
-  assert_true(after->results[0]->mariadb.server_id == 1);
+  assert_true(MARIADB(after->results[0])->server_id == 1);
   assert_null(after->results[1]);
 
   assert_int_equal(snapshot_store_publish(store, config, 1, result_with_server_id(2)), 0);
   struct snapshot *third = snapshot_store_acquire(store);
   assert_ptr_equal(third->results[0], after->results[0]); /* shared, not copied */
-  assert_true(third->results[1]->mariadb.server_id == 2);
+  assert_true(MARIADB(third->results[1])->server_id == 2);
   assert_int_equal(snapshot_store_generation(store), third->generation);
 
   assert_int_equal(snapshot_store_publish(store, config, 7, result_with_server_id(9)), -ESTALE);
@@ -75,16 +76,16 @@ static void test_reload_carries_by_name(void **state) {
   assert_int_equal(snapshot_store_install(store, next), 0);
   struct snapshot *s = snapshot_store_acquire(store);
   assert_ptr_equal(s->config, next);
-  assert_true(s->results[0]->mariadb.server_id == 1);
-  assert_true(s->results[1]->mariadb.server_id == 2);
+  assert_true(MARIADB(s->results[0])->server_id == 1);
+  assert_true(MARIADB(s->results[1])->server_id == 2);
   snapshot_unref(s);
 
   /* The nodes change (a dropped, c added): b's result is carried as a copy whose replication
    * source, which was "h:3" under the old list, is now the node c. */
   struct target_result *b = result_with_server_id(22);
   add_replica(b, "", "h:3")->master_port = 3;
-  free(b->mariadb.replicas[0].master_host);
-  b->mariadb.replicas[0].master_host = strdup("h");
+  free(MARIADB(b)->replicas[0].master_host);
+  MARIADB(b)->replicas[0].master_host = strdup("h");
   assert_int_equal(snapshot_store_publish(store, next, 1, b), 0);
   struct config *third = config_from_yaml("mariadb:\n"
                                           "  - cluster: c\n"
@@ -94,8 +95,8 @@ static void test_reload_carries_by_name(void **state) {
                                           "      - {name: c, address: 'h:3'}\n");
   assert_int_equal(snapshot_store_install(store, third), 0);
   s = snapshot_store_acquire(store);
-  assert_true(s->results[0]->mariadb.server_id == 22);
-  assert_string_equal(s->results[0]->mariadb.replicas[0].source, "c");
+  assert_true(MARIADB(s->results[0])->server_id == 22);
+  assert_string_equal(MARIADB(s->results[0])->replicas[0].source, "c");
   assert_null(s->results[1]);
   snapshot_unref(s);
   assert_int_equal(snapshot_store_publish(store, next, 0, result_with_server_id(5)), -ESTALE);
@@ -128,7 +129,7 @@ static void *reader(void *arg) {
     struct snapshot *s = snapshot_store_acquire(race->store);
     for (size_t t = 0; t < 2; t++) {
       if (s->results[t]) {
-        double id = s->results[t]->mariadb.server_id;
+        double id = MARIADB(s->results[t])->server_id;
         if (id < last[t]) /* each target's results only move forward */
           abort();
         last[t] = id;
@@ -152,10 +153,64 @@ static void test_concurrent_publish_and_read(void **state) {
   for (int i = 0; i < 4; i++)
     pthread_join(threads[i], NULL);
   struct snapshot *s = snapshot_store_acquire(store);
-  assert_true(s->results[0]->mariadb.server_id == 2000);
-  assert_true(s->results[1]->mariadb.server_id == 2000);
+  assert_true(MARIADB(s->results[0])->server_id == 2000);
+  assert_true(MARIADB(s->results[1])->server_id == 2000);
   assert_int_equal(s->generation, 4000);
   snapshot_unref(s);
+  snapshot_store_free(store);
+  config_unref(config);
+}
+
+/* Each published snapshot carries the analysis of exactly its results: a broken link is
+ * critical in the very snapshot that shows it, the cluster of the result is analysed again
+ * and every other cluster's analysis is shared, not recomputed. */
+static void test_analysis_follows_each_publish(void **state) {
+  (void)state;
+  struct config *config = config_from_yaml("mariadb:\n"
+                                           "  - cluster: c\n"
+                                           "    user: u\n"
+                                           "    nodes:\n"
+                                           "      - {name: a, address: 'h:1'}\n"
+                                           "      - {name: b, address: 'h:2'}\n"
+                                           "  - cluster: d\n"
+                                           "    user: u\n"
+                                           "    nodes:\n"
+                                           "      - {name: e, address: 'h:3'}\n");
+  struct snapshot_store *store = snapshot_store_new(config);
+  struct snapshot *first = snapshot_store_acquire(store);
+  assert_non_null(first->analysis);
+  assert_int_equal(first->analysis->n_nodes, 3);
+  assert_int_equal(first->analysis->nodes[0]->state, HEALTH_UNKNOWN);
+
+  struct target_result *a = result_with_server_id(1);
+  struct replica_status *link = add_replica(a, "", "b");
+  link->io_state = IO_STATE_NO; /* the IO thread stopped */
+  link->sql_running = true;
+  assert_int_equal(snapshot_store_publish(store, config, 0, a), 0);
+  struct snapshot *second = snapshot_store_acquire(store);
+  const struct node_health *h = analysis_target_health(second->analysis, config, 0);
+  assert_non_null(h);
+  assert_int_equal(h->state, HEALTH_CRITICAL);
+  assert_non_null(strstr(h->reason, "replication from b broken: IO no"));
+  assert_ptr_equal(analysis_find_node(second->analysis, "a"), h);
+  assert_ptr_not_equal(second->analysis->groups[0], first->analysis->groups[0]);
+  assert_ptr_equal(second->analysis->groups[1], first->analysis->groups[1]); /* shared */
+  assert_true(second->analysis->groups[0]->links[0].up == 0);
+
+  struct target_result *again = result_with_server_id(1);
+  link = add_replica(again, "", "b");
+  link->io_state = IO_STATE_YES;
+  link->sql_running = true;
+  assert_int_equal(snapshot_store_publish(store, config, 0, again), 0);
+  struct snapshot *third = snapshot_store_acquire(store);
+  h = analysis_target_health(third->analysis, config, 0);
+  assert_int_equal(h->state, HEALTH_OK);
+  assert_true(third->analysis->groups[0]->links[0].up == 1);
+  /* The reader of the second snapshot still sees its own judgement. */
+  assert_int_equal(analysis_target_health(second->analysis, config, 0)->state, HEALTH_CRITICAL);
+  snapshot_unref(first);
+  snapshot_unref(second);
+  snapshot_unref(third);
   snapshot_store_free(store);
   config_unref(config);
 }
@@ -165,6 +220,7 @@ int main(void) {
       cmocka_unit_test(test_swap_keeps_readers_snapshot),
       cmocka_unit_test(test_reload_carries_by_name),
       cmocka_unit_test(test_concurrent_publish_and_read),
+      cmocka_unit_test(test_analysis_follows_each_publish),
   };
   return cmocka_run_group_tests_name("snapshot", tests, NULL, NULL);
 }

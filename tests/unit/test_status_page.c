@@ -47,39 +47,43 @@ struct page {
   struct buf html;
 };
 
-static void add_board_entry(struct health_board *board, size_t i, const char *cluster,
-                            const char *node, int state, double since) {
-  board->entries[i].cluster = strdup(cluster);
-  board->entries[i].node = strdup(node);
-  board->entries[i].state = state;
-  board->entries[i].since_unix = since;
+/* The store's clock: the time a test sets before each publish. */
+static double clock_now;
+
+static double test_clock(void *ctx) {
+  (void)ctx;
+  return clock_now;
 }
 
 /* Variables that pass every pair check (a pair as the README builds it). */
 static void sane_variables(struct target_result *r, double id) {
-  r->mariadb.server_id = id;
-  r->mariadb.read_only = 0;
-  r->mariadb.gtid_domain_id = id;
-  r->mariadb.auto_increment_increment = 2;
-  r->mariadb.auto_increment_offset = id;
-  r->mariadb.log_slave_updates = 1;
-  r->mariadb.log_bin = 1;
-  r->mariadb.binlog_format = strdup("ROW");
+  MARIADB(r)->server_id = id;
+  MARIADB(r)->read_only = 0;
+  MARIADB(r)->gtid_domain_id = id;
+  MARIADB(r)->auto_increment_increment = 2;
+  MARIADB(r)->auto_increment_offset = id;
+  MARIADB(r)->log_slave_updates = 1;
+  MARIADB(r)->log_bin = 1;
+  MARIADB(r)->binlog_format = strdup("ROW");
 }
 
 /* db1 healthy, db2's SQL thread stopped on a duplicate key, xmpp1 answering with STARTTLS. */
-static void example_page(struct page *p, bool with_board) {
+/* Each result is published at the time the states it brings began: db1 ok for 1h02m05s, db2
+ * critical for 3m12s, xmpp1 ok for 30s. */
+static void example_page(struct page *p) {
   setenv("REPLMON_TEST_DB_SECRET", DB_SECRET, 1);
   setenv("REPLMON_TEST_XMPP_SECRET", XMPP_SECRET, 1);
   p->config = config_from_yaml(yaml);
   p->store = snapshot_store_new(p->config);
   assert_non_null(p->store);
+  snapshot_store_set_clock(p->store, test_clock, NULL);
   assert_int_equal(p->config->n_targets, 4); /* db1, db2, xmpp1 API, xmpp1 stream */
+  clock_now = NOW - 3725;
 
-  struct target_result *db1 = target_result_new();
+  struct target_result *db1 = mariadb_result();
   db1->success = true;
   db1->last_success_unix = NOW - 0.5;
-  db1->mariadb.known = true;
+  MARIADB(db1)->known = true;
   sane_variables(db1, 1);
   struct replica_status *a = add_replica(db1, "", "db2");
   a->io_state = IO_STATE_YES;
@@ -87,11 +91,12 @@ static void example_page(struct page *p, bool with_board) {
   a->seconds_behind_master = 0;
   a->sql_delay_seconds = 0;
   assert_int_equal(snapshot_store_publish(p->store, p->config, 0, db1), 0);
+  clock_now = NOW - 192;
 
-  struct target_result *db2 = target_result_new();
+  struct target_result *db2 = mariadb_result();
   db2->success = true;
   db2->last_success_unix = NOW - 0.4;
-  db2->mariadb.known = true;
+  MARIADB(db2)->known = true;
   sane_variables(db2, 2);
   struct replica_status *b = add_replica(db2, "", "db1");
   b->io_state = IO_STATE_YES;
@@ -103,36 +108,29 @@ static void example_page(struct page *p, bool with_board) {
   b->last_sql_error = strdup("Could not execute Write_rows_v1 event on table app.t; Duplicate "
                              "entry '1000' for key 'PRIMARY', Error_code: 1062");
   assert_int_equal(snapshot_store_publish(p->store, p->config, 1, db2), 0);
+  clock_now = NOW - 30;
 
-  struct target_result *api = target_result_new();
+  struct target_result *api = xmpp_result();
   api->success = true;
   api->last_success_unix = NOW - 0.3;
-  api->xmpp.up = true;
-  api->xmpp.c2s_sessions = 42;
-  api->xmpp.registered_users = 1234;
-  api->xmpp.s2s_in = 3;
-  api->xmpp.s2s_out = 4;
-  api->xmpp.muc_rooms = 7;
-  api->xmpp.uptime_seconds = 90061;
-  api->xmpp.version = strdup("23.01");
+  XMPP(api)->up = true;
+  XMPP(api)->c2s_sessions = 42;
+  XMPP(api)->registered_users = 1234;
+  XMPP(api)->s2s_in = 3;
+  XMPP(api)->s2s_out = 4;
+  XMPP(api)->muc_rooms = 7;
+  XMPP(api)->uptime_seconds = 90061;
+  XMPP(api)->version = strdup("23.01");
   assert_int_equal(snapshot_store_publish(p->store, p->config, 2, api), 0);
 
-  struct target_result *stream = target_result_new();
+  struct target_result *stream = stream_result();
   stream->success = true;
   stream->last_success_unix = NOW - 0.3;
-  stream->stream.known = true;
-  stream->stream.starttls_offered = true;
-  stream->stream.cert_expiry_unix = NOW + 40 * 86400.0;
+  STREAM(stream)->known = true;
+  STREAM(stream)->starttls_offered = true;
+  STREAM(stream)->cert_expiry_unix = NOW + 40 * 86400.0;
   assert_int_equal(snapshot_store_publish(p->store, p->config, 3, stream), 0);
 
-  if (with_board) {
-    struct health_board *board = health_board_new(3);
-    assert_non_null(board);
-    add_board_entry(board, 0, "chatdb", "db1", HEALTH_OK, NOW - 3725); /* 1h02m05s */
-    add_board_entry(board, 1, "chatdb", "db2", HEALTH_CRITICAL, NOW - 192);
-    add_board_entry(board, 2, "chat", "xmpp1", HEALTH_OK, NOW - 30);
-    snapshot_store_set_board(p->store, board);
-  }
   p->snapshot = snapshot_store_acquire(p->store);
   p->html = (struct buf)BUF_INIT;
   assert_int_equal(status_page_render(p->snapshot, &options, &p->html), 0);
@@ -170,7 +168,7 @@ static void assert_contains(const char *haystack, const char *needle) {
 static void test_healthy_card(void **state) {
   (void)state;
   struct page p;
-  example_page(&p, true);
+  example_page(&p);
   const char *path = getenv("REPLMON_STATUS_PAGE_HTML");
   if (path) {
     FILE *f = fopen(path, "wb");
@@ -199,7 +197,7 @@ static void test_healthy_card(void **state) {
 static void test_broken_card(void **state) {
   (void)state;
   struct page p;
-  example_page(&p, true);
+  example_page(&p);
   char *card = card_of(p.html.data, "db2");
   assert_non_null(card);
   assert_contains(card, "class=\"card state-critical\"");
@@ -221,7 +219,7 @@ static void test_broken_card(void **state) {
 static void test_xmpp_card(void **state) {
   (void)state;
   struct page p;
-  example_page(&p, true);
+  example_page(&p);
   char *card = card_of(p.html.data, "xmpp1");
   assert_non_null(card);
   assert_contains(card, "class=\"card state-ok\"");
@@ -242,24 +240,51 @@ static void test_xmpp_card(void **state) {
   page_free(&p);
 }
 
-/* Without a board (the watcher has not run yet) there is no since-when at all. */
-static void test_no_board(void **state) {
+/* A state keeps its since-when through later polls that find it again, and a new state
+ * starts its own. */
+static void test_since_kept_while_state_holds(void **state) {
   (void)state;
-  struct page p;
-  example_page(&p, false);
-  assert_null(strstr(p.html.data, "ok for"));
-  assert_null(strstr(p.html.data, "down for"));
-  assert_null(strstr(p.html.data, "class=\"since\""));
-  char *card = card_of(p.html.data, "db2");
-  assert_contains(card, "class=\"card state-critical\"");
-  free(card);
-  page_free(&p);
+  struct config *config = config_from_yaml("mariadb:\n"
+                                           "  - cluster: chatdb\n"
+                                           "    user: monitor\n"
+                                           "    nodes:\n"
+                                           "      - {name: db1, address: '127.0.0.1:1'}\n");
+  struct snapshot_store *store = snapshot_store_new(config);
+  snapshot_store_set_clock(store, test_clock, NULL);
+  double down_at[] = {NOW - 600, NOW - 300, NOW - 20};
+  for (int i = 0; i < 3; i++) {
+    clock_now = down_at[i];
+    struct target_result *r = mariadb_result();
+    r->reason = REASON_CONNECT;
+    r->error = strdup(i < 2 ? "refused" : "refused again");
+    assert_int_equal(snapshot_store_publish(store, config, 0, r), 0);
+  }
+  struct snapshot *s = snapshot_store_acquire(store);
+  struct buf out = BUF_INIT;
+  assert_int_equal(status_page_render(s, &options, &out), 0);
+  assert_contains(out.data, "<p class=\"since\">down for 10m00s</p>");
+  buf_free(&out);
+  snapshot_unref(s);
+  clock_now = NOW - 5;
+  struct target_result *r = mariadb_result();
+  r->success = true;
+  MARIADB(r)->known = true;
+  sane_variables(r, 1);
+  assert_int_equal(snapshot_store_publish(store, config, 0, r), 0);
+  s = snapshot_store_acquire(store);
+  out = (struct buf)BUF_INIT;
+  assert_int_equal(status_page_render(s, &options, &out), 0);
+  assert_contains(out.data, "<p class=\"since\">ok for 5s</p>");
+  buf_free(&out);
+  snapshot_unref(s);
+  snapshot_store_free(store);
+  config_unref(config);
 }
 
 static void test_no_secrets(void **state) {
   (void)state;
   struct page p;
-  example_page(&p, true);
+  example_page(&p);
   assert_null(strstr(p.html.data, DB_SECRET));
   assert_null(strstr(p.html.data, XMPP_SECRET));
   assert_null(strstr(p.html.data, "REPLMON_TEST_DB_SECRET"));
@@ -271,7 +296,7 @@ static void test_no_secrets(void **state) {
 static void test_refresh_and_head(void **state) {
   (void)state;
   struct page p;
-  example_page(&p, true);
+  example_page(&p);
   const char *html = p.html.data;
   /* poll_interval 1500ms: refreshed every ceil(1.5) = 2 s. */
   assert_contains(html, "<meta http-equiv=\"refresh\" content=\"2\">");
@@ -333,7 +358,7 @@ static void test_html_escaping(void **state) {
                        "      - {name: \"<script>alert('x')</script>\", address: '127.0.0.1:1'}\n"
                        "      - {name: \"q\\\"uote\", address: '127.0.0.1:2'}\n");
   struct snapshot_store *store = snapshot_store_new(config);
-  struct target_result *r = target_result_new();
+  struct target_result *r = mariadb_result();
   r->reason = REASON_CONNECT;
   r->error = strdup("Can't connect to <server> & \"friends\"");
   r->last_success_unix = NOW - 61;
@@ -380,11 +405,11 @@ static void test_pair_check_line(void **state) {
                                            "      - {name: db2, address: '127.0.0.1:2'}\n");
   struct snapshot_store *store = snapshot_store_new(config);
   for (size_t i = 0; i < 2; i++) {
-    struct target_result *r = target_result_new();
+    struct target_result *r = mariadb_result();
     r->success = true;
-    r->mariadb.known = true;
+    MARIADB(r)->known = true;
     sane_variables(r, (double)i + 1);
-    r->mariadb.server_id = 7; /* the same on both: check server_id_unique fails */
+    MARIADB(r)->server_id = 7; /* the same on both: check server_id_unique fails */
     struct replica_status *rep = add_replica(r, "", i == 0 ? "db2" : "db1");
     rep->io_state = IO_STATE_YES;
     rep->sql_running = true;
@@ -409,7 +434,7 @@ int main(void) {
       cmocka_unit_test(test_healthy_card),
       cmocka_unit_test(test_broken_card),
       cmocka_unit_test(test_xmpp_card),
-      cmocka_unit_test(test_no_board),
+      cmocka_unit_test(test_since_kept_while_state_holds),
       cmocka_unit_test(test_no_secrets),
       cmocka_unit_test(test_refresh_and_head),
       cmocka_unit_test(test_refresh_at_least_one_second),

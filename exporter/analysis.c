@@ -1,0 +1,401 @@
+#include "analysis.h"
+#include "buf.h"
+#include "snapshot.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- groups ---- */
+
+static void group_unref(struct group_analysis *g) {
+  if (!g || atomic_fetch_sub(&g->refs, 1) != 1)
+    return;
+  for (size_t i = 0; i < g->n_nodes; i++) {
+    node_health_clear(&g->health[i]);
+    if (g->results)
+      target_result_unref(g->results[i]);
+  }
+  for (int c = 0; c < CHECK_COUNT; c++)
+    free(g->checks[c].reason);
+  free(g->health);
+  free(g->results);
+  free(g->nodes);
+  free(g->links);
+  free(g);
+}
+
+static struct group_analysis *group_new(enum node_kind kind, const char *name, size_t n_nodes) {
+  struct group_analysis *g = calloc(1, sizeof(*g));
+  if (!g)
+    return NULL;
+  atomic_init(&g->refs, 1);
+  g->kind = kind;
+  g->name = name;
+  g->n_nodes = n_nodes;
+  g->health = calloc(n_nodes ? n_nodes : 1, sizeof(*g->health));
+  if (!g->health) {
+    free(g);
+    return NULL;
+  }
+  for (int c = 0; c < CHECK_COUNT; c++)
+    g->checks[c].ok = NAN;
+  return g;
+}
+
+/* Keeps the since-when of a node whose state did not change since before. */
+static void set_since(struct node_health *h, const struct group_analysis *before, size_t index,
+                      double now_unix) {
+  const struct node_health *was = NULL;
+  if (before && index < before->n_nodes && strcmp(before->health[index].node, h->node) == 0)
+    was = &before->health[index];
+  for (size_t i = 0; before && !was && i < before->n_nodes; i++)
+    if (strcmp(before->health[i].node, h->node) == 0)
+      was = &before->health[i];
+  h->since_unix = was && was->state == h->state ? was->since_unix : now_unix;
+}
+
+/* ---- a MariaDB cluster ---- */
+
+static long node_index(const struct mariadb_cluster_config *cl, const char *name) {
+  for (size_t i = 0; i < cl->n_nodes; i++)
+    if (strcmp(cl->nodes[i].name, name) == 0)
+      return (long)i;
+  return -1;
+}
+
+/* The links: the expected ones first, then those that exist without being expected. */
+static int find_links(struct group_analysis *g) {
+  const struct mariadb_cluster_config *cl = g->mariadb;
+  size_t existing = 0;
+  for (size_t i = 0; i < cl->n_nodes; i++)
+    existing += g->nodes[i].status ? g->nodes[i].status->n_replicas : 0;
+  g->links = calloc(cl->n_links + existing + 1, sizeof(*g->links));
+  if (!g->links)
+    return -ENOMEM;
+  for (size_t l = 0; l < cl->n_links; l++)
+    g->links[g->n_links++] = (struct link_analysis){.replica = cl->links[l].replica,
+                                                    .source = cl->nodes[cl->links[l].source].name,
+                                                    .source_index = (long)cl->links[l].source,
+                                                    .expected = true};
+  for (size_t i = 0; i < cl->n_nodes; i++) {
+    const struct mariadb_status *m = g->nodes[i].status;
+    for (size_t j = 0; m && j < m->n_replicas; j++) {
+      const char *source = m->replicas[j].source;
+      bool listed = false;
+      for (size_t l = 0; l < g->n_links && !listed; l++)
+        listed = g->links[l].replica == i && strcmp(g->links[l].source, source) == 0;
+      if (!listed)
+        g->links[g->n_links++] = (struct link_analysis){
+            .replica = i, .source = source, .source_index = node_index(cl, source)};
+    }
+  }
+  return 0;
+}
+
+static void measure_link(const struct group_analysis *g, struct link_analysis *l) {
+  const struct pair_node *replica = &g->nodes[l->replica];
+  const struct pair_node *source = l->source_index >= 0 ? &g->nodes[l->source_index] : NULL;
+  l->up = pair_link_up(replica, l->source);
+  l->lag_s = source ? pair_heartbeat_lag(replica, source, g->mariadb->heartbeat_write) : NAN;
+  l->stalled = pair_stalled(replica, pair_find_link(replica, l->source), source ? source : replica,
+                            g->mariadb->stall_after_s);
+  l->transactions_behind = l->domain = NAN;
+  if (source)
+    l->transactions_behind = pair_transactions_behind(replica, source, &l->domain);
+}
+
+/* The first broken or missing expected link of node i, and its worst lag. */
+static int link_problem(const struct group_analysis *g, size_t i, char **problem,
+                        double *worst_lag) {
+  const struct pair_node *node = &g->nodes[i];
+  struct buf why = BUF_INIT;
+  *problem = NULL;
+  *worst_lag = NAN;
+  for (size_t l = 0; l < g->n_links; l++) {
+    const struct link_analysis *link = &g->links[l];
+    if (link->replica != i || !link->expected)
+      continue;
+    const struct replica_status *rep = pair_find_link(node, link->source);
+    if (!rep) {
+      if (!why.len)
+        buf_printf(&why, "no replication from %s (link missing)", link->source);
+      continue;
+    }
+    if (rep->io_state != IO_STATE_YES || !rep->sql_running) {
+      if (!why.len) {
+        buf_printf(&why, "replication from %s broken: IO %s, SQL %s", link->source,
+                   replica_io_state_name(rep->io_state), rep->sql_running ? "yes" : "no");
+        if (rep->last_sql_errno > 0)
+          buf_printf(&why, " (SQL error %.0f: %s)", rep->last_sql_errno, rep->last_sql_error);
+        else if (rep->last_io_errno > 0)
+          buf_printf(&why, " (IO error %.0f: %s)", rep->last_io_errno, rep->last_io_error);
+      }
+      continue;
+    }
+    double lag = isnan(link->lag_s) ? rep->seconds_behind_master : link->lag_s;
+    if (!isnan(lag) && (isnan(*worst_lag) || lag > *worst_lag))
+      *worst_lag = lag;
+  }
+  if (!why.len) {
+    buf_free(&why);
+    return 0;
+  }
+  *problem = buf_steal(&why, NULL); /* NULL (and freed) when it failed */
+  return *problem ? 0 : -ENOMEM;
+}
+
+static int mariadb_node_health(struct group_analysis *g, size_t i, const struct config *config,
+                               struct node_health *h) {
+  const struct target_result *r = g->results[i];
+  struct buf why = BUF_INIT;
+  if (!r) {
+    h->state = HEALTH_UNKNOWN;
+    h->reason = strdup("not polled yet");
+  } else if (!r->success) {
+    h->state = HEALTH_CRITICAL;
+    buf_printf(&why, "unreachable: %s", r->error ? r->error : probe_reason_name(r->reason));
+    h->reason = buf_steal(&why, NULL);
+  } else {
+    h->replicating = true;
+    if (link_problem(g, i, &h->link_problem, &h->lag_s) != 0)
+      return -ENOMEM;
+    for (int c = 0; c < CHECK_COUNT && !h->check_problem; c++) {
+      if (g->checks[c].ok != 0)
+        continue;
+      buf_printf(&why, "check %s failed: %s", pair_check_name((enum pair_check)c),
+                 g->checks[c].reason ? g->checks[c].reason : "");
+      h->check_problem = buf_steal(&why, NULL);
+      if (!h->check_problem)
+        return -ENOMEM;
+    }
+    h->state = health_judge_replication(h->link_problem, h->lag_s, h->check_problem,
+                                        config->lag_warning_s, config->lag_critical_s, &h->reason);
+  }
+  return h->reason ? 0 : -ENOMEM;
+}
+
+static struct group_analysis *mariadb_group(const struct snapshot *s, size_t c,
+                                            const struct group_analysis *before, double now_unix) {
+  const struct config *config = s->config;
+  const struct mariadb_cluster_config *cl = &config->mariadb[c];
+  struct group_analysis *g = group_new(NODE_MARIADB, cl->name, cl->n_nodes);
+  if (!g)
+    return NULL;
+  g->mariadb = cl;
+  g->results = calloc(cl->n_nodes ? cl->n_nodes : 1, sizeof(*g->results));
+  g->nodes = calloc(cl->n_nodes ? cl->n_nodes : 1, sizeof(*g->nodes));
+  int rc = g->results && g->nodes ? 0 : -ENOMEM;
+  for (size_t i = 0; rc == 0 && i < cl->n_nodes; i++) {
+    struct target_result *r = s->results[cl->first_target + i];
+    g->results[i] = r ? target_result_ref(r) : NULL;
+    g->nodes[i] = (struct pair_node){cl->nodes[i].name, r ? r->data : NULL, r && r->success};
+  }
+  if (rc == 0)
+    rc = find_links(g);
+  for (size_t l = 0; rc == 0 && l < g->n_links; l++)
+    measure_link(g, &g->links[l]);
+  for (int k = 0; rc == 0 && k < CHECK_COUNT; k++)
+    g->checks[k].ok = pair_check((enum pair_check)k, g->nodes, cl->n_nodes,
+                                 cl->mode == MODE_ACTIVE_PASSIVE, &g->checks[k].reason);
+  for (size_t i = 0; rc == 0 && i < cl->n_nodes; i++) {
+    struct node_health *h = &g->health[i];
+    *h = (struct node_health){.kind = NODE_MARIADB,
+                              .cluster = cl->name,
+                              .node = cl->nodes[i].name,
+                              .lag_s = NAN,
+                              .target = cl->first_target + i,
+                              .stream_target = -1};
+    rc = mariadb_node_health(g, i, config, h);
+    set_since(h, before, i, now_unix);
+  }
+  if (rc) {
+    group_unref(g);
+    return NULL;
+  }
+  return g;
+}
+
+/* ---- an XMPP cluster ---- */
+
+static int xmpp_node_health(const struct snapshot *s, struct node_health *h) {
+  const struct target_result *api = s->results[h->target];
+  const struct target_result *stream = h->stream_target >= 0 ? s->results[h->stream_target] : NULL;
+  if (!api || (h->stream_target >= 0 && !stream)) {
+    h->state = HEALTH_UNKNOWN;
+    h->reason = strdup("not polled yet");
+    return h->reason ? 0 : -ENOMEM;
+  }
+  const struct xmpp_status *x = api->data;
+  struct buf why = BUF_INIT;
+  h->state = HEALTH_OK;
+  if (!x->up) {
+    buf_printf(&why, "API failing (%s): %s", probe_reason_name(api->reason),
+               api->error ? api->error : "");
+    h->state = HEALTH_CRITICAL;
+  } else if (!api->success) {
+    buf_printf(&why, "API partly refused (%s): %s", probe_reason_name(api->reason),
+               api->error ? api->error : "");
+    h->state = HEALTH_WARNING;
+  }
+  if (stream && !stream->success && h->state != HEALTH_CRITICAL) {
+    buf_reset(&why);
+    buf_printf(&why, "stream probe failing (%s): %s", probe_reason_name(stream->reason),
+               stream->error ? stream->error : "");
+    h->state = HEALTH_CRITICAL;
+  }
+  if (h->state == HEALTH_OK) {
+    if (isnan(x->c2s_sessions))
+      buf_puts(&why, "answering");
+    else
+      buf_printf(&why, "answering, %.0f sessions", x->c2s_sessions);
+  }
+  h->reason = buf_steal(&why, NULL);
+  return h->reason ? 0 : -ENOMEM;
+}
+
+static struct group_analysis *xmpp_group(const struct snapshot *s, size_t c,
+                                         const struct group_analysis *before, double now_unix) {
+  const struct xmpp_cluster_config *cl = &s->config->xmpp[c];
+  struct group_analysis *g = group_new(NODE_XMPP, cl->name, cl->n_nodes);
+  int rc = g ? 0 : -ENOMEM;
+  for (size_t i = 0; rc == 0 && i < cl->n_nodes; i++) {
+    struct node_health *h = &g->health[i];
+    *h = (struct node_health){.kind = NODE_XMPP,
+                              .cluster = cl->name,
+                              .node = cl->nodes[i].name,
+                              .lag_s = NAN,
+                              .target = cl->nodes[i].api_target,
+                              .stream_target = cl->nodes[i].stream_target};
+    rc = xmpp_node_health(s, h);
+    set_since(h, before, i, now_unix);
+  }
+  if (rc) {
+    group_unref(g);
+    return NULL;
+  }
+  return g;
+}
+
+/* ---- the analysis ---- */
+
+static const struct group_analysis *find_group(const struct analysis *a, enum node_kind kind,
+                                               const char *name) {
+  for (size_t g = 0; a && g < a->n_groups; g++)
+    if (a->groups[g]->kind == kind && strcmp(a->groups[g]->name, name) == 0)
+      return a->groups[g];
+  return NULL;
+}
+
+struct analysis *analysis_build(const struct analysis *prev, const struct config *prev_config,
+                                const struct snapshot *s, long changed_target, double now_unix) {
+  const struct config *config = s->config;
+  struct analysis *a = calloc(1, sizeof(*a));
+  if (!a)
+    return NULL;
+  atomic_init(&a->refs, 1);
+  size_t n = config->n_mariadb + config->n_xmpp;
+  a->groups = calloc(n ? n : 1, sizeof(*a->groups));
+  size_t n_nodes = 0;
+  for (size_t c = 0; c < config->n_mariadb; c++)
+    n_nodes += config->mariadb[c].n_nodes;
+  for (size_t c = 0; c < config->n_xmpp; c++)
+    n_nodes += config->xmpp[c].n_nodes;
+  a->nodes = calloc(n_nodes ? n_nodes : 1, sizeof(*a->nodes));
+  if (!a->groups || !a->nodes) {
+    analysis_unref(a);
+    return NULL;
+  }
+  bool same_config = prev && prev_config == config && prev->n_groups == n;
+  long changed_group = changed_target >= 0 ? (long)config->targets[changed_target].group : -1;
+  for (size_t g = 0; g < n; g++) {
+    bool mariadb = g < config->n_mariadb;
+    const struct group_analysis *before =
+        same_config ? prev->groups[g]
+                    : find_group(prev, mariadb ? NODE_MARIADB : NODE_XMPP,
+                                 mariadb ? config->mariadb[g].name
+                                         : config->xmpp[g - config->n_mariadb].name);
+    struct group_analysis *next;
+    if (same_config && changed_group >= 0 && (long)g != changed_group) {
+      next = prev->groups[g];
+      atomic_fetch_add(&next->refs, 1);
+    } else {
+      next = mariadb ? mariadb_group(s, g, before, now_unix)
+                     : xmpp_group(s, g - config->n_mariadb, before, now_unix);
+    }
+    if (!next) {
+      analysis_unref(a);
+      return NULL;
+    }
+    a->groups[a->n_groups++] = next;
+    for (size_t i = 0; i < next->n_nodes; i++)
+      a->nodes[a->n_nodes++] = &next->health[i];
+  }
+  return a;
+}
+
+struct analysis *analysis_ref(struct analysis *a) {
+  atomic_fetch_add(&a->refs, 1);
+  return a;
+}
+
+void analysis_unref(struct analysis *a) {
+  if (!a || atomic_fetch_sub(&a->refs, 1) != 1)
+    return;
+  for (size_t g = 0; g < a->n_groups; g++)
+    group_unref(a->groups[g]);
+  free(a->groups);
+  free(a->nodes);
+  free(a);
+}
+
+const struct node_health *analysis_target_health(const struct analysis *a,
+                                                 const struct config *config, size_t t) {
+  const struct target *tg = &config->targets[t];
+  if (!a || tg->kind == PROBE_XMPP_STREAM || tg->group >= a->n_groups)
+    return NULL;
+  const struct group_analysis *g = a->groups[tg->group];
+  return tg->node_index < g->n_nodes ? &g->health[tg->node_index] : NULL;
+}
+
+const struct node_health *analysis_find_node(const struct analysis *a, const char *name) {
+  for (size_t i = 0; a && i < a->n_nodes; i++)
+    if (strcmp(a->nodes[i]->node, name) == 0)
+      return a->nodes[i];
+  return NULL;
+}
+
+static char *copy_text(const char *text, bool *failed) {
+  char *copy = text ? strdup(text) : NULL;
+  *failed = *failed || (text && !copy);
+  return copy;
+}
+
+int analysis_copy_health(const struct analysis *a, struct node_health **out, size_t *n) {
+  *out = NULL;
+  *n = 0;
+  struct node_health *list = calloc(a->n_nodes ? a->n_nodes : 1, sizeof(*list));
+  if (!list)
+    return -ENOMEM;
+  bool failed = false;
+  for (size_t i = 0; i < a->n_nodes; i++) {
+    list[i] = *a->nodes[i];
+    list[i].reason = copy_text(a->nodes[i]->reason, &failed);
+    list[i].link_problem = copy_text(a->nodes[i]->link_problem, &failed);
+    list[i].check_problem = copy_text(a->nodes[i]->check_problem, &failed);
+  }
+  if (failed) {
+    health_free(list, a->n_nodes);
+    return -ENOMEM;
+  }
+  *out = list;
+  *n = a->n_nodes;
+  return 0;
+}
+
+void health_free(struct node_health *list, size_t n) {
+  for (size_t i = 0; list && i < n; i++)
+    node_health_clear(&list[i]);
+  free(list);
+}

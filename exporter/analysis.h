@@ -1,0 +1,90 @@
+/* The analysis of a snapshot: computed once when the snapshot is published, immutable, and
+ * stored with it, so that /metrics, /health, the status page, replmon-check and the
+ * state-change log print the same judgement of the same results. Per MariaDB cluster: its
+ * nodes, its links with their state, lag, stall and distance, the pair checks with their
+ * reasons; per node (MariaDB and XMPP): its health and since when.
+ *
+ * The analysis is made of one group per cluster (MariaDB clusters first, then XMPP clusters,
+ * in configuration order). A publish recomputes only the group of the target that changed
+ * and shares the others with the previous analysis by reference. */
+#ifndef REPLMON_ANALYSIS_H
+#define REPLMON_ANALYSIS_H
+
+#include "config.h"
+#include "health.h"
+#include "pair.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct target_result;
+
+/* A replication link of a MariaDB cluster: the expected ones first, then those that exist
+ * without being expected. */
+struct link_analysis {
+  size_t replica;     /* node index in the cluster */
+  const char *source; /* the source's name (a configured node) or host:port; borrowed */
+  long source_index;  /* -1 when the source is not a node of this cluster */
+  bool expected;
+  double up;                  /* pair_link_up */
+  double lag_s;               /* heartbeat lag; NaN without a heartbeat table or source */
+  double stalled;             /* pair_stalled */
+  double transactions_behind; /* pair_transactions_behind ... */
+  double domain;              /* ... in this GTID domain; NaN until both nodes answered */
+};
+
+struct check_analysis {
+  double ok;    /* 1, 0, or NaN when no node answered */
+  char *reason; /* why it failed; NULL when it did not */
+};
+
+struct group_analysis {
+  atomic_int refs;
+  enum node_kind kind;
+  const char *name; /* the cluster's name, borrowed from the configuration */
+  size_t n_nodes;
+  struct node_health *health; /* n_nodes, in the cluster's order */
+  /* MariaDB clusters only (NULL/0 otherwise): */
+  const struct mariadb_cluster_config *mariadb;
+  struct target_result **results; /* n_nodes references: what the analysis was made from */
+  struct pair_node *nodes;        /* n_nodes, pointing into results */
+  size_t n_links;
+  struct link_analysis *links;
+  struct check_analysis checks[CHECK_COUNT];
+};
+
+struct analysis {
+  atomic_int refs;
+  size_t n_groups;
+  struct group_analysis **groups; /* references */
+  size_t n_nodes;
+  const struct node_health **nodes; /* every node: MariaDB clusters' first, config order */
+};
+
+struct snapshot;
+
+/* The analysis of s. prev (NULL at first) is the analysis of the snapshot s replaces: its
+ * groups are shared where changed_target (a target index of s, or -1 for every target) does
+ * not belong to them and both have the same configuration, and states that did not change
+ * keep their since-when. now_unix is when a state that changed began. NULL when out of
+ * memory. */
+struct analysis *analysis_build(const struct analysis *prev, const struct config *prev_config,
+                                const struct snapshot *s, long changed_target, double now_unix);
+struct analysis *analysis_ref(struct analysis *a);
+void analysis_unref(struct analysis *a);
+
+/* The health of the node whose main target (MariaDB node, XMPP API) is target t of config,
+ * or NULL (a stream probe's target, or no analysis). */
+const struct node_health *analysis_target_health(const struct analysis *a,
+                                                 const struct config *config, size_t t);
+
+/* The node named name, or NULL. */
+const struct node_health *analysis_find_node(const struct analysis *a, const char *name);
+
+/* A copy of every node's health in a (a->nodes' order) for a view that changes entries
+ * (replmon-check): *out owned by the caller, freed with health_free. 0 or -ENOMEM. */
+int analysis_copy_health(const struct analysis *a, struct node_health **out, size_t *n);
+void health_free(struct node_health *list, size_t n);
+
+#endif
