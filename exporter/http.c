@@ -394,8 +394,10 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
 int http_start(const struct http_options *options, struct http_server **out) {
   *out = NULL;
   struct http_server *server = calloc(1, sizeof(*server));
-  if (!server)
+  if (!server) {
+    web_config_free(options->web); /* taken over, started or not */
     return -ENOMEM;
+  }
   server->options = *options;
   server->listen_fd = -1;
   server->options.web = NULL;
