@@ -198,12 +198,16 @@ static void test_analysis_follows_each_publish(void **state) {
   assert_true(second->analysis->groups[0]->links[0].up == 0);
 
   struct target_result *again = result_with_server_id(1);
+  MARIADB(again)->log_bin = MARIADB(again)->log_slave_updates = 1; /* every check passes */
+  MARIADB(again)->read_only = 0;
+  MARIADB(again)->binlog_format = strdup("ROW");
   link = add_replica(again, "", "b");
   link->io_state = IO_STATE_YES;
   link->sql_running = true;
   assert_int_equal(snapshot_store_publish(store, config, 0, again), 0);
   struct snapshot *third = snapshot_store_acquire(store);
   h = analysis_target_health(third->analysis, config, 0);
+  assert_string_equal(h->reason, "replicating, lag 0.0s");
   assert_int_equal(h->state, HEALTH_OK);
   assert_true(third->analysis->groups[0]->links[0].up == 1);
   /* The reader of the second snapshot still sees its own judgement. */
