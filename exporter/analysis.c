@@ -12,11 +12,10 @@
 static void group_unref(struct group_analysis *g) {
   if (!g || atomic_fetch_sub(&g->refs, 1) != 1)
     return;
-  for (size_t i = 0; i < g->n_nodes; i++) {
+  for (size_t i = 0; i < g->n_nodes; i++)
     node_health_clear(&g->health[i]);
-    if (g->results)
-      target_result_unref(g->results[i]);
-  }
+  for (size_t i = 0; g->results && i < g->n_results; i++)
+    target_result_unref(g->results[i]);
   for (int c = 0; c < CHECK_COUNT; c++)
     free(g->checks[c].reason);
   free(g->health);
@@ -26,7 +25,8 @@ static void group_unref(struct group_analysis *g) {
   free(g);
 }
 
-static struct group_analysis *group_new(enum node_kind kind, const char *name, size_t n_nodes) {
+static struct group_analysis *group_new(enum node_kind kind, const char *name, size_t n_nodes,
+                                        size_t n_results) {
   struct group_analysis *g = calloc(1, sizeof(*g));
   if (!g)
     return NULL;
@@ -34,8 +34,12 @@ static struct group_analysis *group_new(enum node_kind kind, const char *name, s
   g->kind = kind;
   g->name = name;
   g->n_nodes = n_nodes;
+  g->n_results = n_results;
   g->health = calloc(n_nodes ? n_nodes : 1, sizeof(*g->health));
-  if (!g->health) {
+  g->results = calloc(n_results ? n_results : 1, sizeof(*g->results));
+  if (!g->health || !g->results) {
+    free(g->health);
+    free(g->results);
     free(g);
     return NULL;
   }
@@ -180,13 +184,12 @@ static struct group_analysis *mariadb_group(const struct snapshot *s, size_t c,
                                             const struct group_analysis *before, double now_unix) {
   const struct config *config = s->config;
   const struct mariadb_cluster_config *cl = &config->mariadb[c];
-  struct group_analysis *g = group_new(NODE_MARIADB, cl->name, cl->n_nodes);
+  struct group_analysis *g = group_new(NODE_MARIADB, cl->name, cl->n_nodes, cl->n_nodes);
   if (!g)
     return NULL;
   g->mariadb = cl;
-  g->results = calloc(cl->n_nodes ? cl->n_nodes : 1, sizeof(*g->results));
   g->nodes = calloc(cl->n_nodes ? cl->n_nodes : 1, sizeof(*g->nodes));
-  int rc = g->results && g->nodes ? 0 : -ENOMEM;
+  int rc = g->nodes ? 0 : -ENOMEM;
   for (size_t i = 0; rc == 0 && i < cl->n_nodes; i++) {
     struct target_result *r = s->results[cl->first_target + i];
     g->results[i] = r ? target_result_ref(r) : NULL;
@@ -219,9 +222,8 @@ static struct group_analysis *mariadb_group(const struct snapshot *s, size_t c,
 
 /* ---- an XMPP cluster ---- */
 
-static int xmpp_node_health(const struct snapshot *s, struct node_health *h) {
-  const struct target_result *api = s->results[h->target];
-  const struct target_result *stream = h->stream_target >= 0 ? s->results[h->stream_target] : NULL;
+static int xmpp_node_health(const struct target_result *api, const struct target_result *stream,
+                            struct node_health *h) {
   if (!api || (h->stream_target >= 0 && !stream)) {
     h->state = HEALTH_UNKNOWN;
     h->reason = strdup("not polled yet");
@@ -255,20 +257,46 @@ static int xmpp_node_health(const struct snapshot *s, struct node_health *h) {
   return h->reason ? 0 : -ENOMEM;
 }
 
+/* Node i of before when it was judged from the same results (a cluster of many nodes is
+ * analysed again whenever one of them publishes: the others are copied, not judged again). */
+static const struct node_health *same_inputs(const struct group_analysis *before,
+                                             const struct group_analysis *g, size_t i) {
+  if (!before || before->kind != NODE_XMPP || before->n_nodes != g->n_nodes ||
+      strcmp(before->health[i].node, g->health[i].node) != 0)
+    return NULL;
+  return before->results[2 * i] == g->results[2 * i] &&
+                 before->results[2 * i + 1] == g->results[2 * i + 1]
+             ? &before->health[i]
+             : NULL;
+}
+
 static struct group_analysis *xmpp_group(const struct snapshot *s, size_t c,
                                          const struct group_analysis *before, double now_unix) {
   const struct xmpp_cluster_config *cl = &s->config->xmpp[c];
-  struct group_analysis *g = group_new(NODE_XMPP, cl->name, cl->n_nodes);
+  struct group_analysis *g = group_new(NODE_XMPP, cl->name, cl->n_nodes, 2 * cl->n_nodes);
   int rc = g ? 0 : -ENOMEM;
   for (size_t i = 0; rc == 0 && i < cl->n_nodes; i++) {
+    const struct xmpp_node_config *n = &cl->nodes[i];
+    struct target_result *api = s->results[n->api_target];
+    struct target_result *stream = n->stream_target >= 0 ? s->results[n->stream_target] : NULL;
+    g->results[2 * i] = api ? target_result_ref(api) : NULL;
+    g->results[2 * i + 1] = stream ? target_result_ref(stream) : NULL;
     struct node_health *h = &g->health[i];
     *h = (struct node_health){.kind = NODE_XMPP,
                               .cluster = cl->name,
-                              .node = cl->nodes[i].name,
+                              .node = n->name,
                               .lag_s = NAN,
-                              .target = cl->nodes[i].api_target,
-                              .stream_target = cl->nodes[i].stream_target};
-    rc = xmpp_node_health(s, h);
+                              .target = n->api_target,
+                              .stream_target = n->stream_target};
+    const struct node_health *was = same_inputs(before, g, i);
+    if (was) {
+      h->state = was->state;
+      h->since_unix = was->since_unix;
+      h->reason = strdup(was->reason);
+      rc = h->reason ? 0 : -ENOMEM;
+      continue;
+    }
+    rc = xmpp_node_health(api, stream, h);
     set_since(h, before, i, now_unix);
   }
   if (rc) {

@@ -45,10 +45,14 @@ struct group_analysis {
   const char *name; /* the cluster's name, borrowed from the configuration */
   size_t n_nodes;
   struct node_health *health; /* n_nodes, in the cluster's order */
+  /* What the analysis was made from (references): a MariaDB cluster's node i is results[i];
+   * an XMPP cluster's node i has its API at results[2 i] and its stream probe (or NULL) at
+   * results[2 i + 1]. */
+  size_t n_results;
+  struct target_result **results;
   /* MariaDB clusters only (NULL/0 otherwise): */
   const struct mariadb_cluster_config *mariadb;
-  struct target_result **results; /* n_nodes references: what the analysis was made from */
-  struct pair_node *nodes;        /* n_nodes, pointing into results */
+  struct pair_node *nodes; /* n_nodes, pointing into results */
   size_t n_links;
   struct link_analysis *links;
   struct check_analysis checks[CHECK_COUNT];
