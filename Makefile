@@ -5,7 +5,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 BUILD ?= build
 CC ?= cc
-PKGS := libmariadb libmicrohttpd libcurl yaml-0.1 zlib jansson gnutls libcrypt
+PKGS := libmariadb libmicrohttpd libcurl yaml-0.1 zlib jansson gnutls libcrypt libstrophe
 # Readiness notification (sd_notify) when libsystemd's headers are there; replmon runs without.
 HAVE_LIBSYSTEMD := $(shell pkg-config --exists libsystemd 2>/dev/null && echo 1)
 PKGS += $(if $(HAVE_LIBSYSTEMD),libsystemd)
@@ -97,6 +97,7 @@ dashboards:
 # Every suite runs even when one fails; the target fails if any did.
 INTEGRATION_SUITES := test_mariadb test_replication test_mariadb_tls test_xmpp test_operator \
 	test_status_page test_security test_alerting test_deployment test_scaleout test_faults \
+	test_xmpp_login \
 	test_consistency
 integration: $(BUILD)/replmon
 	@failed=0; for t in $(INTEGRATION_SUITES); do \

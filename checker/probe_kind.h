@@ -11,7 +11,13 @@
 #include <stddef.h>
 
 /* The kinds; the order is the order of the table in probe_kinds.c. */
-enum probe_kind { PROBE_MARIADB, PROBE_XMPP_API, PROBE_XMPP_STREAM, PROBE_KIND_COUNT };
+enum probe_kind {
+  PROBE_MARIADB,
+  PROBE_XMPP_API,
+  PROBE_XMPP_STREAM,
+  PROBE_XMPP_LOGIN,
+  PROBE_KIND_COUNT
+};
 
 /* How long a probe may wait: to connect, and for each answer after that. */
 struct probe_timeouts {

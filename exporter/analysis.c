@@ -223,8 +223,9 @@ static struct group_analysis *mariadb_group(const struct snapshot *s, size_t c,
 /* ---- an XMPP cluster ---- */
 
 static int xmpp_node_health(const struct target_result *api, const struct target_result *stream,
+                            const struct target_result *login, const struct xmpp_node_config *n,
                             struct node_health *h) {
-  if (!api || (h->stream_target >= 0 && !stream)) {
+  if (!api || (h->stream_target >= 0 && !stream) || (n->login_target >= 0 && !login)) {
     h->state = HEALTH_UNKNOWN;
     h->reason = strdup("not polled yet");
     return h->reason ? 0 : -ENOMEM;
@@ -247,6 +248,12 @@ static int xmpp_node_health(const struct target_result *api, const struct target
                stream->error ? stream->error : "");
     h->state = HEALTH_CRITICAL;
   }
+  if (login && !login->success && h->state != HEALTH_CRITICAL) {
+    buf_reset(&why);
+    buf_printf(&why, "login failing (%s): %s", probe_reason_name(login->reason),
+               login->error ? login->error : "");
+    h->state = HEALTH_CRITICAL;
+  }
   if (h->state == HEALTH_OK) {
     if (isnan(x->c2s_sessions))
       buf_puts(&why, "answering");
@@ -264,23 +271,26 @@ static const struct node_health *same_inputs(const struct group_analysis *before
   if (!before || before->kind != NODE_XMPP || before->n_nodes != g->n_nodes ||
       strcmp(before->health[i].node, g->health[i].node) != 0)
     return NULL;
-  return before->results[2 * i] == g->results[2 * i] &&
-                 before->results[2 * i + 1] == g->results[2 * i + 1]
-             ? &before->health[i]
-             : NULL;
+  for (size_t k = XMPP_PROBES * i; k < XMPP_PROBES * (i + 1); k++)
+    if (before->results[k] != g->results[k])
+      return NULL;
+  return &before->health[i];
 }
 
 static struct group_analysis *xmpp_group(const struct snapshot *s, size_t c,
                                          const struct group_analysis *before, double now_unix) {
   const struct xmpp_cluster_config *cl = &s->config->xmpp[c];
-  struct group_analysis *g = group_new(NODE_XMPP, cl->name, cl->n_nodes, 2 * cl->n_nodes);
+  struct group_analysis *g = group_new(NODE_XMPP, cl->name, cl->n_nodes, XMPP_PROBES * cl->n_nodes);
   int rc = g ? 0 : -ENOMEM;
   for (size_t i = 0; rc == 0 && i < cl->n_nodes; i++) {
     const struct xmpp_node_config *n = &cl->nodes[i];
     struct target_result *api = s->results[n->api_target];
     struct target_result *stream = n->stream_target >= 0 ? s->results[n->stream_target] : NULL;
-    g->results[2 * i] = api ? target_result_ref(api) : NULL;
-    g->results[2 * i + 1] = stream ? target_result_ref(stream) : NULL;
+    struct target_result *login = n->login_target >= 0 ? s->results[n->login_target] : NULL;
+    struct target_result **mine = &g->results[XMPP_PROBES * i];
+    mine[XMPP_API] = api ? target_result_ref(api) : NULL;
+    mine[XMPP_STREAM] = stream ? target_result_ref(stream) : NULL;
+    mine[XMPP_LOGIN] = login ? target_result_ref(login) : NULL;
     struct node_health *h = &g->health[i];
     *h = (struct node_health){.kind = NODE_XMPP,
                               .cluster = cl->name,
@@ -296,7 +306,7 @@ static struct group_analysis *xmpp_group(const struct snapshot *s, size_t c,
       rc = h->reason ? 0 : -ENOMEM;
       continue;
     }
-    rc = xmpp_node_health(api, stream, h);
+    rc = xmpp_node_health(api, stream, login, n, h);
     set_since(h, before, i, now_unix);
   }
   if (rc) {
@@ -381,7 +391,7 @@ void analysis_unref(struct analysis *a) {
 const struct node_health *analysis_target_health(const struct analysis *a,
                                                  const struct config *config, size_t t) {
   const struct target *tg = &config->targets[t];
-  if (!a || tg->kind == PROBE_XMPP_STREAM || tg->group >= a->n_groups)
+  if (!a || !target_is_node(tg) || tg->group >= a->n_groups)
     return NULL;
   const struct group_analysis *g = a->groups[tg->group];
   return tg->node_index < g->n_nodes ? &g->health[tg->node_index] : NULL;

@@ -34,6 +34,9 @@ struct link_analysis {
   double domain;              /* ... in this GTID domain; NaN until both nodes answered */
 };
 
+/* The probes of an XMPP node, in their order in an XMPP group's results. */
+enum xmpp_probe { XMPP_API, XMPP_STREAM, XMPP_LOGIN, XMPP_PROBES };
+
 struct check_analysis {
   double ok;    /* 1, 0, or NaN when no node answered */
   char *reason; /* why it failed; NULL when it did not */
@@ -46,8 +49,8 @@ struct group_analysis {
   size_t n_nodes;
   struct node_health *health; /* n_nodes, in the cluster's order */
   /* What the analysis was made from (references): a MariaDB cluster's node i is results[i];
-   * an XMPP cluster's node i has its API at results[2 i] and its stream probe (or NULL) at
-   * results[2 i + 1]. */
+   * an XMPP cluster's node i has XMPP_PROBES of them from results[XMPP_PROBES * i] on, in the
+   * order of enum xmpp_probe (NULL for a probe the node does not run). */
   size_t n_results;
   struct target_result **results;
   /* MariaDB clusters only (NULL/0 otherwise): */

@@ -466,6 +466,7 @@ static int parse_mariadb(struct yaml_file *p, yaml_node_t *seq) {
 
 struct xmpp_node_ctx {
   struct xmpp_node_config *n;
+  yaml_node_t *probe_account;
   yaml_node_t *type;
   yaml_node_t *auth;
 };
@@ -540,6 +541,66 @@ static int check_api_url(struct yaml_file *p, const yaml_node_t *node, const cha
   return 0;
 }
 
+static int visit_xmpp_tls(struct yaml_file *p, const yaml_node_t *key, yaml_node_t *value,
+                          void *ctx) {
+  struct xmpp_node_config *n = ctx;
+  const char *name = yf_scalar(key);
+  if (strcmp(name, "ca_file") == 0)
+    return check_tls_file(p, value, "tls.ca_file", false, &n->tls_ca_file);
+  if (strcmp(name, "insecure_skip_verify") == 0)
+    return expect_bool(p, value, "tls.insecure_skip_verify", &n->tls_insecure_skip_verify);
+  return yf_unknown_key(p, key, "xmpp tls");
+}
+
+struct account_ctx {
+  struct xmpp_node_config *n;
+  yaml_node_t *password_file;
+  yaml_node_t *password_env;
+};
+
+static int visit_account(struct yaml_file *p, const yaml_node_t *key, yaml_node_t *value,
+                         void *ctx) {
+  struct account_ctx *a = ctx;
+  const char *name = yf_scalar(key);
+  if (strcmp(name, "jid") == 0) {
+    int rc = yf_expect_string(p, value, "probe_account.jid", &a->n->probe_jid);
+    if (rc == 0 && !xmpp_login_jid_valid(a->n->probe_jid))
+      rc = yf_fail(p, value, "probe_account.jid: expected user@domain, not '%s'", a->n->probe_jid);
+    return rc;
+  }
+  if (strcmp(name, "relogin_interval") == 0)
+    return expect_duration(p, value, "probe_account.relogin_interval", &a->n->relogin_interval_s);
+  if (strcmp(name, "password_file") == 0 || strcmp(name, "password_env") == 0) {
+    if (!yf_scalar(value) || !*yf_scalar(value))
+      return yf_fail(p, value, "probe_account.%s: expected a string", name);
+    *(name[9] == 'f' ? &a->password_file : &a->password_env) = value;
+    return 0;
+  }
+  return yf_unknown_key(p, key, "probe_account");
+}
+
+/* The monitoring account of the logged-in probe. */
+static int parse_probe_account(struct yaml_file *p, yaml_node_t *map, struct xmpp_node_config *n) {
+  struct account_ctx a = {.n = n};
+  n->relogin_interval_s = 60;
+  int rc = yf_each_pair(p, map, "probe_account", visit_account, &a);
+  if (rc)
+    return rc;
+  if (!n->c2s_address)
+    return yf_fail(p, map, "probe_account: needs the node's c2s_address (where users log in)");
+  if (!n->probe_jid)
+    return yf_fail(p, map, "probe_account: missing 'jid' (user@domain of a monitoring account)");
+  if (a.password_file && a.password_env)
+    return yf_fail(p, a.password_env,
+                   "probe_account: set only one of password_file and password_env");
+  if (a.password_file)
+    return yf_read_secret_file(p, a.password_file, "probe_account.password_file",
+                               &n->probe_password);
+  if (a.password_env)
+    return yf_read_secret_env(p, a.password_env, "probe_account.password_env", &n->probe_password);
+  return yf_fail(p, map, "probe_account: missing a password (password_file or password_env)");
+}
+
 static int visit_xmpp_node(struct yaml_file *p, const yaml_node_t *key, yaml_node_t *value,
                            void *ctx) {
   struct xmpp_node_ctx *c = ctx;
@@ -569,6 +630,12 @@ static int visit_xmpp_node(struct yaml_file *p, const yaml_node_t *key, yaml_nod
   }
   if (strcmp(name, "domain") == 0)
     return yf_expect_string(p, value, "domain", &n->domain);
+  if (strcmp(name, "probe_account") == 0) {
+    c->probe_account = value; /* needs c2s_address, wherever it stands */
+    return 0;
+  }
+  if (strcmp(name, "tls") == 0)
+    return yf_each_pair(p, value, "xmpp tls", visit_xmpp_tls, n);
   return yf_unknown_key(p, key, "xmpp node");
 }
 
@@ -590,6 +657,8 @@ static int parse_xmpp_node(struct yaml_file *p, yaml_node_t *item, struct xmpp_n
                    n->name);
   if (n->domain && strpbrk(n->domain, "'\"<>& "))
     return yf_fail(p, item, "xmpp node '%s': domain is not a domain name", n->name);
+  if (c.probe_account && (rc = parse_probe_account(p, c.probe_account, n)) != 0)
+    return rc;
   return c.auth ? parse_auth(p, c.auth, n) : 0;
 }
 
@@ -750,7 +819,14 @@ static int mariadb_settings(struct mariadb_cluster_config *cl, const struct conf
 }
 
 static void xmpp_settings(struct xmpp_node_config *n) {
-  n->stream_target = -1;
+  n->stream_target = n->login_target = -1;
+  n->login = (struct xmpp_login_settings){n->c2s_host,
+                                          n->c2s_port,
+                                          n->probe_jid,
+                                          n->probe_password,
+                                          n->relogin_interval_s,
+                                          n->tls_ca_file,
+                                          n->tls_insecure_skip_verify};
   n->api = (struct xmpp_api_settings){n->type, n->api_url, n->basic_user, n->password, n->secret};
   n->stream = (struct xmpp_stream_settings){n->c2s_host, n->c2s_port, n->domain};
 }
@@ -776,7 +852,7 @@ static int build_targets(struct yaml_file *p) {
   for (size_t i = 0; i < c->n_mariadb; i++)
     count += c->mariadb[i].n_nodes;
   for (size_t i = 0; i < c->n_xmpp; i++)
-    count += 2 * c->xmpp[i].n_nodes; /* at most: the API and the stream probe */
+    count += 3 * c->xmpp[i].n_nodes; /* at most: the API, the stream and logged-in probes */
   c->targets = calloc(count ? count : 1, sizeof(*c->targets));
   if (!c->targets)
     return yf_fail(p, NULL, "out of memory");
@@ -795,20 +871,28 @@ static int build_targets(struct yaml_file *p) {
   for (size_t i = 0; i < c->n_xmpp; i++)
     for (size_t j = 0; j < c->xmpp[i].n_nodes; j++)
       xmpp_settings(&c->xmpp[i].nodes[j]);
-  for (int kind = PROBE_XMPP_API; kind <= PROBE_XMPP_STREAM; kind++) {
+  /* The XMPP APIs, then the stream probes, then the logged-in probes. */
+  static const enum probe_kind xmpp_kinds[] = {PROBE_XMPP_API, PROBE_XMPP_STREAM, PROBE_XMPP_LOGIN};
+  for (size_t k = 0; k < sizeof(xmpp_kinds) / sizeof(xmpp_kinds[0]); k++) {
     for (size_t i = 0; i < c->n_xmpp; i++) {
       for (size_t j = 0; j < c->xmpp[i].n_nodes; j++) {
         struct xmpp_node_config *n = &c->xmpp[i].nodes[j];
-        if (kind == PROBE_XMPP_STREAM && !n->c2s_address)
-          continue;
-        if (kind == PROBE_XMPP_API)
+        const void *settings = &n->api;
+        if (xmpp_kinds[k] == PROBE_XMPP_API) {
           n->api_target = c->n_targets;
-        else
+        } else if (xmpp_kinds[k] == PROBE_XMPP_STREAM) {
+          if (!n->c2s_address)
+            continue;
           n->stream_target = (long)c->n_targets;
+          settings = &n->stream;
+        } else {
+          if (!n->probe_jid)
+            continue;
+          n->login_target = (long)c->n_targets;
+          settings = &n->login;
+        }
         struct target *t =
-            add_target(c, (enum probe_kind)kind, c->xmpp[i].name, n->name,
-                       kind == PROBE_XMPP_API ? (const void *)&n->api : (const void *)&n->stream,
-                       c->n_mariadb + i, j);
+            add_target(c, xmpp_kinds[k], c->xmpp[i].name, n->name, settings, c->n_mariadb + i, j);
         t->xmpp_node = n;
       }
     }
@@ -909,6 +993,9 @@ void config_unref(struct config *config) {
       free(n->c2s_address);
       free(n->c2s_host);
       free(n->domain);
+      free(n->probe_jid);
+      wipe(n->probe_password);
+      free(n->tls_ca_file);
     }
     free(cl->nodes);
     free(cl->name);

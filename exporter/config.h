@@ -6,6 +6,7 @@
 #include "mariadb.h"
 #include "probe_kind.h"
 #include "xmpp.h"
+#include "xmpp_login.h"
 #include "xmpp_stream.h"
 
 #include <stdatomic.h>
@@ -71,10 +72,19 @@ struct xmpp_node_config {
   unsigned c2s_port;
   char *domain; /* required with c2s_address */
   yaml_mark_t mark;
+  /* The logged-in probe's monitoring account (probe_account), or NULL jid. */
+  char *probe_jid;
+  char *probe_password; /* secret */
+  double relogin_interval_s;
+  char *tls_ca_file; /* tls.ca_file, resolved; NULL: the system's store */
+  bool tls_insecure_skip_verify;
   struct xmpp_api_settings api; /* the probes' settings, pointing into this config */
   struct xmpp_stream_settings stream;
-  size_t api_target; /* the targets of the API probe and of the stream probe (-1 without) */
+  struct xmpp_login_settings login;
+  /* The targets of the API probe, and of the stream and logged-in probes (-1 without). */
+  size_t api_target;
   long stream_target;
+  long login_target;
 };
 
 struct xmpp_cluster_config {
@@ -96,6 +106,12 @@ struct target {
   size_t group;      /* its cluster: mariadb[group], or xmpp[group - n_mariadb] */
   size_t node_index; /* its node in that cluster */
 };
+
+/* Whether t is its node's main target (a MariaDB node, an XMPP node's API), by which /probe,
+ * /health and the state metrics name the node; the others are part of their XMPP node. */
+static inline bool target_is_node(const struct target *t) {
+  return t->kind == PROBE_MARIADB || t->kind == PROBE_XMPP_API;
+}
 
 struct config {
   atomic_int refs;

@@ -126,7 +126,7 @@ enum MHD_Result probe_jobs_start(struct probe_jobs *jobs, struct MHD_Connection 
   for (size_t i = 0; i < s->n_targets && index < 0; i++) {
     /* Only configured node names: /probe never connects to an address from a request. */
     const struct target *t = &s->config->targets[i];
-    if (t->kind != PROBE_XMPP_STREAM && strcmp(t->name, name) == 0)
+    if (target_is_node(t) && strcmp(t->name, name) == 0)
       index = (long)i;
   }
   struct config *config = index >= 0 ? config_ref(s->config) : NULL;

@@ -62,6 +62,7 @@ int render_metrics(const struct snapshot *s, const struct build_info *build, str
   if (s->config->n_xmpp) {
     render_xmpp(s, out);
     render_streams(s, out);
+    render_logins(s, out);
   }
 
   render_probes(s, out);

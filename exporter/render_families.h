@@ -7,6 +7,7 @@
 #include "mariadb.h"
 #include "render.h"
 #include "xmpp.h"
+#include "xmpp_login.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -48,6 +49,8 @@ void render_clusters(const struct snapshot *s, struct buf *out);
 void render_xmpp(const struct snapshot *s, struct buf *out);
 /* render_xmpp.c: the families of every c2s stream probe. */
 void render_streams(const struct snapshot *s, struct buf *out);
+/* render_xmpp.c: the families of every logged-in probe (none without a probe account). */
+void render_logins(const struct snapshot *s, struct buf *out);
 
 /* render_replmon.c: every target's replmon_probe_* and replmon_last_success_* families. */
 void render_probes(const struct snapshot *s, struct buf *out);

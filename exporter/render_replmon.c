@@ -75,7 +75,7 @@ void render_states(const struct snapshot *s, struct buf *out) {
       if (!render_selected(s, t))
         continue;
       const struct target *tg = &c->targets[t];
-      if (tg->kind == PROBE_XMPP_STREAM)
+      if (!target_is_node(tg))
         continue; /* part of its XMPP node */
       const struct node_health *e = analysis_target_health(s->analysis, c, t);
       struct label labels[] = {{"cluster", tg->cluster}, {"node", tg->name}, {"state", NULL}};

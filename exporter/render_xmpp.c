@@ -152,3 +152,58 @@ void render_streams(const struct snapshot *s, struct buf *out) {
     }
   }
 }
+
+enum login_value { L_SUCCESS, L_DURATION, L_PING_RTT };
+
+static const struct {
+  const char *name;
+  const char *help;
+  enum login_value value;
+} login_families[] = {
+    {"xmpp_login_success",
+     "1 when the monitoring account is logged in (TLS when offered, SASL, bind) and its last "
+     "ping was answered, else 0.",
+     L_SUCCESS},
+    {"xmpp_login_duration_seconds",
+     "How long the monitoring account's last login took (connect, TLS, SASL, bind); NaN "
+     "before one succeeded.",
+     L_DURATION},
+    {"xmpp_ping_rtt_seconds",
+     "Round trip of the last XEP-0199 ping to the server over the logged-in session; NaN "
+     "without an answer.",
+     L_PING_RTT},
+};
+
+static double login_value(const struct target_result *r, enum login_value which) {
+  if (!r)
+    return which == L_SUCCESS ? 0 : NAN;
+  const struct xmpp_login_status *l = r->data;
+  switch (which) {
+  case L_SUCCESS:
+    return r->success && l->logged_in;
+  case L_DURATION:
+    return l->login_duration_s;
+  case L_PING_RTT:
+    return l->ping_rtt_s;
+  }
+  return NAN;
+}
+
+void render_logins(const struct snapshot *s, struct buf *out) {
+  bool any = false;
+  for (size_t i = 0; i < s->n_targets && !any; i++)
+    any = render_selected(s, i) && s->config->targets[i].kind == PROBE_XMPP_LOGIN;
+  if (!any)
+    return; /* no node has a probe account */
+  for (size_t f = 0; f < sizeof(login_families) / sizeof(login_families[0]); f++) {
+    render_family(out, login_families[f].name, "gauge", login_families[f].help);
+    for (size_t i = 0; i < s->n_targets; i++) {
+      const struct target *t = &s->config->targets[i];
+      if (!render_selected(s, i) || t->kind != PROBE_XMPP_LOGIN)
+        continue;
+      struct label labels[] = {{"cluster", t->cluster}, {"node", t->name}};
+      render_sample(out, login_families[f].name, labels, 2,
+                    login_value(s->results[i], login_families[f].value));
+    }
+  }
+}

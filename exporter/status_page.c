@@ -665,7 +665,7 @@ static void put_endpoints(struct buf *out, const struct snapshot *s,
                   "<select id=\"target\" name=\"target\">");
     for (size_t t = 0; t < s->config->n_targets; t++) {
       const struct target *tg = &s->config->targets[t];
-      if (tg->kind == PROBE_XMPP_STREAM)
+      if (!target_is_node(tg))
         continue;
       buf_puts(out, "<option value=\"");
       html_escape(out, tg->name);

@@ -340,6 +340,41 @@ static void test_error_stays_one_line(void **state) {
                "1:41: links: 'x\\n?y <- n' names a node this cluster does not have");
 }
 
+#define XMPP_NODE "xmpp: [{cluster: c, nodes: [{name: x, type: prosody, api_url: 'http://h/m', "
+
+/* The logged-in probe's account: a JID with a domain, one password source, a c2s address. */
+static void test_probe_account(void **state) {
+  (void)state;
+  setenv("REPLMON_TEST_PROBE_PW", "probe-Secret-1", 1);
+  struct config *config =
+      expect_ok(XMPP_NODE "c2s_address: 'h:5222', domain: d, probe_account: {jid: mon@d, "
+                          "password_env: REPLMON_TEST_PROBE_PW, relogin_interval: 30s}}]}]\n");
+  assert_int_equal(config->n_targets, 3); /* API, stream probe, logged-in probe */
+  assert_int_equal(config->targets[2].kind, PROBE_XMPP_LOGIN);
+  const struct xmpp_node_config *n = &config->xmpp[0].nodes[0];
+  assert_int_equal(n->login_target, 2);
+  assert_string_equal(n->login.jid, "mon@d");
+  assert_string_equal(n->login.password, "probe-Secret-1");
+  assert_true(n->login.relogin_interval_s == 30);
+  assert_false(target_is_node(&config->targets[2]));
+  config_unref(config);
+  expect_error(XMPP_NODE "c2s_address: 'h:5222', domain: d, probe_account: {jid: mon@d}}]}]\n",
+               "1:126: probe_account: missing a password (password_file or password_env)");
+  expect_error(XMPP_NODE "c2s_address: 'h:5222', domain: d, probe_account: {jid: mon, "
+                         "password_env: REPLMON_TEST_PROBE_PW}}]}]\n",
+               "1:132: probe_account.jid: expected user@domain, not 'mon'");
+  expect_error(XMPP_NODE "probe_account: {jid: mon@d, password_env: REPLMON_TEST_PROBE_PW}}]}]\n",
+               "1:92: probe_account: needs the node's c2s_address (where users log in)");
+  expect_error(XMPP_NODE "c2s_address: 'h:5222', domain: d, probe_account: {jid: mon@d, "
+                         "password_env: REPLMON_TEST_PROBE_PW, password_file: x}}]}]\n",
+               "1:153: probe_account: set only one of password_file and password_env");
+  expect_error(XMPP_NODE "c2s_address: 'h:5222', domain: d, probe_account: {jid: mon@d, "
+                         "password_env: REPLMON_TEST_PROBE_PW, pasword: x}}]}]\n",
+               "1:176: probe_account: unknown key 'pasword'");
+  expect_error(XMPP_NODE "tls: {ca_file: /nonexistent/ca.pem}}]}]\n",
+               "1:92: tls.ca_file: cannot read '/nonexistent/ca.pem': No such file or directory");
+}
+
 static void test_bounds(void **state) {
   (void)state;
   const char *nodes = "mariadb: [{cluster: a, user: u, nodes: [{name: n, address: 'h:1'}]}]\n";
@@ -591,6 +626,7 @@ int main(void) {
       cmocka_unit_test(test_xmpp_errors),
       cmocka_unit_test(test_hostile_files),
       cmocka_unit_test(test_bounds),
+      cmocka_unit_test(test_probe_account),
       cmocka_unit_test(test_readable_secret_warns),
       cmocka_unit_test(test_error_stays_one_line),
       cmocka_unit_test(test_mariadb_tls),

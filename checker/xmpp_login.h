@@ -1,0 +1,42 @@
+/* The logged-in probe: logs in to an XMPP server as a monitoring account, the way a user's
+ * client does (c2s connection, STARTTLS when offered, SASL with the strongest mechanism the
+ * server offers, resource binding), then pings the server (XEP-0199) and measures. The XMPP
+ * client side is libstrophe's. The session may be kept between polls, with a fresh login at
+ * an interval, so that a broken login path is seen while pings stay cheap. */
+#ifndef REPLMON_XMPP_LOGIN_H
+#define REPLMON_XMPP_LOGIN_H
+
+#include "probe_kind.h"
+
+#include <stdbool.h>
+
+/* The settings of the logged-in probe kind. Borrowed. */
+struct xmpp_login_settings {
+  const char *host; /* the c2s address */
+  unsigned port;
+  const char *jid;           /* user@domain of the monitoring account */
+  const char *password;      /* secret */
+  double relogin_interval_s; /* a session older than this logs in anew; 0: at every poll */
+  const char *ca_file;       /* to verify the server's certificate; NULL: the system's store */
+  bool insecure_skip_verify; /* accept any certificate (a test server's, say) */
+};
+
+/* What one poll of the logged-in probe saw. */
+struct xmpp_login_status {
+  bool logged_in;          /* a session is logged in and answered this poll's ping */
+  bool fresh_login;        /* this poll logged in anew */
+  bool encrypted;          /* the session runs over TLS */
+  double login_duration_s; /* the last login: connect, TLS, SASL and bind; NaN before one */
+  double ping_rtt_s;       /* this poll's ping round trip; NaN without an answer */
+};
+
+/* Resets every number to NaN and every flag to false. */
+void xmpp_login_status_reset(struct xmpp_login_status *status);
+
+/* Whether a JID has a local part and a domain ("user@domain", an optional "/resource"). */
+bool xmpp_login_jid_valid(const char *jid);
+
+/* Data: struct xmpp_login_status. */
+extern const struct probe_ops xmpp_login_probe_ops;
+
+#endif
