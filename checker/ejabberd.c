@@ -87,6 +87,45 @@ int ejabberd_parse_answer(const char *command, const struct http_answer *answer,
   return rc;
 }
 
+static int compare_names(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int ejabberd_parse_members(const struct http_answer *answer, double *count, char **members,
+                           struct probe_error *err) {
+  if (answer->status < 200 || answer->status > 299)
+    return api_error("list_cluster", answer, err);
+  json_t *root = json_loadb(answer->body, answer->len, JSON_DECODE_ANY, NULL);
+  size_t n = json_is_array(root) ? json_array_size(root) : 0;
+  const char **names = n && n <= EJABBERD_MEMBERS_LIMIT ? calloc(n, sizeof(*names)) : NULL;
+  int rc = names ? 0 : -EINVAL;
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    json_t *name = json_array_get(root, i);
+    names[i] = json_is_string(name) ? json_string_value(name) : NULL;
+    if (!names[i] || !*names[i] || strpbrk(names[i], ", \n"))
+      rc = -EINVAL;
+  }
+  struct buf joined = BUF_INIT;
+  if (rc == 0) {
+    /* Each node lists the cluster in its own order: sorted, the lists compare as text. */
+    qsort(names, n, sizeof(*names), compare_names);
+    for (size_t i = 0; i < n; i++)
+      buf_printf(&joined, "%s%s", i ? "," : "", names[i]);
+    *members = buf_steal(&joined, NULL);
+    *count = (double)n;
+    rc = *members ? 0 : -ENOMEM;
+  }
+  if (rc == -EINVAL)
+    probe_error_set(err, REASON_PARSE,
+                    "list_cluster: unexpected answer (expected a list of 1 to %d node names)",
+                    EJABBERD_MEMBERS_LIMIT);
+  else if (rc)
+    probe_error_set(err, REASON_PARSE, "list_cluster: out of memory");
+  free(names);
+  json_decref(root);
+  return rc;
+}
+
 char *ejabberd_version_from_status(const char *status_text) {
   const char *running = strstr(status_text, " is running");
   if (!running)
@@ -145,8 +184,35 @@ static void store(struct xmpp_status *out, enum target_field field, double value
   }
 }
 
+/* One command: 0 with the answer, or a negative errno with *err set. */
+static int call(struct http_client *client, const char *api_url, size_t base, const char *name,
+                const char *body, struct http_answer *answer, struct probe_error *err) {
+  struct buf url = BUF_INIT;
+  buf_printf(&url, "%.*s/%s", (int)base, api_url, name);
+  int rc = url.data ? http_client_request(client, url.data, body, "application/json", answer, err)
+                    : -ENOMEM;
+  buf_free(&url);
+  return rc;
+}
+
+/* Keeps the first failure of a poll, or a later one that ends it (nothing more will answer
+ * when the server is gone or refuses these credentials). Returns whether the poll ends. */
+static bool keep_failure(int rc, struct probe_error *one, int *first_rc,
+                         struct probe_error *first) {
+  bool fatal =
+      one->reason == REASON_CONNECT || one->reason == REASON_TIMEOUT || one->reason == REASON_AUTH;
+  if (!*first_rc || fatal) {
+    probe_error_clear(first);
+    *first_rc = rc;
+    *first = *one;
+    *one = (struct probe_error){REASON_NONE, NULL};
+  }
+  probe_error_clear(one);
+  return fatal;
+}
+
 int ejabberd_poll(struct http_client *client, const char *api_url, bool want_version,
-                  struct xmpp_status *out, struct probe_error *err) {
+                  bool want_members, struct xmpp_status *out, struct probe_error *err) {
   xmpp_status_reset(out);
   struct probe_error first = {REASON_NONE, NULL};
   struct probe_error one = {REASON_NONE, NULL};
@@ -158,39 +224,34 @@ int ejabberd_poll(struct http_client *client, const char *api_url, bool want_ver
     const struct command *cmd = &commands[i];
     if (cmd->key && !*cmd->key && !want_version)
       continue;
-    struct buf url = BUF_INIT;
-    buf_printf(&url, "%.*s/%s", (int)base, api_url, cmd->name);
     struct http_answer answer;
-    int call = url.data ? http_client_request(client, url.data, cmd->body, "application/json",
-                                              &answer, &one)
-                        : -ENOMEM;
-    buf_free(&url);
-    if (call == 0) {
+    int called = call(client, api_url, base, cmd->name, cmd->body, &answer, &one);
+    if (called == 0) {
       double value = NAN;
       char *text = NULL;
-      call = ejabberd_parse_answer(cmd->name, &answer, cmd->key, &value, &text, &one);
-      if (call == 0) {
+      called = ejabberd_parse_answer(cmd->name, &answer, cmd->key, &value, &text, &one);
+      if (called == 0) {
         out->up = true;
         store(out, cmd->field, value, text);
       }
       free(text);
       http_answer_clear(&answer);
     }
-    if (call != 0) {
-      /* Nothing more will answer when the server is gone or refuses these credentials:
-       * that is then the poll's reason, whatever failed before. */
-      bool fatal =
-          one.reason == REASON_CONNECT || one.reason == REASON_TIMEOUT || one.reason == REASON_AUTH;
-      if (!rc || fatal) {
-        probe_error_clear(&first);
-        rc = call;
-        first = one;
-        one = (struct probe_error){REASON_NONE, NULL};
-      }
-      probe_error_clear(&one);
-      if (fatal)
-        break;
+    if (called != 0 && keep_failure(called, &one, &rc, &first))
+      break;
+  }
+  bool ended = rc && (first.reason == REASON_CONNECT || first.reason == REASON_TIMEOUT ||
+                      first.reason == REASON_AUTH);
+  if (want_members && !ended) {
+    struct http_answer answer;
+    int called = call(client, api_url, base, "list_cluster", "{}", &answer, &one);
+    if (called == 0) {
+      called = ejabberd_parse_members(&answer, &out->cluster_members, &out->members, &one);
+      out->up = out->up || called == 0;
+      http_answer_clear(&answer);
     }
+    if (called != 0)
+      keep_failure(called, &one, &rc, &first);
   }
   if (rc) {
     probe_error_clear(err);

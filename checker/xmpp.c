@@ -35,8 +35,11 @@ bool xmpp_provides(enum xmpp_type type, enum xmpp_value value) {
 
 void xmpp_status_reset(struct xmpp_status *status) {
   free(status->version);
+  free(status->members);
   status->up = false;
   status->version = NULL;
+  status->members = NULL;
+  status->cluster_members = NAN;
   status->c2s_sessions = status->cluster_c2s_sessions = NAN;
   status->s2s_in = status->s2s_out = NAN;
   status->registered_users = status->muc_rooms = status->uptime_seconds = NAN;

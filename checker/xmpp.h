@@ -25,7 +25,9 @@ struct xmpp_status {
   double registered_users;
   double muc_rooms;
   double uptime_seconds;
-  char *version; /* owned; NULL when unknown */
+  char *version;          /* owned; NULL when unknown */
+  double cluster_members; /* ejabberd's list_cluster, when asked: how many nodes ... */
+  char *members;          /* ... and which, sorted and joined with commas (owned) */
 };
 
 enum xmpp_value {
@@ -61,6 +63,7 @@ struct xmpp_api_settings {
   const char *basic_user; /* HTTP Basic, with password */
   const char *password;
   const char *secret; /* Openfire's shared secret, sent as the Authorization header */
+  bool list_cluster;  /* ejabberd: also ask which nodes form its cluster */
 };
 
 /* A server's HTTP API, whichever type; data: struct xmpp_status. */

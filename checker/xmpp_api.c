@@ -34,7 +34,7 @@ static bool same_settings(const void *a_settings, const void *b_settings) {
   const struct xmpp_api_settings *a = a_settings, *b = b_settings;
   return a->type == b->type && same_text(a->api_url, b->api_url) &&
          same_text(a->basic_user, b->basic_user) && same_text(a->password, b->password) &&
-         same_text(a->secret, b->secret);
+         same_text(a->secret, b->secret) && a->list_cluster == b->list_cluster;
 }
 
 static void *open_api(const void *settings, const struct probe_timeouts *timeouts) {
@@ -91,7 +91,7 @@ static int poll_api(void *c, const void *settings, const struct probe_timeouts *
   case XMPP_EJABBERD: {
     bool known = last && last->version;
     bool want_version = !known || poll % VERSION_REFRESH_POLLS == 0;
-    int rc = ejabberd_poll(conn->http, s->api_url, want_version, out, err);
+    int rc = ejabberd_poll(conn->http, s->api_url, want_version, s->list_cluster, out, err);
     if (!out->version && known)
       out->version = strdup(last->version);
     return rc;

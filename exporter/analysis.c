@@ -18,6 +18,8 @@ static void group_unref(struct group_analysis *g) {
     target_result_unref(g->results[i]);
   for (int c = 0; c < CHECK_COUNT; c++)
     free(g->checks[c].reason);
+  for (int c = 0; c < XMPP_CHECK_COUNT; c++)
+    free(g->xmpp_checks[c].reason);
   free(g->health);
   free(g->results);
   free(g->nodes);
@@ -45,6 +47,8 @@ static struct group_analysis *group_new(enum node_kind kind, const char *name, s
   }
   for (int c = 0; c < CHECK_COUNT; c++)
     g->checks[c].ok = NAN;
+  for (int c = 0; c < XMPP_CHECK_COUNT; c++)
+    g->xmpp_checks[c].ok = NAN;
   return g;
 }
 
@@ -222,75 +226,176 @@ static struct group_analysis *mariadb_group(const struct snapshot *s, size_t c,
 
 /* ---- an XMPP cluster ---- */
 
-static int xmpp_node_health(const struct target_result *api, const struct target_result *stream,
-                            const struct target_result *login, const struct xmpp_node_config *n,
+/* What an XMPP node's health is judged from, besides its probes' results. */
+struct xmpp_context {
+  const char *dependency_problem;       /* a database it depends on is critical; NULL when not */
+  const struct check_analysis *members; /* the cluster's members_agree check */
+};
+
+/* Raises h to state with the reason in why, unless it already is at least as bad: the
+ * reason is the first one found at the worst state. */
+static void raise_to(struct node_health *h, enum health_state state, struct buf *why,
+                     struct buf *reason) {
+  if (health_severity(state) > health_severity(h->state)) {
+    h->state = state;
+    buf_reset(reason);
+    buf_append(reason, why->data ? why->data : "", why->len);
+  }
+  buf_reset(why);
+}
+
+static int xmpp_node_health(const struct target_result *const probes[XMPP_PROBES],
+                            const struct xmpp_node_config *n, const struct xmpp_context *ctx,
                             struct node_health *h) {
+  const struct target_result *api = probes[XMPP_API], *stream = probes[XMPP_STREAM],
+                             *login = probes[XMPP_LOGIN];
   if (!api || (h->stream_target >= 0 && !stream) || (n->login_target >= 0 && !login)) {
     h->state = HEALTH_UNKNOWN;
     h->reason = strdup("not polled yet");
     return h->reason ? 0 : -ENOMEM;
   }
   const struct xmpp_status *x = api->data;
-  struct buf why = BUF_INIT;
+  struct buf why = BUF_INIT, reason = BUF_INIT;
   h->state = HEALTH_OK;
   if (!x->up) {
     buf_printf(&why, "API failing (%s): %s", probe_reason_name(api->reason),
                api->error ? api->error : "");
-    h->state = HEALTH_CRITICAL;
-  } else if (!api->success) {
-    buf_printf(&why, "API partly refused (%s): %s", probe_reason_name(api->reason),
-               api->error ? api->error : "");
-    h->state = HEALTH_WARNING;
+    raise_to(h, HEALTH_CRITICAL, &why, &reason);
   }
-  if (stream && !stream->success && h->state != HEALTH_CRITICAL) {
-    buf_reset(&why);
+  if (stream && !stream->success) {
     buf_printf(&why, "stream probe failing (%s): %s", probe_reason_name(stream->reason),
                stream->error ? stream->error : "");
-    h->state = HEALTH_CRITICAL;
+    raise_to(h, HEALTH_CRITICAL, &why, &reason);
   }
-  if (login && !login->success && h->state != HEALTH_CRITICAL) {
-    buf_reset(&why);
+  if (login && !login->success) {
     buf_printf(&why, "login failing (%s): %s", probe_reason_name(login->reason),
                login->error ? login->error : "");
-    h->state = HEALTH_CRITICAL;
+    raise_to(h, HEALTH_CRITICAL, &why, &reason);
+  }
+  if (x->up && !api->success) {
+    buf_printf(&why, "API partly refused (%s): %s", probe_reason_name(api->reason),
+               api->error ? api->error : "");
+    raise_to(h, HEALTH_WARNING, &why, &reason);
+  }
+  if (ctx->dependency_problem) {
+    buf_puts(&why, ctx->dependency_problem);
+    raise_to(h, HEALTH_WARNING, &why, &reason);
+  }
+  if (n->type == XMPP_EJABBERD && ctx->members->ok == 0) {
+    buf_printf(&why, "check members_agree failed: %s", ctx->members->reason);
+    raise_to(h, HEALTH_WARNING, &why, &reason);
   }
   if (h->state == HEALTH_OK) {
     if (isnan(x->c2s_sessions))
-      buf_puts(&why, "answering");
+      buf_puts(&reason, "answering");
     else
-      buf_printf(&why, "answering, %.0f sessions", x->c2s_sessions);
+      buf_printf(&reason, "answering, %.0f sessions", x->c2s_sessions);
   }
-  h->reason = buf_steal(&why, NULL);
+  buf_free(&why);
+  h->reason = buf_steal(&reason, NULL);
   return h->reason ? 0 : -ENOMEM;
 }
 
-/* Node i of before when it was judged from the same results (a cluster of many nodes is
- * analysed again whenever one of them publishes: the others are copied, not judged again). */
+/* The first database n depends on that is critical, as the reason it makes n warning (owned
+ * by the caller); NULL when none is, or out of memory (*failed). */
+static char *dependency_problem(const struct analysis *a, const struct xmpp_node_config *n,
+                                bool *failed) {
+  for (size_t d = 0; d < n->n_depends; d++) {
+    const struct xmpp_dependency *dep = &n->depends[d];
+    const struct node_health *db = &a->groups[dep->cluster]->health[dep->node];
+    if (db->state != HEALTH_CRITICAL)
+      continue;
+    struct buf why = BUF_INIT;
+    if (strncmp(db->reason, "unreachable", 11) == 0)
+      buf_printf(&why, "database %s down: logins and offline messages fail", dep->name);
+    else
+      buf_printf(&why, "database %s critical (%s): logins and offline messages may fail", dep->name,
+                 db->reason);
+    char *text = buf_steal(&why, NULL);
+    *failed = !text;
+    return text;
+  }
+  return NULL;
+}
+
+/* members_agree: every clustered ejabberd node that answered lists the same nodes, as many
+ * as the cluster has configured ejabberd nodes (a node that stopped drops out of the others'
+ * lists; a split leaves each listing only itself). NaN when none answered. */
+static int members_check(const struct xmpp_cluster_config *cl, struct target_result **results,
+                         struct check_analysis *check) {
+  check->ok = NAN;
+  if (!cl->clustered)
+    return 0;
+  size_t configured = 0, answered = 0;
+  const struct xmpp_status *first = NULL;
+  bool same = true;
+  struct buf views = BUF_INIT;
+  for (size_t i = 0; i < cl->n_nodes; i++) {
+    if (cl->nodes[i].type != XMPP_EJABBERD)
+      continue;
+    configured++;
+    const struct target_result *api = results[XMPP_PROBES * i + XMPP_API];
+    const struct xmpp_status *x = api ? api->data : NULL;
+    if (!x || !x->members)
+      continue;
+    answered++;
+    same = same && (!first || strcmp(first->members, x->members) == 0);
+    first = first ? first : x;
+    buf_printf(&views, "%s%s lists %.0f (%s)", answered > 1 ? ", " : "", cl->nodes[i].name,
+               x->cluster_members, x->members);
+  }
+  if (answered > 0) {
+    check->ok = same && first->cluster_members == (double)configured ? 1 : 0;
+    buf_printf(&views, "; %zu ejabberd nodes configured", configured);
+  }
+  if (check->ok == 0) {
+    check->reason = buf_steal(&views, NULL);
+    return check->reason ? 0 : -ENOMEM;
+  }
+  buf_free(&views);
+  return 0;
+}
+
+/* Node i of before when it was judged from the same results and context (a cluster of many
+ * nodes is analysed again whenever one of them publishes: the others are copied). */
 static const struct node_health *same_inputs(const struct group_analysis *before,
-                                             const struct group_analysis *g, size_t i) {
+                                             const struct group_analysis *g, size_t i,
+                                             const char *dependency_problem) {
   if (!before || before->kind != NODE_XMPP || before->n_nodes != g->n_nodes ||
       strcmp(before->health[i].node, g->health[i].node) != 0)
     return NULL;
   for (size_t k = XMPP_PROBES * i; k < XMPP_PROBES * (i + 1); k++)
     if (before->results[k] != g->results[k])
       return NULL;
-  return &before->health[i];
+  const struct node_health *was = &before->health[i];
+  bool same_dependency = (!was->dependency_problem && !dependency_problem) ||
+                         (was->dependency_problem && dependency_problem &&
+                          strcmp(was->dependency_problem, dependency_problem) == 0);
+  bool same_members = (isnan(before->xmpp_checks[XMPP_CHECK_MEMBERS_AGREE].ok) &&
+                       isnan(g->xmpp_checks[XMPP_CHECK_MEMBERS_AGREE].ok)) ||
+                      before->xmpp_checks[XMPP_CHECK_MEMBERS_AGREE].ok ==
+                          g->xmpp_checks[XMPP_CHECK_MEMBERS_AGREE].ok;
+  return same_dependency && same_members ? was : NULL;
 }
 
-static struct group_analysis *xmpp_group(const struct snapshot *s, size_t c,
-                                         const struct group_analysis *before, double now_unix) {
+static struct group_analysis *xmpp_group(const struct snapshot *s, const struct analysis *a,
+                                         size_t c, const struct group_analysis *before,
+                                         double now_unix) {
   const struct xmpp_cluster_config *cl = &s->config->xmpp[c];
   struct group_analysis *g = group_new(NODE_XMPP, cl->name, cl->n_nodes, XMPP_PROBES * cl->n_nodes);
-  int rc = g ? 0 : -ENOMEM;
+  if (!g)
+    return NULL;
+  for (size_t i = 0; i < cl->n_nodes; i++) {
+    const struct xmpp_node_config *n = &cl->nodes[i];
+    long targets[XMPP_PROBES] = {(long)n->api_target, n->stream_target, n->login_target};
+    for (int k = 0; k < XMPP_PROBES; k++) {
+      struct target_result *r = targets[k] >= 0 ? s->results[targets[k]] : NULL;
+      g->results[XMPP_PROBES * i + (size_t)k] = r ? target_result_ref(r) : NULL;
+    }
+  }
+  int rc = members_check(cl, g->results, &g->xmpp_checks[XMPP_CHECK_MEMBERS_AGREE]);
   for (size_t i = 0; rc == 0 && i < cl->n_nodes; i++) {
     const struct xmpp_node_config *n = &cl->nodes[i];
-    struct target_result *api = s->results[n->api_target];
-    struct target_result *stream = n->stream_target >= 0 ? s->results[n->stream_target] : NULL;
-    struct target_result *login = n->login_target >= 0 ? s->results[n->login_target] : NULL;
-    struct target_result **mine = &g->results[XMPP_PROBES * i];
-    mine[XMPP_API] = api ? target_result_ref(api) : NULL;
-    mine[XMPP_STREAM] = stream ? target_result_ref(stream) : NULL;
-    mine[XMPP_LOGIN] = login ? target_result_ref(login) : NULL;
     struct node_health *h = &g->health[i];
     *h = (struct node_health){.kind = NODE_XMPP,
                               .cluster = cl->name,
@@ -298,7 +403,13 @@ static struct group_analysis *xmpp_group(const struct snapshot *s, size_t c,
                               .lag_s = NAN,
                               .target = n->api_target,
                               .stream_target = n->stream_target};
-    const struct node_health *was = same_inputs(before, g, i);
+    bool failed = false;
+    h->dependency_problem = dependency_problem(a, n, &failed);
+    if (failed) {
+      rc = -ENOMEM;
+      break;
+    }
+    const struct node_health *was = same_inputs(before, g, i, h->dependency_problem);
     if (was) {
       h->state = was->state;
       h->since_unix = was->since_unix;
@@ -306,7 +417,9 @@ static struct group_analysis *xmpp_group(const struct snapshot *s, size_t c,
       rc = h->reason ? 0 : -ENOMEM;
       continue;
     }
-    rc = xmpp_node_health(api, stream, login, n, h);
+    struct xmpp_context ctx = {h->dependency_problem, &g->xmpp_checks[XMPP_CHECK_MEMBERS_AGREE]};
+    rc = xmpp_node_health((const struct target_result *const *)&g->results[XMPP_PROBES * i], n,
+                          &ctx, h);
     set_since(h, before, i, now_unix);
   }
   if (rc) {
@@ -314,6 +427,10 @@ static struct group_analysis *xmpp_group(const struct snapshot *s, size_t c,
     return NULL;
   }
   return g;
+}
+
+const char *xmpp_check_name(enum xmpp_check check) {
+  return check == XMPP_CHECK_MEMBERS_AGREE ? "members_agree" : "unknown";
 }
 
 /* ---- the analysis ---- */
@@ -324,6 +441,15 @@ static const struct group_analysis *find_group(const struct analysis *a, enum no
     if (a->groups[g]->kind == kind && strcmp(a->groups[g]->name, name) == 0)
       return a->groups[g];
   return NULL;
+}
+
+/* Whether a node of the XMPP cluster depends on a node of MariaDB cluster m. */
+static bool depends_on_cluster(const struct xmpp_cluster_config *cl, size_t m) {
+  for (size_t i = 0; i < cl->n_nodes; i++)
+    for (size_t d = 0; d < cl->nodes[i].n_depends; d++)
+      if (cl->nodes[i].depends[d].cluster == m)
+        return true;
+  return false;
 }
 
 struct analysis *analysis_build(const struct analysis *prev, const struct config *prev_config,
@@ -355,12 +481,14 @@ struct analysis *analysis_build(const struct analysis *prev, const struct config
                                  mariadb ? config->mariadb[g].name
                                          : config->xmpp[g - config->n_mariadb].name);
     struct group_analysis *next;
-    if (same_config && changed_group >= 0 && (long)g != changed_group) {
+    if (same_config && changed_group >= 0 && (long)g != changed_group &&
+        !(changed_group < (long)config->n_mariadb && g >= config->n_mariadb &&
+          depends_on_cluster(&config->xmpp[g - config->n_mariadb], (size_t)changed_group))) {
       next = prev->groups[g];
       atomic_fetch_add(&next->refs, 1);
     } else {
       next = mariadb ? mariadb_group(s, g, before, now_unix)
-                     : xmpp_group(s, g - config->n_mariadb, before, now_unix);
+                     : xmpp_group(s, a, g - config->n_mariadb, before, now_unix);
     }
     if (!next) {
       analysis_unref(a);
@@ -422,6 +550,7 @@ int analysis_copy_health(const struct analysis *a, struct node_health **out, siz
     list[i].reason = copy_text(a->nodes[i]->reason, &failed);
     list[i].link_problem = copy_text(a->nodes[i]->link_problem, &failed);
     list[i].check_problem = copy_text(a->nodes[i]->check_problem, &failed);
+    list[i].dependency_problem = copy_text(a->nodes[i]->dependency_problem, &failed);
   }
   if (failed) {
     health_free(list, a->n_nodes);

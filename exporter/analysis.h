@@ -34,6 +34,12 @@ struct link_analysis {
   double domain;              /* ... in this GTID domain; NaN until both nodes answered */
 };
 
+/* The checks of an XMPP cluster. */
+enum xmpp_check { XMPP_CHECK_MEMBERS_AGREE, XMPP_CHECK_COUNT };
+
+/* "members_agree". */
+const char *xmpp_check_name(enum xmpp_check check);
+
 /* The probes of an XMPP node, in their order in an XMPP group's results. */
 enum xmpp_probe { XMPP_API, XMPP_STREAM, XMPP_LOGIN, XMPP_PROBES };
 
@@ -58,7 +64,8 @@ struct group_analysis {
   struct pair_node *nodes; /* n_nodes, pointing into results */
   size_t n_links;
   struct link_analysis *links;
-  struct check_analysis checks[CHECK_COUNT];
+  struct check_analysis checks[CHECK_COUNT];           /* MariaDB: the pair checks */
+  struct check_analysis xmpp_checks[XMPP_CHECK_COUNT]; /* XMPP: NaN unless clustered */
 };
 
 struct analysis {

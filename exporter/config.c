@@ -601,6 +601,25 @@ static int parse_probe_account(struct yaml_file *p, yaml_node_t *map, struct xmp
   return yf_fail(p, map, "probe_account: missing a password (password_file or password_env)");
 }
 
+/* depends_on: [db1, ...]: names of MariaDB nodes, resolved in validate(). */
+static int parse_depends_on(struct yaml_file *p, yaml_node_t *seq, struct xmpp_node_config *n) {
+  if (seq->type != YAML_SEQUENCE_NODE)
+    return yf_fail(p, seq, "depends_on: expected a list of MariaDB node names");
+  size_t count = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+  n->depends = calloc(count ? count : 1, sizeof(*n->depends));
+  if (!n->depends)
+    return yf_fail(p, seq, "out of memory");
+  for (size_t i = 0; i < count; i++) {
+    yaml_node_t *item = yf_node(p, seq->data.sequence.items.start[i]);
+    n->depends[i].mark = item->start_mark;
+    n->n_depends = i + 1;
+    int rc = yf_expect_string(p, item, "depends_on", &n->depends[i].name);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
 static int visit_xmpp_node(struct yaml_file *p, const yaml_node_t *key, yaml_node_t *value,
                            void *ctx) {
   struct xmpp_node_ctx *c = ctx;
@@ -636,6 +655,8 @@ static int visit_xmpp_node(struct yaml_file *p, const yaml_node_t *key, yaml_nod
   }
   if (strcmp(name, "tls") == 0)
     return yf_each_pair(p, value, "xmpp tls", visit_xmpp_tls, n);
+  if (strcmp(name, "depends_on") == 0)
+    return parse_depends_on(p, value, n);
   return yf_unknown_key(p, key, "xmpp node");
 }
 
@@ -676,6 +697,8 @@ static int visit_xmpp_cluster(struct yaml_file *p, const yaml_node_t *key, yaml_
     c->nodes = value;
     return 0;
   }
+  if (strcmp(yf_scalar(key), "clustered") == 0)
+    return expect_bool(p, value, "clustered", &c->cl->clustered);
   return yf_unknown_key(p, key, "xmpp cluster");
 }
 
@@ -774,6 +797,32 @@ static int check_unique_names(struct yaml_file *p) {
   return rc;
 }
 
+/* Finds the MariaDB node each depends_on names. */
+static int resolve_dependencies(struct yaml_file *p) {
+  struct config *c = CONFIG(p);
+  for (size_t x = 0; x < c->n_xmpp; x++) {
+    for (size_t i = 0; i < c->xmpp[x].n_nodes; i++) {
+      const struct xmpp_node_config *n = &c->xmpp[x].nodes[i];
+      for (size_t d = 0; d < n->n_depends; d++) {
+        struct xmpp_dependency *dep = &n->depends[d];
+        bool found = false;
+        for (size_t m = 0; m < c->n_mariadb && !found; m++)
+          for (size_t j = 0; j < c->mariadb[m].n_nodes && !found; j++)
+            if (strcmp(c->mariadb[m].nodes[j].name, dep->name) == 0) {
+              dep->cluster = m;
+              dep->node = j;
+              found = true;
+            }
+        if (!found)
+          return yf_fail_mark(p, dep->mark,
+                              "depends_on: '%s' is not a MariaDB node of this configuration",
+                              dep->name);
+      }
+    }
+  }
+  return 0;
+}
+
 static int validate(struct yaml_file *p, yaml_node_t *root) {
   const struct config *c = CONFIG(p);
   if (c->lag_warning_s > c->lag_critical_s)
@@ -788,7 +837,8 @@ static int validate(struct yaml_file *p, yaml_node_t *root) {
     targets += c->xmpp[i].n_nodes;
   if (targets == 0)
     return yf_fail(p, root, "nothing to monitor: add a 'mariadb' or 'xmpp' section with nodes");
-  return check_unique_names(p);
+  int rc = check_unique_names(p);
+  return rc ? rc : resolve_dependencies(p);
 }
 
 /* The probes' settings of a cluster's nodes, pointing into the config. 0 or -ENOMEM. */
@@ -818,7 +868,7 @@ static int mariadb_settings(struct mariadb_cluster_config *cl, const struct conf
   return 0;
 }
 
-static void xmpp_settings(struct xmpp_node_config *n) {
+static void xmpp_settings(struct xmpp_node_config *n, bool clustered) {
   n->stream_target = n->login_target = -1;
   n->login = (struct xmpp_login_settings){n->c2s_host,
                                           n->c2s_port,
@@ -827,7 +877,8 @@ static void xmpp_settings(struct xmpp_node_config *n) {
                                           n->relogin_interval_s,
                                           n->tls_ca_file,
                                           n->tls_insecure_skip_verify};
-  n->api = (struct xmpp_api_settings){n->type, n->api_url, n->basic_user, n->password, n->secret};
+  n->api = (struct xmpp_api_settings){n->type,     n->api_url, n->basic_user,
+                                      n->password, n->secret,  clustered};
   n->stream = (struct xmpp_stream_settings){n->c2s_host, n->c2s_port, n->domain};
 }
 
@@ -870,7 +921,8 @@ static int build_targets(struct yaml_file *p) {
   }
   for (size_t i = 0; i < c->n_xmpp; i++)
     for (size_t j = 0; j < c->xmpp[i].n_nodes; j++)
-      xmpp_settings(&c->xmpp[i].nodes[j]);
+      xmpp_settings(&c->xmpp[i].nodes[j],
+                    c->xmpp[i].clustered && c->xmpp[i].nodes[j].type == XMPP_EJABBERD);
   /* The XMPP APIs, then the stream probes, then the logged-in probes. */
   static const enum probe_kind xmpp_kinds[] = {PROBE_XMPP_API, PROBE_XMPP_STREAM, PROBE_XMPP_LOGIN};
   for (size_t k = 0; k < sizeof(xmpp_kinds) / sizeof(xmpp_kinds[0]); k++) {
@@ -996,6 +1048,9 @@ void config_unref(struct config *config) {
       free(n->probe_jid);
       wipe(n->probe_password);
       free(n->tls_ca_file);
+      for (size_t d = 0; d < n->n_depends; d++)
+        free(n->depends[d].name);
+      free(n->depends);
     }
     free(cl->nodes);
     free(cl->name);

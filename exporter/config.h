@@ -60,6 +60,14 @@ struct mariadb_cluster_config {
   size_t first_target;        /* the target of nodes[0]; the others follow it */
 };
 
+/* A MariaDB node an XMPP node needs (depends_on): its database. */
+struct xmpp_dependency {
+  char *name;
+  size_t cluster; /* mariadb[cluster].nodes[node], resolved once the file is read */
+  size_t node;
+  yaml_mark_t mark;
+};
+
 struct xmpp_node_config {
   char *name;
   enum xmpp_type type;
@@ -77,6 +85,8 @@ struct xmpp_node_config {
   char *probe_password; /* secret */
   double relogin_interval_s;
   char *tls_ca_file; /* tls.ca_file, resolved; NULL: the system's store */
+  size_t n_depends;
+  struct xmpp_dependency *depends;
   bool tls_insecure_skip_verify;
   struct xmpp_api_settings api; /* the probes' settings, pointing into this config */
   struct xmpp_stream_settings stream;
@@ -89,6 +99,7 @@ struct xmpp_node_config {
 
 struct xmpp_cluster_config {
   char *name;
+  bool clustered; /* its ejabberd nodes form one ejabberd cluster: check they agree */
   size_t n_nodes;
   struct xmpp_node_config *nodes;
 };

@@ -72,5 +72,6 @@ void node_health_clear(struct node_health *h) {
   free(h->reason);
   free(h->link_problem);
   free(h->check_problem);
-  h->reason = h->link_problem = h->check_problem = NULL;
+  free(h->dependency_problem);
+  h->reason = h->link_problem = h->check_problem = h->dependency_problem = NULL;
 }

@@ -4,8 +4,9 @@
  *
  * Rules: a MariaDB node is critical when unreachable, when an expected link is broken or
  * missing, or when lag >= lag_critical; warning when lag >= lag_warning or a pair check
- * fails. An XMPP node is critical when its API or its stream probe fails; warning when the API
- * refused a command. Unknown until the first poll. Lag is the heartbeat lag where there is
+ * fails. An XMPP node is critical when its API, its stream probe or its logged-in probe
+ * fails; warning when the API refused a command, a database it depends on is critical, or its
+ * ejabberd cluster's members disagree. Unknown until the first poll of each of its probes. Lag is the heartbeat lag where there is
  * one, else Seconds_Behind_Master. */
 #ifndef REPLMON_HEALTH_H
 #define REPLMON_HEALTH_H
@@ -42,6 +43,9 @@ struct node_health {
   bool replicating;
   char *link_problem;  /* the first broken or missing expected link */
   char *check_problem; /* the first failed pair check */
+  /* XMPP: the database (depends_on) that is critical, which makes the node warning; owned,
+   * NULL when none. */
+  char *dependency_problem;
 };
 
 /* The state of a MariaDB node that answered, and *reason (owned by the caller; NULL when out

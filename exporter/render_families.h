@@ -51,6 +51,8 @@ void render_xmpp(const struct snapshot *s, struct buf *out);
 void render_streams(const struct snapshot *s, struct buf *out);
 /* render_xmpp.c: the families of every logged-in probe (none without a probe account). */
 void render_logins(const struct snapshot *s, struct buf *out);
+/* render_xmpp.c: the members of clustered ejabberd nodes and the clusters' checks. */
+void render_xmpp_clusters(const struct snapshot *s, struct buf *out);
 
 /* render_replmon.c: every target's replmon_probe_* and replmon_last_success_* families. */
 void render_probes(const struct snapshot *s, struct buf *out);

@@ -2,6 +2,7 @@
  * rooms, uptime, s2s connections) and what the c2s stream probe found (STARTTLS, the
  * certificate's expiry). */
 #include "render_families.h"
+#include "analysis.h"
 
 #include <math.h>
 
@@ -204,6 +205,48 @@ void render_logins(const struct snapshot *s, struct buf *out) {
       struct label labels[] = {{"cluster", t->cluster}, {"node", t->name}};
       render_sample(out, login_families[f].name, labels, 2,
                     login_value(s->results[i], login_families[f].value));
+    }
+  }
+}
+
+/* Whether target t is an ejabberd API of a cluster that says it is one ejabberd cluster. */
+static bool clustered_ejabberd(const struct config *c, const struct target *t) {
+  return t->kind == PROBE_XMPP_API && t->xmpp_node->type == XMPP_EJABBERD &&
+         c->xmpp[t->group - c->n_mariadb].clustered;
+}
+
+void render_xmpp_clusters(const struct snapshot *s, struct buf *out) {
+  const struct config *c = s->config;
+  bool any = false;
+  for (size_t x = 0; x < c->n_xmpp && !any; x++)
+    any = c->xmpp[x].clustered;
+  if (!any)
+    return;
+  render_family(out, "xmpp_cluster_members", "gauge",
+                "How many nodes the node lists in its own cluster (ejabberd's list_cluster); NaN "
+                "when unknown.");
+  for (size_t i = 0; i < s->n_targets; i++) {
+    const struct target *t = &c->targets[i];
+    if (!render_selected(s, i) || !clustered_ejabberd(c, t))
+      continue;
+    struct label labels[] = {{"cluster", t->cluster}, {"node", t->name}};
+    render_sample(out, "xmpp_cluster_members", labels, 2,
+                  s->results[i] ? xmpp_of(s->results[i])->cluster_members : NAN);
+  }
+  if (!s->analysis)
+    return; /* a /probe snapshot shows one node, not its cluster */
+  render_family(out, "xmpp_cluster_check_ok", "gauge",
+                "1 when the XMPP cluster passes the check (members_agree: every ejabberd node "
+                "lists the same nodes, all of the configured ones), 0 when it fails (the "
+                "reason is logged and on the status page); NaN when no node answered.");
+  for (size_t g = 0; g < s->analysis->n_groups; g++) {
+    const struct group_analysis *group = s->analysis->groups[g];
+    if (group->kind != NODE_XMPP || !c->xmpp[g - c->n_mariadb].clustered)
+      continue;
+    for (int k = 0; k < XMPP_CHECK_COUNT; k++) {
+      struct label labels[] = {{"cluster", group->name},
+                               {"check", xmpp_check_name((enum xmpp_check)k)}};
+      render_sample(out, "xmpp_cluster_check_ok", labels, 2, group->xmpp_checks[k].ok);
     }
   }
 }

@@ -575,6 +575,34 @@ static void put_stream(struct buf *out, const struct xmpp_node_config *xn,
   }
 }
 
+/* A short duration in milliseconds: "172 ms", "0.4 ms". */
+static void put_seconds_ms(struct buf *out, double seconds) {
+  if (isnan(seconds))
+    buf_puts(out, DASH);
+  else
+    buf_printf(out, seconds < 0.01 ? "%.1f ms" : "%.0f ms", seconds * 1e3);
+}
+
+/* The databases the node depends on, each with its state. */
+static void put_dependencies(struct buf *out, const struct snapshot *s,
+                             const struct xmpp_node_config *xn) {
+  if (!xn->n_depends || !s->analysis)
+    return;
+  fact_open(out, xn->n_depends == 1 ? "Database" : "Databases");
+  for (size_t d = 0; d < xn->n_depends; d++) {
+    const struct xmpp_dependency *dep = &xn->depends[d];
+    const struct node_health *db = &s->analysis->groups[dep->cluster]->health[dep->node];
+    static const char *const classes[HEALTH_COUNT] = {"y", "m", "n", ""};
+    buf_printf(out, "%s<span class=\"%s\" data-depends=\"", d ? ", " : "",
+               classes[db->state < HEALTH_COUNT ? db->state : HEALTH_UNKNOWN]);
+    html_escape(out, dep->name);
+    buf_puts(out, "\">");
+    html_escape(out, dep->name);
+    buf_printf(out, " %s</span>", health_state_name(db->state));
+  }
+  fact_close(out);
+}
+
 static void xmpp_card(struct buf *out, const struct snapshot *s, const struct node_health *h,
                       const struct status_page_options *o) {
   const struct target_result *api = s->results[h->target];
@@ -607,7 +635,26 @@ static void xmpp_card(struct buf *out, const struct snapshot *s, const struct no
     xmpp_fact(out, xn->type, XMPP_REGISTERED_USERS, "Users", x->registered_users);
     xmpp_fact(out, xn->type, XMPP_MUC_ROOMS, "MUC rooms", x->muc_rooms);
     xmpp_fact(out, xn->type, XMPP_UPTIME, "Uptime", x->uptime_seconds);
+    if (!isnan(x->cluster_members)) {
+      fact_open(out, "Cluster members");
+      put_count(out, x->cluster_members);
+      fact_close(out);
+    }
   }
+  const struct target_result *login = xn->login_target >= 0 ? s->results[xn->login_target] : NULL;
+  if (login) {
+    const struct xmpp_login_status *l = login->data;
+    fact_open(out, "Login");
+    if (login->success) {
+      put_seconds_ms(out, l->login_duration_s);
+      buf_puts(out, ", ping ");
+      put_seconds_ms(out, l->ping_rtt_s);
+    } else {
+      buf_printf(out, "<span class=\"n\">failing</span> (%s)", probe_reason_name(login->reason));
+    }
+    fact_close(out);
+  }
+  put_dependencies(out, s, xn);
   buf_puts(out, "</dl>\n");
   if (!api)
     buf_puts(out, "<p class=\"note\">Waiting for the first poll.</p>\n");
@@ -627,11 +674,16 @@ static void cluster_open(struct buf *out, const char *name, const char *kind,
   buf_printf(out, "<span>%s cluster</span></h2>\n", kind_title);
 }
 
-/* The cluster's failing pair checks, one line each with its reason. */
+/* The cluster's failing checks, one line each with its reason. */
 static void put_checks(struct buf *out, const struct group_analysis *g) {
+  bool mariadb = g->kind == NODE_MARIADB;
+  int n = mariadb ? CHECK_COUNT : XMPP_CHECK_COUNT;
   bool any = false;
-  for (int c = 0; c < CHECK_COUNT; c++) {
-    if (g->checks[c].ok != 0)
+  for (int c = 0; c < n; c++) {
+    const struct check_analysis *check = mariadb ? &g->checks[c] : &g->xmpp_checks[c];
+    const char *name =
+        mariadb ? pair_check_name((enum pair_check)c) : xmpp_check_name((enum xmpp_check)c);
+    if (check->ok != 0)
       continue;
     if (!any)
       buf_puts(out, "<ul class=\"checks\">");
@@ -639,8 +691,8 @@ static void put_checks(struct buf *out, const struct group_analysis *g) {
     buf_printf(out,
                "<li class=\"check-failed\" data-check=\"%s\">Check <code>%s</code> "
                "failed: ",
-               pair_check_name((enum pair_check)c), pair_check_name((enum pair_check)c));
-    html_escape(out, g->checks[c].reason ? g->checks[c].reason : "");
+               name, name);
+    html_escape(out, check->reason ? check->reason : "");
     buf_puts(out, "</li>\n");
   }
   if (any)
@@ -695,8 +747,7 @@ int status_page_render(const struct snapshot *s, const struct status_page_option
     const struct group_analysis *g = a->groups[c];
     bool mariadb = g->kind == NODE_MARIADB;
     cluster_open(out, g->name, node_kind_name(g->kind), mariadb ? "MariaDB" : "XMPP");
-    if (mariadb)
-      put_checks(out, g);
+    put_checks(out, g);
     buf_puts(out, "<div class=\"grid\">\n");
     for (size_t i = 0; i < g->n_nodes; i++) {
       if (mariadb)

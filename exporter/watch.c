@@ -79,22 +79,25 @@ static void watch_node(const struct node_health *before, const struct node_healt
 
 /* Logs the cluster checks that began or stopped failing, and the heartbeat tables that
  * became unusable or usable again. */
+/* Logs a cluster check that began failing (or fails for another reason) or passes again. */
+static void watch_check(const char *cluster, const char *name, const struct check_analysis *was,
+                        const struct check_analysis *now) {
+  if (isnan(now->ok))
+    return; /* nobody answered: nothing new to say */
+  bool failed_before = was && was->ok == 0;
+  if ((now->ok == 0) == failed_before && (!failed_before || same_text(was->reason, now->reason)))
+    return;
+  if (now->ok != 0)
+    log_event(LOG_INFO, "cluster check passes again", "cluster", cluster, "check", name);
+  else
+    log_event(LOG_WARN, "cluster check failed", "cluster", cluster, "check", name, "reason",
+              now->reason);
+}
+
 static void watch_cluster(const struct group_analysis *before, const struct group_analysis *g) {
-  for (int c = 0; c < CHECK_COUNT; c++) {
-    const struct check_analysis *now = &g->checks[c];
-    if (isnan(now->ok))
-      continue; /* nobody answered: nothing new to say */
-    const struct check_analysis *was = before ? &before->checks[c] : NULL;
-    bool failed_before = was && was->ok == 0;
-    if ((now->ok == 0) == failed_before && (!failed_before || same_text(was->reason, now->reason)))
-      continue;
-    if (now->ok != 0)
-      log_event(LOG_INFO, "cluster check passes again", "cluster", g->name, "check",
-                pair_check_name((enum pair_check)c));
-    else
-      log_event(LOG_WARN, "cluster check failed", "cluster", g->name, "check",
-                pair_check_name((enum pair_check)c), "reason", now->reason);
-  }
+  for (int c = 0; c < CHECK_COUNT; c++)
+    watch_check(g->name, pair_check_name((enum pair_check)c), before ? &before->checks[c] : NULL,
+                &g->checks[c]);
   for (size_t i = 0; g->mariadb->heartbeat_table && i < g->n_nodes; i++) {
     const struct mariadb_status *m = g->nodes[i].status;
     if (!m || !m->known)
@@ -126,6 +129,9 @@ void watch_update(struct watch *w, const struct snapshot *s) {
     }
     if (now->kind == NODE_MARIADB)
       watch_cluster(before, now);
+    for (int c = 0; now->kind == NODE_XMPP && c < XMPP_CHECK_COUNT; c++)
+      watch_check(now->name, xmpp_check_name((enum xmpp_check)c),
+                  before ? &before->xmpp_checks[c] : NULL, &now->xmpp_checks[c]);
   }
   analysis_unref(w->seen);
   w->seen = analysis_ref(a);

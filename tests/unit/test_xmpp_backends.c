@@ -50,6 +50,36 @@ static struct http_answer answer_text(long status, const char *text) {
 
 /* ---- ejabberd ---- */
 
+/* list_cluster: the names sorted, so that two nodes' views compare as text; anything but a
+ * list of 1 to 64 plain names is refused. */
+static void test_ejabberd_members(void **state) {
+  (void)state;
+  struct probe_error err = {REASON_NONE, NULL};
+  double n = NAN;
+  char *members = NULL;
+  struct http_answer a = answer_text(200, "[\"ejc2@localhost\",\"ejc1@localhost\"]");
+  assert_int_equal(ejabberd_parse_members(&a, &n, &members, &err), 0);
+  assert_true(n == 2);
+  assert_string_equal(members, "ejc1@localhost,ejc2@localhost");
+  free(members);
+  http_answer_clear(&a);
+  static const char *const bad[] = {"[]", "{}", "[1]", "[\"a,b\"]", "[\"\"]", "\"a\"", "nope"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    a = answer_text(200, bad[i]);
+    members = NULL;
+    assert_int_not_equal(ejabberd_parse_members(&a, &n, &members, &err), 0);
+    assert_null(members);
+    assert_int_equal(err.reason, REASON_PARSE);
+    http_answer_clear(&a);
+  }
+  a = answer_text(403, "{\"status\":\"error\",\"code\":32,\"message\":\"no\"}");
+  assert_int_not_equal(ejabberd_parse_members(&a, &n, &members, &err), 0);
+  assert_int_equal(err.reason, REASON_PERMISSION);
+  assert_non_null(strstr(err.message, "list_cluster"));
+  http_answer_clear(&a);
+  probe_error_clear(&err);
+}
+
 static void test_ejabberd_recorded(void **state) {
   (void)state;
   struct probe_error err = {REASON_NONE, NULL};
@@ -360,9 +390,9 @@ static void test_http_limits(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ejabberd_recorded), cmocka_unit_test(test_ejabberd_errors),
-      cmocka_unit_test(test_prosody_recorded),  cmocka_unit_test(test_prosody_bad),
-      cmocka_unit_test(test_openfire),          cmocka_unit_test(test_stream_scan),
-      cmocka_unit_test(test_http_limits),
+      cmocka_unit_test(test_ejabberd_members),  cmocka_unit_test(test_prosody_recorded),
+      cmocka_unit_test(test_prosody_bad),       cmocka_unit_test(test_openfire),
+      cmocka_unit_test(test_stream_scan),       cmocka_unit_test(test_http_limits),
   };
   return cmocka_run_group_tests_name("xmpp_backends", tests, NULL, NULL);
 }

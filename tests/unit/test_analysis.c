@@ -1,0 +1,194 @@
+/* The analysis of a snapshot beyond the pair: an XMPP node whose database is down, ejabberd's
+ * view of its own cluster (members_agree), and /health?max_lag= judging a node again. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "analysis.h"
+#include "helpers.h"
+
+#include <math.h>
+
+static const char yaml[] = "mariadb:\n"
+                           "  - cluster: chatdb\n"
+                           "    user: u\n"
+                           "    nodes:\n"
+                           "      - {name: db1, address: 'h:1'}\n"
+                           "      - {name: db2, address: 'h:2'}\n"
+                           "xmpp:\n"
+                           "  - cluster: chat\n"
+                           "    clustered: true\n"
+                           "    nodes:\n"
+                           "      - {name: ej1, type: ejabberd, api_url: 'http://h:1/api',"
+                           " depends_on: [db1]}\n"
+                           "      - {name: ej2, type: ejabberd, api_url: 'http://h:2/api',"
+                           " depends_on: [db2]}\n";
+
+enum { DB1, DB2, EJ1, EJ2 };
+
+static struct target_result *db_down(void) {
+  struct target_result *r = mariadb_result();
+  r->reason = REASON_CONNECT;
+  r->error = strdup("Can't connect");
+  return r;
+}
+
+/* A healthy node of the pair: both threads of its link from the other node run. */
+static struct target_result *db_up(const char *source, double id) {
+  struct target_result *r = mariadb_result();
+  r->success = true;
+  struct mariadb_status *m = MARIADB(r);
+  m->known = true;
+  m->server_id = m->gtid_domain_id = m->auto_increment_offset = id;
+  m->read_only = 0;
+  m->auto_increment_increment = 2;
+  m->log_bin = m->log_slave_updates = 1;
+  m->binlog_format = strdup("ROW");
+  struct replica_status *rep = add_replica(r, "", source);
+  rep->io_state = IO_STATE_YES;
+  rep->sql_running = true;
+  return r;
+}
+
+/* An ejabberd API that answered, listing members (NULL: list_cluster not answered). */
+static struct target_result *ejabberd(const char *members, double count) {
+  struct target_result *r = xmpp_result();
+  r->success = true;
+  XMPP(r)->up = true;
+  XMPP(r)->c2s_sessions = 3;
+  if (members) {
+    XMPP(r)->members = strdup(members);
+    XMPP(r)->cluster_members = count;
+  }
+  return r;
+}
+
+static const struct node_health *health(struct snapshot_store *store, struct config *config,
+                                        size_t target, struct snapshot **held) {
+  snapshot_unref(*held);
+  *held = snapshot_store_acquire(store);
+  return analysis_target_health((*held)->analysis, config, target);
+}
+
+static double members_agree(const struct snapshot *s) {
+  return s->analysis->groups[1]->xmpp_checks[XMPP_CHECK_MEMBERS_AGREE].ok;
+}
+
+static void test_database_down_makes_xmpp_warning(void **state) {
+  (void)state;
+  struct config *config = config_from_yaml(yaml);
+  struct snapshot_store *store = snapshot_store_new(config);
+  struct snapshot *s = NULL;
+  assert_int_equal(snapshot_store_publish(store, config, DB1, db_up("db2", 1)), 0);
+  assert_int_equal(snapshot_store_publish(store, config, DB2, db_up("db1", 2)), 0);
+  assert_int_equal(snapshot_store_publish(store, config, EJ1, ejabberd("a,b", 2)), 0);
+  assert_int_equal(snapshot_store_publish(store, config, EJ2, ejabberd("a,b", 2)), 0);
+  const struct node_health *h = health(store, config, EJ1, &s);
+  assert_int_equal(h->state, HEALTH_OK);
+  assert_string_equal(h->reason, "answering, 3 sessions");
+
+  /* db1 stops answering: ej1 (on db1) is warning in the very snapshot, ej2 is not. */
+  assert_int_equal(snapshot_store_publish(store, config, DB1, db_down()), 0);
+  h = health(store, config, EJ1, &s);
+  assert_int_equal(h->state, HEALTH_WARNING);
+  assert_string_equal(h->reason, "database db1 down: logins and offline messages fail");
+  assert_int_equal(analysis_target_health(s->analysis, config, EJ2)->state, HEALTH_OK);
+
+  /* db1 back: ej1 ok again. */
+  assert_int_equal(snapshot_store_publish(store, config, DB1, db_up("db2", 1)), 0);
+  h = health(store, config, EJ1, &s);
+  assert_int_equal(h->state, HEALTH_OK);
+  snapshot_unref(s);
+  snapshot_store_free(store);
+  config_unref(config);
+}
+
+static void test_members_agree(void **state) {
+  (void)state;
+  struct config *config = config_from_yaml(yaml);
+  struct snapshot_store *store = snapshot_store_new(config);
+  struct snapshot *s = NULL;
+  assert_int_equal(snapshot_store_publish(store, config, EJ1, ejabberd("a@h,b@h", 2)), 0);
+  health(store, config, EJ1, &s);
+  assert_true(members_agree(s) == 1); /* ej2 not polled yet: ej1 lists both */
+  assert_int_equal(snapshot_store_publish(store, config, EJ2, ejabberd("a@h,b@h", 2)), 0);
+  health(store, config, EJ1, &s);
+  assert_true(members_agree(s) == 1);
+
+  /* A split: each node lists only itself. Both are warning, with the views named. */
+  assert_int_equal(snapshot_store_publish(store, config, EJ1, ejabberd("a@h", 1)), 0);
+  assert_int_equal(snapshot_store_publish(store, config, EJ2, ejabberd("b@h", 1)), 0);
+  const struct node_health *h = health(store, config, EJ2, &s);
+  assert_true(members_agree(s) == 0);
+  assert_int_equal(h->state, HEALTH_WARNING);
+  assert_string_equal(h->reason, "check members_agree failed: ej1 lists 1 (a@h), ej2 lists 1 "
+                                 "(b@h); 2 ejabberd nodes configured");
+
+  /* Node 2 stopped: node 1 lists only itself. */
+  struct target_result *gone = xmpp_result();
+  gone->reason = REASON_CONNECT;
+  gone->error = strdup("refused");
+  assert_int_equal(snapshot_store_publish(store, config, EJ2, gone), 0);
+  health(store, config, EJ1, &s);
+  assert_true(members_agree(s) == 0);
+
+  /* No node answered list_cluster: unknown. */
+  assert_int_equal(snapshot_store_publish(store, config, EJ1, ejabberd(NULL, NAN)), 0);
+  health(store, config, EJ1, &s);
+  assert_true(isnan(members_agree(s)));
+  snapshot_unref(s);
+  snapshot_store_free(store);
+  config_unref(config);
+}
+
+static void test_max_lag_judges_again(void **state) {
+  (void)state;
+  struct node_health h = {.kind = NODE_MARIADB, .replicating = true, .lag_s = 3};
+  enum health_state st;
+  char *reason = NULL;
+  assert_int_equal(health_with_max_lag(&h, 5, 2, &st, &reason), 0);
+  assert_int_equal(st, HEALTH_CRITICAL);
+  assert_string_equal(reason, "lag 3.0s >= 2.0s");
+  free(reason);
+  assert_int_equal(health_with_max_lag(&h, 5, 10, &st, &reason), 0);
+  assert_int_equal(st, HEALTH_OK);
+  assert_string_equal(reason, "replicating, lag 3.0s");
+  free(reason);
+  h.link_problem = "replication from db2 broken: IO no, SQL yes";
+  assert_int_equal(health_with_max_lag(&h, 5, 10, &st, &reason), 0);
+  assert_int_equal(st, HEALTH_CRITICAL);
+  assert_string_equal(reason, h.link_problem);
+  free(reason);
+}
+
+static void test_bad_dependency(void **state) {
+  (void)state;
+  char path[] = "/tmp/replmon-test-analysis-XXXXXX";
+  int fd = mkstemp(path);
+  static const char text[] = "xmpp:\n  - cluster: c\n    nodes:\n"
+                             "      - {name: x, type: prosody, api_url: 'http://h/m', "
+                             "depends_on: [db9]}\n";
+  assert_true(write(fd, text, sizeof(text) - 1) == (ssize_t)(sizeof(text) - 1));
+  close(fd);
+  struct config *config = NULL;
+  char *error = NULL;
+  assert_int_not_equal(config_load(path, &config, &error), 0);
+  char expected[256];
+  snprintf(expected, sizeof(expected),
+           "%s:4:70: depends_on: 'db9' is not a MariaDB node of this configuration", path);
+  assert_string_equal(error, expected);
+  free(error);
+  unlink(path);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_database_down_makes_xmpp_warning),
+      cmocka_unit_test(test_members_agree),
+      cmocka_unit_test(test_max_lag_judges_again),
+      cmocka_unit_test(test_bad_dependency),
+  };
+  return cmocka_run_group_tests_name("analysis", tests, NULL, NULL);
+}
