@@ -6,8 +6,8 @@
  * missing, or when lag >= lag_critical; warning when lag >= lag_warning or a pair check
  * fails. An XMPP node is critical when its API, its stream probe or its logged-in probe
  * fails; warning when the API refused a command, a database it depends on is critical, or its
- * ejabberd cluster's members disagree. Unknown until the first poll of each of its probes. Lag is the heartbeat lag where there is
- * one, else Seconds_Behind_Master. */
+ * ejabberd cluster's members disagree. Unknown until the first poll of each of its probes. Lag is
+ * the heartbeat lag where there is one, else Seconds_Behind_Master. */
 #ifndef REPLMON_HEALTH_H
 #define REPLMON_HEALTH_H
 

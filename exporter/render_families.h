@@ -53,6 +53,8 @@ void render_streams(const struct snapshot *s, struct buf *out);
 void render_logins(const struct snapshot *s, struct buf *out);
 /* render_xmpp.c: the members of clustered ejabberd nodes and the clusters' checks. */
 void render_xmpp_clusters(const struct snapshot *s, struct buf *out);
+/* render_xmpp.c: xmpp_node_database_info of every node with depends_on. */
+void render_dependencies(const struct snapshot *s, struct buf *out);
 
 /* render_replmon.c: every target's replmon_probe_* and replmon_last_success_* families. */
 void render_probes(const struct snapshot *s, struct buf *out);

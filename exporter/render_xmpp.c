@@ -250,3 +250,31 @@ void render_xmpp_clusters(const struct snapshot *s, struct buf *out) {
     }
   }
 }
+
+/* Which databases each XMPP node depends on, so that alert rules can join them and the
+ * Alertmanager can inhibit the XMPP alerts a database alert explains. */
+void render_dependencies(const struct snapshot *s, struct buf *out) {
+  const struct config *c = s->config;
+  bool any = false;
+  for (size_t i = 0; i < s->n_targets && !any; i++)
+    any = render_selected(s, i) && c->targets[i].kind == PROBE_XMPP_API &&
+          c->targets[i].xmpp_node->n_depends;
+  if (!any)
+    return;
+  render_family(out, "xmpp_node_database_info", "gauge",
+                "Always 1, one series per MariaDB node (database) the XMPP node depends on "
+                "(depends_on).");
+  for (size_t i = 0; i < s->n_targets; i++) {
+    const struct target *t = &c->targets[i];
+    if (!render_selected(s, i) || t->kind != PROBE_XMPP_API)
+      continue;
+    for (size_t d = 0; d < t->xmpp_node->n_depends; d++) {
+      const struct xmpp_dependency *dep = &t->xmpp_node->depends[d];
+      struct label labels[] = {{"cluster", t->cluster},
+                               {"node", t->name},
+                               {"database", dep->name},
+                               {"database_cluster", c->mariadb[dep->cluster].name}};
+      render_sample(out, "xmpp_node_database_info", labels, 4, 1);
+    }
+  }
+}
