@@ -33,9 +33,6 @@ struct xmpp_login_status {
 /* Resets every number to NaN and every flag to false. */
 void xmpp_login_status_reset(struct xmpp_login_status *status);
 
-/* Whether a JID has a local part and a domain ("user@domain", an optional "/resource"). */
-bool xmpp_login_jid_valid(const char *jid);
-
 /* Data: struct xmpp_login_status. */
 extern const struct probe_ops xmpp_login_probe_ops;
 

@@ -1,5 +1,6 @@
 #include "config.h"
 #include "buf.h"
+#include "xmpp_session.h"
 #include "yaml_file.h"
 
 #define CONFIG(p) ((struct config *)(p)->owner)
@@ -564,7 +565,7 @@ static int visit_account(struct yaml_file *p, const yaml_node_t *key, yaml_node_
   const char *name = yf_scalar(key);
   if (strcmp(name, "jid") == 0) {
     int rc = yf_expect_string(p, value, "probe_account.jid", &a->n->probe_jid);
-    if (rc == 0 && !xmpp_login_jid_valid(a->n->probe_jid))
+    if (rc == 0 && !xmpp_jid_valid(a->n->probe_jid))
       rc = yf_fail(p, value, "probe_account.jid: expected user@domain, not '%s'", a->n->probe_jid);
     return rc;
   }

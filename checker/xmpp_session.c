@@ -1,0 +1,401 @@
+#include "xmpp_session.h"
+#include "buf.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strophe.h>
+#include <sys/socket.h>
+
+#define NS_PING "urn:xmpp:ping"
+#define NS_HINTS "urn:xmpp:hints"
+#define PROBE_BODY "replmon delivery probe "
+#define RUN_STEP_MS 20UL /* the longest a wait in libstrophe's loop sleeps before we look */
+
+bool xmpp_jid_valid(const char *jid) {
+  const char *at = strchr(jid, '@');
+  if (!at || at == jid || strchr(at + 1, '@'))
+    return false;
+  size_t domain = strcspn(at + 1, "/");
+  return domain > 0 && !memchr(jid, ' ', strlen(jid));
+}
+
+void xmpp_session_library_init(void) {
+  xmpp_initialize();
+}
+
+void xmpp_session_library_end(void) {
+  xmpp_shutdown();
+}
+
+/* One connection to the server and what its handlers learned. */
+struct xmpp_session {
+  xmpp_ctx_t *ctx;
+  xmpp_log_t log;
+  xmpp_conn_t *conn; /* NULL without a connection */
+  int fd;            /* its socket, or -1 */
+  bool logged_in;    /* the server accepted the login, and the session has not ended */
+  bool ended;        /* the attempt or the session ended */
+  double attempt_started;
+  double logged_in_at; /* monotonic */
+  double login_duration_s;
+  /* Why it ended, from the handlers and libstrophe's log. */
+  int error;
+  char stream_condition[64];
+  bool auth_failed;
+  bool tls_failed;
+  char tls_problem[160];
+  /* The ping in flight. */
+  unsigned long pings;
+  char ping_id[32];
+  bool ping_answered;
+  /* The probe message awaited, and when it arrived (NaN until it has). */
+  char expected[80];
+  double arrival;
+};
+
+/* libstrophe's certificate handler has no user data; each thread runs one session at a time. */
+static _Thread_local struct xmpp_session *verifying;
+
+static void copy_text(char *out, size_t size, const char *text) {
+  snprintf(out, size, "%s", text ? text : "");
+}
+
+/* libstrophe says why a login failed only in its log: SASL failures and TLS errors. */
+static void on_log(void *userdata, xmpp_log_level_t level, const char *area, const char *msg) {
+  struct xmpp_session *s = userdata;
+  if ((strcmp(area, "xmpp") == 0 && strstr(msg, "auth failed")) ||
+      (strcmp(area, "auth") == 0 && level >= XMPP_LEVEL_ERROR))
+    s->auth_failed = true;
+  if (strcmp(area, "tls") == 0 && level >= XMPP_LEVEL_ERROR && !s->tls_failed) {
+    s->tls_failed = true;
+    copy_text(s->tls_problem, sizeof(s->tls_problem), msg);
+  }
+}
+
+/* A certificate that does not verify: refused, and the reason kept. */
+static int on_certfail(const xmpp_tlscert_t *cert, const char *errormsg) {
+  (void)cert;
+  if (verifying && !verifying->tls_failed) {
+    verifying->tls_failed = true;
+    snprintf(verifying->tls_problem, sizeof(verifying->tls_problem), "certificate: %s",
+             errormsg ? errormsg : "not valid");
+  }
+  return 0;
+}
+
+/* Keeps the connection's socket, for end_session. Runs inside xmpp_connect_client. */
+static int on_socket(xmpp_conn_t *conn, void *sock) {
+  (void)conn;
+  if (verifying)
+    verifying->fd = *(const int *)sock;
+  return 0;
+}
+
+/* Answers the server's own pings, so that an idle session between polls stays up. */
+static int on_server_ping(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userdata) {
+  (void)userdata;
+  if (!xmpp_stanza_get_child_by_name_and_ns(stanza, "ping", NS_PING))
+    return 1;
+  xmpp_stanza_t *reply = xmpp_stanza_reply(stanza);
+  if (reply) {
+    xmpp_stanza_set_type(reply, "result");
+    xmpp_send(conn, reply);
+    xmpp_stanza_release(reply);
+  }
+  return 1;
+}
+
+/* A probe message: its arrival is noted when it carries the nonce awaited. */
+static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userdata) {
+  (void)conn;
+  struct xmpp_session *s = userdata;
+  xmpp_stanza_t *body = xmpp_stanza_get_child_by_name(stanza, "body");
+  const char *text = body ? xmpp_stanza_get_text_ptr(xmpp_stanza_get_children(body)) : NULL;
+  if (text && s->expected[0] && isnan(s->arrival) && strcmp(text, s->expected) == 0)
+    s->arrival = clock_monotonic_seconds();
+  return 1;
+}
+
+static void on_connection(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
+                          xmpp_stream_error_t *stream_error, void *userdata) {
+  struct xmpp_session *s = userdata;
+  if (event == XMPP_CONN_RAW_CONNECT)
+    return;
+  if (event == XMPP_CONN_CONNECT) {
+    s->logged_in = true;
+    s->logged_in_at = clock_monotonic_seconds();
+    s->login_duration_s = s->logged_in_at - s->attempt_started;
+    xmpp_handler_add(conn, on_server_ping, NS_PING, "iq", "get", s);
+    xmpp_handler_add(conn, on_message, NULL, "message", NULL, s);
+    return;
+  }
+  s->logged_in = false;
+  s->ended = true;
+  s->error = error;
+  if (stream_error && stream_error->stanza && !s->stream_condition[0]) {
+    xmpp_stanza_t *condition = xmpp_stanza_get_children(stream_error->stanza);
+    copy_text(s->stream_condition, sizeof(s->stream_condition),
+              condition ? xmpp_stanza_get_name(condition) : "undefined-condition");
+  }
+}
+
+/* Runs libstrophe's loop until done(s) or the monotonic deadline. */
+static void run_until(struct xmpp_session *s, bool (*done)(const struct xmpp_session *),
+                      double deadline) {
+  while (!done(s)) {
+    double left = deadline - clock_monotonic_seconds();
+    if (left <= 0)
+      break;
+    unsigned long ms = (unsigned long)(left * 1000) + 1;
+    xmpp_run_once(s->ctx, ms < RUN_STEP_MS ? ms : RUN_STEP_MS);
+  }
+}
+
+static bool login_done(const struct xmpp_session *s) {
+  return s->logged_in || s->ended;
+}
+
+static bool ping_done(const struct xmpp_session *s) {
+  return s->ping_answered || s->ended;
+}
+
+/* Closes the stream and drops the connection. */
+void xmpp_session_end(struct xmpp_session *s) {
+  if (!s->conn)
+    return;
+  if (s->logged_in) {
+    xmpp_disconnect(s->conn); /* queues </stream:stream>: the server ends the session now */
+    xmpp_run_once(s->ctx, 1); /* and sends it */
+  }
+  /* libstrophe's TLS shutdown waits up to a second for the peer's close_notify, which a
+   * frozen server never sends: with the socket shut down first it gives up at once. */
+  if (s->fd >= 0)
+    shutdown(s->fd, SHUT_RDWR);
+  xmpp_conn_release(s->conn); /* closes the socket */
+  s->conn = NULL;
+  s->fd = -1;
+  s->logged_in = false;
+}
+
+/* The failure of a login attempt that did not succeed, from what the handlers saw. */
+static int classify_failure(const struct xmpp_session *s, double timeout_s,
+                            struct probe_error *err) {
+  if (!s->ended) {
+    probe_error_set(err, REASON_TIMEOUT, "no login within %.1fs", timeout_s);
+    return -ETIMEDOUT;
+  }
+  if (s->tls_failed) {
+    probe_error_set(err, REASON_TLS, "TLS: %s", s->tls_problem);
+    return -EPROTO;
+  }
+  if (s->stream_condition[0]) {
+    probe_error_set(err, REASON_STREAM, "stream error: %s", s->stream_condition);
+    return -EPROTO;
+  }
+  if (s->auth_failed) {
+    probe_error_set(err, REASON_AUTH, "the server refused the account's credentials");
+    return -EACCES;
+  }
+  if (s->error == ETIMEDOUT) {
+    probe_error_set(err, REASON_TIMEOUT, "connect: timed out");
+    return -ETIMEDOUT;
+  }
+  if (s->error) {
+    probe_error_set(err, REASON_CONNECT, "connect: %s", strerror(s->error));
+    return -ECONNREFUSED;
+  }
+  probe_error_set(err, REASON_STREAM, "the server closed the stream before the login ended");
+  return -EPROTO;
+}
+
+int xmpp_session_login(struct xmpp_session *s, const struct xmpp_account *st, double timeout_s,
+                       struct probe_error *err) {
+  xmpp_session_end(s);
+  s->ended = s->auth_failed = s->tls_failed = false;
+  s->error = 0;
+  s->stream_condition[0] = s->tls_problem[0] = '\0';
+  s->conn = xmpp_conn_new(s->ctx);
+  if (!s->conn) {
+    probe_error_set(err, REASON_NONE, "out of memory");
+    return -ENOMEM;
+  }
+  /* No stream management: a session that ends must end on the server too. */
+  long flags = XMPP_CONN_FLAG_DISABLE_SM;
+  if (st->insecure_skip_verify)
+    flags |= XMPP_CONN_FLAG_TRUST_TLS;
+  xmpp_conn_set_flags(s->conn, flags);
+  xmpp_conn_set_jid(s->conn, st->jid);
+  xmpp_conn_set_pass(s->conn, st->password);
+  if (st->ca_file)
+    xmpp_conn_set_cafile(s->conn, st->ca_file);
+  xmpp_conn_set_certfail_handler(s->conn, on_certfail);
+  xmpp_conn_set_sockopt_callback(s->conn, on_socket);
+  s->attempt_started = clock_monotonic_seconds();
+  verifying = s;
+  int rc = xmpp_connect_client(s->conn, st->host, (unsigned short)st->port, on_connection, s);
+  if (rc != XMPP_EOK) {
+    verifying = NULL;
+    probe_error_set(err, REASON_CONNECT, "connect: cannot start a connection to %s:%u", st->host,
+                    st->port);
+    xmpp_session_end(s);
+    return -ECONNREFUSED;
+  }
+  run_until(s, login_done, s->attempt_started + timeout_s);
+  verifying = NULL;
+  if (s->logged_in)
+    return 0;
+  rc = classify_failure(s, timeout_s, err);
+  xmpp_session_end(s);
+  return rc;
+}
+
+/* The answer to our ping. A server without XEP-0199 answers with an error
+ * (service-unavailable): that still proves the session and the server alive, so any answer
+ * counts. */
+static int on_ping_reply(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userdata) {
+  (void)conn;
+  struct xmpp_session *s = userdata;
+  const char *id = xmpp_stanza_get_id(stanza);
+  if (!id || strcmp(id, s->ping_id) != 0)
+    return 1;
+  s->ping_answered = true;
+  return 1;
+}
+
+/* Pings the server over the session: 0 with the round trip, or a failure. */
+int xmpp_session_ping(struct xmpp_session *s, double timeout_s, double *rtt,
+                      struct probe_error *err) {
+  snprintf(s->ping_id, sizeof(s->ping_id), "replmon-ping-%lu", ++s->pings);
+  s->ping_answered = false;
+  xmpp_stanza_t *iq = xmpp_iq_new(s->ctx, "get", s->ping_id);
+  xmpp_stanza_t *body = xmpp_stanza_new(s->ctx);
+  if (!iq || !body) {
+    if (iq)
+      xmpp_stanza_release(iq);
+    if (body)
+      xmpp_stanza_release(body);
+    probe_error_set(err, REASON_NONE, "out of memory");
+    return -ENOMEM;
+  }
+  xmpp_stanza_set_name(body, "ping");
+  xmpp_stanza_set_ns(body, NS_PING);
+  xmpp_stanza_add_child(iq, body);
+  xmpp_stanza_release(body);
+  char *domain = xmpp_jid_domain(s->ctx, xmpp_conn_get_bound_jid(s->conn));
+  if (domain) {
+    xmpp_stanza_set_to(iq, domain);
+    xmpp_free(s->ctx, domain);
+  }
+  xmpp_id_handler_add(s->conn, on_ping_reply, s->ping_id, s);
+  double sent = clock_monotonic_seconds();
+  xmpp_send(s->conn, iq);
+  xmpp_stanza_release(iq);
+  run_until(s, ping_done, sent + timeout_s);
+  if (s->conn)
+    xmpp_id_handler_delete(s->conn, on_ping_reply, s->ping_id);
+  if (s->ping_answered) {
+    *rtt = clock_monotonic_seconds() - sent;
+    return 0;
+  }
+  if (s->ended) {
+    probe_error_set(err, s->stream_condition[0] ? REASON_STREAM : REASON_CONNECT,
+                    "the session ended%s%s", s->stream_condition[0] ? ": stream error " : "",
+                    s->stream_condition);
+    return -ECONNRESET;
+  }
+  probe_error_set(err, REASON_TIMEOUT, "no answer to a ping within %.1fs", timeout_s);
+  return -ETIMEDOUT;
+}
+
+/* ---- the rest of the contract ---- */
+
+struct xmpp_session *xmpp_session_new(void) {
+  struct xmpp_session *s = calloc(1, sizeof(*s));
+  if (!s)
+    return NULL;
+  s->log = (xmpp_log_t){on_log, s};
+  s->ctx = xmpp_ctx_new(NULL, &s->log);
+  if (!s->ctx) {
+    free(s);
+    return NULL;
+  }
+  s->login_duration_s = NAN;
+  s->arrival = NAN;
+  s->fd = -1;
+  return s;
+}
+
+void xmpp_session_free(struct xmpp_session *s) {
+  if (!s)
+    return;
+  xmpp_session_end(s);
+  xmpp_ctx_free(s->ctx);
+  free(s);
+}
+
+bool xmpp_session_logged_in(const struct xmpp_session *s) {
+  return s->logged_in;
+}
+
+double xmpp_session_age(const struct xmpp_session *s) {
+  return s->logged_in ? clock_monotonic_seconds() - s->logged_in_at : NAN;
+}
+
+double xmpp_session_login_duration(const struct xmpp_session *s) {
+  return s->login_duration_s;
+}
+
+bool xmpp_session_encrypted(const struct xmpp_session *s) {
+  return s->conn && xmpp_conn_is_secured(s->conn);
+}
+
+const char *xmpp_session_bound_jid(const struct xmpp_session *s) {
+  return s->logged_in ? xmpp_conn_get_bound_jid(s->conn) : NULL;
+}
+
+int xmpp_session_send_probe(struct xmpp_session *s, const char *to, const char *nonce) {
+  if (!s->logged_in)
+    return -ENOTCONN;
+  struct buf text = BUF_INIT;
+  buf_printf(&text, PROBE_BODY "%s", nonce);
+  xmpp_stanza_t *msg = text.data ? xmpp_message_new(s->ctx, "headline", to, nonce) : NULL;
+  int rc = msg && xmpp_message_set_body(msg, text.data) == XMPP_EOK ? 0 : -ENOMEM;
+  /* XEP-0334: neither offline storage nor an archive (MAM) is to keep a probe message. */
+  static const char *const hints[] = {"no-store", "no-permanent-store"};
+  for (size_t i = 0; rc == 0 && i < sizeof(hints) / sizeof(hints[0]); i++) {
+    xmpp_stanza_t *hint = xmpp_stanza_new(s->ctx);
+    rc = hint && xmpp_stanza_set_name(hint, hints[i]) == XMPP_EOK &&
+                 xmpp_stanza_set_ns(hint, NS_HINTS) == XMPP_EOK &&
+                 xmpp_stanza_add_child(msg, hint) == XMPP_EOK
+             ? 0
+             : -ENOMEM;
+    if (hint)
+      xmpp_stanza_release(hint);
+  }
+  if (rc == 0)
+    xmpp_send(s->conn, msg);
+  if (msg)
+    xmpp_stanza_release(msg);
+  buf_free(&text);
+  return rc;
+}
+
+void xmpp_session_expect(struct xmpp_session *s, const char *nonce) {
+  snprintf(s->expected, sizeof(s->expected), PROBE_BODY "%s", nonce);
+  s->arrival = NAN;
+}
+
+double xmpp_session_arrival(const struct xmpp_session *s) {
+  return s->arrival;
+}
+
+void xmpp_sessions_run(struct xmpp_session *const *sessions, size_t n, bool (*done)(void *ctx),
+                       void *ctx, double deadline) {
+  /* Short turns, so that an arrival is seen within about a millisecond on either. */
+  while (!done(ctx) && clock_monotonic_seconds() < deadline)
+    for (size_t i = 0; i < n; i++)
+      xmpp_run_once(sessions[i]->ctx, 1);
+}

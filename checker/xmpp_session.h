@@ -1,0 +1,72 @@
+/* One XMPP client session over libstrophe, as the logged-in and delivery probes use it: log
+ * in the way a user's client does (c2s connection, STARTTLS when offered, SASL with the
+ * strongest mechanism offered, resource binding), ping the server (XEP-0199), send and
+ * receive probe messages, and end. Each session has a libstrophe context of its own; a
+ * session is used by one thread at a time. */
+#ifndef REPLMON_XMPP_SESSION_H
+#define REPLMON_XMPP_SESSION_H
+
+#include "probe.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Where and as whom to log in. Borrowed. */
+struct xmpp_account {
+  const char *host; /* the c2s address */
+  unsigned port;
+  const char *jid;      /* user@domain */
+  const char *password; /* secret */
+  const char *ca_file;  /* to verify the server's certificate; NULL: the system's store */
+  bool insecure_skip_verify;
+};
+
+struct xmpp_session;
+
+/* Returns NULL when out of memory. No I/O. */
+struct xmpp_session *xmpp_session_new(void);
+/* Ends the session (see xmpp_session_end) and frees it. NULL is a no-op. */
+void xmpp_session_free(struct xmpp_session *s);
+
+/* Logs in anew (ending a session still open) within timeout_s. 0, or a negative errno with
+ * *err: connect, timeout, tls (the handshake or the certificate), auth (credentials refused),
+ * stream (a stream error, or the stream closed before the login ended). */
+int xmpp_session_login(struct xmpp_session *s, const struct xmpp_account *account, double timeout_s,
+                       struct probe_error *err);
+/* Whether the session is logged in and has not ended since. */
+bool xmpp_session_logged_in(const struct xmpp_session *s);
+/* Seconds since the session logged in; its last login's duration (NaN before one). */
+double xmpp_session_age(const struct xmpp_session *s);
+double xmpp_session_login_duration(const struct xmpp_session *s);
+bool xmpp_session_encrypted(const struct xmpp_session *s);
+/* The session's full JID as the server bound it; NULL when not logged in. */
+const char *xmpp_session_bound_jid(const struct xmpp_session *s);
+
+/* Pings the server; 0 with *rtt_s, or a negative errno with *err: timeout (no answer), or
+ * stream / connect when the session ended meanwhile (-ECONNRESET). */
+int xmpp_session_ping(struct xmpp_session *s, double timeout_s, double *rtt_s,
+                      struct probe_error *err);
+
+/* Sends a probe message with nonce to the full JID to: type headline with the XEP-0334 hints
+ * no-store and no-permanent-store, so that no offline storage or archive keeps it. */
+int xmpp_session_send_probe(struct xmpp_session *s, const char *to, const char *nonce);
+/* Waits for the probe message carrying nonce from now on: xmpp_session_arrival then says
+ * when it arrived (monotonic seconds), NaN until it has. */
+void xmpp_session_expect(struct xmpp_session *s, const char *nonce);
+double xmpp_session_arrival(const struct xmpp_session *s);
+
+/* Runs the sessions' loops, each in turn, until done(ctx) or the monotonic deadline. */
+void xmpp_sessions_run(struct xmpp_session *const *sessions, size_t n, bool (*done)(void *ctx),
+                       void *ctx, double deadline);
+
+/* Closes the stream (the server ends the session now) and drops the connection. */
+void xmpp_session_end(struct xmpp_session *s);
+
+/* Whether a JID has a local part and a domain ("user@domain", an optional "/resource"). */
+bool xmpp_jid_valid(const char *jid);
+
+/* libstrophe's set-up, once before any session and once after the last. */
+void xmpp_session_library_init(void);
+void xmpp_session_library_end(void);
+
+#endif
