@@ -2,6 +2,7 @@
 #include "mariadb.h"
 #include "probe_kind.h"
 #include "xmpp.h"
+#include "xmpp_delivery.h"
 #include "xmpp_login.h"
 #include "xmpp_stream.h"
 
@@ -10,6 +11,7 @@ static const struct probe_ops *const kinds[PROBE_KIND_COUNT] = {
     [PROBE_XMPP_API] = &xmpp_api_probe_ops,
     [PROBE_XMPP_STREAM] = &xmpp_stream_probe_ops,
     [PROBE_XMPP_LOGIN] = &xmpp_login_probe_ops,
+    [PROBE_XMPP_DELIVERY] = &xmpp_delivery_probe_ops,
 };
 
 const struct probe_ops *probe_kind_ops(enum probe_kind kind) {

@@ -22,12 +22,18 @@ bool xmpp_jid_valid(const char *jid) {
   return domain > 0 && !memchr(jid, ' ', strlen(jid));
 }
 
+/* Every kind that uses sessions sets the library up; libstrophe wants it once. Called only
+ * from the main thread before and after the pollers, so a plain counter does. */
+static int library_users;
+
 void xmpp_session_library_init(void) {
-  xmpp_initialize();
+  if (library_users++ == 0)
+    xmpp_initialize();
 }
 
 void xmpp_session_library_end(void) {
-  xmpp_shutdown();
+  if (library_users > 0 && --library_users == 0)
+    xmpp_shutdown();
 }
 
 /* One connection to the server and what its handlers learned. */

@@ -65,7 +65,8 @@ void xmpp_session_end(struct xmpp_session *s);
 /* Whether a JID has a local part and a domain ("user@domain", an optional "/resource"). */
 bool xmpp_jid_valid(const char *jid);
 
-/* libstrophe's set-up, once before any session and once after the last. */
+/* libstrophe's set-up, before any session and after the last; every kind that uses
+ * sessions calls both (main thread only); the library is set up once. */
 void xmpp_session_library_init(void);
 void xmpp_session_library_end(void);
 

@@ -230,6 +230,8 @@ static struct group_analysis *mariadb_group(const struct snapshot *s, size_t c,
 struct xmpp_context {
   const char *dependency_problem;       /* a database it depends on is critical; NULL when not */
   const struct check_analysis *members; /* the cluster's members_agree check */
+  /* The cluster's delivery probe, when this node is one of its two; NULL otherwise. */
+  const struct target_result *delivery;
 };
 
 /* Raises h to state with the reason in why, unless it already is at least as bad: the
@@ -279,6 +281,11 @@ static int xmpp_node_health(const struct target_result *const probes[XMPP_PROBES
   }
   if (ctx->dependency_problem) {
     buf_puts(&why, ctx->dependency_problem);
+    raise_to(h, HEALTH_WARNING, &why, &reason);
+  }
+  if (ctx->delivery && !ctx->delivery->success) {
+    buf_printf(&why, "delivery failing (%s): %s", probe_reason_name(ctx->delivery->reason),
+               ctx->delivery->error ? ctx->delivery->error : "");
     raise_to(h, HEALTH_WARNING, &why, &reason);
   }
   if (n->type == XMPP_EJABBERD && ctx->members->ok == 0) {
@@ -367,6 +374,8 @@ static const struct node_health *same_inputs(const struct group_analysis *before
   for (size_t k = XMPP_PROBES * i; k < XMPP_PROBES * (i + 1); k++)
     if (before->results[k] != g->results[k])
       return NULL;
+  if (before->results[g->n_results - 1] != g->results[g->n_results - 1])
+    return NULL; /* the delivery probe */
   const struct node_health *was = &before->health[i];
   bool same_dependency = (!was->dependency_problem && !dependency_problem) ||
                          (was->dependency_problem && dependency_problem &&
@@ -382,9 +391,13 @@ static struct group_analysis *xmpp_group(const struct snapshot *s, const struct 
                                          size_t c, const struct group_analysis *before,
                                          double now_unix) {
   const struct xmpp_cluster_config *cl = &s->config->xmpp[c];
-  struct group_analysis *g = group_new(NODE_XMPP, cl->name, cl->n_nodes, XMPP_PROBES * cl->n_nodes);
+  struct group_analysis *g =
+      group_new(NODE_XMPP, cl->name, cl->n_nodes, XMPP_PROBES * cl->n_nodes + 1);
   if (!g)
     return NULL;
+  struct target_result *delivery =
+      cl->delivery_target >= 0 ? s->results[cl->delivery_target] : NULL;
+  g->results[g->n_results - 1] = delivery ? target_result_ref(delivery) : NULL;
   for (size_t i = 0; i < cl->n_nodes; i++) {
     const struct xmpp_node_config *n = &cl->nodes[i];
     long targets[XMPP_PROBES] = {(long)n->api_target, n->stream_target, n->login_target};
@@ -417,7 +430,9 @@ static struct group_analysis *xmpp_group(const struct snapshot *s, const struct 
       rc = h->reason ? 0 : -ENOMEM;
       continue;
     }
-    struct xmpp_context ctx = {h->dependency_problem, &g->xmpp_checks[XMPP_CHECK_MEMBERS_AGREE]};
+    bool in_delivery = cl->delivery && (cl->delivery_nodes[0] == i || cl->delivery_nodes[1] == i);
+    struct xmpp_context ctx = {h->dependency_problem, &g->xmpp_checks[XMPP_CHECK_MEMBERS_AGREE],
+                               in_delivery ? delivery : NULL};
     rc = xmpp_node_health((const struct target_result *const *)&g->results[XMPP_PROBES * i], n,
                           &ctx, h);
     set_since(h, before, i, now_unix);

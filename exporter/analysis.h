@@ -56,7 +56,8 @@ struct group_analysis {
   struct node_health *health; /* n_nodes, in the cluster's order */
   /* What the analysis was made from (references): a MariaDB cluster's node i is results[i];
    * an XMPP cluster's node i has XMPP_PROBES of them from results[XMPP_PROBES * i] on, in the
-   * order of enum xmpp_probe (NULL for a probe the node does not run). */
+   * order of enum xmpp_probe (NULL for a probe the node does not run), and the last one is
+   * the cluster's delivery probe (NULL without). */
   size_t n_results;
   struct target_result **results;
   /* MariaDB clusters only (NULL/0 otherwise): */

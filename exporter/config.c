@@ -687,6 +687,7 @@ static int parse_xmpp_node(struct yaml_file *p, yaml_node_t *item, struct xmpp_n
 struct xmpp_cluster_ctx {
   struct xmpp_cluster_config *cl;
   yaml_node_t *nodes;
+  yaml_node_t *delivery;
 };
 
 static int visit_xmpp_cluster(struct yaml_file *p, const yaml_node_t *key, yaml_node_t *value,
@@ -700,7 +701,41 @@ static int visit_xmpp_cluster(struct yaml_file *p, const yaml_node_t *key, yaml_
   }
   if (strcmp(yf_scalar(key), "clustered") == 0)
     return expect_bool(p, value, "clustered", &c->cl->clustered);
+  if (strcmp(yf_scalar(key), "delivery") == 0) {
+    c->delivery = value; /* read once the nodes are known */
+    return 0;
+  }
   return yf_unknown_key(p, key, "xmpp cluster");
+}
+
+/* delivery: [a, b]: two nodes of the cluster, each with a probe_account. */
+static int parse_delivery(struct yaml_file *p, yaml_node_t *seq, struct xmpp_cluster_config *cl) {
+  size_t count = seq->type == YAML_SEQUENCE_NODE
+                     ? (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start)
+                     : 0;
+  if (count != 2)
+    return yf_fail(p, seq, "delivery: expected the names of two nodes, e.g. [ej1, ej2]");
+  for (size_t k = 0; k < 2; k++) {
+    yaml_node_t *item = yf_node(p, seq->data.sequence.items.start[k]);
+    const char *name = yf_scalar(item);
+    size_t i = 0;
+    while (name && i < cl->n_nodes && strcmp(cl->nodes[i].name, name) != 0)
+      i++;
+    if (!name || i == cl->n_nodes)
+      return yf_fail(p, item, "delivery: '%s' is not a node of this cluster", name ? name : "");
+    if (!cl->nodes[i].probe_jid)
+      return yf_fail(p, item, "delivery: node '%s' has no probe_account to send and receive with",
+                     name);
+    if (k == 1 && i == cl->delivery_nodes[0])
+      return yf_fail(p, item, "delivery: name two different nodes");
+    cl->delivery_nodes[k] = i;
+  }
+  struct buf name = BUF_INIT;
+  buf_printf(&name, "%s<->%s", cl->nodes[cl->delivery_nodes[0]].name,
+             cl->nodes[cl->delivery_nodes[1]].name);
+  cl->delivery_name = buf_steal(&name, NULL);
+  cl->delivery = true;
+  return cl->delivery_name ? 0 : yf_fail(p, seq, "out of memory");
 }
 
 static int parse_xmpp_cluster(struct yaml_file *p, yaml_node_t *item, size_t index) {
@@ -730,7 +765,7 @@ static int parse_xmpp_cluster(struct yaml_file *p, yaml_node_t *item, size_t ind
     if (rc)
       return rc;
   }
-  return 0;
+  return c.delivery ? parse_delivery(p, c.delivery, cl) : 0;
 }
 
 static int parse_xmpp(struct yaml_file *p, yaml_node_t *seq) {
@@ -904,7 +939,8 @@ static int build_targets(struct yaml_file *p) {
   for (size_t i = 0; i < c->n_mariadb; i++)
     count += c->mariadb[i].n_nodes;
   for (size_t i = 0; i < c->n_xmpp; i++)
-    count += 3 * c->xmpp[i].n_nodes; /* at most: the API, the stream and logged-in probes */
+    count += 3 * c->xmpp[i].n_nodes + 1; /* at most: the API, stream and logged-in probes of
+                                             each node, and the cluster's delivery probe */
   c->targets = calloc(count ? count : 1, sizeof(*c->targets));
   if (!c->targets)
     return yf_fail(p, NULL, "out of memory");
@@ -949,6 +985,23 @@ static int build_targets(struct yaml_file *p) {
         t->xmpp_node = n;
       }
     }
+  }
+  /* Then the delivery probes, one per cluster that has one. */
+  for (size_t i = 0; i < c->n_xmpp; i++) {
+    struct xmpp_cluster_config *cl = &c->xmpp[i];
+    cl->delivery_target = -1;
+    if (!cl->delivery)
+      continue;
+    for (int k = 0; k < 2; k++) {
+      const struct xmpp_node_config *n = &cl->nodes[cl->delivery_nodes[k]];
+      cl->delivery_settings.nodes[k] = n->name;
+      cl->delivery_settings.accounts[k] =
+          (struct xmpp_account){n->c2s_host,       n->c2s_port,    n->probe_jid,
+                                n->probe_password, n->tls_ca_file, n->tls_insecure_skip_verify};
+    }
+    cl->delivery_target = (long)c->n_targets;
+    add_target(c, PROBE_XMPP_DELIVERY, cl->name, cl->delivery_name, &cl->delivery_settings,
+               c->n_mariadb + i, cl->n_nodes);
   }
   return 0;
 }
@@ -1055,6 +1108,7 @@ void config_unref(struct config *config) {
     }
     free(cl->nodes);
     free(cl->name);
+    free(cl->delivery_name);
   }
   free(config->xmpp);
   free(config->targets);

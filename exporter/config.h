@@ -6,6 +6,7 @@
 #include "mariadb.h"
 #include "probe_kind.h"
 #include "xmpp.h"
+#include "xmpp_delivery.h"
 #include "xmpp_login.h"
 #include "xmpp_stream.h"
 
@@ -100,6 +101,13 @@ struct xmpp_node_config {
 struct xmpp_cluster_config {
   char *name;
   bool clustered; /* its ejabberd nodes form one ejabberd cluster: check they agree */
+  /* delivery: [a, b]: the nodes between which probe messages go (indexes into nodes), the
+   * delivery probe's target name ("a<->b") and settings, and its target (-1 without). */
+  bool delivery;
+  size_t delivery_nodes[2];
+  char *delivery_name;
+  struct xmpp_delivery_settings delivery_settings;
+  long delivery_target;
   size_t n_nodes;
   struct xmpp_node_config *nodes;
 };

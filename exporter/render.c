@@ -65,6 +65,7 @@ int render_metrics(const struct snapshot *s, const struct build_info *build, str
     render_logins(s, out);
     render_xmpp_clusters(s, out);
     render_dependencies(s, out);
+    render_deliveries(s, out);
   }
 
   render_probes(s, out);

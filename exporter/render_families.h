@@ -7,6 +7,7 @@
 #include "mariadb.h"
 #include "render.h"
 #include "xmpp.h"
+#include "xmpp_delivery.h"
 #include "xmpp_login.h"
 
 #include <stdbool.h>
@@ -55,6 +56,8 @@ void render_logins(const struct snapshot *s, struct buf *out);
 void render_xmpp_clusters(const struct snapshot *s, struct buf *out);
 /* render_xmpp.c: xmpp_node_database_info of every node with depends_on. */
 void render_dependencies(const struct snapshot *s, struct buf *out);
+/* render_xmpp.c: the delivery probes' families (none without a delivery probe). */
+void render_deliveries(const struct snapshot *s, struct buf *out);
 
 /* render_replmon.c: every target's replmon_probe_* and replmon_last_success_* families. */
 void render_probes(const struct snapshot *s, struct buf *out);

@@ -278,3 +278,44 @@ void render_dependencies(const struct snapshot *s, struct buf *out) {
     }
   }
 }
+
+/* The delivery probes: one series per direction, from one node's account to the other's. */
+void render_deliveries(const struct snapshot *s, struct buf *out) {
+  static const struct {
+    const char *name;
+    const char *type;
+    const char *help;
+  } families[] = {
+      {"xmpp_delivery_success", "gauge",
+       "1 when the last probe message from the account on node 'from' reached the account on "
+       "node 'to' within query_timeout, else 0."},
+      {"xmpp_delivery_seconds", "gauge",
+       "How long the last probe message took from 'from' to 'to'; NaN when it did not arrive."},
+      {"xmpp_delivery_lost_total", "counter",
+       "Probe messages sent from 'from' that did not reach 'to' within query_timeout."},
+  };
+  bool any = false;
+  for (size_t i = 0; i < s->n_targets && !any; i++)
+    any = render_selected(s, i) && s->config->targets[i].kind == PROBE_XMPP_DELIVERY;
+  if (!any)
+    return;
+  for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
+    render_family(out, families[f].name, families[f].type, families[f].help);
+    for (size_t i = 0; i < s->n_targets; i++) {
+      const struct target *t = &s->config->targets[i];
+      if (!render_selected(s, i) || t->kind != PROBE_XMPP_DELIVERY)
+        continue;
+      const struct xmpp_delivery_settings *st = t->settings;
+      const struct target_result *r = s->results[i];
+      const struct xmpp_delivery_status *d = r ? r->data : NULL;
+      for (int k = 0; k < 2; k++) {
+        struct label labels[] = {
+            {"cluster", t->cluster}, {"from", st->nodes[k]}, {"to", st->nodes[1 - k]}};
+        double v = f == 0   ? (d && d->delivered[k])
+                   : f == 1 ? (d ? d->seconds[k] : NAN)
+                            : (d ? d->lost_total[k] : 0);
+        render_sample(out, families[f].name, labels, 3, v);
+      }
+    }
+  }
+}

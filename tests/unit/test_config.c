@@ -375,6 +375,36 @@ static void test_probe_account(void **state) {
                "1:92: tls.ca_file: cannot read '/nonexistent/ca.pem': No such file or directory");
 }
 
+#define TWO_NODES(delivery)                                                                        \
+  "xmpp: [{cluster: c, delivery: " delivery ", nodes: ["                                           \
+  "{name: a, type: ejabberd, api_url: 'http://h/api', c2s_address: 'h:1', domain: d, "             \
+  "probe_account: {jid: m@d, password_env: REPLMON_TEST_PROBE_PW}}, "                              \
+  "{name: b, type: ejabberd, api_url: 'http://h/api', c2s_address: 'h:2', domain: d, "             \
+  "probe_account: {jid: n@d, password_env: REPLMON_TEST_PROBE_PW}}, "                              \
+  "{name: z, type: ejabberd, api_url: 'http://h/api'}]}]\n"
+
+/* delivery: two different nodes of the cluster, each with a probe account. */
+static void test_delivery(void **state) {
+  (void)state;
+  setenv("REPLMON_TEST_PROBE_PW", "probe-Secret-1", 1);
+  struct config *config = expect_ok(TWO_NODES("[b, a]"));
+  const struct xmpp_cluster_config *cl = &config->xmpp[0];
+  assert_true(cl->delivery);
+  assert_int_equal(cl->delivery_target, (long)config->n_targets - 1);
+  const struct target *t = &config->targets[cl->delivery_target];
+  assert_int_equal(t->kind, PROBE_XMPP_DELIVERY);
+  assert_string_equal(t->name, "b<->a");
+  assert_string_equal(cl->delivery_settings.accounts[0].jid, "n@d");
+  assert_false(target_is_node(t));
+  config_unref(config);
+  expect_error(TWO_NODES("[a]"),
+               "1:31: delivery: expected the names of two nodes, e.g. [ej1, ej2]");
+  expect_error(TWO_NODES("[a, q]"), "1:35: delivery: 'q' is not a node of this cluster");
+  expect_error(TWO_NODES("[a, z]"),
+               "1:35: delivery: node 'z' has no probe_account to send and receive with");
+  expect_error(TWO_NODES("[a, a]"), "1:35: delivery: name two different nodes");
+}
+
 static void test_bounds(void **state) {
   (void)state;
   const char *nodes = "mariadb: [{cluster: a, user: u, nodes: [{name: n, address: 'h:1'}]}]\n";
@@ -627,6 +657,7 @@ int main(void) {
       cmocka_unit_test(test_hostile_files),
       cmocka_unit_test(test_bounds),
       cmocka_unit_test(test_probe_account),
+      cmocka_unit_test(test_delivery),
       cmocka_unit_test(test_readable_secret_warns),
       cmocka_unit_test(test_error_stays_one_line),
       cmocka_unit_test(test_mariadb_tls),
