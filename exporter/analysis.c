@@ -279,7 +279,10 @@ static int xmpp_node_health(const struct target_result *const probes[XMPP_PROBES
                api->error ? api->error : "");
     raise_to(h, HEALTH_WARNING, &why, &reason);
   }
-  if (ctx->dependency_problem) {
+  if (ctx->dependency_problem && h->state == HEALTH_CRITICAL) {
+    /* Logins failing while the database is down: the cause goes with the symptom. */
+    buf_printf(&reason, "; %s", ctx->dependency_problem);
+  } else if (ctx->dependency_problem) {
     buf_puts(&why, ctx->dependency_problem);
     raise_to(h, HEALTH_WARNING, &why, &reason);
   }

@@ -96,6 +96,18 @@ static void test_database_down_makes_xmpp_warning(void **state) {
   assert_string_equal(h->reason, "database db1 down: logins and offline messages fail");
   assert_int_equal(analysis_target_health(s->analysis, config, EJ2)->state, HEALTH_OK);
 
+  /* ej1 cannot log users in meanwhile: critical, with the database named as the cause. */
+  struct target_result *login_failing = xmpp_result();
+  login_failing->reason = REASON_HTTP;
+  login_failing->error = strdup("timeout");
+  XMPP(login_failing)->up = false;
+  assert_int_equal(snapshot_store_publish(store, config, EJ1, login_failing), 0);
+  h = health(store, config, EJ1, &s);
+  assert_int_equal(h->state, HEALTH_CRITICAL);
+  assert_string_equal(h->reason, "API failing (http): timeout; database db1 down: logins and "
+                                 "offline messages fail");
+  assert_int_equal(snapshot_store_publish(store, config, EJ1, ejabberd("a,b", 2)), 0);
+
   /* db1 back: ej1 ok again. */
   assert_int_equal(snapshot_store_publish(store, config, DB1, db_up("db2", 1)), 0);
   h = health(store, config, EJ1, &s);
