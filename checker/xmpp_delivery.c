@@ -24,20 +24,10 @@ static void library_end(void) {
   xmpp_session_library_end();
 }
 
-static bool same_text(const char *a, const char *b) {
-  return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
-static bool same_account(const struct xmpp_account *a, const struct xmpp_account *b) {
-  return same_text(a->host, b->host) && a->port == b->port && same_text(a->jid, b->jid) &&
-         same_text(a->password, b->password) && same_text(a->ca_file, b->ca_file) &&
-         a->insecure_skip_verify == b->insecure_skip_verify;
-}
-
 static bool same_settings(const void *a_settings, const void *b_settings) {
   const struct xmpp_delivery_settings *a = a_settings, *b = b_settings;
-  return same_account(&a->accounts[0], &b->accounts[0]) &&
-         same_account(&a->accounts[1], &b->accounts[1]);
+  return xmpp_account_same(&a->accounts[0], &b->accounts[0]) &&
+         xmpp_account_same(&a->accounts[1], &b->accounts[1]);
 }
 
 static void close_delivery(void *conn) {
@@ -142,21 +132,10 @@ static int poll_delivery(void *conn, const void *settings, const struct probe_ti
   return rc;
 }
 
-static bool backs_off(enum probe_reason reason) {
-  return reason == REASON_CONNECT;
-}
-
-static bool needs_person(enum probe_reason reason) {
-  return reason == REASON_AUTH || reason == REASON_TLS;
-}
-
-static const enum probe_reason reasons[] = {REASON_CONNECT, REASON_TIMEOUT, REASON_TLS, REASON_AUTH,
-                                            REASON_STREAM};
-
 const struct probe_ops xmpp_delivery_probe_ops = {
     .name = "xmpp_delivery",
-    .reasons = reasons,
-    .n_reasons = sizeof(reasons) / sizeof(reasons[0]),
+    .reasons = xmpp_session_reasons,
+    .n_reasons = XMPP_SESSION_N_REASONS,
     .library_init = library_init,
     .library_end = library_end,
     .same_settings = same_settings,
@@ -165,6 +144,6 @@ const struct probe_ops xmpp_delivery_probe_ops = {
     .data_new = data_new,
     .data_free = data_free,
     .poll = poll_delivery,
-    .backs_off = backs_off,
-    .needs_person = needs_person,
+    .backs_off = xmpp_session_backs_off,
+    .needs_person = xmpp_session_needs_person,
 };

@@ -21,15 +21,9 @@ static void library_end(void) {
   xmpp_session_library_end();
 }
 
-static bool same_text(const char *a, const char *b) {
-  return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
-static bool same_settings(const void *a_settings, const void *b_settings) {
-  const struct xmpp_login_settings *a = a_settings, *b = b_settings;
-  return same_text(a->host, b->host) && a->port == b->port && same_text(a->jid, b->jid) &&
-         same_text(a->password, b->password) && same_text(a->ca_file, b->ca_file) &&
-         a->insecure_skip_verify == b->insecure_skip_verify;
+static bool same_settings(const void *a, const void *b) {
+  return xmpp_account_same(&((const struct xmpp_login_settings *)a)->account,
+                           &((const struct xmpp_login_settings *)b)->account);
 }
 
 static void *open_login(const void *settings, const struct probe_timeouts *timeouts) {
@@ -58,15 +52,13 @@ static int poll_login(void *conn, const void *settings, const struct probe_timeo
   (void)last;
   struct xmpp_session *s = conn;
   const struct xmpp_login_settings *st = settings;
-  const struct xmpp_account account = {st->host,     st->port,    st->jid,
-                                       st->password, st->ca_file, st->insecure_skip_verify};
   double login_timeout_s = timeouts->connect_s + timeouts->query_s;
   struct xmpp_login_status *out = data;
   xmpp_login_status_reset(out);
   bool due = !xmpp_session_logged_in(s) || xmpp_session_age(s) >= st->relogin_interval_s;
   int rc = 0;
   if (due) {
-    rc = xmpp_session_login(s, &account, login_timeout_s, err);
+    rc = xmpp_session_login(s, &st->account, login_timeout_s, err);
     out->fresh_login = rc == 0;
   }
   if (rc == 0) {
@@ -75,7 +67,7 @@ static int poll_login(void *conn, const void *settings, const struct probe_timeo
       /* A kept session that ended: a new login tells whether users can still log in. (A
        * server that stopped answering is reported as it is, without waiting twice.) */
       probe_error_clear(err);
-      rc = xmpp_session_login(s, &account, login_timeout_s, err);
+      rc = xmpp_session_login(s, &st->account, login_timeout_s, err);
       out->fresh_login = rc == 0;
       if (rc == 0)
         rc = xmpp_session_ping(s, timeouts->query_s, &out->ping_rtt_s, err);
@@ -91,21 +83,10 @@ static int poll_login(void *conn, const void *settings, const struct probe_timeo
   return rc;
 }
 
-static bool backs_off(enum probe_reason reason) {
-  return reason == REASON_CONNECT;
-}
-
-static bool needs_person(enum probe_reason reason) {
-  return reason == REASON_AUTH || reason == REASON_TLS;
-}
-
-static const enum probe_reason reasons[] = {REASON_CONNECT, REASON_TIMEOUT, REASON_TLS, REASON_AUTH,
-                                            REASON_STREAM};
-
 const struct probe_ops xmpp_login_probe_ops = {
     .name = "xmpp_login",
-    .reasons = reasons,
-    .n_reasons = sizeof(reasons) / sizeof(reasons[0]),
+    .reasons = xmpp_session_reasons,
+    .n_reasons = XMPP_SESSION_N_REASONS,
     .library_init = library_init,
     .library_end = library_end,
     .same_settings = same_settings,
@@ -114,6 +95,6 @@ const struct probe_ops xmpp_login_probe_ops = {
     .data_new = data_new,
     .data_free = data_free,
     .poll = poll_login,
-    .backs_off = backs_off,
-    .needs_person = needs_person,
+    .backs_off = xmpp_session_backs_off,
+    .needs_person = xmpp_session_needs_person,
 };

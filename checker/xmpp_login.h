@@ -7,18 +7,14 @@
 #define REPLMON_XMPP_LOGIN_H
 
 #include "probe_kind.h"
+#include "xmpp_session.h"
 
 #include <stdbool.h>
 
 /* The settings of the logged-in probe kind. Borrowed. */
 struct xmpp_login_settings {
-  const char *host; /* the c2s address */
-  unsigned port;
-  const char *jid;           /* user@domain of the monitoring account */
-  const char *password;      /* secret */
+  struct xmpp_account account;
   double relogin_interval_s; /* a session older than this logs in anew; 0: at every poll */
-  const char *ca_file;       /* to verify the server's certificate; NULL: the system's store */
-  bool insecure_skip_verify; /* accept any certificate (a test server's, say) */
 };
 
 /* What one poll of the logged-in probe saw. */

@@ -22,6 +22,27 @@ bool xmpp_jid_valid(const char *jid) {
   return domain > 0 && !memchr(jid, ' ', strlen(jid));
 }
 
+static bool same_text(const char *a, const char *b) {
+  return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+bool xmpp_account_same(const struct xmpp_account *a, const struct xmpp_account *b) {
+  return same_text(a->host, b->host) && a->port == b->port && same_text(a->jid, b->jid) &&
+         same_text(a->password, b->password) && same_text(a->ca_file, b->ca_file) &&
+         a->insecure_skip_verify == b->insecure_skip_verify;
+}
+
+const enum probe_reason xmpp_session_reasons[XMPP_SESSION_N_REASONS] = {
+    REASON_CONNECT, REASON_TIMEOUT, REASON_TLS, REASON_AUTH, REASON_STREAM};
+
+bool xmpp_session_backs_off(enum probe_reason reason) {
+  return reason == REASON_CONNECT;
+}
+
+bool xmpp_session_needs_person(enum probe_reason reason) {
+  return reason == REASON_AUTH || reason == REASON_TLS;
+}
+
 /* Every kind that uses sessions sets the library up; libstrophe wants it once. Called only
  * from the main thread before and after the pollers, so a plain counter does. */
 static int library_users;

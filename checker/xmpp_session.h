@@ -21,6 +21,16 @@ struct xmpp_account {
   bool insecure_skip_verify;
 };
 
+/* Whether a and b log in the same way (same address, account, password and TLS checks). */
+bool xmpp_account_same(const struct xmpp_account *a, const struct xmpp_account *b);
+
+/* What a kind built on sessions can fail for (a login, a ping, a message), whether that
+ * backs off (no connection), and whether it needs a person (credentials, certificates). */
+#define XMPP_SESSION_N_REASONS 5
+extern const enum probe_reason xmpp_session_reasons[XMPP_SESSION_N_REASONS];
+bool xmpp_session_backs_off(enum probe_reason reason);
+bool xmpp_session_needs_person(enum probe_reason reason);
+
 struct xmpp_session;
 
 /* Returns NULL when out of memory. No I/O. */

@@ -906,13 +906,10 @@ static int mariadb_settings(struct mariadb_cluster_config *cl, const struct conf
 
 static void xmpp_settings(struct xmpp_node_config *n, bool clustered) {
   n->stream_target = n->login_target = -1;
-  n->login = (struct xmpp_login_settings){n->c2s_host,
-                                          n->c2s_port,
-                                          n->probe_jid,
-                                          n->probe_password,
-                                          n->relogin_interval_s,
-                                          n->tls_ca_file,
-                                          n->tls_insecure_skip_verify};
+  n->login =
+      (struct xmpp_login_settings){{n->c2s_host, n->c2s_port, n->probe_jid, n->probe_password,
+                                    n->tls_ca_file, n->tls_insecure_skip_verify},
+                                   n->relogin_interval_s};
   n->api = (struct xmpp_api_settings){n->type,     n->api_url, n->basic_user,
                                       n->password, n->secret,  clustered};
   n->stream = (struct xmpp_stream_settings){n->c2s_host, n->c2s_port, n->domain};
@@ -995,9 +992,7 @@ static int build_targets(struct yaml_file *p) {
     for (int k = 0; k < 2; k++) {
       const struct xmpp_node_config *n = &cl->nodes[cl->delivery_nodes[k]];
       cl->delivery_settings.nodes[k] = n->name;
-      cl->delivery_settings.accounts[k] =
-          (struct xmpp_account){n->c2s_host,       n->c2s_port,    n->probe_jid,
-                                n->probe_password, n->tls_ca_file, n->tls_insecure_skip_verify};
+      cl->delivery_settings.accounts[k] = n->login.account;
     }
     cl->delivery_target = (long)c->n_targets;
     add_target(c, PROBE_XMPP_DELIVERY, cl->name, cl->delivery_name, &cl->delivery_settings,

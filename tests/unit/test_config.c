@@ -353,8 +353,8 @@ static void test_probe_account(void **state) {
   assert_int_equal(config->targets[2].kind, PROBE_XMPP_LOGIN);
   const struct xmpp_node_config *n = &config->xmpp[0].nodes[0];
   assert_int_equal(n->login_target, 2);
-  assert_string_equal(n->login.jid, "mon@d");
-  assert_string_equal(n->login.password, "probe-Secret-1");
+  assert_string_equal(n->login.account.jid, "mon@d");
+  assert_string_equal(n->login.account.password, "probe-Secret-1");
   assert_true(n->login.relogin_interval_s == 30);
   assert_false(target_is_node(&config->targets[2]));
   config_unref(config);
