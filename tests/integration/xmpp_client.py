@@ -2,12 +2,20 @@
 """One real XMPP client session (slixmpp), driven by xmpp_servers.Client.
 
     XMPP_CLIENT_PASSWORD=... python3 xmpp_client.py HOST:PORT JID [--starttls]
+        [--presence] [--send TO BODY]
 
 Logs in (SCRAM over plain TCP by default; with --starttls it negotiates TLS and accepts
 any certificate: the test servers use throwaway self-signed ones), prints `READY <full
 JID>` once session_start fired, then stays online until SIGTERM/SIGINT, disconnects
 cleanly (</stream:stream>) and exits 0. Prints
 `FAILED <reason>` and exits non-zero when the login fails or takes over 20 s.
+
+--presence sends initial presence (available), so that messages to the bare JID are
+delivered to this session rather than stored offline. --send TO BODY sends one chat
+message once the session started and prints `SENT <t>`. Every message received with a
+body prints `MESSAGE <t> <from full JID> <body>` (newlines in the body as spaces). <t> is
+time.monotonic(), the same clock in every process of the machine, so the runner can
+subtract a sender's SENT from a receiver's MESSAGE.
 
 Needs Debian's python3-slixmpp; the password comes from the environment, never argv.
 """
@@ -18,6 +26,7 @@ import os
 import signal
 import ssl
 import sys
+import time
 
 import slixmpp
 
@@ -26,11 +35,20 @@ LOGIN_BOUND_S = 20.0
 
 def main(argv):
     if len(argv) < 2:
-        print("usage: xmpp_client.py HOST:PORT JID [--starttls]", file=sys.stderr)
+        print("usage: xmpp_client.py HOST:PORT JID [--starttls] [--presence] "
+              "[--send TO BODY]", file=sys.stderr)
         return 2
     host, _, port = argv[0].rpartition(":")
     jid = argv[1]
     starttls = "--starttls" in argv[2:]
+    presence = "--presence" in argv[2:]
+    send = None
+    if "--send" in argv[2:]:
+        i = argv.index("--send", 2)
+        if len(argv) < i + 3:
+            print("--send needs TO and BODY", file=sys.stderr)
+            return 2
+        send = (argv[i + 1], argv[i + 2])
     password = os.environ.get("XMPP_CLIENT_PASSWORD", "")
     logging.basicConfig(level=logging.WARNING, stream=sys.stdout,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -56,7 +74,18 @@ def main(argv):
             done.set_result(rc)
 
     def on_session_start(_event):
+        if presence:
+            xmpp.send_presence()
         print("READY %s" % xmpp.boundjid.full, flush=True)
+        if send:
+            xmpp.send_message(mto=send[0], mbody=send[1], mtype="chat")
+            print("SENT %.6f" % time.monotonic(), flush=True)
+
+    def on_message(msg):
+        body = msg["body"]
+        if body:
+            print("MESSAGE %.6f %s %s" % (time.monotonic(), msg["from"].full,
+                                          " ".join(body.splitlines())), flush=True)
 
     def on_failed_auth(_event):
         finish(3, "FAILED auth")
@@ -83,6 +112,7 @@ def main(argv):
 
     xmpp.add_event_handler("session_start", on_session_start)
     xmpp.add_event_handler("failed_auth", on_failed_auth)
+    xmpp.add_event_handler("message", on_message)
     xmpp.add_event_handler("disconnected", on_disconnected)
     xmpp.add_event_handler("connection_failed",
                            lambda e: (finish(7, "FAILED connection: %s" % (e,)), xmpp.abort()))

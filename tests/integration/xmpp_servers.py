@@ -629,11 +629,16 @@ def slixmpp_python():
 
 
 class Client:
-    """One real XMPP session (slixmpp, in a subprocess)."""
+    """One real XMPP session (slixmpp, in a subprocess). presence=True sends initial
+    presence (messages to the bare JID reach it); send=(to, body) sends one chat message
+    once the session started (sent_at()); messages()/wait_message() read what arrived."""
 
-    def __init__(self, address, jid, password, logdir=None, starttls=False):
+    def __init__(self, address, jid, password, logdir=None, starttls=False, presence=False,
+                 send=None):
         self.address, self.jid, self.password = address, jid, password
         self.starttls = starttls
+        self.presence = presence
+        self.send = send
         self.logdir = logdir or os.environ.get("TMPDIR", "/tmp")
         self.log = os.path.join(self.logdir, "client-%s-%s.log" % (
             jid.replace("@", "_at_").replace("/", "_"), _unique("")))
@@ -647,6 +652,10 @@ class Client:
         env["PYTHONUNBUFFERED"] = "1"
         argv = [slixmpp_python(), os.path.join(HERE, "xmpp_client.py"), self.address,
                 self.jid] + (["--starttls"] if self.starttls else [])
+        if self.presence:
+            argv.append("--presence")
+        if self.send:
+            argv += ["--send", self.send[0], self.send[1]]
         self.proc = spawn(argv, self.log, env=env)
         deadline = time.monotonic() + bound
         while True:
@@ -675,6 +684,29 @@ class Client:
 
     def connected(self):
         return self.proc is not None and self.proc.poll() is None
+
+    def sent_at(self):
+        """time.monotonic() in the client when it sent its message (send=), or None."""
+        m = re.search(r"^SENT (\S+)$", self.log_text(), re.M)
+        return float(m.group(1)) if m else None
+
+    def messages(self):
+        """[(monotonic time received, from full JID, body)] of the messages so far."""
+        return [(float(t), frm, body) for t, frm, body in
+                re.findall(r"^MESSAGE (\S+) (\S+) (.*)$", self.log_text(), re.M)]
+
+    def wait_message(self, body, bound=10.0):
+        """(time received, from) of the first message with this body; RuntimeError after
+        bound seconds without it."""
+        deadline = time.monotonic() + bound
+        while True:
+            for t, frm, got in self.messages():
+                if got == body:
+                    return t, frm
+            if time.monotonic() > deadline:
+                raise RuntimeError("client %s: no message %r within %.0f s:\n%s"
+                                   % (self.jid, body, bound, self.log_text()[-2000:]))
+            time.sleep(0.01)
 
     def log_text(self):
         try:
