@@ -286,13 +286,14 @@ static int xmpp_node_health(const struct target_result *const probes[XMPP_PROBES
     buf_puts(&why, ctx->dependency_problem);
     raise_to(h, HEALTH_WARNING, &why, &reason);
   }
+  /* A split cluster before the delivery it breaks: the cause before the symptom. */
+  if (n->type == XMPP_EJABBERD && ctx->members->ok == 0) {
+    buf_printf(&why, "check members_agree failed: %s", ctx->members->reason);
+    raise_to(h, HEALTH_WARNING, &why, &reason);
+  }
   if (ctx->delivery && !ctx->delivery->success) {
     buf_printf(&why, "delivery failing (%s): %s", probe_reason_name(ctx->delivery->reason),
                ctx->delivery->error ? ctx->delivery->error : "");
-    raise_to(h, HEALTH_WARNING, &why, &reason);
-  }
-  if (n->type == XMPP_EJABBERD && ctx->members->ok == 0) {
-    buf_printf(&why, "check members_agree failed: %s", ctx->members->reason);
     raise_to(h, HEALTH_WARNING, &why, &reason);
   }
   if (h->state == HEALTH_OK) {
