@@ -65,6 +65,13 @@ static void data_free(void *data) {
   free(data);
 }
 
+#define FRESH_SESSION_SETTLE_S 0.2
+
+static bool never(void *ctx) {
+  (void)ctx;
+  return false;
+}
+
 static bool both_arrived(void *ctx) {
   struct delivery_conn *c = ctx;
   return !isnan(xmpp_session_arrival(c->sessions[0])) &&
@@ -81,9 +88,11 @@ static int poll_delivery(void *conn, const void *settings, const struct probe_ti
   for (int d = 0; d < 2; d++)
     out->lost_total[d] = last ? last->lost_total[d] : 0;
   /* Both sessions logged in (kept from poll to poll: a message needs a session to reach). */
+  bool fresh = false;
   for (int i = 0; i < 2; i++) {
     if (xmpp_session_logged_in(c->sessions[i]))
       continue;
+    fresh = true;
     int rc = xmpp_session_login(c->sessions[i], &st->accounts[i],
                                 timeouts->connect_s + timeouts->query_s, err);
     if (rc != 0) {
@@ -94,6 +103,12 @@ static int poll_delivery(void *conn, const void *settings, const struct probe_ti
       return rc;
     }
   }
+  /* A session just bound is known on its own node at once, on the other node a moment later
+   * (ejabberd's session table is replicated asynchronously): a message sent at once can be
+   * routed to nowhere and be counted lost although every user would get theirs. */
+  if (fresh)
+    xmpp_sessions_run(c->sessions, 2, never, NULL,
+                      clock_monotonic_seconds() + FRESH_SESSION_SETTLE_S);
   char nonces[2][48];
   unsigned long id = ++c->sent;
   for (int d = 0; d < 2; d++) {
