@@ -10,7 +10,7 @@ test="mariadb-server mariadb-client prometheus prometheus-alertmanager python3 p
 clang-format cppcheck python3-flake8 valgrind groff-base curl
 ejabberd erlang-p1-mysql prosody python3-slixmpp openssl clang libclang-rt-14-dev chromium"
 bench="mariadb-server mariadb-client python3 prometheus-mysqld-exporter wrk"
-demo="mariadb-server mariadb-client python3 curl ejabberd python3-slixmpp openssl"
+demo="mariadb-server mariadb-client python3 curl ejabberd erlang-p1-mysql python3-slixmpp openssl"
 
 wanted=""
 for group in "$@"; do

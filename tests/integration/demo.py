@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""`make demo`: a throwaway MariaDB master-master pair and an ejabberd server, watched by
-build/replmon.
+"""`make demo`: the platform replmon watches, on loopback, watched by build/replmon.
 
-Starts the pair and one ejabberd (domain chat.test, with two demo clients, alice and bob,
-logged in through slixmpp) in a temporary directory, writes a replmon configuration for
-both, starts replmon on 127.0.0.1:9873 (env REPLMON_DEMO_ADDR overrides, REPLMON the
-binary), prints what to open, then waits for Ctrl-C or SIGTERM and stops everything (by
-PID) and removes the temporary directory. Without ejabberdctl or slixmpp the demo runs
-with MariaDB only.
+Starts a MariaDB master-master pair and a two-node ejabberd cluster whose accounts and
+messages live in it (ejc1 on db1, ejc2 on db2; ejabberd_cluster.py), with two demo clients,
+alice on ejc1 and bob on ejc2, logged in through slixmpp, in a temporary directory. Writes a
+replmon configuration with every probe on: the pair with heartbeats, both nodes' APIs
+(`clustered: true`), a logged-in probe on each node, the delivery probe between them and
+each node's database (`depends_on`). Starts replmon on 127.0.0.1:9873 (env REPLMON_DEMO_ADDR
+overrides, REPLMON the binary), prints what to open, then waits for Ctrl-C or SIGTERM and
+stops everything (by PID) and removes the temporary directory. Without ejabberd (or its
+MySQL driver) or slixmpp the demo runs with MariaDB only.
 """
 
 import os
@@ -21,37 +23,30 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import common  # noqa: E402
-import xmpp_servers  # noqa: E402
+import ejabberd_cluster  # noqa: E402
 from common import replmon_path, spawn, stop_process  # noqa: E402
 from mariadb_pair import Pair  # noqa: E402
 
-XMPP_CLUSTER, XMPP_NODE = "chat", "xmpp1"
+XMPP_CLUSTER, XMPP_NODES = "chat", ("ej1", "ej2")
 DEMO_USERS = {"alice": "alice-Demo-1", "bob": "bob-Demo-2"}
+PROBE_USERS = ("replmon1", "replmon2")
+PROBE_PASSWORD = "replmon-Demo-3"
 
 
-def xmpp_available():
-    """Why the XMPP part cannot run, or None."""
-    if not shutil.which(xmpp_servers.EJABBERDCTL):
-        return "ejabberdctl not found (Debian package ejabberd)"
-    if not shutil.which("openssl"):
-        return "openssl not found"
-    try:
-        xmpp_servers.slixmpp_python()
-    except RuntimeError as e:
-        return str(e)
-    return None
-
-
-def xmpp_config(ej):
-    return ("xmpp:\n"
-            "  - cluster: %s\n"
-            "    nodes:\n"
-            "      - name: %s\n"
-            "        type: ejabberd\n"
-            "        api_url: %s\n"
-            "        c2s_address: %s\n"
-            "        domain: %s\n" % (XMPP_CLUSTER, XMPP_NODE, ej.api_url(), ej.c2s_address(),
-                                      ej.domain))
+def xmpp_config(cl, secret):
+    """Every XMPP probe on: both APIs, a logged-in probe on each node, delivery between
+    them, each node's database."""
+    text = ("xmpp:\n  - cluster: %s\n    clustered: true\n    delivery: [%s, %s]\n"
+            "    nodes:\n" % ((XMPP_CLUSTER,) + XMPP_NODES))
+    for i, name in enumerate(XMPP_NODES):
+        n = cl.node(i)
+        text += ("      - name: %s\n        type: ejabberd\n        api_url: %s\n"
+                 "        c2s_address: %s\n        domain: %s\n"
+                 "        probe_account: {jid: %s, password_file: %s}\n"
+                 "        tls: {ca_file: %s}\n        depends_on: [%s]\n"
+                 % (name, n.api_url(), n.c2s_address(), cl.domain, cl.jid(PROBE_USERS[i]),
+                    secret, n.cert, cl.pair.name(i)))
+    return text
 
 
 def url_base(addr):
@@ -75,37 +70,43 @@ def main():
     base = url_base(addr)
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     workdir = tempfile.mkdtemp(prefix="replmon-demo-")
-    pair, replmon, rc, ej, clients = None, None, 0, None, []
+    pair, replmon, rc, cl, clients = None, None, 0, None, []
     try:
-        no_xmpp = xmpp_available()
+        no_xmpp = ejabberd_cluster.prerequisites_missing()
         if no_xmpp:
             print("demo: no XMPP part: %s" % no_xmpp, flush=True)
-        else:  # launched first: it comes up while the pair starts
-            print("demo: starting ejabberd in %s ..." % workdir, flush=True)
-            ej = xmpp_servers.Ejabberd(os.path.join(workdir, "ejabberd"))
-            ej.launch()
-        print("demo: starting a MariaDB pair in %s ..." % workdir, flush=True)
-        pair = Pair(os.path.join(workdir, "pair"))
-        pair.start()
+            print("demo: starting a MariaDB pair in %s ..." % workdir, flush=True)
+            pair = Pair(os.path.join(workdir, "pair"))
+            pair.start()
+        else:
+            print("demo: starting a MariaDB pair and a two-node ejabberd cluster on it in "
+                  "%s ..." % workdir, flush=True)
+            cl = ejabberd_cluster.EjabberdCluster(os.path.join(workdir, "cluster"))
+            cl.start()
+            pair = cl.pair
         pair.wait_replicating(30)
         print("demo: db1 on 127.0.0.1:%d, db2 on 127.0.0.1:%d, replicating both ways"
               % (pair.port(0), pair.port(1)), flush=True)
-        if ej is not None:
-            ej.wait_ready()
-            for user, password in DEMO_USERS.items():
-                ej.register(user, password)
-                c = xmpp_servers.Client(ej.c2s_address(), "%s@%s" % (user, ej.domain),
-                                        password, logdir=workdir)
-                c.connect()
-                clients.append(c)
-            print("demo: ejabberd c2s on %s, API %s; logged in: %s" % (
-                ej.c2s_address(), ej.api_url(), ", ".join(c.full_jid for c in clients)),
-                flush=True)
+        secret = os.path.join(workdir, "xmpp-probe.pass")
+        if cl is not None:
+            for user in PROBE_USERS:
+                cl.register(user, PROBE_PASSWORD)
+            fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(PROBE_PASSWORD + "\n")
+            for i, (user, password) in enumerate(DEMO_USERS.items()):
+                cl.register(user, password)
+                clients.append(cl.client(user, node=i, presence=True))
+            print("demo: ejabberd %s (c2s %s, API %s) and %s (c2s %s, API %s) in one cluster; "
+                  "logged in: %s" % (cl.node(0).node, cl.node(0).c2s_address(),
+                                     cl.node(0).api_url(), cl.node(1).node,
+                                     cl.node(1).c2s_address(), cl.node(1).api_url(),
+                                     ", ".join(c.full_jid for c in clients)), flush=True)
         config = pair.write_replmon_config(os.path.join(workdir, "replmon.yml"), "monitor",
                                            os.path.join(workdir, "monitor.pass"))
-        if ej is not None:
+        if cl is not None:
             with open(config, "a") as f:
-                f.write(xmpp_config(ej))
+                f.write(xmpp_config(cl, secret))
         log = os.path.join(workdir, "replmon.log")
         replmon = spawn([binary, "--config.file=" + config, "--web.listen-address=" + addr,
                          "--log.level=info"], log)
@@ -121,9 +122,9 @@ def main():
                     body = r.read().decode("utf-8")
                 lines = body.splitlines()
                 up = [line for line in lines if line.startswith("mariadb_up{")]
-                want = '{cluster="%s",node="%s"} %d' % (XMPP_CLUSTER, XMPP_NODE, len(clients))
-                xmpp_ready = ej is None or any(line.startswith("xmpp_c2s_sessions") and
-                                               line.endswith(want) for line in lines)
+                xmpp_ready = cl is None or (
+                    sum(1 for line in lines if line.startswith("xmpp_delivery_success")
+                        and line.endswith(" 1")) == 2)
                 if len(up) >= 2 and all(line.endswith(" 1") for line in up) and xmpp_ready:
                     break
             except OSError:
@@ -142,13 +143,16 @@ replmon %s is watching the pair%s (config %s, log %s).
   metrics:      %s/metrics
   try:          curl -s %s/metrics | grep -E '^mariadb_(up|replica_(io|sql)_running)'
   make a fault: %s -e 'STOP SLAVE IO_THREAD'   (then START SLAVE)""" % (
-            binary, " and ejabberd" if ej is not None else "", config, log, base, base, base,
-            root), flush=True)
-        if ej is not None:
-            print("""  xmpp:         curl -s %s/metrics | grep -E '^xmpp_(up|c2s_sessions)'
-  alice and bob are online (%s); an account of your own for any XMPP client:
-                %s""" % (base, ej.c2s_address(), " ".join(
-                ej.ctl_argv("register", "carol", ej.domain, "PASSWORD"))), flush=True)
+            binary, " and the ejabberd cluster" if cl is not None else "", config, log, base,
+            base, base, root), flush=True)
+        if cl is not None:
+            ej = cl.node(1)
+            print("""  xmpp:         curl -s %s/metrics | grep -E '^xmpp_(login|delivery|cluster)'
+  freeze ejc2:  kill -STOP %d   (then kill -CONT %d)
+  alice (on ejc1) and bob (on ejc2) are online; an account of your own for any XMPP client:
+                %s""" % (base, ej.vm_pid, ej.vm_pid,
+                         " ".join(cl.node(0).ctl_argv("register", "carol", cl.domain,
+                                                      "PASSWORD"))), flush=True)
         print("Press Ctrl-C to stop everything.", flush=True)
 
         while True:
@@ -172,9 +176,9 @@ replmon %s is watching the pair%s (config %s, log %s).
             stop_process(replmon, bound=10)
         for c in clients:
             c.disconnect()
-        if ej is not None:
-            ej.stop()
-        if pair is not None:
+        if cl is not None:
+            cl.stop()  # the pair too
+        elif pair is not None:
             pair.stop()
         common.stop_all_live()
         shutil.rmtree(workdir, ignore_errors=True)
