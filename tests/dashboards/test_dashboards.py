@@ -82,8 +82,9 @@ def _alert(name, severity, **labels):
 
 # (alert as Prometheus sends it, inhibited?) — label sets as the rules produce them.
 INHIBITION_CASES = [
-    # db1 is down: MariaDBNodeDown carries node and source = db1
-    (_alert("MariaDBNodeDown", "critical", cluster="chatdb", node="db1", source="db1"), False),
+    # db1 is down: MariaDBNodeDown carries node, source and database = db1
+    (_alert("MariaDBNodeDown", "critical", cluster="chatdb", node="db1", source="db1",
+            database="db1"), False),
     # its own links (node = db1) and its probe
     (_alert("MariaDBReplicationThreadDown", "critical", cluster="chatdb", node="db1",
             source="db2", thread="io"), True),
