@@ -112,6 +112,7 @@ RECORDING_RULES = {
     "cluster_node_source:mariadb_replica_lag_seconds": _LINK,
     "cluster:xmpp_c2s_sessions:sum": {"cluster"},
     "cluster_node:xmpp_tls_cert_days_left": _NODE,
+    "cluster_node:xmpp_database:info": _NODE | {"database"},
 }
 TARGET_LABELS = {"job", "instance"}
 

@@ -46,7 +46,7 @@ ALERTS = ("MariaDBNodeDown", "MariaDBReplicationThreadDown", "MariaDBReplication
           "MariaDBHeartbeatLagWarning", "MariaDBHeartbeatLagCritical",
           "MariaDBReplicationStalled", "MariaDBClusterCheckFailed", "MariaDBWriteConflict",
           "XMPPServerDown", "XMPPStreamProbeFailing", "XMPPSessionsDroppedSharply",
-          "XMPPCertificateExpiringSoon", "ReplmonProbeFailing")
+          "XMPPCertificateExpiringSoon", "XMPPLoginFailing", "ReplmonProbeFailing")
 
 # Every rule bad_dashboard.json breaks.
 BAD_RULES = ("no-inputs", "uneditable-dashboard", "dashboard-uid", "schema-version",
