@@ -46,7 +46,8 @@ ALERTS = ("MariaDBNodeDown", "MariaDBReplicationThreadDown", "MariaDBReplication
           "MariaDBHeartbeatLagWarning", "MariaDBHeartbeatLagCritical",
           "MariaDBReplicationStalled", "MariaDBClusterCheckFailed", "MariaDBWriteConflict",
           "XMPPServerDown", "XMPPStreamProbeFailing", "XMPPSessionsDroppedSharply",
-          "XMPPCertificateExpiringSoon", "XMPPLoginFailing", "ReplmonProbeFailing")
+          "XMPPCertificateExpiringSoon", "XMPPLoginFailing", "XMPPDeliveryFailing",
+          "XMPPDeliverySlow", "ReplmonProbeFailing")
 
 # Every rule bad_dashboard.json breaks.
 BAD_RULES = ("no-inputs", "uneditable-dashboard", "dashboard-uid", "schema-version",
@@ -82,9 +83,9 @@ def _alert(name, severity, **labels):
 
 # (alert as Prometheus sends it, inhibited?) — label sets as the rules produce them.
 INHIBITION_CASES = [
-    # db1 is down: MariaDBNodeDown carries node, source and database = db1
+    # db1 is down: MariaDBNodeDown carries node, source, database and to_database = db1
     (_alert("MariaDBNodeDown", "critical", cluster="chatdb", node="db1", source="db1",
-            database="db1"), False),
+            database="db1", to_database="db1"), False),
     # its own links (node = db1) and its probe
     (_alert("MariaDBReplicationThreadDown", "critical", cluster="chatdb", node="db1",
             source="db2", thread="io"), True),
