@@ -47,7 +47,7 @@ ALERTS = ("MariaDBNodeDown", "MariaDBReplicationThreadDown", "MariaDBReplication
           "MariaDBReplicationStalled", "MariaDBClusterCheckFailed", "MariaDBWriteConflict",
           "XMPPServerDown", "XMPPStreamProbeFailing", "XMPPSessionsDroppedSharply",
           "XMPPCertificateExpiringSoon", "XMPPLoginFailing", "XMPPDeliveryFailing",
-          "XMPPDeliverySlow", "ReplmonProbeFailing")
+          "XMPPDeliverySlow", "XMPPClusterSplit", "ReplmonProbeFailing")
 
 # Every rule bad_dashboard.json breaks.
 BAD_RULES = ("no-inputs", "uneditable-dashboard", "dashboard-uid", "schema-version",
