@@ -134,6 +134,26 @@ INHIBITION_CASES = [
             node="pr1", reason="stream"), True),
     (_alert("XMPPSessionsDroppedSharply", "warning", cluster="chat2"), False),
     (_alert("XMPPCertificateExpiringSoon", "warning", cluster="chat", node="pr1"), False),
+    # db1 (down above) is ej3's database, db2 ej4's: ej3's login and the messages to and
+    # from ej3 are explained; ej4's login and a delivery between nodes without a database
+    # named are not
+    (_alert("XMPPLoginFailing", "critical", cluster="chat", node="ej3", database="db1"), True),
+    (_alert("XMPPLoginFailing", "critical", cluster="chat", node="ej4", database="db2"), False),
+    (_alert("XMPPLoginFailing", "critical", cluster="chat", node="ej5"), False),
+    (_alert("XMPPDeliveryFailing", "critical", cluster="chat", **{"from": "ej3"}, to="ej4",
+            database="db1", to_database="db2"), True),
+    (_alert("XMPPDeliveryFailing", "critical", cluster="chat", **{"from": "ej4"}, to="ej3",
+            database="db2", to_database="db1"), True),
+    (_alert("XMPPDeliverySlow", "warning", cluster="chat", **{"from": "ej3"}, to="ej5",
+            database="db1"), True),
+    (_alert("XMPPDeliverySlow", "warning", cluster="chat", **{"from": "ej5"}, to="ej3",
+            to_database="db1"), True),
+    (_alert("XMPPDeliveryFailing", "critical", cluster="chat", **{"from": "ej4"}, to="ej5",
+            database="db2"), False),
+    (_alert("XMPPDeliveryFailing", "critical", cluster="chat2", **{"from": "c1"}, to="c2"),
+     False),
+    # a database being down explains neither a split cluster nor a certificate
+    (_alert("XMPPClusterSplit", "critical", cluster="chat3", check="members_agree"), False),
 ]
 
 
@@ -235,7 +255,8 @@ class TestDashboards(unittest.TestCase):
 
     @staticmethod
     def key(labels):
-        keep = ("alertname", "cluster", "node", "source", "kind", "thread", "class", "check")
+        keep = ("alertname", "cluster", "node", "source", "from", "to", "database",
+                "to_database", "kind", "thread", "class", "check")
         return " ".join("%s=%s" % (k, labels[k]) for k in keep if k in labels)
 
     def test_08_check_queries(self):
