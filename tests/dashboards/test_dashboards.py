@@ -134,6 +134,13 @@ INHIBITION_CASES = [
             node="pr1", reason="stream"), True),
     (_alert("XMPPSessionsDroppedSharply", "warning", cluster="chat2"), False),
     (_alert("XMPPCertificateExpiringSoon", "warning", cluster="chat", node="pr1"), False),
+    # ej1 being down also explains its logins and the cluster's members check; pr1's login
+    # fails on its own, and replmon's login probe alert says the same
+    (_alert("XMPPLoginFailing", "critical", cluster="chat", node="ej1"), True),
+    (_alert("XMPPClusterSplit", "critical", cluster="chat", check="members_agree"), True),
+    (_alert("XMPPLoginFailing", "critical", cluster="chat", node="pr1"), False),
+    (_alert("ReplmonProbeFailing", "warning", cluster="chat", kind="xmpp_login", node="pr1",
+            reason="auth"), True),
     # db1 (down above) is ej3's database, db2 ej4's: ej3's login and the messages to and
     # from ej3 are explained; ej4's login and a delivery between nodes without a database
     # named are not
