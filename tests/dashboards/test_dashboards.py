@@ -12,7 +12,8 @@
 - `amtool check-config` on the Alertmanager configuration, and its inhibit rules on a
   real Alertmanager 0.25 (alerts posted to its API, which then says which are inhibited);
 - check_queries.py: every dashboard query and rule expression parsed and evaluated by a
-  real Prometheus 2.42.
+  real Prometheus 2.42, which scrapes testdata/synthetic_metrics.prom: the queries on its
+  families must answer series; `promtool check metrics` finds nothing to say about it.
 The real servers listen on 127.0.0.1 only and are stopped by PID. Prints
 `dashboards: N passed, M failed` last; exits non-zero on failure. A few seconds.
 Python 3 standard library, promtool, amtool, prometheus, prometheus-alertmanager.
@@ -289,6 +290,17 @@ class TestDashboards(unittest.TestCase):
             readme = f.read()
         self.assertEqual([a for a in alerts if "| `%s` |" % a not in readme], [],
                          "alerts missing from the table of dashboards/README.md")
+
+    def test_11_synthetic_metrics_lint_clean(self):
+        # What check_queries.py feeds its Prometheus keeps replmon's own rules.
+        with open(check_queries.SYNTHETIC, "rb") as f:
+            r = subprocess.run(["promtool", "check", "metrics"], input=f.read(),
+                               capture_output=True, timeout=60)
+        out = (r.stdout + r.stderr).decode("utf-8", "replace")
+        self.assertEqual((r.returncode, out), (0, ""), check_queries.SYNTHETIC)
+        families = check_queries.synthetic_families()
+        unknown = sorted(m for m in families if m not in lint_dashboards.METRICS)
+        self.assertEqual(unknown, [], "synthetic families that replmon does not export")
 
 
 def main(argv):
