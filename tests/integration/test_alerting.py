@@ -27,11 +27,17 @@ ejabberd cluster membership: one ejabberd node has neither); a duplicate key on 
 inserted on db2 with sql_log_bin=0, then the same key on db1) sends a FIRING mail for
 MariaDBWriteConflict, with MariaDBReplicationThreadDown and the lag alerts of that link
 inhibited (no mail); deleting the row on db2 (sql_log_bin=0) and START SLAVE sends the
-RESOLVED mail. Prints `integration-alerting: N passed, M failed[, K skipped]` last and
+RESOLVED mail; a database that is down inhibits the XMPP alerts it explains: a synthetic
+replmon (promstack.MetricsEndpoint) says database syndb1 is down, then that logins and
+deliveries fail, and a second Prometheus with the same rules fires them at the same
+Alertmanager, which holds back the login alert of the node on syndb1 and the deliveries to
+and from it (inhibited, no mail) and mails those of the node on syndb2 and of nodes without
+a database. Prints `integration-alerting: N passed, M failed[, K skipped]` last and
 exits non-zero on failure. About a minute.
 """
 
 import os
+import re
 import shutil
 import sys
 import time
@@ -107,6 +113,54 @@ def write_config(pair, path, workdir, ej=None):
     return path
 
 
+# test_04's synthetic replmon: names of its own, so that nothing it fires is about the
+# fixture's pair or ejabberd (the inhibit rules compare `database` alone).
+SYN_DB, SYN_CHAT, SYN_NODB = "db-syn", "chat-syn", "chat-nodb"
+
+
+def synthetic_metrics(xmpp_failing):
+    """/metrics of test_04's synthetic replmon: MariaDB node syndb1 (cluster db-syn) down,
+    syndb2 up; chat nodes synej1 (depends_on syndb1) and synej2 (syndb2) of chat-syn, synx1
+    and synx2 (no depends_on) of chat-nodb, each cluster with a delivery probe both ways
+    (one way for chat-nodb). With xmpp_failing, every login and every delivery fails."""
+    ok = 0 if xmpp_failing else 1
+    syn, nodb = 'cluster="%s"' % SYN_CHAT, 'cluster="%s"' % SYN_NODB
+    families = [
+        ("mariadb_up", [('cluster="%s",node="syndb1"' % SYN_DB, 0),
+                        ('cluster="%s",node="syndb2"' % SYN_DB, 1)]),
+        ("xmpp_up", [('%s,node="%s"' % (c, n), 1) for c, n in
+                     ((syn, "synej1"), (syn, "synej2"), (nodb, "synx1"), (nodb, "synx2"))]),
+        ("xmpp_node_database_info",
+         [('%s,node="synej%d",database="syndb%d",database_cluster="%s"' % (syn, i, i, SYN_DB),
+           1) for i in (1, 2)]),
+        ("xmpp_login_success", [('%s,node="synej1"' % syn, ok), ('%s,node="synej2"' % syn, ok)]),
+        ("xmpp_delivery_success", [('%s,from="synej1",to="synej2"' % syn, ok),
+                                   ('%s,from="synej2",to="synej1"' % syn, ok),
+                                   ('%s,from="synx1",to="synx2"' % nodb, ok)]),
+    ]
+    lines = []
+    for name, samples in families:
+        lines += ["# HELP %s Synthetic." % name, "# TYPE %s gauge" % name]
+        lines += ["%s{%s} %d" % (name, labels, value) for labels, value in samples]
+    return "\n".join(lines) + "\n"
+
+
+def alert_key(labels):
+    """alertname and what the alert is about: its node, or its from>to."""
+    about = labels.get("node") or "%s>%s" % (labels.get("from"), labels.get("to"))
+    return "%s %s %s" % (labels.get("alertname"), labels.get("cluster"), about)
+
+
+def firing_lines(text):
+    """alert_key() of every FIRING alert a mail's text (alertmanager.yml's `text`) lists."""
+    out = []
+    for m in re.finditer(r"^FIRING (\S+) \(\w+\) cluster=(\S+)(.*)$", text, re.M):
+        rest = dict(re.findall(r" (\w+)=(\S+)", m.group(3)))
+        rest.update(alertname=m.group(1), cluster=m.group(2))
+        out.append(alert_key(rest))
+    return out
+
+
 def link(node, source):
     return dict(cluster=CLUSTER, node=node, source=source)
 
@@ -149,7 +203,7 @@ class TestAlerting(PairReplmonCase):
         cls.am = promstack.Alertmanager(cls.workdir, promstack.alertmanager_test_config(
             ALERTMANAGER_YML, cls.smtp.port, group_wait="1s", group_interval="2s",
             repeat_interval="1m")).start()
-        rules = os.path.join(cls.workdir, "replmon.rules.test.yml")
+        cls.rules_copy = rules = os.path.join(cls.workdir, "replmon.rules.test.yml")
         n = promstack.rules_test_copy(RULES, rules, TEST_FOR)
         if n < 17:
             raise RuntimeError("only %d `for:` replaced in the rules' test copy" % n)
@@ -360,6 +414,82 @@ class TestAlerting(PairReplmonCase):
         finally:
             if not healed:
                 self.pair.repair_duplicate_key(key)
+
+    def test_04_database_down_inhibits_xmpp_alerts(self):
+        before = len(self.smtp.messages())
+        endpoint = promstack.MetricsEndpoint(synthetic_metrics(xmpp_failing=False)).start()
+        prom = None
+        try:
+            prom = promstack.Prometheus(
+                os.path.join(self.workdir, "synthetic"), rule_files=[self.rules_copy],
+                scrape={"synthetic": [endpoint.target]},
+                alertmanager="127.0.0.1:%d" % self.am.port).start()
+            prom.wait_ready()
+            # The database first. In the field the XMPP alerts' `for:` (2m) outlasts
+            # MariaDBNodeDown's (1m); here every `for:` is 2 s, so the test keeps the order.
+            _, secs = self.wait("MariaDBNodeDown of syndb1 in Alertmanager",
+                                lambda: self.am_alerts("MariaDBNodeDown", cluster=SYN_DB,
+                                                       node="syndb1"), INHIBIT_BOUND_S)
+            log("\nsynthetic syndb1 down: MariaDBNodeDown in Alertmanager after %.1f s" % secs)
+            endpoint.set_text(synthetic_metrics(xmpp_failing=True))
+            t0 = time.monotonic()
+            # alert_key -> (inhibited, database, to_database)
+            want = {
+                "XMPPLoginFailing chat-syn synej1": (True, "syndb1", None),
+                "XMPPLoginFailing chat-syn synej2": (False, "syndb2", None),
+                "XMPPDeliveryFailing chat-syn synej1>synej2": (True, "syndb1", "syndb2"),
+                "XMPPDeliveryFailing chat-syn synej2>synej1": (True, "syndb2", "syndb1"),
+                "XMPPDeliveryFailing chat-nodb synx1>synx2": (False, None, None),
+            }
+
+            def arrived():
+                got = {alert_key(a["labels"]): a for a in self.am.alerts()
+                       if a["labels"].get("alertname", "").startswith("XMPP")
+                       and a["labels"].get("cluster") in (SYN_CHAT, SYN_NODB)}
+                return got if set(got) == set(want) else None
+            got, secs = self.wait("the XMPP alerts of the synthetic replmon in Alertmanager",
+                                  arrived, INHIBIT_BOUND_S)
+            self.record("xmpp_fault_to_alertmanager", secs)
+            for key, (inhibited, database, to_database) in sorted(want.items()):
+                a = got[key]
+                self.assertEqual((a["labels"].get("database"), a["labels"].get("to_database")),
+                                 (database, to_database), a)
+                self.assertEqual((a["status"]["state"], bool(a["status"]["inhibitedBy"])),
+                                 ("suppressed" if inhibited else "active", inhibited), a)
+            # The API's own filter agrees: without ?inhibited, the inhibited ones are gone.
+            status, shown = self.am.get_json("/api/v2/alerts?inhibited=false")
+            self.assertEqual(status, 200, shown)
+            shown = {alert_key(a["labels"]) for a in shown}
+            self.assertEqual(sorted(k for k, v in want.items() if v[0] and k in shown), [])
+            self.assertEqual(sorted(k for k, v in want.items() if not v[0] and k not in shown),
+                             [])
+            held = sorted(k for k, v in want.items() if v[0])
+            log("XMPP alerts in Alertmanager %.1f s after the logins failed: %s inhibited by "
+                "MariaDBNodeDown, %s not" % (secs, held, sorted(set(want) - set(held))))
+
+            # The mails: those not inhibited go out, the inhibited never do.
+            def mailed():
+                keys = [k for m in self.mails(before) for k in firing_lines(m[1])]
+                return keys if all(k in keys for k, v in want.items() if not v[0]) else None
+            _, secs = self.wait("FIRING mails of the XMPP alerts that are not inhibited",
+                                mailed, MAIL_BOUND_S)
+            time.sleep(4)  # two group_intervals: a mail that was not inhibited would be out
+            mails = self.mails(before)
+            keys = [k for m in mails for k in firing_lines(m[1])]
+            self.assertEqual([k for k, v in want.items() if v[0] and k in keys], [],
+                             "mails for inhibited alerts: %s" % [m[0] for m in mails])
+            login = [m for m in mails if "XMPPLoginFailing" in m[0]]
+            self.assertIn("FIRING XMPPLoginFailing (critical) cluster=chat-syn node=synej2 "
+                          "database=syndb2", login[0][1], login[0][1])
+            delivery = [m for m in mails if "XMPPDeliveryFailing" in m[0]]
+            self.assertIn("cluster=chat-nodb from=synx1 to=synx2", delivery[0][1],
+                          delivery[0][1])
+            log("mails %.1f s after the logins failed: %s"
+                % (time.monotonic() - t0, [m[0] for m in mails]))
+        finally:
+            if prom is not None:
+                prom.stop()
+            endpoint.stop()
 
     @classmethod
     def record(cls, name, seconds):
