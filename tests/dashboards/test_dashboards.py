@@ -160,6 +160,16 @@ INHIBITION_CASES = [
             database="db2"), False),
     (_alert("XMPPDeliveryFailing", "critical", cluster="chat2", **{"from": "c1"}, to="c2"),
      False),
+    # replmon's delivery probe fails with the deliveries it measures (its node names the
+    # pair), also when the delivery alert is itself inhibited (chat5: by db1 being down)
+    (_alert("XMPPDeliveryFailing", "critical", cluster="chat5", **{"from": "e1"}, to="e2",
+            database="db1"), True),
+    (_alert("ReplmonProbeFailing", "warning", cluster="chat5", kind="xmpp_delivery",
+            node="e1<->e2", reason="timeout"), True),
+    (_alert("ReplmonProbeFailing", "warning", cluster="chat2", kind="xmpp_delivery",
+            node="c1<->c2", reason="timeout"), True),
+    (_alert("ReplmonProbeFailing", "warning", cluster="chat4", kind="xmpp_delivery",
+            node="d1<->d2", reason="auth"), False),
     # a database being down explains neither a split cluster nor a certificate
     (_alert("XMPPClusterSplit", "critical", cluster="chat3", check="members_agree"), False),
 ]
