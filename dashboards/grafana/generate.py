@@ -485,27 +485,94 @@ def node_detail():
         variables("mariadb_up", [node_var]), L)
 
 
+PAIR = "{{cluster}} {{from}} → {{to}}"
+
+
 def xmpp():
     L = Layout()
     L.add(stat("XMPP servers up",
                "xmpp_up: UP when the server's HTTP API (ejabberd mod_http_api, Prosody "
                "openmetrics, Openfire REST API) answered replmon's last poll.",
                [target(sel("xmpp_up"), "{{cluster}} {{node}}")], "none", UP_MAP,
-               thresholds("text")), 8, 5)
+               thresholds("text")), 6, 5)
     L.add(stat("Client stream probe",
                "xmpp_stream_probe_success: whether replmon could open a client stream on "
                "the c2s port and read the stream features (and complete STARTTLS when "
                "offered).",
                [target(sel("xmpp_stream_probe_success"), "{{cluster}} {{node}}")], "none",
                value_mappings([(0, "FAILING", "red"), (1, "ok", "green")]),
-               thresholds("text")), 8, 5)
+               thresholds("text")), 6, 5)
+    L.add(stat("Logged-in probe",
+               "xmpp_login_success: whether replmon's monitoring account (probe_account) is "
+               "logged in and its last XEP-0199 ping was answered, as a user's client would "
+               "be. XMPPLoginFailing fires after 2 minutes of FAILING; the reason is in "
+               "replmon_probe_errors_total{kind=\"xmpp_login\"} (replmon dashboard).",
+               [target(sel("xmpp_login_success"), "{{cluster}} {{node}}")], "none",
+               value_mappings([(0, "FAILING", "red"), (1, "logged in", "green")]),
+               thresholds("text")), 6, 5)
     L.add(stat("Certificate days left",
                "cluster_node:xmpp_tls_cert_days_left (recording rule): days until the "
                "certificate offered on the c2s port expires. XMPPCertificateExpiringSoon "
                "fires under 14 days.",
                [target(sel("cluster_node:xmpp_tls_cert_days_left"), "{{cluster}} {{node}}")],
                "none", None, thresholds("red", (7, "orange"), (14, "green")), decimals=1),
-          8, 5)
+          6, 5)
+    L.row()
+    L.add(stat("Message delivery across the cluster",
+               "xmpp_delivery_success: whether the last message replmon's monitoring "
+               "account on node `from` sent to the one on node `to` arrived (both "
+               "directions of each cluster with delivery probes). XMPPDeliveryFailing "
+               "fires after 2 minutes of LOST.",
+               [target(sel("xmpp_delivery_success"), PAIR)], "none",
+               value_mappings([(0, "LOST", "red"), (1, "delivered", "green")]),
+               thresholds("text")), 12, 5)
+    L.add(stat("ejabberd cluster members agree",
+               "xmpp_cluster_check_ok{check=\"members_agree\"} of each cluster marked "
+               "clustered: whether every ejabberd node lists the same, complete set of "
+               "members. SPLIT when a node stopped or left, or the cluster split in parts "
+               "that serve their own users. XMPPClusterSplit fires after a minute.",
+               [target(sel("xmpp_cluster_check_ok", 'check="members_agree"'), "{{cluster}}")],
+               "none", value_mappings([(0, "SPLIT", "red"), (1, "agree", "green")]),
+               thresholds("text")), 12, 5)
+    L.row()
+    L.add(timeseries("Login duration",
+                     "xmpp_login_duration_seconds: how long the last login of the monitoring "
+                     "account took: TCP connect, STARTTLS, SASL and resource binding. A "
+                     "fresh login is made every relogin_interval; a slow authentication "
+                     "backend (often the database) shows here first.",
+                     [target(sel("xmpp_login_duration_seconds"), "{{cluster}} {{node}}")],
+                     "s", min_=0), 8, 8)
+    L.add(timeseries("Ping round trip",
+                     "xmpp_ping_rtt_seconds: round trip of the XEP-0199 ping the monitoring "
+                     "account sends to its server every poll (a gap while it is not "
+                     "answered).",
+                     [target(sel("xmpp_ping_rtt_seconds"), "{{cluster}} {{node}}")], "s",
+                     min_=0), 8, 8)
+    L.add(timeseries("Message delivery time",
+                     "xmpp_delivery_seconds: how long the last message from the monitoring "
+                     "account on `from` took to reach the one on `to` (a gap when it was "
+                     "lost). XMPPDeliverySlow fires after 5 minutes over 2 s.",
+                     [target(sel("xmpp_delivery_seconds"), PAIR)], "s",
+                     thresholds("green", (2, "orange")), min_=0), 8, 8)
+    L.row()
+    L.add(timeseries("Messages lost",
+                     "rate(xmpp_delivery_lost_total): messages between the monitoring "
+                     "accounts that never arrived, per second, per direction.",
+                     [target("rate(%s[$__rate_interval])" % sel("xmpp_delivery_lost_total"),
+                             PAIR)], "cps", min_=0), 8, 8)
+    L.add(timeseries("ejabberd cluster members per node",
+                     "xmpp_cluster_members: how many nodes each ejabberd node lists in its "
+                     "own cluster (list_cluster). A node that stopped drops out of the "
+                     "others' lists; after a split each part lists only its own nodes.",
+                     [target(sel("xmpp_cluster_members"), "{{cluster}} {{node}}")], "short",
+                     min_=0, decimals=0), 8, 8)
+    L.add(table("Databases behind the XMPP nodes",
+                "xmpp_node_database_info: the MariaDB nodes each XMPP node keeps its data on "
+                "(depends_on). While one is down, the node's logins and the messages to and "
+                "from it fail, and MariaDBNodeDown inhibits their alerts.",
+                [target(sel("xmpp_node_database_info"), table=True)], "none",
+                hide=("Value", "instance"),
+                rename={"database_cluster": "database cluster"}), 8, 8)
     L.row()
     L.add(timeseries("Client sessions per node",
                      "xmpp_c2s_sessions: client sessions (resources) connected to each "
@@ -549,8 +616,10 @@ def xmpp():
                 hide=("Value",)), 24, 6)
     return dashboard(
         "replmon-xmpp", "replmon / XMPP",
-        "The XMPP servers replmon watches (ejabberd, Prosody, Openfire): API and client "
-        "stream probes, sessions, certificates.", ["xmpp"], variables("xmpp_up"), L)
+        "The XMPP servers replmon watches (ejabberd, Prosody, Openfire): API, client stream "
+        "and logged-in probes, delivery across the cluster, ejabberd cluster membership, the "
+        "databases behind the nodes, sessions, certificates.", ["xmpp"],
+        variables("xmpp_up"), L)
 
 
 def self_dashboard():

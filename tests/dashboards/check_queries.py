@@ -13,11 +13,14 @@ Prometheus loaded from dashboards/prometheus/replmon.rules.yml; every rule must 
 evaluated with health "ok". A recording rule a dashboard uses must exist.
 
 Without --prometheus it starts a throwaway Prometheus 2.42 on 127.0.0.1 with the rules file
-loaded and nothing to scrape (queries answer empty, but are parsed and evaluated by the
-real engine), and stops it by PID. tests/integration/test_alerting.py uses the same
-functions against a Prometheus that scrapes a real replmon, where every query must also
-return data. Prints one line per problem and a summary; exits 0 when there is none.
-Python 3 standard library only.
+loaded, scraping every second a synthetic replmon that answers
+testdata/synthetic_metrics.prom (promstack.MetricsEndpoint), and stops it by PID. Every
+query is parsed and evaluated by the real engine; a query that reads only families of that
+file, or recording rules computed only from them, must also return data (waited for up to
+DATA_BOUND_S), and the rules are checked once they have seen the data. The other queries
+may answer empty. tests/integration/test_alerting.py uses the same functions against a
+Prometheus that scrapes a real replmon, where every query must also return data. Prints one
+line per problem and a summary; exits 0 when there is none. Python 3 standard library only.
 """
 
 import glob
@@ -37,6 +40,8 @@ import promstack  # noqa: E402
 
 DASHBOARD_GLOB = os.path.join(REPO, "dashboards", "grafana", "*.json")
 RULES_FILE = os.path.join(REPO, "dashboards", "prometheus", "replmon.rules.yml")
+SYNTHETIC = os.path.join(HERE, "testdata", "synthetic_metrics.prom")
+DATA_BOUND_S = 30.0  # Prometheus's first scrape comes a few seconds after its start
 GRAFANA_GLOBALS = {"__rate_interval": "1m", "__interval": "1m", "__range": "1h",
                    "__range_s": "3600", "__interval_ms": "60000", "__range_ms": "3600000"}
 _VAR = re.compile(r"\$\{([^}:]+)(?::[^}]*)?\}|\$([A-Za-z_][A-Za-z0-9_]*)"
@@ -138,6 +143,39 @@ def check_dashboards(prom, queries, values=None, require_data=False, skip=lambda
     return problems
 
 
+def synthetic_families(path=SYNTHETIC):
+    """The metric families (their # TYPE lines) of the synthetic exposition at path."""
+    with open(path, encoding="utf-8") as f:
+        return set(re.findall(r"^# TYPE ([A-Za-z_:][A-Za-z0-9_:]*) ", f.read(), re.M))
+
+
+def fed_names(families, groups):
+    """families, plus the recording rules (of /api/v1/rules groups) whose expression reads
+    only names of the result (a rule may read another rule)."""
+    fed = set(families)
+    records = {}
+    for g in groups:
+        for r in g["rules"]:
+            if r.get("type") == "recording":
+                try:
+                    records[r["name"]] = {s.metric() for s in
+                                          promql.selectors(promql.parse(r["query"]))}
+                except promql.ParseError:
+                    pass
+    grew = True
+    while grew:
+        grew = False
+        for name, reads in records.items():
+            if name not in fed and reads and None not in reads and reads <= fed:
+                fed.add(name)
+                grew = True
+    return fed
+
+
+def is_fed(q, fed):
+    return bool(q.metrics) and all(m in fed for m in q.metrics)
+
+
 def recording_rules_used(queries):
     return {m for q in queries for m in q.metrics if ":" in m}
 
@@ -213,25 +251,46 @@ def main(argv):
             values["node"] = a.split("=", 1)[1]
     queries = dashboard_queries()
     workdir = None
-    prom = None
+    prom = endpoint = None
+    fed = []
     try:
         if url:
             prom = RemotePrometheus(url)
+            groups = wait_rules(prom)
+            problems = check_dashboards(prom, queries, values, verbose=verbose)
         else:
             workdir = tempfile.mkdtemp(prefix="replmon-check-queries-")
-            prom = promstack.Prometheus(workdir, rule_files=[RULES_FILE]).start()
+            with open(SYNTHETIC, encoding="utf-8") as f:
+                endpoint = promstack.MetricsEndpoint(f.read()).start()
+            prom = promstack.Prometheus(workdir, rule_files=[RULES_FILE],
+                                        scrape={"replmon": [endpoint.target]}).start()
             prom.wait_ready()
-        groups = wait_rules(prom)
-        problems = check_dashboards(prom, queries, values, verbose=verbose)
+            names = fed_names(synthetic_families(), wait_rules(prom))
+            fed = [q for q in queries if is_fed(q, names)]
+            deadline = time.monotonic() + DATA_BOUND_S
+            while True:
+                problems = check_dashboards(prom, fed, values, require_data=True)
+                if not problems or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            if verbose:
+                check_dashboards(prom, fed, values, verbose=True)
+            time.sleep(2.5)  # two more rule evaluations, with the data
+            groups = wait_rules(prom)
+            problems = check_dashboards(prom, queries, values, verbose=verbose,
+                                        require_data=False, skip=lambda q: q in fed) + problems
         problems += check_rules(prom, groups, queries)
     finally:
         if workdir:
             prom.stop()
+        if endpoint is not None:
+            endpoint.stop()
     for p in problems:
         print(p)
     nrules = sum(len(g["rules"]) for g in groups)
-    print("check_queries: %d dashboard queries, %d rules, %d problem(s)"
-          % (len(queries), nrules, len(problems)))
+    print("check_queries: %d dashboard queries (%d of them on synthetic data, which must "
+          "answer series), %d rules, %d problem(s)"
+          % (len(queries), len(fed), nrules, len(problems)))
     if workdir:
         if problems:
             print("check_queries: Prometheus log kept in %s" % workdir, file=sys.stderr)

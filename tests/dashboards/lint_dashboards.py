@@ -72,6 +72,7 @@ _NODE = {"cluster", "node"}
 _LINK = {"cluster", "node", "source"}
 _CONN = {"cluster", "node", "connection", "source"}
 _PROBE = {"kind", "cluster", "node"}
+_DELIVERY = {"cluster", "from", "to"}
 METRICS = {
     "mariadb_up": _NODE, "mariadb_server_id": _NODE, "mariadb_read_only": _NODE,
     "mariadb_replica_io_running": _CONN, "mariadb_replica_io_state": _CONN | {"state"},
@@ -99,11 +100,19 @@ METRICS = {
     "xmpp_stream_probe_success": _NODE, "xmpp_stream_probe_duration_seconds": _NODE,
     "xmpp_starttls_offered": _NODE, "xmpp_starttls_required": _NODE,
     "xmpp_tls_cert_expiry_timestamp_seconds": _NODE,
+    "xmpp_login_success": _NODE, "xmpp_login_duration_seconds": _NODE,
+    "xmpp_ping_rtt_seconds": _NODE,
+    "xmpp_node_database_info": _NODE | {"database", "database_cluster"},
+    "xmpp_cluster_members": _NODE, "xmpp_cluster_check_ok": {"cluster", "check"},
+    # delivery across a cluster: from the account on node `from` to the one on node `to`
+    "xmpp_delivery_success": _DELIVERY, "xmpp_delivery_seconds": _DELIVERY,
+    "xmpp_delivery_lost_total": _DELIVERY,
 }
 RECORDING_RULES = {
     "cluster_node_source:mariadb_replica_lag_seconds": _LINK,
     "cluster:xmpp_c2s_sessions:sum": {"cluster"},
     "cluster_node:xmpp_tls_cert_days_left": _NODE,
+    "cluster_node:xmpp_database:info": _NODE | {"database"},
 }
 TARGET_LABELS = {"job", "instance"}
 

@@ -1,5 +1,6 @@
 """Throwaway Prometheus 2.42, Alertmanager 0.25 and SMTP sink processes on 127.0.0.1, for
-check_queries.py, test_dashboards.py and tests/integration/test_alerting.py.
+check_queries.py, test_dashboards.py and tests/integration/test_alerting.py, and a
+synthetic /metrics endpoint for such a Prometheus to scrape.
 
     prom = Prometheus(workdir, rule_files=[...], scrape={"replmon": ["127.0.0.1:9873"]},
                       alertmanager="127.0.0.1:9093")
@@ -13,16 +14,24 @@ PR_SET_PDEATHSIG) and stopped by PID (stop(), or common's atexit and signal clea
 Nothing listens anywhere but 127.0.0.1: Alertmanager's gossip is off
 (`--cluster.listen-address=`). Python 3 standard library only; the SMTP sink runs Debian's
 python3-aiosmtpd in its own interpreter.
+
+    ep = MetricsEndpoint(text).start()   # serves text on http://127.0.0.1:<port>/metrics
+    Prometheus(workdir, scrape={"replmon": [ep.target]}); ep.set_text(other); ep.stop()
+
+MetricsEndpoint is a thread of the calling process (http.server), not a process: it ends
+with it.
 """
 
 import email
 import email.policy
+import http.server
 import json
 import os
 import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -35,8 +44,8 @@ PROMETHEUS = os.environ.get("PROMETHEUS", "prometheus")
 ALERTMANAGER = os.environ.get("ALERTMANAGER", "prometheus-alertmanager")
 START_BOUND_S = 30.0
 
-__all__ = ["Prometheus", "Alertmanager", "SmtpSink", "aiosmtpd_python", "wait_port",
-           "alertmanager_test_config", "rules_test_copy"]
+__all__ = ["Prometheus", "Alertmanager", "SmtpSink", "MetricsEndpoint", "aiosmtpd_python",
+           "wait_port", "alertmanager_test_config", "rules_test_copy"]
 
 
 def wait_port(port, bound, proc=None, what="server", log=None):
@@ -288,3 +297,64 @@ class SmtpSink:
         rc = stop_process(self.proc, bound=10)
         self.proc = None
         return rc
+
+
+class MetricsEndpoint:
+    """GET /metrics on 127.0.0.1 answers the text given (Prometheus text format 0.0.4);
+    set_text() changes what the next scrape gets. A synthetic replmon for a Prometheus to
+    scrape: series that no server in the test produces, or a fault that would take long to
+    cause for real."""
+
+    def __init__(self, text=""):
+        self._text = text.encode("utf-8")
+        self._lock = threading.Lock()
+        self._server = self._thread = None
+        self.port = None
+        self.scrapes = 0
+
+    @property
+    def target(self):
+        return "127.0.0.1:%d" % self.port
+
+    def set_text(self, text):
+        with self._lock:
+            self._text = text.encode("utf-8")
+
+    def _body(self):
+        with self._lock:
+            self.scrapes += 1
+            return self._text
+
+    def start(self):
+        endpoint = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, fmt, *args):
+                pass
+
+            def do_GET(self):
+                if self.path.split("?")[0] != "/metrics":
+                    self.send_error(404)
+                    return
+                body = endpoint._body()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        # Port 0: the kernel picks a free one, no race with another test.
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        name="metrics-endpoint", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(5)
+            self._server = self._thread = None

@@ -12,7 +12,8 @@
 - `amtool check-config` on the Alertmanager configuration, and its inhibit rules on a
   real Alertmanager 0.25 (alerts posted to its API, which then says which are inhibited);
 - check_queries.py: every dashboard query and rule expression parsed and evaluated by a
-  real Prometheus 2.42.
+  real Prometheus 2.42, which scrapes testdata/synthetic_metrics.prom: the queries on its
+  families must answer series; `promtool check metrics` finds nothing to say about it.
 The real servers listen on 127.0.0.1 only and are stopped by PID. Prints
 `dashboards: N passed, M failed` last; exits non-zero on failure. A few seconds.
 Python 3 standard library, promtool, amtool, prometheus, prometheus-alertmanager.
@@ -46,7 +47,8 @@ ALERTS = ("MariaDBNodeDown", "MariaDBReplicationThreadDown", "MariaDBReplication
           "MariaDBHeartbeatLagWarning", "MariaDBHeartbeatLagCritical",
           "MariaDBReplicationStalled", "MariaDBClusterCheckFailed", "MariaDBWriteConflict",
           "XMPPServerDown", "XMPPStreamProbeFailing", "XMPPSessionsDroppedSharply",
-          "XMPPCertificateExpiringSoon", "ReplmonProbeFailing")
+          "XMPPCertificateExpiringSoon", "XMPPLoginFailing", "XMPPDeliveryFailing",
+          "XMPPDeliverySlow", "XMPPClusterSplit", "ReplmonProbeFailing")
 
 # Every rule bad_dashboard.json breaks.
 BAD_RULES = ("no-inputs", "uneditable-dashboard", "dashboard-uid", "schema-version",
@@ -82,8 +84,9 @@ def _alert(name, severity, **labels):
 
 # (alert as Prometheus sends it, inhibited?) — label sets as the rules produce them.
 INHIBITION_CASES = [
-    # db1 is down: MariaDBNodeDown carries node and source = db1
-    (_alert("MariaDBNodeDown", "critical", cluster="chatdb", node="db1", source="db1"), False),
+    # db1 is down: MariaDBNodeDown carries node, source, database and to_database = db1
+    (_alert("MariaDBNodeDown", "critical", cluster="chatdb", node="db1", source="db1",
+            database="db1", to_database="db1"), False),
     # its own links (node = db1) and its probe
     (_alert("MariaDBReplicationThreadDown", "critical", cluster="chatdb", node="db1",
             source="db2", thread="io"), True),
@@ -132,6 +135,43 @@ INHIBITION_CASES = [
             node="pr1", reason="stream"), True),
     (_alert("XMPPSessionsDroppedSharply", "warning", cluster="chat2"), False),
     (_alert("XMPPCertificateExpiringSoon", "warning", cluster="chat", node="pr1"), False),
+    # ej1 being down also explains its logins and the cluster's members check; pr1's login
+    # fails on its own, and replmon's login probe alert says the same
+    (_alert("XMPPLoginFailing", "critical", cluster="chat", node="ej1"), True),
+    (_alert("XMPPClusterSplit", "critical", cluster="chat", check="members_agree"), True),
+    (_alert("XMPPLoginFailing", "critical", cluster="chat", node="pr1"), False),
+    (_alert("ReplmonProbeFailing", "warning", cluster="chat", kind="xmpp_login", node="pr1",
+            reason="auth"), True),
+    # db1 (down above) is ej3's database, db2 ej4's: ej3's login and the messages to and
+    # from ej3 are explained; ej4's login and a delivery between nodes without a database
+    # named are not
+    (_alert("XMPPLoginFailing", "critical", cluster="chat", node="ej3", database="db1"), True),
+    (_alert("XMPPLoginFailing", "critical", cluster="chat", node="ej4", database="db2"), False),
+    (_alert("XMPPLoginFailing", "critical", cluster="chat", node="ej5"), False),
+    (_alert("XMPPDeliveryFailing", "critical", cluster="chat", **{"from": "ej3"}, to="ej4",
+            database="db1", to_database="db2"), True),
+    (_alert("XMPPDeliveryFailing", "critical", cluster="chat", **{"from": "ej4"}, to="ej3",
+            database="db2", to_database="db1"), True),
+    (_alert("XMPPDeliverySlow", "warning", cluster="chat", **{"from": "ej3"}, to="ej5",
+            database="db1"), True),
+    (_alert("XMPPDeliverySlow", "warning", cluster="chat", **{"from": "ej5"}, to="ej3",
+            to_database="db1"), True),
+    (_alert("XMPPDeliveryFailing", "critical", cluster="chat", **{"from": "ej4"}, to="ej5",
+            database="db2"), False),
+    (_alert("XMPPDeliveryFailing", "critical", cluster="chat2", **{"from": "c1"}, to="c2"),
+     False),
+    # replmon's delivery probe fails with the deliveries it measures (its node names the
+    # pair), also when the delivery alert is itself inhibited (chat5: by db1 being down)
+    (_alert("XMPPDeliveryFailing", "critical", cluster="chat5", **{"from": "e1"}, to="e2",
+            database="db1"), True),
+    (_alert("ReplmonProbeFailing", "warning", cluster="chat5", kind="xmpp_delivery",
+            node="e1<->e2", reason="timeout"), True),
+    (_alert("ReplmonProbeFailing", "warning", cluster="chat2", kind="xmpp_delivery",
+            node="c1<->c2", reason="timeout"), True),
+    (_alert("ReplmonProbeFailing", "warning", cluster="chat4", kind="xmpp_delivery",
+            node="d1<->d2", reason="auth"), False),
+    # a database being down explains neither a split cluster nor a certificate
+    (_alert("XMPPClusterSplit", "critical", cluster="chat3", check="members_agree"), False),
 ]
 
 
@@ -233,7 +273,8 @@ class TestDashboards(unittest.TestCase):
 
     @staticmethod
     def key(labels):
-        keep = ("alertname", "cluster", "node", "source", "kind", "thread", "class", "check")
+        keep = ("alertname", "cluster", "node", "source", "from", "to", "database",
+                "to_database", "kind", "thread", "class", "check")
         return " ".join("%s=%s" % (k, labels[k]) for k in keep if k in labels)
 
     def test_08_check_queries(self):
@@ -242,10 +283,11 @@ class TestDashboards(unittest.TestCase):
         self.assertEqual(rc, 0, out)
 
     def test_09_linter_knows_readme_metrics(self):
-        # The metrics the linter knows are those README.md's tables name.
+        # The metrics the linter knows are those README.md's tables name: a name in
+        # backquotes that ends there or at its labels (not `mariadb_kind.c`, a file name).
         with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
             readme = f.read()
-        named = set(re.findall(r"`((?:mariadb|replmon|xmpp)_[a-z_]+)", readme))
+        named = set(re.findall(r"`((?:mariadb|replmon|xmpp)_[a-z0-9_]+)(?=[`{])", readme))
         unknown = sorted(m for m in named if m not in lint_dashboards.METRICS
                          and not any(k.startswith(m) for k in lint_dashboards.METRICS))
         self.assertEqual(unknown, [], "metrics in README.md the linter does not know")
@@ -258,6 +300,17 @@ class TestDashboards(unittest.TestCase):
             readme = f.read()
         self.assertEqual([a for a in alerts if "| `%s` |" % a not in readme], [],
                          "alerts missing from the table of dashboards/README.md")
+
+    def test_11_synthetic_metrics_lint_clean(self):
+        # What check_queries.py feeds its Prometheus keeps replmon's own rules.
+        with open(check_queries.SYNTHETIC, "rb") as f:
+            r = subprocess.run(["promtool", "check", "metrics"], input=f.read(),
+                               capture_output=True, timeout=60)
+        out = (r.stdout + r.stderr).decode("utf-8", "replace")
+        self.assertEqual((r.returncode, out), (0, ""), check_queries.SYNTHETIC)
+        families = check_queries.synthetic_families()
+        unknown = sorted(m for m in families if m not in lint_dashboards.METRICS)
+        self.assertEqual(unknown, [], "synthetic families that replmon does not export")
 
 
 def main(argv):

@@ -10,7 +10,8 @@ Starts, all on 127.0.0.1 and each stopped by PID (finally, atexit, SIGTERM/SIGIN
 - the MariaDB 10.11 master-master pair of mariadb_pair.py, plus the heartbeat table
   replmon.heartbeat (created on db1, replicated) with the monitor's grant on it;
 - ejabberd 23.01 (xmpp_servers.py) with its API and c2s port, unless ALERTING_XMPP=0 or
-  ejabberd is not installed (said so at start);
+  ejabberd is not installed (said so at start), and a monitoring account that replmon's
+  logged-in probe uses (probe_account, its certificate as the CA); the node depends_on db1;
 - the real build/replmon polling both every second (heartbeat: {table: replmon.heartbeat});
 - a real Prometheus 2.42 scraping replmon every second, evaluating a copy of
   dashboards/prometheus/replmon.rules.yml every second with every `for:` cut to 2 s (the
@@ -21,15 +22,22 @@ Starts, all on 127.0.0.1 and each stopped by PID (finally, atexit, SIGTERM/SIGIN
 - an SMTP sink (python3 -m aiosmtpd, Mailbox handler) that files every message in a Maildir.
 
 Tests: every rule evaluated with health ok and nothing firing on a healthy pair; every
-dashboard query returns at least one series; a duplicate key on db2 (a row inserted on db2
-with sql_log_bin=0, then the same key on db1) sends a FIRING mail for
+dashboard query returns at least one series (but those on delivery across a cluster and on
+ejabberd cluster membership: one ejabberd node has neither); a duplicate key on db2 (a row
+inserted on db2 with sql_log_bin=0, then the same key on db1) sends a FIRING mail for
 MariaDBWriteConflict, with MariaDBReplicationThreadDown and the lag alerts of that link
 inhibited (no mail); deleting the row on db2 (sql_log_bin=0) and START SLAVE sends the
-RESOLVED mail. Prints `integration-alerting: N passed, M failed[, K skipped]` last and
+RESOLVED mail; a database that is down inhibits the XMPP alerts it explains: a synthetic
+replmon (promstack.MetricsEndpoint) says database syndb1 is down, then that logins and
+deliveries fail, and a second Prometheus with the same rules fires them at the same
+Alertmanager, which holds back the login alert of the node on syndb1 and the deliveries to
+and from it (inhibited, no mail) and mails those of the node on syndb2 and of nodes without
+a database. Prints `integration-alerting: N passed, M failed[, K skipped]` last and
 exits non-zero on failure. About a minute.
 """
 
 import os
+import re
 import shutil
 import sys
 import time
@@ -46,6 +54,11 @@ import promstack  # noqa: E402
 
 CLUSTER = "chatdb"
 XMPP_CLUSTER = "chat"
+PROBE_USER, PROBE_PASSWORD = "replmon-probe", "probe-Secret-7"
+# What the fixture's single, unclustered ejabberd cannot export: the dashboard queries
+# reading these are not required to answer data (check_queries.py's synthetic replmon
+# covers them).
+NOT_IN_FIXTURE = ("xmpp_delivery_", "xmpp_cluster_members", "xmpp_cluster_check_ok")
 RULES = os.path.join(REPO, "dashboards", "prometheus", "replmon.rules.yml")
 ALERTMANAGER_YML = os.path.join(REPO, "dashboards", "alertmanager", "alertmanager.yml")
 TEST_FOR = "2s"          # every `for:` of the rules in the test copy
@@ -78,6 +91,10 @@ def write_config(pair, path, workdir, ej=None):
     with open(path) as f:
         text = f.read()
     if ej is not None:
+        secret = os.path.join(workdir, "xmpp-probe.pass")
+        fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(PROBE_PASSWORD + "\n")
         text += ("xmpp:\n"
                  "  - cluster: %s\n"
                  "    nodes:\n"
@@ -85,11 +102,63 @@ def write_config(pair, path, workdir, ej=None):
                  "        type: ejabberd\n"
                  "        api_url: %s\n"
                  "        c2s_address: %s\n"
-                 "        domain: %s\n" % (XMPP_CLUSTER, ej.api_url(), ej.c2s_address(),
-                                           ej.domain))
+                 "        domain: %s\n"
+                 "        probe_account: {jid: %s@%s, password_file: %s}\n"
+                 "        tls: {ca_file: %s}\n"
+                 "        depends_on: [db1]\n"
+                 % (XMPP_CLUSTER, ej.api_url(), ej.c2s_address(), ej.domain, PROBE_USER,
+                    ej.domain, secret, ej.cert))
     with open(path, "w") as f:
         f.write(text)
     return path
+
+
+# test_04's synthetic replmon: names of its own, so that nothing it fires is about the
+# fixture's pair or ejabberd (the inhibit rules compare `database` alone).
+SYN_DB, SYN_CHAT, SYN_NODB = "db-syn", "chat-syn", "chat-nodb"
+
+
+def synthetic_metrics(xmpp_failing):
+    """/metrics of test_04's synthetic replmon: MariaDB node syndb1 (cluster db-syn) down,
+    syndb2 up; chat nodes synej1 (depends_on syndb1) and synej2 (syndb2) of chat-syn, synx1
+    and synx2 (no depends_on) of chat-nodb, each cluster with a delivery probe both ways
+    (one way for chat-nodb). With xmpp_failing, every login and every delivery fails."""
+    ok = 0 if xmpp_failing else 1
+    syn, nodb = 'cluster="%s"' % SYN_CHAT, 'cluster="%s"' % SYN_NODB
+    families = [
+        ("mariadb_up", [('cluster="%s",node="syndb1"' % SYN_DB, 0),
+                        ('cluster="%s",node="syndb2"' % SYN_DB, 1)]),
+        ("xmpp_up", [('%s,node="%s"' % (c, n), 1) for c, n in
+                     ((syn, "synej1"), (syn, "synej2"), (nodb, "synx1"), (nodb, "synx2"))]),
+        ("xmpp_node_database_info",
+         [('%s,node="synej%d",database="syndb%d",database_cluster="%s"' % (syn, i, i, SYN_DB),
+           1) for i in (1, 2)]),
+        ("xmpp_login_success", [('%s,node="synej1"' % syn, ok), ('%s,node="synej2"' % syn, ok)]),
+        ("xmpp_delivery_success", [('%s,from="synej1",to="synej2"' % syn, ok),
+                                   ('%s,from="synej2",to="synej1"' % syn, ok),
+                                   ('%s,from="synx1",to="synx2"' % nodb, ok)]),
+    ]
+    lines = []
+    for name, samples in families:
+        lines += ["# HELP %s Synthetic." % name, "# TYPE %s gauge" % name]
+        lines += ["%s{%s} %d" % (name, labels, value) for labels, value in samples]
+    return "\n".join(lines) + "\n"
+
+
+def alert_key(labels):
+    """alertname and what the alert is about: its node, or its from>to."""
+    about = labels.get("node") or "%s>%s" % (labels.get("from"), labels.get("to"))
+    return "%s %s %s" % (labels.get("alertname"), labels.get("cluster"), about)
+
+
+def firing_lines(text):
+    """alert_key() of every FIRING alert a mail's text (alertmanager.yml's `text`) lists."""
+    out = []
+    for m in re.finditer(r"^FIRING (\S+) \(\w+\) cluster=(\S+)(.*)$", text, re.M):
+        rest = dict(re.findall(r" (\w+)=(\S+)", m.group(3)))
+        rest.update(alertname=m.group(1), cluster=m.group(2))
+        out.append(alert_key(rest))
+    return out
 
 
 def link(node, source):
@@ -134,9 +203,9 @@ class TestAlerting(PairReplmonCase):
         cls.am = promstack.Alertmanager(cls.workdir, promstack.alertmanager_test_config(
             ALERTMANAGER_YML, cls.smtp.port, group_wait="1s", group_interval="2s",
             repeat_interval="1m")).start()
-        rules = os.path.join(cls.workdir, "replmon.rules.test.yml")
+        cls.rules_copy = rules = os.path.join(cls.workdir, "replmon.rules.test.yml")
         n = promstack.rules_test_copy(RULES, rules, TEST_FOR)
-        if n < 13:
+        if n < 17:
             raise RuntimeError("only %d `for:` replaced in the rules' test copy" % n)
         cls.prom = promstack.Prometheus(
             cls.workdir, rule_files=[rules],
@@ -156,6 +225,7 @@ class TestAlerting(PairReplmonCase):
         cls.pair.setup_heartbeat()
         if cls.ej is not None:
             cls.ej.wait_ready()
+            cls.ej.register(PROBE_USER, PROBE_PASSWORD)
 
     @classmethod
     def make_config(cls, path):
@@ -233,6 +303,14 @@ class TestAlerting(PairReplmonCase):
         problems = check_queries.check_rules(self.prom, groups, check_queries.dashboard_queries(),
                                              expected_file=RULES)
         self.assertEqual(problems, [], "rule problems")
+        if self.ej is not None:
+            # ej1's depends_on, as the XMPP alerts see it (the rules' first evaluations may
+            # have come before the first scrape)
+            def ej1_databases():
+                _, answer = self.prom.query('cluster_node:xmpp_database:info{node="ej1"}')
+                return [r["metric"].get("database") for r in answer["data"]["result"]]
+            got, _ = self.wait("cluster_node:xmpp_database:info of ej1", ej1_databases, 10)
+            self.assertEqual(got, ["db1"])
         names = sorted(g["name"] for g in groups)
         log("\n%d rule groups (%s), %d rules, all health ok"
             % (len(groups), ", ".join(names), sum(len(g["rules"]) for g in groups)))
@@ -244,7 +322,10 @@ class TestAlerting(PairReplmonCase):
 
     def test_02_dashboard_queries_return_data(self):
         queries = check_queries.dashboard_queries()
-        skip = (lambda q: q.xmpp) if self.ej is None else (lambda q: False)
+
+        def not_in_fixture(q):
+            return any(m.startswith(NOT_IN_FIXTURE) for m in q.metrics)
+        skip = (lambda q: q.xmpp) if self.ej is None else not_in_fixture
         skipped = [q for q in queries if skip(q)]
         t0 = time.monotonic()
         while True:
@@ -256,9 +337,13 @@ class TestAlerting(PairReplmonCase):
         self.assertEqual(problems, [], "dashboard queries without data:\n" + "\n".join(problems))
         log("\n%d dashboard queries (panels and variables) answered data after %.1f s"
             % (len(queries) - len(skipped), time.monotonic() - t0))
-        if skipped:
+        if skipped and self.ej is None:
             log("%d XMPP queries skipped: no XMPP server configured (%s)"
                 % (len(skipped), self.xmpp_skip_reason))
+        elif skipped:
+            log("%d queries skipped: one unclustered ejabberd has no delivery probe and no "
+                "cluster members (%s)" % (len(skipped), ", ".join(
+                    sorted({q.panel for q in skipped}))))
 
     def test_03_write_conflict_mail(self):
         before = len(self.smtp.messages())
@@ -329,6 +414,82 @@ class TestAlerting(PairReplmonCase):
         finally:
             if not healed:
                 self.pair.repair_duplicate_key(key)
+
+    def test_04_database_down_inhibits_xmpp_alerts(self):
+        before = len(self.smtp.messages())
+        endpoint = promstack.MetricsEndpoint(synthetic_metrics(xmpp_failing=False)).start()
+        prom = None
+        try:
+            prom = promstack.Prometheus(
+                os.path.join(self.workdir, "synthetic"), rule_files=[self.rules_copy],
+                scrape={"synthetic": [endpoint.target]},
+                alertmanager="127.0.0.1:%d" % self.am.port).start()
+            prom.wait_ready()
+            # The database first. In the field the XMPP alerts' `for:` (2m) outlasts
+            # MariaDBNodeDown's (1m); here every `for:` is 2 s, so the test keeps the order.
+            _, secs = self.wait("MariaDBNodeDown of syndb1 in Alertmanager",
+                                lambda: self.am_alerts("MariaDBNodeDown", cluster=SYN_DB,
+                                                       node="syndb1"), INHIBIT_BOUND_S)
+            log("\nsynthetic syndb1 down: MariaDBNodeDown in Alertmanager after %.1f s" % secs)
+            endpoint.set_text(synthetic_metrics(xmpp_failing=True))
+            t0 = time.monotonic()
+            # alert_key -> (inhibited, database, to_database)
+            want = {
+                "XMPPLoginFailing chat-syn synej1": (True, "syndb1", None),
+                "XMPPLoginFailing chat-syn synej2": (False, "syndb2", None),
+                "XMPPDeliveryFailing chat-syn synej1>synej2": (True, "syndb1", "syndb2"),
+                "XMPPDeliveryFailing chat-syn synej2>synej1": (True, "syndb2", "syndb1"),
+                "XMPPDeliveryFailing chat-nodb synx1>synx2": (False, None, None),
+            }
+
+            def arrived():
+                got = {alert_key(a["labels"]): a for a in self.am.alerts()
+                       if a["labels"].get("alertname", "").startswith("XMPP")
+                       and a["labels"].get("cluster") in (SYN_CHAT, SYN_NODB)}
+                return got if set(got) == set(want) else None
+            got, secs = self.wait("the XMPP alerts of the synthetic replmon in Alertmanager",
+                                  arrived, INHIBIT_BOUND_S)
+            self.record("xmpp_fault_to_alertmanager", secs)
+            for key, (inhibited, database, to_database) in sorted(want.items()):
+                a = got[key]
+                self.assertEqual((a["labels"].get("database"), a["labels"].get("to_database")),
+                                 (database, to_database), a)
+                self.assertEqual((a["status"]["state"], bool(a["status"]["inhibitedBy"])),
+                                 ("suppressed" if inhibited else "active", inhibited), a)
+            # The API's own filter agrees: without ?inhibited, the inhibited ones are gone.
+            status, shown = self.am.get_json("/api/v2/alerts?inhibited=false")
+            self.assertEqual(status, 200, shown)
+            shown = {alert_key(a["labels"]) for a in shown}
+            self.assertEqual(sorted(k for k, v in want.items() if v[0] and k in shown), [])
+            self.assertEqual(sorted(k for k, v in want.items() if not v[0] and k not in shown),
+                             [])
+            held = sorted(k for k, v in want.items() if v[0])
+            log("XMPP alerts in Alertmanager %.1f s after the logins failed: %s inhibited by "
+                "MariaDBNodeDown, %s not" % (secs, held, sorted(set(want) - set(held))))
+
+            # The mails: those not inhibited go out, the inhibited never do.
+            def mailed():
+                keys = [k for m in self.mails(before) for k in firing_lines(m[1])]
+                return keys if all(k in keys for k, v in want.items() if not v[0]) else None
+            _, secs = self.wait("FIRING mails of the XMPP alerts that are not inhibited",
+                                mailed, MAIL_BOUND_S)
+            time.sleep(4)  # two group_intervals: a mail that was not inhibited would be out
+            mails = self.mails(before)
+            keys = [k for m in mails for k in firing_lines(m[1])]
+            self.assertEqual([k for k, v in want.items() if v[0] and k in keys], [],
+                             "mails for inhibited alerts: %s" % [m[0] for m in mails])
+            login = [m for m in mails if "XMPPLoginFailing" in m[0]]
+            self.assertIn("FIRING XMPPLoginFailing (critical) cluster=chat-syn node=synej2 "
+                          "database=syndb2", login[0][1], login[0][1])
+            delivery = [m for m in mails if "XMPPDeliveryFailing" in m[0]]
+            self.assertIn("cluster=chat-nodb from=synx1 to=synx2", delivery[0][1],
+                          delivery[0][1])
+            log("mails %.1f s after the logins failed: %s"
+                % (time.monotonic() - t0, [m[0] for m in mails]))
+        finally:
+            if prom is not None:
+                prom.stop()
+            endpoint.stop()
 
     @classmethod
     def record(cls, name, seconds):
