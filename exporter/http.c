@@ -330,6 +330,16 @@ void http_set_web_config(struct http_server *server, struct web_config *web) {
 
 /* ---- the request, as libmicrohttpd hands it over ---- */
 
+/* libmicrohttpd would percent-decode the path and the query arguments in place, and pass the
+ * path on as a C string: "/health/db1%00zzz" would reach us as "/health/db1". Kept as sent,
+ * they are decoded by http_route, which refuses what does not decode to a whole C string.
+ * ('+' in the arguments is still turned into a space, before this is called.) */
+static size_t keep_escaped(void *cls, struct MHD_Connection *connection, char *s) {
+  (void)cls;
+  (void)connection;
+  return strlen(s);
+}
+
 static const char *lookup_header(void *ctx, const char *name) {
   return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
 }
@@ -486,7 +496,8 @@ int http_start(const struct http_options *options, struct http_server **out) {
       options->per_ip_connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
       options->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
       (size_t)CONNECTION_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
-      MHD_OPTION_ARRAY, web && web->tls ? tls : tls + 4, MHD_OPTION_END);
+      MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_ARRAY,
+      web && web->tls ? tls : tls + 4, MHD_OPTION_END);
   if (!server->daemon) {
     log_event(LOG_ERROR, "cannot start the HTTP server", "address", options->listen_address);
     http_stop(server);

@@ -8,7 +8,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* One query argument, as libmicrohttpd splits the query ("?key", "?key=", "?key=value"). */
+/* One query argument, as libmicrohttpd splits the query ("?key", "?key=", "?key=value"): '+'
+ * already a space, percent-encoding as sent. key_len and value_len bytes; http_route reads no
+ * further. */
 struct http_arg {
   const char *key;
   size_t key_len;
@@ -18,7 +20,7 @@ struct http_arg {
 
 struct http_request {
   const char *method;
-  const char *path; /* without the query */
+  const char *path; /* without the query, percent-encoding as sent; path_len bytes */
   size_t path_len;
   const struct http_arg *args;
   size_t n_args;
@@ -55,8 +57,10 @@ struct http_route {
   double timeout_s;  /* HTTP_PROBE: how long the probe may take */
 };
 
-/* Decides the answer to req. 0, or -ENOMEM (answer 500). Clear out with http_route_clear
- * either way. */
+/* Decides the answer to req, decoding its path and the arguments it reads: a name is matched
+ * whole, and what does not decode to a C string (a NUL), an encoded slash in the path, a slash
+ * in a node's name, a '%' without two hex digits or an argument given twice is answered 400.
+ * 0, or -ENOMEM (answer 500). Clear out with http_route_clear either way. */
 int http_route(const struct http_request *req, const struct http_site *site,
                struct http_route *out);
 void http_route_clear(struct http_route *route);

@@ -1,5 +1,6 @@
 /* The routing of HTTP requests (http_route.c), without a socket: each path and method, the
- * arguments of /health and /probe, the scrape timeout header and Accept-Encoding. */
+ * arguments of /health and /probe, names that must match whole after percent-decoding, the
+ * scrape timeout header and Accept-Encoding. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,10 +18,11 @@
 #define MAX_ARGS 8
 #define MAX_HEADERS 4
 
-/* A request as libmicrohttpd hands it over: the target split at '?', the query at '&' and
- * '=', '+' turned into a space in the arguments. */
+/* A request as libmicrohttpd hands it over with http.c's unescape callback: the target split
+ * at '?', the query at '&' and '=', '+' turned into a space in the arguments, and every
+ * percent-encoding left as sent. */
 struct fake_request {
-  char target[256];
+  char target[512];
   struct http_arg args[MAX_ARGS];
   const char *headers[MAX_HEADERS][2];
   struct http_request req;
@@ -184,8 +186,9 @@ static void test_health(void **state) {
   assert_true(r.max_lag_s == 90);
   http_route_clear(&r);
 
-  for (const char *const *t =
-           (const char *const[]){"/health/db1?max_lag=banana", "/health/db1?max_lag=", NULL};
+  for (const char *const *t = (const char *const[]){"/health/db1?max_lag=banana",
+                                                    "/health/db1?max_lag=", "/health/db1?max_lag",
+                                                    "/health/db1?max_lag=10s/", NULL};
        *t; t++)
     expect_text("GET", *t, 400, "400 max_lag must be a duration such as 10s or 1m30s\n");
 }
@@ -224,6 +227,103 @@ static void test_probe(void **state) {
   expect_text("GET", "/probe?tarGET=db1", 400, "400 missing target=NODE\n");
 }
 
+/* The node /health or /probe (per its path) is asked about, after decoding. */
+static void expect_node(const char *target, enum http_action action, const char *node) {
+  struct fake_request f;
+  fake(&f, "GET", target);
+  struct http_route r;
+  route(&f, &r);
+  if (r.action != action)
+    fail_msg("%s: action %d (status %u %s), expected %d", target, r.action, r.status,
+             r.text ? r.text : "", action);
+  assert_string_equal(r.node, node);
+  http_route_clear(&r);
+}
+
+static void test_names_are_exact(void **state) {
+  (void)state;
+  /* A NUL that ends the name as a C string would leave db1 behind: refused. */
+  expect_text("GET", "/health/db1%00zzz", 400, "400 bad path: a NUL byte (%00)\n");
+  expect_text("GET", "/health/db1%00", 400, "400 bad path: a NUL byte (%00)\n");
+  expect_text("GET", "/probe?target=db1%00", 400, "400 target: a NUL byte (%00) in the name\n");
+  expect_text("GET", "/probe?target=db1%00zzz", 400, NULL);
+  expect_text("GET", "/metrics%00", 400, NULL);
+  expect_text("GET", "/health/db1?max_lag=10s%00x", 400,
+              "400 max_lag: a NUL byte (%00) in the duration\n");
+  expect_text("GET", "/probe?tar%00get=db1", 400,
+              "400 bad query: a NUL byte (%00) in an argument's name\n");
+  /* Slashes: one encoded in the path, any in a node's name. */
+  expect_text("GET", "/health/db1%2Fzzz", 400, "400 bad path: an encoded slash (%2F)\n");
+  expect_text("GET", "/health%2fdb1", 400, "400 bad path: an encoded slash (%2F)\n");
+  expect_text("GET", "/probe?target=db1%2F", 400, "400 target: a slash in the name\n");
+  expect_text("GET", "/probe?target=db1/x", 400, "400 target: a slash in the name\n");
+  expect_text("GET", "/health/db1/", 404, NULL); /* another path, not a name */
+  expect_text("GET", "/health/db1/x", 404, NULL);
+  /* A '%' without two hex digits after it. */
+  for (const char *const *t =
+           (const char *const[]){"/health/db1%", "/health/db1%2", "/health/db1%zz",
+                                 "/health/db1%g0", "/health/%%31", "/%", NULL};
+       *t; t++)
+    expect_text("GET", *t, 400, "400 bad path: a % not followed by two hex digits\n");
+  expect_text("GET", "/probe?target=db1%", 400, "400 target: a % not followed by two hex digits\n");
+  expect_text("GET", "/probe?target=%2x", 400, NULL);
+  expect_text("GET", "/health/db1?max_lag=1%s", 400, NULL);
+  expect_text("GET", "/probe?x%zz=1&target=db1", 400,
+              "400 bad query: a % not followed by two hex digits\n");
+  /* Twice the same argument: which one would count? */
+  expect_text("GET", "/probe?target=db1&target=db2", 400, "400 target given more than once\n");
+  expect_text("GET", "/probe?target=db1&targ%65t=db1", 400, NULL);
+  expect_text("GET", "/health/db1?max_lag=1s&max_lag=2s", 400, NULL);
+
+  /* What decodes cleanly is the name, whole. */
+  expect_node("/health/db%31", HTTP_HEALTH, "db1");
+  expect_node("/h%65alth/db1", HTTP_HEALTH, "db1");
+  expect_node("/health/db%20one", HTTP_HEALTH, "db one");
+  expect_node("/health/db+1", HTTP_HEALTH, "db+1"); /* '+' is a space only in a query */
+  expect_node("/probe?target=db%31", HTTP_PROBE, "db1");
+  expect_node("/probe?t%61rget=db1", HTTP_PROBE, "db1");
+  expect_node("/probe?target=db+1", HTTP_PROBE, "db 1");
+  expect_node("/probe?target=db%2B1", HTTP_PROBE, "db+1");
+  expect_node("/probe?target=%C3%A9", HTTP_PROBE, "\xc3\xa9");
+  expect_node("/probe?other=%zz%00&target=db1", HTTP_PROBE, "db1"); /* read only as a name */
+  expect_node("/probe?a_long_name_not_ours=1&target=db1", HTTP_PROBE, "db1");
+  expect_node("/health/db1?max_lag=1%30s", HTTP_HEALTH, "db1");
+  assert_int_equal(action_of("GET", "/%6Detrics"), HTTP_METRICS);
+  assert_int_equal(action_of("GET", "/metrics?x=%zz%00"), HTTP_METRICS); /* no argument read */
+  assert_int_equal(action_of("GET", "/%2D/healthy"), HTTP_TEXT);
+
+  /* /-/healthy is open only when it is that path. */
+  struct fake_request f;
+  struct http_route r;
+  fake(&f, "GET", "/-/healthy%00");
+  route(&f, &r);
+  assert_false(r.open);
+  assert_int_equal(r.status, 400);
+
+  /* The path is path_len bytes: a raw NUL in them is refused, what follows them is not read. */
+  fake(&f, "GET", "/health/db1");
+  f.target[strlen("/health/db")] = '\0';
+  route(&f, &r);
+  assert_int_equal(r.status, 400);
+  fake(&f, "GET", "/metricsXYZ");
+  f.req.path_len = strlen("/metrics");
+  route(&f, &r);
+  assert_int_equal(r.action, HTTP_METRICS);
+
+  /* A path longer than the routing's stack buffer. */
+  char long_path[300];
+  memset(long_path, 'a', sizeof(long_path) - 1);
+  long_path[sizeof(long_path) - 1] = '\0';
+  memcpy(long_path, "/health/", 8);
+  fake(&f, "GET", long_path);
+  route(&f, &r);
+  assert_int_equal(r.action, HTTP_HEALTH);
+  assert_int_equal(strlen(r.node), sizeof(long_path) - 9);
+  http_route_clear(&r);
+  long_path[sizeof(long_path) - 2] = '%';
+  expect_text("GET", long_path, 400, NULL);
+}
+
 static void test_gzip(void **state) {
   (void)state;
   static const struct {
@@ -253,6 +353,7 @@ int main(void) {
       cmocka_unit_test(test_paths_and_methods),
       cmocka_unit_test(test_health),
       cmocka_unit_test(test_probe),
+      cmocka_unit_test(test_names_are_exact),
       cmocka_unit_test(test_gzip),
   };
   return cmocka_run_group_tests_name("http_route", tests, NULL, NULL);
