@@ -3,6 +3,7 @@
  * probe_jobs.c. */
 #include "http.h"
 #include "http_auth.h"
+#include "http_headers.h"
 #include "http_route.h"
 #include "probe_jobs.h"
 #include "status_page.h"
@@ -45,8 +46,9 @@ struct http_server {
   struct http_options options;
   char *telemetry_path;
   int listen_fd;
-  struct http_auth *auth;    /* TLS client certificates and basic auth users */
-  struct probe_jobs *probes; /* the /probe requests in flight */
+  struct http_auth *auth;       /* TLS client certificates and basic auth users */
+  struct probe_jobs *probes;    /* the /probe requests in flight */
+  struct http_headers *headers; /* on every answer */
 };
 
 int http_parse_listen_address(const char *address, char **host, unsigned *port) {
@@ -137,40 +139,53 @@ static int open_listen_socket(const char *address) {
   return fd;
 }
 
-/* Queues response with status and drops our reference to it; MHD_NO for a NULL response (its
- * creation failed). */
-static enum MHD_Result queue_response(struct MHD_Connection *connection, unsigned status,
-                                      struct MHD_Response *response) {
+/* Adds the headers of every answer, or those of the status page, to response. */
+static void add_headers(const struct http_server *server, struct MHD_Response *response,
+                        bool page) {
+  const struct http_headers *h = server->headers;
+  const struct http_header *list = page ? h->page : h->every;
+  size_t n = page ? h->n_page : h->n_every;
+  for (size_t i = 0; i < n; i++)
+    MHD_add_response_header(response, list[i].name, list[i].value);
+}
+
+/* Queues response with status and the headers of every answer (page: the status page's), and
+ * drops our reference to it; MHD_NO for a NULL response (its creation failed). */
+static enum MHD_Result queue_response(const struct http_server *server,
+                                      struct MHD_Connection *connection, unsigned status,
+                                      struct MHD_Response *response, bool page) {
   if (!response)
     return MHD_NO;
+  add_headers(server, response, page);
   enum MHD_Result rc = MHD_queue_response(connection, status, response);
   MHD_destroy_response(response);
   return rc;
 }
 
 /* Queues text (copied) as a text/plain answer with status. */
-static enum MHD_Result queue_text(struct MHD_Connection *connection, unsigned status,
+static enum MHD_Result queue_text(const struct http_server *server,
+                                  struct MHD_Connection *connection, unsigned status,
                                   const char *text) {
   struct MHD_Response *response =
       MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
   if (!response)
     return MHD_NO;
   MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE_TEXT);
-  return queue_response(connection, status, response);
+  return queue_response(server, connection, status, response, false);
 }
 
 static void release_rendered(void *cls) {
   metrics_cache_release(cls);
 }
 
-static enum MHD_Result answer_metrics(struct http_server *server, struct MHD_Connection *connection,
-                                      bool gzip) {
+static enum MHD_Result answer_metrics(const struct http_server *server,
+                                      struct MHD_Connection *connection, bool gzip) {
   const char *data;
   size_t len;
   bool send_gzip = gzip;
   struct rendered_metrics *r = metrics_cache_get(server->cache, &send_gzip, &data, &len);
   if (!r)
-    return queue_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+    return queue_text(server, connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
   struct MHD_Response *response = MHD_create_response_from_buffer_with_free_callback_cls(
       len, (void *)data, release_rendered, r);
   if (!response) {
@@ -181,7 +196,7 @@ static enum MHD_Result answer_metrics(struct http_server *server, struct MHD_Con
   MHD_add_response_header(response, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
   if (send_gzip)
     MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
-  return queue_response(connection, MHD_HTTP_OK, response);
+  return queue_response(server, connection, MHD_HTTP_OK, response, false);
 }
 
 /* The status page: every node's health, rendered from the latest snapshot. */
@@ -197,14 +212,14 @@ static enum MHD_Result answer_status_page(struct http_server *server,
   char *body = rc == 0 ? buf_steal(&page, &len) : NULL;
   buf_free(&page);
   if (!body)
-    return queue_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
+    return queue_text(server, connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
   struct MHD_Response *response = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
   if (!response) {
     free(body);
     return MHD_NO;
   }
   MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
-  return queue_response(connection, MHD_HTTP_OK, response);
+  return queue_response(server, connection, MHD_HTTP_OK, response, true);
 }
 
 /* ---- /health/<node> ---- */
@@ -217,9 +232,9 @@ static enum MHD_Result answer_health(struct http_server *server, struct MHD_Conn
   char *reason = NULL;
   enum MHD_Result result;
   if (!h) {
-    result = queue_text(connection, MHD_HTTP_NOT_FOUND, "404 no such node\n");
+    result = queue_text(server, connection, MHD_HTTP_NOT_FOUND, "404 no such node\n");
   } else if (health_with_max_lag(h, s->config->lag_warning_s, max_lag, &state, &reason) != 0) {
-    result = queue_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
+    result = queue_text(server, connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
   } else {
     /* A load balancer keeps a node in rotation while it is ok or only warning. */
     unsigned status =
@@ -228,7 +243,7 @@ static enum MHD_Result answer_health(struct http_server *server, struct MHD_Conn
     for (const char *c = health_state_name(state); *c; c++)
       buf_putc(&text, (char)(*c - 'a' + 'A'));
     buf_printf(&text, ": %s\n", reason);
-    result = queue_text(connection, status, text.data ? text.data : "500 out of memory\n");
+    result = queue_text(server, connection, status, text.data ? text.data : "500 out of memory\n");
     buf_free(&text);
   }
   free(reason);
@@ -258,7 +273,7 @@ static enum MHD_Result answer_reload(struct http_server *server,
   else
     buf_printf(&text, "reload failed: %s\n", error ? error : "some targets could not start");
   free(error);
-  enum MHD_Result result = queue_text(connection,
+  enum MHD_Result result = queue_text(server, connection,
                                       rc == 0   ? MHD_HTTP_OK
                                       : rc == 1 ? MHD_HTTP_BAD_REQUEST
                                                 : MHD_HTTP_INTERNAL_SERVER_ERROR,
@@ -267,7 +282,8 @@ static enum MHD_Result answer_reload(struct http_server *server,
   return result;
 }
 
-static enum MHD_Result refuse_method(struct MHD_Connection *connection, const char *allow) {
+static enum MHD_Result refuse_method(const struct http_server *server,
+                                     struct MHD_Connection *connection, const char *allow) {
   struct MHD_Response *response =
       MHD_create_response_from_buffer(strlen("405 method not allowed\n"),
                                       (void *)"405 method not allowed\n", MHD_RESPMEM_PERSISTENT);
@@ -275,15 +291,16 @@ static enum MHD_Result refuse_method(struct MHD_Connection *connection, const ch
     return MHD_NO;
   MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow);
   MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE_TEXT);
-  return queue_response(connection, MHD_HTTP_METHOD_NOT_ALLOWED, response);
+  return queue_response(server, connection, MHD_HTTP_METHOD_NOT_ALLOWED, response, false);
 }
 
 /* 403 without a valid client certificate where one is required, 401 without a configured
  * user's credentials. */
-static enum MHD_Result refuse_client(struct MHD_Connection *connection,
+static enum MHD_Result refuse_client(const struct http_server *server,
+                                     struct MHD_Connection *connection,
                                      enum http_auth_verdict verdict) {
   if (verdict == HTTP_AUTH_NO_CERTIFICATE)
-    return queue_text(connection, MHD_HTTP_FORBIDDEN,
+    return queue_text(server, connection, MHD_HTTP_FORBIDDEN,
                       "403 a valid client certificate is required\n");
   static const char text[] = "401 Unauthorized\n";
   struct MHD_Response *response =
@@ -291,6 +308,7 @@ static enum MHD_Result refuse_client(struct MHD_Connection *connection,
   if (!response)
     return MHD_NO;
   MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE_TEXT);
+  add_headers(server, response, false);
   enum MHD_Result rc = MHD_queue_basic_auth_fail_response(connection, "replmon", response);
   MHD_destroy_response(response);
   return rc;
@@ -302,26 +320,27 @@ static enum MHD_Result start_probe(struct http_server *server, struct MHD_Connec
                                    const struct http_route *route, void **req_cls) {
   int rc = probe_jobs_start(server->probes, connection, route->node, route->timeout_s, req_cls);
   if (rc == PROBE_UNKNOWN_TARGET)
-    return queue_text(connection, MHD_HTTP_BAD_REQUEST,
+    return queue_text(server, connection, MHD_HTTP_BAD_REQUEST,
                       "400 unknown target: name a node of the configuration\n");
   if (rc != 0)
-    return queue_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
+    return queue_text(server, connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
   return MHD_YES; /* suspended until the probe is over */
 }
 
 /* The resumed request of a probe that is over. */
-static enum MHD_Result finish_probe(struct MHD_Connection *connection,
+static enum MHD_Result finish_probe(const struct http_server *server,
+                                    struct MHD_Connection *connection,
                                     const struct probe_job *job) {
   size_t len;
   const char *body = probe_jobs_body(job, &len);
   if (!body)
-    return queue_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 probe failed\n");
+    return queue_text(server, connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 probe failed\n");
   struct MHD_Response *response =
       MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
   if (!response)
     return MHD_NO;
   MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE_METRICS);
-  return queue_response(connection, MHD_HTTP_OK, response);
+  return queue_response(server, connection, MHD_HTTP_OK, response, false);
 }
 
 void http_set_web_config(struct http_server *server, struct web_config *web) {
@@ -385,9 +404,9 @@ static enum MHD_Result answer(struct http_server *server, struct MHD_Connection 
                               const struct http_route *route, void **req_cls) {
   switch (route->action) {
   case HTTP_TEXT:
-    return queue_text(connection, route->status, route->text);
+    return queue_text(server, connection, route->status, route->text);
   case HTTP_NOT_ALLOWED:
-    return refuse_method(connection, route->allow);
+    return refuse_method(server, connection, route->allow);
   case HTTP_METRICS:
     return answer_metrics(server, connection, route->gzip);
   case HTTP_STATUS_PAGE:
@@ -409,7 +428,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
   (void)upload_data;
   struct http_server *server = cls;
   if (*req_cls && *req_cls != &request_seen) /* resumed: the probe is over */
-    return finish_probe(connection, *req_cls);
+    return finish_probe(server, connection, *req_cls);
   /* libmicrohttpd keeps a connection alive only for an answer queued after the request was
    * read whole, that is from the second call on; other methods than GET, HEAD and POST to
    * /-/reload are refused at once. */
@@ -424,12 +443,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
   enum http_auth_verdict verdict = HTTP_AUTH_OK;
   enum MHD_Result result;
   if (route_request(server, connection, url, method, &args, &route) != 0) {
-    result = queue_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
+    result = queue_text(server, connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
   } else if (first && route.action == HTTP_RELOAD) {
     *req_cls = &request_seen;
     result = MHD_YES;
   } else if (!route.open && (verdict = http_auth_check(server->auth, connection))) {
-    result = refuse_client(connection, verdict);
+    result = refuse_client(server, connection, verdict);
   } else if (route.action == HTTP_RELOAD && *upload_data_size) {
     result = MHD_YES; /* the body is read (below) and ignored */
   } else {
@@ -466,7 +485,12 @@ int http_start(const struct http_options *options, struct http_server **out) {
   server->probes = probe_jobs_new(options->store, &options->build);
   server->telemetry_path = strdup(options->telemetry_path);
   server->cache = metrics_cache_new(options->store, &options->build);
-  if (!server->telemetry_path || !server->cache || !server->auth || !server->probes) {
+  struct buf policy = BUF_INIT;
+  if (status_page_policy(&policy) == 0)
+    server->headers = http_headers_new(policy.data);
+  buf_free(&policy);
+  if (!server->telemetry_path || !server->cache || !server->auth || !server->probes ||
+      !server->headers) {
     http_stop(server);
     return -ENOMEM;
   }
@@ -526,6 +550,7 @@ void http_stop(struct http_server *server) {
   if (server->listen_fd >= 0)
     close(server->listen_fd);
   metrics_cache_free(server->cache);
+  http_headers_free(server->headers);
   free(server->telemetry_path);
   http_auth_free(server->auth);
   probe_jobs_free(server->probes);

@@ -103,9 +103,10 @@ class Page(html.parser.HTMLParser):
             self.refresh = a.get("content")
         if tag == "meta" and a.get("name") == "viewport":
             self.viewport = a.get("content")
+        url = a.get("src") or a.get("href") or ""
         if tag in ("script", "img", "iframe", "object", "embed") or \
                 (tag == "link" and "stylesheet" in (a.get("rel") or "")) or \
-                (tag in ("link", "script", "img") and ("src" in a or "href" in a)):
+                (tag in ("link", "script", "img") and url and not url.startswith("data:")):
             self.external.append((tag, a))
         if tag == "title":
             self._in_title = True
@@ -362,6 +363,13 @@ class TestStatusPage(PairReplmonCase):
         self.assertEqual(status, 200)
         self.assertTrue(ctype.startswith("text/html"), ctype)
         self.assert_no_secret(text)
+        # The page's security headers: a policy that allows only what the page uses.
+        _, headers, _, _ = http(self.replmon.port, "/")
+        self.assertRegex(headers.get("Content-Security-Policy", ""),
+                         r"^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/]{43}='; "
+                         r"img-src data:; form-action 'self'; frame-ancestors 'none'; "
+                         r"base-uri 'none'$")
+        self.assertEqual(headers.get("X-Frame-Options"), "DENY")
         dom = dump_dom(self.workdir, self.url, "healthy-dom")
         page = Page(dom)
         for node in ("db1", "db2"):
@@ -375,10 +383,15 @@ class TestStatusPage(PairReplmonCase):
         # The header's links lead somewhere that answers.
         self.assertIn(("Metrics", "/metrics"), page.links)
         hrefs = [href for _, href in page.links]
-        for href in ("/metrics", "/-/healthy", "/health/db1", "/probe?target=db1"):
-            self.assertIn(href, hrefs, "link %s on the page" % href)
-            st, _, _, _ = http(self.replmon.port, href)
-            self.assertEqual(st, 200, "GET %s" % href)
+        for href in ("/", "/metrics", "/-/healthy", "/health/db1", "/probe?target=db1",
+                     "/nosuch"):
+            if href not in ("/", "/nosuch"):
+                self.assertIn(href, hrefs, "link %s on the page" % href)
+            st, headers, _, _ = http(self.replmon.port, href)
+            self.assertEqual(st, 404 if href == "/nosuch" else 200, "GET %s" % href)
+            # Every answer: no type sniffing, no Referer from replmon's pages.
+            self.assertEqual(headers.get("X-Content-Type-Options"), "nosniff", href)
+            self.assertEqual(headers.get("Referrer-Policy"), "no-referrer", href)
         print("\n    title: %s" % page.title.strip(), flush=True)
 
     def test_02_broken_sql_thread(self):
