@@ -20,6 +20,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,8 @@ struct http_server {
   int listen_fd;
   struct http_auth *auth;       /* TLS client certificates and basic auth users */
   struct probe_jobs *probes;    /* the /probe requests in flight */
+  char *page_policy;            /* the status page's Content-Security-Policy */
+  pthread_mutex_t headers_lock; /* guards headers, which a reload replaces */
   struct http_headers *headers; /* on every answer */
 };
 
@@ -140,20 +143,20 @@ static int open_listen_socket(const char *address) {
 }
 
 /* Adds the headers of every answer, or those of the status page, to response. */
-static void add_headers(const struct http_server *server, struct MHD_Response *response,
-                        bool page) {
+static void add_headers(struct http_server *server, struct MHD_Response *response, bool page) {
+  pthread_mutex_lock(&server->headers_lock);
   const struct http_headers *h = server->headers;
   const struct http_header *list = page ? h->page : h->every;
   size_t n = page ? h->n_page : h->n_every;
   for (size_t i = 0; i < n; i++)
     MHD_add_response_header(response, list[i].name, list[i].value);
+  pthread_mutex_unlock(&server->headers_lock);
 }
 
 /* Queues response with status and the headers of every answer (page: the status page's), and
  * drops our reference to it; MHD_NO for a NULL response (its creation failed). */
-static enum MHD_Result queue_response(const struct http_server *server,
-                                      struct MHD_Connection *connection, unsigned status,
-                                      struct MHD_Response *response, bool page) {
+static enum MHD_Result queue_response(struct http_server *server, struct MHD_Connection *connection,
+                                      unsigned status, struct MHD_Response *response, bool page) {
   if (!response)
     return MHD_NO;
   add_headers(server, response, page);
@@ -163,9 +166,8 @@ static enum MHD_Result queue_response(const struct http_server *server,
 }
 
 /* Queues text (copied) as a text/plain answer with status. */
-static enum MHD_Result queue_text(const struct http_server *server,
-                                  struct MHD_Connection *connection, unsigned status,
-                                  const char *text) {
+static enum MHD_Result queue_text(struct http_server *server, struct MHD_Connection *connection,
+                                  unsigned status, const char *text) {
   struct MHD_Response *response =
       MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
   if (!response)
@@ -178,8 +180,8 @@ static void release_rendered(void *cls) {
   metrics_cache_release(cls);
 }
 
-static enum MHD_Result answer_metrics(const struct http_server *server,
-                                      struct MHD_Connection *connection, bool gzip) {
+static enum MHD_Result answer_metrics(struct http_server *server, struct MHD_Connection *connection,
+                                      bool gzip) {
   const char *data;
   size_t len;
   bool send_gzip = gzip;
@@ -282,8 +284,8 @@ static enum MHD_Result answer_reload(struct http_server *server,
   return result;
 }
 
-static enum MHD_Result refuse_method(const struct http_server *server,
-                                     struct MHD_Connection *connection, const char *allow) {
+static enum MHD_Result refuse_method(struct http_server *server, struct MHD_Connection *connection,
+                                     const char *allow) {
   struct MHD_Response *response =
       MHD_create_response_from_buffer(strlen("405 method not allowed\n"),
                                       (void *)"405 method not allowed\n", MHD_RESPMEM_PERSISTENT);
@@ -296,8 +298,7 @@ static enum MHD_Result refuse_method(const struct http_server *server,
 
 /* 403 without a valid client certificate where one is required, 401 without a configured
  * user's credentials. */
-static enum MHD_Result refuse_client(const struct http_server *server,
-                                     struct MHD_Connection *connection,
+static enum MHD_Result refuse_client(struct http_server *server, struct MHD_Connection *connection,
                                      enum http_auth_verdict verdict) {
   if (verdict == HTTP_AUTH_NO_CERTIFICATE)
     return queue_text(server, connection, MHD_HTTP_FORBIDDEN,
@@ -328,8 +329,7 @@ static enum MHD_Result start_probe(struct http_server *server, struct MHD_Connec
 }
 
 /* The resumed request of a probe that is over. */
-static enum MHD_Result finish_probe(const struct http_server *server,
-                                    struct MHD_Connection *connection,
+static enum MHD_Result finish_probe(struct http_server *server, struct MHD_Connection *connection,
                                     const struct probe_job *job) {
   size_t len;
   const char *body = probe_jobs_body(job, &len);
@@ -344,6 +344,19 @@ static enum MHD_Result finish_probe(const struct http_server *server,
 }
 
 void http_set_web_config(struct http_server *server, struct web_config *web) {
+  if (web) {
+    struct http_headers *headers =
+        http_headers_new(server->page_policy, web->headers, web->n_headers);
+    if (headers) {
+      pthread_mutex_lock(&server->headers_lock);
+      struct http_headers *old = server->headers;
+      server->headers = headers;
+      pthread_mutex_unlock(&server->headers_lock);
+      http_headers_free(old);
+    } else {
+      log_event(LOG_ERROR, "out of memory: the answers keep the headers they had");
+    }
+  }
   http_auth_set_web_config(server->auth, web);
 }
 
@@ -479,6 +492,7 @@ int http_start(const struct http_options *options, struct http_server **out) {
   }
   server->options = *options;
   server->listen_fd = -1;
+  pthread_mutex_init(&server->headers_lock, NULL);
   server->options.web = NULL;
   /* web stays valid until http_stop: the TLS options below point into it. */
   server->auth = http_auth_new(options->web);
@@ -487,8 +501,13 @@ int http_start(const struct http_options *options, struct http_server **out) {
   server->cache = metrics_cache_new(options->store, &options->build);
   struct buf policy = BUF_INIT;
   if (status_page_policy(&policy) == 0)
-    server->headers = http_headers_new(policy.data);
+    server->page_policy = buf_steal(&policy, NULL);
   buf_free(&policy);
+  const struct web_config *web_headers = options->web; /* while auth holds it */
+  if (server->auth && server->page_policy)
+    server->headers =
+        http_headers_new(server->page_policy, web_headers ? web_headers->headers : NULL,
+                         web_headers ? web_headers->n_headers : 0);
   if (!server->telemetry_path || !server->cache || !server->auth || !server->probes ||
       !server->headers) {
     http_stop(server);
@@ -551,6 +570,8 @@ void http_stop(struct http_server *server) {
     close(server->listen_fd);
   metrics_cache_free(server->cache);
   http_headers_free(server->headers);
+  free(server->page_policy);
+  pthread_mutex_destroy(&server->headers_lock);
   free(server->telemetry_path);
   http_auth_free(server->auth);
   probe_jobs_free(server->probes);

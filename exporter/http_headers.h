@@ -1,7 +1,10 @@
 /* The headers every HTTP answer carries beside its own (Content-Type and the like): replmon's
- * security defaults. Built once, read by every request; http.c adds them to each answer. */
+ * security defaults, and those of the web configuration's http_server_config.headers. Built
+ * at start and on reload, read by every request; http.c adds them to each answer. */
 #ifndef REPLMON_HTTP_HEADERS_H
 #define REPLMON_HTTP_HEADERS_H
+
+#include "web_config.h"
 
 #include <stddef.h>
 
@@ -17,10 +20,13 @@ struct http_headers {
   size_t n_page;
 };
 
-/* On every answer X-Content-Type-Options: nosniff and Referrer-Policy: no-referrer; on the
- * status page also page_policy as Content-Security-Policy and X-Frame-Options: DENY. NULL when
- * out of memory. */
-struct http_headers *http_headers_new(const char *page_policy);
+/* replmon's defaults: on every answer X-Content-Type-Options: nosniff and Referrer-Policy:
+ * no-referrer; on the status page also page_policy as Content-Security-Policy and
+ * X-Frame-Options: DENY. Each of the n configured headers (web configuration; may be NULL)
+ * replaces the default of its name and goes on every answer; one with an empty value removes
+ * the header. NULL when out of memory. */
+struct http_headers *http_headers_new(const char *page_policy, const struct web_header *configured,
+                                      size_t n);
 /* NULL is a no-op. */
 void http_headers_free(struct http_headers *headers);
 
