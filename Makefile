@@ -135,7 +135,7 @@ install: $(PROGRAMS)
 
 # libFuzzer targets (clang): each runs FUZZ_SECONDS on its seed corpus in tests/fuzz/corpus/,
 # with new inputs kept in build/fuzz/corpus/ so that the seeds stay as committed.
-FUZZ_TARGETS := config web_config prosody json stream labels gtid
+FUZZ_TARGETS := config web_config prosody json stream labels gtid http
 FUZZ_SECONDS ?= 30
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 	-Ichecker -Iexporter -Ibuild/fuzz/gen $(PKG_CFLAGS)

@@ -1,8 +1,10 @@
-/* The HTTP server: its listening socket, libmicrohttpd's start and stop, and the routing of each
- * request to its answer. Who may ask is http_auth.c; /probe runs in probe_jobs.c. */
+/* The HTTP server: its listening socket, libmicrohttpd's start and stop, and every answer.
+ * Which answer a request gets is http_route.c; who may ask is http_auth.c; /probe runs in
+ * probe_jobs.c. */
 #include "http.h"
 #include "http_auth.h"
-#include "http_internal.h"
+#include "http_headers.h"
+#include "http_route.h"
 #include "probe_jobs.h"
 #include "status_page.h"
 #include "config.h"
@@ -17,13 +19,12 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
-#include <math.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -34,6 +35,9 @@
  * against 0.3-0.4 MB with mmap. */
 #define CONNECTION_MEMORY_LIMIT (36 * 1024)
 
+#define CONTENT_TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
+#define CONTENT_TYPE_TEXT "text/plain; charset=utf-8"
+
 /* *req_cls after a request's first call: this marker, or the running /probe job. */
 static int request_seen;
 
@@ -43,8 +47,11 @@ struct http_server {
   struct http_options options;
   char *telemetry_path;
   int listen_fd;
-  struct http_auth *auth;    /* TLS client certificates and basic auth users */
-  struct probe_jobs *probes; /* the /probe requests in flight */
+  struct http_auth *auth;       /* TLS client certificates and basic auth users */
+  struct probe_jobs *probes;    /* the /probe requests in flight */
+  char *page_policy;            /* the status page's Content-Security-Policy */
+  pthread_mutex_t headers_lock; /* guards headers, which a reload replaces */
+  struct http_headers *headers; /* on every answer */
 };
 
 int http_parse_listen_address(const char *address, char **host, unsigned *port) {
@@ -135,78 +142,52 @@ static int open_listen_socket(const char *address) {
   return fd;
 }
 
-/* True when Accept-Encoding accepts gzip: listed by name without q=0, or, when it is not
- * named at all, through a "*" without q=0. */
-static bool accepts_gzip(const char *header) {
-  if (!header)
-    return false;
-  int by_name = -1, by_star = -1; /* -1 unseen, 0 refused, 1 accepted */
-  const char *p = header;
-  while (*p) {
-    while (*p == ' ' || *p == ',')
-      p++;
-    size_t len = strcspn(p, ",;");
-    size_t token_len = len;
-    while (token_len && p[token_len - 1] == ' ')
-      token_len--;
-    bool match =
-        (token_len == 4 && strncasecmp(p, "gzip", 4) == 0) || (token_len == 1 && p[0] == '*');
-    p += len;
-    bool zero_q = false;
-    if (*p == ';') {
-      size_t params = strcspn(p, ",");
-      const char *q = strstr(p, "q=");
-      if (q && q < p + params) {
-        double weight = strtod(q + 2, NULL);
-        zero_q = weight <= 0;
-      }
-      p += params;
-    }
-    if (match) {
-      bool star = token_len == 1;
-      if (star)
-        by_star = !zero_q;
-      else
-        by_name = !zero_q;
-    }
-  }
-  return by_name >= 0 ? by_name == 1 : by_star == 1;
+/* Adds the headers of every answer, or those of the status page, to response. */
+static void add_headers(struct http_server *server, struct MHD_Response *response, bool page) {
+  pthread_mutex_lock(&server->headers_lock);
+  const struct http_headers *h = server->headers;
+  const struct http_header *list = page ? h->page : h->every;
+  size_t n = page ? h->n_page : h->n_every;
+  for (size_t i = 0; i < n; i++)
+    MHD_add_response_header(response, list[i].name, list[i].value);
+  pthread_mutex_unlock(&server->headers_lock);
 }
 
-enum MHD_Result http_queue_response(struct MHD_Connection *connection, unsigned status,
-                                    struct MHD_Response *response) {
+/* Queues response with status and the headers of every answer (page: the status page's), and
+ * drops our reference to it; MHD_NO for a NULL response (its creation failed). */
+static enum MHD_Result queue_response(struct http_server *server, struct MHD_Connection *connection,
+                                      unsigned status, struct MHD_Response *response, bool page) {
   if (!response)
     return MHD_NO;
+  add_headers(server, response, page);
   enum MHD_Result rc = MHD_queue_response(connection, status, response);
   MHD_destroy_response(response);
   return rc;
 }
 
-enum MHD_Result http_queue_text(struct MHD_Connection *connection, unsigned status,
-                                const char *text) {
+/* Queues text (copied) as a text/plain answer with status. */
+static enum MHD_Result queue_text(struct http_server *server, struct MHD_Connection *connection,
+                                  unsigned status, const char *text) {
   struct MHD_Response *response =
       MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
   if (!response)
     return MHD_NO;
-  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-  return http_queue_response(connection, status, response);
+  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE_TEXT);
+  return queue_response(server, connection, status, response, false);
 }
 
 static void release_rendered(void *cls) {
   metrics_cache_release(cls);
 }
 
-static enum MHD_Result answer_metrics(struct http_server *server,
-                                      struct MHD_Connection *connection) {
-  const char *encoding =
-      MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
-  bool gzip = accepts_gzip(encoding);
+static enum MHD_Result answer_metrics(struct http_server *server, struct MHD_Connection *connection,
+                                      bool gzip) {
   const char *data;
   size_t len;
   bool send_gzip = gzip;
   struct rendered_metrics *r = metrics_cache_get(server->cache, &send_gzip, &data, &len);
   if (!r)
-    return http_queue_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+    return queue_text(server, connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
   struct MHD_Response *response = MHD_create_response_from_buffer_with_free_callback_cls(
       len, (void *)data, release_rendered, r);
   if (!response) {
@@ -217,7 +198,7 @@ static enum MHD_Result answer_metrics(struct http_server *server,
   MHD_add_response_header(response, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
   if (send_gzip)
     MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
-  return http_queue_response(connection, MHD_HTTP_OK, response);
+  return queue_response(server, connection, MHD_HTTP_OK, response, false);
 }
 
 /* The status page: every node's health, rendered from the latest snapshot. */
@@ -233,35 +214,29 @@ static enum MHD_Result answer_status_page(struct http_server *server,
   char *body = rc == 0 ? buf_steal(&page, &len) : NULL;
   buf_free(&page);
   if (!body)
-    return http_queue_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
+    return queue_text(server, connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
   struct MHD_Response *response = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
   if (!response) {
     free(body);
     return MHD_NO;
   }
   MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
-  return http_queue_response(connection, MHD_HTTP_OK, response);
+  return queue_response(server, connection, MHD_HTTP_OK, response, true);
 }
 
 /* ---- /health/<node> ---- */
 
 static enum MHD_Result answer_health(struct http_server *server, struct MHD_Connection *connection,
-                                     const char *node) {
-  double max_lag = NAN;
-  const char *max_lag_text =
-      MHD_lookup_connection_value(connection, MHD_GET_ARGUMENT_KIND, "max_lag");
-  if (max_lag_text && config_parse_duration(max_lag_text, &max_lag) != 0)
-    return http_queue_text(connection, MHD_HTTP_BAD_REQUEST,
-                           "400 max_lag must be a duration such as 10s or 1m30s\n");
+                                     const char *node, double max_lag) {
   struct snapshot *s = snapshot_store_acquire(server->options.store);
   const struct node_health *h = analysis_find_node(s->analysis, node);
   enum health_state state = HEALTH_UNKNOWN;
   char *reason = NULL;
   enum MHD_Result result;
   if (!h) {
-    result = http_queue_text(connection, MHD_HTTP_NOT_FOUND, "404 no such node\n");
+    result = queue_text(server, connection, MHD_HTTP_NOT_FOUND, "404 no such node\n");
   } else if (health_with_max_lag(h, s->config->lag_warning_s, max_lag, &state, &reason) != 0) {
-    result = http_queue_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
+    result = queue_text(server, connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
   } else {
     /* A load balancer keeps a node in rotation while it is ok or only warning. */
     unsigned status =
@@ -270,7 +245,7 @@ static enum MHD_Result answer_health(struct http_server *server, struct MHD_Conn
     for (const char *c = health_state_name(state); *c; c++)
       buf_putc(&text, (char)(*c - 'a' + 'A'));
     buf_printf(&text, ": %s\n", reason);
-    result = http_queue_text(connection, status, text.data ? text.data : "500 out of memory\n");
+    result = queue_text(server, connection, status, text.data ? text.data : "500 out of memory\n");
     buf_free(&text);
   }
   free(reason);
@@ -292,8 +267,6 @@ static void request_completed(void *cls, struct MHD_Connection *connection, void
 
 static enum MHD_Result answer_reload(struct http_server *server,
                                      struct MHD_Connection *connection) {
-  if (!server->options.reload)
-    return http_queue_text(connection, MHD_HTTP_NOT_FOUND, "404 page not found\n");
   char *error = NULL;
   int rc = server->options.reload(server->options.reload_ctx, &error);
   struct buf text = BUF_INIT;
@@ -302,28 +275,163 @@ static enum MHD_Result answer_reload(struct http_server *server,
   else
     buf_printf(&text, "reload failed: %s\n", error ? error : "some targets could not start");
   free(error);
-  enum MHD_Result result = http_queue_text(connection,
-                                           rc == 0   ? MHD_HTTP_OK
-                                           : rc == 1 ? MHD_HTTP_BAD_REQUEST
-                                                     : MHD_HTTP_INTERNAL_SERVER_ERROR,
-                                           text.data ? text.data : "500 out of memory\n");
+  enum MHD_Result result = queue_text(server, connection,
+                                      rc == 0   ? MHD_HTTP_OK
+                                      : rc == 1 ? MHD_HTTP_BAD_REQUEST
+                                                : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                      text.data ? text.data : "500 out of memory\n");
   buf_free(&text);
   return result;
 }
 
-static enum MHD_Result refuse_method(struct MHD_Connection *connection, const char *allow) {
+static enum MHD_Result refuse_method(struct http_server *server, struct MHD_Connection *connection,
+                                     const char *allow) {
   struct MHD_Response *response =
       MHD_create_response_from_buffer(strlen("405 method not allowed\n"),
                                       (void *)"405 method not allowed\n", MHD_RESPMEM_PERSISTENT);
   if (!response)
     return MHD_NO;
   MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow);
-  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-  return http_queue_response(connection, MHD_HTTP_METHOD_NOT_ALLOWED, response);
+  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE_TEXT);
+  return queue_response(server, connection, MHD_HTTP_METHOD_NOT_ALLOWED, response, false);
+}
+
+/* 403 without a valid client certificate where one is required, 401 without a configured
+ * user's credentials. */
+static enum MHD_Result refuse_client(struct http_server *server, struct MHD_Connection *connection,
+                                     enum http_auth_verdict verdict) {
+  if (verdict == HTTP_AUTH_NO_CERTIFICATE)
+    return queue_text(server, connection, MHD_HTTP_FORBIDDEN,
+                      "403 a valid client certificate is required\n");
+  static const char text[] = "401 Unauthorized\n";
+  struct MHD_Response *response =
+      MHD_create_response_from_buffer(sizeof(text) - 1, (void *)text, MHD_RESPMEM_PERSISTENT);
+  if (!response)
+    return MHD_NO;
+  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE_TEXT);
+  add_headers(server, response, false);
+  enum MHD_Result rc = MHD_queue_basic_auth_fail_response(connection, "replmon", response);
+  MHD_destroy_response(response);
+  return rc;
+}
+
+/* ---- /probe ---- */
+
+static enum MHD_Result start_probe(struct http_server *server, struct MHD_Connection *connection,
+                                   const struct http_route *route, void **req_cls) {
+  int rc = probe_jobs_start(server->probes, connection, route->node, route->timeout_s, req_cls);
+  if (rc == PROBE_UNKNOWN_TARGET)
+    return queue_text(server, connection, MHD_HTTP_BAD_REQUEST,
+                      "400 unknown target: name a node of the configuration\n");
+  if (rc != 0)
+    return queue_text(server, connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
+  return MHD_YES; /* suspended until the probe is over */
+}
+
+/* The resumed request of a probe that is over. */
+static enum MHD_Result finish_probe(struct http_server *server, struct MHD_Connection *connection,
+                                    const struct probe_job *job) {
+  size_t len;
+  const char *body = probe_jobs_body(job, &len);
+  if (!body)
+    return queue_text(server, connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 probe failed\n");
+  struct MHD_Response *response =
+      MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+  if (!response)
+    return MHD_NO;
+  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE_METRICS);
+  return queue_response(server, connection, MHD_HTTP_OK, response, false);
 }
 
 void http_set_web_config(struct http_server *server, struct web_config *web) {
+  if (web) {
+    struct http_headers *headers =
+        http_headers_new(server->page_policy, web->headers, web->n_headers);
+    if (headers) {
+      pthread_mutex_lock(&server->headers_lock);
+      struct http_headers *old = server->headers;
+      server->headers = headers;
+      pthread_mutex_unlock(&server->headers_lock);
+      http_headers_free(old);
+    } else {
+      log_event(LOG_ERROR, "out of memory: the answers keep the headers they had");
+    }
+  }
   http_auth_set_web_config(server->auth, web);
+}
+
+/* ---- the request, as libmicrohttpd hands it over ---- */
+
+/* libmicrohttpd would percent-decode the path and the query arguments in place, and pass the
+ * path on as a C string: "/health/db1%00zzz" would reach us as "/health/db1". Kept as sent,
+ * they are decoded by http_route, which refuses what does not decode to a whole C string.
+ * ('+' in the arguments is still turned into a space, before this is called.) */
+static size_t keep_escaped(void *cls, struct MHD_Connection *connection, char *s) {
+  (void)cls;
+  (void)connection;
+  return strlen(s);
+}
+
+static const char *lookup_header(void *ctx, const char *name) {
+  return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
+}
+
+struct collected_args {
+  struct http_arg *args;
+  size_t n, cap;
+};
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   size_t key_size, const char *value, size_t value_size) {
+  (void)kind;
+  struct collected_args *c = cls;
+  if (c->n == c->cap)
+    return MHD_NO;
+  c->args[c->n++] = (struct http_arg){key, key_size, value, value_size};
+  return MHD_YES;
+}
+
+/* Routes the request on connection; *args (owned by the caller) holds its query arguments. */
+static int route_request(struct http_server *server, struct MHD_Connection *connection,
+                         const char *url, const char *method, struct http_arg **args,
+                         struct http_route *route) {
+  *args = NULL;
+  struct collected_args c = {NULL, 0, 0};
+  int n = MHD_get_connection_values_n(connection, MHD_GET_ARGUMENT_KIND, NULL, NULL);
+  if (n > 0) {
+    c.cap = (size_t)n;
+    c.args = calloc(c.cap, sizeof(*c.args));
+    if (!c.args) {
+      *route = (struct http_route){0};
+      return -ENOMEM;
+    }
+    MHD_get_connection_values_n(connection, MHD_GET_ARGUMENT_KIND, collect_arg, &c);
+  }
+  *args = c.args;
+  struct http_request req = {method, url, strlen(url), c.args, c.n, lookup_header, connection};
+  struct http_site site = {server->telemetry_path, server->options.reload != NULL};
+  return http_route(&req, &site, route);
+}
+
+static enum MHD_Result answer(struct http_server *server, struct MHD_Connection *connection,
+                              const struct http_route *route, void **req_cls) {
+  switch (route->action) {
+  case HTTP_TEXT:
+    return queue_text(server, connection, route->status, route->text);
+  case HTTP_NOT_ALLOWED:
+    return refuse_method(server, connection, route->allow);
+  case HTTP_METRICS:
+    return answer_metrics(server, connection, route->gzip);
+  case HTTP_STATUS_PAGE:
+    return answer_status_page(server, connection);
+  case HTTP_HEALTH:
+    return answer_health(server, connection, route->node, route->max_lag_s);
+  case HTTP_PROBE:
+    return start_probe(server, connection, route, req_cls);
+  case HTTP_RELOAD:
+    return answer_reload(server, connection);
+  }
+  return MHD_NO;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, const char *url,
@@ -332,53 +440,37 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
   (void)version;
   (void)upload_data;
   struct http_server *server = cls;
-  bool readable =
-      strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-  bool reload = strcmp(url, "/-/reload") == 0;
-  bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+  if (*req_cls && *req_cls != &request_seen) /* resumed: the probe is over */
+    return finish_probe(server, connection, *req_cls);
   /* libmicrohttpd keeps a connection alive only for an answer queued after the request was
-   * read whole, that is from the second call on; other methods are refused at once. */
-  if ((readable || (reload && post)) && *req_cls == NULL) {
+   * read whole, that is from the second call on; other methods than GET, HEAD and POST to
+   * /-/reload are refused at once. */
+  bool first = *req_cls == NULL;
+  if (first &&
+      (strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)) {
     *req_cls = &request_seen;
     return MHD_YES;
   }
-  if (*req_cls && *req_cls != &request_seen) /* resumed: the probe is over */
-    return probe_jobs_finish(connection, *req_cls);
-  /* replmon's own liveness stays open, as in every Prometheus exporter. */
-  enum MHD_Result refused;
-  if (strcmp(url, "/-/healthy") != 0 && http_auth_refuse(server->auth, connection, &refused)) {
-    *upload_data_size = 0;
-    return refused;
+  struct http_arg *args;
+  struct http_route route;
+  enum http_auth_verdict verdict = HTTP_AUTH_OK;
+  enum MHD_Result result;
+  if (route_request(server, connection, url, method, &args, &route) != 0) {
+    result = queue_text(server, connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
+  } else if (first && route.action == HTTP_RELOAD) {
+    *req_cls = &request_seen;
+    result = MHD_YES;
+  } else if (!route.open && (verdict = http_auth_check(server->auth, connection))) {
+    result = refuse_client(server, connection, verdict);
+  } else if (route.action == HTTP_RELOAD && *upload_data_size) {
+    result = MHD_YES; /* the body is read (below) and ignored */
+  } else {
+    result = answer(server, connection, &route, req_cls);
   }
-  if (reload) {
-    if (!post)
-      return refuse_method(connection, "POST");
-    if (*upload_data_size) { /* a body is read and ignored */
-      *upload_data_size = 0;
-      return MHD_YES;
-    }
-    return answer_reload(server, connection);
-  }
-  bool health = strncmp(url, "/health/", 8) == 0 && url[8];
-  bool probe = strcmp(url, "/probe") == 0;
-  bool known = strcmp(url, server->telemetry_path) == 0 || strcmp(url, "/") == 0 ||
-               strcmp(url, "/-/healthy") == 0 || health || probe;
-  if (!known)
-    return http_queue_text(connection, MHD_HTTP_NOT_FOUND, "404 page not found\n");
-  if (!readable) {
-    /* Ignore any body: the request is refused whatever it carries. */
-    *upload_data_size = 0;
-    return refuse_method(connection, "GET, HEAD");
-  }
-  if (strcmp(url, server->telemetry_path) == 0)
-    return answer_metrics(server, connection);
-  if (strcmp(url, "/-/healthy") == 0)
-    return http_queue_text(connection, MHD_HTTP_OK, "Healthy\n");
-  if (health)
-    return answer_health(server, connection, url + 8);
-  if (probe)
-    return probe_jobs_start(server->probes, connection, req_cls);
-  return answer_status_page(server, connection);
+  *upload_data_size = 0; /* any body is ignored, and a refusal is sent whatever it carried */
+  http_route_clear(&route);
+  free(args);
+  return result;
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -400,13 +492,24 @@ int http_start(const struct http_options *options, struct http_server **out) {
   }
   server->options = *options;
   server->listen_fd = -1;
+  pthread_mutex_init(&server->headers_lock, NULL);
   server->options.web = NULL;
   /* web stays valid until http_stop: the TLS options below point into it. */
   server->auth = http_auth_new(options->web);
   server->probes = probe_jobs_new(options->store, &options->build);
   server->telemetry_path = strdup(options->telemetry_path);
   server->cache = metrics_cache_new(options->store, &options->build);
-  if (!server->telemetry_path || !server->cache || !server->auth || !server->probes) {
+  struct buf policy = BUF_INIT;
+  if (status_page_policy(&policy) == 0)
+    server->page_policy = buf_steal(&policy, NULL);
+  buf_free(&policy);
+  const struct web_config *web_headers = options->web; /* while auth holds it */
+  if (server->auth && server->page_policy)
+    server->headers =
+        http_headers_new(server->page_policy, web_headers ? web_headers->headers : NULL,
+                         web_headers ? web_headers->n_headers : 0);
+  if (!server->telemetry_path || !server->cache || !server->auth || !server->probes ||
+      !server->headers) {
     http_stop(server);
     return -ENOMEM;
   }
@@ -436,7 +539,8 @@ int http_start(const struct http_options *options, struct http_server **out) {
       options->per_ip_connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
       options->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
       (size_t)CONNECTION_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
-      MHD_OPTION_ARRAY, web && web->tls ? tls : tls + 4, MHD_OPTION_END);
+      MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_ARRAY,
+      web && web->tls ? tls : tls + 4, MHD_OPTION_END);
   if (!server->daemon) {
     log_event(LOG_ERROR, "cannot start the HTTP server", "address", options->listen_address);
     http_stop(server);
@@ -465,6 +569,9 @@ void http_stop(struct http_server *server) {
   if (server->listen_fd >= 0)
     close(server->listen_fd);
   metrics_cache_free(server->cache);
+  http_headers_free(server->headers);
+  free(server->page_policy);
+  pthread_mutex_destroy(&server->headers_lock);
   free(server->telemetry_path);
   http_auth_free(server->auth);
   probe_jobs_free(server->probes);

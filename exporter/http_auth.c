@@ -1,7 +1,6 @@
 /* TLS client certificates and basic auth (--web.config.file), checked before a request is
  * routed. */
 #include "http_auth.h"
-#include "http_internal.h"
 #include "buf.h"
 #include "log.h"
 
@@ -75,8 +74,7 @@ static bool authorized(struct http_auth *auth, const char *user, const char *pas
   return ok;
 }
 
-bool http_auth_refuse(struct http_auth *auth, struct MHD_Connection *connection,
-                      enum MHD_Result *result) {
+enum http_auth_verdict http_auth_check(struct http_auth *auth, struct MHD_Connection *connection) {
   const struct web_config *web = auth->web; /* TLS settings never change while running */
   if (web && web->tls && web->client_auth != CLIENT_AUTH_NONE &&
       web->client_auth != CLIENT_AUTH_REQUEST) {
@@ -92,18 +90,14 @@ bool http_auth_refuse(struct http_auth *auth, struct MHD_Connection *connection,
                   web->client_auth == CLIENT_AUTH_REQUIRE_AND_VERIFY;
     unsigned status = 0;
     if ((required && n == 0) ||
-        (verify && n > 0 && (gnutls_certificate_verify_peers2(session, &status) < 0 || status))) {
-      *result = http_queue_text(connection, MHD_HTTP_FORBIDDEN,
-                                "403 a valid client certificate is "
-                                "required\n");
-      return true;
-    }
+        (verify && n > 0 && (gnutls_certificate_verify_peers2(session, &status) < 0 || status)))
+      return HTTP_AUTH_NO_CERTIFICATE;
   }
   pthread_mutex_lock(&auth->lock);
   bool needs_auth = auth->web && auth->web->n_users > 0;
   pthread_mutex_unlock(&auth->lock);
   if (!needs_auth)
-    return false;
+    return HTTP_AUTH_OK;
   char *password = NULL;
   char *user = MHD_basic_auth_get_username_password(connection, &password);
   bool ok = user && password && authorized(auth, user, password);
@@ -111,19 +105,7 @@ bool http_auth_refuse(struct http_auth *auth, struct MHD_Connection *connection,
     explicit_bzero(password, strlen(password));
   MHD_free(user);
   MHD_free(password);
-  if (ok)
-    return false;
-  static const char text[] = "401 Unauthorized\n";
-  struct MHD_Response *response =
-      MHD_create_response_from_buffer(sizeof(text) - 1, (void *)text, MHD_RESPMEM_PERSISTENT);
-  if (!response) {
-    *result = MHD_NO;
-    return true;
-  }
-  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-  *result = MHD_queue_basic_auth_fail_response(connection, "replmon", response);
-  MHD_destroy_response(response);
-  return true;
+  return ok ? HTTP_AUTH_OK : HTTP_AUTH_NO_USER;
 }
 
 void http_auth_set_web_config(struct http_auth *auth, struct web_config *web) {

@@ -1,13 +1,12 @@
 /* Who may use the HTTP server (--web.config.file): TLS client certificates where the
  * configuration requires them, and basic auth users. Part of the HTTP server (http.c), which
- * asks before routing every request but /-/healthy. Thread-safe. */
+ * asks before answering every request but /-/healthy, and answers the refusals. Thread-safe. */
 #ifndef REPLMON_HTTP_AUTH_H
 #define REPLMON_HTTP_AUTH_H
 
 #include "web_config.h"
 
 #include <microhttpd.h>
-#include <stdbool.h>
 
 struct http_auth;
 
@@ -22,10 +21,13 @@ void http_auth_free(struct http_auth *auth);
  * credentials. TLS settings are read at start only: a change is logged, not applied. */
 void http_auth_set_web_config(struct http_auth *auth, struct web_config *web);
 
-/* False when the request may go on. True when it is refused: the answer (403 without a valid
- * client certificate where one is required, 401 without a configured user's credentials) is
- * queued on connection and *result is what the request handler returns. */
-bool http_auth_refuse(struct http_auth *auth, struct MHD_Connection *connection,
-                      enum MHD_Result *result);
+enum http_auth_verdict {
+  HTTP_AUTH_OK,             /* the request may go on */
+  HTTP_AUTH_NO_CERTIFICATE, /* answer 403: a valid client certificate is required */
+  HTTP_AUTH_NO_USER,        /* answer 401: the credentials of a configured user are required */
+};
+
+/* Whether the request on connection may go on; the caller answers a refusal. */
+enum http_auth_verdict http_auth_check(struct http_auth *auth, struct MHD_Connection *connection);
 
 #endif

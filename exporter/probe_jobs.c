@@ -1,7 +1,6 @@
 /* /probe?target=NODE: each request probes one configured node now, on a thread of its own,
  * while a second thread bounds the wait by Prometheus' scrape timeout. */
 #include "probe_jobs.h"
-#include "http_internal.h"
 #include "config.h"
 #include "poller.h"
 #include "probe.h"
@@ -12,9 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#define PROBE_DEFAULT_TIMEOUT_S 10.0
-#define PROBE_TIMEOUT_OFFSET_S 0.5
 
 struct probe_jobs {
   struct snapshot_store *store; /* borrowed */
@@ -116,11 +112,8 @@ static void *probe_waiter(void *arg) {
   return NULL;
 }
 
-enum MHD_Result probe_jobs_start(struct probe_jobs *jobs, struct MHD_Connection *connection,
-                                 void **req_cls) {
-  const char *name = MHD_lookup_connection_value(connection, MHD_GET_ARGUMENT_KIND, "target");
-  if (!name || !*name)
-    return http_queue_text(connection, MHD_HTTP_BAD_REQUEST, "400 missing target=NODE\n");
+int probe_jobs_start(struct probe_jobs *jobs, struct MHD_Connection *connection, const char *name,
+                     double timeout, void **req_cls) {
   struct snapshot *s = snapshot_store_acquire(jobs->store);
   long index = -1;
   for (size_t i = 0; i < s->n_targets && index < 0; i++) {
@@ -132,22 +125,11 @@ enum MHD_Result probe_jobs_start(struct probe_jobs *jobs, struct MHD_Connection 
   struct config *config = index >= 0 ? config_ref(s->config) : NULL;
   snapshot_unref(s);
   if (index < 0)
-    return http_queue_text(connection, MHD_HTTP_BAD_REQUEST,
-                           "400 unknown target: name a node of the configuration\n");
-  double timeout = PROBE_DEFAULT_TIMEOUT_S;
-  const char *header = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-                                                   "X-Prometheus-Scrape-Timeout-Seconds");
-  if (header) {
-    char *end;
-    double t = strtod(header, &end);
-    if (end != header && !*end && t > 0 && t < 3600)
-      timeout = t;
-  }
-  timeout = timeout > 2 * PROBE_TIMEOUT_OFFSET_S ? timeout - PROBE_TIMEOUT_OFFSET_S : timeout / 2;
+    return PROBE_UNKNOWN_TARGET;
   struct probe_job *job = calloc(1, sizeof(*job));
   if (!job) {
     config_unref(config);
-    return http_queue_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 out of memory\n");
+    return -ENOMEM;
   }
   pthread_mutex_init(&job->lock, NULL);
   pthread_condattr_t attr;
@@ -183,21 +165,15 @@ enum MHD_Result probe_jobs_start(struct probe_jobs *jobs, struct MHD_Connection 
     pthread_attr_destroy(&tattr);
     probe_unlink(jobs, job);
     MHD_resume_connection(connection);
-    return MHD_YES;
+    return 0;
   }
   pthread_attr_destroy(&tattr);
-  return MHD_YES;
+  return 0;
 }
 
-enum MHD_Result probe_jobs_finish(struct MHD_Connection *connection, struct probe_job *job) {
-  if (!job->body)
-    return http_queue_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 probe failed\n");
-  struct MHD_Response *response =
-      MHD_create_response_from_buffer(job->body_len, job->body, MHD_RESPMEM_MUST_COPY);
-  if (!response)
-    return MHD_NO;
-  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE_METRICS);
-  return http_queue_response(connection, MHD_HTTP_OK, response);
+const char *probe_jobs_body(const struct probe_job *job, size_t *len) {
+  *len = job->body_len;
+  return job->body;
 }
 
 void probe_jobs_completed(struct probe_job *job) {

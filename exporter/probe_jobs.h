@@ -1,7 +1,7 @@
 /* /probe?target=NODE, the multi-target exporter pattern: one configured node probed now, over
  * a connection of its own, and answered within the scrape timeout Prometheus announces. Part
- * of the HTTP server (http.c), which routes the requests here; the request is suspended while
- * the probe runs, so no libmicrohttpd thread waits for a node. */
+ * of the HTTP server (http.c), which routes the requests here and sends the answers; the
+ * request is suspended while the probe runs, so no libmicrohttpd thread waits for a node. */
 #ifndef REPLMON_PROBE_JOBS_H
 #define REPLMON_PROBE_JOBS_H
 
@@ -20,13 +20,18 @@ struct probe_jobs *probe_jobs_new(struct snapshot_store *store, const struct bui
  * NULL is a no-op. */
 void probe_jobs_free(struct probe_jobs *jobs);
 
-/* Starts a probe of the node that the target argument names and suspends connection; *req_cls
- * becomes the job, which the request holds until probe_jobs_completed. A request without a
- * known node is answered 400 at once (and *req_cls is left alone). */
-enum MHD_Result probe_jobs_start(struct probe_jobs *jobs, struct MHD_Connection *connection,
-                                 void **req_cls);
-/* The resumed request: queues the job's metrics (500 when none could be rendered). */
-enum MHD_Result probe_jobs_finish(struct MHD_Connection *connection, struct probe_job *job);
+/* probe_jobs_start: no configured node (other than a stream probe's) has that name. */
+#define PROBE_UNKNOWN_TARGET 1
+
+/* Starts a probe of the configured node called name, waiting at most timeout seconds, and
+ * suspends connection; *req_cls becomes the job, which the request holds until
+ * probe_jobs_completed. 0 when started; PROBE_UNKNOWN_TARGET or -ENOMEM when not (the caller
+ * answers, and *req_cls is left alone). */
+int probe_jobs_start(struct probe_jobs *jobs, struct MHD_Connection *connection, const char *name,
+                     double timeout, void **req_cls);
+/* The resumed request's answer: the node's metrics (owned by job), or NULL when none could be
+ * rendered. */
+const char *probe_jobs_body(const struct probe_job *job, size_t *len);
 /* The request of job completed (answered or not): drops its reference to job. */
 void probe_jobs_completed(struct probe_job *job);
 

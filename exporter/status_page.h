@@ -22,4 +22,9 @@ struct status_page_options {
 int status_page_render(const struct snapshot *s, const struct status_page_options *o,
                        struct buf *out);
 
+/* Appends the page's Content-Security-Policy to out: what the page uses and nothing more (its
+ * style sheet by SHA-256, its empty data: icon, its form to /probe on the same origin; no
+ * script, no framing, nothing fetched). 0 or a negative errno. */
+int status_page_policy(struct buf *out);
+
 #endif

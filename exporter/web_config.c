@@ -5,6 +5,7 @@
 #include <crypt.h>
 #include <errno.h>
 #include <gnutls/gnutls.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -169,6 +170,84 @@ static int visit_user(struct yaml_file *f, const yaml_node_t *key, yaml_node_t *
   return u->name && u->hash ? 0 : yf_fail(f, value, "out of memory");
 }
 
+/* The headers exporter-toolkit lets a file set (spelled as it spells them), and the values it
+ * accepts where it restricts them: a file either accepts stays valid for the other. */
+static const struct {
+  const char *name;
+  const char *values[3]; /* {NULL}: any value */
+  const char *described;
+} settable_headers[] = {
+    {"Content-Security-Policy", {NULL}, NULL},
+    {"Strict-Transport-Security", {NULL}, NULL},
+    {"X-Content-Type-Options", {"nosniff", NULL}, "nosniff"},
+    {"X-Frame-Options", {"deny", "sameorigin", NULL}, "deny or sameorigin"},
+    {"X-XSS-Protection", {NULL}, NULL},
+};
+
+static int visit_header(struct yaml_file *f, const yaml_node_t *key, yaml_node_t *value,
+                        void *ctx) {
+  (void)ctx;
+  struct web_config *w = WEB(f);
+  const char *name = yf_scalar(key);
+  size_t i = 0;
+  while (i < sizeof(settable_headers) / sizeof(settable_headers[0]) &&
+         strcmp(name, settable_headers[i].name) != 0)
+    i++;
+  if (i == sizeof(settable_headers) / sizeof(settable_headers[0]))
+    return yf_fail(f, key,
+                   "http_server_config.headers: '%s' cannot be set (exporter-toolkit's: "
+                   "Content-Security-Policy, Strict-Transport-Security, X-Content-Type-Options, "
+                   "X-Frame-Options, X-XSS-Protection)",
+                   name);
+  const char *text = yf_scalar(value);
+  if (!text)
+    return yf_fail(f, value, "http_server_config.headers.%s: expected a string", name);
+  /* A header line ends at CR or LF: a value holding one would let the file write headers (or a
+   * body) of its own into every answer. */
+  for (size_t j = 0; j < value->data.scalar.length; j++) {
+    unsigned char c = (unsigned char)text[j];
+    if ((c < 0x20 && c != '\t') || c == 0x7f)
+      return yf_fail(f, value,
+                     "http_server_config.headers.%s: control character 0x%02x in the value", name,
+                     c);
+  }
+  const char *const *values = settable_headers[i].values;
+  bool allowed = !values[0];
+  for (size_t j = 0; values[j] && !allowed; j++)
+    allowed = strcmp(values[j], text) == 0;
+  if (!allowed)
+    return yf_fail(f, value, "http_server_config.headers.%s: %s, not '%s'", name,
+                   settable_headers[i].described, text);
+  struct web_header *h = &w->headers[w->n_headers];
+  h->name = strdup(name);
+  h->value = strdup(text);
+  w->n_headers++;
+  return h->name && h->value ? 0 : yf_fail(f, value, "out of memory");
+}
+
+static int visit_http(struct yaml_file *f, const yaml_node_t *key, yaml_node_t *value, void *ctx) {
+  (void)ctx;
+  struct web_config *w = WEB(f);
+  const char *name = yf_scalar(key);
+  if (strcmp(name, "http2") == 0) {
+    const char *v = yf_scalar(value);
+    if (!v || (strcmp(v, "true") != 0 && strcmp(v, "false") != 0))
+      return yf_fail(f, value, "http_server_config.http2: expected true or false");
+    w->http2 = strcmp(v, "true") == 0;
+    return 0;
+  }
+  if (strcmp(name, "headers") == 0) {
+    if (value->type != YAML_MAPPING_NODE)
+      return yf_fail(f, value, "http_server_config.headers: expected a mapping of name: value");
+    size_t n = (size_t)(value->data.mapping.pairs.top - value->data.mapping.pairs.start);
+    w->headers = calloc(n ? n : 1, sizeof(*w->headers));
+    if (!w->headers)
+      return yf_fail(f, value, "out of memory");
+    return yf_each_pair(f, value, "http_server_config.headers", visit_header, NULL);
+  }
+  return yf_unknown_key(f, key, "http_server_config");
+}
+
 static int visit_top(struct yaml_file *f, const yaml_node_t *key, yaml_node_t *value, void *ctx) {
   (void)ctx;
   const char *name = yf_scalar(key);
@@ -184,9 +263,7 @@ static int visit_top(struct yaml_file *f, const yaml_node_t *key, yaml_node_t *v
     return yf_each_pair(f, value, "basic_auth_users", visit_user, NULL);
   }
   if (strcmp(name, "http_server_config") == 0)
-    return yf_fail(f, key,
-                   "http_server_config is not supported by replmon (it serves HTTP/1.1); "
-                   "remove it");
+    return yf_each_pair(f, value, "http_server_config", visit_http, NULL);
   return yf_unknown_key(f, key, "web configuration");
 }
 
@@ -229,6 +306,11 @@ void web_config_free(struct web_config *w) {
     free(w->users[i].hash);
   }
   free(w->users);
+  for (size_t i = 0; i < w->n_headers; i++) {
+    free(w->headers[i].name);
+    free(w->headers[i].value);
+  }
+  free(w->headers);
   free(w);
 }
 

@@ -1,5 +1,6 @@
 /* The web configuration file of every Prometheus exporter (exporter-toolkit's
- * --web.config.file): TLS for the HTTP server and HTTP Basic users with bcrypt hashes. */
+ * --web.config.file): TLS for the HTTP server, HTTP Basic users with bcrypt hashes, and the
+ * headers added to every answer. */
 #ifndef REPLMON_WEB_CONFIG_H
 #define REPLMON_WEB_CONFIG_H
 
@@ -19,6 +20,12 @@ struct web_user {
   char *hash; /* bcrypt ($2a$, $2b$, $2y$) */
 };
 
+/* A header of http_server_config.headers, one of the five exporter-toolkit lets a file set. */
+struct web_header {
+  char *name;
+  char *value; /* "" removes the header, replmon's default included */
+};
+
 struct web_config {
   bool tls;
   char *cert_pem; /* the certificate chain and the key, as read; the key is a secret */
@@ -28,6 +35,11 @@ struct web_config {
   char *priorities; /* GnuTLS priority string from min_version/max_version */
   size_t n_users;
   struct web_user *users;
+  size_t n_headers;
+  struct web_header *headers;
+  /* http_server_config.http2 (exporter-toolkit's default: true). Accepted so that the same
+   * file serves every exporter; libmicrohttpd serves HTTP/1.1 only. */
+  bool http2;
 };
 
 /* Loads and checks the whole file (certificates are parsed with GnuTLS, hashes must be

@@ -1,4 +1,6 @@
-/* The web configuration parser on arbitrary files. */
+/* The web configuration parser on arbitrary files, and the headers of every answer built from
+ * what it accepts. */
+#include "http_headers.h"
 #include "web_config.h"
 
 #include <stdint.h>
@@ -24,6 +26,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (error || !w)
       abort();
     web_config_check_password(w, "prometheus", "x");
+    struct http_headers *h = http_headers_new("default-src 'none'", w->headers, w->n_headers);
+    for (size_t i = 0; h && i < h->n_every; i++)
+      if (!*h->every[i].value || strpbrk(h->every[i].value, "\r\n"))
+        abort(); /* an empty header, or one that would end the line */
+    http_headers_free(h);
     web_config_free(w);
   } else if (!error || strchr(error, '\n')) {
     abort();

@@ -544,6 +544,12 @@ class TestOperator(PairReplmonCase):
         self.assertEqual(self.health("db2")[0], 200)
         self.assertEqual(self.health("nosuch")[0], 404)
         self.assertEqual(self.health("db1", "?max_lag=banana")[0], 400)
+        # A name is matched whole after percent-decoding; what cannot be a name is refused.
+        self.assertEqual(self.health("db%31")[0], 200)
+        for name in ("db1%00zzz", "db1%00", "db1%2Fzzz", "db1%zz", "db1%"):
+            status, text, _ = self.health(name)
+            self.assertEqual(status, 400, "/health/%s: %d %s" % (name, status, text))
+        self.assertEqual(self.health("db1", "?max_lag=10s%00zzz")[0], 400)
         self.pair.sql(0, "STOP SLAVE IO_THREAD")
         t0 = time.monotonic()
         try:
@@ -600,7 +606,9 @@ class TestOperator(PairReplmonCase):
 
         for path in ("/probe", "/probe?target=", "/probe?target=nosuch",
                      "/probe?target=127.0.0.1:%d" % self.pair.port(0),
-                     "/probe?target=127.0.0.1:3306"):
+                     "/probe?target=127.0.0.1:3306", "/probe?target=db1%00",
+                     "/probe?target=db1%00zzz", "/probe?target=db1%2F", "/probe?target=db1%",
+                     "/probe?target=db1&target=db2"):
             status, _, body, _ = http(port, path)
             self.assertEqual(status, 400, "%s: %d %r" % (path, status, body[:200]))
 

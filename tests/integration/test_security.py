@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """The web configuration on the real daemon: TLS (with and without client certificates),
 basic auth with a bcrypt hash, /-/healthy left open, promtool's view of the same file,
-refused files at start-up, a real Prometheus scraping over HTTPS with basic auth, and a
-slowloris client that must not lock the scrapers out. No database is needed: the one node
-points at a closed port.
+refused files at start-up, the headers of every answer (replmon's defaults, and those of
+http_server_config, applied again on reload), a real Prometheus scraping over HTTPS with
+basic auth, and a slowloris client that must not lock the scrapers out. No database is
+needed: the one node points at a closed port.
 
     python3 tests/integration/test_security.py [-v]
 """
 
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -184,6 +186,10 @@ class TestSecurity(ReplmonCase):
                 "not a matching PEM certificate and key",
             "basic_auth_users:\n  prometheus: plain\n": "expected a bcrypt hash",
             "tls_server_config:\n  cert_fil: x\n": "unknown key 'cert_fil'",
+            "http_server_config:\n  headers:\n    Content-Type: text/html\n":
+                "'Content-Type' cannot be set",
+            "http_server_config:\n  headers:\n    X-XSS-Protection: \"0\\r\\nSet-Cookie: a=b\"\n":
+                "control character 0x0d in the value",
         }
         for text, message in cases.items():
             path = os.path.join(self.workdir, "bad.web.yml")
@@ -198,7 +204,63 @@ class TestSecurity(ReplmonCase):
             self.assertIn(message, err)
             self.assertEqual(err.count("\n"), 1, err)
 
-    def test_04_prometheus_scrapes_over_https_with_basic_auth(self):
+    def test_04_headers(self):
+        tls = "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n"
+        users = "basic_auth_users:\n  prometheus: %s\n" % self.hash
+        headers = ("http_server_config:\n  http2: true\n  headers:\n"
+                   "    Content-Security-Policy: \"default-src 'none'; frame-ancestors 'self'\"\n"
+                   "    Strict-Transport-Security: max-age=31536000\n"
+                   "    X-Frame-Options: sameorigin\n")
+        port, path, _, proc = self.start(tls + users + headers, "headers")
+        r = subprocess.run(["promtool", "check", "web-config", path], capture_output=True,
+                           timeout=30)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        auth = ("prometheus", PASSWORD)
+        # The file's headers go on every answer (a refusal too) and replace the defaults of
+        # their names; the other defaults stay.
+        for p, want in (("/", 200), ("/metrics", 200), ("/nosuch", 404)):
+            status, h, _ = self.get(port, p, *auth)
+            self.assertEqual(status, want, p)
+            self.assertEqual(h.get("Content-Security-Policy"),
+                             "default-src 'none'; frame-ancestors 'self'", p)
+            self.assertEqual(h.get("Strict-Transport-Security"), "max-age=31536000", p)
+            self.assertEqual(h.get("X-Frame-Options"), "sameorigin", p)
+            self.assertEqual(h.get("X-Content-Type-Options"), "nosniff", p)
+            self.assertEqual(h.get("Referrer-Policy"), "no-referrer", p)
+        status, h, _ = self.get(port, "/metrics")
+        self.assertEqual(status, 401)
+        self.assertEqual(h.get("Strict-Transport-Security"), "max-age=31536000")
+        self.assertEqual(h.get("X-Content-Type-Options"), "nosniff")
+        # On reload the headers change at once: an empty value removes one, defaults included.
+        with open(path, "w") as f:
+            f.write(tls + users + "http_server_config:\n  headers:\n"
+                    "    Content-Security-Policy: \"\"\n    X-XSS-Protection: \"0\"\n")
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while True:
+            status, h, _ = self.get(port, "/", *auth)
+            if "X-XSS-Protection" in h:
+                break
+            self.assertLess(time.monotonic(), deadline, "headers unchanged after SIGHUP: %s" % h)
+            time.sleep(0.1)
+        self.assertEqual(status, 200)
+        self.assertEqual(h.get("X-XSS-Protection"), "0")
+        self.assertNotIn("Content-Security-Policy", h)
+        self.assertNotIn("Strict-Transport-Security", h)
+        self.assertEqual(h.get("X-Frame-Options"), "DENY")  # the page's default again
+        self.assertEqual(h.get("X-Content-Type-Options"), "nosniff")
+        # Without http_server_config, replmon's defaults.
+        port, _, _, _ = self.start(tls, "default-headers")
+        status, h, _ = self.get(port, "/")
+        self.assertEqual(status, 200)
+        self.assertTrue(h.get("Content-Security-Policy", "").startswith(
+            "default-src 'none'; style-src 'sha256-"), h)
+        self.assertEqual(h.get("X-Frame-Options"), "DENY")
+        status, h, _ = self.get(port, "/metrics")
+        self.assertNotIn("Content-Security-Policy", h)
+        self.assertEqual(h.get("Referrer-Policy"), "no-referrer")
+
+    def test_05_prometheus_scrapes_over_https_with_basic_auth(self):
         web = ("tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n"
                "basic_auth_users:\n  prometheus: %s\n" % self.hash)
         port, _, log, _ = self.start(web, "prom")
@@ -241,7 +303,7 @@ class TestSecurity(ReplmonCase):
         print("\n    Prometheus over HTTPS + basic auth: up; wrong password: %s"
               % health["replmon-wrong"][1])
 
-    def test_05_slowloris_leaves_room_for_scrapers(self):
+    def test_06_slowloris_leaves_room_for_scrapers(self):
         # One address (127.0.0.2) opens more connections than replmon accepts in all, each
         # sending its request a byte a second; the scraper on 127.0.0.1 must still get in.
         port = free_port()

@@ -18,6 +18,13 @@ phone) are kept in build/artifacts/ (status-page.png, status-page-phone.png); th
 are checked for the layout: cards side by side on the desktop, one full-width column and
 nothing cut off on the phone. Finally the conflict is repaired and db2 turns green again.
 
+Every Chromium run logs the page's console (--enable-logging=stderr): the page must log
+nothing, so no Content-Security-Policy violation under the policy replmon sends. Last, the
+page's bytes as replmon served them are served again from a local server, once with
+replmon's headers and once with none: the two screenshots must be the same pixels (the
+policy changes nothing the page shows), while the same page under a policy that forbids its
+style sheet must log a violation and look different (the checks can fail).
+
 Prints `integration-status-page: N passed, M failed[, K skipped]` last and exits non-zero on
 failure. Python standard library, the `mariadb` client and Chromium; every page is loaded
 from 127.0.0.1 and Chromium runs with a fresh profile and without background networking;
@@ -26,14 +33,17 @@ every process started is stopped by PID (Chromium by its own process group). Abo
 
 import html.parser
 import os
+import re
 import shutil
 import signal
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -103,9 +113,10 @@ class Page(html.parser.HTMLParser):
             self.refresh = a.get("content")
         if tag == "meta" and a.get("name") == "viewport":
             self.viewport = a.get("content")
+        url = a.get("src") or a.get("href") or ""
         if tag in ("script", "img", "iframe", "object", "embed") or \
                 (tag == "link" and "stylesheet" in (a.get("rel") or "")) or \
-                (tag in ("link", "script", "img") and ("src" in a or "href" in a)):
+                (tag in ("link", "script", "img") and url and not url.startswith("data:")):
             self.external.append((tag, a))
         if tag == "title":
             self._in_title = True
@@ -159,16 +170,30 @@ def chromium_missing():
             "(or set CHROMIUM)" % CHROMIUM)
 
 
+# A message of the page's console in Chromium's log, e.g. `[1:1:1204/201254.088614:INFO:
+# CONSOLE:1] "Applying inline style violates the following Content Security Policy ..."`.
+CONSOLE_LINE = re.compile(r":INFO:CONSOLE[:(]")
+
+
+def console_messages(log_text):
+    return [line for line in log_text.splitlines() if CONSOLE_LINE.search(line)]
+
+
 def run_chromium(workdir, args, tag):
-    """Runs headless Chromium with a fresh profile; returns its stdout (bytes). It runs in a
-    session of its own, so that it and its helper processes are stopped by that process
-    group's id, whatever happens."""
+    """Runs headless Chromium with a fresh profile; returns its stdout (bytes) and the
+    messages of the page's console (lines of its log). It runs in a session of its own, so
+    that it and its helper processes are stopped by that process group's id, whatever
+    happens."""
     profile = tempfile.mkdtemp(prefix="chromium-profile-", dir=workdir)
     out_path = os.path.join(workdir, "chromium-%s.out" % tag)
     err_path = os.path.join(workdir, "chromium-%s.log" % tag)
     argv = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--user-data-dir=" + profile] + args
+            "--enable-logging=stderr", "--v=0", "--user-data-dir=" + profile] + args
+    try:
+        start = os.path.getsize(err_path)
+    except OSError:
+        start = 0
     proc = None
     try:
         with open(out_path, "wb") as out, open(err_path, "ab") as err:
@@ -184,7 +209,10 @@ def run_chromium(workdir, args, tag):
             raise AssertionError("chromium %s exited with %s; log:\n%s"
                                  % (tag, rc, common.tail(err_path)))
         with open(out_path, "rb") as f:
-            return f.read()
+            out = f.read()
+        with open(err_path, "rb") as f:
+            f.seek(start)
+            return out, console_messages(f.read().decode("utf-8", "replace"))
     finally:
         if proc is not None:
             try:
@@ -196,18 +224,73 @@ def run_chromium(workdir, args, tag):
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def dump_dom(workdir, url, tag):
-    return run_chromium(workdir, ["--dump-dom", url], tag).decode("utf-8", "replace")
+def assert_quiet_console(console, what):
+    """The page logged nothing: no Content-Security-Policy violation, no failed load."""
+    if console:
+        raise AssertionError("%s: the page's console in Chromium is not empty:\n%s"
+                             % (what, "\n".join(console)))
 
 
-def screenshot(workdir, url, path, size, tag):
+def dump_dom(workdir, url, tag, console=None):
+    """The DOM Chromium builds; the page's console must stay empty, or, with a list for
+    console, its messages are appended there."""
+    out, messages = run_chromium(workdir, ["--dump-dom", url], tag)
+    if console is None:
+        assert_quiet_console(messages, "%s (%s)" % (url, tag))
+    else:
+        console.extend(messages)
+    return out.decode("utf-8", "replace")
+
+
+def screenshot(workdir, url, path, size, tag, console=None):
+    """As dump_dom, for a screenshot of size written to path."""
     if os.path.exists(path):
         os.unlink(path)
-    run_chromium(workdir, ["--hide-scrollbars", "--screenshot=" + path,
-                           "--window-size=%d,%d" % size, url], tag)
+    _, messages = run_chromium(workdir, ["--hide-scrollbars", "--screenshot=" + path,
+                                         "--window-size=%d,%d" % size, url], tag)
     if not os.path.exists(path):
         raise AssertionError("chromium wrote no screenshot to %s" % path)
+    if console is None:
+        assert_quiet_console(messages, "%s (%s)" % (url, tag))
+    else:
+        console.extend(messages)
     return path
+
+
+class ReplayServer:
+    """Serves one page body on 127.0.0.1 with the headers its path names (a dict per path),
+    so that Chromium sees the same bytes under different headers."""
+
+    def __init__(self, body, variants):
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                headers = variants.get(self.path)
+                if headers is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)
 
 
 # --------------------------------------------------------------------------------------
@@ -362,6 +445,13 @@ class TestStatusPage(PairReplmonCase):
         self.assertEqual(status, 200)
         self.assertTrue(ctype.startswith("text/html"), ctype)
         self.assert_no_secret(text)
+        # The page's security headers: a policy that allows only what the page uses.
+        _, headers, _, _ = http(self.replmon.port, "/")
+        self.assertRegex(headers.get("Content-Security-Policy", ""),
+                         r"^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/]{43}='; "
+                         r"img-src data:; form-action 'self'; frame-ancestors 'none'; "
+                         r"base-uri 'none'$")
+        self.assertEqual(headers.get("X-Frame-Options"), "DENY")
         dom = dump_dom(self.workdir, self.url, "healthy-dom")
         page = Page(dom)
         for node in ("db1", "db2"):
@@ -375,10 +465,15 @@ class TestStatusPage(PairReplmonCase):
         # The header's links lead somewhere that answers.
         self.assertIn(("Metrics", "/metrics"), page.links)
         hrefs = [href for _, href in page.links]
-        for href in ("/metrics", "/-/healthy", "/health/db1", "/probe?target=db1"):
-            self.assertIn(href, hrefs, "link %s on the page" % href)
-            st, _, _, _ = http(self.replmon.port, href)
-            self.assertEqual(st, 200, "GET %s" % href)
+        for href in ("/", "/metrics", "/-/healthy", "/health/db1", "/probe?target=db1",
+                     "/nosuch"):
+            if href not in ("/", "/nosuch"):
+                self.assertIn(href, hrefs, "link %s on the page" % href)
+            st, headers, _, _ = http(self.replmon.port, href)
+            self.assertEqual(st, 404 if href == "/nosuch" else 200, "GET %s" % href)
+            # Every answer: no type sniffing, no Referer from replmon's pages.
+            self.assertEqual(headers.get("X-Content-Type-Options"), "nosniff", href)
+            self.assertEqual(headers.get("Referrer-Policy"), "no-referrer", href)
         print("\n    title: %s" % page.title.strip(), flush=True)
 
     def test_02_broken_sql_thread(self):
@@ -427,6 +522,50 @@ class TestStatusPage(PairReplmonCase):
         self.pair.wait_replicating(BOUND_S)
         self.wait_page(lambda p: self.states(p) == {"db1": "ok", "db2": "ok"},
                        "db2 green again after the repair")
+
+    def test_03_policy_in_chromium(self):
+        """The page under the policy replmon sends: nothing in the console, the same pixels
+        as without any header; and the check can fail (a policy that forbids the style)."""
+        self.wait_page(lambda p: self.states(p) == {"db1": "ok", "db2": "ok"}, "both cards ok")
+        status, headers, body, _ = http(self.replmon.port, "/")
+        self.assertEqual(status, 200)
+        policy = headers.get("Content-Security-Policy", "")
+        print("\n    Content-Security-Policy: %s" % policy, flush=True)
+        self.assertTrue(policy.startswith("default-src 'none'"), policy)
+        sent = {name: headers[name] for name in ("Content-Security-Policy", "X-Frame-Options",
+                                                 "X-Content-Type-Options", "Referrer-Policy")}
+        strict = dict(sent, **{"Content-Security-Policy": "default-src 'none'; style-src 'none'"})
+        # The live page as replmon serves it: nothing in the console.
+        dump_dom(self.workdir, self.url, "policy-live")
+        replay = ReplayServer(body, {"/with": sent, "/without": {}, "/strict": strict})
+        try:
+            shots = {}
+            for variant in ("with", "without", "strict"):
+                console = []
+                shots[variant] = screenshot(
+                    self.workdir, replay.url("/" + variant),
+                    os.path.join(ARTIFACTS, "status-page-%s-headers.png" % variant), DESKTOP,
+                    "replay-" + variant, console=console)
+                if variant == "strict":
+                    violations = [c for c in console if "Content Security Policy" in c]
+                    self.assertTrue(violations, "a policy that forbids the style sheet logged "
+                                    "no violation; console: %s" % console)
+                else:
+                    assert_quiet_console(console, "the replayed page, %s headers" % variant)
+        finally:
+            replay.close()
+        with_policy, without, strict_shot = (read_png(shots[v]) for v in
+                                             ("with", "without", "strict"))
+        self.assertEqual(with_policy[:2], DESKTOP)
+        differing = sum(a != b for a, b in zip(with_policy[2], without[2]))
+        self.assertEqual(differing, 0, "the page under its policy differs from the page "
+                         "without headers on %d of %d rows (%s, %s)"
+                         % (differing, DESKTOP[1], shots["with"], shots["without"]))
+        self.assertNotEqual(strict_shot[2], without[2],
+                            "without its style sheet the page should look different")
+        self.check_desktop(shots["with"])
+        print("    under the policy: console empty, %dx%d pixels the same as without headers"
+              % DESKTOP, flush=True)
 
     # ------------------------------------------------------------------ layout checks
     def check_desktop(self, path):

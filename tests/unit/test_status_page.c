@@ -12,7 +12,10 @@
 #include "helpers.h"
 #include "status_page.h"
 
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 #include <math.h>
+#include <stdio.h>
 
 #define NOW 1800000000.0
 #define DB_SECRET "db-Pa55word-never-shown"
@@ -307,8 +310,13 @@ static void test_refresh_and_head(void **state) {
   assert_contains(html, "revision abc123");
   assert_contains(html, "<style>");
   assert_contains(html, "Updated 2027-01-15 08:00:00 UTC");
-  /* Nothing from elsewhere: no external stylesheet, script, font or image. */
-  assert_null(strstr(html, "<link"));
+  /* Nothing from elsewhere: no external stylesheet, script, font or image; the one link is the
+   * empty icon that keeps browsers from fetching /favicon.ico. */
+  const char *link = strstr(html, "<link");
+  assert_non_null(link);
+  static const char icon[] = "<link rel=\"icon\" href=\"data:,\">";
+  assert_true(strncmp(link, icon, strlen(icon)) == 0);
+  assert_null(strstr(link + 1, "<link"));
   assert_null(strstr(html, "<script"));
   assert_null(strstr(html, "@import"));
   assert_null(strstr(html, "url("));
@@ -317,6 +325,51 @@ static void test_refresh_and_head(void **state) {
   assert_null(strstr(html, "https://"));
   assert_true(strncmp(html, "<!DOCTYPE html>", 15) == 0);
   assert_contains(html, "</html>\n");
+  page_free(&p);
+}
+
+/* The page's Content-Security-Policy allows exactly what the page uses: its one style sheet
+ * by hash, no style attribute (a hash does not allow those), no script, frame or base. */
+static void test_policy_fits_the_page(void **state) {
+  (void)state;
+  struct page p;
+  example_page(&p);
+  const char *html = p.html.data;
+  const char *open = strstr(html, "<style>");
+  assert_non_null(open);
+  open += strlen("<style>");
+  const char *close = strstr(open, "</style>");
+  assert_non_null(close);
+  assert_null(strstr(close + 1, "<style"));
+  unsigned char digest[32];
+  assert_int_equal(gnutls_hash_fast(GNUTLS_DIG_SHA256, open, (size_t)(close - open), digest), 0);
+  gnutls_datum_t raw = {digest, sizeof(digest)}, b64 = {NULL, 0};
+  assert_int_equal(gnutls_base64_encode2(&raw, &b64), 0);
+  char expected[512];
+  snprintf(expected, sizeof(expected),
+           "default-src 'none'; style-src 'sha256-%.*s'; img-src data:; form-action 'self'; "
+           "frame-ancestors 'none'; base-uri 'none'",
+           (int)b64.size, (const char *)b64.data);
+  gnutls_free(b64.data);
+  struct buf policy = BUF_INIT;
+  assert_int_equal(status_page_policy(&policy), 0);
+  assert_string_equal(policy.data, expected);
+  buf_free(&policy);
+  for (const char *const *bad =
+           (const char *const[]){" style=", "<script", "<iframe", "<object", "<embed", "<base",
+                                 "<img", "javascript:", NULL};
+       *bad; bad++)
+    if (strstr(html, *bad))
+      fail_msg("the page holds '%s', which its policy would block", *bad);
+  /* No event handler attribute (onload=, onclick=, ...) either. */
+  for (const char *on = strstr(html, " on"); on; on = strstr(on + 1, " on")) {
+    const char *c = on + 3;
+    while (*c >= 'a' && *c <= 'z')
+      c++;
+    if (*c == '=' && c > on + 3)
+      fail_msg("the page holds an event handler: %.20s", on);
+  }
+  assert_contains(html, "<form action=\"/probe\" method=\"get\">"); /* form-action 'self' */
   page_free(&p);
 }
 
@@ -437,6 +490,7 @@ int main(void) {
       cmocka_unit_test(test_since_kept_while_state_holds),
       cmocka_unit_test(test_no_secrets),
       cmocka_unit_test(test_refresh_and_head),
+      cmocka_unit_test(test_policy_fits_the_page),
       cmocka_unit_test(test_refresh_at_least_one_second),
       cmocka_unit_test(test_html_escaping),
       cmocka_unit_test(test_pair_check_line),

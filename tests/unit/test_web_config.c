@@ -1,5 +1,6 @@
 /* The web configuration (exporter-toolkit's format): TLS files, client auth, versions, bcrypt
- * users, and a clear FILE:LINE:COL error for each bad input. */
+ * users, http_server_config's headers and http2, and a clear FILE:LINE:COL error for each bad
+ * input. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -100,6 +101,92 @@ static void test_errors(void **state) {
   expect_error("tls_config: {}\n", "1:1: web configuration: unknown key 'tls_config'");
 }
 
+static void test_http_server_config(void **state) {
+  (void)state;
+  const char *path = write_file(
+      "http.yml", "http_server_config:\n"
+                  "  http2: true\n"
+                  "  headers:\n"
+                  "    Content-Security-Policy: \"default-src 'self'; frame-ancestors 'none'\"\n"
+                  "    X-Frame-Options: sameorigin\n"
+                  "    X-Content-Type-Options: nosniff\n"
+                  "    Strict-Transport-Security: max-age=31536000; includeSubDomains\n"
+                  "    X-XSS-Protection: \"\"\n");
+  struct web_config *w = NULL;
+  char *error = NULL;
+  if (web_config_load(path, &w, &error) != 0)
+    fail_msg("%s", error);
+  assert_true(w->http2);
+  assert_false(w->tls);
+  assert_int_equal(w->n_headers, 5);
+  static const char *const expected[][2] = {
+      {"Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"},
+      {"X-Frame-Options", "sameorigin"},
+      {"X-Content-Type-Options", "nosniff"},
+      {"Strict-Transport-Security", "max-age=31536000; includeSubDomains"},
+      {"X-XSS-Protection", ""}};
+  for (size_t i = 0; i < 5; i++) {
+    assert_string_equal(w->headers[i].name, expected[i][0]);
+    assert_string_equal(w->headers[i].value, expected[i][1]);
+  }
+  web_config_free(w);
+
+  path = write_file("http2.yml", "http_server_config: {http2: false, headers: {}}\n");
+  assert_int_equal(web_config_load(path, &w, &error), 0);
+  assert_false(w->http2);
+  assert_int_equal(w->n_headers, 0);
+  web_config_free(w);
+}
+
+static void test_http_server_config_errors(void **state) {
+  (void)state;
+  static const char settable[] =
+      "cannot be set (exporter-toolkit's: Content-Security-Policy, Strict-Transport-Security, "
+      "X-Content-Type-Options, X-Frame-Options, X-XSS-Protection)";
+  char message[512];
+  snprintf(message, sizeof(message), "3:5: http_server_config.headers: 'Content-Type' %s",
+           settable);
+  expect_error("http_server_config:\n  headers:\n    Content-Type: text/html\n", message);
+  /* Names as exporter-toolkit spells them: another case would fail there. */
+  snprintf(message, sizeof(message),
+           "3:5: http_server_config.headers: 'content-security-policy' %s", settable);
+  expect_error("http_server_config:\n  headers:\n    content-security-policy: x\n", message);
+  /* Not a token: refused by name like any other. */
+  snprintf(message, sizeof(message), "3:5: http_server_config.headers: 'X Bad: y' %s", settable);
+  expect_error("http_server_config:\n  headers:\n    \"X Bad: y\": z\n", message);
+  /* CR, LF, NUL and other control characters would write into the answer's head. */
+  expect_error("http_server_config:\n  headers:\n"
+               "    Content-Security-Policy: \"default-src 'none'\\r\\nSet-Cookie: a=b\"\n",
+               "3:30: http_server_config.headers.Content-Security-Policy: control character 0x0d "
+               "in the value");
+  expect_error("http_server_config:\n  headers:\n    X-XSS-Protection: \"1\\nX: y\"\n",
+               "3:23: http_server_config.headers.X-XSS-Protection: control character 0x0a in the "
+               "value");
+  expect_error("http_server_config:\n  headers:\n    X-XSS-Protection: \"1\\0\"\n",
+               "3:23: http_server_config.headers.X-XSS-Protection: control character 0x00 in the "
+               "value");
+  expect_error("http_server_config:\n  headers:\n    X-XSS-Protection: \"1\\x7f\"\n",
+               "3:23: http_server_config.headers.X-XSS-Protection: control character 0x7f in the "
+               "value");
+  /* The values exporter-toolkit restricts. */
+  expect_error("http_server_config:\n  headers:\n    X-Frame-Options: DENY\n",
+               "3:22: http_server_config.headers.X-Frame-Options: deny or sameorigin, not 'DENY'");
+  expect_error("http_server_config:\n  headers:\n    X-Content-Type-Options: \"\"\n",
+               "3:29: http_server_config.headers.X-Content-Type-Options: nosniff, not ''");
+  expect_error("http_server_config:\n  headers:\n    X-XSS-Protection: [1]\n",
+               "3:23: http_server_config.headers.X-XSS-Protection: expected a string");
+  expect_error("http_server_config:\n  headers: [a]\n",
+               "2:12: http_server_config.headers: expected a mapping of name: value");
+  expect_error("http_server_config:\n  headers:\n    X-XSS-Protection: a\n"
+               "    X-XSS-Protection: b\n",
+               "4:5: http_server_config.headers: duplicate key 'X-XSS-Protection'");
+  expect_error("http_server_config:\n  http2: yes\n",
+               "2:10: http_server_config.http2: expected true or false");
+  expect_error("http_server_config:\n  http3: true\n",
+               "2:3: http_server_config: unknown key 'http3'");
+  expect_error("http_server_config: true\n", "1:21: http_server_config: expected a mapping");
+}
+
 static int setup(void **state) {
   (void)state;
   if (!mkdtemp(dir))
@@ -133,6 +220,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_tls_and_users),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_http_server_config),
+      cmocka_unit_test(test_http_server_config_errors),
   };
   return cmocka_run_group_tests_name("web_config", tests, setup, teardown);
 }
