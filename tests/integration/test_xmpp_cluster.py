@@ -156,6 +156,7 @@ class TestXMPPCluster(EjabberdClusterCase):
                            and m.get("xmpp_cluster_check_ok", cluster=CLUSTER,
                                      check="members_agree") == 0)
             self.assertGreater(m.get("xmpp_delivery_lost_total", **way("ej1", "ej2")), 0)
+            self.assertEqual(m.get("xmpp_delivery_success", **way("ej2", "ej1")), 0)
             self.assertEqual(m.get("xmpp_login_success", **lab("ej1")), 1)
         finally:
             cl.start_node(1)
