@@ -478,6 +478,7 @@ struct analysis *analysis_build(const struct analysis *prev, const struct config
   if (!a)
     return NULL;
   atomic_init(&a->refs, 1);
+  a->config = config_ref(s->config);
   size_t n = config->n_mariadb + config->n_xmpp;
   a->groups = calloc(n ? n : 1, sizeof(*a->groups));
   size_t n_nodes = 0;
@@ -532,6 +533,7 @@ void analysis_unref(struct analysis *a) {
     group_unref(a->groups[g]);
   free(a->groups);
   free(a->nodes);
+  config_unref(a->config);
   free(a);
 }
 

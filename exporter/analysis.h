@@ -71,6 +71,9 @@ struct group_analysis {
 
 struct analysis {
   atomic_int refs;
+  /* A reference: every name in the analysis is the configuration's, and a reader may keep
+   * the analysis longer than the snapshot (the state-change log keeps the last one). */
+  struct config *config;
   size_t n_groups;
   struct group_analysis **groups; /* references */
   size_t n_nodes;

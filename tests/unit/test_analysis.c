@@ -195,12 +195,32 @@ static void test_bad_dependency(void **state) {
   unlink(path);
 }
 
+/* A reader may keep an analysis after its snapshot and configuration are gone (the
+ * state-change log keeps the last one across a reload): the names in it stay valid. */
+static void test_analysis_outlives_its_config(void **state) {
+  (void)state;
+  struct config *config = config_from_yaml(yaml);
+  struct snapshot_store *store = snapshot_store_new(config);
+  struct snapshot *s = snapshot_store_acquire(store);
+  struct analysis *kept = analysis_ref(s->analysis);
+  snapshot_unref(s);
+  struct config *next = config_from_yaml(yaml);
+  assert_int_equal(snapshot_store_install(store, next), 0);
+  config_unref(config); /* the store dropped its own at install: only the analysis holds it */
+  snapshot_store_free(store);
+  config_unref(next);
+  assert_string_equal(kept->nodes[0]->node, "db1"); /* valgrind: no read of freed memory */
+  assert_string_equal(kept->groups[1]->name, "chat");
+  analysis_unref(kept);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_database_down_makes_xmpp_warning),
       cmocka_unit_test(test_members_agree),
       cmocka_unit_test(test_max_lag_judges_again),
       cmocka_unit_test(test_bad_dependency),
+      cmocka_unit_test(test_analysis_outlives_its_config),
   };
   return cmocka_run_group_tests_name("analysis", tests, NULL, NULL);
 }
