@@ -67,7 +67,9 @@ static void fake_init(struct fake *f, const char *name, double server_id, double
   f->status.log_slave_updates = 1;
   f->status.log_bin = 1;
   f->status.binlog_format = (char *)"ROW"; /* not freed: the fake owns nothing */
-  f->status.memory = (struct mariadb_memory){server_id, domain, 0, {NAN, NAN}, NAN};
+  f->status.memory.server_id = server_id;
+  f->status.memory.gtid_domain_id = domain;
+  f->status.memory.clock_offset_s = 0;
   f->status.heartbeats = f->rows;
   f->status.heartbeat_read = true;
   f->node = (struct pair_node){name, &f->status, true};
