@@ -67,8 +67,6 @@ double pair_heartbeat_lag(const struct pair_node *replica, const struct pair_nod
    * replica is (say, a delayed replica just after replmon started). */
   if (isnan(src->first_heartbeat_write) || received < src->first_heartbeat_write - interval_s / 2)
     return NAN;
-  if (!source->up)
-    return milliseconds(fmax(0, read - received));
   double applied, next;
   bracket(src, received, interval_s, &applied, &next);
   /* The replica had applied the write at applied and not the one at next, written before
@@ -76,7 +74,14 @@ double pair_heartbeat_lag(const struct pair_node *replica, const struct pair_nod
    * read - next and read - applied. The middle is within half an interval of the truth. */
   if (next < read)
     return milliseconds(read - (applied + next) / 2);
-  /* It had the newest heartbeat written before the read: less than an interval behind. */
+  /* It had the newest heartbeat the source wrote. A source that fails, or whose poll is late
+   * (stuck in a statement: frozen), stopped between that write and the next one it should
+   * have made an interval later: the replica has received nothing for between
+   * read - applied - interval and read - applied, and the result is the middle. */
+  if (!source->up || read - source->polled_unix > interval_s * (1 + PAIR_STALE_MARGIN))
+    return milliseconds(fmax(0, read - applied - interval_s / 2));
+  /* Otherwise it had the newest heartbeat written before the read: less than an interval
+   * behind. */
   return 0;
 }
 

@@ -195,7 +195,8 @@ static struct group_analysis *mariadb_group(const struct snapshot *s, size_t c,
   for (size_t i = 0; rc == 0 && i < cl->n_nodes; i++) {
     struct target_result *r = s->results[cl->first_target + i];
     g->results[i] = r ? target_result_ref(r) : NULL;
-    g->nodes[i] = (struct pair_node){cl->nodes[i].name, r ? r->data : NULL, r && r->success};
+    g->nodes[i] = (struct pair_node){cl->nodes[i].name, r ? r->data : NULL, r && r->success,
+                                     r ? r->finished_unix : NAN};
   }
   if (rc == 0)
     rc = find_links(g);

@@ -72,7 +72,7 @@ static void fake_init(struct fake *f, const char *name, double server_id, double
   f->status.memory.clock_offset_s = 0;
   f->status.heartbeats = f->rows;
   f->status.heartbeat_read = true;
-  f->node = (struct pair_node){name, &f->status, true};
+  f->node = (struct pair_node){name, &f->status, true, NAN};
 }
 
 /* replmon wrote db1's heartbeats once a second from first to last (its own clock). */
@@ -126,12 +126,28 @@ static void test_heartbeat_lag_and_skew(void **state) {
   wrote(&db1, 960, 1000);
   assert_true(fabs(lag(&db2, &db1, true) - 30.0) < 1e-9);
   wrote(&db1, 980, 1000);
-  /* The source stops answering (frozen): the age of the newest row, growing with reads. */
+  /* db1 last polled at 1000.002. Read at 1001.2, db2 has the write of 1000.0: db1's poll of
+   * 1001.0 is merely not published yet. */
   db2.rows[0].ts = 1003.5;
+  db1.node.polled_unix = 1000.002;
+  db2.status.read_unix = 1001.2;
+  assert_true(lag(&db2, &db1, true) == 0);
+  /* At 1001.3, that poll is more than an interval and a quarter old: db1 is stuck in a
+   * statement (frozen) and wrote nothing since 1000.0, between 0.3 and 1.3 s ago. */
+  db2.status.read_unix = 1001.3;
+  assert_true(fabs(lag(&db2, &db1, true) - 0.8) < 1e-9);
+  /* Its poll fails (the query timeout): the same, growing with reads. */
   db1.node.up = false;
   db1.status.known = false;
+  db1.node.polled_unix = 1003.0;
   db2.status.read_unix = 1004.0;
-  assert_true(fabs(lag(&db2, &db1, true) - 4.0) < 1e-9);
+  assert_true(fabs(lag(&db2, &db1, true) - 3.5) < 1e-9);
+  /* A delayed replica still applying what came before the freeze: its delay, as before. */
+  db2.rows[0].ts = 993.5;
+  db2.status.read_unix = 1000.5;
+  assert_true(fabs(lag(&db2, &db1, true) - 10.0) < 1e-9);
+  db2.rows[0].ts = 1003.5;
+  db2.status.read_unix = 1004.0;
   /* write: false (pt-heartbeat writes the rows): the age, corrected for the skew. */
   db1.node.up = true;
   db1.status.known = true;
