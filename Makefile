@@ -95,9 +95,9 @@ dashboards:
 	python3 tests/dashboards/test_dashboards.py
 
 # Every suite runs even when one fails; the target fails if any did.
-INTEGRATION_SUITES := test_mariadb test_replication test_mariadb_tls test_xmpp test_operator \
-	test_status_page test_security test_alerting test_deployment test_scaleout test_faults \
-	test_consistency
+INTEGRATION_SUITES := test_mariadb test_replication test_lag test_mariadb_tls test_xmpp \
+	test_operator test_status_page test_security test_alerting test_deployment test_scaleout \
+	test_faults test_consistency
 integration: $(BUILD)/replmon
 	@failed=0; for t in $(INTEGRATION_SUITES); do \
 	  echo "== tests/integration/$$t.py"; \
