@@ -162,7 +162,22 @@ void mariadb_status_clear(struct mariadb_status *s) {
   s->auto_increment_increment = s->auto_increment_offset = NAN;
   s->log_slave_updates = s->log_bin = NAN;
   s->heartbeat_written_unix = NAN;
-  s->memory = (struct mariadb_memory){NAN, NAN, NAN, {NAN, NAN}, NAN};
+  mariadb_memory_clear(&s->memory);
+}
+
+void mariadb_memory_clear(struct mariadb_memory *memory) {
+  memory->server_id = memory->gtid_domain_id = memory->clock_offset_s = NAN;
+  for (size_t i = 0; i < MARIADB_HEARTBEAT_WRITES; i++)
+    memory->heartbeat_write[i] = NAN;
+  memory->first_heartbeat_write = NAN;
+}
+
+void mariadb_memory_note_write(struct mariadb_memory *memory, double written_unix) {
+  memmove(&memory->heartbeat_write[1], &memory->heartbeat_write[0],
+          (MARIADB_HEARTBEAT_WRITES - 1) * sizeof(memory->heartbeat_write[0]));
+  memory->heartbeat_write[0] = written_unix;
+  if (isnan(memory->first_heartbeat_write))
+    memory->first_heartbeat_write = written_unix;
 }
 
 static char *dup_maybe(const char *s, bool *failed) {

@@ -49,15 +49,27 @@ struct heartbeat_row {
   double ts; /* the row's ts, as seconds, read on the writer's clock (parsed as UTC) */
 };
 
+/* How many of a node's latest heartbeat writes replmon remembers: a link that trails by
+ * fewer write intervals than this is measured against the writes themselves. */
+#define MARIADB_HEARTBEAT_WRITES 16
+
 /* What a node taught at its last good poll, kept while it does not answer: the other nodes'
  * analysis (heartbeat lag, GTID distance) needs it. */
 struct mariadb_memory {
   double server_id;
   double gtid_domain_id;
-  double clock_offset_s;        /* the node's NOW(6) (as UTC) minus local real time */
-  double heartbeat_write[2];    /* local real time of the last two successful heartbeat writes */
+  double clock_offset_s; /* the node's NOW(6) (as UTC) minus local real time */
+  /* Local real times (the middle of each INSERT) of the latest successful heartbeat writes,
+   * newest first; NaN where there is none. */
+  double heartbeat_write[MARIADB_HEARTBEAT_WRITES];
   double first_heartbeat_write; /* this process's first one: older rows came from before it */
 };
+
+/* Forgets everything: every number NaN. */
+void mariadb_memory_clear(struct mariadb_memory *memory);
+/* Notes a successful heartbeat write at written_unix (local real time): it becomes
+ * heartbeat_write[0], and the oldest one remembered is dropped. */
+void mariadb_memory_note_write(struct mariadb_memory *memory, double written_unix);
 
 /* What one poll of a node learned. known is false when the node could not be polled: the
  * replicas are then the connections of the last good poll, kept so their series stay. */

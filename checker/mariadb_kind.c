@@ -49,18 +49,15 @@ static bool same_gtids(const struct gtid_list *a, const struct gtid_list *b) {
 /* Carries what the other nodes' analysis needs from poll to poll: the node's identity, clock
  * offset and heartbeat writes, and when each replication connection last made progress. */
 static void remember(const struct mariadb_status *before, struct mariadb_status *now) {
+  if (before)
+    now->memory = before->memory;
+  else
+    mariadb_memory_clear(&now->memory);
   now->memory.server_id = now->server_id;
   now->memory.gtid_domain_id = now->gtid_domain_id;
   now->memory.clock_offset_s = now->clock_offset_s;
-  now->memory.heartbeat_write[0] = before ? before->memory.heartbeat_write[0] : NAN;
-  now->memory.heartbeat_write[1] = before ? before->memory.heartbeat_write[1] : NAN;
-  now->memory.first_heartbeat_write = before ? before->memory.first_heartbeat_write : NAN;
-  if (!isnan(now->heartbeat_written_unix)) {
-    now->memory.heartbeat_write[1] = now->memory.heartbeat_write[0];
-    now->memory.heartbeat_write[0] = now->heartbeat_written_unix;
-    if (isnan(now->memory.first_heartbeat_write))
-      now->memory.first_heartbeat_write = now->heartbeat_written_unix;
-  }
+  if (!isnan(now->heartbeat_written_unix))
+    mariadb_memory_note_write(&now->memory, now->heartbeat_written_unix);
   for (size_t i = 0; i < now->n_replicas; i++) {
     struct replica_status *r = &now->replicas[i];
     const struct replica_status *old = find_replica(before, r->connection);

@@ -26,8 +26,30 @@ static double milliseconds(double seconds) {
   return round(seconds * 1000) / 1000;
 }
 
+/* The write the replica applied and the one that followed it, from the source's memory, on
+ * replmon's clock. A row and replmon's record of its write differ by less than half the write
+ * interval (by the INSERT's duration and the offset's error), while two writes lie about one
+ * interval apart: *applied is the remembered write within half an interval of received (else
+ * received itself), *next the oldest one later than that, NaN when there is none. When every
+ * remembered write is later and the memory is full, the one that followed may have been
+ * forgotten: it is then taken one interval after the applied one (the source is written once
+ * per poll). */
+static void bracket(const struct mariadb_memory *m, double received, double interval_s,
+                    double *applied, double *next) {
+  const double *w = m->heartbeat_write;
+  size_t i = 0;
+  *applied = received;
+  *next = NAN;
+  for (; i < MARIADB_HEARTBEAT_WRITES && !isnan(w[i]) && w[i] > received + interval_s / 2; i++)
+    *next = w[i]; /* newest first: the last one is the oldest */
+  if (i < MARIADB_HEARTBEAT_WRITES && !isnan(w[i]) && w[i] >= received - interval_s / 2)
+    *applied = w[i];
+  if (i == MARIADB_HEARTBEAT_WRITES)
+    *next = fmin(*next, *applied + interval_s);
+}
+
 double pair_heartbeat_lag(const struct pair_node *replica, const struct pair_node *source,
-                          bool replmon_writes) {
+                          bool replmon_writes, double interval_s) {
   if (!known(replica) || !replica->status->heartbeat_read || !source->status)
     return NAN;
   const struct mariadb_memory *src = &source->status->memory;
@@ -38,20 +60,29 @@ double pair_heartbeat_lag(const struct pair_node *replica, const struct pair_nod
    * offset; the replica's read time is already replmon's. */
   double received = written - src->clock_offset_s;
   double read = replica->status->read_unix;
-  /* A row older than this process's first heartbeat says how long ago someone wrote it, not
-   * how far behind the replica is (say, a delayed replica just after replmon started). */
-  if (replmon_writes && (isnan(src->first_heartbeat_write) ||
-                         received < src->first_heartbeat_write - PAIR_HEARTBEAT_GRACE_S))
-    return NAN;
-  if (!replmon_writes || !source->up)
+  if (!replmon_writes)
     return milliseconds(fmax(0, read - received));
-  const double *w = src->heartbeat_write;
-  double reference = !isnan(w[0]) && w[0] <= read - PAIR_HEARTBEAT_GRACE_S ? w[0]
-                     : !isnan(w[1])                                        ? w[1]
-                                                                           : w[0];
-  if (isnan(reference))
-    return NAN; /* the source never wrote one (read-only): no heartbeat to measure by */
-  return milliseconds(fmax(0, reference - received));
+  /* The source never wrote one (read-only): no heartbeat to measure by. And a row older than
+   * this process's first heartbeat says how long ago someone wrote it, not how far behind the
+   * replica is (say, a delayed replica just after replmon started). */
+  if (isnan(src->first_heartbeat_write) || received < src->first_heartbeat_write - interval_s / 2)
+    return NAN;
+  double applied, next;
+  bracket(src, received, interval_s, &applied, &next);
+  /* The replica had applied the write at applied and not the one at next, written before
+   * the read: the source's state it shows is from between the two, so its delay lies between
+   * read - next and read - applied. The middle is within half an interval of the truth. */
+  if (next < read)
+    return milliseconds(read - (applied + next) / 2);
+  /* It had the newest heartbeat the source wrote. A source that fails, or whose poll is late
+   * (stuck in a statement: frozen), stopped between that write and the next one it should
+   * have made an interval later: the replica has received nothing for between
+   * read - applied - interval and read - applied, and the result is the middle. */
+  if (!source->up || read - source->polled_unix > interval_s * (1 + PAIR_STALE_MARGIN))
+    return milliseconds(fmax(0, read - applied - interval_s / 2));
+  /* Otherwise it had the newest heartbeat written before the read: less than an interval
+   * behind. */
+  return 0;
 }
 
 double pair_transactions_behind(const struct pair_node *replica, const struct pair_node *source,

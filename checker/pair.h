@@ -14,21 +14,34 @@ struct pair_node {
   const char *name;
   const struct mariadb_status *status; /* NULL when never polled */
   bool up;                             /* its last poll succeeded */
+  double polled_unix;                  /* when its last completed poll ended; NaN if none */
 };
 
-/* A heartbeat written less than this before the replica's read may not have arrived yet. */
-#define PAIR_HEARTBEAT_GRACE_S 0.1
+/* A source whose last completed poll ended longer than (1 + this) poll intervals before the
+ * replica's read is stuck in a statement (frozen): the heartbeat its current poll should
+ * have written is missing. The margin covers a slow poll and the poller's jitter. */
+#define PAIR_STALE_MARGIN 0.25
 
-/* How far the replica's newest heartbeat from source trails, in seconds, with both clocks
- * brought to replmon's by the offsets measured in every poll. When replmon writes the
- * heartbeats and the source answers, it is the time between the source's newest heartbeat
- * (written at least PAIR_HEARTBEAT_GRACE_S before the replica's read) and the newest one the
- * replica has: 0 for a link that keeps up, the delay for a delayed one. When the source does
- * not answer, or another tool writes the rows, it is the age of the replica's newest row, so
- * it keeps growing while the source is frozen. NaN when it cannot be known, which includes
- * the time before the replica received any heartbeat this process wrote. */
+/* How far the replica trails source, in seconds, from the heartbeats replmon writes once per
+ * poll (interval_s apart) on every writable node, with both clocks brought to replmon's by
+ * the offsets measured in every poll. The replica's newest row from source names the write
+ * it applied; replmon remembers when it made that write and the ones after it:
+ * - when the replica had applied the newest write made before it was read, 0: the link
+ *   keeps up within one write interval;
+ * - otherwise its delay lies between (read - the next write) and (read - the applied one),
+ *   an interval one write interval wide, and the result is its middle: within half a write
+ *   interval of the true delay, whatever the phase of the polls.
+ * When the source does not answer, or its last completed poll is stale (PAIR_STALE_MARGIN)
+ * at the replica's read, the write it should have made counts as one the replica has not
+ * applied: once the replica has everything the source wrote, the lag is the age of its
+ * newest heartbeat less half an interval (the middle of the time since the source was last
+ * seen writing), so it grows from the moment the source's poll is late, not from when that
+ * poll times out. When another tool writes the rows (replmon_writes false), it is the age of
+ * the replica's newest row.
+ * NaN when it cannot be known, which includes the time before the replica received any
+ * heartbeat this process wrote. */
 double pair_heartbeat_lag(const struct pair_node *replica, const struct pair_node *source,
-                          bool replmon_writes);
+                          bool replmon_writes, double interval_s);
 
 /* The source's binlog sequence in its own GTID domain minus what the replica applied in that
  * domain (gtid_slave_pos). NaN when unknown; *domain is the domain used. */

@@ -102,11 +102,13 @@ static int find_links(struct group_analysis *g) {
   return 0;
 }
 
-static void measure_link(const struct group_analysis *g, struct link_analysis *l) {
+static void measure_link(const struct group_analysis *g, struct link_analysis *l,
+                         double interval_s) {
   const struct pair_node *replica = &g->nodes[l->replica];
   const struct pair_node *source = l->source_index >= 0 ? &g->nodes[l->source_index] : NULL;
   l->up = pair_link_up(replica, l->source);
-  l->lag_s = source ? pair_heartbeat_lag(replica, source, g->mariadb->heartbeat_write) : NAN;
+  l->lag_s =
+      source ? pair_heartbeat_lag(replica, source, g->mariadb->heartbeat_write, interval_s) : NAN;
   l->stalled = pair_stalled(replica, pair_find_link(replica, l->source), source ? source : replica,
                             g->mariadb->stall_after_s);
   l->transactions_behind = l->domain = NAN;
@@ -197,12 +199,13 @@ static struct group_analysis *mariadb_group(const struct snapshot *s, size_t c,
   for (size_t i = 0; rc == 0 && i < cl->n_nodes; i++) {
     struct target_result *r = s->results[cl->first_target + i];
     g->results[i] = r ? target_result_ref(r) : NULL;
-    g->nodes[i] = (struct pair_node){cl->nodes[i].name, r ? r->data : NULL, r && r->success};
+    g->nodes[i] = (struct pair_node){cl->nodes[i].name, r ? r->data : NULL, r && r->success,
+                                     r ? r->finished_unix : NAN};
   }
   if (rc == 0)
     rc = find_links(g);
   for (size_t l = 0; rc == 0 && l < g->n_links; l++)
-    measure_link(g, &g->links[l]);
+    measure_link(g, &g->links[l], config->poll_interval_s);
   for (int k = 0; rc == 0 && k < CHECK_COUNT; k++)
     g->checks[k].ok = pair_check((enum pair_check)k, g->nodes, cl->n_nodes,
                                  cl->mode == MODE_ACTIVE_PASSIVE, &g->checks[k].reason);

@@ -951,6 +951,12 @@ static int build_targets(struct yaml_file *p) {
           add_target(c, PROBE_MARIADB, cl->name, cl->nodes[j].name, &cl->nodes[j].probe, i, j);
       t->mariadb_cluster = cl;
       t->mariadb_node = &cl->nodes[j];
+      /* A node read just as its source writes cannot tell a heartbeat on its way (a few
+       * milliseconds) from one a whole interval late: its lag would read 0 or half an
+       * interval by chance. Spread evenly, a node is read 1/n of an interval or more after
+       * each source wrote. */
+      if (cl->heartbeat_table && cl->heartbeat_write)
+        t->phase = (double)j / (double)cl->n_nodes;
     }
   }
   for (size_t i = 0; i < c->n_xmpp; i++)

@@ -124,6 +124,10 @@ struct target {
   const struct xmpp_node_config *xmpp_node; /* PROBE_XMPP_API and PROBE_XMPP_STREAM */
   size_t group;      /* its cluster: mariadb[group], or xmpp[group - n_mariadb] */
   size_t node_index; /* its node in that cluster */
+  /* The share of the poll interval by which its polls follow those of its cluster's first
+   * node: i/n for node i of a MariaDB cluster of n where replmon writes heartbeats, so that
+   * each node is read well after its sources wrote theirs; 0 otherwise. */
+  double phase;
 };
 
 /* Whether t is its node's main target (a MariaDB node, an XMPP node's API), by which /probe,

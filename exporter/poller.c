@@ -198,7 +198,8 @@ static void *poll_loop(void *arg) {
       ops->thread_end();
     return NULL;
   }
-  double next = now(p);
+  /* The first poll waits for the target's phase; the fixed rhythm keeps it. */
+  double next = now(p) + p->target->phase * p->config->poll_interval_s;
   while (sleep_until(p, next)) {
     const struct config *config = p->config;
     const struct target *t = p->target;

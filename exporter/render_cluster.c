@@ -27,8 +27,10 @@ static const struct link_family link_families[] = {
      "without being expected.",
      LINK_EXPECTED},
     {"mariadb_heartbeat_lag_seconds",
-     "How far the node's newest heartbeat from source trails, corrected for clock skew; grows "
-     "while the link stalls or the source is frozen.",
+     "How far the node trails source, from replmon's heartbeats with clock skew removed: 0 "
+     "when it had applied the newest heartbeat written before it was read (less than one "
+     "poll interval behind), else within half a poll interval of its delay; grows while the "
+     "link stalls or the source is frozen.",
      LINK_LAG},
     {"mariadb_replica_stalled",
      "1 when the IO thread says Yes but nothing arrived for stall_after while the source's "

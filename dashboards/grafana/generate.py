@@ -299,10 +299,11 @@ def overview():
           12, 8)
     L.row()
     L.add(timeseries("Heartbeat lag per link",
-                     "mariadb_heartbeat_lag_seconds: the time between the source's newest "
-                     "heartbeat and the newest one the node has applied (0 on a link that "
-                     "keeps up). Keeps growing when the source stops answering; NaN when "
-                     "the source is read-only.",
+                     "mariadb_heartbeat_lag_seconds: how far the node trails the source, "
+                     "from replmon's heartbeats: 0 on a link that keeps up (less than one "
+                     "poll interval behind), else within half a poll interval of the delay. "
+                     "Keeps growing when the source stops answering; NaN when the source is "
+                     "read-only.",
                      [target(sel("mariadb_heartbeat_lag_seconds"), LINK)], "s", LAG_STEPS,
                      min_=0, links=node_link()), 12, 8)
     L.add(timeseries("Seconds_Behind_Master per link",

@@ -100,6 +100,27 @@ static void test_valid(void **state) {
   assert_string_equal(c->targets[1].name, "db2");
   assert_string_equal(c->targets[1].cluster, "chatdb");
   assert_ptr_equal(c->targets[1].mariadb_node, &cl->nodes[1]);
+  assert_true(c->targets[1].phase == 0); /* no heartbeat: polled together */
+  config_unref(c);
+}
+
+/* Where replmon writes heartbeats, a cluster's nodes are spread over the poll interval. */
+static void test_heartbeat_phases(void **state) {
+  (void)state;
+  struct config *c = expect_ok("mariadb:\n"
+                               "  - cluster: a\n"
+                               "    user: u\n"
+                               "    heartbeat: {table: replmon.heartbeat}\n"
+                               "    nodes: [{name: a1, address: h1}, {name: a2, address: h2},\n"
+                               "            {name: a3, address: h3}, {name: a4, address: h4}]\n"
+                               "  - cluster: b\n"
+                               "    user: u\n"
+                               "    heartbeat: {table: replmon.heartbeat, write: false}\n"
+                               "    nodes: [{name: b1, address: h5}, {name: b2, address: h6}]\n");
+  assert_int_equal(c->n_targets, 6);
+  for (int i = 0; i < 4; i++)
+    assert_true(c->targets[i].phase == i / 4.0);
+  assert_true(c->targets[4].phase == 0 && c->targets[5].phase == 0); /* pt-heartbeat's rows */
   config_unref(c);
 }
 
@@ -640,6 +661,7 @@ static int teardown(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_valid),
+      cmocka_unit_test(test_heartbeat_phases),
       cmocka_unit_test(test_defaults_and_env),
       cmocka_unit_test(test_unknown_key),
       cmocka_unit_test(test_wrong_type),

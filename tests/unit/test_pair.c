@@ -67,10 +67,25 @@ static void fake_init(struct fake *f, const char *name, double server_id, double
   f->status.log_slave_updates = 1;
   f->status.log_bin = 1;
   f->status.binlog_format = (char *)"ROW"; /* not freed: the fake owns nothing */
-  f->status.memory = (struct mariadb_memory){server_id, domain, 0, {NAN, NAN}, NAN};
+  f->status.memory.server_id = server_id;
+  f->status.memory.gtid_domain_id = domain;
+  f->status.memory.clock_offset_s = 0;
   f->status.heartbeats = f->rows;
   f->status.heartbeat_read = true;
-  f->node = (struct pair_node){name, &f->status, true};
+  f->node = (struct pair_node){name, &f->status, true, NAN};
+}
+
+/* replmon wrote db1's heartbeats once a second from first to last (its own clock). */
+static void wrote(struct fake *f, double first, double last) {
+  mariadb_memory_clear(&f->status.memory);
+  f->status.memory.server_id = f->status.server_id;
+  f->status.memory.clock_offset_s = 3.5;
+  for (double t = first; t <= last; t += 1)
+    mariadb_memory_note_write(&f->status.memory, t);
+}
+
+static double lag(struct fake *replica, struct fake *source, bool replmon_writes) {
+  return pair_heartbeat_lag(&replica->node, &source->node, replmon_writes, 1.0);
 }
 
 static void test_heartbeat_lag_and_skew(void **state) {
@@ -78,49 +93,81 @@ static void test_heartbeat_lag_and_skew(void **state) {
   struct fake db1, db2;
   fake_init(&db1, "db1", 1, 1);
   fake_init(&db2, "db2", 2, 2);
-  /* db1's clock runs 3.5 s ahead of replmon's, db2's 120 s behind (and in another zone). */
-  db1.status.memory.clock_offset_s = 3.5;
+  /* db1's clock runs 3.5 s ahead of replmon's, db2's 120 s behind (and in another zone); the
+   * rows db2 holds carry db1's clock. replmon wrote db1's heartbeats at 980, 981, ... 1000. */
+  wrote(&db1, 980, 1000);
   db2.status.memory.clock_offset_s = -120;
-  /* replmon wrote db1's heartbeats at 1000.0 and 999.0 (its own clock). */
-  db1.status.memory.heartbeat_write[0] = 1000.0;
-  db1.status.memory.heartbeat_write[1] = 999.0;
-  db1.status.memory.first_heartbeat_write = 980.0;
-  /* db2 read at 1000.5 and holds db1's row of 1000.0: on db1's clock 1003.5. */
+  /* db2 read at 1000.5 and holds db1's row of 1000.0 (1003.5 on db1's clock): it keeps up. */
   db2.status.read_unix = 1000.5;
   db2.rows[0] = (struct heartbeat_row){1, 1003.5};
   db2.status.n_heartbeats = 1;
-  assert_true(pair_heartbeat_lag(&db2.node, &db1.node, true) == 0);
-  /* The row of 990.0 only (ten seconds of MASTER_DELAY): 10 s, whatever the skew. */
+  assert_true(lag(&db2, &db1, true) == 0);
+  /* The row of 990.0 only, the one of 991.0 written long before the read (ten seconds of
+   * MASTER_DELAY): the delay lies between 9.5 and 10.5 s, and 10 s is its middle. */
   db2.rows[0].ts = 993.5;
-  assert_true(fabs(pair_heartbeat_lag(&db2.node, &db1.node, true) - 10.0) < 1e-9);
-  /* A write 50 ms before the read may still be on its way: measured from the one before. */
-  db1.status.memory.heartbeat_write[0] = 1000.45;
+  assert_true(fabs(lag(&db2, &db1, true) - 10.0) < 1e-9);
+  /* The same row read at 1000.9: between 9.9 and 10.9 s. */
+  db2.status.read_unix = 1000.9;
+  assert_true(fabs(lag(&db2, &db1, true) - 10.4) < 1e-9);
+  /* A write made 50 ms before the read that db2 does not have yet: the delay lies between
+   * 0.05 and 1.05 s, however likely it is that the row is merely on its way. */
+  wrote(&db1, 980, 999);
+  mariadb_memory_note_write(&db1.status.memory, 1000.45);
+  db2.status.read_unix = 1000.5;
+  db2.rows[0].ts = 1002.5; /* 999.0 */
+  assert_true(fabs(lag(&db2, &db1, true) - 0.775) < 1e-9);
+  /* Its record of the write and the row differ by the INSERT's duration: still that write. */
+  wrote(&db1, 980, 1000);
+  db2.rows[0].ts = 993.5 - 0.0004;
+  assert_true(fabs(lag(&db2, &db1, true) - 10.0) < 1e-9);
+  /* A row older than the 16 writes remembered (985 to 1000): the next write is taken one
+   * interval later, as the source is written once per poll. */
+  db2.rows[0].ts = 973.5; /* 970.0 */
+  wrote(&db1, 960, 1000);
+  assert_true(fabs(lag(&db2, &db1, true) - 30.0) < 1e-9);
+  wrote(&db1, 980, 1000);
+  /* db1 last polled at 1000.002. Read at 1001.2, db2 has the write of 1000.0: db1's poll of
+   * 1001.0 is merely not published yet. */
   db2.rows[0].ts = 1003.5;
-  assert_true(pair_heartbeat_lag(&db2.node, &db1.node, true) == 0);
-  /* The source stops answering (frozen): the age of the newest row, growing with reads. */
+  db1.node.polled_unix = 1000.002;
+  db2.status.read_unix = 1001.2;
+  assert_true(lag(&db2, &db1, true) == 0);
+  /* At 1001.3, that poll is more than an interval and a quarter old: db1 is stuck in a
+   * statement (frozen) and wrote nothing since 1000.0, between 0.3 and 1.3 s ago. */
+  db2.status.read_unix = 1001.3;
+  assert_true(fabs(lag(&db2, &db1, true) - 0.8) < 1e-9);
+  /* Its poll fails (the query timeout): the same, growing with reads. */
   db1.node.up = false;
   db1.status.known = false;
+  db1.node.polled_unix = 1003.0;
   db2.status.read_unix = 1004.0;
-  assert_true(fabs(pair_heartbeat_lag(&db2.node, &db1.node, true) - 4.0) < 1e-9);
+  assert_true(fabs(lag(&db2, &db1, true) - 3.5) < 1e-9);
+  /* A delayed replica still applying what came before the freeze: its delay, as before. */
+  db2.rows[0].ts = 993.5;
+  db2.status.read_unix = 1000.5;
+  assert_true(fabs(lag(&db2, &db1, true) - 10.0) < 1e-9);
+  db2.rows[0].ts = 1003.5;
+  db2.status.read_unix = 1004.0;
   /* write: false (pt-heartbeat writes the rows): the age, corrected for the skew. */
   db1.node.up = true;
   db1.status.known = true;
-  assert_true(fabs(pair_heartbeat_lag(&db2.node, &db1.node, false) - 4.0) < 1e-9);
+  assert_true(fabs(lag(&db2, &db1, false) - 4.0) < 1e-9);
   /* A row from before replmon's first write (a delayed replica just after start): its age
    * is not the delay, so unknown rather than wrong. */
-  db1.status.memory.first_heartbeat_write = 1002.0;
-  db2.status.read_unix = 1003.0;
-  assert_true(isnan(pair_heartbeat_lag(&db2.node, &db1.node, true)));
-  db1.status.memory.first_heartbeat_write = 980.0;
+  wrote(&db1, 1002, 1003);
+  db2.status.read_unix = 1003.5;
+  assert_true(isnan(lag(&db2, &db1, true)));
+  wrote(&db1, 980, 1000);
   /* No row from the source, no offset, or a source that never wrote: unknown. */
   db2.rows[0].server_id = 7;
-  assert_true(isnan(pair_heartbeat_lag(&db2.node, &db1.node, true)));
+  assert_true(isnan(lag(&db2, &db1, true)));
   db2.rows[0].server_id = 1;
   db1.status.memory.clock_offset_s = NAN;
-  assert_true(isnan(pair_heartbeat_lag(&db2.node, &db1.node, true)));
+  assert_true(isnan(lag(&db2, &db1, true)));
+  mariadb_memory_clear(&db1.status.memory);
+  db1.status.memory.server_id = 1;
   db1.status.memory.clock_offset_s = 3.5;
-  db1.status.memory.heartbeat_write[0] = db1.status.memory.heartbeat_write[1] = NAN;
-  assert_true(isnan(pair_heartbeat_lag(&db2.node, &db1.node, true)));
+  assert_true(isnan(lag(&db2, &db1, true)));
 }
 
 static void test_transactions_behind(void **state) {

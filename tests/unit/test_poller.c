@@ -270,6 +270,21 @@ static void test_cadence(void **state) {
   expect_times(expected, 6);
 }
 
+/* A target with a phase (a node of a heartbeat cluster) first polls that share of the
+ * interval after the start, then keeps the rhythm. */
+static void test_phase(void **state) {
+  (void)state;
+  struct run r;
+  run_init(&r, "2s", one, 1, true);
+  r.config->targets[0].phase = 0.25;
+  run_go(&r);
+  wait_for_polls(3);
+  run_stop(&r);
+  assert_true(fabs(fake.at[0] - 1000.5) < 1e-9);
+  const double expected[] = {0, 2, 4};
+  expect_times(expected, 3);
+}
+
 /* A poll that overruns its slot: the slots it missed are skipped, the rhythm stays. */
 static void test_overrun_skips_slots(void **state) {
   (void)state;
@@ -407,6 +422,7 @@ int main(void) {
   pthread_cond_init(&fake.changed, NULL);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cadence),
+      cmocka_unit_test(test_phase),
       cmocka_unit_test(test_overrun_skips_slots),
       cmocka_unit_test(test_backoff_cap_and_recovery),
       cmocka_unit_test(test_backoff_cap_is_interval_when_longer),
