@@ -33,22 +33,6 @@ PROBE_USERS = ("replmon1", "replmon2")
 PROBE_PASSWORD = "replmon-Demo-3"
 
 
-def xmpp_config(cl, secret):
-    """Every XMPP probe on: both APIs, a logged-in probe on each node, delivery between
-    them, each node's database."""
-    text = ("xmpp:\n  - cluster: %s\n    clustered: true\n    delivery: [%s, %s]\n"
-            "    nodes:\n" % ((XMPP_CLUSTER,) + XMPP_NODES))
-    for i, name in enumerate(XMPP_NODES):
-        n = cl.node(i)
-        text += ("      - name: %s\n        type: ejabberd\n        api_url: %s\n"
-                 "        c2s_address: %s\n        domain: %s\n"
-                 "        probe_account: {jid: %s, password_file: %s}\n"
-                 "        tls: {ca_file: %s}\n        depends_on: [%s]\n"
-                 % (name, n.api_url(), n.c2s_address(), cl.domain, cl.jid(PROBE_USERS[i]),
-                    secret, n.cert, cl.pair.name(i)))
-    return text
-
-
 def url_base(addr):
     host, _, port = addr.rpartition(":")
     if host in ("", "0.0.0.0", "[::]", "::"):
@@ -106,7 +90,7 @@ def main():
                                            os.path.join(workdir, "monitor.pass"))
         if cl is not None:
             with open(config, "a") as f:
-                f.write(xmpp_config(cl, secret))
+                f.write(cl.xmpp_config(XMPP_CLUSTER, XMPP_NODES, PROBE_USERS, secret))
         log = os.path.join(workdir, "replmon.log")
         replmon = spawn([binary, "--config.file=" + config, "--web.listen-address=" + addr,
                          "--log.level=info"], log)

@@ -674,14 +674,28 @@ class EjabberdCluster:
             c.connect()
         return c
 
-    def xmpp_config(self, cluster="chat", names=("ej1", "ej2")):
+    def xmpp_config(self, cluster="chat", names=("ej1", "ej2"), probe_users=None,
+                    password_file=None, relogin_interval=None):
         """The `xmpp:` section of a replmon configuration for both nodes (type ejabberd,
-        api_url, c2s_address, domain)."""
-        text = "xmpp:\n  - cluster: %s\n    nodes:\n" % cluster
-        for name, n in zip(names, self.nodes):
+        api_url, c2s_address, domain). With probe_users (one registered account per node)
+        and password_file, every probe is on: `clustered: true`, a `probe_account` on each
+        node (its certificate as `tls.ca_file`), `delivery` between the two and
+        `depends_on` each node's database."""
+        text = "xmpp:\n  - cluster: %s\n" % cluster
+        if probe_users:
+            text += "    clustered: true\n    delivery: [%s]\n" % ", ".join(names)
+        text += "    nodes:\n"
+        for i, (name, n) in enumerate(zip(names, self.nodes)):
             text += ("      - name: %s\n        type: ejabberd\n        api_url: %s\n"
                      "        c2s_address: %s\n        domain: %s\n"
                      % (name, n.api_url(), n.c2s_address(), self.domain))
+            if probe_users:
+                relogin = (", relogin_interval: %s" % relogin_interval
+                           if relogin_interval else "")
+                text += ("        probe_account: {jid: %s, password_file: %s%s}\n"
+                         "        tls: {ca_file: %s}\n        depends_on: [%s]\n"
+                         % (self.jid(probe_users[i]), password_file, relogin, n.cert,
+                            self.pair.name(self.db_for[i])))
         return text
 
 

@@ -68,17 +68,7 @@ class TestXMPPCluster(EjabberdClusterCase):
                                      poll_interval="%ds" % POLL_S,
                                      connect_timeout="%ds" % CONNECT_S,
                                      query_timeout="%ds" % QUERY_S)
-        text = "xmpp:\n  - cluster: %s\n    clustered: true\n    delivery: [ej1, ej2]\n" \
-               "    nodes:\n" % CLUSTER
-        for i, name in enumerate(NODES):
-            n = cl.node(i)
-            text += ("      - name: %s\n        type: ejabberd\n        api_url: %s\n"
-                     "        c2s_address: %s\n        domain: %s\n"
-                     "        probe_account: {jid: %s, password_file: %s,"
-                     " relogin_interval: 1s}\n"
-                     "        tls: {ca_file: %s}\n        depends_on: [%s]\n"
-                     % (name, n.api_url(), n.c2s_address(), cl.domain, cl.jid(MONITORS[i]),
-                        secret, n.cert, cl.pair.name(i)))
+        text = cl.xmpp_config(CLUSTER, NODES, MONITORS, secret, relogin_interval="1s")
         with open(path, "a") as f:
             f.write(text)
         return path
