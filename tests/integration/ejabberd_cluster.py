@@ -78,7 +78,7 @@ from common import (FixtureCase, free_port, register_cleanup, replmon_path,  # n
                     spawn, stop_process, tail, unregister_cleanup)
 from mariadb_pair import Pair  # noqa: E402
 from xmpp_servers import (DOMAIN, READ_ONLY_COMMANDS, Client, Ejabberd,  # noqa: E402
-                          _alive, _wait_port, make_certificate)
+                          _alive, _wait_port, ejabberd_yml_head, make_certificate)
 
 __all__ = ["EjabberdCluster", "ClusterNode", "EjabberdClusterCase", "ApiError",
            "SQL_USER", "SQL_PASSWORD", "SCHEMA", "NODE_NAMES", "prerequisites_missing"]
@@ -212,28 +212,8 @@ EJABBERD_BYPASS_WARNINGS=true
                  if cl.net_ticktime else ""))
         with open(self.ctl_config, "w") as f:
             f.write(cfg)
-        yml = """# Written by tests/integration/ejabberd_cluster.py: node %(node)s on 127.0.0.1.
-loglevel: info
-hosts:
-  - %(domain)s
-certfiles:
-  - "%(pem)s"
-acme:
-  auto: false
-listen:
-  -
-    port: %(c2s)d
-    ip: "127.0.0.1"
-    module: ejabberd_c2s
-    max_stanza_size: 262144
-    starttls: true
-    starttls_required: false
-  -
-    port: %(http)d
-    ip: "127.0.0.1"
-    module: ejabberd_http
-    request_handlers:
-      /api: mod_http_api
+        yml = ejabberd_yml_head("tests/integration/ejabberd_cluster.py: node %s" % self.node,
+                                self.domain, cl.pem, self.c2s_port, self.http_port) + """\
 default_db: sql
 auth_method: sql
 auth_use_cache: false
@@ -284,8 +264,7 @@ modules:
   mod_offline: {}
   mod_ping: {}
   mod_roster: {}
-""" % dict(node=self.node, domain=self.domain, pem=cl.pem, c2s=self.c2s_port,
-           http=self.http_port, sql_port=cl.pair.port(self.db_index), db=SQL_DATABASE,
+""" % dict(sql_port=cl.pair.port(self.db_index), db=SQL_DATABASE,
            user=SQL_USER, password=SQL_PASSWORD, query_timeout=cl.sql_query_timeout,
            start_interval=cl.sql_start_interval,
            tick="net_ticktime: %d\n" % cl.net_ticktime if cl.net_ticktime else "",

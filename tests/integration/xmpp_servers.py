@@ -192,6 +192,34 @@ def _alive(pid):
 
 # --------------------------------------------------------------------------------------
 
+def ejabberd_yml_head(writer, domain, pem, c2s_port, http_port):
+    """The start of a test node's ejabberd.yml: its host, certificate, a c2s listener that
+    offers STARTTLS (not required) and the HTTP API, all on 127.0.0.1."""
+    return """# Written by %s on 127.0.0.1.
+loglevel: info
+hosts:
+  - %s
+certfiles:
+  - "%s"
+acme:
+  auto: false
+listen:
+  -
+    port: %d
+    ip: "127.0.0.1"
+    module: ejabberd_c2s
+    max_stanza_size: 262144
+    starttls: true
+    starttls_required: false
+  -
+    port: %d
+    ip: "127.0.0.1"
+    module: ejabberd_http
+    request_handlers:
+      /api: mod_http_api
+""" % (writer, domain, pem, c2s_port, http_port)
+
+
 class Ejabberd:
     """A throwaway ejabberd 23.01 node (see the module docstring)."""
 
@@ -255,28 +283,8 @@ class Ejabberd:
         allowed = [c for c in READ_ONLY_COMMANDS if c not in self.refuse]
         who = ('      - user: "%s"\n' % self.admin_jid() if self.basic_auth
                else "      - ip: 127.0.0.1/8\n")
-        yml = """# Written by tests/integration/xmpp_servers.py: a throwaway node on 127.0.0.1.
-loglevel: info
-hosts:
-  - %(domain)s
-certfiles:
-  - "%(pem)s"
-acme:
-  auto: false
-listen:
-  -
-    port: %(c2s)d
-    ip: "127.0.0.1"
-    module: ejabberd_c2s
-    max_stanza_size: 262144
-    starttls: true
-    starttls_required: false
-  -
-    port: %(http)d
-    ip: "127.0.0.1"
-    module: ejabberd_http
-    request_handlers:
-      /api: mod_http_api
+        yml = ejabberd_yml_head("tests/integration/xmpp_servers.py: a throwaway node",
+                                self.domain, pem, self.c2s_port, self.http_port) + """\
 auth_method: internal
 acl:
   admin:
@@ -313,8 +321,7 @@ modules:
     access_create: muc_create
   mod_muc_admin: {}
   mod_roster: {}
-""" % dict(domain=self.domain, pem=pem, c2s=self.c2s_port, http=self.http_port,
-           admin=self.admin_jid(), who=who,
+""" % dict(admin=self.admin_jid(), who=who,
            what="".join("      - %s\n" % c for c in allowed) if allowed else "      - \"!*\"\n")
         with open(self.config, "w") as f:
             f.write(yml)
