@@ -156,12 +156,14 @@ void mariadb_status_clear(struct mariadb_status *s) {
   free(s->heartbeat_error);
   gtid_list_clear(&s->binlog_pos);
   gtid_list_clear(&s->slave_pos);
+  gtid_list_clear(&s->binlog_state);
   memset(s, 0, sizeof(*s));
   s->server_id = s->read_only = NAN;
   s->read_unix = s->clock_offset_s = s->gtid_domain_id = NAN;
   s->auto_increment_increment = s->auto_increment_offset = NAN;
   s->log_slave_updates = s->log_bin = NAN;
   s->heartbeat_written_unix = NAN;
+  mariadb_parse_server_values(NULL, NULL, &s->binlog_retention, &s->semisync);
   mariadb_memory_clear(&s->memory);
 }
 
@@ -194,11 +196,13 @@ int mariadb_status_copy(const struct mariadb_status *from, struct mariadb_status
   to->n_heartbeats = 0;
   to->binlog_pos = (struct gtid_list){0, NULL};
   to->slave_pos = (struct gtid_list){0, NULL};
+  to->binlog_state = (struct gtid_list){0, NULL};
   bool failed = false;
   to->binlog_format = dup_maybe(from->binlog_format, &failed);
   to->heartbeat_error = dup_maybe(from->heartbeat_error, &failed);
   failed = failed || gtid_list_copy(&from->binlog_pos, &to->binlog_pos) != 0 ||
-           gtid_list_copy(&from->slave_pos, &to->slave_pos) != 0;
+           gtid_list_copy(&from->slave_pos, &to->slave_pos) != 0 ||
+           gtid_list_copy(&from->binlog_state, &to->binlog_state) != 0;
   if (!failed && from->n_heartbeats) {
     to->heartbeats = malloc(from->n_heartbeats * sizeof(*to->heartbeats));
     failed = !to->heartbeats;
@@ -575,6 +579,71 @@ static double strict_number(const char *text) {
   return end == text || *end || errno ? NAN : v;
 }
 
+/* A variable's value as a number: ON/OFF as 1/0; NaN when it is neither. */
+static double server_value(const char *text, size_t len) {
+  char copy[64];
+  if (len == 0 || len >= sizeof(copy))
+    return NAN;
+  memcpy(copy, text, len);
+  copy[len] = '\0';
+  if (strcasecmp(copy, "ON") == 0)
+    return 1;
+  if (strcasecmp(copy, "OFF") == 0)
+    return 0;
+  return strict_number(copy);
+}
+
+struct server_value_slot {
+  const char *name;
+  double *value;
+};
+
+static void assign_server_values(const char *list, const struct server_value_slot *slots,
+                                 size_t n_slots) {
+  for (const char *p = list; p && *p;) {
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    const char *eq = memchr(p, '=', len);
+    for (size_t i = 0; eq && i < n_slots; i++) {
+      size_t name_len = strlen(slots[i].name);
+      if ((size_t)(eq - p) == name_len && strncasecmp(p, slots[i].name, name_len) == 0)
+        *slots[i].value = server_value(eq + 1, len - (size_t)(eq - p) - 1);
+    }
+    p = end ? end + 1 : p + len;
+  }
+}
+
+void mariadb_parse_server_values(const char *variables, const char *status,
+                                 struct mariadb_binlog_retention *retention,
+                                 struct mariadb_semisync *semisync) {
+  double expire_seconds = NAN, expire_days = NAN;
+  *retention = (struct mariadb_binlog_retention){NAN, NAN, NAN};
+  *semisync = (struct mariadb_semisync){NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
+  double timeout_ms = NAN;
+  const struct server_value_slot variable_slots[] = {
+      {"BINLOG_EXPIRE_LOGS_SECONDS", &expire_seconds},
+      {"EXPIRE_LOGS_DAYS", &expire_days},
+      {"MAX_BINLOG_TOTAL_SIZE", &retention->max_total_size_bytes},
+      {"RPL_SEMI_SYNC_MASTER_ENABLED", &semisync->master_enabled},
+      {"RPL_SEMI_SYNC_SLAVE_ENABLED", &semisync->slave_enabled},
+      {"RPL_SEMI_SYNC_MASTER_TIMEOUT", &timeout_ms},
+  };
+  const struct server_value_slot status_slots[] = {
+      {"BINLOG_BYTES_WRITTEN", &retention->bytes_written},
+      {"RPL_SEMI_SYNC_MASTER_STATUS", &semisync->master_status},
+      {"RPL_SEMI_SYNC_SLAVE_STATUS", &semisync->slave_status},
+      {"RPL_SEMI_SYNC_MASTER_CLIENTS", &semisync->master_clients},
+      {"RPL_SEMI_SYNC_MASTER_YES_TX", &semisync->master_yes_tx},
+      {"RPL_SEMI_SYNC_MASTER_NO_TX", &semisync->master_no_tx},
+  };
+  assign_server_values(variables, variable_slots,
+                       sizeof(variable_slots) / sizeof(variable_slots[0]));
+  assign_server_values(status, status_slots, sizeof(status_slots) / sizeof(status_slots[0]));
+  /* Since 10.6 the two are one setting in two units; an older server has only the days. */
+  retention->expire_s = !isnan(expire_seconds) ? expire_seconds : expire_days * 86400;
+  semisync->master_timeout_s = timeout_ms / 1000;
+}
+
 double mariadb_parse_datetime(const char *text) {
   struct tm tm = {0};
   int consumed = 0;
@@ -613,16 +682,30 @@ enum state_column {
   COL_LOG_SLAVE_UPDATES,
   COL_BINLOG_FORMAT,
   COL_LOG_BIN,
+  COL_BINLOG_STATE,
+  COL_SERVER_VARIABLES,
+  COL_SERVER_STATUS,
   COL_HB_SERVER_ID,
   COL_HB_TS,
 };
 
-/* GLOBAL values: a session keeps the ones it started with, and this connection lives long. */
+/* GLOBAL values: a session keeps the ones it started with, and this connection lives long.
+ * Variables that not every version has, and status counters, come from information_schema
+ * as "NAME=value" lists: a missing one is left out instead of failing the SELECT. */
 #define STATE_VARIABLES                                                                            \
   "SELECT NOW(6), @@GLOBAL.server_id, @@GLOBAL.read_only, @@GLOBAL.gtid_domain_id, "               \
   "@@GLOBAL.gtid_binlog_pos, @@GLOBAL.gtid_slave_pos, @@GLOBAL.auto_increment_increment, "         \
   "@@GLOBAL.auto_increment_offset, @@GLOBAL.log_slave_updates, @@GLOBAL.binlog_format, "           \
-  "@@GLOBAL.log_bin"
+  "@@GLOBAL.log_bin, @@GLOBAL.gtid_binlog_state, "                                                 \
+  "(SELECT GROUP_CONCAT(VARIABLE_NAME, '=', VARIABLE_VALUE) "                                      \
+  "FROM information_schema.GLOBAL_VARIABLES WHERE VARIABLE_NAME IN ("                              \
+  "'BINLOG_EXPIRE_LOGS_SECONDS', 'EXPIRE_LOGS_DAYS', 'MAX_BINLOG_TOTAL_SIZE', "                    \
+  "'RPL_SEMI_SYNC_MASTER_ENABLED', 'RPL_SEMI_SYNC_SLAVE_ENABLED', "                                \
+  "'RPL_SEMI_SYNC_MASTER_TIMEOUT')), "                                                             \
+  "(SELECT GROUP_CONCAT(VARIABLE_NAME, '=', VARIABLE_VALUE) "                                      \
+  "FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME IN ("                                 \
+  "'BINLOG_BYTES_WRITTEN', 'RPL_SEMI_SYNC_MASTER_STATUS', 'RPL_SEMI_SYNC_SLAVE_STATUS', "          \
+  "'RPL_SEMI_SYNC_MASTER_CLIENTS', 'RPL_SEMI_SYNC_MASTER_YES_TX', 'RPL_SEMI_SYNC_MASTER_NO_TX'))"
 
 /* One SELECT for every variable and, with a heartbeat table, every heartbeat row: each row
  * repeats the variables (a LEFT JOIN keeps one row when the table is empty). */
@@ -648,7 +731,7 @@ static bool heartbeat_table_problem(unsigned errnum) {
 }
 
 static int read_state_row(MYSQL_ROW row, unsigned ncols, struct mariadb_status *out) {
-  if (ncols < COL_LOG_BIN + 1 || !row[COL_SERVER_ID] || !row[COL_READ_ONLY])
+  if (ncols < COL_SERVER_STATUS + 1 || !row[COL_SERVER_ID] || !row[COL_READ_ONLY])
     return -EINVAL;
   out->server_id = strict_number(row[COL_SERVER_ID]);
   double read_only = strict_number(row[COL_READ_ONLY]);
@@ -664,8 +747,11 @@ static int read_state_row(MYSQL_ROW row, unsigned ncols, struct mariadb_status *
     return -ENOMEM;
   /* A position that does not parse is left empty: GTID metrics are then absent. */
   if (gtid_list_parse(row[COL_BINLOG_POS], &out->binlog_pos) == -ENOMEM ||
-      gtid_list_parse(row[COL_SLAVE_POS], &out->slave_pos) == -ENOMEM)
+      gtid_list_parse(row[COL_SLAVE_POS], &out->slave_pos) == -ENOMEM ||
+      gtid_list_parse(row[COL_BINLOG_STATE], &out->binlog_state) == -ENOMEM)
     return -ENOMEM;
+  mariadb_parse_server_values(row[COL_SERVER_VARIABLES], row[COL_SERVER_STATUS],
+                              &out->binlog_retention, &out->semisync);
   return 0;
 }
 

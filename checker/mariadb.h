@@ -1,5 +1,6 @@
 /* The MariaDB probe: one persistent connection per node, two statements per poll
- * (SHOW ALL SLAVES STATUS and one SELECT of variables), results parsed by column name. */
+ * (SHOW ALL SLAVES STATUS and one SELECT of variables, status counters and heartbeat rows)
+ * and the heartbeat write, results parsed by column name. */
 #ifndef REPLMON_MARIADB_H
 #define REPLMON_MARIADB_H
 
@@ -71,6 +72,27 @@ void mariadb_memory_clear(struct mariadb_memory *memory);
  * heartbeat_write[0], and the oldest one remembered is dropped. */
 void mariadb_memory_note_write(struct mariadb_memory *memory, double written_unix);
 
+/* How long the node keeps its binary logs, read in the variables SELECT. NaN where the
+ * server does not have the variable (max_binlog_total_size is new in 11.4). */
+struct mariadb_binlog_retention {
+  double expire_s; /* binlog_expire_logs_seconds (else expire_logs_days in seconds); 0: never */
+  double max_total_size_bytes; /* max_binlog_total_size; 0: no limit */
+  double bytes_written;        /* status Binlog_bytes_written, since the server started */
+};
+
+/* Semi-synchronous replication as the node's variables and status say (1/0 for ON/OFF),
+ * read in the variables SELECT. NaN where the server does not say. */
+struct mariadb_semisync {
+  double master_enabled; /* rpl_semi_sync_master_enabled */
+  double slave_enabled;  /* rpl_semi_sync_slave_enabled */
+  double master_timeout_s;
+  double master_status; /* Rpl_semi_sync_master_status: 0 once it fell back to async */
+  double slave_status;  /* Rpl_semi_sync_slave_status */
+  double master_clients;
+  double master_yes_tx; /* transactions a replica acknowledged */
+  double master_no_tx;  /* transactions committed without an acknowledgement */
+};
+
 /* What one poll of a node learned. known is false when the node could not be polled: the
  * replicas are then the connections of the last good poll, kept so their series stay. */
 struct mariadb_status {
@@ -89,6 +111,9 @@ struct mariadb_status {
   char *binlog_format;      /* "ROW", "MIXED", "STATEMENT"; owned */
   struct gtid_list binlog_pos;
   struct gtid_list slave_pos;
+  struct gtid_list binlog_state; /* @@gtid_binlog_state: the last GTID per domain and server */
+  struct mariadb_binlog_retention binlog_retention;
+  struct mariadb_semisync semisync;
   bool heartbeat_read; /* the heartbeat rows below were read */
   size_t n_heartbeats;
   struct heartbeat_row *heartbeats;
@@ -142,6 +167,14 @@ struct mariadb_target {
  * (letters, digits, _ and $, 1 to 64 each) are accepted, so the quoting is safe. Returns 0
  * with *quoted owned by the caller, -EINVAL for anything else, or -ENOMEM. */
 int mariadb_quote_table(const char *schema_table, char **quoted);
+
+/* Fills *retention and *semisync (every field first NaN) from the "NAME=value,..." lists
+ * that the variables SELECT reads from information_schema.GLOBAL_VARIABLES and
+ * GLOBAL_STATUS (either may be NULL). Names are matched without case; ON/OFF read as 1/0;
+ * unknown names and unparsable values are ignored. */
+void mariadb_parse_server_values(const char *variables, const char *status,
+                                 struct mariadb_binlog_retention *retention,
+                                 struct mariadb_semisync *semisync);
 
 /* Parses a DATETIME text ("2026-11-22 08:30:01.123456", or pt-heartbeat's "...T...") as UTC
  * seconds. NaN when it is not one. */

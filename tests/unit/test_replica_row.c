@@ -165,6 +165,39 @@ static void test_carry_unknown(void **state) {
   assert_int_equal(unknown.n_replicas, 0);
 }
 
+/* The information_schema lists of the variables SELECT, as 10.11 and 11.8 answer them. */
+static void test_server_values(void **state) {
+  (void)state;
+  struct mariadb_binlog_retention r;
+  struct mariadb_semisync ss;
+  mariadb_parse_server_values(
+      "RPL_SEMI_SYNC_MASTER_TIMEOUT=500,EXPIRE_LOGS_DAYS=0.500000,"
+      "RPL_SEMI_SYNC_MASTER_ENABLED=ON,BINLOG_EXPIRE_LOGS_SECONDS=43200,"
+      "RPL_SEMI_SYNC_SLAVE_ENABLED=OFF",
+      "BINLOG_BYTES_WRITTEN=12345,RPL_SEMI_SYNC_MASTER_CLIENTS=1,RPL_SEMI_SYNC_MASTER_NO_TX=2,"
+      "RPL_SEMI_SYNC_MASTER_STATUS=OFF,RPL_SEMI_SYNC_MASTER_YES_TX=7,RPL_SEMI_SYNC_SLAVE_STATUS="
+      "OFF",
+      &r, &ss);
+  assert_true(r.expire_s == 43200);
+  assert_true(isnan(r.max_total_size_bytes)); /* 10.11 has no max_binlog_total_size */
+  assert_true(r.bytes_written == 12345);
+  assert_true(ss.master_enabled == 1 && ss.slave_enabled == 0);
+  assert_true(ss.master_timeout_s == 0.5);
+  assert_true(ss.master_status == 0 && ss.slave_status == 0);
+  assert_true(ss.master_clients == 1 && ss.master_yes_tx == 7 && ss.master_no_tx == 2);
+
+  /* Only the days (an old server), a size limit, junk, and nothing at all. */
+  mariadb_parse_server_values("expire_logs_days=2,MAX_BINLOG_TOTAL_SIZE=1048576,NOEQUALS,"
+                              "RPL_SEMI_SYNC_MASTER_ENABLED=maybe,=5,UNKNOWN_THING=3",
+                              NULL, &r, &ss);
+  assert_true(r.expire_s == 2 * 86400);
+  assert_true(r.max_total_size_bytes == 1048576);
+  assert_true(isnan(r.bytes_written));
+  assert_true(isnan(ss.master_enabled) && isnan(ss.master_status));
+  mariadb_parse_server_values(NULL, "", &r, &ss);
+  assert_true(isnan(r.expire_s) && isnan(ss.master_timeout_s));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_healthy_default_connection),
@@ -173,6 +206,7 @@ int main(void) {
       cmocka_unit_test(test_other_order_extra_and_missing_columns),
       cmocka_unit_test(test_bad_rows),
       cmocka_unit_test(test_carry_unknown),
+      cmocka_unit_test(test_server_values),
   };
   return cmocka_run_group_tests_name("replica_row", tests, NULL, NULL);
 }
