@@ -135,9 +135,9 @@ double pair_stalled(const struct pair_node *replica, const struct replica_status
 }
 
 const char *pair_check_name(enum pair_check check) {
-  static const char *const names[CHECK_COUNT] = {"server_id_unique",    "gtid_domain_per_writer",
-                                                 "auto_increment_safe", "log_slave_updates_on",
-                                                 "binlog_format_row",   "writers_as_intended"};
+  static const char *const names[CHECK_COUNT] = {
+      "server_id_unique",  "gtid_domain_per_writer", "auto_increment_safe", "log_slave_updates_on",
+      "binlog_format_row", "writers_as_intended",    "semisync_active"};
   return check >= 0 && check < CHECK_COUNT ? names[check] : "unknown";
 }
 
@@ -209,9 +209,97 @@ static double check_auto_increment(const struct pair_node *nodes, size_t n, stru
   return 1;
 }
 
+/* Whether another node has a replication connection reading from node i, as its last poll
+ * that answered saw it: a replica that stopped answering still counts. */
+static bool has_replica(const struct pair_node *nodes, size_t n, size_t i) {
+  for (size_t j = 0; j < n; j++)
+    if (j != i && pair_find_link(&nodes[j], nodes[i].name))
+      return true;
+  return false;
+}
+
+static const char *on_off(double value) {
+  return value == 1 ? "ON" : value == 0 ? "OFF" : "unknown";
+}
+
+/* The source side of semi-sync on one writer that has a replica: 0 with *why when it is not
+ * on or fell back to asynchronous commits. */
+static double semisync_source_ok(const struct pair_node *writer, struct buf *why) {
+  const struct mariadb_semisync *ss = &writer->status->semisync;
+  if (ss->master_enabled != 1) {
+    buf_printf(why,
+               "%s takes writes but has rpl_semi_sync_master_enabled %s, so its commits wait "
+               "for no replica: SET GLOBAL rpl_semi_sync_master_enabled=ON, and in its server "
+               "config",
+               writer->name, on_off(ss->master_enabled));
+    return 0;
+  }
+  if (ss->master_status == 1)
+    return 1;
+  buf_printf(why,
+             "%s fell back to asynchronous replication (Rpl_semi_sync_master_status %s): no "
+             "replica acknowledged its commits within rpl_semi_sync_master_timeout",
+             writer->name, on_off(ss->master_status));
+  if (!isnan(ss->master_timeout_s))
+    buf_printf(why, " (%g s)", ss->master_timeout_s);
+  buf_puts(why, ", so they no longer wait for one");
+  if (!isnan(ss->master_no_tx))
+    buf_printf(why, " (%.0f unacknowledged since the server started)", ss->master_no_tx);
+  buf_puts(why, "; it returns to semi-sync by itself once a replica has caught up: check the "
+                "replicas' IO threads");
+  return 0;
+}
+
+/* The replica side of semi-sync on replica's connection from writer. */
+static double semisync_replica_ok(const struct pair_node *replica, const struct pair_node *writer,
+                                  const struct replica_status *link, struct buf *why) {
+  const struct mariadb_semisync *ss = &replica->status->semisync;
+  if (ss->slave_enabled != 1) {
+    buf_printf(why,
+               "%s replicates from %s but has rpl_semi_sync_slave_enabled %s, so it acknowledges "
+               "nothing: SET GLOBAL rpl_semi_sync_slave_enabled=ON (and in its server config), "
+               "then restart its IO thread (STOP SLAVE IO_THREAD; START SLAVE IO_THREAD)",
+               replica->name, writer->name, on_off(ss->slave_enabled));
+    return 0;
+  }
+  if (ss->slave_status == 1)
+    return 1;
+  if (link->io_state != IO_STATE_YES)
+    buf_printf(why,
+               "%s acknowledges none of %s's commits: its IO thread reading from %s is not "
+               "running (state %s)",
+               replica->name, writer->name, writer->name, replica_io_state_name(link->io_state));
+  else
+    buf_printf(why,
+               "%s's replication from %s is not semi-synchronous (Rpl_semi_sync_slave_status "
+               "%s): its IO thread connected before semi-sync was enabled; restart it (STOP "
+               "SLAVE IO_THREAD; START SLAVE IO_THREAD)",
+               replica->name, writer->name, on_off(ss->slave_status));
+  return 0;
+}
+
+/* Every writer with a replica waits for it, and every replica of a writer acknowledges. The
+ * writers are judged first: a fall-back is what the admin must learn of. */
+static double check_semisync(const struct pair_node *nodes, size_t n, struct buf *why) {
+  for (size_t i = 0; i < n; i++)
+    if (writable(&nodes[i]) && has_replica(nodes, n, i) && !semisync_source_ok(&nodes[i], why))
+      return 0;
+  for (size_t i = 0; i < n; i++) {
+    for (size_t j = 0; known(&nodes[i]) && j < n; j++) {
+      const struct replica_status *link =
+          j != i && writable(&nodes[j]) ? pair_find_link(&nodes[i], nodes[j].name) : NULL;
+      if (link && !semisync_replica_ok(&nodes[i], &nodes[j], link, why))
+        return 0;
+    }
+  }
+  return 1;
+}
+
 double pair_check(enum pair_check check, const struct pair_node *nodes, size_t n,
-                  bool active_passive, char **reason) {
+                  bool active_passive, bool semisync_required, char **reason) {
   *reason = NULL;
+  if (check == CHECK_SEMISYNC_ACTIVE && !semisync_required)
+    return NAN;
   size_t answered = 0, writers = 0;
   for (size_t i = 0; i < n; i++) {
     answered += known(&nodes[i]);
@@ -278,6 +366,9 @@ double pair_check(enum pair_check check, const struct pair_node *nodes, size_t n
                  answered - writers, answered);
       ok = 0;
     }
+    break;
+  case CHECK_SEMISYNC_ACTIVE:
+    ok = check_semisync(nodes, n, &why);
     break;
   case CHECK_COUNT:
     break;

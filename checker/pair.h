@@ -67,15 +67,19 @@ enum pair_check {
   CHECK_LOG_SLAVE_UPDATES_ON,
   CHECK_BINLOG_FORMAT_ROW,
   CHECK_WRITERS_AS_INTENDED,
+  /* Every writer that has a replica has semi-sync master active, and every replica of a
+   * writer has semi-sync slave active. Only when the configuration requires semi-sync. */
+  CHECK_SEMISYNC_ACTIVE,
   CHECK_COUNT
 };
 
 const char *pair_check_name(enum pair_check check);
 
 /* 1 when the check passes over the nodes that answered, 0 when it fails (*reason, owned by
- * the caller, says why and what to do), NaN when no node answered. */
+ * the caller, says why and what to do), NaN when no node answered or the check does not
+ * apply (CHECK_SEMISYNC_ACTIVE without semisync_required). */
 double pair_check(enum pair_check check, const struct pair_node *nodes, size_t n,
-                  bool active_passive, char **reason);
+                  bool active_passive, bool semisync_required, char **reason);
 
 enum error_class {
   ERROR_DUPLICATE_KEY, /* 1062 */

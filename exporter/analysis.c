@@ -207,8 +207,9 @@ static struct group_analysis *mariadb_group(const struct snapshot *s, size_t c,
   for (size_t l = 0; rc == 0 && l < g->n_links; l++)
     measure_link(g, &g->links[l], config->poll_interval_s);
   for (int k = 0; rc == 0 && k < CHECK_COUNT; k++)
-    g->checks[k].ok = pair_check((enum pair_check)k, g->nodes, cl->n_nodes,
-                                 cl->mode == MODE_ACTIVE_PASSIVE, &g->checks[k].reason);
+    g->checks[k].ok =
+        pair_check((enum pair_check)k, g->nodes, cl->n_nodes, cl->mode == MODE_ACTIVE_PASSIVE,
+                   cl->semisync_required, &g->checks[k].reason);
   for (size_t i = 0; rc == 0 && i < cl->n_nodes; i++) {
     struct node_health *h = &g->health[i];
     *h = (struct node_health){.kind = NODE_MARIADB,

@@ -405,6 +405,16 @@ static int visit_cluster(struct yaml_file *p, const yaml_node_t *key, yaml_node_
       return yf_fail(p, value, "mode: must be multi-master or active-passive");
     return 0;
   }
+  if (strcmp(name, "semisync") == 0) {
+    const char *v = yf_scalar(value);
+    if (v && strcmp(v, "required") == 0)
+      c->cl->semisync_required = true;
+    else if (v && strcmp(v, "off") == 0)
+      c->cl->semisync_required = false;
+    else
+      return yf_fail(p, value, "semisync: must be required or off");
+    return 0;
+  }
   if (strcmp(name, "links") == 0) {
     c->links = value; /* read once the nodes are known */
     return 0;

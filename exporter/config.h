@@ -55,7 +55,8 @@ struct mariadb_cluster_config {
   enum cluster_mode mode; /* which nodes are meant to take writes */
   size_t n_links;         /* expected links: by default every node reads from every other */
   struct mariadb_link *links;
-  double stall_after_s; /* a link without progress for this long is stalled */
+  double stall_after_s;   /* a link without progress for this long is stalled */
+  bool semisync_required; /* semisync: required: check that semi-sync has not fallen back */
   struct mariadb_tls_config tls;
   struct mariadb_peer *peers; /* n_nodes entries: the probes name replication sources so */
   size_t first_target;        /* the target of nodes[0]; the others follow it */

@@ -55,6 +55,7 @@ int render_metrics(const struct snapshot *s, const struct build_info *build, str
 
   if (s->config->n_mariadb) {
     render_mariadb_nodes(s, out);
+    render_mariadb_semisync(s, out);
     render_mariadb_replicas(s, out);
     if (s->only_target < 0)
       render_clusters(s, out); /* the pair as a whole: not for one node's /probe */

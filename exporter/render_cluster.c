@@ -157,10 +157,13 @@ static void render_error_classes(const struct analysis *a, struct buf *out) {
 static void render_cluster_checks(const struct analysis *a, struct buf *out) {
   render_family(out, "mariadb_cluster_check_ok", "gauge",
                 "1 when the cluster passes the configuration check, 0 when it fails (the reason "
-                "is logged and on the status page); NaN when no node answered.");
+                "is logged and on the status page); NaN when no node answered. semisync_active "
+                "only with semisync: required.");
   for (size_t c = 0; c < n_clusters(a); c++) {
     const struct group_analysis *g = a->groups[c];
     for (int k = 0; k < CHECK_COUNT; k++) {
+      if (k == CHECK_SEMISYNC_ACTIVE && !g->mariadb->semisync_required)
+        continue; /* a pair that does not use semi-sync has no such check */
       struct label labels[] = {{"cluster", g->name},
                                {"check", pair_check_name((enum pair_check)k)}};
       render_sample(out, "mariadb_cluster_check_ok", labels, 2, g->checks[k].ok);

@@ -39,6 +39,8 @@ void render_sample(struct buf *out, const char *name, const struct label *labels
 
 /* render_mariadb.c: mariadb_up, mariadb_server_id and mariadb_read_only of every node. */
 void render_mariadb_nodes(const struct snapshot *s, struct buf *out);
+/* render_mariadb.c: the mariadb_semisync_* families of every node. */
+void render_mariadb_semisync(const struct snapshot *s, struct buf *out);
 /* render_mariadb.c: the mariadb_replica_* families of every replication connection. */
 void render_mariadb_replicas(const struct snapshot *s, struct buf *out);
 

@@ -1,6 +1,6 @@
 /* The MariaDB families of each node as it reported itself: mariadb_up, mariadb_server_id,
- * mariadb_read_only, and the mariadb_replica_* families of each replication connection
- * (SHOW ALL SLAVES STATUS). */
+ * mariadb_read_only, its semi-sync state (mariadb_semisync_*), and the mariadb_replica_* families
+ * of each replication connection (SHOW ALL SLAVES STATUS). */
 #include "render_families.h"
 
 #include <math.h>
@@ -150,6 +150,97 @@ void render_mariadb_nodes(const struct snapshot *s, struct buf *out) {
   render_node_family(s, out, "mariadb_read_only",
                      "1 when the node's @@read_only is ON, 0 when OFF; NaN when unknown.",
                      NODE_READ_ONLY);
+}
+
+/* ---- semi-synchronous replication, per node ---- */
+
+enum semisync_value {
+  SEMISYNC_MASTER_ENABLED,
+  SEMISYNC_MASTER_ACTIVE,
+  SEMISYNC_MASTER_CLIENTS,
+  SEMISYNC_MASTER_TIMEOUT,
+  SEMISYNC_ACKNOWLEDGED,
+  SEMISYNC_UNACKNOWLEDGED,
+  SEMISYNC_SLAVE_ENABLED,
+  SEMISYNC_SLAVE_ACTIVE,
+};
+
+struct semisync_family {
+  const char *name;
+  const char *type;
+  const char *help;
+  enum semisync_value value;
+};
+
+static const struct semisync_family semisync_families[] = {
+    {"mariadb_semisync_master_enabled", "gauge",
+     "1 when rpl_semi_sync_master_enabled is ON: commits wait for a replica's "
+     "acknowledgement; NaN when unknown.",
+     SEMISYNC_MASTER_ENABLED},
+    {"mariadb_semisync_master_active", "gauge",
+     "Rpl_semi_sync_master_status: 1 while commits wait for an acknowledgement, 0 when "
+     "semi-sync is off or fell back to asynchronous after rpl_semi_sync_master_timeout.",
+     SEMISYNC_MASTER_ACTIVE},
+    {"mariadb_semisync_master_clients", "gauge",
+     "Rpl_semi_sync_master_clients: replicas connected with semi-sync.", SEMISYNC_MASTER_CLIENTS},
+    {"mariadb_semisync_master_timeout_seconds", "gauge",
+     "rpl_semi_sync_master_timeout: how long a commit waits for an acknowledgement before "
+     "the node falls back to asynchronous replication.",
+     SEMISYNC_MASTER_TIMEOUT},
+    {"mariadb_semisync_master_acknowledged_transactions_total", "counter",
+     "Rpl_semi_sync_master_yes_tx: commits a replica acknowledged, since the server started.",
+     SEMISYNC_ACKNOWLEDGED},
+    {"mariadb_semisync_master_unacknowledged_transactions_total", "counter",
+     "Rpl_semi_sync_master_no_tx: commits made without an acknowledgement (semi-sync fell "
+     "back), since the server started.",
+     SEMISYNC_UNACKNOWLEDGED},
+    {"mariadb_semisync_slave_enabled", "gauge",
+     "1 when rpl_semi_sync_slave_enabled is ON: the node acknowledges what it receives; NaN "
+     "when unknown.",
+     SEMISYNC_SLAVE_ENABLED},
+    {"mariadb_semisync_slave_active", "gauge",
+     "Rpl_semi_sync_slave_status: 1 while the node's IO thread acknowledges with semi-sync.",
+     SEMISYNC_SLAVE_ACTIVE},
+};
+
+static double semisync_value(const struct mariadb_semisync *ss, enum semisync_value which) {
+  switch (which) {
+  case SEMISYNC_MASTER_ENABLED:
+    return ss->master_enabled;
+  case SEMISYNC_MASTER_ACTIVE:
+    return ss->master_status;
+  case SEMISYNC_MASTER_CLIENTS:
+    return ss->master_clients;
+  case SEMISYNC_MASTER_TIMEOUT:
+    return ss->master_timeout_s;
+  case SEMISYNC_ACKNOWLEDGED:
+    return ss->master_yes_tx;
+  case SEMISYNC_UNACKNOWLEDGED:
+    return ss->master_no_tx;
+  case SEMISYNC_SLAVE_ENABLED:
+    return ss->slave_enabled;
+  case SEMISYNC_SLAVE_ACTIVE:
+    return ss->slave_status;
+  }
+  return NAN;
+}
+
+void render_mariadb_semisync(const struct snapshot *s, struct buf *out) {
+  for (size_t f = 0; f < sizeof(semisync_families) / sizeof(semisync_families[0]); f++) {
+    const struct semisync_family *family = &semisync_families[f];
+    render_family(out, family->name, family->type, family->help);
+    for (size_t i = 0; i < s->n_targets; i++) {
+      const struct target *t = &s->config->targets[i];
+      if (!render_selected(s, i) || t->kind != PROBE_MARIADB)
+        continue;
+      const struct target_result *r = s->results[i];
+      struct label labels[] = {{"cluster", t->cluster}, {"node", t->name}};
+      render_sample(out, family->name, labels, 2,
+                    r && mariadb_of(r)->known
+                        ? semisync_value(&mariadb_of(r)->semisync, family->value)
+                        : NAN);
+    }
+  }
 }
 
 void render_mariadb_replicas(const struct snapshot *s, struct buf *out) {

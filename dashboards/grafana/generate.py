@@ -356,6 +356,26 @@ def overview():
                          "every node should be read-write; in active-passive exactly one.",
                          [target(sel("mariadb_read_only"), "{{cluster}} {{node}}")],
                          READ_ONLY_MAP, links=node_link()), 12, 8)
+    L.row()
+    L.add(state_timeline("Semi-sync per writer",
+                         "mariadb_semisync_master_active (Rpl_semi_sync_master_status): "
+                         "waiting while the node's commits wait for a replica's "
+                         "acknowledgement; async when semi-sync is off or fell back after "
+                         "rpl_semi_sync_master_timeout. On a cluster with semisync: "
+                         "required, MariaDBSemiSyncFallback fires after a minute of async.",
+                         [target(sel("mariadb_semisync_master_active"),
+                                 "{{cluster}} {{node}}")],
+                         value_mappings([(0, "async", "orange"), (1, "waiting", "green")]),
+                         links=node_link()), 12, 8)
+    L.add(timeseries("Commits without acknowledgement",
+                     "rate(mariadb_semisync_master_unacknowledged_transactions_total) "
+                     "(Rpl_semi_sync_master_no_tx): commits a semi-sync writer made "
+                     "without a replica's acknowledgement, which a failover may lose. "
+                     "Zero on a healthy semi-sync pair.",
+                     [target("rate(%s[$__rate_interval])"
+                             % sel("mariadb_semisync_master_unacknowledged_transactions_total"),
+                             "{{cluster}} {{node}}")], "cps", min_=0, links=node_link()),
+          12, 8)
     return dashboard(
         "replmon-overview", "replmon / Replication overview",
         "Every MariaDB cluster and replication link replmon watches: threads, lag, "

@@ -75,6 +75,11 @@ _PROBE = {"kind", "cluster", "node"}
 _DELIVERY = {"cluster", "from", "to"}
 METRICS = {
     "mariadb_up": _NODE, "mariadb_server_id": _NODE, "mariadb_read_only": _NODE,
+    "mariadb_semisync_master_enabled": _NODE, "mariadb_semisync_master_active": _NODE,
+    "mariadb_semisync_master_clients": _NODE, "mariadb_semisync_master_timeout_seconds": _NODE,
+    "mariadb_semisync_master_acknowledged_transactions_total": _NODE,
+    "mariadb_semisync_master_unacknowledged_transactions_total": _NODE,
+    "mariadb_semisync_slave_enabled": _NODE, "mariadb_semisync_slave_active": _NODE,
     "mariadb_replica_io_running": _CONN, "mariadb_replica_io_state": _CONN | {"state"},
     "mariadb_replica_sql_running": _CONN, "mariadb_replica_seconds_behind_master": _CONN,
     "mariadb_replica_sql_delay_seconds": _CONN, "mariadb_replica_last_io_errno": _CONN,

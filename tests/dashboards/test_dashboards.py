@@ -45,7 +45,8 @@ GENERATE = os.path.join(REPO, "dashboards", "grafana", "generate.py")
 
 ALERTS = ("MariaDBNodeDown", "MariaDBReplicationThreadDown", "MariaDBReplicationLinkMissing",
           "MariaDBHeartbeatLagWarning", "MariaDBHeartbeatLagCritical",
-          "MariaDBReplicationStalled", "MariaDBClusterCheckFailed", "MariaDBWriteConflict",
+          "MariaDBReplicationStalled", "MariaDBClusterCheckFailed", "MariaDBSemiSyncFallback",
+          "MariaDBWriteConflict",
           "XMPPServerDown", "XMPPStreamProbeFailing", "XMPPSessionsDroppedSharply",
           "XMPPCertificateExpiringSoon", "XMPPLoginFailing", "XMPPDeliveryFailing",
           "XMPPDeliverySlow", "XMPPClusterSplit", "ReplmonProbeFailing")

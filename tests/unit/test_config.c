@@ -101,7 +101,28 @@ static void test_valid(void **state) {
   assert_string_equal(c->targets[1].cluster, "chatdb");
   assert_ptr_equal(c->targets[1].mariadb_node, &cl->nodes[1]);
   assert_true(c->targets[1].phase == 0); /* no heartbeat: polled together */
+  assert_false(cl->semisync_required);
   config_unref(c);
+}
+
+/* semisync: required or off; anything else is refused where it is written. */
+static void test_semisync(void **state) {
+  (void)state;
+  static const char head[] = "mariadb:\n  - cluster: a\n    user: u\n"
+                             "    nodes: [{name: db1, address: 'h:1'}]\n";
+  char text[256];
+  snprintf(text, sizeof(text), "%s    semisync: required\n", head);
+  struct config *c = expect_ok(text);
+  assert_true(c->mariadb[0].semisync_required);
+  config_unref(c);
+  snprintf(text, sizeof(text), "%s    semisync: off\n", head);
+  c = expect_ok(text);
+  assert_false(c->mariadb[0].semisync_required);
+  config_unref(c);
+  snprintf(text, sizeof(text), "%s    semisync: on\n", head);
+  expect_error(text, "5:15: semisync: must be required or off");
+  snprintf(text, sizeof(text), "%s    semisync: [required]\n", head);
+  expect_error(text, "5:15: semisync: must be required or off");
 }
 
 /* Where replmon writes heartbeats, a cluster's nodes are spread over the poll interval. */
@@ -661,6 +682,7 @@ static int teardown(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_valid),
+      cmocka_unit_test(test_semisync),
       cmocka_unit_test(test_heartbeat_phases),
       cmocka_unit_test(test_defaults_and_env),
       cmocka_unit_test(test_unknown_key),

@@ -1,5 +1,6 @@
 /* The pair analysis on hand-built inputs: the GTID position parser, heartbeat lag with clock
- * skew, GTID distance, links, stalls, every configuration check and the error classes. */
+ * skew, GTID distance, links, stalls, every configuration check (semi-sync included) and the
+ * error classes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -222,13 +223,13 @@ static void test_links_and_stall(void **state) {
   gtid_list_clear(&db1.status.binlog_pos);
 }
 
-static void check_is(enum pair_check check, struct fake *nodes, size_t n, bool ap, double expected,
-                     const char *reason_part) {
+static void check_with(enum pair_check check, struct fake *nodes, size_t n, bool ap,
+                       bool semisync_required, double expected, const char *reason_part) {
   struct pair_node list[4];
   for (size_t i = 0; i < n; i++)
     list[i] = nodes[i].node;
   char *reason = NULL;
-  double ok = pair_check(check, list, n, ap, &reason);
+  double ok = pair_check(check, list, n, ap, semisync_required, &reason);
   if (isnan(expected)) {
     assert_true(isnan(ok));
   } else {
@@ -244,13 +245,18 @@ static void check_is(enum pair_check check, struct fake *nodes, size_t n, bool a
   free(reason);
 }
 
+static void check_is(enum pair_check check, struct fake *nodes, size_t n, bool ap, double expected,
+                     const char *reason_part) {
+  check_with(check, nodes, n, ap, false, expected, reason_part);
+}
+
 static void test_checks(void **state) {
   (void)state;
   struct fake n[3];
   fake_init(&n[0], "db1", 1, 1);
   fake_init(&n[1], "db2", 2, 2);
-  for (int c = 0; c < CHECK_COUNT; c++)
-    check_is((enum pair_check)c, n, 2, false, 1, NULL);
+  for (int c = 0; c < CHECK_COUNT; c++) /* semi-sync is not asked for here: no verdict */
+    check_is((enum pair_check)c, n, 2, false, c == CHECK_SEMISYNC_ACTIVE ? NAN : 1, NULL);
 
   n[1].status.server_id = 1;
   check_is(CHECK_SERVER_ID_UNIQUE, n, 2, false, 0, "both have server_id 1");
@@ -299,6 +305,103 @@ static void test_checks(void **state) {
   check_is(CHECK_SERVER_ID_UNIQUE, n, 2, false, NAN, NULL);
 }
 
+/* Semi-sync on, acknowledged, with one semi-sync replica connected. */
+static void semisync_on(struct fake *f) {
+  f->status.semisync = (struct mariadb_semisync){.master_enabled = 1,
+                                                 .slave_enabled = 1,
+                                                 .master_timeout_s = 0.5,
+                                                 .master_status = 1,
+                                                 .slave_status = 1,
+                                                 .master_clients = 1,
+                                                 .master_yes_tx = 10,
+                                                 .master_no_tx = 0};
+}
+
+static void reads_from(struct fake *f, const char *source) {
+  f->link = (struct replica_status){
+      .source = (char *)source, .io_state = IO_STATE_YES, .sql_running = true};
+  f->status.replicas = &f->link;
+  f->status.n_replicas = 1;
+}
+
+static void semisync_is(struct fake *nodes, size_t n, double expected, const char *reason_part) {
+  check_with(CHECK_SEMISYNC_ACTIVE, nodes, n, false, true, expected, reason_part);
+}
+
+static void test_semisync_check(void **state) {
+  (void)state;
+  struct fake n[2];
+  fake_init(&n[0], "db1", 1, 1);
+  fake_init(&n[1], "db2", 2, 2);
+  reads_from(&n[0], "db2");
+  reads_from(&n[1], "db1");
+  struct mariadb_semisync *db1 = &n[0].status.semisync, *db2 = &n[1].status.semisync;
+  semisync_on(&n[0]);
+  semisync_on(&n[1]);
+  semisync_is(n, 2, 1, NULL);
+
+  /* A pair that does not ask for semi-sync gets no verdict, whatever its state. */
+  db1->master_status = 0;
+  check_with(CHECK_SEMISYNC_ACTIVE, n, 2, false, false, NAN, NULL);
+
+  /* db1 fell back: what happened, the timeout, the count, and what to look at. */
+  db1->master_no_tx = 3;
+  semisync_is(n, 2, 0, "db1 fell back to asynchronous replication");
+  semisync_is(n, 2, 0, "within rpl_semi_sync_master_timeout (0.5 s)");
+  semisync_is(n, 2, 0, "(3 unacknowledged since the server started)");
+  semisync_is(n, 2, 0, "check the replicas' IO threads");
+  /* The writer's fall-back is named before the replica that caused it. */
+  db2->slave_status = 0;
+  n[1].link.io_state = IO_STATE_NO;
+  semisync_is(n, 2, 0, "db1 fell back");
+  db1->master_status = 1;
+  semisync_is(n, 2, 0,
+              "db2 acknowledges none of db1's commits: its IO thread reading from db1 is "
+              "not running (state no)");
+  n[1].link.io_state = IO_STATE_YES; /* running, but started before semi-sync was enabled */
+  semisync_is(n, 2, 0, "db2's replication from db1 is not semi-synchronous");
+  db2->slave_enabled = 0;
+  semisync_is(n, 2, 0, "db2 replicates from db1 but has rpl_semi_sync_slave_enabled OFF");
+  semisync_on(&n[1]);
+
+  db1->master_enabled = 0;
+  semisync_is(n, 2, 0, "db1 takes writes but has rpl_semi_sync_master_enabled OFF");
+  db1->master_enabled = NAN; /* a server without semi-sync */
+  semisync_is(n, 2, 0, "rpl_semi_sync_master_enabled unknown");
+
+  /* Active-passive: the read-only db2 need not wait for db1, nor db1 acknowledge db2. */
+  n[1].status.read_only = 1;
+  db1->master_enabled = 1;
+  db2->master_enabled = db2->master_status = 0;
+  db1->slave_enabled = db1->slave_status = 0;
+  semisync_is(n, 2, 1, NULL);
+  n[1].status.read_only = 0;
+  semisync_on(&n[0]);
+  semisync_on(&n[1]);
+
+  /* A writer nobody reads from has nothing to wait for, and a node that reads from nobody
+   * nothing to acknowledge. */
+  db2->master_enabled = db2->master_status = 0;
+  db1->slave_enabled = db1->slave_status = 0;
+  semisync_is(n, 2, 0, "db2 takes writes but has rpl_semi_sync_master_enabled OFF");
+  n[0].status.n_replicas = 0; /* db1 no longer reads from db2 */
+  semisync_is(n, 2, 1, NULL);
+  reads_from(&n[0], "db2");
+  reads_from(&n[1], "db1");
+  semisync_on(&n[0]);
+  semisync_on(&n[1]);
+
+  /* A replica that stopped answering still has its connection: db1 must still wait for it,
+   * while its own side is not judged until it answers. */
+  n[1].status.known = false;
+  db2->slave_enabled = 0;
+  semisync_is(n, 2, 1, NULL);
+  db1->master_status = 0;
+  semisync_is(n, 2, 0, "db1 fell back");
+  n[0].status.known = false;
+  semisync_is(n, 2, NAN, NULL);
+}
+
 static void test_error_classes(void **state) {
   (void)state;
   static const struct {
@@ -338,6 +441,7 @@ int main(void) {
       cmocka_unit_test(test_transactions_behind),
       cmocka_unit_test(test_links_and_stall),
       cmocka_unit_test(test_checks),
+      cmocka_unit_test(test_semisync_check),
       cmocka_unit_test(test_error_classes),
       cmocka_unit_test(test_datetime),
   };

@@ -17,6 +17,7 @@ static const struct build_info build = {"1.2.3", "abc123"};
 static const char yaml[] = "mariadb:\n"
                            "  - cluster: chatdb\n"
                            "    user: monitor\n"
+                           "    semisync: required\n"
                            "    nodes:\n"
                            "      - {name: db1, address: '127.0.0.1:3306'}\n"
                            "      - {name: db2, address: '127.0.0.1:3307'}\n"
@@ -46,6 +47,15 @@ static struct snapshot *example_snapshot(struct snapshot_store **store_out, stru
   MARIADB(db1)->known = true;
   MARIADB(db1)->server_id = 1;
   MARIADB(db1)->read_only = 0;
+  /* Semi-sync fell back: it waited for db2 once and then committed without it. */
+  MARIADB(db1)->semisync = (struct mariadb_semisync){.master_enabled = 1,
+                                                     .slave_enabled = 1,
+                                                     .master_timeout_s = 0.5,
+                                                     .master_status = 0,
+                                                     .slave_status = 1,
+                                                     .master_clients = 0,
+                                                     .master_yes_tx = 1203,
+                                                     .master_no_tx = 7};
   struct replica_status *a = add_replica(db1, "", "db2");
   a->io_state = IO_STATE_YES;
   a->sql_running = true;
