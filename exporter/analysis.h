@@ -32,6 +32,10 @@ struct link_analysis {
   double stalled;             /* pair_stalled */
   double transactions_behind; /* pair_transactions_behind ... */
   double domain;              /* ... in this GTID domain; NaN until both nodes answered */
+  /* When the source is a node of the cluster: whether the replica sees it alive
+   * (pair_source_alive), and how long before the replica's read it last heard from it. */
+  double source_alive;
+  double source_silent_s;
 };
 
 /* The checks of an XMPP cluster. */
