@@ -91,6 +91,7 @@ METRICS = {
     "mariadb_replica_transactions_behind": _LINK | {"domain"},
     "mariadb_replica_link_up": _LINK, "mariadb_replica_link_expected": _LINK,
     "mariadb_replica_stalled": _LINK, "mariadb_replica_error_class": _LINK | {"class"},
+    "mariadb_node_alive_per_peer": _NODE | {"peer"},
     "mariadb_cluster_check_ok": {"cluster", "check"},
     "replmon_build_info": {"version", "revision"},
     "replmon_probe_success": _PROBE, "replmon_probe_duration_seconds": _PROBE,
