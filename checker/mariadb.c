@@ -267,6 +267,7 @@ int mariadb_status_carry_unknown(const struct mariadb_status *from, struct maria
     t->relay_log_space_bytes = t->retried_transactions = t->received_heartbeats = NAN;
     t->heartbeat_period_s = NAN;
     t->progress_unix = f->progress_unix;
+    t->progress_seen = f->progress_seen;
   }
   return 0;
 }

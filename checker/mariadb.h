@@ -45,6 +45,10 @@ struct replica_status {
   double heartbeat_period_s;
   struct gtid_list gtid_io_pos; /* Gtid_IO_Pos: what the IO thread received */
   double progress_unix;         /* when received_heartbeats or gtid_io_pos last moved (poller) */
+  /* progress_unix is a move the poller saw between two good polls, not the first sight of the
+   * connection (which counts as progress for stalls, but is no evidence that the source is
+   * alive). */
+  bool progress_seen;
 };
 
 /* One row of the heartbeat table as a node holds it. */

@@ -148,7 +148,9 @@ double pair_source_alive(const struct pair_node *replica, const struct replica_s
   double period = link->heartbeat_period_s;
   if (isnan(period) || period <= 0)
     return 1;
-  return *silent_s <= period * (1 + PAIR_STALE_MARGIN) + interval_s ? 1 : 0;
+  if (*silent_s > period * (1 + PAIR_STALE_MARGIN) + interval_s)
+    return 0;
+  return link->progress_seen ? 1 : NAN; /* no arrival seen yet since replmon started */
 }
 
 double pair_stalled(const struct pair_node *replica, const struct replica_status *link,

@@ -66,7 +66,9 @@ double pair_link_up(const struct pair_node *replica, const char *source);
  * the replica was read: an idle source sends a heartbeat every period. With heartbeats off
  * (period 0 or unknown) an IO thread that says Yes is enough: the replica notices a silent
  * source after slave_net_timeout. 0 when the IO thread is not connected, nothing arrived
- * for longer, or there is no connection; NaN when the replica's state is unknown.
+ * for longer, or there is no connection; NaN when the replica's state is unknown, or
+ * while replmon has not yet seen anything arrive (its first polls of the replica: the first
+ * sight of a connection is no evidence).
  * *silent_s: how long before the read the last thing arrived (NaN when unknown). */
 double pair_source_alive(const struct pair_node *replica, const struct replica_status *link,
                          double interval_s, double *silent_s);

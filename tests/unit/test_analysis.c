@@ -67,6 +67,7 @@ static struct target_result *db2_heard_db1(double heard_unix) {
   MARIADB(r)->read_unix = 100;
   MARIADB(r)->replicas[0].heartbeat_period_s = 1;
   MARIADB(r)->replicas[0].progress_unix = heard_unix;
+  MARIADB(r)->replicas[0].progress_seen = true;
   return r;
 }
 

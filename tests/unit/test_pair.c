@@ -247,6 +247,9 @@ static void test_source_alive(void **state) {
   db2.status.replicas = &db2.link;
   db2.status.n_replicas = 1;
   db2.status.read_unix = 109;
+  /* 100 is when replmon first saw the connection, not a move it saw: no evidence yet. */
+  assert_true(isnan(alive(&db2, &silent)));
+  db2.link.progress_seen = true;
   assert_true(alive(&db2, &silent) == 1);
   assert_true(fabs(silent - 9) < 1e-9);
   db2.status.read_unix = 113.5;
@@ -289,7 +292,8 @@ static void test_lag_of_unreachable_source(void **state) {
   db2.link = (struct replica_status){.source = (char *)"db1",
                                      .io_state = IO_STATE_YES,
                                      .sql_running = true,
-                                     .heartbeat_period_s = 1};
+                                     .heartbeat_period_s = 1,
+                                     .progress_seen = true};
   db2.status.replicas = &db2.link;
   db2.status.n_replicas = 1;
   db2.status.read_unix = 1004.0;
