@@ -134,6 +134,10 @@ double pair_stalled(const struct pair_node *replica, const struct replica_status
   return found_source && produced > received ? 1 : 0;
 }
 
+/* MariaDB's ER_MASTER_FATAL_ERROR_READING_BINLOG, which the IO thread reports when the
+ * source purged the binlog holding the position (or GTID state) it asks for. */
+#define ER_BINLOG_PURGED 1236
+
 const char *pair_check_name(enum pair_check check) {
   static const char *const names[CHECK_COUNT] = {"server_id_unique",    "gtid_domain_per_writer",
                                                  "auto_increment_safe", "log_slave_updates_on",
@@ -291,7 +295,7 @@ double pair_check(enum pair_check check, const struct pair_node *nodes, size_t n
 
 const char *error_class_name(enum error_class error_class) {
   static const char *const names[ERROR_CLASS_COUNT] = {"duplicate_key", "row_not_found", "connect",
-                                                       "auth", "other"};
+                                                       "auth",          "binlog_purged", "other"};
   return error_class >= 0 && error_class < ERROR_CLASS_COUNT ? names[error_class] : "other";
 }
 
@@ -311,6 +315,9 @@ static void classify(double errnum, bool classes[ERROR_CLASS_COUNT]) {
     break;
   case 1045:
     classes[ERROR_AUTH] = true;
+    break;
+  case ER_BINLOG_PURGED:
+    classes[ERROR_BINLOG_PURGED] = true;
     break;
   default:
     classes[ERROR_OTHER] = true;

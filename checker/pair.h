@@ -82,6 +82,7 @@ enum error_class {
   ERROR_ROW_NOT_FOUND, /* 1032 */
   ERROR_CONNECT,       /* 2003, 2013 */
   ERROR_AUTH,          /* 1045 */
+  ERROR_BINLOG_PURGED, /* 1236: the source no longer has the binlog the replica asks for */
   ERROR_OTHER,
   ERROR_CLASS_COUNT
 };

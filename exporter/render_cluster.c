@@ -134,7 +134,8 @@ static void render_transactions_behind(const struct analysis *a, struct buf *out
 static void render_error_classes(const struct analysis *a, struct buf *out) {
   render_family(out, "mariadb_replica_error_class", "gauge",
                 "1 for the class of the connection's current IO or SQL error (duplicate_key "
-                "1062, row_not_found 1032, connect 2003/2013, auth 1045, other).");
+                "1062, row_not_found 1032, connect 2003/2013, auth 1045, binlog_purged 1236, "
+                "other).");
   for (size_t c = 0; c < n_clusters(a); c++) {
     const struct group_analysis *g = a->groups[c];
     for (size_t i = 0; i < g->n_nodes; i++) {

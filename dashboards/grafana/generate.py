@@ -242,11 +242,11 @@ IO_WEIGHTS = [("no", 0), ("connecting", 1), ("preparing", 2), ("yes", 3)]
 IO_MAP = value_mappings([(0, "No", "red"), (1, "Connecting", "orange"),
                          (2, "Preparing", "yellow"), (3, "Yes", "green")])
 ERROR_WEIGHTS = [("duplicate_key", 1), ("row_not_found", 2), ("connect", 3), ("auth", 4),
-                 ("other", 5)]
+                 ("other", 5), ("binlog_purged", 6)]
 ERROR_MAP = value_mappings([(0, "no error", "green"), (1, "duplicate key (1062)", "red"),
                             (2, "row not found (1032)", "red"),
                             (3, "connect (2003/2013)", "orange"), (4, "auth (1045)", "purple"),
-                            (5, "other", "yellow")])
+                            (5, "other", "yellow"), (6, "binlog purged (1236)", "dark-red")])
 STATE_WEIGHTS = [("ok", 0), ("warning", 1), ("critical", 2), ("unknown", 3)]
 STATE_MAP = value_mappings([(0, "ok", "green"), (1, "warning", "orange"),
                             (2, "critical", "red"), (3, "unknown", "text")])

@@ -306,7 +306,8 @@ static void test_error_classes(void **state) {
     enum error_class expected;
   } cases[] = {{0, 1062, ERROR_DUPLICATE_KEY}, {0, 1032, ERROR_ROW_NOT_FOUND},
                {2003, 0, ERROR_CONNECT},       {2013, 0, ERROR_CONNECT},
-               {1045, 0, ERROR_AUTH},          {0, 1146, ERROR_OTHER}};
+               {1045, 0, ERROR_AUTH},          {1236, 0, ERROR_BINLOG_PURGED},
+               {0, 1146, ERROR_OTHER}};
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     struct replica_status r = {.last_io_errno = cases[i].io, .last_sql_errno = cases[i].sql};
     bool classes[ERROR_CLASS_COUNT];
@@ -320,6 +321,7 @@ static void test_error_classes(void **state) {
   for (int k = 0; k < ERROR_CLASS_COUNT; k++)
     assert_false(classes[k]);
   assert_string_equal(error_class_name(ERROR_DUPLICATE_KEY), "duplicate_key");
+  assert_string_equal(error_class_name(ERROR_BINLOG_PURGED), "binlog_purged");
 }
 
 static void test_datetime(void **state) {
