@@ -356,6 +356,16 @@ def overview():
                          "every node should be read-write; in active-passive exactly one.",
                          [target(sel("mariadb_read_only"), "{{cluster}} {{node}}")],
                          READ_ONLY_MAP, links=node_link()), 12, 8)
+    L.row()
+    L.add(timeseries("Binlog horizon of broken links",
+                     "mariadb_replica_binlog_horizon_seconds: how long a broken link can "
+                     "stay broken before its source purges the binlogs the node needs "
+                     "(then error 1236 and a rebuild). Empty while every link is healthy "
+                     "(NaN) or the source never purges (+Inf). "
+                     "MariaDBBinlogHorizonHalfSpent fires at half the source's retention.",
+                     [target(sel("mariadb_replica_binlog_horizon_seconds"), LINK)], "s",
+                     thresholds("red", (3600, "orange"), (86400, "green")), min_=0,
+                     links=node_link()), 12, 8)
     return dashboard(
         "replmon-overview", "replmon / Replication overview",
         "Every MariaDB cluster and replication link replmon watches: threads, lag, "
