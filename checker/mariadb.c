@@ -172,6 +172,7 @@ void mariadb_memory_clear(struct mariadb_memory *memory) {
   for (size_t i = 0; i < MARIADB_HEARTBEAT_WRITES; i++)
     memory->heartbeat_write[i] = NAN;
   memory->first_heartbeat_write = NAN;
+  memory->binlog_retention = (struct mariadb_binlog_retention){NAN, NAN, NAN};
 }
 
 void mariadb_memory_note_write(struct mariadb_memory *memory, double written_unix) {

@@ -54,6 +54,14 @@ struct heartbeat_row {
  * fewer write intervals than this is measured against the writes themselves. */
 #define MARIADB_HEARTBEAT_WRITES 16
 
+/* How long the node keeps its binary logs, read in the variables SELECT. NaN where the
+ * server does not have the variable (max_binlog_total_size is new in 11.4). */
+struct mariadb_binlog_retention {
+  double expire_s; /* binlog_expire_logs_seconds (else expire_logs_days in seconds); 0: never */
+  double max_total_size_bytes; /* max_binlog_total_size; 0: no limit */
+  double bytes_written;        /* status Binlog_bytes_written, since the server started */
+};
+
 /* What a node taught at its last good poll, kept while it does not answer: the other nodes'
  * analysis (heartbeat lag, GTID distance) needs it. */
 struct mariadb_memory {
@@ -64,6 +72,9 @@ struct mariadb_memory {
    * newest first; NaN where there is none. */
   double heartbeat_write[MARIADB_HEARTBEAT_WRITES];
   double first_heartbeat_write; /* this process's first one: older rows came from before it */
+  /* The latest known, so that a link reading from a node that stopped answering still has
+   * a binlog horizon: the node purges on restart what expired while it was down. */
+  struct mariadb_binlog_retention binlog_retention;
 };
 
 /* Forgets everything: every number NaN. */
@@ -71,14 +82,6 @@ void mariadb_memory_clear(struct mariadb_memory *memory);
 /* Notes a successful heartbeat write at written_unix (local real time): it becomes
  * heartbeat_write[0], and the oldest one remembered is dropped. */
 void mariadb_memory_note_write(struct mariadb_memory *memory, double written_unix);
-
-/* How long the node keeps its binary logs, read in the variables SELECT. NaN where the
- * server does not have the variable (max_binlog_total_size is new in 11.4). */
-struct mariadb_binlog_retention {
-  double expire_s; /* binlog_expire_logs_seconds (else expire_logs_days in seconds); 0: never */
-  double max_total_size_bytes; /* max_binlog_total_size; 0: no limit */
-  double bytes_written;        /* status Binlog_bytes_written, since the server started */
-};
 
 /* Semi-synchronous replication as the node's variables and status say (1/0 for ON/OFF),
  * read in the variables SELECT. NaN where the server does not say. */

@@ -56,6 +56,7 @@ static void remember(const struct mariadb_status *before, struct mariadb_status 
   now->memory.server_id = now->server_id;
   now->memory.gtid_domain_id = now->gtid_domain_id;
   now->memory.clock_offset_s = now->clock_offset_s;
+  now->memory.binlog_retention = now->binlog_retention;
   if (!isnan(now->heartbeat_written_unix))
     mariadb_memory_note_write(&now->memory, now->heartbeat_written_unix);
   for (size_t i = 0; i < now->n_replicas; i++) {

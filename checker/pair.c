@@ -134,6 +134,39 @@ double pair_stalled(const struct pair_node *replica, const struct replica_status
   return found_source && produced > received ? 1 : 0;
 }
 
+/* MariaDB's ER_MASTER_FATAL_ERROR_READING_BINLOG, which the IO thread reports when the
+ * source purged the binlog holding the position (or GTID state) it asks for. */
+#define ER_BINLOG_PURGED 1236
+
+void pair_binlog_horizon(const struct pair_node *replica, const struct replica_status *link,
+                         const struct pair_node *source, double lag_s, double written_since_break,
+                         struct binlog_horizon *out) {
+  out->left_s = out->retention_s = NAN;
+  if (!source->status)
+    return;
+  const struct mariadb_binlog_retention *r = &source->status->memory.binlog_retention;
+  double age_bound = r->expire_s > 0 ? r->expire_s : r->expire_s == 0 ? INFINITY : NAN;
+  out->retention_s = age_bound;
+  if (!known(replica) || !link || (link->io_state == IO_STATE_YES && link->sql_running))
+    return;
+  if (link->last_io_errno == ER_BINLOG_PURGED) {
+    out->left_s = 0;
+    return;
+  }
+  double broken_for = fmax(replica->status->read_unix - link->progress_unix, lag_s);
+  if (r->max_total_size_bytes > 0) {
+    /* At the rate since the break, the bytes written reach the limit when broken_for has
+     * grown by the factor max / written; nothing written yet: not in sight. */
+    double size_bound = written_since_break > 0
+                            ? broken_for * r->max_total_size_bytes / written_since_break
+                        : written_since_break == 0 ? INFINITY
+                                                   : NAN;
+    out->retention_s = isnan(size_bound) ? NAN : fmin(age_bound, size_bound);
+  }
+  if (!isnan(out->retention_s) && !isnan(broken_for))
+    out->left_s = fmax(0, out->retention_s - broken_for);
+}
+
 const char *pair_check_name(enum pair_check check) {
   static const char *const names[CHECK_COUNT] = {
       "server_id_unique",  "gtid_domain_per_writer", "auto_increment_safe", "log_slave_updates_on",
@@ -382,7 +415,7 @@ double pair_check(enum pair_check check, const struct pair_node *nodes, size_t n
 
 const char *error_class_name(enum error_class error_class) {
   static const char *const names[ERROR_CLASS_COUNT] = {"duplicate_key", "row_not_found", "connect",
-                                                       "auth", "other"};
+                                                       "auth",          "binlog_purged", "other"};
   return error_class >= 0 && error_class < ERROR_CLASS_COUNT ? names[error_class] : "other";
 }
 
@@ -402,6 +435,9 @@ static void classify(double errnum, bool classes[ERROR_CLASS_COUNT]) {
     break;
   case 1045:
     classes[ERROR_AUTH] = true;
+    break;
+  case ER_BINLOG_PURGED:
+    classes[ERROR_BINLOG_PURGED] = true;
     break;
   default:
     classes[ERROR_OTHER] = true;

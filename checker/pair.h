@@ -60,6 +60,30 @@ double pair_link_up(const struct pair_node *replica, const char *source);
 double pair_stalled(const struct pair_node *replica, const struct replica_status *link,
                     const struct pair_node *source, double stall_after_s);
 
+/* How long a broken link can stay broken before its source may purge binlog that the replica
+ * needs to resume (after which the replica must be rebuilt). */
+struct binlog_horizon {
+  /* Seconds left, never below 0: NaN while the link is up, when it is missing, or when
+   * anything it needs is unknown; +Inf when the source purges neither by age nor by size;
+   * 0 once the IO thread failed with error 1236 (the source no longer has what it asks). */
+  double left_s;
+  /* The whole time the source keeps binlog, as left_s counts it down: the age bound
+   * (binlog_expire_logs_seconds; +Inf when 0), for a broken link the size bound instead
+   * when that is sooner; NaN when unknown. The alert at half the horizon compares the two. */
+  double retention_s;
+};
+
+/* The binlog horizon of the replica's link (NULL: missing) from source. The replica needs
+ * the source's binlog from the older of what it last received (link->progress_unix) and what
+ * it last applied (lag_s, NaN when unknown: with MASTER_USE_GTID a restarted IO thread fetches
+ * again from what was applied), and the source purges a file about expire seconds after it
+ * wrote it. With max_binlog_total_size it also purges the oldest files once it wrote more than
+ * that since: written_since_break is what it wrote since the link broke (NaN when unknown), and
+ * the time left at the average rate since then is the size bound. */
+void pair_binlog_horizon(const struct pair_node *replica, const struct replica_status *link,
+                         const struct pair_node *source, double lag_s, double written_since_break,
+                         struct binlog_horizon *out);
+
 enum pair_check {
   CHECK_SERVER_ID_UNIQUE,
   CHECK_GTID_DOMAIN_PER_WRITER,
@@ -86,6 +110,7 @@ enum error_class {
   ERROR_ROW_NOT_FOUND, /* 1032 */
   ERROR_CONNECT,       /* 2003, 2013 */
   ERROR_AUTH,          /* 1045 */
+  ERROR_BINLOG_PURGED, /* 1236: the source no longer has the binlog the replica asks for */
   ERROR_OTHER,
   ERROR_CLASS_COUNT
 };

@@ -27,11 +27,17 @@ struct link_analysis {
   const char *source; /* the source's name (a configured node) or host:port; borrowed */
   long source_index;  /* -1 when the source is not a node of this cluster */
   bool expected;
-  double up;                  /* pair_link_up */
-  double lag_s;               /* heartbeat lag; NaN without a heartbeat table or source */
-  double stalled;             /* pair_stalled */
-  double transactions_behind; /* pair_transactions_behind ... */
-  double domain;              /* ... in this GTID domain; NaN until both nodes answered */
+  double up;                            /* pair_link_up */
+  double lag_s;                         /* heartbeat lag; NaN without a heartbeat table or source */
+  double stalled;                       /* pair_stalled */
+  double transactions_behind;           /* pair_transactions_behind ... */
+  double domain;                        /* ... in this GTID domain; NaN until both nodes answered */
+  struct binlog_horizon binlog_horizon; /* pair_binlog_horizon */
+  /* What the source wrote to its binlog since the link broke (NaN while it is up or when
+   * unknown), and the source's Binlog_bytes_written when it was added up: carried from the
+   * previous analysis, as a counter that restarts with the server. */
+  double source_written_since_break;
+  double source_bytes_seen;
 };
 
 /* The checks of an XMPP cluster. */

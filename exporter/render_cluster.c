@@ -9,7 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-enum link_value { LINK_UP, LINK_EXPECTED, LINK_LAG, LINK_STALLED };
+enum link_value {
+  LINK_UP,
+  LINK_EXPECTED,
+  LINK_LAG,
+  LINK_STALLED,
+  LINK_BINLOG_HORIZON,
+  LINK_BINLOG_RETENTION
+};
 
 struct link_family {
   const char *name;
@@ -36,6 +43,17 @@ static const struct link_family link_families[] = {
      "1 when the IO thread says Yes but nothing arrived for stall_after while the source's "
      "binlog advanced.",
      LINK_STALLED},
+    {"mariadb_replica_binlog_horizon_seconds",
+     "Time left before the source may purge binlogs the broken link needs to resume (then the "
+     "node must be rebuilt): the source's retention less how long the link has been broken; 0 "
+     "once the IO thread failed with 1236; +Inf when the source never purges; NaN while the "
+     "link is healthy.",
+     LINK_BINLOG_HORIZON},
+    {"mariadb_replica_binlog_retention_seconds",
+     "How long the source keeps binlogs, as mariadb_replica_binlog_horizon_seconds counts it "
+     "down: binlog_expire_logs_seconds, or the max_binlog_total_size estimate of a broken "
+     "link when sooner; +Inf when the source never purges.",
+     LINK_BINLOG_RETENTION},
 };
 
 static double link_value(const struct link_analysis *l, enum link_value which) {
@@ -48,6 +66,10 @@ static double link_value(const struct link_analysis *l, enum link_value which) {
     return l->lag_s;
   case LINK_STALLED:
     return l->stalled;
+  case LINK_BINLOG_HORIZON:
+    return l->binlog_horizon.left_s;
+  case LINK_BINLOG_RETENTION:
+    return l->binlog_horizon.retention_s;
   }
   return NAN;
 }
@@ -81,9 +103,9 @@ static void render_gtid_family(const struct analysis *a, struct buf *out, const 
   }
 }
 
-/* One link family: a sample per link of every cluster, for lag and stall only where the
- * source is a configured node. The lag family exists only when some cluster has a heartbeat
- * table, and then only for such clusters. */
+/* One link family: a sample per link of every cluster, for the families other than up and
+ * expected only where the source is a configured node. The lag family exists only when some cluster
+ * has a heartbeat table, and then only for such clusters. */
 static void render_link_family(const struct analysis *a, struct buf *out,
                                const struct link_family *f) {
   if (f->value == LINK_LAG) {
@@ -134,7 +156,8 @@ static void render_transactions_behind(const struct analysis *a, struct buf *out
 static void render_error_classes(const struct analysis *a, struct buf *out) {
   render_family(out, "mariadb_replica_error_class", "gauge",
                 "1 for the class of the connection's current IO or SQL error (duplicate_key "
-                "1062, row_not_found 1032, connect 2003/2013, auth 1045, other).");
+                "1062, row_not_found 1032, connect 2003/2013, auth 1045, binlog_purged 1236, "
+                "other).");
   for (size_t c = 0; c < n_clusters(a); c++) {
     const struct group_analysis *g = a->groups[c];
     for (size_t i = 0; i < g->n_nodes; i++) {

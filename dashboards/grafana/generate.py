@@ -242,11 +242,11 @@ IO_WEIGHTS = [("no", 0), ("connecting", 1), ("preparing", 2), ("yes", 3)]
 IO_MAP = value_mappings([(0, "No", "red"), (1, "Connecting", "orange"),
                          (2, "Preparing", "yellow"), (3, "Yes", "green")])
 ERROR_WEIGHTS = [("duplicate_key", 1), ("row_not_found", 2), ("connect", 3), ("auth", 4),
-                 ("other", 5)]
+                 ("other", 5), ("binlog_purged", 6)]
 ERROR_MAP = value_mappings([(0, "no error", "green"), (1, "duplicate key (1062)", "red"),
                             (2, "row not found (1032)", "red"),
                             (3, "connect (2003/2013)", "orange"), (4, "auth (1045)", "purple"),
-                            (5, "other", "yellow")])
+                            (5, "other", "yellow"), (6, "binlog purged (1236)", "dark-red")])
 STATE_WEIGHTS = [("ok", 0), ("warning", 1), ("critical", 2), ("unknown", 3)]
 STATE_MAP = value_mappings([(0, "ok", "green"), (1, "warning", "orange"),
                             (2, "critical", "red"), (3, "unknown", "text")])
@@ -376,6 +376,15 @@ def overview():
                              % sel("mariadb_semisync_master_unacknowledged_transactions_total"),
                              "{{cluster}} {{node}}")], "cps", min_=0, links=node_link()),
           12, 8)
+    L.add(timeseries("Binlog horizon of broken links",
+                     "mariadb_replica_binlog_horizon_seconds: how long a broken link can "
+                     "stay broken before its source purges the binlogs the node needs "
+                     "(then error 1236 and a rebuild). Empty while every link is healthy "
+                     "(NaN) or the source never purges (+Inf). "
+                     "MariaDBBinlogHorizonHalfSpent fires at half the source's retention.",
+                     [target(sel("mariadb_replica_binlog_horizon_seconds"), LINK)], "s",
+                     thresholds("red", (3600, "orange"), (86400, "green")), min_=0,
+                     links=node_link()), 12, 8)
     return dashboard(
         "replmon-overview", "replmon / Replication overview",
         "Every MariaDB cluster and replication link replmon watches: threads, lag, "

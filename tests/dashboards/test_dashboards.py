@@ -47,6 +47,7 @@ ALERTS = ("MariaDBNodeDown", "MariaDBReplicationThreadDown", "MariaDBReplication
           "MariaDBHeartbeatLagWarning", "MariaDBHeartbeatLagCritical",
           "MariaDBReplicationStalled", "MariaDBClusterCheckFailed", "MariaDBSemiSyncFallback",
           "MariaDBWriteConflict",
+          "MariaDBBinlogHorizonHalfSpent",
           "XMPPServerDown", "XMPPStreamProbeFailing", "XMPPSessionsDroppedSharply",
           "XMPPCertificateExpiringSoon", "XMPPLoginFailing", "XMPPDeliveryFailing",
           "XMPPDeliverySlow", "XMPPClusterSplit", "ReplmonProbeFailing")

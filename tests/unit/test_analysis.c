@@ -1,5 +1,6 @@
 /* The analysis of a snapshot beyond the pair: an XMPP node whose database is down, ejabberd's
- * view of its own cluster (members_agree), and /health?max_lag= judging a node again. */
+ * view of its own cluster (members_agree), /health?max_lag= judging a node again, and the
+ * binlog horizon carried from one analysis to the next. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include "helpers.h"
 
 #include <math.h>
+#include <string.h>
 
 static const char yaml[] = "mariadb:\n"
                            "  - cluster: chatdb\n"
@@ -197,6 +199,92 @@ static void test_bad_dependency(void **state) {
 
 /* A reader may keep an analysis after its snapshot and configuration are gone (the
  * state-change log keeps the last one across a reload): the names in it stay valid. */
+/* db1 as a source keeping binlogs expire_s or max_bytes, having written bytes so far. */
+static struct target_result *db1_writing(double expire_s, double max_bytes, double bytes) {
+  struct target_result *r = db_up("db2", 1);
+  MARIADB(r)->memory.binlog_retention =
+      (struct mariadb_binlog_retention){expire_s, max_bytes, bytes};
+  return r;
+}
+
+/* db2, read at 1600, with its link from db1 stopped since 1000 (or running). */
+static struct target_result *db2_reading(bool running) {
+  struct target_result *r = db_up("db1", 2);
+  MARIADB(r)->read_unix = 1600;
+  struct replica_status *rep = &MARIADB(r)->replicas[0];
+  rep->progress_unix = 1000;
+  rep->last_io_errno = rep->last_sql_errno = 0;
+  if (!running) {
+    rep->io_state = IO_STATE_NO;
+    rep->sql_running = false;
+  }
+  return r;
+}
+
+static const struct link_analysis *db2_from_db1(const struct snapshot *s) {
+  const struct group_analysis *g = s->analysis->groups[0];
+  for (size_t l = 0; l < g->n_links; l++)
+    if (g->links[l].replica == 1 && strcmp(g->links[l].source, "db1") == 0)
+      return &g->links[l];
+  fail();
+  return NULL;
+}
+
+/* What the source wrote since the break is added up from one analysis to the next (the
+ * size bound of the horizon), and the broken link's reason says when the binlogs go. */
+static void test_binlog_horizon_across_analyses(void **state) {
+  (void)state;
+  struct config *config = config_from_yaml(yaml);
+  struct snapshot_store *store = snapshot_store_new(config);
+  struct snapshot *s = NULL;
+  assert_int_equal(snapshot_store_publish(store, config, DB1, db1_writing(7200, 1000, 5000)), 0);
+  assert_int_equal(snapshot_store_publish(store, config, DB2, db2_reading(false)), 0);
+  const struct node_health *h = health(store, config, DB2, &s);
+  const struct link_analysis *l = db2_from_db1(s);
+  assert_true(l->source_written_since_break == 0); /* the break as first seen */
+  assert_true(l->binlog_horizon.left_s == 6600);   /* nothing written: the age bound */
+  assert_string_equal(h->reason, "replication from db1 broken: IO no, SQL no; db1 purges the "
+                                 "binlogs it needs in about 110m");
+
+  /* 250 bytes in the 600 s since the break: the 1000-byte limit in 2400 s, 1800 s left. */
+  assert_int_equal(snapshot_store_publish(store, config, DB1, db1_writing(7200, 1000, 5250)), 0);
+  h = health(store, config, DB2, &s);
+  l = db2_from_db1(s);
+  assert_true(l->source_written_since_break == 250);
+  assert_true(l->binlog_horizon.left_s == 1800);
+  assert_true(l->binlog_horizon.retention_s == 2400);
+  assert_non_null(strstr(h->reason, "db1 purges the binlogs it needs in about 30m"));
+
+  /* db1 restarted: its counter starts again from 0, and what it wrote since counts on. */
+  assert_int_equal(snapshot_store_publish(store, config, DB1, db1_writing(7200, 1000, 50)), 0);
+  health(store, config, DB2, &s);
+  assert_true(db2_from_db1(s)->source_written_since_break == 300);
+
+  /* db2 does not answer for a while: the count is kept, not started again. */
+  assert_int_equal(snapshot_store_publish(store, config, DB2, db_down()), 0);
+  health(store, config, DB2, &s);
+  assert_true(isnan(db2_from_db1(s)->binlog_horizon.left_s)); /* db2's state unknown */
+  assert_int_equal(snapshot_store_publish(store, config, DB2, db2_reading(false)), 0);
+  health(store, config, DB2, &s);
+  assert_true(db2_from_db1(s)->source_written_since_break == 300);
+
+  /* The link runs again: nothing counted, no horizon, no word of it. */
+  assert_int_equal(snapshot_store_publish(store, config, DB2, db2_reading(true)), 0);
+  h = health(store, config, DB2, &s);
+  l = db2_from_db1(s);
+  assert_true(isnan(l->source_written_since_break));
+  assert_true(isnan(l->binlog_horizon.left_s));
+  assert_true(l->binlog_horizon.retention_s == 7200);
+  assert_null(strstr(h->reason, "purge"));
+  /* Broken again: counted from this break, not the last one. */
+  assert_int_equal(snapshot_store_publish(store, config, DB2, db2_reading(false)), 0);
+  health(store, config, DB2, &s);
+  assert_true(db2_from_db1(s)->source_written_since_break == 0);
+  snapshot_unref(s);
+  snapshot_store_free(store);
+  config_unref(config);
+}
+
 static void test_analysis_outlives_its_config(void **state) {
   (void)state;
   struct config *config = config_from_yaml(yaml);
@@ -220,6 +308,7 @@ int main(void) {
       cmocka_unit_test(test_members_agree),
       cmocka_unit_test(test_max_lag_judges_again),
       cmocka_unit_test(test_bad_dependency),
+      cmocka_unit_test(test_binlog_horizon_across_analyses),
       cmocka_unit_test(test_analysis_outlives_its_config),
   };
   return cmocka_run_group_tests_name("analysis", tests, NULL, NULL);

@@ -1,6 +1,6 @@
 /* The pair analysis on hand-built inputs: the GTID position parser, heartbeat lag with clock
- * skew, GTID distance, links, stalls, every configuration check (semi-sync included) and the
- * error classes. */
+ * skew, GTID distance, links, stalls, the binlog horizon, every configuration check (semi-sync
+ * included) and the error classes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -223,6 +223,103 @@ static void test_links_and_stall(void **state) {
   gtid_list_clear(&db1.status.binlog_pos);
 }
 
+static void horizon_is(struct fake *replica, struct fake *source, double lag_s, double written,
+                       double left_s, double retention_s) {
+  struct binlog_horizon h;
+  pair_binlog_horizon(&replica->node, replica->status.n_replicas ? &replica->link : NULL,
+                      &source->node, lag_s, written, &h);
+  if (isnan(left_s))
+    assert_true(isnan(h.left_s));
+  else
+    assert_true(h.left_s == left_s);
+  if (isnan(retention_s))
+    assert_true(isnan(h.retention_s));
+  else
+    assert_true(h.retention_s == retention_s);
+}
+
+static void test_binlog_horizon(void **state) {
+  (void)state;
+  struct fake db1, db2;
+  fake_init(&db1, "db1", 1, 1);
+  fake_init(&db2, "db2", 2, 2);
+  /* db2 reads from db1, which keeps binlogs an hour; db2 received its last at 1000. */
+  db1.status.memory.binlog_retention = (struct mariadb_binlog_retention){3600, NAN, 1e6};
+  db2.link = (struct replica_status){.source = (char *)"db1",
+                                     .io_state = IO_STATE_YES,
+                                     .sql_running = true,
+                                     .last_io_errno = 0,
+                                     .last_sql_errno = 0,
+                                     .progress_unix = 1000};
+  db2.status.replicas = &db2.link;
+  db2.status.n_replicas = 1;
+  db2.status.read_unix = 1600;
+  horizon_is(&db2, &db1, NAN, NAN, NAN, 3600); /* healthy: no horizon, the retention shown */
+
+  /* Broken (STOP SLAVE) for 600 s: an hour less 10 minutes. */
+  db2.link.io_state = IO_STATE_NO;
+  db2.link.sql_running = false;
+  horizon_is(&db2, &db1, NAN, NAN, 3000, 3600);
+  /* The SQL thread stopped earlier than the IO thread: a restarted IO thread fetches from
+   * what was applied, 900 s behind. */
+  horizon_is(&db2, &db1, 900, NAN, 2700, 3600);
+  horizon_is(&db2, &db1, 100, NAN, 3000, 3600);
+  /* Only the SQL thread stopped: the IO thread goes on receiving. */
+  db2.link.io_state = IO_STATE_YES;
+  db2.link.progress_unix = 1600;
+  horizon_is(&db2, &db1, 900, NAN, 2700, 3600);
+  db2.link.io_state = IO_STATE_NO;
+  db2.link.progress_unix = 1000;
+  /* Past the expiry: 0, never below. */
+  db2.status.read_unix = 1000 + 7200;
+  horizon_is(&db2, &db1, NAN, NAN, 0, 3600);
+  db2.status.read_unix = 1600;
+
+  /* The source never purges by age (expire 0) and has no size limit: +Inf, a known value. */
+  db1.status.memory.binlog_retention.expire_s = 0;
+  horizon_is(&db2, &db1, NAN, NAN, INFINITY, INFINITY);
+  db1.status.memory.binlog_retention.max_total_size_bytes = 0; /* 0: no limit either */
+  horizon_is(&db2, &db1, NAN, NAN, INFINITY, INFINITY);
+
+  /* max_binlog_total_size 1000 bytes, 250 written in the 600 s since the break: the limit
+   * is reached 2400 s after the break, 1800 s from now, sooner than an hour's expiry. */
+  db1.status.memory.binlog_retention.max_total_size_bytes = 1000;
+  db1.status.memory.binlog_retention.expire_s = 3600;
+  horizon_is(&db2, &db1, NAN, 250, 1800, 2400);
+  horizon_is(&db2, &db1, NAN, 100, 3000, 3600); /* 6000 s by size: the expiry first */
+  horizon_is(&db2, &db1, NAN, 0, 3000, 3600);   /* nothing written: the expiry */
+  horizon_is(&db2, &db1, NAN, 1500, 0, 400);    /* beyond the limit already */
+  horizon_is(&db2, &db1, NAN, NAN, NAN, NAN);   /* a limit, and writes unknown */
+  db1.status.memory.binlog_retention.expire_s = 0;
+  horizon_is(&db2, &db1, NAN, 250, 1800, 2400); /* the size bound alone */
+  horizon_is(&db2, &db1, NAN, 0, INFINITY, INFINITY);
+  db1.status.memory.binlog_retention = (struct mariadb_binlog_retention){3600, NAN, 1e6};
+
+  /* Error 1236: the source has purged what the replica asks for. */
+  db2.link.io_state = IO_STATE_CONNECTING;
+  db2.link.last_io_errno = 1236;
+  horizon_is(&db2, &db1, NAN, NAN, 0, 3600);
+  db2.link.last_io_errno = 0;
+
+  /* Unknown: the replica's state, the source's retention, when the link last progressed. */
+  db2.status.known = false;
+  horizon_is(&db2, &db1, NAN, NAN, NAN, 3600);
+  db2.status.known = true;
+  db2.link.progress_unix = NAN;
+  horizon_is(&db2, &db1, NAN, NAN, NAN, 3600);
+  horizon_is(&db2, &db1, 900, NAN, 2700, 3600); /* the heartbeat lag alone says */
+  db2.link.progress_unix = 1000;
+  db1.status.memory.binlog_retention.expire_s = NAN;
+  horizon_is(&db2, &db1, NAN, NAN, NAN, NAN);
+  db1.status.memory.binlog_retention.expire_s = 3600;
+  db1.node.status = NULL; /* never polled */
+  horizon_is(&db2, &db1, NAN, NAN, NAN, NAN);
+  db1.node.status = &db1.status;
+  /* A missing link has no horizon: there is nothing to resume. */
+  db2.status.n_replicas = 0;
+  horizon_is(&db2, &db1, NAN, NAN, NAN, 3600);
+}
+
 static void check_with(enum pair_check check, struct fake *nodes, size_t n, bool ap,
                        bool semisync_required, double expected, const char *reason_part) {
   struct pair_node list[4];
@@ -409,7 +506,8 @@ static void test_error_classes(void **state) {
     enum error_class expected;
   } cases[] = {{0, 1062, ERROR_DUPLICATE_KEY}, {0, 1032, ERROR_ROW_NOT_FOUND},
                {2003, 0, ERROR_CONNECT},       {2013, 0, ERROR_CONNECT},
-               {1045, 0, ERROR_AUTH},          {0, 1146, ERROR_OTHER}};
+               {1045, 0, ERROR_AUTH},          {1236, 0, ERROR_BINLOG_PURGED},
+               {0, 1146, ERROR_OTHER}};
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     struct replica_status r = {.last_io_errno = cases[i].io, .last_sql_errno = cases[i].sql};
     bool classes[ERROR_CLASS_COUNT];
@@ -423,6 +521,7 @@ static void test_error_classes(void **state) {
   for (int k = 0; k < ERROR_CLASS_COUNT; k++)
     assert_false(classes[k]);
   assert_string_equal(error_class_name(ERROR_DUPLICATE_KEY), "duplicate_key");
+  assert_string_equal(error_class_name(ERROR_BINLOG_PURGED), "binlog_purged");
 }
 
 static void test_datetime(void **state) {
@@ -440,6 +539,7 @@ int main(void) {
       cmocka_unit_test(test_heartbeat_lag_and_skew),
       cmocka_unit_test(test_transactions_behind),
       cmocka_unit_test(test_links_and_stall),
+      cmocka_unit_test(test_binlog_horizon),
       cmocka_unit_test(test_checks),
       cmocka_unit_test(test_semisync_check),
       cmocka_unit_test(test_error_classes),

@@ -56,6 +56,8 @@ static struct snapshot *example_snapshot(struct snapshot_store **store_out, stru
                                                      .master_clients = 0,
                                                      .master_yes_tx = 1203,
                                                      .master_no_tx = 7};
+  /* Binlogs kept a week: the retention of the links reading from db1. */
+  MARIADB(db1)->memory.binlog_retention = (struct mariadb_binlog_retention){604800, NAN, 4096};
   struct replica_status *a = add_replica(db1, "", "db2");
   a->io_state = IO_STATE_YES;
   a->sql_running = true;
@@ -87,6 +89,8 @@ static struct snapshot *example_snapshot(struct snapshot_store **store_out, stru
   db2->errors_total[REASON_PRIVILEGE] = 3;
   db2->errors_total[REASON_TIMEOUT] = 1;
   add_replica(db2, "", "db1");
+  /* It never purges binlogs by age (known from its last good poll). */
+  MARIADB(db2)->memory.binlog_retention = (struct mariadb_binlog_retention){0, NAN, NAN};
   assert_int_equal(snapshot_store_publish(store, config, 1, db2), 0);
 
   /* db3 and the odd cluster's node were never polled. */
