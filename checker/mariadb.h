@@ -31,6 +31,11 @@ struct replica_status {
   enum replica_io_state io_state;
   bool sql_running;
   double seconds_behind_master;
+  /* Master_Slave_time_diff (MariaDB 11.6+): how far the newest event the SQL thread applied
+   * trails the newest one the source logged, by their timestamps. NaN when NULL, and on
+   * servers without the column (has_time_diff false: 10.11). */
+  double time_diff_seconds;
+  bool has_time_diff;
   double sql_delay_seconds;
   double last_io_errno;
   double last_sql_errno;

@@ -29,6 +29,7 @@ struct link_analysis {
   bool expected;
   double up;                  /* pair_link_up */
   double lag_s;               /* heartbeat lag; NaN without a heartbeat table or source */
+  enum lag_method lag_method; /* where the lag the link is judged by comes from (pair_link_lag) */
   double stalled;             /* pair_stalled */
   double transactions_behind; /* pair_transactions_behind ... */
   double domain;              /* ... in this GTID domain; NaN until both nodes answered */
