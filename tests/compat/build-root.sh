@@ -71,7 +71,8 @@ DEBIAN_FRONTEND=noninteractive chroot "$partial" apt-get install -y -q \
 }
 chroot "$partial" apt-get clean
 unmount_below "$partial"
-version=$(chroot "$partial" /usr/sbin/mariadbd --version)
+# "MariaDB 11.8.x-... (Debian trixie)": what the tests say they ran against.
+version=$(chroot "$partial" /usr/sbin/mariadbd --version | awk -v s="$suite" '{ print "MariaDB " $3 " (Debian " s ")" }')
 echo "$version" >"$partial/$stamp"
 mv "$partial" "$dir"
 echo "build-root: $dir ready in $(($(date +%s) - start)) s: $version"

@@ -20,7 +20,8 @@ MASTER_CONNECT_RETRY=1. Setup objects are created with sql_log_bin=0 on each nod
 
 Accounts (on both nodes, @127.0.0.1 and @localhost):
     repl     REPLICATION SLAVE          (used by the replication connections)
-    monitor  SLAVE MONITOR only         (what replmon needs)
+    monitor  SLAVE MONITOR only         (what replmon needs; 10.11 also lets SUPER read
+                                         SHOW ALL SLAVES STATUS, 11.8 only SLAVE MONITOR)
     nomon    USAGE only                 (to test the missing-grant path)
 Database `app` with table `t (id INT PRIMARY KEY, v INT)`.
 
@@ -364,6 +365,8 @@ class Pair:
                                  % (user, host, PASSWORDS[user]))
                     if grant:
                         stmts.append("GRANT %s ON *.* TO '%s'@'%s'" % (grant, user, host))
+            # 11.8 replicates over TLS by default (a certificate the server made itself,
+            # Master_SSL_Verify_Server_Cert Yes), 10.11 in plain text: neither needs a setting.
             stmts += [
                 "CREATE DATABASE app",
                 "CREATE TABLE app.t (id INT PRIMARY KEY, v INT)",
