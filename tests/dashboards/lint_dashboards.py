@@ -77,6 +77,7 @@ METRICS = {
     "mariadb_up": _NODE, "mariadb_server_id": _NODE, "mariadb_read_only": _NODE,
     "mariadb_replica_io_running": _CONN, "mariadb_replica_io_state": _CONN | {"state"},
     "mariadb_replica_sql_running": _CONN, "mariadb_replica_seconds_behind_master": _CONN,
+    "mariadb_replica_time_diff_seconds": _CONN, "mariadb_replica_lag_info": _LINK | {"method"},
     "mariadb_replica_sql_delay_seconds": _CONN, "mariadb_replica_last_io_errno": _CONN,
     "mariadb_replica_last_sql_errno": _CONN, "mariadb_replica_relay_log_space_bytes": _CONN,
     "mariadb_replica_retried_transactions_total": _CONN,
