@@ -37,16 +37,16 @@ common.py and are re-exported here.
 Another MariaDB: with REPLMON_MARIADB_ROOT=DIR (or Pair(root=DIR)) mariadb-install-db and
 mariadbd run from the system tree DIR (`make compat` builds a Debian trixie one with MariaDB
 11.8 under build/compat/trixie), each as `unshare --mount sh -c '<bind mounts> && exec chroot
-DIR "$@"' mariadbd ...`: the work directory (and the socket directory) are bind-mounted at
-the same paths inside DIR, so every path means the same inside and out, and /etc/hosts as
-the process sees it is bind-mounted over DIR/etc/hosts, so the server resolves names as one
-started outside would (a `prefix` of `ip netns exec NS` puts the namespace's hosts file
-there). The mounts live in the server's own mount namespace and end with it: nothing is
-ever mounted in the tree as the machine sees it (`make clean` is rm -rf build). The
-mountpoints are empty directories created under DIR and removed by stop(). sh and chroot
-exec, so the process started is still mariadbd itself (kill, freeze and thaw by PID). The
-`mariadb` client and replmon stay the machine's own: they talk to 11.8 unchanged. MARIADBD,
-MARIADB_INSTALL_DB and MARIADB_CLIENT name other programs.
+DIR "$@"' mariadbd ...`: the work directory (and the socket directory, and those given as
+`shared`) are bind-mounted at the same paths inside DIR, so every path means the same inside
+and out, and /etc/hosts as the process sees it is bind-mounted over DIR/etc/hosts, so the
+server resolves names as one started outside would (a `prefix` of `ip netns exec NS` puts
+the namespace's hosts file there). The mounts live in the server's own mount namespace and
+end with it: nothing is ever mounted in the tree as the machine sees it (`make clean`
+removes build/). The mountpoints are empty directories created under DIR and removed by stop().
+sh and chroot exec, so the process started is still mariadbd itself (kill, freeze and thaw
+by PID). The `mariadb` client and replmon stay the machine's own: they talk to 11.8
+unchanged. MARIADBD, MARIADB_INSTALL_DB and MARIADB_CLIENT name other programs.
 
 PairReplmonCase is the class fixture of the suites that watch the pair: a temporary
 workdir, the pair, one replmon, the clean-up of common.FixtureCase, and the helpers
@@ -147,11 +147,12 @@ class Pair:
     client_hosts: more hosts ('10.231.1.%') for which the accounts are created;
     mariadbd_args: more mariadbd options for both nodes (--slave-net-timeout=5);
     root: the system tree the servers run from (default: $REPLMON_MARIADB_ROOT; None:
-    this machine's own MariaDB)."""
+    this machine's own MariaDB); shared: more host directories the servers read (the
+    certificates named in mariadbd_args), seen at the same paths inside root."""
 
     def __init__(self, workdir, verbose=False, prefix=(None, None),
                  bind=("127.0.0.1", "127.0.0.1"), host=("127.0.0.1", "127.0.0.1"),
-                 client_hosts=(), mariadbd_args=(), root=MARIADB_ROOT):
+                 client_hosts=(), mariadbd_args=(), root=MARIADB_ROOT, shared=()):
         self.workdir = os.path.abspath(workdir)
         os.makedirs(self.workdir, exist_ok=True)
         self.verbose = verbose
@@ -171,6 +172,7 @@ class Pair:
         if self.root and not os.path.isfile(os.path.join(self.root, "etc", "hosts")):
             raise RuntimeError("REPLMON_MARIADB_ROOT %s: not a system tree (no etc/hosts); "
                                "`make compat` builds one" % self.root)
+        self.shared = tuple(os.path.abspath(d) for d in shared)
         self._mountpoints = []  # directories created under root, deepest last
         self._installed = False
         self._configured = False
@@ -207,7 +209,7 @@ class Pair:
         if not self.root:
             return list(argv)
         mounts = ["mount --bind /etc/hosts %s" % shlex.quote(self.root + "/etc/hosts")]
-        for d in sorted({self.workdir, self.sockdir}):
+        for d in sorted({self.workdir, self.sockdir} | set(self.shared)):
             self._mountpoint(d)
             mounts.append("mount --bind %s %s" % (shlex.quote(d), shlex.quote(self.root + d)))
         script = " && ".join(mounts + ['exec chroot %s "$@"' % shlex.quote(self.root)])
