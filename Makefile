@@ -105,11 +105,14 @@ integration: $(BUILD)/replmon
 	    python3 tests/integration/$$t.py || failed=1; \
 	done; exit $$failed
 
-# The same suites against MariaDB 11.8: a Debian trixie tree built once with debootstrap
-# (tests/compat/build-root.sh; kept in build/compat/trixie until make clean), from which
-# mariadb_pair.py starts the pair (REPLMON_MARIADB_ROOT). Root only (debootstrap, chroot).
+# The suites that start a MariaDB pair, again against MariaDB 11.8: a Debian trixie tree
+# built once with debootstrap (tests/compat/build-root.sh; kept in build/compat/trixie until
+# make clean), from which mariadb_pair.py starts the pair (REPLMON_MARIADB_ROOT). Root only
+# (debootstrap, chroot).
 COMPAT_ROOT := build/compat/trixie
-COMPAT_SUITES := test_mariadb test_replication test_lag test_faults
+COMPAT_SUITES := test_mariadb test_replication test_lag test_faults test_mariadb_tls \
+	test_consistency test_operator test_alerting test_scaleout test_status_page \
+	test_ejabberd_cluster test_xmpp_cluster
 compat:
 	@tests/ensure-packages.sh build test compat
 	@$(MAKE) --no-print-directory all
