@@ -51,11 +51,11 @@ const char *lag_method_name(enum lag_method method);
 
 /* The lag a link is judged by, and (method not NULL) where it came from: the heartbeat lag
  * (heartbeat_lag_s) when it is known; else Master_Slave_time_diff (MariaDB 11.6+), the
- * distance between the events the replica received and applied, which does not fall to 0
- * when the SQL thread restarts nor wait for a commit as Seconds_Behind_Master does; else
- * Seconds_Behind_Master. rep is the link's connection, NULL when it is missing. When no
- * figure is known the result is NaN and method the first the link has (time_diff on a server
- * with the column), so that a NULL does not switch it back and forth. */
+ * distance between the source's timestamps of the events the replica received and applied;
+ * else Seconds_Behind_Master. rep is the link's
+ * connection, NULL when it is missing. When no figure is known the result is NaN and method the
+ * first the link has (time_diff on a server with the column), so that a NULL does not switch it
+ * back and forth. */
 double pair_link_lag(const struct replica_status *rep, double heartbeat_lag_s,
                      enum lag_method *method);
 
