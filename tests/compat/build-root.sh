@@ -42,7 +42,9 @@ trap 'exit 130' INT TERM HUP
 unmount_below "$partial"
 rm -rf "$partial" "$dir"
 
-# The mirror of the host's own release in its apt sources, as apt itself reads them.
+# The mirror of the host's own release in its apt sources, as apt itself reads them (the
+# $(...) are apt's fields, not the shell's).
+# shellcheck disable=SC2016
 codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
 mirror=$(apt-get indextargets --format '$(TARGET_OF) $(RELEASE) $(REPO_URI)' |
   awk -v want="$codename" '$1 == "deb" && $2 == want { print $3; exit }')
@@ -58,10 +60,12 @@ debootstrap --variant=minbase "$suite" "$partial" "$mirror" >"$dir.debootstrap.l
   echo "build-root: debootstrap failed; log $dir.debootstrap.log" >&2
   exit 1
 }
-# No service may start inside the tree; mariadb-install-db resolves the host name.
+# No service may start inside the tree.
 printf '#!/bin/sh\nexit 101\n' >"$partial/usr/sbin/policy-rc.d"
 chmod 0755 "$partial/usr/sbin/policy-rc.d"
+# mariadb-install-db (run by the package, and by the tests) resolves the host's name.
 cp /etc/hosts "$partial/etc/hosts"
+# The package scripts want /proc; the EXIT trap unmounts it whatever happens.
 mount -t proc proc "$partial/proc"
 DEBIAN_FRONTEND=noninteractive chroot "$partial" apt-get install -y -q \
   --no-install-recommends mariadb-server mariadb-client >"$dir.apt.log" 2>&1 || {
@@ -72,7 +76,8 @@ DEBIAN_FRONTEND=noninteractive chroot "$partial" apt-get install -y -q \
 chroot "$partial" apt-get clean
 unmount_below "$partial"
 # "MariaDB 11.8.x-... (Debian trixie)": what the tests say they ran against.
-version=$(chroot "$partial" /usr/sbin/mariadbd --version | awk -v s="$suite" '{ print "MariaDB " $3 " (Debian " s ")" }')
+version=$(chroot "$partial" /usr/sbin/mariadbd --version |
+  awk -v s="$suite" '{ print "MariaDB " $3 " (Debian " s ")" }')
 echo "$version" >"$partial/$stamp"
 mv "$partial" "$dir"
 echo "build-root: $dir ready in $(($(date +%s) - start)) s: $version"
