@@ -32,6 +32,12 @@ struct replica_status {
   enum replica_io_state io_state;
   bool sql_running;
   double seconds_behind_master;
+  /* Master_Slave_time_diff (MariaDB 11.6+): Master_last_event_time (the newest event the
+   * replica received) minus Slave_last_event_time (the newest it applied). NaN when NULL (11.8:
+   * until the replica received an event; it reads 0 while the IO thread is stopped) and on
+   * servers without the column (has_time_diff false: 10.11). */
+  double time_diff_seconds;
+  bool has_time_diff;
   double sql_delay_seconds;
   double last_io_errno;
   double last_sql_errno;

@@ -118,6 +118,34 @@ double pair_link_up(const struct pair_node *replica, const char *source) {
   return r && r->io_state == IO_STATE_YES && r->sql_running ? 1 : 0;
 }
 
+const char *lag_method_name(enum lag_method method) {
+  static const char *const names[LAG_METHOD_COUNT] = {"heartbeat", "time_diff",
+                                                      "seconds_behind_master"};
+  return method >= 0 && method < LAG_METHOD_COUNT ? names[method] : "unknown";
+}
+
+double pair_link_lag(const struct replica_status *rep, double heartbeat_lag_s,
+                     enum lag_method *method) {
+  enum lag_method chosen;
+  double lag;
+  if (!isnan(heartbeat_lag_s)) {
+    chosen = LAG_HEARTBEAT;
+    lag = heartbeat_lag_s;
+  } else if (rep && rep->has_time_diff && !isnan(rep->time_diff_seconds)) {
+    chosen = LAG_TIME_DIFF;
+    lag = rep->time_diff_seconds;
+  } else if (rep && !isnan(rep->seconds_behind_master)) {
+    chosen = LAG_SECONDS_BEHIND_MASTER;
+    lag = rep->seconds_behind_master;
+  } else {
+    chosen = rep && rep->has_time_diff ? LAG_TIME_DIFF : LAG_SECONDS_BEHIND_MASTER;
+    lag = NAN;
+  }
+  if (method)
+    *method = chosen;
+  return lag;
+}
+
 double pair_stalled(const struct pair_node *replica, const struct replica_status *link,
                     const struct pair_node *source, double stall_after_s) {
   if (!known(replica) || !link)

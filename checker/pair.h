@@ -43,6 +43,22 @@ struct pair_node {
 double pair_heartbeat_lag(const struct pair_node *replica, const struct pair_node *source,
                           bool replmon_writes, double interval_s);
 
+/* Where the lag a link is judged by came from. */
+enum lag_method { LAG_HEARTBEAT, LAG_TIME_DIFF, LAG_SECONDS_BEHIND_MASTER, LAG_METHOD_COUNT };
+
+/* "heartbeat", "time_diff", "seconds_behind_master": the values of the method label. */
+const char *lag_method_name(enum lag_method method);
+
+/* The lag a link is judged by, and (method not NULL) where it came from: the heartbeat lag
+ * (heartbeat_lag_s) when it is known; else Master_Slave_time_diff (MariaDB 11.6+), the
+ * distance between the source's timestamps of the events the replica received and applied;
+ * else Seconds_Behind_Master. rep is the link's
+ * connection, NULL when it is missing. When no figure is known the result is NaN and method the
+ * first the link has (time_diff on a server with the column), so that a NULL does not switch it
+ * back and forth. */
+double pair_link_lag(const struct replica_status *rep, double heartbeat_lag_s,
+                     enum lag_method *method);
+
 /* The source's binlog sequence in its own GTID domain minus what the replica applied in that
  * domain (gtid_slave_pos). NaN when unknown; *domain is the domain used. */
 double pair_transactions_behind(const struct pair_node *replica, const struct pair_node *source,

@@ -151,6 +151,7 @@ static void measure_link(const struct group_analysis *g, const struct group_anal
   l->up = pair_link_up(replica, l->source);
   l->lag_s =
       source ? pair_heartbeat_lag(replica, source, g->mariadb->heartbeat_write, interval_s) : NAN;
+  pair_link_lag(pair_find_link(replica, l->source), l->lag_s, &l->lag_method);
   l->stalled = pair_stalled(replica, pair_find_link(replica, l->source), source ? source : replica,
                             g->mariadb->stall_after_s);
   l->transactions_behind = l->domain = NAN;
@@ -221,7 +222,7 @@ static int link_problem(const struct group_analysis *g, size_t i, char **problem
       }
       continue;
     }
-    double lag = isnan(link->lag_s) ? rep->seconds_behind_master : link->lag_s;
+    double lag = pair_link_lag(rep, link->lag_s, NULL);
     if (!isnan(lag) && (isnan(*worst_lag) || lag > *worst_lag))
       *worst_lag = lag;
   }

@@ -27,11 +27,12 @@ struct link_analysis {
   const char *source; /* the source's name (a configured node) or host:port; borrowed */
   long source_index;  /* -1 when the source is not a node of this cluster */
   bool expected;
-  double up;                            /* pair_link_up */
-  double lag_s;                         /* heartbeat lag; NaN without a heartbeat table or source */
-  double stalled;                       /* pair_stalled */
-  double transactions_behind;           /* pair_transactions_behind ... */
-  double domain;                        /* ... in this GTID domain; NaN until both nodes answered */
+  double up;                  /* pair_link_up */
+  double lag_s;               /* heartbeat lag; NaN without a heartbeat table or source */
+  enum lag_method lag_method; /* where the lag the link is judged by comes from (pair_link_lag) */
+  double stalled;             /* pair_stalled */
+  double transactions_behind; /* pair_transactions_behind ... */
+  double domain;              /* ... in this GTID domain; NaN until both nodes answered */
   struct binlog_horizon binlog_horizon; /* pair_binlog_horizon */
   /* What the source wrote to its binlog since the link broke (NaN while it is up or when
    * unknown), and the source's Binlog_bytes_written when it was added up: carried from the

@@ -7,7 +7,8 @@
  * fails. An XMPP node is critical when its API, its stream probe or its logged-in probe
  * fails; warning when the API refused a command, a database it depends on is critical, or its
  * ejabberd cluster's members disagree. Unknown until the first poll of each of its probes. Lag is
- * the heartbeat lag where there is one, else Seconds_Behind_Master. */
+ * the heartbeat lag where there is one, else Master_Slave_time_diff (MariaDB 11.6+), else
+ * Seconds_Behind_Master (pair_link_lag). */
 #ifndef REPLMON_HEALTH_H
 #define REPLMON_HEALTH_H
 

@@ -1,6 +1,6 @@
 /* The MariaDB families of each cluster as a whole, as the snapshot's analysis found them:
- * the expected and actual replication links, heartbeat lag, stalls, transactions behind,
- * GTID positions, error classes and the configuration checks. */
+ * the expected and actual replication links, heartbeat lag, where each link's lag comes from,
+ * stalls, transactions behind, GTID positions, error classes and the configuration checks. */
 #include "render_families.h"
 #include "analysis.h"
 #include "pair.h"
@@ -131,6 +131,25 @@ static void render_link_family(const struct analysis *a, struct buf *out,
   }
 }
 
+/* One sample per link: the method of the lag the node's health is judged by. */
+static void render_lag_methods(const struct analysis *a, struct buf *out) {
+  render_family(out, "mariadb_replica_lag_info", "gauge",
+                "1 for where the lag the node's health is judged by comes from, per link: "
+                "heartbeat (mariadb_heartbeat_lag_seconds), time_diff (Master_Slave_time_diff, "
+                "MariaDB 11.6+, without a heartbeat lag) or seconds_behind_master.");
+  for (size_t c = 0; c < n_clusters(a); c++) {
+    const struct group_analysis *g = a->groups[c];
+    for (size_t l = 0; l < g->n_links; l++) {
+      const struct link_analysis *link = &g->links[l];
+      struct label labels[] = {{"cluster", g->name},
+                               {"node", g->nodes[link->replica].name},
+                               {"source", link->source},
+                               {"method", lag_method_name(link->lag_method)}};
+      render_sample(out, "mariadb_replica_lag_info", labels, 4, 1);
+    }
+  }
+}
+
 static void render_transactions_behind(const struct analysis *a, struct buf *out) {
   render_family(
       out, "mariadb_replica_transactions_behind", "gauge",
@@ -200,6 +219,7 @@ void render_clusters(const struct snapshot *s, struct buf *out) {
     return; /* a /probe snapshot shows one node, not its cluster */
   for (size_t f = 0; f < sizeof(link_families) / sizeof(link_families[0]); f++)
     render_link_family(a, out, &link_families[f]);
+  render_lag_methods(a, out);
   render_transactions_behind(a, out);
   render_gtid_family(a, out, "mariadb_gtid_binlog_seq",
                      "Sequence number of the node's @@gtid_binlog_pos, per GTID domain.", true);

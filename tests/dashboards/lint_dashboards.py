@@ -82,6 +82,7 @@ METRICS = {
     "mariadb_semisync_slave_enabled": _NODE, "mariadb_semisync_slave_active": _NODE,
     "mariadb_replica_io_running": _CONN, "mariadb_replica_io_state": _CONN | {"state"},
     "mariadb_replica_sql_running": _CONN, "mariadb_replica_seconds_behind_master": _CONN,
+    "mariadb_replica_time_diff_seconds": _CONN, "mariadb_replica_lag_info": _LINK | {"method"},
     "mariadb_replica_sql_delay_seconds": _CONN, "mariadb_replica_last_io_errno": _CONN,
     "mariadb_replica_last_sql_errno": _CONN, "mariadb_replica_relay_log_space_bytes": _CONN,
     "mariadb_replica_retried_transactions_total": _CONN,

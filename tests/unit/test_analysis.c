@@ -1,6 +1,7 @@
 /* The analysis of a snapshot beyond the pair: an XMPP node whose database is down, ejabberd's
  * view of its own cluster (members_agree), /health?max_lag= judging a node again, and the
- * binlog horizon carried from one analysis to the next. */
+ * binlog horizon carried from one analysis to the next, and the
+ * lag figure of a link without a heartbeat table. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -197,6 +198,36 @@ static void test_bad_dependency(void **state) {
   unlink(path);
 }
 
+/* Without a heartbeat table a node is judged by Master_Slave_time_diff where its server has
+ * it (11.6+), else by Seconds_Behind_Master; each link says which. */
+static void test_lag_without_heartbeat(void **state) {
+  (void)state;
+  struct config *config = config_from_yaml(yaml);
+  struct snapshot_store *store = snapshot_store_new(config);
+  struct snapshot *s = NULL;
+  struct target_result *db1 = db_up("db2", 1); /* MariaDB 11.8 */
+  MARIADB(db1)->replicas[0].has_time_diff = true;
+  MARIADB(db1)->replicas[0].time_diff_seconds = 9;
+  MARIADB(db1)->replicas[0].seconds_behind_master = 8;
+  struct target_result *db2 = db_up("db1", 2); /* MariaDB 10.11 */
+  MARIADB(db2)->replicas[0].seconds_behind_master = 4;
+  assert_int_equal(snapshot_store_publish(store, config, DB1, db1), 0);
+  assert_int_equal(snapshot_store_publish(store, config, DB2, db2), 0);
+
+  const struct node_health *h = health(store, config, DB1, &s);
+  assert_true(h->lag_s == 9);
+  assert_string_equal(h->reason, "lag 9.0s >= 5.0s");
+  assert_true(analysis_target_health(s->analysis, config, DB2)->lag_s == 4);
+  const struct group_analysis *g = s->analysis->groups[0];
+  assert_int_equal(g->n_links, 2);
+  for (size_t l = 0; l < g->n_links; l++)
+    assert_int_equal(g->links[l].lag_method,
+                     g->links[l].replica == 0 ? LAG_TIME_DIFF : LAG_SECONDS_BEHIND_MASTER);
+  snapshot_unref(s);
+  snapshot_store_free(store);
+  config_unref(config);
+}
+
 /* A reader may keep an analysis after its snapshot and configuration are gone (the
  * state-change log keeps the last one across a reload): the names in it stay valid. */
 /* db1 as a source keeping binlogs expire_s or max_bytes, having written bytes so far. */
@@ -309,6 +340,7 @@ int main(void) {
       cmocka_unit_test(test_max_lag_judges_again),
       cmocka_unit_test(test_bad_dependency),
       cmocka_unit_test(test_binlog_horizon_across_analyses),
+      cmocka_unit_test(test_lag_without_heartbeat),
       cmocka_unit_test(test_analysis_outlives_its_config),
   };
   return cmocka_run_group_tests_name("analysis", tests, NULL, NULL);

@@ -524,6 +524,48 @@ static void test_error_classes(void **state) {
   assert_string_equal(error_class_name(ERROR_BINLOG_PURGED), "binlog_purged");
 }
 
+/* Which figure a link's lag comes from: heartbeat, else Master_Slave_time_diff, else
+ * Seconds_Behind_Master; a NULL falls through to the next one known. */
+static void test_lag_method(void **state) {
+  (void)state;
+  struct replica_status v10_11 = {.seconds_behind_master = 4, .time_diff_seconds = NAN};
+  struct replica_status v11_8 = {
+      .seconds_behind_master = 8, .time_diff_seconds = 9, .has_time_diff = true};
+  enum lag_method method;
+
+  assert_true(pair_link_lag(&v11_8, 2.5, &method) == 2.5);
+  assert_int_equal(method, LAG_HEARTBEAT);
+  assert_true(pair_link_lag(&v11_8, NAN, &method) == 9);
+  assert_int_equal(method, LAG_TIME_DIFF);
+  assert_true(pair_link_lag(&v10_11, NAN, &method) == 4);
+  assert_int_equal(method, LAG_SECONDS_BEHIND_MASTER);
+  assert_true(pair_link_lag(&v10_11, 0, &method) == 0);
+  assert_int_equal(method, LAG_HEARTBEAT);
+
+  /* 11.8 before its first event: time_diff NULL, Seconds_Behind_Master known. */
+  v11_8.time_diff_seconds = NAN;
+  assert_true(pair_link_lag(&v11_8, NAN, &method) == 8);
+  assert_int_equal(method, LAG_SECONDS_BEHIND_MASTER);
+  /* Nothing known: NaN, and the method the server would give stays put. */
+  v11_8.seconds_behind_master = NAN;
+  assert_true(isnan(pair_link_lag(&v11_8, NAN, &method)));
+  assert_int_equal(method, LAG_TIME_DIFF);
+  v10_11.seconds_behind_master = NAN;
+  assert_true(isnan(pair_link_lag(&v10_11, NAN, &method)));
+  assert_int_equal(method, LAG_SECONDS_BEHIND_MASTER);
+  /* A zeroed status (has_time_diff false) never reads its 0 as a time_diff. */
+  struct replica_status zeroed = {.seconds_behind_master = 3};
+  assert_true(pair_link_lag(&zeroed, NAN, &method) == 3);
+  /* A missing link: the heartbeat lag if any, else nothing. */
+  assert_true(pair_link_lag(NULL, 1, &method) == 1);
+  assert_int_equal(method, LAG_HEARTBEAT);
+  assert_true(isnan(pair_link_lag(NULL, NAN, NULL)));
+
+  assert_string_equal(lag_method_name(LAG_HEARTBEAT), "heartbeat");
+  assert_string_equal(lag_method_name(LAG_TIME_DIFF), "time_diff");
+  assert_string_equal(lag_method_name(LAG_SECONDS_BEHIND_MASTER), "seconds_behind_master");
+}
+
 static void test_datetime(void **state) {
   (void)state;
   assert_true(mariadb_parse_datetime("1970-01-01 00:00:01.500000") == 1.5);
@@ -535,15 +577,11 @@ static void test_datetime(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_gtid_parser),
-      cmocka_unit_test(test_heartbeat_lag_and_skew),
-      cmocka_unit_test(test_transactions_behind),
-      cmocka_unit_test(test_links_and_stall),
-      cmocka_unit_test(test_binlog_horizon),
-      cmocka_unit_test(test_checks),
-      cmocka_unit_test(test_semisync_check),
-      cmocka_unit_test(test_error_classes),
-      cmocka_unit_test(test_datetime),
+      cmocka_unit_test(test_gtid_parser),         cmocka_unit_test(test_heartbeat_lag_and_skew),
+      cmocka_unit_test(test_transactions_behind), cmocka_unit_test(test_links_and_stall),
+      cmocka_unit_test(test_binlog_horizon),      cmocka_unit_test(test_checks),
+      cmocka_unit_test(test_semisync_check),      cmocka_unit_test(test_error_classes),
+      cmocka_unit_test(test_lag_method),          cmocka_unit_test(test_datetime),
   };
   return cmocka_run_group_tests_name("pair", tests, NULL, NULL);
 }
