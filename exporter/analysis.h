@@ -27,8 +27,12 @@ struct link_analysis {
   const char *source; /* the source's name (a configured node) or host:port; borrowed */
   long source_index;  /* -1 when the source is not a node of this cluster */
   bool expected;
-  double up;                  /* pair_link_up */
-  double lag_s;               /* heartbeat lag; NaN without a heartbeat table or source */
+  double up;    /* pair_link_up */
+  double lag_s; /* heartbeat lag; NaN without a heartbeat table or source */
+  /* The lag the health judges: the heartbeat lag, else Seconds_Behind_Master, less the
+   * link's SQL_Delay (MASTER_DELAY), never below 0: a replica delayed on purpose lags only
+   * by what it trails beyond its delay. NaN when neither lag is known. */
+  double lag_beyond_delay_s;
   double stalled;             /* pair_stalled */
   double transactions_behind; /* pair_transactions_behind ... */
   double domain;              /* ... in this GTID domain; NaN until both nodes answered */
