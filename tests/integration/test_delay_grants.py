@@ -53,7 +53,7 @@ NODES = ("db1", "db2")
 POLL_S = 1.0
 LAG_WARNING_S, LAG_CRITICAL_S = 3, 5
 DELAY_S = 10
-DELAY_TOLERANCE_S = 1.0     # the raw heartbeat lag of the delayed link is DELAY_S +/- this
+DELAY_TOLERANCE_S = 1.5     # the raw heartbeat lag of the delayed link is DELAY_S +/- this
 BEYOND_DELAY_MAX_S = 1.0    # and its lag beyond the delay at most this
 SAMPLE_S, SAMPLE_EVERY_S = 5.0, 0.25
 # From a GRANT (or the fixed password) to mariadb_up 1: two poll intervals, plus the scrape
