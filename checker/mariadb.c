@@ -529,6 +529,9 @@ static int statement_failed(struct mariadb_probe *probe, const char *statement, 
                     refused.data ? refused.data : "", errnum, hint.data ? hint.data : "");
     buf_free(&refused);
     buf_free(&hint);
+    /* A session keeps the global privileges it logged in with: only a new one sees the
+     * GRANT, so the next poll connects again. */
+    disconnect(probe);
     return -EACCES;
   }
   probe_error_set(err, reason, "%s: %s (%u)", statement, mysql_error(probe->conn), errnum);

@@ -198,8 +198,9 @@ bool mariadb_probe_connected(const struct mariadb_probe *probe);
 
 /* Connects if needed, then polls. On success fills *out (known true) and returns 0. On
  * failure returns a negative errno and sets *err (reason and message); a failure of the
- * connection itself also closes it, so that the next call reconnects, while a refused
- * statement (privilege) keeps it. Blocks at most about connect_timeout +
+ * connection itself, and a statement refused for a missing grant (privilege), also close
+ * it, so that the next call reconnects: a session keeps the privileges it logged in with,
+ * so only a new one sees a GRANT. Blocks at most about connect_timeout +
  * 2 * query_timeout: never call it where a scrape waits. */
 int mariadb_probe_poll(struct mariadb_probe *probe, struct mariadb_status *out,
                        struct probe_error *err);

@@ -219,9 +219,11 @@ static int rebase(const void *data, const void *settings, void **copy) {
   return 0;
 }
 
-/* No connection (refused, credentials refused, or no TLS session as configured). */
+/* No connection (refused, or no TLS session as configured). Refused credentials do not back
+ * off: the server answered at once, and a password an admin fixes is to be seen at the
+ * next poll. */
 static bool backs_off(enum probe_reason reason) {
-  return reason == REASON_CONNECT || reason == REASON_AUTH || reason == REASON_TLS;
+  return reason == REASON_CONNECT || reason == REASON_TLS;
 }
 
 static bool needs_person(enum probe_reason reason) {

@@ -151,9 +151,11 @@ static void measure_link(const struct group_analysis *g, const struct group_anal
   l->up = pair_link_up(replica, l->source);
   l->lag_s =
       source ? pair_heartbeat_lag(replica, source, g->mariadb->heartbeat_write, interval_s) : NAN;
-  pair_link_lag(pair_find_link(replica, l->source), l->lag_s, &l->lag_method);
-  l->stalled = pair_stalled(replica, pair_find_link(replica, l->source), source ? source : replica,
-                            g->mariadb->stall_after_s);
+  const struct replica_status *rep = pair_find_link(replica, l->source);
+  double lag = pair_link_lag(rep, l->lag_s, &l->lag_method);
+  double delay = rep && rep->sql_delay_seconds > 0 ? rep->sql_delay_seconds : 0;
+  l->lag_beyond_delay_s = isnan(lag) ? NAN : lag > delay ? lag - delay : 0;
+  l->stalled = pair_stalled(replica, rep, source ? source : replica, g->mariadb->stall_after_s);
   l->transactions_behind = l->domain = NAN;
   if (source)
     l->transactions_behind = pair_transactions_behind(replica, source, &l->domain);
@@ -193,7 +195,7 @@ static void put_horizon(struct buf *out, const struct link_analysis *link,
     buf_printf(out, "; %s may have purged the binlogs it needs", link->source);
 }
 
-/* The first broken or missing expected link of node i, and its worst lag. */
+/* The first broken or missing expected link of node i, and its worst lag beyond delay. */
 static int link_problem(const struct group_analysis *g, size_t i, char **problem,
                         double *worst_lag) {
   const struct pair_node *node = &g->nodes[i];
@@ -222,7 +224,7 @@ static int link_problem(const struct group_analysis *g, size_t i, char **problem
       }
       continue;
     }
-    double lag = pair_link_lag(rep, link->lag_s, NULL);
+    double lag = link->lag_beyond_delay_s;
     if (!isnan(lag) && (isnan(*worst_lag) || lag > *worst_lag))
       *worst_lag = lag;
   }

@@ -8,7 +8,8 @@
  * fails; warning when the API refused a command, a database it depends on is critical, or its
  * ejabberd cluster's members disagree. Unknown until the first poll of each of its probes. Lag is
  * the heartbeat lag where there is one, else Master_Slave_time_diff (MariaDB 11.6+), else
- * Seconds_Behind_Master (pair_link_lag). */
+ * Seconds_Behind_Master (pair_link_lag), less the link's SQL_Delay (never below 0): a replica
+ * delayed on purpose is judged by what it trails beyond its delay. */
 #ifndef REPLMON_HEALTH_H
 #define REPLMON_HEALTH_H
 
@@ -36,7 +37,7 @@ struct node_health {
   enum health_state state;
   char *reason;       /* owned: why (or "replicating", "answering") */
   double since_unix;  /* when the node entered state (as far as this process saw) */
-  double lag_s;       /* MariaDB: the worst lag of the node's links; NaN when unknown */
+  double lag_s;       /* MariaDB: the worst lag beyond delay of its links; NaN when unknown */
   size_t target;      /* the node's main target */
   long stream_target; /* XMPP: the stream probe's target, or -1 */
   /* A MariaDB node that answered is judged from these (health_judge_replication), so that

@@ -13,6 +13,7 @@ enum link_value {
   LINK_UP,
   LINK_EXPECTED,
   LINK_LAG,
+  LINK_LAG_BEYOND_DELAY,
   LINK_STALLED,
   LINK_BINLOG_HORIZON,
   LINK_BINLOG_RETENTION
@@ -39,6 +40,11 @@ static const struct link_family link_families[] = {
      "poll interval behind), else within half a poll interval of its delay; grows while the "
      "link stalls or the source is frozen.",
      LINK_LAG},
+    {"mariadb_replica_lag_beyond_delay_seconds",
+     "The lag replmon's health, /health and replmon-check judge: the heartbeat lag (else "
+     "Seconds_Behind_Master) less the connection's SQL_Delay (MASTER_DELAY), never below 0. "
+     "0 for a delayed replica that keeps its delay; NaN when no lag is known.",
+     LINK_LAG_BEYOND_DELAY},
     {"mariadb_replica_stalled",
      "1 when the IO thread says Yes but nothing arrived for stall_after while the source's "
      "binlog advanced.",
@@ -64,6 +70,8 @@ static double link_value(const struct link_analysis *l, enum link_value which) {
     return l->expected;
   case LINK_LAG:
     return l->lag_s;
+  case LINK_LAG_BEYOND_DELAY:
+    return l->lag_beyond_delay_s;
   case LINK_STALLED:
     return l->stalled;
   case LINK_BINLOG_HORIZON:
@@ -122,7 +130,7 @@ static void render_link_family(const struct analysis *a, struct buf *out,
       continue;
     for (size_t l = 0; l < g->n_links; l++) {
       const struct link_analysis *link = &g->links[l];
-      if (f->value != LINK_UP && f->value != LINK_EXPECTED && link->source_index < 0)
+      if ((f->value == LINK_LAG || f->value == LINK_STALLED) && link->source_index < 0)
         continue;
       struct label labels[] = {
           {"cluster", g->name}, {"node", g->nodes[link->replica].name}, {"source", link->source}};

@@ -303,7 +303,8 @@ def overview():
                      "from replmon's heartbeats: 0 on a link that keeps up (less than one "
                      "poll interval behind), else within half a poll interval of the delay. "
                      "Keeps growing when the source stops answering; NaN when the source is "
-                     "read-only.",
+                     "read-only. A replica delayed on purpose (MASTER_DELAY) reads its delay "
+                     "here: the alerts judge only the lag beyond it (the panel below).",
                      [target(sel("mariadb_heartbeat_lag_seconds"), LINK)], "s", LAG_STEPS,
                      min_=0, links=node_link()), 12, 8)
     L.add(timeseries("Seconds_Behind_Master per link",
@@ -315,8 +316,10 @@ def overview():
                      links=node_link()), 12, 8)
     L.row()
     L.add(timeseries("Replication lag as the alerts see it",
-                     "cluster_node_source:mariadb_replica_lag_seconds (recording rule): the "
-                     "heartbeat lag where there is one, else Seconds_Behind_Master. "
+                     "cluster_node_source:mariadb_replica_lag_seconds (recording rule), from "
+                     "mariadb_replica_lag_beyond_delay_seconds: the heartbeat lag where there "
+                     "is one, else Seconds_Behind_Master, less the link's MASTER_DELAY (0 for "
+                     "a delayed replica that keeps its delay), as replmon's health judges it. "
                      "MariaDBHeartbeatLagWarning fires at 5 s, MariaDBHeartbeatLagCritical "
                      "at 30 s, each after 2 minutes.",
                      [target(sel("cluster_node_source:mariadb_replica_lag_seconds"), LINK)],
@@ -437,8 +440,12 @@ def node_detail():
     L.row()
     L.add(timeseries("Heartbeat lag into $node",
                      "mariadb_heartbeat_lag_seconds of the links on which $node replicates "
-                     "(one per source).",
-                     [target(sel("mariadb_heartbeat_lag_seconds", N), "from {{source}}")],
+                     "(one per source), and mariadb_replica_lag_beyond_delay_seconds: the lag "
+                     "less the link's MASTER_DELAY, which replmon's health and the alerts "
+                     "judge (the same line when there is no delay).",
+                     [target(sel("mariadb_heartbeat_lag_seconds", N), "from {{source}}"),
+                      target(sel("mariadb_replica_lag_beyond_delay_seconds", N),
+                             "beyond delay, from {{source}}", ref="B")],
                      "s", LAG_STEPS, min_=0), 12, 8)
     L.add(timeseries("Heartbeat lag of the nodes reading from $node",
                      "mariadb_heartbeat_lag_seconds of the links whose source is $node: how "

@@ -1,7 +1,7 @@
 /* The analysis of a snapshot beyond the pair: an XMPP node whose database is down, ejabberd's
- * view of its own cluster (members_agree), /health?max_lag= judging a node again, and the
- * binlog horizon carried from one analysis to the next, and the
- * lag figure of a link without a heartbeat table. */
+ * view of its own cluster (members_agree), a delayed replica's lag, /health?max_lag= judging
+ * a node again, the binlog horizon carried from one analysis to the next, and the lag figure
+ * of a link without a heartbeat table. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -153,6 +153,47 @@ static void test_members_agree(void **state) {
   assert_int_equal(snapshot_store_publish(store, config, EJ1, ejabberd(NULL, NAN)), 0);
   health(store, config, EJ1, &s);
   assert_true(isnan(members_agree(s)));
+  snapshot_unref(s);
+  snapshot_store_free(store);
+  config_unref(config);
+}
+
+/* A delayed replica is judged by what it trails beyond its SQL_Delay (Seconds_Behind_Master
+ * here: the pair has no heartbeat table), and is critical once that reaches lag_critical. */
+static void test_delay_is_not_lag(void **state) {
+  (void)state;
+  struct config *config = config_from_yaml("global: {lag_warning: 3s, lag_critical: 5s}\n"
+                                           "mariadb:\n"
+                                           "  - cluster: chatdb\n"
+                                           "    user: u\n"
+                                           "    nodes:\n"
+                                           "      - {name: db1, address: 'h:1'}\n"
+                                           "      - {name: db2, address: 'h:2'}\n");
+  struct snapshot_store *store = snapshot_store_new(config);
+  struct snapshot *s = NULL;
+  assert_int_equal(snapshot_store_publish(store, config, DB1, db_up("db2", 1)), 0);
+  static const struct {
+    double behind, delay, beyond;
+    enum health_state state;
+  } cases[] = {
+      {9, 10, 0, HEALTH_OK},       /* keeps its delay: Seconds_Behind_Master counts it */
+      {14, 10, 4, HEALTH_WARNING}, /* 4 s beyond it */
+      {17, 10, 7, HEALTH_CRITICAL}, {7, 0, 7, HEALTH_CRITICAL}, /* no delay: the lag itself */
+      {7, NAN, 7, HEALTH_CRITICAL},
+  };
+  for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+    struct target_result *r = db_up("db1", 2);
+    MARIADB(r)->replicas[0].seconds_behind_master = cases[k].behind;
+    MARIADB(r)->replicas[0].sql_delay_seconds = cases[k].delay;
+    assert_int_equal(snapshot_store_publish(store, config, DB2, r), 0);
+    const struct node_health *h = health(store, config, DB2, &s);
+    assert_int_equal(h->state, cases[k].state);
+    assert_true(h->lag_s == cases[k].beyond);
+    const struct group_analysis *g = s->analysis->groups[0];
+    for (size_t l = 0; l < g->n_links; l++)
+      if (g->links[l].replica == 1)
+        assert_true(g->links[l].lag_beyond_delay_s == cases[k].beyond);
+  }
   snapshot_unref(s);
   snapshot_store_free(store);
   config_unref(config);
@@ -337,6 +378,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_database_down_makes_xmpp_warning),
       cmocka_unit_test(test_members_agree),
+      cmocka_unit_test(test_delay_is_not_lag),
       cmocka_unit_test(test_max_lag_judges_again),
       cmocka_unit_test(test_bad_dependency),
       cmocka_unit_test(test_binlog_horizon_across_analyses),
