@@ -110,6 +110,8 @@ int mariadb_parse_replica_row(const char *const *names, const char *const *value
   }
   out->master_port = (unsigned)port;
   out->seconds_behind_master = number_or_nan(names, values, ncols, "Seconds_Behind_Master");
+  out->time_diff_seconds = number_or_nan(names, values, ncols, "Master_Slave_time_diff");
+  column(names, values, ncols, "Master_Slave_time_diff", &out->has_time_diff);
   out->sql_delay_seconds = number_or_nan(names, values, ncols, "SQL_Delay");
   out->last_io_errno = number_or_nan(names, values, ncols, "Last_IO_Errno");
   out->last_sql_errno = number_or_nan(names, values, ncols, "Last_SQL_Errno");
@@ -174,6 +176,7 @@ void mariadb_memory_clear(struct mariadb_memory *memory) {
   for (size_t i = 0; i < MARIADB_HEARTBEAT_WRITES; i++)
     memory->heartbeat_write[i] = NAN;
   memory->first_heartbeat_write = NAN;
+  memory->binlog_retention = (struct mariadb_binlog_retention){NAN, NAN, NAN};
 }
 
 void mariadb_memory_note_write(struct mariadb_memory *memory, double written_unix) {
@@ -262,7 +265,8 @@ int mariadb_status_carry_unknown(const struct mariadb_status *from, struct maria
     }
     t->master_port = f->master_port;
     t->io_state = IO_STATE_NO; /* not rendered: an unknown status renders NaN */
-    t->seconds_behind_master = t->sql_delay_seconds = NAN;
+    t->seconds_behind_master = t->time_diff_seconds = t->sql_delay_seconds = NAN;
+    t->has_time_diff = f->has_time_diff;
     t->last_io_errno = t->last_sql_errno = NAN;
     t->relay_log_space_bytes = t->retried_transactions = t->received_heartbeats = NAN;
     t->heartbeat_period_s = NAN;
@@ -529,6 +533,9 @@ static int statement_failed(struct mariadb_probe *probe, const char *statement, 
                     refused.data ? refused.data : "", errnum, hint.data ? hint.data : "");
     buf_free(&refused);
     buf_free(&hint);
+    /* A session keeps the global privileges it logged in with: only a new one sees the
+     * GRANT, so the next poll connects again. */
+    disconnect(probe);
     return -EACCES;
   }
   probe_error_set(err, reason, "%s: %s (%u)", statement, mysql_error(probe->conn), errnum);

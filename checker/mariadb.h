@@ -32,6 +32,12 @@ struct replica_status {
   enum replica_io_state io_state;
   bool sql_running;
   double seconds_behind_master;
+  /* Master_Slave_time_diff (MariaDB 11.6+): Master_last_event_time (the newest event the
+   * replica received) minus Slave_last_event_time (the newest it applied). NaN when NULL (11.8:
+   * until the replica received an event; it reads 0 while the IO thread is stopped) and on
+   * servers without the column (has_time_diff false: 10.11). */
+  double time_diff_seconds;
+  bool has_time_diff;
   double sql_delay_seconds;
   double last_io_errno;
   double last_sql_errno;
@@ -61,6 +67,14 @@ struct heartbeat_row {
  * fewer write intervals than this is measured against the writes themselves. */
 #define MARIADB_HEARTBEAT_WRITES 16
 
+/* How long the node keeps its binary logs, read in the variables SELECT. NaN where the
+ * server does not have the variable (max_binlog_total_size is new in 11.4). */
+struct mariadb_binlog_retention {
+  double expire_s; /* binlog_expire_logs_seconds (else expire_logs_days in seconds); 0: never */
+  double max_total_size_bytes; /* max_binlog_total_size; 0: no limit */
+  double bytes_written;        /* status Binlog_bytes_written, since the server started */
+};
+
 /* What a node taught at its last good poll, kept while it does not answer: the other nodes'
  * analysis (heartbeat lag, GTID distance) needs it. */
 struct mariadb_memory {
@@ -72,6 +86,9 @@ struct mariadb_memory {
    * newest first; NaN where there is none. */
   double heartbeat_write[MARIADB_HEARTBEAT_WRITES];
   double first_heartbeat_write; /* this process's first one: older rows came from before it */
+  /* The latest known, so that a link reading from a node that stopped answering still has
+   * a binlog horizon: the node purges on restart what expired while it was down. */
+  struct mariadb_binlog_retention binlog_retention;
 };
 
 /* Forgets everything: every number NaN. */
@@ -79,14 +96,6 @@ void mariadb_memory_clear(struct mariadb_memory *memory);
 /* Notes a successful heartbeat write at written_unix (local real time): it becomes
  * heartbeat_write[0], and the oldest one remembered is dropped. */
 void mariadb_memory_note_write(struct mariadb_memory *memory, double written_unix);
-
-/* How long the node keeps its binary logs, read in the variables SELECT. NaN where the
- * server does not have the variable (max_binlog_total_size is new in 11.4). */
-struct mariadb_binlog_retention {
-  double expire_s; /* binlog_expire_logs_seconds (else expire_logs_days in seconds); 0: never */
-  double max_total_size_bytes; /* max_binlog_total_size; 0: no limit */
-  double bytes_written;        /* status Binlog_bytes_written, since the server started */
-};
 
 /* Semi-synchronous replication as the node's variables and status say (1/0 for ON/OFF),
  * read in the variables SELECT. NaN where the server does not say. */
@@ -197,8 +206,9 @@ bool mariadb_probe_connected(const struct mariadb_probe *probe);
 
 /* Connects if needed, then polls. On success fills *out (known true) and returns 0. On
  * failure returns a negative errno and sets *err (reason and message); a failure of the
- * connection itself also closes it, so that the next call reconnects, while a refused
- * statement (privilege) keeps it. Blocks at most about connect_timeout +
+ * connection itself, and a statement refused for a missing grant (privilege), also close
+ * it, so that the next call reconnects: a session keeps the privileges it logged in with,
+ * so only a new one sees a GRANT. Blocks at most about connect_timeout +
  * 2 * query_timeout: never call it where a scrape waits. */
 int mariadb_probe_poll(struct mariadb_probe *probe, struct mariadb_status *out,
                        struct probe_error *err);

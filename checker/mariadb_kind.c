@@ -57,6 +57,7 @@ static void remember(const struct mariadb_status *before, struct mariadb_status 
   now->memory.gtid_domain_id = now->gtid_domain_id;
   now->memory.clock_offset_s = now->clock_offset_s;
   now->memory.read_unix = now->read_unix;
+  now->memory.binlog_retention = now->binlog_retention;
   if (!isnan(now->heartbeat_written_unix))
     mariadb_memory_note_write(&now->memory, now->heartbeat_written_unix);
   for (size_t i = 0; i < now->n_replicas; i++) {
@@ -221,9 +222,11 @@ static int rebase(const void *data, const void *settings, void **copy) {
   return 0;
 }
 
-/* No connection (refused, credentials refused, or no TLS session as configured). */
+/* No connection (refused, or no TLS session as configured). Refused credentials do not back
+ * off: the server answered at once, and a password an admin fixes is to be seen at the
+ * next poll. */
 static bool backs_off(enum probe_reason reason) {
-  return reason == REASON_CONNECT || reason == REASON_AUTH || reason == REASON_TLS;
+  return reason == REASON_CONNECT || reason == REASON_TLS;
 }
 
 static bool needs_person(enum probe_reason reason) {

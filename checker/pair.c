@@ -153,6 +153,34 @@ double pair_source_alive(const struct pair_node *replica, const struct replica_s
   return link->progress_seen ? 1 : NAN; /* no arrival seen yet since replmon started */
 }
 
+const char *lag_method_name(enum lag_method method) {
+  static const char *const names[LAG_METHOD_COUNT] = {"heartbeat", "time_diff",
+                                                      "seconds_behind_master"};
+  return method >= 0 && method < LAG_METHOD_COUNT ? names[method] : "unknown";
+}
+
+double pair_link_lag(const struct replica_status *rep, double heartbeat_lag_s,
+                     enum lag_method *method) {
+  enum lag_method chosen;
+  double lag;
+  if (!isnan(heartbeat_lag_s)) {
+    chosen = LAG_HEARTBEAT;
+    lag = heartbeat_lag_s;
+  } else if (rep && rep->has_time_diff && !isnan(rep->time_diff_seconds)) {
+    chosen = LAG_TIME_DIFF;
+    lag = rep->time_diff_seconds;
+  } else if (rep && !isnan(rep->seconds_behind_master)) {
+    chosen = LAG_SECONDS_BEHIND_MASTER;
+    lag = rep->seconds_behind_master;
+  } else {
+    chosen = rep && rep->has_time_diff ? LAG_TIME_DIFF : LAG_SECONDS_BEHIND_MASTER;
+    lag = NAN;
+  }
+  if (method)
+    *method = chosen;
+  return lag;
+}
+
 double pair_stalled(const struct pair_node *replica, const struct replica_status *link,
                     const struct pair_node *source, double stall_after_s) {
   if (!known(replica) || !link)
@@ -167,6 +195,39 @@ double pair_stalled(const struct pair_node *replica, const struct replica_status
   uint64_t produced = gtid_list_seq(&source->status->binlog_pos, d, &found_source);
   uint64_t received = gtid_list_seq(&link->gtid_io_pos, d, &found_replica);
   return found_source && produced > received ? 1 : 0;
+}
+
+/* MariaDB's ER_MASTER_FATAL_ERROR_READING_BINLOG, which the IO thread reports when the
+ * source purged the binlog holding the position (or GTID state) it asks for. */
+#define ER_BINLOG_PURGED 1236
+
+void pair_binlog_horizon(const struct pair_node *replica, const struct replica_status *link,
+                         const struct pair_node *source, double lag_s, double written_since_break,
+                         struct binlog_horizon *out) {
+  out->left_s = out->retention_s = NAN;
+  if (!source->status)
+    return;
+  const struct mariadb_binlog_retention *r = &source->status->memory.binlog_retention;
+  double age_bound = r->expire_s > 0 ? r->expire_s : r->expire_s == 0 ? INFINITY : NAN;
+  out->retention_s = age_bound;
+  if (!known(replica) || !link || (link->io_state == IO_STATE_YES && link->sql_running))
+    return;
+  if (link->last_io_errno == ER_BINLOG_PURGED) {
+    out->left_s = 0;
+    return;
+  }
+  double broken_for = fmax(replica->status->read_unix - link->progress_unix, lag_s);
+  if (r->max_total_size_bytes > 0) {
+    /* At the rate since the break, the bytes written reach the limit when broken_for has
+     * grown by the factor max / written; nothing written yet: not in sight. */
+    double size_bound = written_since_break > 0
+                            ? broken_for * r->max_total_size_bytes / written_since_break
+                        : written_since_break == 0 ? INFINITY
+                                                   : NAN;
+    out->retention_s = isnan(size_bound) ? NAN : fmin(age_bound, size_bound);
+  }
+  if (!isnan(out->retention_s) && !isnan(broken_for))
+    out->left_s = fmax(0, out->retention_s - broken_for);
 }
 
 const char *pair_check_name(enum pair_check check) {
@@ -417,7 +478,7 @@ double pair_check(enum pair_check check, const struct pair_node *nodes, size_t n
 
 const char *error_class_name(enum error_class error_class) {
   static const char *const names[ERROR_CLASS_COUNT] = {"duplicate_key", "row_not_found", "connect",
-                                                       "auth", "other"};
+                                                       "auth",          "binlog_purged", "other"};
   return error_class >= 0 && error_class < ERROR_CLASS_COUNT ? names[error_class] : "other";
 }
 
@@ -437,6 +498,9 @@ static void classify(double errnum, bool classes[ERROR_CLASS_COUNT]) {
     break;
   case 1045:
     classes[ERROR_AUTH] = true;
+    break;
+  case ER_BINLOG_PURGED:
+    classes[ERROR_BINLOG_PURGED] = true;
     break;
   default:
     classes[ERROR_OTHER] = true;

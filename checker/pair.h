@@ -47,6 +47,22 @@ struct pair_node {
 double pair_heartbeat_lag(const struct pair_node *replica, const struct pair_node *source,
                           bool replmon_writes, double interval_s);
 
+/* Where the lag a link is judged by came from. */
+enum lag_method { LAG_HEARTBEAT, LAG_TIME_DIFF, LAG_SECONDS_BEHIND_MASTER, LAG_METHOD_COUNT };
+
+/* "heartbeat", "time_diff", "seconds_behind_master": the values of the method label. */
+const char *lag_method_name(enum lag_method method);
+
+/* The lag a link is judged by, and (method not NULL) where it came from: the heartbeat lag
+ * (heartbeat_lag_s) when it is known; else Master_Slave_time_diff (MariaDB 11.6+), the
+ * distance between the source's timestamps of the events the replica received and applied;
+ * else Seconds_Behind_Master. rep is the link's
+ * connection, NULL when it is missing. When no figure is known the result is NaN and method the
+ * first the link has (time_diff on a server with the column), so that a NULL does not switch it
+ * back and forth. */
+double pair_link_lag(const struct replica_status *rep, double heartbeat_lag_s,
+                     enum lag_method *method);
+
 /* The source's binlog sequence in its own GTID domain minus what the replica applied in that
  * domain (gtid_slave_pos). NaN when unknown; *domain is the domain used. */
 double pair_transactions_behind(const struct pair_node *replica, const struct pair_node *source,
@@ -78,6 +94,30 @@ double pair_source_alive(const struct pair_node *replica, const struct replica_s
 double pair_stalled(const struct pair_node *replica, const struct replica_status *link,
                     const struct pair_node *source, double stall_after_s);
 
+/* How long a broken link can stay broken before its source may purge binlog that the replica
+ * needs to resume (after which the replica must be rebuilt). */
+struct binlog_horizon {
+  /* Seconds left, never below 0: NaN while the link is up, when it is missing, or when
+   * anything it needs is unknown; +Inf when the source purges neither by age nor by size;
+   * 0 once the IO thread failed with error 1236 (the source no longer has what it asks). */
+  double left_s;
+  /* The whole time the source keeps binlog, as left_s counts it down: the age bound
+   * (binlog_expire_logs_seconds; +Inf when 0), for a broken link the size bound instead
+   * when that is sooner; NaN when unknown. The alert at half the horizon compares the two. */
+  double retention_s;
+};
+
+/* The binlog horizon of the replica's link (NULL: missing) from source. The replica needs
+ * the source's binlog from the older of what it last received (link->progress_unix) and what
+ * it last applied (lag_s, NaN when unknown: with MASTER_USE_GTID a restarted IO thread fetches
+ * again from what was applied), and the source purges a file about expire seconds after it
+ * wrote it. With max_binlog_total_size it also purges the oldest files once it wrote more than
+ * that since: written_since_break is what it wrote since the link broke (NaN when unknown), and
+ * the time left at the average rate since then is the size bound. */
+void pair_binlog_horizon(const struct pair_node *replica, const struct replica_status *link,
+                         const struct pair_node *source, double lag_s, double written_since_break,
+                         struct binlog_horizon *out);
+
 enum pair_check {
   CHECK_SERVER_ID_UNIQUE,
   CHECK_GTID_DOMAIN_PER_WRITER,
@@ -104,6 +144,7 @@ enum error_class {
   ERROR_ROW_NOT_FOUND, /* 1032 */
   ERROR_CONNECT,       /* 2003, 2013 */
   ERROR_AUTH,          /* 1045 */
+  ERROR_BINLOG_PURGED, /* 1236: the source no longer has the binlog the replica asks for */
   ERROR_OTHER,
   ERROR_CLASS_COUNT
 };

@@ -102,25 +102,103 @@ static int find_links(struct group_analysis *g) {
   return 0;
 }
 
-static void measure_link(const struct group_analysis *g, struct link_analysis *l,
-                         double interval_s) {
+/* The same link in the group before (the previous analysis), or NULL. */
+static const struct link_analysis *link_before(const struct group_analysis *before,
+                                               const struct group_analysis *g,
+                                               const struct link_analysis *l) {
+  if (!before || before->kind != NODE_MARIADB)
+    return NULL;
+  const char *replica = g->nodes[l->replica].name;
+  for (size_t k = 0; k < before->n_links; k++) {
+    const struct link_analysis *b = &before->links[k];
+    if (strcmp(before->nodes[b->replica].name, replica) == 0 && strcmp(b->source, l->source) == 0)
+      return b;
+  }
+  return NULL;
+}
+
+/* Adds up what the source wrote to its binlog while the link is broken, from its
+ * Binlog_bytes_written at each analysis: the size bound of the binlog horizon needs it. */
+static void count_written_since_break(const struct link_analysis *was,
+                                      const struct pair_node *source, struct link_analysis *l) {
+  l->source_written_since_break = l->source_bytes_seen = NAN;
+  if (isnan(l->up) && was) { /* the replica does not answer: the count goes on after it */
+    l->source_written_since_break = was->source_written_since_break;
+    l->source_bytes_seen = was->source_bytes_seen;
+    return;
+  }
+  if (l->up != 0 || !source || !source->status)
+    return;
+  double now = source->status->memory.binlog_retention.bytes_written;
+  bool counting = was && was->up != 1 && !isnan(was->source_written_since_break);
+  if (!counting) {
+    l->source_written_since_break = isnan(now) ? NAN : 0;
+    l->source_bytes_seen = now;
+    return;
+  }
+  l->source_written_since_break = was->source_written_since_break;
+  l->source_bytes_seen = isnan(now) ? was->source_bytes_seen : now;
+  if (!isnan(now) && !isnan(was->source_bytes_seen))
+    /* A counter that went down started again with a restart of the server. */
+    l->source_written_since_break +=
+        now >= was->source_bytes_seen ? now - was->source_bytes_seen : now;
+}
+
+static void measure_link(const struct group_analysis *g, const struct group_analysis *before,
+                         struct link_analysis *l, double interval_s) {
   const struct pair_node *replica = &g->nodes[l->replica];
   const struct pair_node *source = l->source_index >= 0 ? &g->nodes[l->source_index] : NULL;
   l->up = pair_link_up(replica, l->source);
   l->lag_s =
       source ? pair_heartbeat_lag(replica, source, g->mariadb->heartbeat_write, interval_s) : NAN;
-  l->stalled = pair_stalled(replica, pair_find_link(replica, l->source), source ? source : replica,
-                            g->mariadb->stall_after_s);
+  const struct replica_status *rep = pair_find_link(replica, l->source);
+  double lag = pair_link_lag(rep, l->lag_s, &l->lag_method);
+  double delay = rep && rep->sql_delay_seconds > 0 ? rep->sql_delay_seconds : 0;
+  l->lag_beyond_delay_s = isnan(lag) ? NAN : lag > delay ? lag - delay : 0;
+  l->stalled = pair_stalled(replica, rep, source ? source : replica, g->mariadb->stall_after_s);
   l->transactions_behind = l->domain = NAN;
   l->source_alive = l->source_silent_s = NAN;
   if (source) {
     l->transactions_behind = pair_transactions_behind(replica, source, &l->domain);
-    l->source_alive = pair_source_alive(replica, pair_find_link(replica, l->source), interval_s,
-                                        &l->source_silent_s);
+    l->source_alive = pair_source_alive(replica, rep, interval_s, &l->source_silent_s);
   }
+  count_written_since_break(link_before(before, g, l), source, l);
+  l->binlog_horizon = (struct binlog_horizon){NAN, NAN};
+  if (source)
+    pair_binlog_horizon(replica, pair_find_link(replica, l->source), source, l->lag_s,
+                        l->source_written_since_break, &l->binlog_horizon);
 }
 
-/* The first broken or missing expected link of node i, and its worst lag. */
+/* A duration as people round it: "about 40s", "about 25m", "about 5h", "about 3d". */
+static void put_about(struct buf *out, double seconds) {
+  if (seconds < 120)
+    buf_printf(out, "about %.0fs", seconds);
+  else if (seconds < 2 * 3600)
+    buf_printf(out, "about %.0fm", seconds / 60);
+  else if (seconds < 2 * 86400)
+    buf_printf(out, "about %.0fh", seconds / 3600);
+  else
+    buf_printf(out, "about %.0fd", seconds / 86400);
+}
+
+/* How long the broken link can stay so, when the source will purge what it needs. */
+static void put_horizon(struct buf *out, const struct link_analysis *link,
+                        const struct replica_status *rep) {
+  double left = link->binlog_horizon.left_s;
+  if (isnan(left) || isinf(left))
+    return;
+  if (left > 0) {
+    buf_printf(out, "; %s purges the binlogs it needs in ", link->source);
+    put_about(out, left);
+    return;
+  }
+  bool classes[ERROR_CLASS_COUNT];
+  replica_error_classes(rep, classes);
+  if (!classes[ERROR_BINLOG_PURGED]) /* else its error says so */
+    buf_printf(out, "; %s may have purged the binlogs it needs", link->source);
+}
+
+/* The first broken or missing expected link of node i, and its worst lag beyond delay. */
 static int link_problem(const struct group_analysis *g, size_t i, char **problem,
                         double *worst_lag) {
   const struct pair_node *node = &g->nodes[i];
@@ -145,10 +223,11 @@ static int link_problem(const struct group_analysis *g, size_t i, char **problem
           buf_printf(&why, " (SQL error %.0f: %s)", rep->last_sql_errno, rep->last_sql_error);
         else if (rep->last_io_errno > 0)
           buf_printf(&why, " (IO error %.0f: %s)", rep->last_io_errno, rep->last_io_error);
+        put_horizon(&why, link, rep);
       }
       continue;
     }
-    double lag = isnan(link->lag_s) ? rep->seconds_behind_master : link->lag_s;
+    double lag = link->lag_beyond_delay_s;
     if (!isnan(lag) && (isnan(*worst_lag) || lag > *worst_lag))
       *worst_lag = lag;
   }
@@ -252,7 +331,7 @@ static struct group_analysis *mariadb_group(const struct snapshot *s, size_t c,
   if (rc == 0)
     rc = find_links(g);
   for (size_t l = 0; rc == 0 && l < g->n_links; l++)
-    measure_link(g, &g->links[l], config->poll_interval_s);
+    measure_link(g, before, &g->links[l], config->poll_interval_s);
   for (int k = 0; rc == 0 && k < CHECK_COUNT; k++)
     g->checks[k].ok =
         pair_check((enum pair_check)k, g->nodes, cl->n_nodes, cl->mode == MODE_ACTIVE_PASSIVE,

@@ -29,9 +29,21 @@ struct link_analysis {
   bool expected;
   double up;                  /* pair_link_up */
   double lag_s;               /* heartbeat lag; NaN without a heartbeat table or source */
-  double stalled;             /* pair_stalled */
-  double transactions_behind; /* pair_transactions_behind ... */
-  double domain;              /* ... in this GTID domain; NaN until both nodes answered */
+  enum lag_method lag_method; /* where the lag the link is judged by comes from (pair_link_lag) */
+  /* The lag the health judges: pair_link_lag (the heartbeat lag, else Master_Slave_time_diff,
+   * else Seconds_Behind_Master) less the link's SQL_Delay (MASTER_DELAY), never below 0: a
+   * replica delayed on purpose lags only by what it trails beyond its delay. NaN when no lag
+   * is known. */
+  double lag_beyond_delay_s;
+  double stalled;                       /* pair_stalled */
+  double transactions_behind;           /* pair_transactions_behind ... */
+  double domain;                        /* ... in this GTID domain; NaN until both nodes answered */
+  struct binlog_horizon binlog_horizon; /* pair_binlog_horizon */
+  /* What the source wrote to its binlog since the link broke (NaN while it is up or when
+   * unknown), and the source's Binlog_bytes_written when it was added up: carried from the
+   * previous analysis, as a counter that restarts with the server. */
+  double source_written_since_break;
+  double source_bytes_seen;
   /* When the source is a node of the cluster: whether the replica sees it alive
    * (pair_source_alive), and how long before the replica's read it last heard from it. */
   double source_alive;

@@ -6,11 +6,13 @@
  * (reason "down: ..." when a peer's connection from it confirms, "unreachable: ..." when no
  * peer can tell), when an expected link is broken or missing, or when lag >= lag_critical;
  * warning when replmon cannot poll it but a peer's connection from it is alive ("unreachable
- * from replmon, alive per PEER: ..."), when lag >= lag_warning or a pair check fails. An XMPP node
- * is critical when its API, its stream probe or its logged-in probe fails; warning when the API
- * refused a command, a database it depends on is critical, or its ejabberd cluster's members
- * disagree. Unknown until the first poll of each of its probes. Lag is the heartbeat lag where
- * there is one, else Seconds_Behind_Master. */
+ * from replmon, alive per PEER: ..."), when lag >= lag_warning or a pair check fails. An XMPP
+ * node is critical when its API, its stream probe or its logged-in probe fails; warning when
+ * the API refused a command, a database it depends on is critical, or its ejabberd cluster's
+ * members disagree. Unknown until the first poll of each of its probes. Lag is the heartbeat
+ * lag where there is one, else Master_Slave_time_diff (MariaDB 11.6+), else
+ * Seconds_Behind_Master (pair_link_lag), less the link's SQL_Delay (never below 0): a replica
+ * delayed on purpose is judged by what it trails beyond its delay. */
 #ifndef REPLMON_HEALTH_H
 #define REPLMON_HEALTH_H
 
@@ -38,7 +40,7 @@ struct node_health {
   enum health_state state;
   char *reason;       /* owned: why (or "replicating", "answering") */
   double since_unix;  /* when the node entered state (as far as this process saw) */
-  double lag_s;       /* MariaDB: the worst lag of the node's links; NaN when unknown */
+  double lag_s;       /* MariaDB: the worst lag beyond delay of its links; NaN when unknown */
   size_t target;      /* the node's main target */
   long stream_target; /* XMPP: the stream probe's target, or -1 */
   /* A MariaDB node that answered is judged from these (health_judge_replication), so that

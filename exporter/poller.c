@@ -84,8 +84,8 @@ static bool sleep_until(struct poller *p, double deadline) {
   return running;
 }
 
-/* Logs a failure when it starts or changes, and the recovery with how long the failure
- * lasted; repeats only at debug level. */
+/* Logs a failure when it starts or changes, and the recovery once, with how long the failure
+ * lasted and its last reason; repeats only at debug level. */
 static void log_transition(const struct target *t, const struct target_result *prev,
                            const struct target_result *next) {
   bool was_ok = prev && prev->success;
@@ -94,7 +94,7 @@ static void log_transition(const struct target *t, const struct target_result *p
       char down_for[32];
       snprintf(down_for, sizeof(down_for), "%.1fs", next->finished_unix - prev->state_since_unix);
       log_event(LOG_INFO, "target answers again", "kind", t->ops->name, "cluster", t->cluster,
-                "node", t->name, "failed_for", down_for);
+                "node", t->name, "failed_for", down_for, "reason", probe_reason_name(prev->reason));
     }
     return;
   }

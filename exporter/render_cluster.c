@@ -1,7 +1,7 @@
 /* The MariaDB families of each cluster as a whole, as the snapshot's analysis found them:
- * the expected and actual replication links, heartbeat lag, stalls, each node alive per the
- * peers that replicate from it, transactions behind,
- * GTID positions, error classes and the configuration checks. */
+ * the expected and actual replication links, heartbeat lag, where each link's lag comes from,
+ * stalls, each node alive per the peers that replicate from it, transactions behind, GTID
+ * positions, error classes and the configuration checks. */
 #include "render_families.h"
 #include "analysis.h"
 #include "pair.h"
@@ -10,7 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-enum link_value { LINK_UP, LINK_EXPECTED, LINK_LAG, LINK_STALLED };
+enum link_value {
+  LINK_UP,
+  LINK_EXPECTED,
+  LINK_LAG,
+  LINK_LAG_BEYOND_DELAY,
+  LINK_STALLED,
+  LINK_BINLOG_HORIZON,
+  LINK_BINLOG_RETENTION
+};
 
 struct link_family {
   const char *name;
@@ -33,10 +41,26 @@ static const struct link_family link_families[] = {
      "poll interval behind), else within half a poll interval of its delay; grows while the "
      "link stalls or the source is frozen.",
      LINK_LAG},
+    {"mariadb_replica_lag_beyond_delay_seconds",
+     "The lag replmon's health, /health and replmon-check judge: the heartbeat lag (else "
+     "Seconds_Behind_Master) less the connection's SQL_Delay (MASTER_DELAY), never below 0. "
+     "0 for a delayed replica that keeps its delay; NaN when no lag is known.",
+     LINK_LAG_BEYOND_DELAY},
     {"mariadb_replica_stalled",
      "1 when the IO thread says Yes but nothing arrived for stall_after while the source's "
      "binlog advanced.",
      LINK_STALLED},
+    {"mariadb_replica_binlog_horizon_seconds",
+     "Time left before the source may purge binlogs the broken link needs to resume (then the "
+     "node must be rebuilt): the source's retention less how long the link has been broken; 0 "
+     "once the IO thread failed with 1236; +Inf when the source never purges; NaN while the "
+     "link is healthy.",
+     LINK_BINLOG_HORIZON},
+    {"mariadb_replica_binlog_retention_seconds",
+     "How long the source keeps binlogs, as mariadb_replica_binlog_horizon_seconds counts it "
+     "down: binlog_expire_logs_seconds, or the max_binlog_total_size estimate of a broken "
+     "link when sooner; +Inf when the source never purges.",
+     LINK_BINLOG_RETENTION},
 };
 
 static double link_value(const struct link_analysis *l, enum link_value which) {
@@ -47,8 +71,14 @@ static double link_value(const struct link_analysis *l, enum link_value which) {
     return l->expected;
   case LINK_LAG:
     return l->lag_s;
+  case LINK_LAG_BEYOND_DELAY:
+    return l->lag_beyond_delay_s;
   case LINK_STALLED:
     return l->stalled;
+  case LINK_BINLOG_HORIZON:
+    return l->binlog_horizon.left_s;
+  case LINK_BINLOG_RETENTION:
+    return l->binlog_horizon.retention_s;
   }
   return NAN;
 }
@@ -82,9 +112,9 @@ static void render_gtid_family(const struct analysis *a, struct buf *out, const 
   }
 }
 
-/* One link family: a sample per link of every cluster, for lag and stall only where the
- * source is a configured node. The lag family exists only when some cluster has a heartbeat
- * table, and then only for such clusters. */
+/* One link family: a sample per link of every cluster, for the families other than up and
+ * expected only where the source is a configured node. The lag family exists only when some cluster
+ * has a heartbeat table, and then only for such clusters. */
 static void render_link_family(const struct analysis *a, struct buf *out,
                                const struct link_family *f) {
   if (f->value == LINK_LAG) {
@@ -101,11 +131,30 @@ static void render_link_family(const struct analysis *a, struct buf *out,
       continue;
     for (size_t l = 0; l < g->n_links; l++) {
       const struct link_analysis *link = &g->links[l];
-      if (f->value != LINK_UP && f->value != LINK_EXPECTED && link->source_index < 0)
+      if ((f->value == LINK_LAG || f->value == LINK_STALLED) && link->source_index < 0)
         continue;
       struct label labels[] = {
           {"cluster", g->name}, {"node", g->nodes[link->replica].name}, {"source", link->source}};
       render_sample(out, f->name, labels, 3, link_value(link, f->value));
+    }
+  }
+}
+
+/* One sample per link: the method of the lag the node's health is judged by. */
+static void render_lag_methods(const struct analysis *a, struct buf *out) {
+  render_family(out, "mariadb_replica_lag_info", "gauge",
+                "1 for where the lag the node's health is judged by comes from, per link: "
+                "heartbeat (mariadb_heartbeat_lag_seconds), time_diff (Master_Slave_time_diff, "
+                "MariaDB 11.6+, without a heartbeat lag) or seconds_behind_master.");
+  for (size_t c = 0; c < n_clusters(a); c++) {
+    const struct group_analysis *g = a->groups[c];
+    for (size_t l = 0; l < g->n_links; l++) {
+      const struct link_analysis *link = &g->links[l];
+      struct label labels[] = {{"cluster", g->name},
+                               {"node", g->nodes[link->replica].name},
+                               {"source", link->source},
+                               {"method", lag_method_name(link->lag_method)}};
+      render_sample(out, "mariadb_replica_lag_info", labels, 4, 1);
     }
   }
 }
@@ -156,7 +205,8 @@ static void render_transactions_behind(const struct analysis *a, struct buf *out
 static void render_error_classes(const struct analysis *a, struct buf *out) {
   render_family(out, "mariadb_replica_error_class", "gauge",
                 "1 for the class of the connection's current IO or SQL error (duplicate_key "
-                "1062, row_not_found 1032, connect 2003/2013, auth 1045, other).");
+                "1062, row_not_found 1032, connect 2003/2013, auth 1045, binlog_purged 1236, "
+                "other).");
   for (size_t c = 0; c < n_clusters(a); c++) {
     const struct group_analysis *g = a->groups[c];
     for (size_t i = 0; i < g->n_nodes; i++) {
@@ -199,6 +249,7 @@ void render_clusters(const struct snapshot *s, struct buf *out) {
     return; /* a /probe snapshot shows one node, not its cluster */
   for (size_t f = 0; f < sizeof(link_families) / sizeof(link_families[0]); f++)
     render_link_family(a, out, &link_families[f]);
+  render_lag_methods(a, out);
   render_alive_per_peer(a, out);
   render_transactions_behind(a, out);
   render_gtid_family(a, out, "mariadb_gtid_binlog_seq",

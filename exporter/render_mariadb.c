@@ -40,6 +40,7 @@ enum replica_value {
   IO_STATE,
   SQL_RUNNING,
   SECONDS_BEHIND_MASTER,
+  TIME_DIFF,
   SQL_DELAY,
   LAST_IO_ERRNO,
   LAST_SQL_ERRNO,
@@ -67,6 +68,11 @@ static const struct replica_family replica_families[] = {
     {"mariadb_replica_seconds_behind_master", "gauge",
      "Seconds_Behind_Master as MariaDB reports it; NaN when it is NULL (a thread stopped).",
      SECONDS_BEHIND_MASTER},
+    {"mariadb_replica_time_diff_seconds", "gauge",
+     "Master_Slave_time_diff as MariaDB 11.6+ reports it: how far the newest event the replica "
+     "applied trails the newest one it received, by their timestamps; NaN when it is NULL. "
+     "Only for connections on servers that have it.",
+     TIME_DIFF},
     {"mariadb_replica_sql_delay_seconds", "gauge",
      "Configured MASTER_DELAY of the connection (SQL_Delay).", SQL_DELAY},
     {"mariadb_replica_last_io_errno", "gauge",
@@ -92,6 +98,8 @@ static double replica_value(const struct replica_status *rep, enum replica_value
     return rep->sql_running;
   case SECONDS_BEHIND_MASTER:
     return rep->seconds_behind_master;
+  case TIME_DIFF:
+    return rep->time_diff_seconds;
   case SQL_DELAY:
     return rep->sql_delay_seconds;
   case LAST_IO_ERRNO:
@@ -110,8 +118,29 @@ static double replica_value(const struct replica_status *rep, enum replica_value
   return NAN;
 }
 
+/* Whether the connection has a sample in f: every one, except that Master_Slave_time_diff
+ * exists only on servers that report it (MariaDB 11.6+). */
+static bool replica_in_family(const struct replica_status *rep, const struct replica_family *f) {
+  return f->value != TIME_DIFF || rep->has_time_diff;
+}
+
+static bool family_has_samples(const struct snapshot *s, const struct replica_family *f) {
+  for (size_t i = 0; i < s->n_targets; i++) {
+    const struct target_result *r = s->results[i];
+    if (!render_selected(s, i) || s->config->targets[i].kind != PROBE_MARIADB || !r)
+      continue;
+    const struct mariadb_status *m = r->data;
+    for (size_t j = 0; j < m->n_replicas; j++)
+      if (replica_in_family(&m->replicas[j], f))
+        return true;
+  }
+  return false;
+}
+
 static void render_replica_family(const struct snapshot *s, struct buf *out,
                                   const struct replica_family *f) {
+  if (f->value == TIME_DIFF && !family_has_samples(s, f))
+    return; /* no family of NaN for servers without the column */
   render_family(out, f->name, f->type, f->help);
   for (size_t i = 0; i < s->n_targets; i++) {
     if (!render_selected(s, i))
@@ -123,6 +152,8 @@ static void render_replica_family(const struct snapshot *s, struct buf *out,
     const struct mariadb_status *m = r->data;
     for (size_t j = 0; j < m->n_replicas; j++) {
       const struct replica_status *rep = &m->replicas[j];
+      if (!replica_in_family(rep, f))
+        continue;
       struct label labels[5] = {{"cluster", t->cluster},
                                 {"node", t->name},
                                 {"connection", rep->connection},

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Makes sure the Debian packages a task needs are installed: installs them with apt-get when
 # run as root, otherwise prints the exact command and fails.
-# Usage: tests/ensure-packages.sh GROUP...   (groups: build test demo bench)
+# Usage: tests/ensure-packages.sh GROUP...   (groups: build test demo bench compat)
 set -eu
 
 build="gcc make pkg-config libmariadb-dev libmicrohttpd-dev libcurl4-gnutls-dev libyaml-dev
@@ -11,6 +11,9 @@ clang-format cppcheck python3-flake8 valgrind groff-base curl
 ejabberd erlang-p1-mysql prosody python3-slixmpp openssl clang libclang-rt-14-dev chromium"
 bench="mariadb-server mariadb-client python3 prometheus-mysqld-exporter wrk"
 demo="mariadb-server mariadb-client python3 curl ejabberd erlang-p1-mysql python3-slixmpp openssl"
+# make compat: a Debian trixie tree (MariaDB 11.8) built with debootstrap; the suites' other
+# needs come from the test group.
+compat="debootstrap"
 
 wanted=""
 for group in "$@"; do
@@ -19,6 +22,7 @@ for group in "$@"; do
   test) wanted="$wanted $test" ;;
   demo) wanted="$wanted $demo" ;;
   bench) wanted="$wanted $bench" ;;
+  compat) wanted="$wanted $compat" ;;
   *) echo "ensure-packages: unknown group '$group'" >&2; exit 2 ;;
   esac
 done

@@ -242,11 +242,11 @@ IO_WEIGHTS = [("no", 0), ("connecting", 1), ("preparing", 2), ("yes", 3)]
 IO_MAP = value_mappings([(0, "No", "red"), (1, "Connecting", "orange"),
                          (2, "Preparing", "yellow"), (3, "Yes", "green")])
 ERROR_WEIGHTS = [("duplicate_key", 1), ("row_not_found", 2), ("connect", 3), ("auth", 4),
-                 ("other", 5)]
+                 ("other", 5), ("binlog_purged", 6)]
 ERROR_MAP = value_mappings([(0, "no error", "green"), (1, "duplicate key (1062)", "red"),
                             (2, "row not found (1032)", "red"),
                             (3, "connect (2003/2013)", "orange"), (4, "auth (1045)", "purple"),
-                            (5, "other", "yellow")])
+                            (5, "other", "yellow"), (6, "binlog purged (1236)", "dark-red")])
 STATE_WEIGHTS = [("ok", 0), ("warning", 1), ("critical", 2), ("unknown", 3)]
 STATE_MAP = value_mappings([(0, "ok", "green"), (1, "warning", "orange"),
                             (2, "critical", "red"), (3, "unknown", "text")])
@@ -303,7 +303,8 @@ def overview():
                      "from replmon's heartbeats: 0 on a link that keeps up (less than one "
                      "poll interval behind), else within half a poll interval of the delay. "
                      "Keeps growing when the source stops answering; NaN when the source is "
-                     "read-only.",
+                     "read-only. A replica delayed on purpose (MASTER_DELAY) reads its delay "
+                     "here: the alerts judge only the lag beyond it (the panel below).",
                      [target(sel("mariadb_heartbeat_lag_seconds"), LINK)], "s", LAG_STEPS,
                      min_=0, links=node_link()), 12, 8)
     L.add(timeseries("Seconds_Behind_Master per link",
@@ -315,8 +316,10 @@ def overview():
                      links=node_link()), 12, 8)
     L.row()
     L.add(timeseries("Replication lag as the alerts see it",
-                     "cluster_node_source:mariadb_replica_lag_seconds (recording rule): the "
-                     "heartbeat lag where there is one, else Seconds_Behind_Master. "
+                     "cluster_node_source:mariadb_replica_lag_seconds (recording rule), from "
+                     "mariadb_replica_lag_beyond_delay_seconds: the heartbeat lag where there "
+                     "is one, else Seconds_Behind_Master, less the link's MASTER_DELAY (0 for "
+                     "a delayed replica that keeps its delay), as replmon's health judges it. "
                      "MariaDBHeartbeatLagWarning fires at 5 s, MariaDBHeartbeatLagCritical "
                      "at 30 s, each after 2 minutes.",
                      [target(sel("cluster_node_source:mariadb_replica_lag_seconds"), LINK)],
@@ -376,6 +379,15 @@ def overview():
                              % sel("mariadb_semisync_master_unacknowledged_transactions_total"),
                              "{{cluster}} {{node}}")], "cps", min_=0, links=node_link()),
           12, 8)
+    L.add(timeseries("Binlog horizon of broken links",
+                     "mariadb_replica_binlog_horizon_seconds: how long a broken link can "
+                     "stay broken before its source purges the binlogs the node needs "
+                     "(then error 1236 and a rebuild). Empty while every link is healthy "
+                     "(NaN) or the source never purges (+Inf). "
+                     "MariaDBBinlogHorizonHalfSpent fires at half the source's retention.",
+                     [target(sel("mariadb_replica_binlog_horizon_seconds"), LINK)], "s",
+                     thresholds("red", (3600, "orange"), (86400, "green")), min_=0,
+                     links=node_link()), 12, 8)
     return dashboard(
         "replmon-overview", "replmon / Replication overview",
         "Every MariaDB cluster and replication link replmon watches: threads, lag, "
@@ -428,8 +440,12 @@ def node_detail():
     L.row()
     L.add(timeseries("Heartbeat lag into $node",
                      "mariadb_heartbeat_lag_seconds of the links on which $node replicates "
-                     "(one per source).",
-                     [target(sel("mariadb_heartbeat_lag_seconds", N), "from {{source}}")],
+                     "(one per source), and mariadb_replica_lag_beyond_delay_seconds: the lag "
+                     "less the link's MASTER_DELAY, which replmon's health and the alerts "
+                     "judge (the same line when there is no delay).",
+                     [target(sel("mariadb_heartbeat_lag_seconds", N), "from {{source}}"),
+                      target(sel("mariadb_replica_lag_beyond_delay_seconds", N),
+                             "beyond delay, from {{source}}", ref="B")],
                      "s", LAG_STEPS, min_=0), 12, 8)
     L.add(timeseries("Heartbeat lag of the nodes reading from $node",
                      "mariadb_heartbeat_lag_seconds of the links whose source is $node: how "

@@ -48,6 +48,7 @@ ALERTS = ("MariaDBNodeDown", "MariaDBUnreachableFromMonitor", "MariaDBReplicatio
           "MariaDBHeartbeatLagWarning", "MariaDBHeartbeatLagCritical",
           "MariaDBReplicationStalled", "MariaDBClusterCheckFailed", "MariaDBSemiSyncFallback",
           "MariaDBWriteConflict",
+          "MariaDBBinlogHorizonHalfSpent",
           "XMPPServerDown", "XMPPStreamProbeFailing", "XMPPSessionsDroppedSharply",
           "XMPPCertificateExpiringSoon", "XMPPLoginFailing", "XMPPDeliveryFailing",
           "XMPPDeliverySlow", "XMPPClusterSplit", "ReplmonProbeFailing")

@@ -1,4 +1,5 @@
-"""A throwaway MariaDB 10.11 master-master pair for integration tests.
+"""A throwaway MariaDB master-master pair for integration tests (10.11 from the machine's
+packages, or 11.8 from a Debian trixie tree: see REPLMON_MARIADB_ROOT below).
 
     pair = Pair("/tmp/some/workdir")
     try:
@@ -19,7 +20,8 @@ MASTER_CONNECT_RETRY=1. Setup objects are created with sql_log_bin=0 on each nod
 
 Accounts (on both nodes, @127.0.0.1 and @localhost):
     repl     REPLICATION SLAVE          (used by the replication connections)
-    monitor  SLAVE MONITOR only         (what replmon needs)
+    monitor  SLAVE MONITOR only         (what replmon needs; 10.11 also lets SUPER read
+                                         SHOW ALL SLAVES STATUS, 11.8 only SLAVE MONITOR)
     nomon    USAGE only                 (to test the missing-grant path)
 Database `app` with table `t (id INT PRIMARY KEY, v INT)`.
 
@@ -32,6 +34,20 @@ used.
 The process helpers (spawn, stop_process, free_port, install_signal_handlers) live in
 common.py and are re-exported here.
 
+Another MariaDB: with REPLMON_MARIADB_ROOT=DIR (or Pair(root=DIR)) mariadb-install-db and
+mariadbd run from the system tree DIR (`make compat` builds a Debian trixie one with MariaDB
+11.8 under build/compat/trixie), each as `unshare --mount sh -c '<bind mounts> && exec chroot
+DIR "$@"' mariadbd ...`: the work directory (and the socket directory, and those given as
+`shared`) are bind-mounted at the same paths inside DIR, so every path means the same inside
+and out, and /etc/hosts as the process sees it is bind-mounted over DIR/etc/hosts, so the
+server resolves names as one started outside would (a `prefix` of `ip netns exec NS` puts
+the namespace's hosts file there). The mounts live in the server's own mount namespace and
+end with it: nothing is ever mounted in the tree as the machine sees it (`make clean`
+removes build/). The mountpoints are empty directories created under DIR and removed by stop().
+sh and chroot exec, so the process started is still mariadbd itself (kill, freeze and thaw
+by PID). The `mariadb` client and replmon stay the machine's own: they talk to 11.8
+unchanged. MARIADBD, MARIADB_INSTALL_DB and MARIADB_CLIENT name other programs.
+
 PairReplmonCase is the class fixture of the suites that watch the pair: a temporary
 workdir, the pair, one replmon, the clean-up of common.FixtureCase, and the helpers
 link(), replicating(), wait_restored().
@@ -40,6 +56,7 @@ link(), replicating(), wait_restored().
 import atexit
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -67,6 +84,7 @@ HEARTBEAT_DDL = ("CREATE DATABASE replmon; "
                  "ts DATETIME(6) NOT NULL)")
 
 MARIADBD = os.environ.get("MARIADBD", "mariadbd")
+MARIADB_ROOT = os.environ.get("REPLMON_MARIADB_ROOT") or None
 MARIADB_INSTALL_DB = os.environ.get("MARIADB_INSTALL_DB", "mariadb-install-db")
 MARIADB_CLIENT = os.environ.get("MARIADB_CLIENT", "mariadb")
 
@@ -127,11 +145,14 @@ class Pair:
       host    the host name under which its peer (MASTER_HOST) and replmon's configuration
               reach it; its TCP port is the same everywhere
     client_hosts: more hosts ('10.231.1.%') for which the accounts are created;
-    mariadbd_args: more mariadbd options for both nodes (--slave-net-timeout=5)."""
+    mariadbd_args: more mariadbd options for both nodes (--slave-net-timeout=5);
+    root: the system tree the servers run from (default: $REPLMON_MARIADB_ROOT; None:
+    this machine's own MariaDB); shared: more host directories the servers read (the
+    certificates named in mariadbd_args), seen at the same paths inside root."""
 
     def __init__(self, workdir, verbose=False, prefix=(None, None),
                  bind=("127.0.0.1", "127.0.0.1"), host=("127.0.0.1", "127.0.0.1"),
-                 client_hosts=(), mariadbd_args=()):
+                 client_hosts=(), mariadbd_args=(), root=MARIADB_ROOT, shared=()):
         self.workdir = os.path.abspath(workdir)
         os.makedirs(self.workdir, exist_ok=True)
         self.verbose = verbose
@@ -147,6 +168,12 @@ class Pair:
         self.sockdir = sockdir
         self.nodes = [_Node(i, self.workdir, sockdir) for i in range(2)]
         self.as_root = os.geteuid() == 0
+        self.root = os.path.abspath(root) if root else None
+        if self.root and not os.path.isfile(os.path.join(self.root, "etc", "hosts")):
+            raise RuntimeError("REPLMON_MARIADB_ROOT %s: not a system tree (no etc/hosts); "
+                               "`make compat` builds one" % self.root)
+        self.shared = tuple(os.path.abspath(d) for d in shared)
+        self._mountpoints = []  # directories created under root, deepest last
         self._installed = False
         self._configured = False
         atexit.register(self.stop)
@@ -176,6 +203,37 @@ class Pair:
         if self.verbose:
             print("mariadb_pair: " + msg, file=sys.stderr, flush=True)
 
+    # ----------------------------------------------------------------- the system tree
+    def _in_root(self, argv):
+        """argv run inside self.root (see the module's doc), or argv itself without one."""
+        if not self.root:
+            return list(argv)
+        mounts = ["mount --bind /etc/hosts %s" % shlex.quote(self.root + "/etc/hosts")]
+        for d in sorted({self.workdir, self.sockdir} | set(self.shared)):
+            self._mountpoint(d)
+            mounts.append("mount --bind %s %s" % (shlex.quote(d), shlex.quote(self.root + d)))
+        script = " && ".join(mounts + ['exec chroot %s "$@"' % shlex.quote(self.root)])
+        return ["unshare", "--mount", "sh", "-c", script, "sh"] + list(argv)
+
+    def _mountpoint(self, d):
+        """Creates root + d (an absolute path), noting each directory it had to create."""
+        path = self.root
+        for part in d.strip("/").split("/"):
+            path = os.path.join(path, part)
+            if not os.path.isdir(path):
+                os.mkdir(path)
+                self._mountpoints.append(path)
+
+    def _remove_mountpoints(self):
+        """The directories _mountpoint created, once no server uses them any more; each
+        only while empty (never the tree's own files)."""
+        for path in reversed(self._mountpoints):
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass
+        self._mountpoints = [p for p in self._mountpoints if os.path.isdir(p)]
+
     # ----------------------------------------------------------------- lifecycle
     def _install(self):
         """mariadb-install-db for both datadirs, in parallel."""
@@ -192,7 +250,7 @@ class Pair:
                 if self.as_root:
                     argv.append("--user=root")
                 log = os.path.join(n.dir, "install-db.log")
-                procs.append((n, log, spawn(argv, log)))
+                procs.append((n, log, spawn(self._in_root(argv), log)))
             failed = []
             for n, log, proc in procs:
                 try:
@@ -214,7 +272,7 @@ class Pair:
 
     def _argv(self, n):
         i = n.index
-        argv = self.prefix[i] + [
+        argv = self.prefix[i] + self._in_root([
                 MARIADBD, "--no-defaults",
                 "--datadir=" + n.datadir, "--socket=" + n.socket, "--port=%d" % n.port,
                 "--pid-file=" + n.pid_file, "--bind-address=" + self.bind[i],
@@ -227,7 +285,7 @@ class Pair:
                 "--relay-log=relay-bin",
                 "--innodb-log-file-size=8M", "--innodb-buffer-pool-size=32M",
                 "--innodb-flush-log-at-trx-commit=2", "--sync-binlog=0",
-                "--max-connections=100"] + self.mariadbd_args
+                "--max-connections=100"] + self.mariadbd_args)
         if self.as_root:
             argv.append("--user=root")
         return argv
@@ -309,6 +367,8 @@ class Pair:
                                  % (user, host, PASSWORDS[user]))
                     if grant:
                         stmts.append("GRANT %s ON *.* TO '%s'@'%s'" % (grant, user, host))
+            # 11.8 replicates over TLS by default (a certificate the server made itself,
+            # Master_SSL_Verify_Server_Cert Yes), 10.11 in plain text: neither needs a setting.
             stmts += [
                 "CREATE DATABASE app",
                 "CREATE TABLE app.t (id INT PRIMARY KEY, v INT)",
@@ -337,6 +397,8 @@ class Pair:
                 os.rmdir(self.sockdir)
             except OSError:
                 pass
+        if all(n.proc is None or n.proc.poll() is not None for n in self.nodes):
+            self._remove_mountpoints()
 
     def kill(self, i):
         """SIGKILL node i (by PID) and reap it."""

@@ -78,7 +78,7 @@ class TlsNode(Pair):
     server certificate while self.tls is true, with the accounts of this suite only."""
 
     def __init__(self, workdir, certs):
-        super().__init__(workdir)
+        super().__init__(workdir, shared=(certs,))
         self.nodes = self.nodes[:1]
         self.certs = certs
         self.tls = True
@@ -89,6 +89,10 @@ class TlsNode(Pair):
             argv += ["--ssl-ca=" + os.path.join(self.certs, "ca.pem"),
                      "--ssl-cert=" + os.path.join(self.certs, "server.pem"),
                      "--ssl-key=" + os.path.join(self.certs, "server.key")]
+        else:
+            # 10.11 offers no TLS without a certificate; 11.8 makes one of its own unless
+            # told not to.
+            argv.append("--skip-ssl")
         return argv
 
     def _configure(self):

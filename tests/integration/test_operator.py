@@ -48,7 +48,6 @@ SCRAPE_EVERY_S = 0.2
 # joins its pollers (a poller in a statement finishes it: connect + 2 * query at most).
 CHECK_WAIT_S = 2 * POLL_S + CONNECT_S + 2 * QUERY_S + 1.0
 CHECK_BOUND_S = CHECK_WAIT_S + CONNECT_S + 2 * QUERY_S + 3.0
-DELAY_S = 10          # MASTER_DELAY for the lag faults
 LAGGING_SBM_S = 6     # Seconds_Behind_Master that makes db2 "lagging" (>= lag_warning)
 PROBE_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
 NAGIOS = re.compile(r"^REPLMON (OK|WARNING|CRITICAL|UNKNOWN) - (.*?)(?: \| (.*))?$")
@@ -148,9 +147,39 @@ def write_config(path, password_file, nodes, cluster=CLUSTER, extra="", cluster_
     return path
 
 
+class TableLock:
+    """A root session on a node that holds LOCK TABLES table READ until release()."""
+
+    def __init__(self, pair, node, table):
+        self.proc = subprocess.Popen(
+            [mariadb_pair.MARIADB_CLIENT, "--no-defaults", "--batch", "--skip-column-names",
+             "--unbuffered", "--user=root", "--protocol=SOCKET",
+             "--socket=" + pair.nodes[node].socket],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        common.register_cleanup(self.release)
+        self.proc.stdin.write(("LOCK TABLES %s READ; SELECT 'locked';\n" % table).encode())
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline().decode().strip()
+        if line != "locked":
+            self.release()
+            raise RuntimeError("LOCK TABLES %s READ failed (read %r)" % (table, line))
+
+    def release(self):
+        if self.proc is not None:
+            try:
+                self.proc.stdin.write(b"UNLOCK TABLES;\n")
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            common.stop_process(self.proc, bound=5)
+            self.proc = None
+        common.unregister_cleanup(self.release)
+
+
 class Writer:
-    """Inserts a row on db1 every `every` seconds in a thread, so that a delayed replica
-    always has an event waiting and its Seconds_Behind_Master stays near the delay."""
+    """Inserts a row on db1 every `every` seconds in a thread, so that a held-up replica
+    always has events waiting behind the one it is stuck on."""
 
     def __init__(self, pair, every=0.5):
         self.pair, self.every = pair, every
@@ -298,29 +327,35 @@ class TestOperator(PairReplmonCase):
                              last[0], last[1], what))
             time.sleep(SCRAPE_EVERY_S)
 
-    def start_delay(self):
-        """MASTER_DELAY on db2 with rows arriving from db1 all the time; returns once
-        Seconds_Behind_Master on db2 is at least LAGGING_SBM_S."""
-        self.pair.set_master_delay(1, DELAY_S)
+    def start_lag(self):
+        """db2 falls behind for real (a MASTER_DELAY is no lag: replmon judges the lag
+        beyond it): a session on db2 holds LOCK TABLES app.t READ, so that its SQL thread,
+        still running, waits on the first of the rows db1 inserts all the time. Returns
+        (writer, lock) once Seconds_Behind_Master on db2 is at least LAGGING_SBM_S; it
+        grows by a second a second from there, so a test has about 20 s before the lag
+        reaches lag_critical."""
+        lock = TableLock(self.pair, 1, "app.t")
         writer = Writer(self.pair)
-        deadline = time.monotonic() + DELAY_S + BOUND_S
+        deadline = time.monotonic() + LAGGING_SBM_S + BOUND_S
         sbm = None
         while True:
             st = self.pair.slave_status(1)
             sbm = st[0].get("Seconds_Behind_Master") if st else None
             if sbm is not None and int(sbm) >= LAGGING_SBM_S:
-                print("\n    db2 Seconds_Behind_Master %s (MASTER_DELAY=%d)" % (sbm, DELAY_S))
-                return writer
+                print("\n    db2 Seconds_Behind_Master %s (SQL thread held)" % sbm)
+                return writer, lock
             if time.monotonic() > deadline:
                 writer.stop()
-                self.fail("db2 Seconds_Behind_Master not >= %d after MASTER_DELAY=%d: %r"
-                          % (LAGGING_SBM_S, DELAY_S, sbm))
+                lock.release()
+                self.fail("db2 Seconds_Behind_Master not >= %d with its SQL thread held: %r"
+                          % (LAGGING_SBM_S, sbm))
             time.sleep(0.2)
 
-    def stop_delay(self, writer):
+    def stop_lag(self, held):
+        writer, lock = held
         errors = writer.stop()
-        self.pair.set_master_delay(1, 0)
-        self.wait_restored("master delay")
+        lock.release()
+        self.wait_restored("lag")
         self.pair.sync(BOUND_S)
         self.assertEqual(errors[:3], [], "the writer on db1 failed")
 
@@ -375,7 +410,7 @@ class TestOperator(PairReplmonCase):
 
     def test_02_check_lagging(self):
         self.wait_restored("start")
-        writer = self.start_delay()
+        held = self.start_lag()
         try:
             r = self.check("--format=nagios")
             self.assertEqual(r.status, 1, str(r))
@@ -403,7 +438,7 @@ class TestOperator(PairReplmonCase):
             self.assertEqual([(x[0], x[3]) for x in rows], [("db2", "WARNING")], str(r))
             self.assertEqual(self.check("--node=db1", "--format=nagios").status, 0)
         finally:
-            self.stop_delay(writer)
+            self.stop_lag(held)
 
     def test_03_check_broken_sql(self):
         self.wait_restored("start")
@@ -504,10 +539,9 @@ class TestOperator(PairReplmonCase):
 
     def test_06_check_heartbeat_lag(self):
         """With a heartbeat table, replmon-check writes heartbeats in its two rounds and
-        measures the lag by them (README: "the delay on a delayed one"). The rows it finds
-        on a replica may be old (the last run, or the last daemon, wrote them a minute ago):
-        a link delayed by 10 s must still read as lagging about 10 s (WARNING), not as the
-        age of that old row."""
+        measures the lag by them. The rows it finds on a replica may be old (the last run,
+        or the last daemon, wrote them a minute ago): a link some 6 to 20 s behind must still
+        read as lagging that much (WARNING), not as the age of that old row."""
         self.wait_restored("start")
         self.setup_heartbeat_table()
         config = write_config(os.path.join(self.workdir, "heartbeat.yml"), self.password_file,
@@ -521,15 +555,15 @@ class TestOperator(PairReplmonCase):
         for i in (0, 1):
             self.pair.sql(i, "SET sql_log_bin=0; UPDATE replmon.heartbeat "
                              "SET ts = ts - INTERVAL 60 SECOND")
-        writer = self.start_delay()
+        held = self.start_lag()
         try:
             sbm = self.pair.slave_status(1)[0].get("Seconds_Behind_Master")
             r = self.check("--format=nagios", "--node=db2", config=config)
-            self.assertEqual(r.status, 1, "db2 is %s s behind (MASTER_DELAY=%d), with heartbeat "
-                             "rows a minute old before this run:\n%s" % (sbm, DELAY_S, r))
+            self.assertEqual(r.status, 1, "db2 is %s s behind, with heartbeat rows a minute "
+                             "old before this run:\n%s" % (sbm, r))
             self.assert_nagios(r, "WARNING")
         finally:
-            self.stop_delay(writer)
+            self.stop_lag(held)
 
     def setup_heartbeat_table(self):
         if self.pair.value(0, "SELECT COUNT(*) FROM information_schema.TABLES WHERE "
@@ -569,7 +603,7 @@ class TestOperator(PairReplmonCase):
     def test_11_health_max_lag(self):
         self.wait_restored("start")
         self.endpoint_or_skip("/health/db2")
-        writer = self.start_delay()
+        held = self.start_lag()
         try:
             status, text, _ = self.health("db2", "?max_lag=1s")
             print("    /health/db2?max_lag=1s: %d %s" % (status, text.strip()))
@@ -582,7 +616,7 @@ class TestOperator(PairReplmonCase):
             self.assertEqual(self.health("db2", "?max_lag=1m")[0], 200)
             self.assertEqual(self.health("db1", "?max_lag=1s")[0], 200, "db1 does not lag")
         finally:
-            self.stop_delay(writer)
+            self.stop_lag(held)
         self.wait_health("db2", 200, "?max_lag=1s", prefix="OK: ")
 
     # ------------------------------------------------------------------ /probe?target=

@@ -15,21 +15,24 @@ node, `GRANT SELECT, INSERT, UPDATE ON replmon.heartbeat` for `monitor`. replmon
 1 s (connect timeout 1 s, query timeout 2 s) with `heartbeat: {table: replmon.heartbeat}`.
 
 Faults: MASTER_DELAY=10 on db2, SIGSTOP of db1, RESET SLAVE ALL on db1, a duplicate key on
-db2, auto_increment_offset and gtid_domain_id made equal on both writers, and a second
-replmon that expects only the link db1 <- db2. Prints `integration-replication: N passed,
+db2, auto_increment_offset and gtid_domain_id made equal on both writers, a second replmon
+that expects only the link db1 <- db2, and a third that watches the pair without a heartbeat
+table (its lag from Master_Slave_time_diff on MariaDB 11.6+, Seconds_Behind_Master before:
+`mariadb_replica_lag_info`, under MASTER_DELAY=10 too). Prints `integration-replication: N passed,
 M failed[, K skipped]` last and exits non-zero on failure. Python standard library, the
 `mariadb` client and `promtool`; all traffic on 127.0.0.1; every process started is stopped
 by PID (finally, atexit, SIGTERM/SIGINT). About 90 s.
 """
 
 import os
+import re
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import common  # noqa: E402
-from common import Replmon, is_nan, promtool_check, scrape  # noqa: E402
+from common import Replmon, http, is_nan, promtool_check, scrape  # noqa: E402
 from mariadb_pair import PASSWORDS, PairReplmonCase  # noqa: E402
 
 CLUSTER = "chatdb"
@@ -427,6 +430,93 @@ class TestReplication(PairReplmonCase):
             rc = rm.stop()
         self.assertEqual(rc, 0, "replmon (links) exit status on SIGTERM; log tail:\n%s"
                          % rm.log_text()[-2000:])
+
+    def test_09_lag_without_heartbeat(self):
+        """A cluster without a heartbeat table is judged by Master_Slave_time_diff on
+        MariaDB 11.6+ (`make compat`), by Seconds_Behind_Master on 10.11; the lag_info series
+        of each link names which, and under MASTER_DELAY that figure reads the delay."""
+        version = self.pair.value(0, "SELECT VERSION()")
+        major_minor = tuple(int(x) for x in version.split("-")[0].split(".")[:2])
+        has_time_diff = major_minor >= (11, 6)
+        method = "time_diff" if has_time_diff else "seconds_behind_master"
+        raw_family = ("mariadb_replica_time_diff_seconds" if has_time_diff
+                      else "mariadb_replica_seconds_behind_master")
+        cluster = "nohb"
+        config = self.pair.write_replmon_config(
+            os.path.join(self.workdir, "replmon-nohb.yml"), "monitor",
+            os.path.join(self.workdir, "monitor.pass"), poll_interval="%gs" % POLL_S,
+            connect_timeout="%gs" % CONNECT_S, query_timeout="%gs" % QUERY_S, cluster=cluster,
+            lag_warning="30s", lag_critical="60s")
+        rm = Replmon(self.workdir, config, "nohb")
+
+        def nohb_link(node):
+            return dict(cluster=cluster, node=node, source=peer(node))
+
+        def raw(m, node):
+            return m.get(raw_family, connection="", **nohb_link(node))
+
+        def health_lag(node):
+            status, _, body, _ = http(rm.port, "/health/" + node)
+            found = re.search(r"lag (-?[0-9.]+)s", body.decode())
+            return found and float(found.group(1)), body.decode().strip()
+
+        try:
+            rm.wait_serving()
+            m, _ = self.wait_for(
+                lambda m: all(m.get("mariadb_replica_lag_info", method=method,
+                                    **nohb_link(n)) == 1 for n in NODES),
+                what="%s: lag_info method=%s on both links" % (version, method), replmon=rm,
+                show=("lag_info", "time_diff", "seconds_behind"))
+            print("\n    %s: %s" % (version, m.lines("lag_info").replace("\n", "\n    ")))
+            for n in NODES:
+                self.assertEqual(len(m.find("mariadb_replica_lag_info", **nohb_link(n))), 1,
+                                 m.lines("lag_info"))
+            self.assertEqual(len(m.find("mariadb_replica_time_diff_seconds")),
+                             2 if has_time_diff else 0, m.lines("time_diff"))
+            # The main replmon's cluster, with its heartbeat table, says heartbeat.
+            self.assertEqual(
+                self.scrape().get("mariadb_replica_lag_info", method="heartbeat", **link("db2")),
+                1, "the heartbeat cluster's link")
+
+            # The main replmon's heartbeats write on db1 every second: the delayed link
+            # always has events in flight, as a busy one would.
+            self.pair.set_master_delay(1, DELAY_S)
+            t0 = time.monotonic()
+            time.sleep(DELAY_SETTLE_S)
+            rows = []
+            for _ in range(SAMPLES):
+                before = self.scrape(rm.port)
+                lag_s, text = health_lag("db2")
+                after = self.scrape(rm.port)
+                rows.append((time.monotonic() - t0, raw(before, "db2"), lag_s, raw(after, "db2"),
+                             before.get("mariadb_replica_seconds_behind_master", connection="",
+                                        **nohb_link("db2")), text,
+                             before.find("mariadb_replica_lag_info", **nohb_link("db2"))))
+                time.sleep(SAMPLE_EVERY_S)
+            print("    MASTER_DELAY=%d on %s, %s / health lag / seconds_behind_master: %s"
+                  % (DELAY_S, version, raw_family, ", ".join(
+                      "%s/%s/%s" % (fmt(r[1]), fmt(r[2]), fmt(r[4])) for r in rows)))
+            self.note("MASTER_DELAY=%d without heartbeat on %s: %s %s..%s s" % (
+                DELAY_S, version, method, fmt(min(r[1] for r in rows)),
+                fmt(max(r[1] for r in rows))))
+            for t, figure, lag_s, figure_after, _, text, infos in rows:
+                self.assertEqual([(lb.get("method"), v) for _, lb, v in infos], [(method, 1)],
+                                 "lag_info at +%.1f s" % t)
+                self.assertLessEqual(abs(figure - DELAY_S), 1.5,
+                                     "%s of the delayed link at +%.1f s: %r (want %d +/- 1.5)"
+                                     % (raw_family, t, figure, DELAY_S))
+                # The health lag is that figure, read from a snapshot between the two scrapes
+                # (less the connection's SQL_Delay where delayed replicas are judged by the
+                # lag beyond their delay).
+                judged = {f - d for f in (figure, figure_after) for d in (0, DELAY_S)}
+                self.assertIn(lag_s, judged | {max(0.0, f) for f in judged},
+                              "/health/db2 at +%.1f s: %s (%s %r..%r)"
+                              % (t, text, raw_family, figure, figure_after))
+        finally:
+            self.pair.set_master_delay(1, 0)
+            rc = rm.stop()
+        self.assertEqual(rc, 0, "replmon (nohb) exit status on SIGTERM")
+        self.wait_healthy("master delay without heartbeat")
 
 
 def main(argv):

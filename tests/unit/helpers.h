@@ -8,6 +8,7 @@
 #include "xmpp.h"
 #include "xmpp_stream.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,7 @@ static inline struct replica_status *add_replica(struct target_result *r, const 
   rep->source = strdup(source);
   rep->last_io_error = strdup("");
   rep->last_sql_error = strdup("");
+  rep->time_diff_seconds = NAN; /* a 10.11 server: no Master_Slave_time_diff */
   return rep;
 }
 

@@ -1,6 +1,8 @@
 /* The analysis of a snapshot beyond the pair: a node replmon cannot poll, unreachable or down
- * as its peer sees it, an XMPP node whose database is down, ejabberd's
- * view of its own cluster (members_agree), and /health?max_lag= judging a node again. */
+ * as its peer sees it, an XMPP node whose database is down, ejabberd's view of its own
+ * cluster (members_agree), a delayed replica's lag, /health?max_lag= judging a node again,
+ * the binlog horizon carried from one analysis to the next, and the lag figure of a link
+ * without a heartbeat table. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +13,7 @@
 #include "helpers.h"
 
 #include <math.h>
+#include <string.h>
 
 static const char yaml[] = "mariadb:\n"
                            "  - cluster: chatdb\n"
@@ -227,6 +230,47 @@ static void test_members_agree(void **state) {
   config_unref(config);
 }
 
+/* A delayed replica is judged by what it trails beyond its SQL_Delay (Seconds_Behind_Master
+ * here: the pair has no heartbeat table), and is critical once that reaches lag_critical. */
+static void test_delay_is_not_lag(void **state) {
+  (void)state;
+  struct config *config = config_from_yaml("global: {lag_warning: 3s, lag_critical: 5s}\n"
+                                           "mariadb:\n"
+                                           "  - cluster: chatdb\n"
+                                           "    user: u\n"
+                                           "    nodes:\n"
+                                           "      - {name: db1, address: 'h:1'}\n"
+                                           "      - {name: db2, address: 'h:2'}\n");
+  struct snapshot_store *store = snapshot_store_new(config);
+  struct snapshot *s = NULL;
+  assert_int_equal(snapshot_store_publish(store, config, DB1, db_up("db2", 1)), 0);
+  static const struct {
+    double behind, delay, beyond;
+    enum health_state state;
+  } cases[] = {
+      {9, 10, 0, HEALTH_OK},       /* keeps its delay: Seconds_Behind_Master counts it */
+      {14, 10, 4, HEALTH_WARNING}, /* 4 s beyond it */
+      {17, 10, 7, HEALTH_CRITICAL}, {7, 0, 7, HEALTH_CRITICAL}, /* no delay: the lag itself */
+      {7, NAN, 7, HEALTH_CRITICAL},
+  };
+  for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+    struct target_result *r = db_up("db1", 2);
+    MARIADB(r)->replicas[0].seconds_behind_master = cases[k].behind;
+    MARIADB(r)->replicas[0].sql_delay_seconds = cases[k].delay;
+    assert_int_equal(snapshot_store_publish(store, config, DB2, r), 0);
+    const struct node_health *h = health(store, config, DB2, &s);
+    assert_int_equal(h->state, cases[k].state);
+    assert_true(h->lag_s == cases[k].beyond);
+    const struct group_analysis *g = s->analysis->groups[0];
+    for (size_t l = 0; l < g->n_links; l++)
+      if (g->links[l].replica == 1)
+        assert_true(g->links[l].lag_beyond_delay_s == cases[k].beyond);
+  }
+  snapshot_unref(s);
+  snapshot_store_free(store);
+  config_unref(config);
+}
+
 static void test_max_lag_judges_again(void **state) {
   (void)state;
   struct node_health h = {.kind = NODE_MARIADB, .replicating = true, .lag_s = 3};
@@ -267,8 +311,124 @@ static void test_bad_dependency(void **state) {
   unlink(path);
 }
 
+/* Without a heartbeat table a node is judged by Master_Slave_time_diff where its server has
+ * it (11.6+), else by Seconds_Behind_Master; each link says which. */
+static void test_lag_without_heartbeat(void **state) {
+  (void)state;
+  struct config *config = config_from_yaml(yaml);
+  struct snapshot_store *store = snapshot_store_new(config);
+  struct snapshot *s = NULL;
+  struct target_result *db1 = db_up("db2", 1); /* MariaDB 11.8 */
+  MARIADB(db1)->replicas[0].has_time_diff = true;
+  MARIADB(db1)->replicas[0].time_diff_seconds = 9;
+  MARIADB(db1)->replicas[0].seconds_behind_master = 8;
+  struct target_result *db2 = db_up("db1", 2); /* MariaDB 10.11 */
+  MARIADB(db2)->replicas[0].seconds_behind_master = 4;
+  assert_int_equal(snapshot_store_publish(store, config, DB1, db1), 0);
+  assert_int_equal(snapshot_store_publish(store, config, DB2, db2), 0);
+
+  const struct node_health *h = health(store, config, DB1, &s);
+  assert_true(h->lag_s == 9);
+  assert_string_equal(h->reason, "lag 9.0s >= 5.0s");
+  assert_true(analysis_target_health(s->analysis, config, DB2)->lag_s == 4);
+  const struct group_analysis *g = s->analysis->groups[0];
+  assert_int_equal(g->n_links, 2);
+  for (size_t l = 0; l < g->n_links; l++)
+    assert_int_equal(g->links[l].lag_method,
+                     g->links[l].replica == 0 ? LAG_TIME_DIFF : LAG_SECONDS_BEHIND_MASTER);
+  snapshot_unref(s);
+  snapshot_store_free(store);
+  config_unref(config);
+}
+
 /* A reader may keep an analysis after its snapshot and configuration are gone (the
  * state-change log keeps the last one across a reload): the names in it stay valid. */
+/* db1 as a source keeping binlogs expire_s or max_bytes, having written bytes so far. */
+static struct target_result *db1_writing(double expire_s, double max_bytes, double bytes) {
+  struct target_result *r = db_up("db2", 1);
+  MARIADB(r)->memory.binlog_retention =
+      (struct mariadb_binlog_retention){expire_s, max_bytes, bytes};
+  return r;
+}
+
+/* db2, read at 1600, with its link from db1 stopped since 1000 (or running). */
+static struct target_result *db2_reading(bool running) {
+  struct target_result *r = db_up("db1", 2);
+  MARIADB(r)->read_unix = 1600;
+  struct replica_status *rep = &MARIADB(r)->replicas[0];
+  rep->progress_unix = 1000;
+  rep->last_io_errno = rep->last_sql_errno = 0;
+  if (!running) {
+    rep->io_state = IO_STATE_NO;
+    rep->sql_running = false;
+  }
+  return r;
+}
+
+static const struct link_analysis *db2_from_db1(const struct snapshot *s) {
+  const struct group_analysis *g = s->analysis->groups[0];
+  for (size_t l = 0; l < g->n_links; l++)
+    if (g->links[l].replica == 1 && strcmp(g->links[l].source, "db1") == 0)
+      return &g->links[l];
+  fail();
+  return NULL;
+}
+
+/* What the source wrote since the break is added up from one analysis to the next (the
+ * size bound of the horizon), and the broken link's reason says when the binlogs go. */
+static void test_binlog_horizon_across_analyses(void **state) {
+  (void)state;
+  struct config *config = config_from_yaml(yaml);
+  struct snapshot_store *store = snapshot_store_new(config);
+  struct snapshot *s = NULL;
+  assert_int_equal(snapshot_store_publish(store, config, DB1, db1_writing(7200, 1000, 5000)), 0);
+  assert_int_equal(snapshot_store_publish(store, config, DB2, db2_reading(false)), 0);
+  const struct node_health *h = health(store, config, DB2, &s);
+  const struct link_analysis *l = db2_from_db1(s);
+  assert_true(l->source_written_since_break == 0); /* the break as first seen */
+  assert_true(l->binlog_horizon.left_s == 6600);   /* nothing written: the age bound */
+  assert_string_equal(h->reason, "replication from db1 broken: IO no, SQL no; db1 purges the "
+                                 "binlogs it needs in about 110m");
+
+  /* 250 bytes in the 600 s since the break: the 1000-byte limit in 2400 s, 1800 s left. */
+  assert_int_equal(snapshot_store_publish(store, config, DB1, db1_writing(7200, 1000, 5250)), 0);
+  h = health(store, config, DB2, &s);
+  l = db2_from_db1(s);
+  assert_true(l->source_written_since_break == 250);
+  assert_true(l->binlog_horizon.left_s == 1800);
+  assert_true(l->binlog_horizon.retention_s == 2400);
+  assert_non_null(strstr(h->reason, "db1 purges the binlogs it needs in about 30m"));
+
+  /* db1 restarted: its counter starts again from 0, and what it wrote since counts on. */
+  assert_int_equal(snapshot_store_publish(store, config, DB1, db1_writing(7200, 1000, 50)), 0);
+  health(store, config, DB2, &s);
+  assert_true(db2_from_db1(s)->source_written_since_break == 300);
+
+  /* db2 does not answer for a while: the count is kept, not started again. */
+  assert_int_equal(snapshot_store_publish(store, config, DB2, db_down()), 0);
+  health(store, config, DB2, &s);
+  assert_true(isnan(db2_from_db1(s)->binlog_horizon.left_s)); /* db2's state unknown */
+  assert_int_equal(snapshot_store_publish(store, config, DB2, db2_reading(false)), 0);
+  health(store, config, DB2, &s);
+  assert_true(db2_from_db1(s)->source_written_since_break == 300);
+
+  /* The link runs again: nothing counted, no horizon, no word of it. */
+  assert_int_equal(snapshot_store_publish(store, config, DB2, db2_reading(true)), 0);
+  h = health(store, config, DB2, &s);
+  l = db2_from_db1(s);
+  assert_true(isnan(l->source_written_since_break));
+  assert_true(isnan(l->binlog_horizon.left_s));
+  assert_true(l->binlog_horizon.retention_s == 7200);
+  assert_null(strstr(h->reason, "purge"));
+  /* Broken again: counted from this break, not the last one. */
+  assert_int_equal(snapshot_store_publish(store, config, DB2, db2_reading(false)), 0);
+  health(store, config, DB2, &s);
+  assert_true(db2_from_db1(s)->source_written_since_break == 0);
+  snapshot_unref(s);
+  snapshot_store_free(store);
+  config_unref(config);
+}
+
 static void test_analysis_outlives_its_config(void **state) {
   (void)state;
   struct config *config = config_from_yaml(yaml);
@@ -291,8 +451,11 @@ int main(void) {
       cmocka_unit_test(test_database_down_makes_xmpp_warning),
       cmocka_unit_test(test_unreachable_versus_down),
       cmocka_unit_test(test_members_agree),
+      cmocka_unit_test(test_delay_is_not_lag),
       cmocka_unit_test(test_max_lag_judges_again),
       cmocka_unit_test(test_bad_dependency),
+      cmocka_unit_test(test_binlog_horizon_across_analyses),
+      cmocka_unit_test(test_lag_without_heartbeat),
       cmocka_unit_test(test_analysis_outlives_its_config),
   };
   return cmocka_run_group_tests_name("analysis", tests, NULL, NULL);

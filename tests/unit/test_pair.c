@@ -1,6 +1,6 @@
 /* The pair analysis on hand-built inputs: the GTID position parser, heartbeat lag with clock
- * skew, GTID distance, links, stalls, a source alive per its replica, every configuration
- * check (semi-sync included) and the error classes. */
+ * skew, GTID distance, links, stalls, a source alive per its replica, the binlog horizon,
+ * every configuration check (semi-sync included) and the error classes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -314,6 +314,103 @@ static void test_lag_of_unreachable_source(void **state) {
   assert_true(fabs(lag(&db2, &db1, true) - 3.5) < 1e-9);
 }
 
+static void horizon_is(struct fake *replica, struct fake *source, double lag_s, double written,
+                       double left_s, double retention_s) {
+  struct binlog_horizon h;
+  pair_binlog_horizon(&replica->node, replica->status.n_replicas ? &replica->link : NULL,
+                      &source->node, lag_s, written, &h);
+  if (isnan(left_s))
+    assert_true(isnan(h.left_s));
+  else
+    assert_true(h.left_s == left_s);
+  if (isnan(retention_s))
+    assert_true(isnan(h.retention_s));
+  else
+    assert_true(h.retention_s == retention_s);
+}
+
+static void test_binlog_horizon(void **state) {
+  (void)state;
+  struct fake db1, db2;
+  fake_init(&db1, "db1", 1, 1);
+  fake_init(&db2, "db2", 2, 2);
+  /* db2 reads from db1, which keeps binlogs an hour; db2 received its last at 1000. */
+  db1.status.memory.binlog_retention = (struct mariadb_binlog_retention){3600, NAN, 1e6};
+  db2.link = (struct replica_status){.source = (char *)"db1",
+                                     .io_state = IO_STATE_YES,
+                                     .sql_running = true,
+                                     .last_io_errno = 0,
+                                     .last_sql_errno = 0,
+                                     .progress_unix = 1000};
+  db2.status.replicas = &db2.link;
+  db2.status.n_replicas = 1;
+  db2.status.read_unix = 1600;
+  horizon_is(&db2, &db1, NAN, NAN, NAN, 3600); /* healthy: no horizon, the retention shown */
+
+  /* Broken (STOP SLAVE) for 600 s: an hour less 10 minutes. */
+  db2.link.io_state = IO_STATE_NO;
+  db2.link.sql_running = false;
+  horizon_is(&db2, &db1, NAN, NAN, 3000, 3600);
+  /* The SQL thread stopped earlier than the IO thread: a restarted IO thread fetches from
+   * what was applied, 900 s behind. */
+  horizon_is(&db2, &db1, 900, NAN, 2700, 3600);
+  horizon_is(&db2, &db1, 100, NAN, 3000, 3600);
+  /* Only the SQL thread stopped: the IO thread goes on receiving. */
+  db2.link.io_state = IO_STATE_YES;
+  db2.link.progress_unix = 1600;
+  horizon_is(&db2, &db1, 900, NAN, 2700, 3600);
+  db2.link.io_state = IO_STATE_NO;
+  db2.link.progress_unix = 1000;
+  /* Past the expiry: 0, never below. */
+  db2.status.read_unix = 1000 + 7200;
+  horizon_is(&db2, &db1, NAN, NAN, 0, 3600);
+  db2.status.read_unix = 1600;
+
+  /* The source never purges by age (expire 0) and has no size limit: +Inf, a known value. */
+  db1.status.memory.binlog_retention.expire_s = 0;
+  horizon_is(&db2, &db1, NAN, NAN, INFINITY, INFINITY);
+  db1.status.memory.binlog_retention.max_total_size_bytes = 0; /* 0: no limit either */
+  horizon_is(&db2, &db1, NAN, NAN, INFINITY, INFINITY);
+
+  /* max_binlog_total_size 1000 bytes, 250 written in the 600 s since the break: the limit
+   * is reached 2400 s after the break, 1800 s from now, sooner than an hour's expiry. */
+  db1.status.memory.binlog_retention.max_total_size_bytes = 1000;
+  db1.status.memory.binlog_retention.expire_s = 3600;
+  horizon_is(&db2, &db1, NAN, 250, 1800, 2400);
+  horizon_is(&db2, &db1, NAN, 100, 3000, 3600); /* 6000 s by size: the expiry first */
+  horizon_is(&db2, &db1, NAN, 0, 3000, 3600);   /* nothing written: the expiry */
+  horizon_is(&db2, &db1, NAN, 1500, 0, 400);    /* beyond the limit already */
+  horizon_is(&db2, &db1, NAN, NAN, NAN, NAN);   /* a limit, and writes unknown */
+  db1.status.memory.binlog_retention.expire_s = 0;
+  horizon_is(&db2, &db1, NAN, 250, 1800, 2400); /* the size bound alone */
+  horizon_is(&db2, &db1, NAN, 0, INFINITY, INFINITY);
+  db1.status.memory.binlog_retention = (struct mariadb_binlog_retention){3600, NAN, 1e6};
+
+  /* Error 1236: the source has purged what the replica asks for. */
+  db2.link.io_state = IO_STATE_CONNECTING;
+  db2.link.last_io_errno = 1236;
+  horizon_is(&db2, &db1, NAN, NAN, 0, 3600);
+  db2.link.last_io_errno = 0;
+
+  /* Unknown: the replica's state, the source's retention, when the link last progressed. */
+  db2.status.known = false;
+  horizon_is(&db2, &db1, NAN, NAN, NAN, 3600);
+  db2.status.known = true;
+  db2.link.progress_unix = NAN;
+  horizon_is(&db2, &db1, NAN, NAN, NAN, 3600);
+  horizon_is(&db2, &db1, 900, NAN, 2700, 3600); /* the heartbeat lag alone says */
+  db2.link.progress_unix = 1000;
+  db1.status.memory.binlog_retention.expire_s = NAN;
+  horizon_is(&db2, &db1, NAN, NAN, NAN, NAN);
+  db1.status.memory.binlog_retention.expire_s = 3600;
+  db1.node.status = NULL; /* never polled */
+  horizon_is(&db2, &db1, NAN, NAN, NAN, NAN);
+  db1.node.status = &db1.status;
+  /* A missing link has no horizon: there is nothing to resume. */
+  db2.status.n_replicas = 0;
+  horizon_is(&db2, &db1, NAN, NAN, NAN, 3600);
+}
+
 static void check_with(enum pair_check check, struct fake *nodes, size_t n, bool ap,
                        bool semisync_required, double expected, const char *reason_part) {
   struct pair_node list[4];
@@ -500,7 +597,8 @@ static void test_error_classes(void **state) {
     enum error_class expected;
   } cases[] = {{0, 1062, ERROR_DUPLICATE_KEY}, {0, 1032, ERROR_ROW_NOT_FOUND},
                {2003, 0, ERROR_CONNECT},       {2013, 0, ERROR_CONNECT},
-               {1045, 0, ERROR_AUTH},          {0, 1146, ERROR_OTHER}};
+               {1045, 0, ERROR_AUTH},          {1236, 0, ERROR_BINLOG_PURGED},
+               {0, 1146, ERROR_OTHER}};
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     struct replica_status r = {.last_io_errno = cases[i].io, .last_sql_errno = cases[i].sql};
     bool classes[ERROR_CLASS_COUNT];
@@ -514,6 +612,49 @@ static void test_error_classes(void **state) {
   for (int k = 0; k < ERROR_CLASS_COUNT; k++)
     assert_false(classes[k]);
   assert_string_equal(error_class_name(ERROR_DUPLICATE_KEY), "duplicate_key");
+  assert_string_equal(error_class_name(ERROR_BINLOG_PURGED), "binlog_purged");
+}
+
+/* Which figure a link's lag comes from: heartbeat, else Master_Slave_time_diff, else
+ * Seconds_Behind_Master; a NULL falls through to the next one known. */
+static void test_lag_method(void **state) {
+  (void)state;
+  struct replica_status v10_11 = {.seconds_behind_master = 4, .time_diff_seconds = NAN};
+  struct replica_status v11_8 = {
+      .seconds_behind_master = 8, .time_diff_seconds = 9, .has_time_diff = true};
+  enum lag_method method;
+
+  assert_true(pair_link_lag(&v11_8, 2.5, &method) == 2.5);
+  assert_int_equal(method, LAG_HEARTBEAT);
+  assert_true(pair_link_lag(&v11_8, NAN, &method) == 9);
+  assert_int_equal(method, LAG_TIME_DIFF);
+  assert_true(pair_link_lag(&v10_11, NAN, &method) == 4);
+  assert_int_equal(method, LAG_SECONDS_BEHIND_MASTER);
+  assert_true(pair_link_lag(&v10_11, 0, &method) == 0);
+  assert_int_equal(method, LAG_HEARTBEAT);
+
+  /* 11.8 before its first event: time_diff NULL, Seconds_Behind_Master known. */
+  v11_8.time_diff_seconds = NAN;
+  assert_true(pair_link_lag(&v11_8, NAN, &method) == 8);
+  assert_int_equal(method, LAG_SECONDS_BEHIND_MASTER);
+  /* Nothing known: NaN, and the method the server would give stays put. */
+  v11_8.seconds_behind_master = NAN;
+  assert_true(isnan(pair_link_lag(&v11_8, NAN, &method)));
+  assert_int_equal(method, LAG_TIME_DIFF);
+  v10_11.seconds_behind_master = NAN;
+  assert_true(isnan(pair_link_lag(&v10_11, NAN, &method)));
+  assert_int_equal(method, LAG_SECONDS_BEHIND_MASTER);
+  /* A zeroed status (has_time_diff false) never reads its 0 as a time_diff. */
+  struct replica_status zeroed = {.seconds_behind_master = 3};
+  assert_true(pair_link_lag(&zeroed, NAN, &method) == 3);
+  /* A missing link: the heartbeat lag if any, else nothing. */
+  assert_true(pair_link_lag(NULL, 1, &method) == 1);
+  assert_int_equal(method, LAG_HEARTBEAT);
+  assert_true(isnan(pair_link_lag(NULL, NAN, NULL)));
+
+  assert_string_equal(lag_method_name(LAG_HEARTBEAT), "heartbeat");
+  assert_string_equal(lag_method_name(LAG_TIME_DIFF), "time_diff");
+  assert_string_equal(lag_method_name(LAG_SECONDS_BEHIND_MASTER), "seconds_behind_master");
 }
 
 static void test_datetime(void **state) {
@@ -527,16 +668,12 @@ static void test_datetime(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_gtid_parser),
-      cmocka_unit_test(test_heartbeat_lag_and_skew),
-      cmocka_unit_test(test_transactions_behind),
-      cmocka_unit_test(test_links_and_stall),
-      cmocka_unit_test(test_source_alive),
-      cmocka_unit_test(test_lag_of_unreachable_source),
-      cmocka_unit_test(test_checks),
-      cmocka_unit_test(test_semisync_check),
-      cmocka_unit_test(test_error_classes),
-      cmocka_unit_test(test_datetime),
+      cmocka_unit_test(test_gtid_parser),         cmocka_unit_test(test_heartbeat_lag_and_skew),
+      cmocka_unit_test(test_transactions_behind), cmocka_unit_test(test_links_and_stall),
+      cmocka_unit_test(test_source_alive),        cmocka_unit_test(test_lag_of_unreachable_source),
+      cmocka_unit_test(test_binlog_horizon),      cmocka_unit_test(test_checks),
+      cmocka_unit_test(test_semisync_check),      cmocka_unit_test(test_error_classes),
+      cmocka_unit_test(test_lag_method),          cmocka_unit_test(test_datetime),
   };
   return cmocka_run_group_tests_name("pair", tests, NULL, NULL);
 }

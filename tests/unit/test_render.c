@@ -56,6 +56,8 @@ static struct snapshot *example_snapshot(struct snapshot_store **store_out, stru
                                                      .master_clients = 0,
                                                      .master_yes_tx = 1203,
                                                      .master_no_tx = 7};
+  /* Binlogs kept a week: the retention of the links reading from db1. */
+  MARIADB(db1)->memory.binlog_retention = (struct mariadb_binlog_retention){604800, NAN, 4096};
   struct replica_status *a = add_replica(db1, "", "db2");
   a->io_state = IO_STATE_YES;
   a->sql_running = true;
@@ -65,6 +67,8 @@ static struct snapshot *example_snapshot(struct snapshot_store **store_out, stru
   a->relay_log_space_bytes = 930;
   a->retried_transactions = 2;
   a->received_heartbeats = 41;
+  a->has_time_diff = true; /* db1 runs MariaDB 11.6+, db2 an older one */
+  a->time_diff_seconds = 1;
   struct replica_status *b = add_replica(db1, "from \"backup\"\\dc", "10.9.9.9:3306");
   b->io_state = IO_STATE_CONNECTING;
   b->sql_running = true;
@@ -75,6 +79,8 @@ static struct snapshot *example_snapshot(struct snapshot_store **store_out, stru
   b->relay_log_space_bytes = 1.5e9;
   b->retried_transactions = 0;
   b->received_heartbeats = 0;
+  b->has_time_diff = true;
+  b->time_diff_seconds = NAN;
   assert_int_equal(snapshot_store_publish(store, config, 0, db1), 0);
 
   /* db2: answered once, now refused: its connection stays with unknown values. */
@@ -87,6 +93,8 @@ static struct snapshot *example_snapshot(struct snapshot_store **store_out, stru
   db2->errors_total[REASON_PRIVILEGE] = 3;
   db2->errors_total[REASON_TIMEOUT] = 1;
   add_replica(db2, "", "db1");
+  /* It never purges binlogs by age (known from its last good poll). */
+  MARIADB(db2)->memory.binlog_retention = (struct mariadb_binlog_retention){0, NAN, NAN};
   assert_int_equal(snapshot_store_publish(store, config, 1, db2), 0);
 
   /* db3 and the odd cluster's node were never polled. */

@@ -49,7 +49,56 @@ static void test_healthy_default_connection(void **state) {
   assert_true(r.received_heartbeats == 17);
   assert_true(r.heartbeat_period_s == 30);
   assert_true(r.last_io_errno == 0 && r.last_sql_errno == 0 && r.sql_delay_seconds == 0);
-  assert_null(r.source); /* the poller fills it from the configuration */
+  assert_null(r.source);         /* the poller fills it from the configuration */
+  assert_false(r.has_time_diff); /* 10.11 has no Master_Slave_time_diff */
+  assert_true(isnan(r.time_diff_seconds));
+  replica_status_clear(&r);
+  assert_null(err.message);
+}
+
+/* MariaDB 11.8's row: the 10.11 columns and the three of 11.6 at the end, as a delayed
+ * replica (MASTER_DELAY=10) showed them. */
+static void test_time_diff_of_11_8(void **state) {
+  (void)state;
+  const char *n[] = {
+      "Connection_name",       "Master_Host",           "Master_Port", "Slave_IO_Running",
+      "Slave_SQL_Running",     "Seconds_Behind_Master", "SQL_Delay",   "Master_last_event_time",
+      "Slave_last_event_time", "Master_Slave_time_diff"};
+  const char *v[] = {"",
+                     "127.0.0.1",
+                     "3307",
+                     "Yes",
+                     "Yes",
+                     "8",
+                     "10",
+                     "2026-12-04 22:33:28",
+                     "2026-12-04 22:33:19",
+                     "9"};
+  struct replica_status r;
+  struct probe_error err = {REASON_NONE, NULL};
+  assert_int_equal(mariadb_parse_replica_row(n, v, NCOLS(n), &r, &err), 0);
+  assert_true(r.has_time_diff);
+  assert_true(r.time_diff_seconds == 9);
+  assert_true(r.seconds_behind_master == 8);
+  replica_status_clear(&r);
+
+  /* Before the replica saw any event the three are NULL: the column is there, the value
+   * unknown. */
+  const char *v_null[] = {"", "127.0.0.1", "3307", "Yes", "Yes", "0", "0", NULL, NULL, NULL};
+  assert_int_equal(mariadb_parse_replica_row(n, v_null, NCOLS(n), &r, &err), 0);
+  assert_true(r.has_time_diff);
+  assert_true(isnan(r.time_diff_seconds));
+  assert_true(r.seconds_behind_master == 0);
+
+  /* A node that stops answering keeps knowing it has the column (the series stays). */
+  struct mariadb_status known = {.known = true, .n_replicas = 1, .replicas = &r};
+  struct mariadb_status unknown = {0};
+  r.source = strdup("db2");
+  assert_non_null(r.source);
+  assert_int_equal(mariadb_status_carry_unknown(&known, &unknown), 0);
+  assert_true(unknown.replicas[0].has_time_diff);
+  assert_true(isnan(unknown.replicas[0].time_diff_seconds));
+  mariadb_status_clear(&unknown);
   replica_status_clear(&r);
   assert_null(err.message);
 }
@@ -104,8 +153,8 @@ static void test_io_states(void **state) {
 
 static void test_other_order_extra_and_missing_columns(void **state) {
   (void)state;
-  /* A later server: columns moved, one unknown column added (11.6's Master_Slave_time_diff),
-   * and optional ones missing: the row still parses, the missing numbers are NaN. */
+  /* A later server: columns moved, one added (11.6's Master_Slave_time_diff), and optional
+   * ones missing: the row still parses, the missing numbers are NaN. */
   const char *n[] = {"Slave_SQL_Running", "Master_Slave_time_diff",
                      "Slave_IO_Running",  "Master_Port",
                      "Master_Host",       "Connection_name"};
@@ -117,6 +166,7 @@ static void test_other_order_extra_and_missing_columns(void **state) {
   assert_string_equal(r.connection, "x");
   assert_true(isnan(r.relay_log_space_bytes) && isnan(r.received_heartbeats));
   assert_true(isnan(r.heartbeat_period_s));
+  assert_true(r.has_time_diff && r.time_diff_seconds == 0);
   replica_status_clear(&r);
 }
 
@@ -208,6 +258,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_healthy_default_connection),
       cmocka_unit_test(test_nulls_and_named_connection),
+      cmocka_unit_test(test_time_diff_of_11_8),
       cmocka_unit_test(test_io_states),
       cmocka_unit_test(test_other_order_extra_and_missing_columns),
       cmocka_unit_test(test_bad_rows),
