@@ -420,19 +420,18 @@ static bool met_before(const struct pair_node *nodes, size_t i, size_t k) {
   return false;
 }
 
-/* "domain 1 is db1's (server_id 1)", or "domain 0 is db1's and db2's (server_id 1, 2)". */
-static void describe_domain(const struct pair_node *nodes, size_t n, uint32_t domain,
-                            struct buf *out) {
+/* "db1 (server_id 1)", or "db1 and db2 (server_id 1, 2)": the writers of domain. */
+static void describe_writers(const struct pair_node *nodes, size_t n, uint32_t domain,
+                             struct buf *out) {
   struct buf names = BUF_INIT, ids = BUF_INIT;
   for (size_t i = 0; i < n; i++) {
     uint32_t id, d;
     if (!identity(&nodes[i], &id, &d) || d != domain)
       continue;
-    buf_printf(&names, "%s%s's", names.len ? " and " : "", nodes[i].name);
+    buf_printf(&names, "%s%s", names.len ? " and " : "", nodes[i].name);
     buf_printf(&ids, "%s%u", ids.len ? ", " : "", id);
   }
-  buf_printf(out, "domain %u is %s (server_id %s)", domain, names.data ? names.data : "",
-             ids.data ? ids.data : "");
+  buf_printf(out, "%s (server_id %s)", names.data ? names.data : "", ids.data ? ids.data : "");
   out->failed = out->failed || names.failed || ids.failed;
   buf_free(&names);
   buf_free(&ids);
@@ -455,9 +454,10 @@ double pair_check_errant(const struct pair_node *nodes, size_t n,
       const struct gtid *e = &state->items[k];
       if (!foreign(nodes, n, e) || met_before(nodes, i, k))
         continue;
-      buf_printf(&why, "%s%u-%u-%llu, but ", why.len ? "; " : "errant GTID ", e->domain,
-                 e->server_id, (unsigned long long)e->seq);
-      describe_domain(nodes, n, e->domain, &why);
+      buf_printf(&why, "%s%u-%u-%llu: server_id %u wrote in domain %u, which belongs to ",
+                 why.len ? "; errant GTID " : "errant GTID ", e->domain, e->server_id,
+                 (unsigned long long)e->seq, e->server_id, e->domain);
+      describe_writers(nodes, n, e->domain, &why);
     }
   }
   for (size_t l = 0; l < n_links; l++) {

@@ -431,8 +431,9 @@ static void test_errant_check(void **state) {
   fake_init(&f[1], "db2", 2, 2);
   assert_int_equal(gtid_list_parse("1-1-120,2-2-40", &f[0].status.binlog_state), 0);
   assert_int_equal(gtid_list_parse("1-1-120,1-2-121,2-2-40", &f[1].status.binlog_state), 0);
-  check_is(CHECK_NO_ERRANT_GTID, f, 2, false, 0,
-           "errant GTID 1-2-121, but domain 1 is db1's (server_id 1)");
+  check_is(
+      CHECK_NO_ERRANT_GTID, f, 2, false, 0,
+      "errant GTID 1-2-121: server_id 2 wrote in domain 1, which belongs to db1 (server_id 1)");
   /* db1 applied it and wrote more: the same reason. */
   gtid_list_clear(&f[0].status.binlog_state);
   assert_int_equal(gtid_list_parse("1-1-130,1-2-121,2-2-40", &f[0].status.binlog_state), 0);
@@ -442,7 +443,7 @@ static void test_errant_check(void **state) {
   assert_int_equal(gtid_list_parse("1-1-131,1-2-121,2-2-41", &f[0].status.binlog_state), 0);
   assert_true(pair_check_errant(nodes_of(f, 2, nodes), 2, NULL, 0, &second) == 0);
   assert_string_equal(first, second);
-  assert_null(strstr(first, "1-2-121; ")); /* once, though both nodes hold it */
+  assert_null(strstr(strstr(first, "1-2-121") + 1, "1-2-121")); /* once, though both hold it */
   free(first);
   free(second);
 
