@@ -21,6 +21,11 @@ both nodes (so each writes in its own domain once a poll).
   domain 2), no_errant_gtid 0, and keep those while heartbeats go on being written in both
   domains for HOLD_S; the log must have exactly one `cluster check failed` line for
   no_errant_gtid, naming the GTID (not one per poll).
+- test_03_cleanup: README.md's clean-up (both nodes read-only and in sync, replication
+  stopped, on each node RESET MASTER, gtid_binlog_state without the errant entry and
+  gtid_slave_pos at the last GTID left in each domain, START SLAVE): the pair replicates
+  again, new writes on both nodes replicate, every node reads 0, and the log says that
+  no_errant_gtid passes again.
 
 Prints `integration-errant-gtid: N passed, M failed` last; exits non-zero on failure. Python
 standard library and the `mariadb` client; all traffic on 127.0.0.1 and unix sockets; every
@@ -197,6 +202,53 @@ class TestErrantGtid(PairReplmonCase):
                          "\n%s" % "\n".join(lines))
         self.assertIn(gtid, lines[0], "the log line names the errant GTID")
         print("    %s: %s" % (gtid, lines[0]), flush=True)
+
+    def test_03_cleanup(self):
+        """README's clean-up: with both nodes read-only and in sync and replication stopped,
+        RESET MASTER and the states without the errant entry; replmon reads 0 again and logs
+        that the check passes."""
+        def foreign(entry):
+            domain, server, _ = entry.split("-")
+            return domain == "1" and server != "1" or domain == "2" and server != "2"
+
+        self.wait_for(lambda m: check_ok(m) == 0, what="the errant write of test_02 shown",
+                      show=(FAMILY, CHECK))
+        p = self.pair
+        for i in (0, 1):
+            p.sql(i, "SET GLOBAL read_only=1")
+        p.sync()
+        for i in (0, 1):
+            p.sql(i, "STOP SLAVE")
+        states = [p.value(i, "SELECT @@GLOBAL.gtid_binlog_state").split(",") for i in (0, 1)]
+        clean = [",".join(e for e in st if not foreign(e)) for st in states]
+        # The position to resume from in each domain: the last GTID left there.
+        last = {}
+        for e in clean[0].split(","):
+            domain, _, seq = e.split("-")
+            if domain not in last or int(seq) > int(last[domain].split("-")[2]):
+                last[domain] = e
+        slave_pos = ",".join(last[d] for d in sorted(last))
+        for i in (0, 1):
+            p.sql(i, "RESET MASTER; SET GLOBAL gtid_binlog_state='%s'; "
+                     "SET GLOBAL gtid_slave_pos='%s'; START SLAVE; SET GLOBAL read_only=0"
+                  % (clean[i], slave_pos))
+        print("\n    cleaned: %s -> %s; gtid_slave_pos %s" % (states[0], clean[0], slave_pos),
+              flush=True)
+        self.wait_restored("clean-up")
+        self.wait_for(self.healthy, what="0 errant and no_errant_gtid 1 after the clean-up",
+                      show=(FAMILY, CHECK))
+        p.sql(0, "INSERT INTO app.t VALUES (3000001, 3)")
+        p.sql(1, "INSERT INTO app.t VALUES (3000002, 3)")
+        p.sync()
+        self.wait_for(self.replicating, what="replicating after new writes",
+                      show=("mariadb_up", "_running"))
+        self.assertTrue(self.healthy(self.scrape()))
+        # The state-change log looks at the latest analysis once a poll interval.
+        deadline = time.monotonic() + BOUND_S
+        while not any("cluster check passes again" in line and "check=" + CHECK in line
+                      for line in self.replmon.log_text().split("\n")):
+            self.assertLess(time.monotonic(), deadline, "the log says the check passes again")
+            time.sleep(0.2)
 
 
 def main(argv):
