@@ -380,6 +380,8 @@ struct pair_ahead pair_ahead_of_source(const struct pair_node *replica,
   if (!known(replica) || !known(source) || isnan(source->status->gtid_domain_id))
     return before;
   const struct mariadb_status *r = replica->status, *s = source->status;
+  if (r->gtid_domain_id == s->gtid_domain_id)
+    return PAIR_AHEAD_UNKNOWN; /* both write there: the source's last GTID may be older */
   if (!(s->read_unix - spread(s) > r->read_unix + spread(r)))
     return before; /* not read after the replica: its binlog may have been shorter */
   uint32_t d = (uint32_t)s->gtid_domain_id;

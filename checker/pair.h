@@ -119,7 +119,9 @@ struct pair_ahead {
  * the replica's (their SELECTs did not overlap, read_spread_s); the source's binlog can only
  * have grown since the replica's read, so a replica ahead of it then is ahead for certain. In
  * a pair polled at the same interval that is every other publish, so the judgement neither
- * flaps nor lags by more than an interval. */
+ * flaps nor lags by more than an interval. Not judged (PAIR_AHEAD_UNKNOWN) when the replica
+ * has the source's gtid_domain_id: with two writers in a domain, the source's binlog may end
+ * on an older GTID of the other's than one it wrote before. */
 struct pair_ahead pair_ahead_of_source(const struct pair_node *replica,
                                        const struct pair_node *source, struct pair_ahead before);
 

@@ -410,6 +410,11 @@ static void test_errant_ahead(void **state) {
   gtid_list_clear(&db1.status.binlog_pos);
   assert_true(pair_ahead_of_source(&db2.node, &db1.node, a).by == 125);
 
+  /* Both nodes in one domain (two writers there): not judged. */
+  db2.status.gtid_domain_id = 1;
+  assert_true(isnan(pair_ahead_of_source(&db2.node, &db1.node, a).by));
+  db2.status.gtid_domain_id = 2;
+
   /* The count adds the ahead links in the source's domain to the foreign entries. */
   struct pair_node nodes[2] = {db1.node, db2.node};
   struct pair_link_ahead links[] = {{1, 0, a}};
