@@ -46,6 +46,7 @@ GENERATE = os.path.join(REPO, "dashboards", "grafana", "generate.py")
 ALERTS = ("MariaDBNodeDown", "MariaDBReplicationThreadDown", "MariaDBReplicationLinkMissing",
           "MariaDBHeartbeatLagWarning", "MariaDBHeartbeatLagCritical",
           "MariaDBReplicationStalled", "MariaDBClusterCheckFailed", "MariaDBWriteConflict",
+          "MariaDBErrantTransactions",
           "XMPPServerDown", "XMPPStreamProbeFailing", "XMPPSessionsDroppedSharply",
           "XMPPCertificateExpiringSoon", "XMPPLoginFailing", "XMPPDeliveryFailing",
           "XMPPDeliverySlow", "XMPPClusterSplit", "ReplmonProbeFailing")
