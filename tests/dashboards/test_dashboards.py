@@ -48,6 +48,7 @@ ALERTS = ("MariaDBNodeDown", "MariaDBReplicationThreadDown", "MariaDBReplication
           "MariaDBReplicationStalled", "MariaDBClusterCheckFailed", "MariaDBSemiSyncFallback",
           "MariaDBWriteConflict",
           "MariaDBBinlogHorizonHalfSpent",
+          "MariaDBErrantTransactions",
           "XMPPServerDown", "XMPPStreamProbeFailing", "XMPPSessionsDroppedSharply",
           "XMPPCertificateExpiringSoon", "XMPPLoginFailing", "XMPPDeliveryFailing",
           "XMPPDeliverySlow", "XMPPClusterSplit", "ReplmonProbeFailing")
