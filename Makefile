@@ -100,7 +100,8 @@ INTEGRATION_SUITES := test_mariadb test_replication test_lag test_mariadb_tls te
 	test_faults test_xmpp_login test_consistency test_ejabberd_cluster test_xmpp_cluster \
 	test_semisync test_unreachable \
 	test_binlog_horizon \
-	test_delay_grants
+	test_delay_grants \
+	test_errant_gtid
 integration: $(BUILD)/replmon
 	@failed=0; for t in $(INTEGRATION_SUITES); do \
 	  echo "== tests/integration/$$t.py"; \

@@ -162,7 +162,7 @@ void mariadb_status_clear(struct mariadb_status *s) {
   gtid_list_clear(&s->binlog_state);
   memset(s, 0, sizeof(*s));
   s->server_id = s->read_only = NAN;
-  s->read_unix = s->clock_offset_s = s->gtid_domain_id = NAN;
+  s->read_unix = s->read_spread_s = s->clock_offset_s = s->gtid_domain_id = NAN;
   s->auto_increment_increment = s->auto_increment_offset = NAN;
   s->log_slave_updates = s->log_bin = NAN;
   s->heartbeat_written_unix = NAN;
@@ -795,6 +795,7 @@ static int query_state(struct mariadb_probe *probe, struct mariadb_status *out,
   if (!res)
     return statement_failed(probe, statement, clock_monotonic_seconds(), err);
   out->read_unix = (started + finished) / 2;
+  out->read_spread_s = (finished - started) / 2;
   unsigned ncols = mysql_num_fields(res);
   size_t nrows = mysql_num_rows(res);
   rc = 0;

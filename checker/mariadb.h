@@ -119,7 +119,9 @@ struct mariadb_status {
   size_t n_replicas;
   struct replica_status *replicas; /* owned array */
   double read_unix;                /* local real time in the middle of the variables SELECT */
-  double clock_offset_s;           /* NOW(6) on the node (as UTC) minus read_unix */
+  double read_spread_s;  /* half that SELECT's duration: the values were read within read_unix
+                          * +- this (what another node's read can be ordered against) */
+  double clock_offset_s; /* NOW(6) on the node (as UTC) minus read_unix */
   double gtid_domain_id;
   double auto_increment_increment;
   double auto_increment_offset;

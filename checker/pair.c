@@ -233,7 +233,7 @@ void pair_binlog_horizon(const struct pair_node *replica, const struct replica_s
 const char *pair_check_name(enum pair_check check) {
   static const char *const names[CHECK_COUNT] = {
       "server_id_unique",  "gtid_domain_per_writer", "auto_increment_safe", "log_slave_updates_on",
-      "binlog_format_row", "writers_as_intended",    "semisync_active"};
+      "binlog_format_row", "writers_as_intended",    "semisync_active",     "no_errant_gtid"};
   return check >= 0 && check < CHECK_COUNT ? names[check] : "unknown";
 }
 
@@ -393,6 +393,8 @@ static double check_semisync(const struct pair_node *nodes, size_t n, struct buf
 
 double pair_check(enum pair_check check, const struct pair_node *nodes, size_t n,
                   bool active_passive, bool semisync_required, char **reason) {
+  if (check == CHECK_NO_ERRANT_GTID)
+    return pair_check_errant(nodes, n, NULL, 0, reason);
   *reason = NULL;
   if (check == CHECK_SEMISYNC_ACTIVE && !semisync_required)
     return NAN;
@@ -466,6 +468,7 @@ double pair_check(enum pair_check check, const struct pair_node *nodes, size_t n
   case CHECK_SEMISYNC_ACTIVE:
     ok = check_semisync(nodes, n, &why);
     break;
+  case CHECK_NO_ERRANT_GTID: /* pair_check_errant */
   case CHECK_COUNT:
     break;
   }
@@ -474,6 +477,197 @@ double pair_check(enum pair_check check, const struct pair_node *nodes, size_t n
   }
   buf_free(&why);
   return ok;
+}
+
+/* ---- errant transactions ---- */
+
+/* Node's server_id and gtid_domain_id: from its poll, else from its memory. */
+static bool identity(const struct pair_node *node, uint32_t *server_id, uint32_t *domain) {
+  const struct mariadb_status *s = node->status;
+  if (!s)
+    return false;
+  double id = s->known ? s->server_id : s->memory.server_id;
+  double d = s->known ? s->gtid_domain_id : s->memory.gtid_domain_id;
+  if (isnan(id) || isnan(d))
+    return false;
+  *server_id = (uint32_t)id;
+  *domain = (uint32_t)d;
+  return true;
+}
+
+static bool identities_known(const struct pair_node *nodes, size_t n) {
+  uint32_t id, d;
+  for (size_t i = 0; i < n; i++)
+    if (!identity(&nodes[i], &id, &d))
+      return false;
+  return n > 0;
+}
+
+/* Whether domain is some node's, and whether server_id is one of those nodes'. */
+static void domain_writers(const struct pair_node *nodes, size_t n, uint32_t domain,
+                           uint32_t server_id, bool *has_writer, bool *is_writer) {
+  *has_writer = *is_writer = false;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t id, d;
+    if (identity(&nodes[i], &id, &d) && d == domain) {
+      *has_writer = true;
+      *is_writer = *is_writer || id == server_id;
+    }
+  }
+}
+
+size_t pair_writer_domains(const struct pair_node *nodes, size_t n, uint32_t *domains) {
+  if (!identities_known(nodes, n))
+    return 0;
+  size_t count = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t id = 0, d = 0;
+    identity(&nodes[i], &id, &d);
+    bool listed = false;
+    for (size_t k = 0; k < count && !listed; k++)
+      listed = domains[k] == d;
+    if (!listed)
+      domains[count++] = d;
+  }
+  return count;
+}
+
+/* Whether entry of a binlog state was written by none of its domain's writers. */
+static bool foreign(const struct pair_node *nodes, size_t n, const struct gtid *entry) {
+  bool has_writer, is_writer;
+  domain_writers(nodes, n, entry->domain, entry->server_id, &has_writer, &is_writer);
+  return has_writer && !is_writer;
+}
+
+double pair_foreign_gtids(const struct pair_node *nodes, size_t n, size_t i, uint32_t domain) {
+  bool has_writer, is_writer;
+  domain_writers(nodes, n, domain, 0, &has_writer, &is_writer);
+  if (i >= n || !known(&nodes[i]) || !identities_known(nodes, n) || !has_writer)
+    return NAN;
+  const struct gtid_list *state = &nodes[i].status->binlog_state;
+  double count = 0;
+  for (size_t k = 0; k < state->n; k++)
+    count += state->items[k].domain == domain && foreign(nodes, n, &state->items[k]);
+  return count;
+}
+
+static const struct gtid *find_gtid(const struct gtid_list *list, uint32_t domain) {
+  for (size_t k = 0; k < list->n; k++)
+    if (list->items[k].domain == domain)
+      return &list->items[k];
+  return NULL;
+}
+
+static double spread(const struct mariadb_status *s) {
+  return isnan(s->read_spread_s) ? 0 : s->read_spread_s;
+}
+
+struct pair_ahead pair_ahead_of_source(const struct pair_node *replica,
+                                       const struct pair_node *source, struct pair_ahead before) {
+  if (!known(replica) || !known(source) || isnan(source->status->gtid_domain_id))
+    return before;
+  const struct mariadb_status *r = replica->status, *s = source->status;
+  if (r->gtid_domain_id == s->gtid_domain_id)
+    return PAIR_AHEAD_UNKNOWN; /* both write there: the source's last GTID may be older */
+  if (!(s->read_unix - spread(s) > r->read_unix + spread(r)))
+    return before; /* not read after the replica: its binlog may have been shorter */
+  uint32_t d = (uint32_t)s->gtid_domain_id;
+  const struct gtid *applied = find_gtid(&r->slave_pos, d);
+  const struct gtid *produced = find_gtid(&s->binlog_pos, d);
+  struct pair_ahead now = {.by = 0, .domain = d};
+  now.applied = applied ? *applied : (struct gtid){d, 0, 0};
+  now.produced = produced ? *produced : (struct gtid){d, 0, 0};
+  if (now.applied.seq > now.produced.seq)
+    now.by = (double)(now.applied.seq - now.produced.seq);
+  return now;
+}
+
+double pair_errant_transactions(const struct pair_node *nodes, size_t n, size_t i, uint32_t domain,
+                                const struct pair_link_ahead *links, size_t n_links) {
+  double count = pair_foreign_gtids(nodes, n, i, domain);
+  for (size_t l = 0; !isnan(count) && l < n_links; l++)
+    if (links[l].replica == i && links[l].ahead.domain == domain && links[l].ahead.by > 0)
+      count += links[l].ahead.by;
+  return count;
+}
+
+static bool same_gtid(const struct gtid *a, const struct gtid *b) {
+  return a->domain == b->domain && a->server_id == b->server_id && a->seq == b->seq;
+}
+
+/* Whether entry k of node i's state was already met at an earlier node or entry. */
+static bool met_before(const struct pair_node *nodes, size_t i, size_t k) {
+  const struct gtid *entry = &nodes[i].status->binlog_state.items[k];
+  for (size_t j = 0; j <= i; j++) {
+    if (!known(&nodes[j]))
+      continue;
+    const struct gtid_list *state = &nodes[j].status->binlog_state;
+    for (size_t m = 0; m < (j == i ? k : state->n); m++)
+      if (same_gtid(&state->items[m], entry))
+        return true;
+  }
+  return false;
+}
+
+/* "db1 (server_id 1)", or "db1 and db2 (server_id 1, 2)": the writers of domain. */
+static void describe_writers(const struct pair_node *nodes, size_t n, uint32_t domain,
+                             struct buf *out) {
+  struct buf names = BUF_INIT, ids = BUF_INIT;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t id, d;
+    if (!identity(&nodes[i], &id, &d) || d != domain)
+      continue;
+    buf_printf(&names, "%s%s", names.len ? " and " : "", nodes[i].name);
+    buf_printf(&ids, "%s%u", ids.len ? ", " : "", id);
+  }
+  buf_printf(out, "%s (server_id %s)", names.data ? names.data : "", ids.data ? ids.data : "");
+  out->failed = out->failed || names.failed || ids.failed;
+  buf_free(&names);
+  buf_free(&ids);
+}
+
+double pair_check_errant(const struct pair_node *nodes, size_t n,
+                         const struct pair_link_ahead *links, size_t n_links, char **reason) {
+  *reason = NULL;
+  size_t answered = 0;
+  for (size_t i = 0; i < n; i++)
+    answered += known(&nodes[i]);
+  if (answered == 0 || !identities_known(nodes, n))
+    return NAN;
+  struct buf why = BUF_INIT;
+  for (size_t i = 0; i < n; i++) {
+    if (!known(&nodes[i]))
+      continue;
+    const struct gtid_list *state = &nodes[i].status->binlog_state;
+    for (size_t k = 0; k < state->n; k++) {
+      const struct gtid *e = &state->items[k];
+      if (!foreign(nodes, n, e) || met_before(nodes, i, k))
+        continue;
+      buf_printf(&why, "%s%u-%u-%llu: server_id %u wrote in domain %u, which belongs to ",
+                 why.len ? "; errant GTID " : "errant GTID ", e->domain, e->server_id,
+                 (unsigned long long)e->seq, e->server_id, e->domain);
+      describe_writers(nodes, n, e->domain, &why);
+    }
+  }
+  for (size_t l = 0; l < n_links; l++) {
+    const struct pair_ahead *a = &links[l].ahead;
+    if (!(a->by > 0) || links[l].replica >= n || links[l].source >= n)
+      continue;
+    buf_printf(&why,
+               "%s%s applied %u-%u-%llu, which %s's binlog does not have (a replica ahead "
+               "of its source)",
+               why.len ? "; " : "", nodes[links[l].replica].name, a->applied.domain,
+               a->applied.server_id, (unsigned long long)a->applied.seq,
+               nodes[links[l].source].name);
+  }
+  if (!why.len) {
+    buf_free(&why);
+    return 1;
+  }
+  buf_puts(&why, ": a transaction was written on the wrong node; compare the data, then clean "
+                 "up the GTID state (README, Errant transactions)");
+  *reason = buf_steal(&why, NULL);
+  return 0;
 }
 
 const char *error_class_name(enum error_class error_class) {

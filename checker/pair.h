@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* A node of a cluster as the analysis sees it. */
 struct pair_node {
@@ -128,6 +129,7 @@ enum pair_check {
   /* Every writer that has a replica has semi-sync master active, and every replica of a
    * writer has semi-sync slave active. Only when the configuration requires semi-sync. */
   CHECK_SEMISYNC_ACTIVE,
+  CHECK_NO_ERRANT_GTID,
   CHECK_COUNT
 };
 
@@ -135,9 +137,73 @@ const char *pair_check_name(enum pair_check check);
 
 /* 1 when the check passes over the nodes that answered, 0 when it fails (*reason, owned by
  * the caller, says why and what to do), NaN when no node answered or the check does not
- * apply (CHECK_SEMISYNC_ACTIVE without semisync_required). */
+ * apply (CHECK_SEMISYNC_ACTIVE without semisync_required). no_errant_gtid is judged here from
+ * the binlog states only; pair_check_errant adds the links' judgements. */
 double pair_check(enum pair_check check, const struct pair_node *nodes, size_t n,
                   bool active_passive, bool semisync_required, char **reason);
+
+/* ---- errant transactions: a write on the wrong node ----
+ *
+ * A GTID domain's writers are the nodes whose gtid_domain_id it is (nodes that share one, as
+ * an active-passive pair may, are all its writers); a node's server_id and gtid_domain_id
+ * come from its poll or, while it does not answer, from its memory. Domains that no node
+ * has as its gtid_domain_id (domain 0 from before the domains were set, say) are not
+ * judged. */
+
+/* The writers' domains, each once, in node order, into domains (room for n). Returns how
+ * many; 0 while some node's identity is unknown (it never answered): a domain it might
+ * share could not be told from an errant one. */
+size_t pair_writer_domains(const struct pair_node *nodes, size_t n, uint32_t *domains);
+
+/* How many entries of node i's @@gtid_binlog_state in domain were written by a server that
+ * is none of the domain's writers: a lower bound of its errant transactions there (the state
+ * keeps the last GTID of each server), and one that stays until an administrator cleans the
+ * state up. NaN when node i did not answer, some node's identity is unknown or domain is no
+ * node's. */
+double pair_foreign_gtids(const struct pair_node *nodes, size_t n, size_t i, uint32_t domain);
+
+/* Whether a replica applied, in its source's GTID domain, more than the source ever wrote:
+ * a replica ahead of its source holds transactions the source does not have. */
+struct pair_ahead {
+  double by;            /* applied seq minus the source's binlog seq; 0 when not ahead; NaN
+                         * until judged */
+  uint32_t domain;      /* the source's gtid_domain_id */
+  struct gtid applied;  /* the replica's gtid_slave_pos entry in domain */
+  struct gtid produced; /* the source's gtid_binlog_pos entry in domain (seq 0: none) */
+};
+
+/* Not judged yet. */
+#define PAIR_AHEAD_UNKNOWN ((struct pair_ahead){.by = NAN})
+
+/* The link from source to replica judged again, or before (the last judgement) when it cannot
+ * be: the two nodes are read at different moments and the source's binlog grows in between,
+ * so the comparison is made only when both answered and the source's values were read after
+ * the replica's (their SELECTs did not overlap, read_spread_s); the source's binlog can only
+ * have grown since the replica's read, so a replica ahead of it then is ahead for certain. In
+ * a pair polled at the same interval that is every other publish, so the judgement neither
+ * flaps nor lags by more than an interval. Not judged (PAIR_AHEAD_UNKNOWN) when the replica
+ * has the source's gtid_domain_id: with two writers in a domain, the source's binlog may end
+ * on an older GTID of the other's than one it wrote before. */
+struct pair_ahead pair_ahead_of_source(const struct pair_node *replica,
+                                       const struct pair_node *source, struct pair_ahead before);
+
+/* A link's judgement, for the counts and the check below. */
+struct pair_link_ahead {
+  size_t replica, source; /* node indexes */
+  struct pair_ahead ahead;
+};
+
+/* Node i's errant transactions in domain: pair_foreign_gtids plus how far it is ahead of each
+ * source whose domain that is (links not judged yet add nothing). NaN as pair_foreign_gtids. */
+double pair_errant_transactions(const struct pair_node *nodes, size_t n, size_t i, uint32_t domain,
+                                const struct pair_link_ahead *links, size_t n_links);
+
+/* no_errant_gtid: 0 when a node's binlog state holds a GTID a domain's writers did not write
+ * or a replica is ahead of its source, with the GTIDs in *reason (owned by the caller; the
+ * text stays the same while the errant GTIDs do, so the failure is logged once); 1 when not;
+ * NaN when no node answered or some node's identity is unknown. */
+double pair_check_errant(const struct pair_node *nodes, size_t n,
+                         const struct pair_link_ahead *links, size_t n_links, char **reason);
 
 enum error_class {
   ERROR_DUPLICATE_KEY, /* 1062 */

@@ -24,6 +24,8 @@ static void group_unref(struct group_analysis *g) {
   free(g->results);
   free(g->nodes);
   free(g->links);
+  free(g->domains);
+  free(g->errant);
   free(g);
 }
 
@@ -144,6 +146,14 @@ static void count_written_since_break(const struct link_analysis *was,
         now >= was->source_bytes_seen ? now - was->source_bytes_seen : now;
 }
 
+/* The judgement of the same link in before (the last analysis of the cluster), if any. */
+static struct pair_ahead ahead_before(const struct group_analysis *before,
+                                      const struct group_analysis *g,
+                                      const struct link_analysis *l) {
+  const struct link_analysis *was = link_before(before, g, l);
+  return was ? was->ahead : PAIR_AHEAD_UNKNOWN;
+}
+
 static void measure_link(const struct group_analysis *g, const struct group_analysis *before,
                          struct link_analysis *l, double interval_s) {
   const struct pair_node *replica = &g->nodes[l->replica];
@@ -158,15 +168,45 @@ static void measure_link(const struct group_analysis *g, const struct group_anal
   l->stalled = pair_stalled(replica, rep, source ? source : replica, g->mariadb->stall_after_s);
   l->transactions_behind = l->domain = NAN;
   l->source_alive = l->source_silent_s = NAN;
+  l->ahead = PAIR_AHEAD_UNKNOWN;
   if (source) {
     l->transactions_behind = pair_transactions_behind(replica, source, &l->domain);
     l->source_alive = pair_source_alive(replica, rep, interval_s, &l->source_silent_s);
+    l->ahead = pair_ahead_of_source(replica, source, ahead_before(before, g, l));
   }
   count_written_since_break(link_before(before, g, l), source, l);
   l->binlog_horizon = (struct binlog_horizon){NAN, NAN};
   if (source)
-    pair_binlog_horizon(replica, pair_find_link(replica, l->source), source, l->lag_s,
-                        l->source_written_since_break, &l->binlog_horizon);
+    pair_binlog_horizon(replica, rep, source, l->lag_s, l->source_written_since_break,
+                        &l->binlog_horizon);
+}
+
+/* The errant transactions of every node in every writer domain, and the check
+ * no_errant_gtid with the links' judgements. */
+static int judge_errant(struct group_analysis *g) {
+  size_t n = g->n_nodes;
+  struct pair_link_ahead *aheads = calloc(g->n_links ? g->n_links : 1, sizeof(*aheads));
+  g->domains = calloc(n ? n : 1, sizeof(*g->domains));
+  if (!aheads || !g->domains) {
+    free(aheads);
+    return -ENOMEM;
+  }
+  size_t n_aheads = 0;
+  for (size_t l = 0; l < g->n_links; l++)
+    if (g->links[l].source_index >= 0)
+      aheads[n_aheads++] = (struct pair_link_ahead){
+          g->links[l].replica, (size_t)g->links[l].source_index, g->links[l].ahead};
+  g->n_domains = pair_writer_domains(g->nodes, n, g->domains);
+  size_t cells = n * g->n_domains;
+  g->errant = calloc(cells ? cells : 1, sizeof(*g->errant));
+  for (size_t i = 0; g->errant && i < n; i++)
+    for (size_t k = 0; k < g->n_domains; k++)
+      g->errant[i * g->n_domains + k] =
+          pair_errant_transactions(g->nodes, n, i, g->domains[k], aheads, n_aheads);
+  struct check_analysis *check = &g->checks[CHECK_NO_ERRANT_GTID];
+  check->ok = pair_check_errant(g->nodes, n, aheads, n_aheads, &check->reason);
+  free(aheads);
+  return g->errant && (check->ok != 0 || check->reason) ? 0 : -ENOMEM;
 }
 
 /* A duration as people round it: "about 40s", "about 25m", "about 5h", "about 3d". */
@@ -333,9 +373,12 @@ static struct group_analysis *mariadb_group(const struct snapshot *s, size_t c,
   for (size_t l = 0; rc == 0 && l < g->n_links; l++)
     measure_link(g, before, &g->links[l], config->poll_interval_s);
   for (int k = 0; rc == 0 && k < CHECK_COUNT; k++)
-    g->checks[k].ok =
-        pair_check((enum pair_check)k, g->nodes, cl->n_nodes, cl->mode == MODE_ACTIVE_PASSIVE,
-                   cl->semisync_required, &g->checks[k].reason);
+    if (k != CHECK_NO_ERRANT_GTID)
+      g->checks[k].ok =
+          pair_check((enum pair_check)k, g->nodes, cl->n_nodes, cl->mode == MODE_ACTIVE_PASSIVE,
+                     cl->semisync_required, &g->checks[k].reason);
+  if (rc == 0)
+    rc = judge_errant(g);
   for (size_t i = 0; rc == 0 && i < cl->n_nodes; i++) {
     struct node_health *h = &g->health[i];
     *h = (struct node_health){.kind = NODE_MARIADB,

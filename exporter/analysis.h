@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct target_result;
 
@@ -44,6 +45,7 @@ struct link_analysis {
    * previous analysis, as a counter that restarts with the server. */
   double source_written_since_break;
   double source_bytes_seen;
+  struct pair_ahead ahead; /* pair_ahead_of_source, carried from the last analysis */
   /* When the source is a node of the cluster: whether the replica sees it alive
    * (pair_source_alive), and how long before the replica's read it last heard from it. */
   double source_alive;
@@ -81,6 +83,11 @@ struct group_analysis {
   struct pair_node *nodes; /* n_nodes, pointing into results */
   size_t n_links;
   struct link_analysis *links;
+  /* The writers' GTID domains (pair_writer_domains; none while a node's identity is unknown)
+   * and node i's errant transactions in domain k at errant[i * n_domains + k]. */
+  size_t n_domains;
+  uint32_t *domains;
+  double *errant;
   struct check_analysis checks[CHECK_COUNT];           /* MariaDB: the pair checks */
   struct check_analysis xmpp_checks[XMPP_CHECK_COUNT]; /* XMPP: NaN unless clustered */
 };

@@ -202,6 +202,27 @@ static void render_transactions_behind(const struct analysis *a, struct buf *out
   }
 }
 
+static void render_errant(const struct analysis *a, struct buf *out) {
+  render_family(out, "mariadb_gtid_errant_transactions", "gauge",
+                "Transactions in a writer's GTID domain that its writer did not write, on this "
+                "node: entries of @@gtid_binlog_state from another server_id (one per server: a "
+                "lower bound, kept until the state is cleaned up) plus how far the node's "
+                "gtid_slave_pos is ahead of its source's binlog in the source's domain.");
+  for (size_t c = 0; c < n_clusters(a); c++) {
+    const struct group_analysis *g = a->groups[c];
+    for (size_t i = 0; i < g->n_nodes; i++) {
+      for (size_t k = 0; k < g->n_domains; k++) {
+        char domain[16];
+        snprintf(domain, sizeof(domain), "%u", g->domains[k]);
+        struct label labels[] = {
+            {"cluster", g->name}, {"node", g->nodes[i].name}, {"domain", domain}};
+        render_sample(out, "mariadb_gtid_errant_transactions", labels, 3,
+                      g->errant[i * g->n_domains + k]);
+      }
+    }
+  }
+}
+
 static void render_error_classes(const struct analysis *a, struct buf *out) {
   render_family(out, "mariadb_replica_error_class", "gauge",
                 "1 for the class of the connection's current IO or SQL error (duplicate_key "
@@ -257,6 +278,7 @@ void render_clusters(const struct snapshot *s, struct buf *out) {
   render_gtid_family(a, out, "mariadb_gtid_slave_seq",
                      "Sequence number of the node's @@gtid_slave_pos (applied), per GTID domain.",
                      false);
+  render_errant(a, out);
   render_error_classes(a, out);
   render_cluster_checks(a, out);
 }

@@ -89,6 +89,7 @@ METRICS = {
     "mariadb_replica_received_heartbeats_total": _CONN,
     "mariadb_heartbeat_lag_seconds": _LINK, "mariadb_replica_lag_beyond_delay_seconds": _LINK,
     "mariadb_gtid_binlog_seq": _NODE | {"domain"}, "mariadb_gtid_slave_seq": _NODE | {"domain"},
+    "mariadb_gtid_errant_transactions": _NODE | {"domain"},
     "mariadb_replica_transactions_behind": _LINK | {"domain"},
     "mariadb_replica_link_up": _LINK, "mariadb_replica_link_expected": _LINK,
     "mariadb_replica_stalled": _LINK, "mariadb_replica_error_class": _LINK | {"class"},

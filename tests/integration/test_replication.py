@@ -54,7 +54,7 @@ FREEZE_BOUND_S = 5.0      # ... within this long of the SIGSTOP
 SAMPLES, SAMPLE_EVERY_S = 10, 0.5   # 10 samples over ~5 s
 
 CHECKS = ("server_id_unique", "gtid_domain_per_writer", "auto_increment_safe",
-          "log_slave_updates_on", "binlog_format_row", "writers_as_intended")
+          "log_slave_updates_on", "binlog_format_row", "writers_as_intended", "no_errant_gtid")
 ERROR_CLASSES = ("duplicate_key", "row_not_found", "connect", "auth", "other")
 NEW_FAMILIES = ("mariadb_heartbeat_lag_seconds", "mariadb_gtid_binlog_seq",
                 "mariadb_gtid_slave_seq", "mariadb_replica_transactions_behind",

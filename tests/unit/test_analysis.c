@@ -425,6 +425,90 @@ static void test_binlog_horizon_across_analyses(void **state) {
   health(store, config, DB2, &s);
   assert_true(db2_from_db1(s)->source_written_since_break == 0);
   snapshot_unref(s);
+}
+
+/* A node of the pair read at read_unix with these GTID positions and binlog state. */
+static struct target_result *db_read(const char *source, double id, double read_unix,
+                                     const char *binlog_pos, const char *slave_pos,
+                                     const char *binlog_state) {
+  struct target_result *r = db_up(source, id);
+  struct mariadb_status *m = MARIADB(r);
+  m->read_unix = read_unix;
+  m->read_spread_s = 0.001;
+  assert_int_equal(gtid_list_parse(binlog_pos, &m->binlog_pos), 0);
+  assert_int_equal(gtid_list_parse(slave_pos, &m->slave_pos), 0);
+  assert_int_equal(gtid_list_parse(binlog_state, &m->binlog_state), 0);
+  return r;
+}
+
+/* db2's errant transactions in domain 1 and the check, after a publish. */
+static double errant_db2_domain1(struct snapshot_store *store, struct snapshot **held, double *ok) {
+  snapshot_unref(*held);
+  *held = snapshot_store_acquire(store);
+  const struct group_analysis *g = (*held)->analysis->groups[0];
+  assert_int_equal(g->n_domains, 2);
+  assert_true(g->domains[0] == 1 && g->domains[1] == 2);
+  assert_true(g->errant[0 * 2 + 0] == 0 && g->errant[0 * 2 + 1] == 0); /* db1 */
+  assert_true(g->errant[1 * 2 + 1] == 0);                              /* db2, domain 2 */
+  *ok = g->checks[CHECK_NO_ERRANT_GTID].ok;
+  return g->errant[1 * 2 + 0];
+}
+
+/* db2 applied more in db1's domain than db1 wrote: judged when db1's read comes after db2's,
+ * and that judgement kept through db2's next publish (no flapping); a foreign server_id in
+ * db2's binlog state adds to it. */
+static void test_errant_judged_across_publishes(void **state) {
+  (void)state;
+  struct config *config = config_from_yaml(yaml);
+  struct snapshot_store *store = snapshot_store_new(config);
+  struct snapshot *held = NULL;
+  double ok;
+  const char *state_ok = "1-1-10,2-2-5";
+  assert_int_equal(
+      snapshot_store_publish(store, config, DB1,
+                             db_read("db2", 1, 100, "1-1-10,2-2-5", "2-2-5", state_ok)),
+      0);
+  /* db2 read after db1: its 1-1-15 cannot be compared with db1's older read. */
+  assert_int_equal(
+      snapshot_store_publish(store, config, DB2,
+                             db_read("db1", 2, 100.5, "1-1-10,2-2-5", "1-1-15", state_ok)),
+      0);
+  assert_true(errant_db2_domain1(store, &held, &ok) == 0);
+  assert_true(ok == 1);
+  /* db1 read again later, still at 1-1-10: db2 is 5 ahead of its source. */
+  assert_int_equal(
+      snapshot_store_publish(store, config, DB1,
+                             db_read("db2", 1, 101, "1-1-10,2-2-5", "2-2-5", state_ok)),
+      0);
+  assert_true(errant_db2_domain1(store, &held, &ok) == 5);
+  assert_true(ok == 0);
+  const char *reason = held->analysis->groups[0]->checks[CHECK_NO_ERRANT_GTID].reason;
+  assert_non_null(strstr(reason, "db2 applied 1-1-15, which db1's binlog does not have"));
+  /* db2 publishes again (read later than db1): the judgement stays. */
+  assert_int_equal(
+      snapshot_store_publish(store, config, DB2,
+                             db_read("db1", 2, 101.5, "1-1-10,2-2-5", "1-1-15", state_ok)),
+      0);
+  assert_true(errant_db2_domain1(store, &held, &ok) == 5);
+  assert_true(ok == 0);
+  /* A GTID of server_id 2 in domain 1 in db2's state: one more. */
+  assert_int_equal(snapshot_store_publish(
+                       store, config, DB2,
+                       db_read("db1", 2, 102, "1-2-11,2-2-5", "1-1-15", "1-1-10,1-2-11,2-2-5")),
+                   0);
+  assert_true(errant_db2_domain1(store, &held, &ok) == 6);
+  /* db1 wrote past what db2 applied, and the foreign entry is cleaned up: 0 again. */
+  assert_int_equal(
+      snapshot_store_publish(store, config, DB2,
+                             db_read("db1", 2, 102.2, "1-1-10,2-2-5", "1-1-15", state_ok)),
+      0);
+  assert_int_equal(
+      snapshot_store_publish(store, config, DB1,
+                             db_read("db2", 1, 103, "1-1-16,2-2-5", "2-2-5", state_ok)),
+      0);
+  assert_true(errant_db2_domain1(store, &held, &ok) == 0);
+  assert_true(ok == 1);
+  snapshot_unref(held);
   snapshot_store_free(store);
   config_unref(config);
 }
@@ -456,6 +540,7 @@ int main(void) {
       cmocka_unit_test(test_bad_dependency),
       cmocka_unit_test(test_binlog_horizon_across_analyses),
       cmocka_unit_test(test_lag_without_heartbeat),
+      cmocka_unit_test(test_errant_judged_across_publishes),
       cmocka_unit_test(test_analysis_outlives_its_config),
   };
   return cmocka_run_group_tests_name("analysis", tests, NULL, NULL);

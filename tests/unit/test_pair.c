@@ -590,6 +590,183 @@ static void test_semisync_check(void **state) {
   semisync_is(n, 2, NAN, NULL);
 }
 
+static struct pair_node *nodes_of(struct fake *f, size_t n, struct pair_node *list) {
+  for (size_t i = 0; i < n; i++)
+    list[i] = f[i].node;
+  return list;
+}
+
+/* A GTID in a writer's domain from another server_id counts on every node that holds it. */
+static void test_errant_foreign(void **state) {
+  (void)state;
+  struct fake f[3];
+  struct pair_node nodes[3];
+  uint32_t domains[3];
+  fake_init(&f[0], "db1", 1, 1);
+  fake_init(&f[1], "db2", 2, 2);
+  /* Healthy: each server writes in its own domain; domain 0 is from before the domains were
+   * set and has no writer, so it is not judged. */
+  assert_int_equal(gtid_list_parse("0-1-9,0-2-4,1-1-120,2-2-40", &f[0].status.binlog_state), 0);
+  assert_int_equal(gtid_list_parse("0-1-9,0-2-4,1-1-120,2-2-40", &f[1].status.binlog_state), 0);
+  assert_int_equal(pair_writer_domains(nodes_of(f, 2, nodes), 2, domains), 2);
+  assert_true(domains[0] == 1 && domains[1] == 2);
+  for (size_t i = 0; i < 2; i++)
+    for (uint32_t d = 0; d <= 2; d++)
+      assert_true(d == 0 ? isnan(pair_foreign_gtids(nodes, 2, i, d))
+                         : pair_foreign_gtids(nodes, 2, i, d) == 0);
+
+  /* db2 wrote in db1's domain (SET SESSION gtid_domain_id=1); db1 applied it too. */
+  gtid_list_clear(&f[0].status.binlog_state);
+  gtid_list_clear(&f[1].status.binlog_state);
+  assert_int_equal(gtid_list_parse("1-1-120,1-2-121,2-2-40", &f[0].status.binlog_state), 0);
+  assert_int_equal(gtid_list_parse("1-1-120,1-2-121,2-2-40", &f[1].status.binlog_state), 0);
+  nodes_of(f, 2, nodes);
+  assert_true(pair_foreign_gtids(nodes, 2, 0, 1) == 1);
+  assert_true(pair_foreign_gtids(nodes, 2, 1, 1) == 1);
+  assert_true(pair_foreign_gtids(nodes, 2, 0, 2) == 0);
+  /* A third server (a former node) in domain 2 counts as well. */
+  gtid_list_clear(&f[1].status.binlog_state);
+  assert_int_equal(gtid_list_parse("1-1-120,1-2-121,2-2-40,2-7-3", &f[1].status.binlog_state), 0);
+  nodes_of(f, 2, nodes);
+  assert_true(pair_foreign_gtids(nodes, 2, 1, 2) == 1);
+
+  /* Active-passive sharing one domain: both servers are its writers. */
+  f[1].status.gtid_domain_id = f[1].status.memory.gtid_domain_id = 1;
+  nodes_of(f, 2, nodes);
+  assert_int_equal(pair_writer_domains(nodes, 2, domains), 1);
+  assert_true(pair_foreign_gtids(nodes, 2, 0, 1) == 0);
+  f[1].status.gtid_domain_id = f[1].status.memory.gtid_domain_id = 2;
+
+  /* A node that does not answer: its own count is unknown, its identity comes from memory. */
+  f[1].status.known = false;
+  nodes_of(f, 2, nodes);
+  assert_true(isnan(pair_foreign_gtids(nodes, 2, 1, 1)));
+  assert_true(pair_foreign_gtids(nodes, 2, 0, 1) == 1);
+  f[1].status.known = true;
+  /* A node never polled: no domain can be told from an errant one. */
+  nodes_of(f, 2, nodes);
+  nodes[1].status = NULL;
+  assert_int_equal(pair_writer_domains(nodes, 2, domains), 0);
+  assert_true(isnan(pair_foreign_gtids(nodes, 2, 0, 1)));
+  gtid_list_clear(&f[0].status.binlog_state);
+  gtid_list_clear(&f[1].status.binlog_state);
+}
+
+/* The replica ahead of its source, judged only when the source was read after the replica. */
+static void test_errant_ahead(void **state) {
+  (void)state;
+  struct fake db1, db2;
+  fake_init(&db1, "db1", 1, 1);
+  fake_init(&db2, "db2", 2, 2);
+  db1.status.read_spread_s = db2.status.read_spread_s = 0.001;
+  assert_int_equal(gtid_list_parse("1-1-120,2-2-40", &db1.status.binlog_pos), 0);
+  assert_int_equal(gtid_list_parse("1-1-120,2-2-40", &db2.status.slave_pos), 0);
+
+  /* db2 read at 100, db1 (the source) at 100.5: comparable, caught up. */
+  db2.status.read_unix = 100;
+  db1.status.read_unix = 100.5;
+  struct pair_ahead a = pair_ahead_of_source(&db2.node, &db1.node, PAIR_AHEAD_UNKNOWN);
+  assert_true(a.by == 0 && a.domain == 1);
+
+  /* A healthy replica that applied more after the source's older read: not judged (the
+   * source's binlog grew in between), the last judgement stays. */
+  gtid_list_clear(&db2.status.slave_pos);
+  assert_int_equal(gtid_list_parse("1-1-125", &db2.status.slave_pos), 0);
+  db2.status.read_unix = 101;
+  a = pair_ahead_of_source(&db2.node, &db1.node, a);
+  assert_true(a.by == 0);
+  assert_true(isnan(pair_ahead_of_source(&db2.node, &db1.node, PAIR_AHEAD_UNKNOWN).by));
+  /* Reads that overlap (within their spreads) do not order either. */
+  db1.status.read_unix = 101.0015;
+  assert_true(isnan(pair_ahead_of_source(&db2.node, &db1.node, PAIR_AHEAD_UNKNOWN).by));
+
+  /* Source read later, and its binlog is behind what the replica applied: ahead by 5. */
+  db1.status.read_unix = 101.5;
+  a = pair_ahead_of_source(&db2.node, &db1.node, a);
+  assert_true(a.by == 5);
+  assert_true(a.applied.server_id == 1 && a.applied.seq == 125 && a.produced.seq == 120);
+  /* Kept while the reads cannot be compared, or the source does not answer. */
+  db2.status.read_unix = 102;
+  assert_true(pair_ahead_of_source(&db2.node, &db1.node, a).by == 5);
+  db2.status.read_unix = 101;
+  db1.status.known = false;
+  assert_true(pair_ahead_of_source(&db2.node, &db1.node, a).by == 5);
+  db1.status.known = true;
+  /* The source wrote past it: no longer ahead. */
+  gtid_list_clear(&db1.status.binlog_pos);
+  assert_int_equal(gtid_list_parse("1-1-126", &db1.status.binlog_pos), 0);
+  db1.status.read_unix = 102.5;
+  assert_true(pair_ahead_of_source(&db2.node, &db1.node, a).by == 0);
+  /* A source that never wrote in its domain: everything applied there is ahead. */
+  gtid_list_clear(&db1.status.binlog_pos);
+  assert_true(pair_ahead_of_source(&db2.node, &db1.node, a).by == 125);
+
+  /* Both nodes in one domain (two writers there): not judged. */
+  db2.status.gtid_domain_id = 1;
+  assert_true(isnan(pair_ahead_of_source(&db2.node, &db1.node, a).by));
+  db2.status.gtid_domain_id = 2;
+
+  /* The count adds the ahead links in the source's domain to the foreign entries. */
+  struct pair_node nodes[2] = {db1.node, db2.node};
+  struct pair_link_ahead links[] = {{1, 0, a}};
+  assert_true(pair_errant_transactions(nodes, 2, 1, 1, links, 1) == 5);
+  assert_true(pair_errant_transactions(nodes, 2, 1, 2, links, 1) == 0);
+  assert_true(pair_errant_transactions(nodes, 2, 0, 1, links, 1) == 0);
+  links[0].ahead = PAIR_AHEAD_UNKNOWN; /* not judged yet: adds nothing */
+  assert_true(pair_errant_transactions(nodes, 2, 1, 1, links, 1) == 0);
+  gtid_list_clear(&db2.status.slave_pos);
+}
+
+/* no_errant_gtid names the GTIDs, once each, and its reason does not change from poll to poll
+ * while they stay. */
+static void test_errant_check(void **state) {
+  (void)state;
+  struct fake f[2];
+  struct pair_node nodes[2];
+  fake_init(&f[0], "db1", 1, 1);
+  fake_init(&f[1], "db2", 2, 2);
+  assert_int_equal(gtid_list_parse("1-1-120,2-2-40", &f[0].status.binlog_state), 0);
+  assert_int_equal(gtid_list_parse("1-1-120,1-2-121,2-2-40", &f[1].status.binlog_state), 0);
+  check_is(
+      CHECK_NO_ERRANT_GTID, f, 2, false, 0,
+      "errant GTID 1-2-121: server_id 2 wrote in domain 1, which belongs to db1 (server_id 1)");
+  /* db1 applied it and wrote more: the same reason. */
+  gtid_list_clear(&f[0].status.binlog_state);
+  assert_int_equal(gtid_list_parse("1-1-130,1-2-121,2-2-40", &f[0].status.binlog_state), 0);
+  char *first = NULL, *second = NULL;
+  assert_true(pair_check_errant(nodes_of(f, 2, nodes), 2, NULL, 0, &first) == 0);
+  gtid_list_clear(&f[0].status.binlog_state);
+  assert_int_equal(gtid_list_parse("1-1-131,1-2-121,2-2-41", &f[0].status.binlog_state), 0);
+  assert_true(pair_check_errant(nodes_of(f, 2, nodes), 2, NULL, 0, &second) == 0);
+  assert_string_equal(first, second);
+  assert_null(strstr(strstr(first, "1-2-121") + 1, "1-2-121")); /* once, though both hold it */
+  free(first);
+  free(second);
+
+  /* A replica ahead of its source fails it too, naming what it applied. */
+  gtid_list_clear(&f[1].status.binlog_state);
+  assert_int_equal(gtid_list_parse("1-1-120,2-2-40", &f[1].status.binlog_state), 0);
+  gtid_list_clear(&f[0].status.binlog_state);
+  assert_int_equal(gtid_list_parse("1-1-120,2-2-40", &f[0].status.binlog_state), 0);
+  check_is(CHECK_NO_ERRANT_GTID, f, 2, false, 1, NULL);
+  struct pair_link_ahead links[] = {
+      {0, 1, {.by = 3, .domain = 2, .applied = {2, 2, 43}, .produced = {2, 2, 40}}}};
+  char *reason = NULL;
+  assert_true(pair_check_errant(nodes_of(f, 2, nodes), 2, links, 1, &reason) == 0);
+  assert_non_null(strstr(reason, "db1 applied 2-2-43, which db2's binlog does not have"));
+  free(reason);
+
+  /* Unknown while a node's identity is; NaN when nobody answered. */
+  nodes_of(f, 2, nodes);
+  nodes[1].status = NULL;
+  assert_true(isnan(pair_check_errant(nodes, 2, NULL, 0, &reason)));
+  assert_null(reason);
+  f[0].status.known = f[1].status.known = false;
+  check_is(CHECK_NO_ERRANT_GTID, f, 2, false, NAN, NULL);
+  gtid_list_clear(&f[0].status.binlog_state);
+  gtid_list_clear(&f[1].status.binlog_state);
+}
+
 static void test_error_classes(void **state) {
   (void)state;
   static const struct {
@@ -668,12 +845,21 @@ static void test_datetime(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_gtid_parser),         cmocka_unit_test(test_heartbeat_lag_and_skew),
-      cmocka_unit_test(test_transactions_behind), cmocka_unit_test(test_links_and_stall),
-      cmocka_unit_test(test_source_alive),        cmocka_unit_test(test_lag_of_unreachable_source),
-      cmocka_unit_test(test_binlog_horizon),      cmocka_unit_test(test_checks),
-      cmocka_unit_test(test_semisync_check),      cmocka_unit_test(test_error_classes),
-      cmocka_unit_test(test_lag_method),          cmocka_unit_test(test_datetime),
+      cmocka_unit_test(test_gtid_parser),
+      cmocka_unit_test(test_heartbeat_lag_and_skew),
+      cmocka_unit_test(test_transactions_behind),
+      cmocka_unit_test(test_links_and_stall),
+      cmocka_unit_test(test_source_alive),
+      cmocka_unit_test(test_lag_of_unreachable_source),
+      cmocka_unit_test(test_binlog_horizon),
+      cmocka_unit_test(test_checks),
+      cmocka_unit_test(test_semisync_check),
+      cmocka_unit_test(test_errant_foreign),
+      cmocka_unit_test(test_errant_ahead),
+      cmocka_unit_test(test_errant_check),
+      cmocka_unit_test(test_error_classes),
+      cmocka_unit_test(test_lag_method),
+      cmocka_unit_test(test_datetime),
   };
   return cmocka_run_group_tests_name("pair", tests, NULL, NULL);
 }
