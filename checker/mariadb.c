@@ -118,6 +118,7 @@ int mariadb_parse_replica_row(const char *const *names, const char *const *value
   out->relay_log_space_bytes = number_or_nan(names, values, ncols, "Relay_Log_Space");
   out->retried_transactions = number_or_nan(names, values, ncols, "Retried_transactions");
   out->received_heartbeats = number_or_nan(names, values, ncols, "Slave_received_heartbeats");
+  out->heartbeat_period_s = number_or_nan(names, values, ncols, "Slave_heartbeat_period");
 
   out->progress_unix = NAN;
   /* A position this parser does not understand leaves the list empty: stall detection then
@@ -171,6 +172,7 @@ void mariadb_status_clear(struct mariadb_status *s) {
 
 void mariadb_memory_clear(struct mariadb_memory *memory) {
   memory->server_id = memory->gtid_domain_id = memory->clock_offset_s = NAN;
+  memory->read_unix = NAN;
   for (size_t i = 0; i < MARIADB_HEARTBEAT_WRITES; i++)
     memory->heartbeat_write[i] = NAN;
   memory->first_heartbeat_write = NAN;
@@ -267,7 +269,9 @@ int mariadb_status_carry_unknown(const struct mariadb_status *from, struct maria
     t->has_time_diff = f->has_time_diff;
     t->last_io_errno = t->last_sql_errno = NAN;
     t->relay_log_space_bytes = t->retried_transactions = t->received_heartbeats = NAN;
+    t->heartbeat_period_s = NAN;
     t->progress_unix = f->progress_unix;
+    t->progress_seen = f->progress_seen;
   }
   return 0;
 }

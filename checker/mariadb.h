@@ -46,8 +46,15 @@ struct replica_status {
   double relay_log_space_bytes;
   double retried_transactions;
   double received_heartbeats;
+  /* Slave_heartbeat_period: the source sends a heartbeat after this long without events
+   * (MASTER_HEARTBEAT_PERIOD, default slave_net_timeout / 2); 0 when it sends none. */
+  double heartbeat_period_s;
   struct gtid_list gtid_io_pos; /* Gtid_IO_Pos: what the IO thread received */
   double progress_unix;         /* when received_heartbeats or gtid_io_pos last moved (poller) */
+  /* progress_unix is a move the poller saw between two good polls, not the first sight of the
+   * connection (which counts as progress for stalls, but is no evidence that the source is
+   * alive). */
+  bool progress_seen;
 };
 
 /* One row of the heartbeat table as a node holds it. */
@@ -74,6 +81,7 @@ struct mariadb_memory {
   double server_id;
   double gtid_domain_id;
   double clock_offset_s; /* the node's NOW(6) (as UTC) minus local real time */
+  double read_unix;      /* when it was last read (mariadb_status.read_unix of that poll) */
   /* Local real times (the middle of each INSERT) of the latest successful heartbeat writes,
    * newest first; NaN where there is none. */
   double heartbeat_write[MARIADB_HEARTBEAT_WRITES];

@@ -56,6 +56,7 @@ static void remember(const struct mariadb_status *before, struct mariadb_status 
   now->memory.server_id = now->server_id;
   now->memory.gtid_domain_id = now->gtid_domain_id;
   now->memory.clock_offset_s = now->clock_offset_s;
+  now->memory.read_unix = now->read_unix;
   now->memory.binlog_retention = now->binlog_retention;
   if (!isnan(now->heartbeat_written_unix))
     mariadb_memory_note_write(&now->memory, now->heartbeat_written_unix);
@@ -66,6 +67,8 @@ static void remember(const struct mariadb_status *before, struct mariadb_status 
                  same_number(old->received_heartbeats, r->received_heartbeats) &&
                  same_gtids(&old->gtid_io_pos, &r->gtid_io_pos);
     r->progress_unix = still ? old->progress_unix : now->read_unix;
+    /* A change from what a good poll read: a carried unknown status holds no values. */
+    r->progress_seen = still ? old->progress_seen : old && before->known;
   }
 }
 

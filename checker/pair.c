@@ -48,9 +48,25 @@ static void bracket(const struct mariadb_memory *m, double received, double inte
     *next = fmin(*next, *applied + interval_s);
 }
 
+/* A source replmon cannot poll that the replica keeps hearing from: its connection from the
+ * source is alive and received something later than a frozen source's last events can
+ * arrive. Those left it before its poll after the last good one would have read it, at most
+ * an interval after that read, and the replica's poll that shows them comes at most an
+ * interval later still. */
+static bool heard_since_lost(const struct pair_node *replica, const struct pair_node *source,
+                             double interval_s) {
+  const struct replica_status *link = pair_find_link(replica, source->name);
+  double silent_s;
+  return !source->up && link && pair_source_alive(replica, link, interval_s, &silent_s) == 1 &&
+         link->progress_unix >
+             source->status->memory.read_unix + 2 * interval_s * (1 + PAIR_STALE_MARGIN);
+}
+
 double pair_heartbeat_lag(const struct pair_node *replica, const struct pair_node *source,
                           bool replmon_writes, double interval_s) {
   if (!known(replica) || !replica->status->heartbeat_read || !source->status)
+    return NAN;
+  if (heard_since_lost(replica, source, interval_s))
     return NAN;
   const struct mariadb_memory *src = &source->status->memory;
   double written = newest_heartbeat(replica->status, src->server_id);
@@ -116,6 +132,25 @@ double pair_link_up(const struct pair_node *replica, const char *source) {
     return NAN;
   const struct replica_status *r = pair_find_link(replica, source);
   return r && r->io_state == IO_STATE_YES && r->sql_running ? 1 : 0;
+}
+
+double pair_source_alive(const struct pair_node *replica, const struct replica_status *link,
+                         double interval_s, double *silent_s) {
+  *silent_s = NAN;
+  if (!replica->up || !known(replica))
+    return NAN;
+  if (!link)
+    return 0;
+  if (!isnan(link->progress_unix))
+    *silent_s = fmax(0, replica->status->read_unix - link->progress_unix);
+  if (link->io_state != IO_STATE_YES)
+    return 0;
+  double period = link->heartbeat_period_s;
+  if (isnan(period) || period <= 0)
+    return 1;
+  if (*silent_s > period * (1 + PAIR_STALE_MARGIN) + interval_s)
+    return 0;
+  return link->progress_seen ? 1 : NAN; /* no arrival seen yet since replmon started */
 }
 
 const char *lag_method_name(enum lag_method method) {

@@ -40,7 +40,11 @@ struct pair_node {
  * poll times out. When another tool writes the rows (replmon_writes false), it is the age of
  * the replica's newest row.
  * NaN when it cannot be known, which includes the time before the replica received any
- * heartbeat this process wrote. */
+ * heartbeat this process wrote, and a source that is only out of replmon's reach: it does
+ * not answer, but the replica's connection from it is alive (pair_source_alive) and received
+ * something more than two poll intervals (and a quarter each) after replmon last read the
+ * source, which a frozen source cannot do; replmon's heartbeats on it stopped, so they no
+ * longer tell the lag (Seconds_Behind_Master still does). */
 double pair_heartbeat_lag(const struct pair_node *replica, const struct pair_node *source,
                           bool replmon_writes, double interval_s);
 
@@ -71,6 +75,20 @@ const struct replica_status *pair_find_link(const struct pair_node *replica, con
 /* 1 when the replica has a connection from source with both threads running, 0 when it is
  * broken or missing, NaN when the replica's state is unknown. */
 double pair_link_up(const struct pair_node *replica, const char *source);
+
+/* Whether the replica sees the source of link (its connection from that source; NULL when it
+ * has none) alive, whatever replmon sees of the source: 1 when the IO thread says Yes and a
+ * heartbeat or an event arrived (Slave_received_heartbeats or Gtid_IO_Pos moved) at most the
+ * connection's heartbeat period and a quarter, plus one poll interval (interval_s), before
+ * the replica was read: an idle source sends a heartbeat every period. With heartbeats off
+ * (period 0 or unknown) an IO thread that says Yes is enough: the replica notices a silent
+ * source after slave_net_timeout. 0 when the IO thread is not connected, nothing arrived
+ * for longer, or there is no connection; NaN when the replica's state is unknown, or
+ * while replmon has not yet seen anything arrive (its first polls of the replica: the first
+ * sight of a connection is no evidence).
+ * *silent_s: how long before the read the last thing arrived (NaN when unknown). */
+double pair_source_alive(const struct pair_node *replica, const struct replica_status *link,
+                         double interval_s, double *silent_s);
 
 /* 1 when the IO thread says Yes but nothing (heartbeats, Gtid_IO_Pos) arrived for
  * stall_after_s while the source's binlog holds transactions the replica has not received. */

@@ -167,9 +167,11 @@ static void measure_link(const struct group_analysis *g, const struct group_anal
   l->lag_beyond_delay_s = isnan(lag) ? NAN : lag > delay ? lag - delay : 0;
   l->stalled = pair_stalled(replica, rep, source ? source : replica, g->mariadb->stall_after_s);
   l->transactions_behind = l->domain = NAN;
+  l->source_alive = l->source_silent_s = NAN;
   l->ahead = PAIR_AHEAD_UNKNOWN;
   if (source) {
     l->transactions_behind = pair_transactions_behind(replica, source, &l->domain);
+    l->source_alive = pair_source_alive(replica, rep, interval_s, &l->source_silent_s);
     l->ahead = pair_ahead_of_source(replica, source, ahead_before(before, g, l));
   }
   count_written_since_break(link_before(before, g, l), source, l);
@@ -277,6 +279,51 @@ static int link_problem(const struct group_analysis *g, size_t i, char **problem
   return *problem ? 0 : -ENOMEM;
 }
 
+/* A node replmon cannot poll, judged by the peers that replicate from it. One whose
+ * connection from it is alive shows that it runs and serves its binlog: only replmon's path
+ * to it is broken, a warning (orchestrator's UnreachableMaster). Otherwise critical: "down"
+ * when a peer confirms it hears nothing from it, "unreachable" when no peer can tell (none
+ * replicates from it, or none answers replmon either). */
+static void unpolled_node_health(const struct group_analysis *g, size_t i,
+                                 const struct target_result *r, struct node_health *h) {
+  const char *error = r->error ? r->error : probe_reason_name(r->reason);
+  const struct link_analysis *alive = NULL, *lost = NULL;
+  for (size_t l = 0; l < g->n_links; l++) {
+    const struct link_analysis *link = &g->links[l];
+    if (link->source_index != (long)i)
+      continue;
+    if (link->source_alive == 1 && !alive)
+      alive = link;
+    else if (link->source_alive == 0 && !lost)
+      lost = link;
+  }
+  struct buf why = BUF_INIT;
+  if (alive) {
+    const char *peer = g->nodes[alive->replica].name;
+    h->state = HEALTH_WARNING;
+    buf_printf(&why, "unreachable from replmon, alive per %s: %s (%s", peer, error, peer);
+    if (isnan(alive->source_silent_s))
+      buf_puts(&why, "'s IO thread from it is connected)");
+    else
+      buf_printf(&why, " heard from it %.1fs before its last poll)", alive->source_silent_s);
+  } else if (lost) {
+    const struct pair_node *peer = &g->nodes[lost->replica];
+    const struct replica_status *rep = pair_find_link(peer, g->nodes[i].name);
+    h->state = HEALTH_CRITICAL;
+    buf_printf(&why, "down: %s; %s ", error, peer->name);
+    if (!rep)
+      buf_puts(&why, "has no replication from it");
+    else if (rep->io_state != IO_STATE_YES)
+      buf_printf(&why, "lost it too (IO %s)", replica_io_state_name(rep->io_state));
+    else
+      buf_printf(&why, "heard nothing from it for %.1fs", lost->source_silent_s);
+  } else {
+    h->state = HEALTH_CRITICAL;
+    buf_printf(&why, "unreachable: %s", error);
+  }
+  h->reason = buf_steal(&why, NULL);
+}
+
 static int mariadb_node_health(struct group_analysis *g, size_t i, const struct config *config,
                                struct node_health *h) {
   const struct target_result *r = g->results[i];
@@ -285,9 +332,7 @@ static int mariadb_node_health(struct group_analysis *g, size_t i, const struct 
     h->state = HEALTH_UNKNOWN;
     h->reason = strdup("not polled yet");
   } else if (!r->success) {
-    h->state = HEALTH_CRITICAL;
-    buf_printf(&why, "unreachable: %s", r->error ? r->error : probe_reason_name(r->reason));
-    h->reason = buf_steal(&why, NULL);
+    unpolled_node_health(g, i, r, h);
   } else {
     h->replicating = true;
     if (link_problem(g, i, &h->link_problem, &h->lag_s) != 0)
@@ -445,7 +490,7 @@ static char *dependency_problem(const struct analysis *a, const struct xmpp_node
     if (db->state != HEALTH_CRITICAL)
       continue;
     struct buf why = BUF_INIT;
-    if (strncmp(db->reason, "unreachable", 11) == 0)
+    if (!db->replicating) /* it does not answer replmon, and no peer sees it alive */
       buf_printf(&why, "database %s down: logins and offline messages fail", dep->name);
     else
       buf_printf(&why, "database %s critical (%s): logins and offline messages may fail", dep->name,

@@ -46,6 +46,10 @@ struct link_analysis {
   double source_written_since_break;
   double source_bytes_seen;
   struct pair_ahead ahead; /* pair_ahead_of_source, carried from the last analysis */
+  /* When the source is a node of the cluster: whether the replica sees it alive
+   * (pair_source_alive), and how long before the replica's read it last heard from it. */
+  double source_alive;
+  double source_silent_s;
 };
 
 /* The checks of an XMPP cluster. */

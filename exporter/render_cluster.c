@@ -1,6 +1,7 @@
 /* The MariaDB families of each cluster as a whole, as the snapshot's analysis found them:
  * the expected and actual replication links, heartbeat lag, where each link's lag comes from,
- * stalls, transactions behind, GTID positions, error classes and the configuration checks. */
+ * stalls, each node alive per the peers that replicate from it, transactions behind, GTID
+ * positions, error classes and the configuration checks. */
 #include "render_families.h"
 #include "analysis.h"
 #include "pair.h"
@@ -158,6 +159,27 @@ static void render_lag_methods(const struct analysis *a, struct buf *out) {
   }
 }
 
+/* One sample per link whose source is a node of the cluster, labelled by the source (node)
+ * and the replica that sees it (peer). */
+static void render_alive_per_peer(const struct analysis *a, struct buf *out) {
+  render_family(out, "mariadb_node_alive_per_peer", "gauge",
+                "1 when peer's replication connection from node is connected and received a "
+                "heartbeat or event within its heartbeat period (and a quarter) plus a poll "
+                "interval, whether or not replmon reaches node; 0 when it is not connected, "
+                "silent for longer or missing; NaN when peer's state is unknown.");
+  for (size_t c = 0; c < n_clusters(a); c++) {
+    const struct group_analysis *g = a->groups[c];
+    for (size_t l = 0; l < g->n_links; l++) {
+      const struct link_analysis *link = &g->links[l];
+      if (link->source_index < 0)
+        continue;
+      struct label labels[] = {
+          {"cluster", g->name}, {"node", link->source}, {"peer", g->nodes[link->replica].name}};
+      render_sample(out, "mariadb_node_alive_per_peer", labels, 3, link->source_alive);
+    }
+  }
+}
+
 static void render_transactions_behind(const struct analysis *a, struct buf *out) {
   render_family(
       out, "mariadb_replica_transactions_behind", "gauge",
@@ -249,6 +271,7 @@ void render_clusters(const struct snapshot *s, struct buf *out) {
   for (size_t f = 0; f < sizeof(link_families) / sizeof(link_families[0]); f++)
     render_link_family(a, out, &link_families[f]);
   render_lag_methods(a, out);
+  render_alive_per_peer(a, out);
   render_transactions_behind(a, out);
   render_gtid_family(a, out, "mariadb_gtid_binlog_seq",
                      "Sequence number of the node's @@gtid_binlog_pos, per GTID domain.", true);

@@ -93,6 +93,7 @@ METRICS = {
     "mariadb_replica_transactions_behind": _LINK | {"domain"},
     "mariadb_replica_link_up": _LINK, "mariadb_replica_link_expected": _LINK,
     "mariadb_replica_stalled": _LINK, "mariadb_replica_error_class": _LINK | {"class"},
+    "mariadb_node_alive_per_peer": _NODE | {"peer"},
     "mariadb_replica_binlog_horizon_seconds": _LINK,
     "mariadb_replica_binlog_retention_seconds": _LINK,
     "mariadb_cluster_check_ok": {"cluster", "check"},

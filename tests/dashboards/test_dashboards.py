@@ -43,7 +43,8 @@ ALERTMANAGER_YML = os.path.join(REPO, "dashboards", "alertmanager", "alertmanage
 BAD = os.path.join(HERE, "testdata", "bad_dashboard.json")
 GENERATE = os.path.join(REPO, "dashboards", "grafana", "generate.py")
 
-ALERTS = ("MariaDBNodeDown", "MariaDBReplicationThreadDown", "MariaDBReplicationLinkMissing",
+ALERTS = ("MariaDBNodeDown", "MariaDBUnreachableFromMonitor", "MariaDBReplicationThreadDown",
+          "MariaDBReplicationLinkMissing",
           "MariaDBHeartbeatLagWarning", "MariaDBHeartbeatLagCritical",
           "MariaDBReplicationStalled", "MariaDBClusterCheckFailed", "MariaDBSemiSyncFallback",
           "MariaDBWriteConflict",
@@ -104,6 +105,15 @@ INHIBITION_CASES = [
             source="db1"), True),
     (_alert("MariaDBReplicationStalled", "critical", cluster="chatdb", node="db3",
             source="db1"), True),
+    # db4 is out of replmon's reach while its peers replicate from it: replmon's probe of it
+    # fails for that cause; its peers' links from it and another node's probe page on
+    (_alert("MariaDBUnreachableFromMonitor", "warning", cluster="chatdb", node="db4"), False),
+    (_alert("ReplmonProbeFailing", "warning", cluster="chatdb", kind="mariadb", node="db4",
+            reason="timeout"), True),
+    (_alert("MariaDBHeartbeatLagCritical", "critical", cluster="chatdb", node="db3",
+            source="db4"), False),
+    (_alert("ReplmonProbeFailing", "warning", cluster="otherdb", kind="mariadb", node="db4",
+            reason="timeout"), False),
     # unrelated: another link of the cluster, the same names in another cluster, a check
     (_alert("MariaDBHeartbeatLagWarning", "warning", cluster="chatdb", node="db2",
             source="db3"), False),

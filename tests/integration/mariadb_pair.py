@@ -529,6 +529,7 @@ class Pair:
         sql_log_bin=1 so that it replicates, and the monitor's grant on it on every node
         (sql_log_bin=0, like the pair's other accounts), as README.md says."""
         self.sql(0, HEARTBEAT_DDL)
+        self.sync(timeout)  # the table must be on db2 before the grant there
         for i in (0, 1):
             self.sql(i, "SET sql_log_bin=0; " + "; ".join(
                 "GRANT SELECT, INSERT, UPDATE ON replmon.heartbeat TO 'monitor'@'%s'" % host

@@ -1,6 +1,7 @@
 """Network namespaces for the fault suite (test_faults.py): throwaway namespaces joined by
 veth pairs, the calling thread moved into one and back, and a forwarder from 127.0.0.1 to a
-unix socket (how a process in the root namespace reaches a server inside one).
+unix socket (how a process in the root namespace reaches a server inside one), or to the
+same port on 127.0.0.1 inside a namespace (NetnsForwarder).
 
     ns = Netns("a")                 # `ip netns add rmf<PID>a`, its lo up
     ns.etc("hosts", "10.231.1.2 db2\\n")   # /etc/netns/<name>/hosts, bind-mounted by
@@ -29,7 +30,7 @@ from contextlib import contextmanager
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import register_cleanup  # noqa: E402
 
-__all__ = ["Netns", "veth", "delete_all", "UnixForwarder", "available"]
+__all__ = ["Netns", "veth", "delete_all", "UnixForwarder", "NetnsForwarder", "available"]
 
 PREFIX = "rmf"
 CLONE_NEWNET = 0x40000000
@@ -169,12 +170,10 @@ class UnixForwarder:
                 c, _ = self.listener.accept()
             except OSError:
                 return
-            u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
-                u.connect(self.path)
+                u = self._dial()
             except OSError:
                 c.close()
-                u.close()
                 continue
             with self.lock:
                 if self.closed:
@@ -184,6 +183,15 @@ class UnixForwarder:
                 self.conns += [c, u]
             for src, dst in ((c, u), (u, c)):
                 threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    def _dial(self):
+        u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            u.connect(self.path)
+        except OSError:
+            u.close()
+            raise
+        return u
 
     @staticmethod
     def _pump(src, dst):
@@ -215,3 +223,23 @@ class UnixForwarder:
                 s.close()
             except OSError:
                 pass
+
+
+class NetnsForwarder(UnixForwarder):
+    """Listens on 127.0.0.1:port of the calling thread's namespace and relays each
+    connection to 127.0.0.1:port inside namespace ns: how the tests, in the root namespace,
+    reach a replmon that runs in a namespace of its own."""
+
+    def __init__(self, port, ns):
+        self.ns = ns
+        super().__init__(port, None)
+
+    def _dial(self):
+        with self.ns.entered():
+            u = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            u.connect(("127.0.0.1", self.port))
+        except OSError:
+            u.close()
+            raise
+        return u

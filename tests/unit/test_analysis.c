@@ -1,7 +1,8 @@
-/* The analysis of a snapshot beyond the pair: an XMPP node whose database is down, ejabberd's
- * view of its own cluster (members_agree), a delayed replica's lag, /health?max_lag= judging
- * a node again, the binlog horizon carried from one analysis to the next, and the lag figure
- * of a link without a heartbeat table. */
+/* The analysis of a snapshot beyond the pair: a node replmon cannot poll, unreachable or down
+ * as its peer sees it, an XMPP node whose database is down, ejabberd's view of its own
+ * cluster (members_agree), a delayed replica's lag, /health?max_lag= judging a node again,
+ * the binlog horizon carried from one analysis to the next, and the lag figure of a link
+ * without a heartbeat table. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -55,6 +56,24 @@ static struct target_result *db_up(const char *source, double id) {
   return r;
 }
 
+/* db2 as it is when db1 is down: its IO thread from db1 reconnects. */
+static struct target_result *db2_lost_db1(void) {
+  struct target_result *r = db_up("db1", 2);
+  MARIADB(r)->replicas[0].io_state = IO_STATE_CONNECTING;
+  return r;
+}
+
+/* db2 read at 100 s, having last heard from db1 at heard_unix, db1 sending master heartbeats
+ * every second. */
+static struct target_result *db2_heard_db1(double heard_unix) {
+  struct target_result *r = db_up("db1", 2);
+  MARIADB(r)->read_unix = 100;
+  MARIADB(r)->replicas[0].heartbeat_period_s = 1;
+  MARIADB(r)->replicas[0].progress_unix = heard_unix;
+  MARIADB(r)->replicas[0].progress_seen = true;
+  return r;
+}
+
 /* An ejabberd API that answered, listing members (NULL: list_cluster not answered). */
 static struct target_result *ejabberd(const char *members, double count) {
   struct target_result *r = xmpp_result();
@@ -92,12 +111,17 @@ static void test_database_down_makes_xmpp_warning(void **state) {
   assert_int_equal(h->state, HEALTH_OK);
   assert_string_equal(h->reason, "answering, 3 sessions");
 
-  /* db1 stops answering: ej1 (on db1) is warning in the very snapshot, ej2 is not. */
+  /* db1 stops answering, and db2 lost it too: ej1 (on db1) is warning in the very
+   * snapshot; ej2's database only has a broken link. */
+  assert_int_equal(snapshot_store_publish(store, config, DB2, db2_lost_db1()), 0);
   assert_int_equal(snapshot_store_publish(store, config, DB1, db_down()), 0);
   h = health(store, config, EJ1, &s);
   assert_int_equal(h->state, HEALTH_WARNING);
   assert_string_equal(h->reason, "database db1 down: logins and offline messages fail");
-  assert_int_equal(analysis_target_health(s->analysis, config, EJ2)->state, HEALTH_OK);
+  h = analysis_target_health(s->analysis, config, EJ2);
+  assert_int_equal(h->state, HEALTH_WARNING);
+  assert_string_equal(h->reason, "database db2 critical (replication from db1 broken: IO "
+                                 "connecting, SQL yes): logins and offline messages may fail");
 
   /* ej1 cannot log users in meanwhile: critical, with the database named as the cause. */
   struct target_result *login_failing = xmpp_result();
@@ -115,6 +139,54 @@ static void test_database_down_makes_xmpp_warning(void **state) {
   assert_int_equal(snapshot_store_publish(store, config, DB1, db_up("db2", 1)), 0);
   h = health(store, config, EJ1, &s);
   assert_int_equal(h->state, HEALTH_OK);
+  snapshot_unref(s);
+  snapshot_store_free(store);
+  config_unref(config);
+}
+
+static void test_unreachable_versus_down(void **state) {
+  (void)state;
+  struct config *config = config_from_yaml(yaml);
+  struct snapshot_store *store = snapshot_store_new(config);
+  struct snapshot *s = NULL;
+  assert_int_equal(snapshot_store_publish(store, config, DB1, db_up("db2", 1)), 0);
+  assert_int_equal(snapshot_store_publish(store, config, DB2, db2_heard_db1(99.6)), 0);
+  assert_int_equal(snapshot_store_publish(store, config, EJ1, ejabberd("a,b", 2)), 0);
+  assert_int_equal(snapshot_store_publish(store, config, EJ2, ejabberd("a,b", 2)), 0);
+
+  /* replmon loses db1 while db2 still hears from it: db1 serves, only replmon's path to it
+   * is broken. A warning (/health answers 200), and ej1 on db1 is not affected. */
+  assert_int_equal(snapshot_store_publish(store, config, DB1, db_down()), 0);
+  const struct node_health *h = health(store, config, DB1, &s);
+  assert_int_equal(h->state, HEALTH_WARNING);
+  assert_string_equal(h->reason, "unreachable from replmon, alive per db2: Can't connect (db2 "
+                                 "heard from it 0.4s before its last poll)");
+  assert_true(s->analysis->groups[0]->links[1].source_alive == 1);
+  assert_int_equal(analysis_target_health(s->analysis, config, EJ1)->state, HEALTH_OK);
+  assert_int_equal(analysis_target_health(s->analysis, config, DB2)->state, HEALTH_OK);
+
+  /* db2 heard nothing from db1 for 10 s, with a heartbeat every second: down. */
+  assert_int_equal(snapshot_store_publish(store, config, DB2, db2_heard_db1(90)), 0);
+  h = health(store, config, DB1, &s);
+  assert_int_equal(h->state, HEALTH_CRITICAL);
+  assert_string_equal(h->reason, "down: Can't connect; db2 heard nothing from it for 10.0s");
+  assert_true(s->analysis->groups[0]->links[1].source_alive == 0);
+  assert_int_equal(analysis_target_health(s->analysis, config, EJ1)->state, HEALTH_WARNING);
+
+  /* Its IO thread lost db1: down. */
+  assert_int_equal(snapshot_store_publish(store, config, DB2, db2_lost_db1()), 0);
+  h = health(store, config, DB1, &s);
+  assert_int_equal(h->state, HEALTH_CRITICAL);
+  assert_string_equal(h->reason, "down: Can't connect; db2 lost it too (IO connecting)");
+
+  /* replmon reaches neither: no peer can tell, both critical. */
+  assert_int_equal(snapshot_store_publish(store, config, DB2, db_down()), 0);
+  h = health(store, config, DB1, &s);
+  assert_int_equal(h->state, HEALTH_CRITICAL);
+  assert_string_equal(h->reason, "unreachable: Can't connect");
+  assert_true(isnan(s->analysis->groups[0]->links[1].source_alive));
+  assert_int_equal(analysis_target_health(s->analysis, config, DB2)->state, HEALTH_CRITICAL);
+  assert_int_equal(analysis_target_health(s->analysis, config, EJ1)->state, HEALTH_WARNING);
   snapshot_unref(s);
   snapshot_store_free(store);
   config_unref(config);
@@ -461,6 +533,7 @@ static void test_analysis_outlives_its_config(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_database_down_makes_xmpp_warning),
+      cmocka_unit_test(test_unreachable_versus_down),
       cmocka_unit_test(test_members_agree),
       cmocka_unit_test(test_delay_is_not_lag),
       cmocka_unit_test(test_max_lag_judges_again),

@@ -1,6 +1,6 @@
 /* The pair analysis on hand-built inputs: the GTID position parser, heartbeat lag with clock
- * skew, GTID distance, links, stalls, the binlog horizon, every configuration check (semi-sync
- * included) and the error classes. */
+ * skew, GTID distance, links, stalls, a source alive per its replica, the binlog horizon,
+ * every configuration check (semi-sync included) and the error classes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -221,6 +221,97 @@ static void test_links_and_stall(void **state) {
   db2.link.io_state = IO_STATE_CONNECTING; /* not Yes: a broken link, not a stalled one */
   assert_true(pair_stalled(&db2.node, &db2.link, &db1.node, 3) == 0);
   gtid_list_clear(&db1.status.binlog_pos);
+}
+
+/* What db2's connection from db1 says of db1, whatever replmon sees of db1. */
+static double alive(struct fake *replica, double *silent_s) {
+  return pair_source_alive(&replica->node, pair_find_link(&replica->node, "db1"), 1.0, silent_s);
+}
+
+static void test_source_alive(void **state) {
+  (void)state;
+  struct fake db1, db2;
+  fake_init(&db1, "db1", 1, 1);
+  fake_init(&db2, "db2", 2, 2);
+  double silent;
+  /* No connection from db1 at all: db2 does not see it. */
+  assert_true(alive(&db2, &silent) == 0);
+  assert_true(isnan(silent));
+  /* Master heartbeats every 10 s: something arrived 9 s before the read, then 13.5 s (10 s
+   * and a quarter, plus the poll interval); 13.6 s is too long. */
+  db2.link = (struct replica_status){.source = (char *)"db1",
+                                     .io_state = IO_STATE_YES,
+                                     .sql_running = true,
+                                     .heartbeat_period_s = 10,
+                                     .progress_unix = 100};
+  db2.status.replicas = &db2.link;
+  db2.status.n_replicas = 1;
+  db2.status.read_unix = 109;
+  /* 100 is when replmon first saw the connection, not a move it saw: no evidence yet. */
+  assert_true(isnan(alive(&db2, &silent)));
+  db2.link.progress_seen = true;
+  assert_true(alive(&db2, &silent) == 1);
+  assert_true(fabs(silent - 9) < 1e-9);
+  db2.status.read_unix = 113.5;
+  assert_true(alive(&db2, &silent) == 1);
+  db2.status.read_unix = 113.6;
+  assert_true(alive(&db2, &silent) == 0);
+  assert_true(fabs(silent - 13.6) < 1e-9);
+  /* The IO thread lost the source: not alive, however recent the last heartbeat. */
+  db2.status.read_unix = 101;
+  db2.link.io_state = IO_STATE_CONNECTING;
+  assert_true(alive(&db2, &silent) == 0);
+  db2.link.io_state = IO_STATE_YES;
+  /* Heartbeats off (MASTER_HEARTBEAT_PERIOD=0): a quiet source sends nothing, and the IO
+   * thread's Yes is all there is. */
+  db2.link.heartbeat_period_s = 0;
+  db2.status.read_unix = 500;
+  assert_true(alive(&db2, &silent) == 1);
+  db2.link.heartbeat_period_s = NAN;
+  assert_true(alive(&db2, &silent) == 1);
+  /* db2's own state unknown (its poll failed): nobody can tell. */
+  db2.node.up = false;
+  db2.status.known = false;
+  assert_true(isnan(alive(&db2, &silent)));
+}
+
+/* db1 out of replmon's reach while db2 keeps hearing from it: the heartbeat lag of db2 from
+ * db1 stops growing as if db1 were frozen, and becomes unknown. */
+static void test_lag_of_unreachable_source(void **state) {
+  (void)state;
+  struct fake db1, db2;
+  fake_init(&db1, "db1", 1, 1);
+  fake_init(&db2, "db2", 2, 2);
+  wrote(&db1, 980, 1000);
+  db1.status.memory.read_unix = 1000.0; /* replmon's last good read of db1 */
+  db1.node.up = false;
+  db1.status.known = false;
+  db1.node.polled_unix = 1003.0;
+  db2.rows[0] = (struct heartbeat_row){1, 1003.5}; /* db1's write of 1000.0 */
+  db2.status.n_heartbeats = 1;
+  db2.link = (struct replica_status){.source = (char *)"db1",
+                                     .io_state = IO_STATE_YES,
+                                     .sql_running = true,
+                                     .heartbeat_period_s = 1,
+                                     .progress_seen = true};
+  db2.status.replicas = &db2.link;
+  db2.status.n_replicas = 1;
+  db2.status.read_unix = 1004.0;
+  /* The last thing from db1 arrived 2.5 s after replmon's last read: a frozen db1 could
+   * still have sent it (its next poll was due at 1001, seen by db2's poll up to 1002.5). */
+  db2.link.progress_unix = 1002.5;
+  assert_true(fabs(lag(&db2, &db1, true) - 3.5) < 1e-9);
+  /* 2.6 s after: db1 is alive and only unreachable from replmon. */
+  db2.link.progress_unix = 1002.6;
+  assert_true(isnan(lag(&db2, &db1, true)));
+  /* Then db2 stops hearing from it as well (nothing for 2.4 s > 1.25 + 1): the lag grows
+   * again from replmon's last heartbeat, as for a frozen source. */
+  db2.status.read_unix = 1005.0;
+  assert_true(fabs(lag(&db2, &db1, true) - 4.5) < 1e-9);
+  /* Or its IO thread reconnects. */
+  db2.status.read_unix = 1004.0;
+  db2.link.io_state = IO_STATE_CONNECTING;
+  assert_true(fabs(lag(&db2, &db1, true) - 3.5) < 1e-9);
 }
 
 static void horizon_is(struct fake *replica, struct fake *source, double lag_s, double written,
@@ -758,6 +849,8 @@ int main(void) {
       cmocka_unit_test(test_heartbeat_lag_and_skew),
       cmocka_unit_test(test_transactions_behind),
       cmocka_unit_test(test_links_and_stall),
+      cmocka_unit_test(test_source_alive),
+      cmocka_unit_test(test_lag_of_unreachable_source),
       cmocka_unit_test(test_binlog_horizon),
       cmocka_unit_test(test_checks),
       cmocka_unit_test(test_semisync_check),

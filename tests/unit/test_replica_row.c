@@ -22,7 +22,7 @@ static const char *names[] = {
     "Relay_Log_Space", "Seconds_Behind_Master", "Last_IO_Errno",
     "Last_IO_Error",   "Last_SQL_Errno",        "Last_SQL_Error",
     "SQL_Delay",       "Retried_transactions",  "Slave_received_heartbeats",
-    "Gtid_Slave_Pos"};
+    "Gtid_Slave_Pos",  "Slave_heartbeat_period"};
 
 static void test_healthy_default_connection(void **state) {
   (void)state;
@@ -33,7 +33,8 @@ static void test_healthy_default_connection(void **state) {
                           "0",         "",
                           "0",         "",
                           "0",         "3",
-                          "17",        "1-1-5"};
+                          "17",        "1-1-5",
+                          "30.000"};
   struct replica_status r;
   struct probe_error err = {REASON_NONE, NULL};
   assert_int_equal(mariadb_parse_replica_row(names, values, NCOLS(names), &r, &err), 0);
@@ -46,6 +47,7 @@ static void test_healthy_default_connection(void **state) {
   assert_true(r.relay_log_space_bytes == 930);
   assert_true(r.retried_transactions == 3);
   assert_true(r.received_heartbeats == 17);
+  assert_true(r.heartbeat_period_s == 30);
   assert_true(r.last_io_errno == 0 && r.last_sql_errno == 0 && r.sql_delay_seconds == 0);
   assert_null(r.source);         /* the poller fills it from the configuration */
   assert_false(r.has_time_diff); /* 10.11 has no Master_Slave_time_diff */
@@ -110,7 +112,8 @@ static void test_nulls_and_named_connection(void **state) {
                           "2013",        "error reconnecting to master",
                           "1062",        "Duplicate entry",
                           "10",          "0",
-                          "0",           NULL};
+                          "0",           NULL,
+                          "0.000"};
   struct replica_status r;
   struct probe_error err = {REASON_NONE, NULL};
   assert_int_equal(mariadb_parse_replica_row(names, values, NCOLS(names), &r, &err), 0);
@@ -118,6 +121,7 @@ static void test_nulls_and_named_connection(void **state) {
   assert_int_equal(r.io_state, IO_STATE_PREPARING);
   assert_false(r.sql_running);
   assert_true(isnan(r.seconds_behind_master)); /* NULL stays unknown, not 0 */
+  assert_true(r.heartbeat_period_s == 0);      /* MASTER_HEARTBEAT_PERIOD=0: none sent */
   assert_true(r.last_io_errno == 2013);
   assert_true(r.last_sql_errno == 1062);
   assert_string_equal(r.last_sql_error, "Duplicate entry");
@@ -135,8 +139,8 @@ static void test_io_states(void **state) {
                {"Connecting", IO_STATE_CONNECTING},
                {"Preparing", IO_STATE_PREPARING}};
   for (size_t i = 0; i < NCOLS(cases); i++) {
-    const char *values[] = {"",  "", "h", "1", cases[i].text, "Yes", "0", "0",
-                            "0", "", "0", "",  "0",           "0",   "0", ""};
+    const char *values[] = {"", "",  "h", "1", cases[i].text, "Yes", "0", "0", "0",
+                            "", "0", "",  "0", "0",           "0",   "",  "30"};
     struct replica_status r;
     struct probe_error err = {REASON_NONE, NULL};
     assert_int_equal(mariadb_parse_replica_row(names, values, NCOLS(names), &r, &err), 0);
@@ -161,6 +165,7 @@ static void test_other_order_extra_and_missing_columns(void **state) {
   assert_int_equal(r.io_state, IO_STATE_CONNECTING);
   assert_string_equal(r.connection, "x");
   assert_true(isnan(r.relay_log_space_bytes) && isnan(r.received_heartbeats));
+  assert_true(isnan(r.heartbeat_period_s));
   assert_true(r.has_time_diff && r.time_diff_seconds == 0);
   replica_status_clear(&r);
 }
@@ -191,8 +196,8 @@ static void test_bad_rows(void **state) {
 
 static void test_carry_unknown(void **state) {
   (void)state;
-  const char *values[] = {"",  "", "127.0.0.1", "3307", "Yes", "Yes", "930", "0",
-                          "0", "", "0",         "",     "0",   "0",   "0",   ""};
+  const char *values[] = {"", "",  "127.0.0.1", "3307", "Yes", "Yes", "930", "0", "0",
+                          "", "0", "",          "0",    "0",   "0",   "",    "30"};
   struct mariadb_status known = {.known = true, .server_id = 1, .read_only = 0};
   known.replicas = calloc(1, sizeof(*known.replicas));
   assert_non_null(known.replicas);
@@ -209,6 +214,7 @@ static void test_carry_unknown(void **state) {
   assert_string_equal(unknown.replicas[0].source, "db2");
   assert_string_equal(unknown.replicas[0].connection, "");
   assert_true(isnan(unknown.replicas[0].relay_log_space_bytes));
+  assert_true(isnan(unknown.replicas[0].heartbeat_period_s));
   mariadb_status_clear(&known);
   mariadb_status_clear(&unknown);
   assert_int_equal(mariadb_status_carry_unknown(NULL, &unknown), 0);
