@@ -98,10 +98,7 @@ dashboards:
 INTEGRATION_SUITES := test_mariadb test_replication test_lag test_mariadb_tls test_xmpp \
 	test_operator test_status_page test_security test_alerting test_deployment test_scaleout \
 	test_faults test_xmpp_login test_consistency test_ejabberd_cluster test_xmpp_cluster \
-	test_semisync test_unreachable \
-	test_binlog_horizon \
-	test_delay_grants \
-	test_errant_gtid
+	test_delay_grants test_unreachable test_binlog_horizon test_errant_gtid test_semisync
 integration: $(BUILD)/replmon
 	@failed=0; for t in $(INTEGRATION_SUITES); do \
 	  echo "== tests/integration/$$t.py"; \
@@ -114,9 +111,12 @@ integration: $(BUILD)/replmon
 # make clean), from which mariadb_pair.py starts the pair (REPLMON_MARIADB_ROOT). Root only
 # (debootstrap, chroot).
 COMPAT_ROOT := build/compat/trixie
+# The suites whose subject is the MariaDB server itself: replication, faults, lag, TLS and
+# the replication truths of #15. (The XMPP, operator and dashboard suites also pass on 11.8
+# but test nothing version-specific; left out to keep .ci/run under its budget.)
 COMPAT_SUITES := test_mariadb test_replication test_lag test_faults test_mariadb_tls \
-	test_consistency test_operator test_alerting test_scaleout test_status_page \
-	test_ejabberd_cluster test_xmpp_cluster
+	test_consistency test_delay_grants test_unreachable test_binlog_horizon test_errant_gtid \
+	test_semisync
 compat:
 	@tests/ensure-packages.sh build test compat
 	@$(MAKE) --no-print-directory all
