@@ -268,8 +268,15 @@ int mariadb_status_carry_unknown(const struct mariadb_status *from, struct maria
     t->seconds_behind_master = t->time_diff_seconds = t->sql_delay_seconds = NAN;
     t->has_time_diff = f->has_time_diff;
     t->last_io_errno = t->last_sql_errno = NAN;
-    t->relay_log_space_bytes = t->retried_transactions = t->received_heartbeats = NAN;
+    t->relay_log_space_bytes = t->retried_transactions = NAN;
     t->heartbeat_period_s = NAN;
+    /* What arrived by the last good poll, so that the next one tells progress from it
+     * instead of taking every connection for new. */
+    t->received_heartbeats = f->received_heartbeats;
+    if (gtid_list_copy(&f->gtid_io_pos, &t->gtid_io_pos) != 0) {
+      mariadb_status_clear(to);
+      return -ENOMEM;
+    }
     t->progress_unix = f->progress_unix;
     t->progress_seen = f->progress_seen;
   }

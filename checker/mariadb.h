@@ -153,7 +153,9 @@ void replica_status_clear(struct replica_status *r);
 int mariadb_status_copy(const struct mariadb_status *from, struct mariadb_status *to);
 void mariadb_status_clear(struct mariadb_status *s);
 /* Makes *to an unknown status (known false, NaN numbers) carrying from's connections, so
- * that a node that stops answering keeps its series. Returns 0 or -ENOMEM. */
+ * that a node that stops answering keeps its series, with what had arrived on each
+ * (Slave_received_heartbeats, Gtid_IO_Pos, progress_unix), so that progress is told from the
+ * last good poll. Returns 0 or -ENOMEM. */
 int mariadb_status_carry_unknown(const struct mariadb_status *from, struct mariadb_status *to);
 
 /* TLS for a connection. Enabled, the connection is TLS or fails with reason tls: a session

@@ -67,8 +67,9 @@ static void remember(const struct mariadb_status *before, struct mariadb_status 
                  same_number(old->received_heartbeats, r->received_heartbeats) &&
                  same_gtids(&old->gtid_io_pos, &r->gtid_io_pos);
     r->progress_unix = still ? old->progress_unix : now->read_unix;
-    /* A change from what a good poll read: a carried unknown status holds no values. */
-    r->progress_seen = still ? old->progress_seen : old && before->known;
+    /* A change from what a good poll read (a carried unknown status holds the last good
+     * poll's arrivals). */
+    r->progress_seen = still ? old->progress_seen : old != NULL;
   }
 }
 

@@ -140,14 +140,14 @@ double pair_source_alive(const struct pair_node *replica, const struct replica_s
   if (!replica->up || !known(replica))
     return NAN;
   if (!link)
-    return 0;
+    return NAN;
   if (!isnan(link->progress_unix))
     *silent_s = fmax(0, replica->status->read_unix - link->progress_unix);
   if (link->io_state != IO_STATE_YES)
-    return 0;
+    return link->io_state == IO_STATE_NO && !(link->last_io_errno > 0) ? NAN : 0;
   double period = link->heartbeat_period_s;
   if (isnan(period) || period <= 0)
-    return 1;
+    return link->progress_seen ? 1 : NAN;
   if (*silent_s > period * (1 + PAIR_STALE_MARGIN) + interval_s)
     return 0;
   return link->progress_seen ? 1 : NAN; /* no arrival seen yet since replmon started */
@@ -166,7 +166,9 @@ double pair_link_lag(const struct replica_status *rep, double heartbeat_lag_s,
   if (!isnan(heartbeat_lag_s)) {
     chosen = LAG_HEARTBEAT;
     lag = heartbeat_lag_s;
-  } else if (rep && rep->has_time_diff && !isnan(rep->time_diff_seconds)) {
+  } else if (rep && rep->has_time_diff && !isnan(rep->time_diff_seconds) &&
+             rep->io_state == IO_STATE_YES) {
+    /* (11.8 reads 0, not NULL, while the IO thread is stopped.) */
     chosen = LAG_TIME_DIFF;
     lag = rep->time_diff_seconds;
   } else if (rep && !isnan(rep->seconds_behind_master)) {
@@ -203,7 +205,7 @@ double pair_stalled(const struct pair_node *replica, const struct replica_status
 
 void pair_binlog_horizon(const struct pair_node *replica, const struct replica_status *link,
                          const struct pair_node *source, double lag_s, double written_since_break,
-                         struct binlog_horizon *out) {
+                         double written_for_s, struct binlog_horizon *out) {
   out->left_s = out->retention_s = NAN;
   if (!source->status)
     return;
@@ -216,14 +218,24 @@ void pair_binlog_horizon(const struct pair_node *replica, const struct replica_s
     out->left_s = 0;
     return;
   }
-  double broken_for = fmax(replica->status->read_unix - link->progress_unix, lag_s);
+  /* While the IO thread receives, its progress says nothing of what the replica applied. */
+  double received_age =
+      link->io_state == IO_STATE_YES ? NAN : replica->status->read_unix - link->progress_unix;
+  double broken_for = fmax(received_age, lag_s); /* NaN only when both are */
+  if (isnan(broken_for)) {
+    if (r->max_total_size_bytes > 0)
+      out->retention_s = NAN; /* the size bound depends on it */
+    return;
+  }
   if (r->max_total_size_bytes > 0) {
-    /* At the rate since the break, the bytes written reach the limit when broken_for has
-     * grown by the factor max / written; nothing written yet: not in sight. */
-    double size_bound = written_since_break > 0
-                            ? broken_for * r->max_total_size_bytes / written_since_break
-                        : written_since_break == 0 ? INFINITY
-                                                   : NAN;
+    /* The rest of the limit fills at the rate written since replmon saw the break; nothing
+     * written yet: not in sight. */
+    double size_bound = NAN;
+    if (written_since_break == 0)
+      size_bound = INFINITY;
+    else if (written_since_break > 0 && written_for_s > 0)
+      size_bound = broken_for + fmax(0, r->max_total_size_bytes - written_since_break) /
+                                    (written_since_break / written_for_s);
     out->retention_s = isnan(size_bound) ? NAN : fmin(age_bound, size_bound);
   }
   if (!isnan(out->retention_s) && !isnan(broken_for))
@@ -338,9 +350,9 @@ static double semisync_source_ok(const struct pair_node *writer, struct buf *why
              writer->name, on_off(ss->master_status));
   if (!isnan(ss->master_timeout_s))
     buf_printf(why, " (%g s)", ss->master_timeout_s);
+  /* No count of the commits made meanwhile: the reason must stay the same while the
+   * fall-back lasts, or the state-change log repeats it at every commit (it is a metric). */
   buf_puts(why, ", so they no longer wait for one");
-  if (!isnan(ss->master_no_tx))
-    buf_printf(why, " (%.0f unacknowledged since the server started)", ss->master_no_tx);
   buf_puts(why, "; it returns to semi-sync by itself once a replica has caught up: check the "
                 "replicas' IO threads");
   return 0;

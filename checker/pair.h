@@ -81,11 +81,13 @@ double pair_link_up(const struct pair_node *replica, const char *source);
  * heartbeat or an event arrived (Slave_received_heartbeats or Gtid_IO_Pos moved) at most the
  * connection's heartbeat period and a quarter, plus one poll interval (interval_s), before
  * the replica was read: an idle source sends a heartbeat every period. With heartbeats off
- * (period 0 or unknown) an IO thread that says Yes is enough: the replica notices a silent
- * source after slave_net_timeout. 0 when the IO thread is not connected, nothing arrived
- * for longer, or there is no connection; NaN when the replica's state is unknown, or
- * while replmon has not yet seen anything arrive (its first polls of the replica: the first
- * sight of a connection is no evidence).
+ * (period 0 or unknown) an IO thread that says Yes and has received something since replmon
+ * watches it is enough: the replica notices a silent source after slave_net_timeout. 0 when
+ * the IO thread lost the source (Connecting, or stopped by an IO error) or nothing arrived
+ * for longer; NaN when the replica's state is unknown, when it has no connection from the
+ * source or an administrator stopped its IO thread (no evidence either way), or while
+ * replmon has not yet seen anything arrive (its first polls of the replica: the first sight
+ * of a connection is no evidence).
  * *silent_s: how long before the read the last thing arrived (NaN when unknown). */
 double pair_source_alive(const struct pair_node *replica, const struct replica_status *link,
                          double interval_s, double *silent_s);
@@ -109,15 +111,17 @@ struct binlog_horizon {
 };
 
 /* The binlog horizon of the replica's link (NULL: missing) from source. The replica needs
- * the source's binlog from the older of what it last received (link->progress_unix) and what
- * it last applied (lag_s, NaN when unknown: with MASTER_USE_GTID a restarted IO thread fetches
- * again from what was applied), and the source purges a file about expire seconds after it
- * wrote it. With max_binlog_total_size it also purges the oldest files once it wrote more than
- * that since: written_since_break is what it wrote since the link broke (NaN when unknown), and
- * the time left at the average rate since then is the size bound. */
+ * the source's binlog from the older of what it last received (link->progress_unix, unless
+ * the IO thread still receives) and what it last applied (lag_s, pair_link_lag's figure, NaN
+ * when unknown: with MASTER_USE_GTID a restarted IO thread fetches again from what was
+ * applied), and the source purges a file about expire seconds after it wrote it. With
+ * max_binlog_total_size it also purges the oldest files once it wrote more than that since:
+ * written_since_break is what it wrote in the written_for_s seconds replmon has watched the
+ * break (NaN when unknown), and the size bound is when the rest of the limit fills at that
+ * rate. NaN when how long the link has been broken is unknown. */
 void pair_binlog_horizon(const struct pair_node *replica, const struct replica_status *link,
                          const struct pair_node *source, double lag_s, double written_since_break,
-                         struct binlog_horizon *out);
+                         double written_for_s, struct binlog_horizon *out);
 
 enum pair_check {
   CHECK_SERVER_ID_UNIQUE,

@@ -123,10 +123,11 @@ static const struct link_analysis *link_before(const struct group_analysis *befo
  * Binlog_bytes_written at each analysis: the size bound of the binlog horizon needs it. */
 static void count_written_since_break(const struct link_analysis *was,
                                       const struct pair_node *source, struct link_analysis *l) {
-  l->source_written_since_break = l->source_bytes_seen = NAN;
+  l->source_written_since_break = l->source_bytes_seen = l->break_seen_unix = NAN;
   if (isnan(l->up) && was) { /* the replica does not answer: the count goes on after it */
     l->source_written_since_break = was->source_written_since_break;
     l->source_bytes_seen = was->source_bytes_seen;
+    l->break_seen_unix = was->break_seen_unix;
     return;
   }
   if (l->up != 0 || !source || !source->status)
@@ -136,9 +137,11 @@ static void count_written_since_break(const struct link_analysis *was,
   if (!counting) {
     l->source_written_since_break = isnan(now) ? NAN : 0;
     l->source_bytes_seen = now;
+    l->break_seen_unix = source->status->memory.read_unix; /* when now was read */
     return;
   }
   l->source_written_since_break = was->source_written_since_break;
+  l->break_seen_unix = was->break_seen_unix;
   l->source_bytes_seen = isnan(now) ? was->source_bytes_seen : now;
   if (!isnan(now) && !isnan(was->source_bytes_seen))
     /* A counter that went down started again with a restart of the server. */
@@ -152,6 +155,18 @@ static struct pair_ahead ahead_before(const struct group_analysis *before,
                                       const struct link_analysis *l) {
   const struct link_analysis *was = link_before(before, g, l);
   return was ? was->ahead : PAIR_AHEAD_UNKNOWN;
+}
+
+/* Whether another node of the group has the GTID domain of node i: a domain with two writers
+ * (an active-passive pair beside a third node) lets a replica of both hold a GTID of the one
+ * before the other has it, which is no errant transaction. */
+static bool domain_shared(const struct group_analysis *g, size_t i) {
+  const struct mariadb_status *s = g->nodes[i].status;
+  double domain = s ? s->memory.gtid_domain_id : NAN;
+  for (size_t k = 0; k < g->n_nodes && !isnan(domain); k++)
+    if (k != i && g->nodes[k].status && g->nodes[k].status->memory.gtid_domain_id == domain)
+      return true;
+  return false;
 }
 
 static void measure_link(const struct group_analysis *g, const struct group_analysis *before,
@@ -172,12 +187,15 @@ static void measure_link(const struct group_analysis *g, const struct group_anal
   if (source) {
     l->transactions_behind = pair_transactions_behind(replica, source, &l->domain);
     l->source_alive = pair_source_alive(replica, rep, interval_s, &l->source_silent_s);
-    l->ahead = pair_ahead_of_source(replica, source, ahead_before(before, g, l));
+    if (!domain_shared(g, (size_t)l->source_index))
+      l->ahead = pair_ahead_of_source(replica, source, ahead_before(before, g, l));
   }
   count_written_since_break(link_before(before, g, l), source, l);
   l->binlog_horizon = (struct binlog_horizon){NAN, NAN};
   if (source)
-    pair_binlog_horizon(replica, rep, source, l->lag_s, l->source_written_since_break,
+    pair_binlog_horizon(replica, rep, source, lag, l->source_written_since_break,
+                        source->status ? source->status->memory.read_unix - l->break_seen_unix
+                                       : NAN,
                         &l->binlog_horizon);
 }
 

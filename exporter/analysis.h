@@ -45,6 +45,7 @@ struct link_analysis {
    * previous analysis, as a counter that restarts with the server. */
   double source_written_since_break;
   double source_bytes_seen;
+  double break_seen_unix;  /* the replica's read when the count began */
   struct pair_ahead ahead; /* pair_ahead_of_source, carried from the last analysis */
   /* When the source is a node of the cluster: whether the replica sees it alive
    * (pair_source_alive), and how long before the replica's read it last heard from it. */

@@ -43,7 +43,8 @@ static const struct link_family link_families[] = {
      LINK_LAG},
     {"mariadb_replica_lag_beyond_delay_seconds",
      "The lag replmon's health, /health and replmon-check judge: the heartbeat lag (else "
-     "Seconds_Behind_Master) less the connection's SQL_Delay (MASTER_DELAY), never below 0. "
+     "Master_Slave_time_diff, else Seconds_Behind_Master; see mariadb_replica_lag_info) less the "
+     "connection's SQL_Delay (MASTER_DELAY), never below 0. "
      "0 for a delayed replica that keeps its delay; NaN when no lag is known.",
      LINK_LAG_BEYOND_DELAY},
     {"mariadb_replica_stalled",

@@ -341,13 +341,14 @@ static void test_lag_without_heartbeat(void **state) {
   config_unref(config);
 }
 
-/* A reader may keep an analysis after its snapshot and configuration are gone (the
- * state-change log keeps the last one across a reload): the names in it stay valid. */
-/* db1 as a source keeping binlogs expire_s or max_bytes, having written bytes so far. */
-static struct target_result *db1_writing(double expire_s, double max_bytes, double bytes) {
+/* db1 as a source keeping binlogs expire_s or max_bytes, having written bytes so far when
+ * read at read_unix. */
+static struct target_result *db1_writing(double expire_s, double max_bytes, double bytes,
+                                         double read_unix) {
   struct target_result *r = db_up("db2", 1);
   MARIADB(r)->memory.binlog_retention =
       (struct mariadb_binlog_retention){expire_s, max_bytes, bytes};
+  MARIADB(r)->read_unix = MARIADB(r)->memory.read_unix = read_unix;
   return r;
 }
 
@@ -381,7 +382,8 @@ static void test_binlog_horizon_across_analyses(void **state) {
   struct config *config = config_from_yaml(yaml);
   struct snapshot_store *store = snapshot_store_new(config);
   struct snapshot *s = NULL;
-  assert_int_equal(snapshot_store_publish(store, config, DB1, db1_writing(7200, 1000, 5000)), 0);
+  assert_int_equal(snapshot_store_publish(store, config, DB1, db1_writing(7200, 1000, 5000, 1000)),
+                   0);
   assert_int_equal(snapshot_store_publish(store, config, DB2, db2_reading(false)), 0);
   const struct node_health *h = health(store, config, DB2, &s);
   const struct link_analysis *l = db2_from_db1(s);
@@ -390,8 +392,10 @@ static void test_binlog_horizon_across_analyses(void **state) {
   assert_string_equal(h->reason, "replication from db1 broken: IO no, SQL no; db1 purges the "
                                  "binlogs it needs in about 110m");
 
-  /* 250 bytes in the 600 s since the break: the 1000-byte limit in 2400 s, 1800 s left. */
-  assert_int_equal(snapshot_store_publish(store, config, DB1, db1_writing(7200, 1000, 5250)), 0);
+  /* 250 bytes in the 600 s replmon has watched the break: the 1000-byte limit fills in
+   * another 1800 s. */
+  assert_int_equal(snapshot_store_publish(store, config, DB1, db1_writing(7200, 1000, 5250, 1600)),
+                   0);
   h = health(store, config, DB2, &s);
   l = db2_from_db1(s);
   assert_true(l->source_written_since_break == 250);
@@ -400,7 +404,8 @@ static void test_binlog_horizon_across_analyses(void **state) {
   assert_non_null(strstr(h->reason, "db1 purges the binlogs it needs in about 30m"));
 
   /* db1 restarted: its counter starts again from 0, and what it wrote since counts on. */
-  assert_int_equal(snapshot_store_publish(store, config, DB1, db1_writing(7200, 1000, 50)), 0);
+  assert_int_equal(snapshot_store_publish(store, config, DB1, db1_writing(7200, 1000, 50, 1700)),
+                   0);
   health(store, config, DB2, &s);
   assert_true(db2_from_db1(s)->source_written_since_break == 300);
 
@@ -513,6 +518,8 @@ static void test_errant_judged_across_publishes(void **state) {
   config_unref(config);
 }
 
+/* A reader may keep an analysis after its snapshot and configuration are gone (the
+ * state-change log keeps the last one across a reload): the names in it stay valid. */
 static void test_analysis_outlives_its_config(void **state) {
   (void)state;
   struct config *config = config_from_yaml(yaml);

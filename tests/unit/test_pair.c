@@ -234,8 +234,8 @@ static void test_source_alive(void **state) {
   fake_init(&db1, "db1", 1, 1);
   fake_init(&db2, "db2", 2, 2);
   double silent;
-  /* No connection from db1 at all: db2 does not see it. */
-  assert_true(alive(&db2, &silent) == 0);
+  /* No connection from db1 at all: no evidence either way. */
+  assert_true(isnan(alive(&db2, &silent)));
   assert_true(isnan(silent));
   /* Master heartbeats every 10 s: something arrived 9 s before the read, then 13.5 s (10 s
    * and a quarter, plus the poll interval); 13.6 s is too long. */
@@ -261,6 +261,13 @@ static void test_source_alive(void **state) {
   db2.status.read_unix = 101;
   db2.link.io_state = IO_STATE_CONNECTING;
   assert_true(alive(&db2, &silent) == 0);
+  /* Stopped by an IO error, it lost the source too; stopped by an administrator
+   * (STOP SLAVE, no error), it says nothing of it. */
+  db2.link.io_state = IO_STATE_NO;
+  db2.link.last_io_errno = 2003;
+  assert_true(alive(&db2, &silent) == 0);
+  db2.link.last_io_errno = 0;
+  assert_true(isnan(alive(&db2, &silent)));
   db2.link.io_state = IO_STATE_YES;
   /* Heartbeats off (MASTER_HEARTBEAT_PERIOD=0): a quiet source sends nothing, and the IO
    * thread's Yes is all there is. */
@@ -269,6 +276,9 @@ static void test_source_alive(void **state) {
   assert_true(alive(&db2, &silent) == 1);
   db2.link.heartbeat_period_s = NAN;
   assert_true(alive(&db2, &silent) == 1);
+  db2.link.progress_seen = false; /* but not on first sight */
+  assert_true(isnan(alive(&db2, &silent)));
+  db2.link.progress_seen = true;
   /* db2's own state unknown (its poll failed): nobody can tell. */
   db2.node.up = false;
   db2.status.known = false;
@@ -318,7 +328,7 @@ static void horizon_is(struct fake *replica, struct fake *source, double lag_s, 
                        double left_s, double retention_s) {
   struct binlog_horizon h;
   pair_binlog_horizon(&replica->node, replica->status.n_replicas ? &replica->link : NULL,
-                      &source->node, lag_s, written, &h);
+                      &source->node, lag_s, written, 600, &h);
   if (isnan(left_s))
     assert_true(isnan(h.left_s));
   else
@@ -359,6 +369,7 @@ static void test_binlog_horizon(void **state) {
   db2.link.io_state = IO_STATE_YES;
   db2.link.progress_unix = 1600;
   horizon_is(&db2, &db1, 900, NAN, 2700, 3600);
+  horizon_is(&db2, &db1, NAN, NAN, NAN, 3600); /* what it applied unknown: no horizon */
   db2.link.io_state = IO_STATE_NO;
   db2.link.progress_unix = 1000;
   /* Past the expiry: 0, never below. */
@@ -379,8 +390,13 @@ static void test_binlog_horizon(void **state) {
   horizon_is(&db2, &db1, NAN, 250, 1800, 2400);
   horizon_is(&db2, &db1, NAN, 100, 3000, 3600); /* 6000 s by size: the expiry first */
   horizon_is(&db2, &db1, NAN, 0, 3000, 3600);   /* nothing written: the expiry */
-  horizon_is(&db2, &db1, NAN, 1500, 0, 400);    /* beyond the limit already */
-  horizon_is(&db2, &db1, NAN, NAN, NAN, NAN);   /* a limit, and writes unknown */
+  horizon_is(&db2, &db1, NAN, 1500, 0, 600);    /* beyond the limit already */
+  /* The rate is taken over the time replmon counted the bytes, not the whole break: 250
+   * bytes in the last 300 s leave 750 bytes for 900 s. */
+  struct binlog_horizon h;
+  pair_binlog_horizon(&db2.node, &db2.link, &db1.node, NAN, 250, 300, &h);
+  assert_true(h.left_s == 900 && h.retention_s == 1500);
+  horizon_is(&db2, &db1, NAN, NAN, NAN, NAN); /* a limit, and writes unknown */
   db1.status.memory.binlog_retention.expire_s = 0;
   horizon_is(&db2, &db1, NAN, 250, 1800, 2400); /* the size bound alone */
   horizon_is(&db2, &db1, NAN, 0, INFINITY, INFINITY);
@@ -536,7 +552,14 @@ static void test_semisync_check(void **state) {
   db1->master_no_tx = 3;
   semisync_is(n, 2, 0, "db1 fell back to asynchronous replication");
   semisync_is(n, 2, 0, "within rpl_semi_sync_master_timeout (0.5 s)");
-  semisync_is(n, 2, 0, "(3 unacknowledged since the server started)");
+  char *first = NULL, *later = NULL; /* the reason stays the same as commits go on */
+  struct pair_node list[2] = {n[0].node, n[1].node};
+  pair_check(CHECK_SEMISYNC_ACTIVE, list, 2, false, true, &first);
+  db1->master_no_tx = 9;
+  pair_check(CHECK_SEMISYNC_ACTIVE, list, 2, false, true, &later);
+  assert_string_equal(first, later);
+  free(first);
+  free(later);
   semisync_is(n, 2, 0, "check the replicas' IO threads");
   /* The writer's fall-back is named before the replica that caused it. */
   db2->slave_status = 0;
@@ -805,6 +828,15 @@ static void test_lag_method(void **state) {
   assert_int_equal(method, LAG_HEARTBEAT);
   assert_true(pair_link_lag(&v11_8, NAN, &method) == 9);
   assert_int_equal(method, LAG_TIME_DIFF);
+  /* 11.8 reads time_diff 0, not NULL, while the IO thread is stopped: not a lag of 0. */
+  v11_8.io_state = IO_STATE_NO;
+  v11_8.time_diff_seconds = 0;
+  v11_8.seconds_behind_master = NAN;
+  assert_true(isnan(pair_link_lag(&v11_8, NAN, &method)));
+  assert_int_equal(method, LAG_TIME_DIFF);
+  v11_8.io_state = IO_STATE_YES;
+  v11_8.time_diff_seconds = 9;
+  v11_8.seconds_behind_master = 8;
   assert_true(pair_link_lag(&v10_11, NAN, &method) == 4);
   assert_int_equal(method, LAG_SECONDS_BEHIND_MASTER);
   assert_true(pair_link_lag(&v10_11, 0, &method) == 0);

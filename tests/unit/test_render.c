@@ -67,6 +67,7 @@ static struct snapshot *example_snapshot(struct snapshot_store **store_out, stru
   a->relay_log_space_bytes = 930;
   a->retried_transactions = 2;
   a->received_heartbeats = 41;
+  a->progress_seen = true; /* heartbeats arrive: db2 is alive per db1 */
   a->has_time_diff = true; /* db1 runs MariaDB 11.6+, db2 an older one */
   a->time_diff_seconds = 1;
   struct replica_status *b = add_replica(db1, "from \"backup\"\\dc", "10.9.9.9:3306");

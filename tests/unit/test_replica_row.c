@@ -215,6 +215,9 @@ static void test_carry_unknown(void **state) {
   assert_string_equal(unknown.replicas[0].connection, "");
   assert_true(isnan(unknown.replicas[0].relay_log_space_bytes));
   assert_true(isnan(unknown.replicas[0].heartbeat_period_s));
+  /* What had arrived is kept, so that the next good poll tells progress from it. */
+  assert_true(unknown.replicas[0].received_heartbeats == known.replicas[0].received_heartbeats);
+  assert_int_equal(unknown.replicas[0].gtid_io_pos.n, known.replicas[0].gtid_io_pos.n);
   mariadb_status_clear(&known);
   mariadb_status_clear(&unknown);
   assert_int_equal(mariadb_status_carry_unknown(NULL, &unknown), 0);
