@@ -16,7 +16,11 @@
 
 struct mariadb_probe {
   struct mariadb_target target;
-  MYSQL *conn; /* NULL while disconnected */
+  MYSQL *conn;                  /* NULL while disconnected */
+  unsigned long server_version; /* of the connection: 110800 for 11.8.0 */
+  /* The last poll found semi-sync on or a binlog size limit: the status counters that say
+   * how they fare are read too (see STATE_STATUS). */
+  bool read_status;
 };
 
 const char *replica_io_state_name(enum replica_io_state state) {
@@ -503,6 +507,7 @@ static int connect_node(struct mariadb_probe *probe, struct probe_error *err) {
    * life in an 8 KiB hash. */
   mysql_optionsv(conn, MYSQL_OPT_CONNECT_ATTR_RESET, NULL);
   probe->conn = conn;
+  probe->server_version = mysql_get_server_version(conn);
   return 0;
 }
 
@@ -701,25 +706,35 @@ enum state_column {
   COL_BINLOG_FORMAT,
   COL_LOG_BIN,
   COL_BINLOG_STATE,
-  COL_SERVER_VARIABLES,
+  COL_EXPIRE_LOGS_SECONDS,
+  COL_EXPIRE_LOGS_DAYS,
+  COL_MAX_BINLOG_TOTAL_SIZE,
+  COL_SEMISYNC_MASTER_ENABLED,
+  COL_SEMISYNC_SLAVE_ENABLED,
+  COL_SEMISYNC_MASTER_TIMEOUT,
   COL_SERVER_STATUS,
   COL_HB_SERVER_ID,
   COL_HB_TS,
 };
 
 /* GLOBAL values: a session keeps the ones it started with, and this connection lives long.
- * Variables that not every version has, and status counters, come from information_schema
- * as "NAME=value" lists: a missing one is left out instead of failing the SELECT. */
+ * A variable the server's version lacks is selected as NULL (an unknown one would fail the
+ * whole SELECT). */
 #define STATE_VARIABLES                                                                            \
   "SELECT NOW(6), @@GLOBAL.server_id, @@GLOBAL.read_only, @@GLOBAL.gtid_domain_id, "               \
   "@@GLOBAL.gtid_binlog_pos, @@GLOBAL.gtid_slave_pos, @@GLOBAL.auto_increment_increment, "         \
   "@@GLOBAL.auto_increment_offset, @@GLOBAL.log_slave_updates, @@GLOBAL.binlog_format, "           \
-  "@@GLOBAL.log_bin, @@GLOBAL.gtid_binlog_state, "                                                 \
-  "(SELECT GROUP_CONCAT(VARIABLE_NAME, '=', VARIABLE_VALUE) "                                      \
-  "FROM information_schema.GLOBAL_VARIABLES WHERE VARIABLE_NAME IN ("                              \
-  "'BINLOG_EXPIRE_LOGS_SECONDS', 'EXPIRE_LOGS_DAYS', 'MAX_BINLOG_TOTAL_SIZE', "                    \
-  "'RPL_SEMI_SYNC_MASTER_ENABLED', 'RPL_SEMI_SYNC_SLAVE_ENABLED', "                                \
-  "'RPL_SEMI_SYNC_MASTER_TIMEOUT')), "                                                             \
+  "@@GLOBAL.log_bin, @@GLOBAL.gtid_binlog_state"
+#define BINLOG_EXPIRE_LOGS_SECONDS_SINCE 100601 /* MariaDB 10.6.1 */
+#define MAX_BINLOG_TOTAL_SIZE_SINCE 110400      /* MariaDB 11.4.0 */
+#define STATE_SEMISYNC_VARIABLES                                                                   \
+  "@@GLOBAL.rpl_semi_sync_master_enabled, @@GLOBAL.rpl_semi_sync_slave_enabled, "                  \
+  "@@GLOBAL.rpl_semi_sync_master_timeout"
+/* Status counters exist only as GLOBAL_STATUS rows, and reading that table makes the server
+ * add up every connection's counters, a cost that grows with its connections: they are read
+ * only while the last poll found semi-sync on or a binlog size limit set, the only cases
+ * that need them (as "NAME=value" pairs). */
+#define STATE_STATUS                                                                               \
   "(SELECT GROUP_CONCAT(VARIABLE_NAME, '=', VARIABLE_VALUE) "                                      \
   "FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME IN ("                                 \
   "'BINLOG_BYTES_WRITTEN', 'RPL_SEMI_SYNC_MASTER_STATUS', 'RPL_SEMI_SYNC_SLAVE_STATUS', "          \
@@ -731,6 +746,15 @@ static int run_state_select(struct mariadb_probe *probe, bool with_heartbeat, st
                             double *started, double *finished) {
   buf_reset(sql);
   buf_puts(sql, STATE_VARIABLES);
+  buf_puts(sql, probe->server_version >= BINLOG_EXPIRE_LOGS_SECONDS_SINCE
+                    ? ", @@GLOBAL.binlog_expire_logs_seconds"
+                    : ", NULL");
+  buf_puts(sql, ", @@GLOBAL.expire_logs_days");
+  buf_puts(sql, probe->server_version >= MAX_BINLOG_TOTAL_SIZE_SINCE
+                    ? ", @@GLOBAL.max_binlog_total_size"
+                    : ", NULL");
+  buf_puts(sql, ", " STATE_SEMISYNC_VARIABLES);
+  buf_puts(sql, probe->read_status ? ", " STATE_STATUS : ", NULL");
   if (with_heartbeat)
     buf_printf(sql, ", h.server_id, h.ts FROM (SELECT 1) AS one LEFT JOIN %s AS h ON 1",
                probe->target.heartbeat_table);
@@ -768,8 +792,27 @@ static int read_state_row(MYSQL_ROW row, unsigned ncols, struct mariadb_status *
       gtid_list_parse(row[COL_SLAVE_POS], &out->slave_pos) == -ENOMEM ||
       gtid_list_parse(row[COL_BINLOG_STATE], &out->binlog_state) == -ENOMEM)
     return -ENOMEM;
-  mariadb_parse_server_values(row[COL_SERVER_VARIABLES], row[COL_SERVER_STATUS],
-                              &out->binlog_retention, &out->semisync);
+  /* The variables as the "NAME=value" list mariadb_parse_server_values reads. */
+  static const struct {
+    enum state_column column;
+    const char *name;
+  } variables[] = {{COL_EXPIRE_LOGS_SECONDS, "BINLOG_EXPIRE_LOGS_SECONDS"},
+                   {COL_EXPIRE_LOGS_DAYS, "EXPIRE_LOGS_DAYS"},
+                   {COL_MAX_BINLOG_TOTAL_SIZE, "MAX_BINLOG_TOTAL_SIZE"},
+                   {COL_SEMISYNC_MASTER_ENABLED, "RPL_SEMI_SYNC_MASTER_ENABLED"},
+                   {COL_SEMISYNC_SLAVE_ENABLED, "RPL_SEMI_SYNC_SLAVE_ENABLED"},
+                   {COL_SEMISYNC_MASTER_TIMEOUT, "RPL_SEMI_SYNC_MASTER_TIMEOUT"}};
+  struct buf list = BUF_INIT;
+  for (size_t i = 0; i < sizeof(variables) / sizeof(variables[0]); i++)
+    if (row[variables[i].column])
+      buf_printf(&list, "%s=%.40s,", variables[i].name, row[variables[i].column]);
+  if (list.failed) {
+    buf_free(&list);
+    return -ENOMEM;
+  }
+  mariadb_parse_server_values(list.data, row[COL_SERVER_STATUS], &out->binlog_retention,
+                              &out->semisync);
+  buf_free(&list);
   return 0;
 }
 
@@ -884,5 +927,7 @@ int mariadb_probe_poll(struct mariadb_probe *probe, struct mariadb_status *out,
     return rc;
   }
   out->known = true;
+  probe->read_status = out->semisync.master_enabled == 1 || out->semisync.slave_enabled == 1 ||
+                       out->binlog_retention.max_total_size_bytes > 0;
   return 0;
 }

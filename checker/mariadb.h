@@ -72,7 +72,8 @@ struct heartbeat_row {
 struct mariadb_binlog_retention {
   double expire_s; /* binlog_expire_logs_seconds (else expire_logs_days in seconds); 0: never */
   double max_total_size_bytes; /* max_binlog_total_size; 0: no limit */
-  double bytes_written;        /* status Binlog_bytes_written, since the server started */
+  double bytes_written;        /* status Binlog_bytes_written, since the server started; read only
+                                * while max_binlog_total_size is set, else NaN */
 };
 
 /* What a node taught at its last good poll, kept while it does not answer: the other nodes'
@@ -98,7 +99,8 @@ void mariadb_memory_clear(struct mariadb_memory *memory);
 void mariadb_memory_note_write(struct mariadb_memory *memory, double written_unix);
 
 /* Semi-synchronous replication as the node's variables and status say (1/0 for ON/OFF),
- * read in the variables SELECT. NaN where the server does not say. */
+ * read in the variables SELECT; the status fields only while semi-sync is enabled on the
+ * node (from the poll after it was enabled). NaN where the server does not say. */
 struct mariadb_semisync {
   double master_enabled; /* rpl_semi_sync_master_enabled */
   double slave_enabled;  /* rpl_semi_sync_slave_enabled */
