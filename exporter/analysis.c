@@ -104,18 +104,28 @@ static int find_links(struct group_analysis *g) {
   return 0;
 }
 
-/* The same link in the group before (the previous analysis), or NULL. */
+static bool same_link(const struct group_analysis *before, const struct link_analysis *b,
+                      const char *replica, const char *source) {
+  return strcmp(before->nodes[b->replica].name, replica) == 0 && strcmp(b->source, source) == 0;
+}
+
+/* The same link in the group before (the previous analysis), or NULL. Every link asks at
+ * every publish: the same position is tried first (find_links keeps the order while the
+ * configuration and the connections stay), so a large cluster does not pay a search per
+ * link. */
 static const struct link_analysis *link_before(const struct group_analysis *before,
                                                const struct group_analysis *g,
                                                const struct link_analysis *l) {
   if (!before || before->kind != NODE_MARIADB)
     return NULL;
   const char *replica = g->nodes[l->replica].name;
-  for (size_t k = 0; k < before->n_links; k++) {
-    const struct link_analysis *b = &before->links[k];
-    if (strcmp(before->nodes[b->replica].name, replica) == 0 && strcmp(b->source, l->source) == 0)
-      return b;
-  }
+  size_t same_place = (size_t)(l - g->links);
+  if (same_place < before->n_links &&
+      same_link(before, &before->links[same_place], replica, l->source))
+    return &before->links[same_place];
+  for (size_t k = 0; k < before->n_links; k++)
+    if (same_link(before, &before->links[k], replica, l->source))
+      return &before->links[k];
   return NULL;
 }
 
@@ -302,19 +312,34 @@ static int link_problem(const struct group_analysis *g, size_t i, char **problem
  * to it is broken, a warning (orchestrator's UnreachableMaster). Otherwise critical: "down"
  * when a peer confirms it hears nothing from it, "unreachable" when no peer can tell (none
  * replicates from it, or none answers replmon either). */
-static void unpolled_node_health(const struct group_analysis *g, size_t i,
-                                 const struct target_result *r, struct node_health *h) {
-  const char *error = r->error ? r->error : probe_reason_name(r->reason);
-  const struct link_analysis *alive = NULL, *lost = NULL;
+/* What the peers say of a node: its first link (as a source) whose replica sees it alive,
+ * and the first whose replica lost it; NULL when none. */
+struct peer_witness {
+  const struct link_analysis *alive, *lost;
+};
+
+/* Every node's witnesses in one pass over the links (a node at a time would be a pass per
+ * node, at every publish). witness has g->n_nodes entries. */
+static void find_witnesses(const struct group_analysis *g, struct peer_witness *witness) {
+  for (size_t i = 0; i < g->n_nodes; i++)
+    witness[i] = (struct peer_witness){NULL, NULL};
   for (size_t l = 0; l < g->n_links; l++) {
     const struct link_analysis *link = &g->links[l];
-    if (link->source_index != (long)i)
+    if (link->source_index < 0 || (size_t)link->source_index >= g->n_nodes)
       continue;
-    if (link->source_alive == 1 && !alive)
-      alive = link;
-    else if (link->source_alive == 0 && !lost)
-      lost = link;
+    struct peer_witness *w = &witness[link->source_index];
+    if (link->source_alive == 1 && !w->alive)
+      w->alive = link;
+    else if (link->source_alive == 0 && !w->lost)
+      w->lost = link;
   }
+}
+
+static void unpolled_node_health(const struct group_analysis *g, size_t i,
+                                 const struct target_result *r, const struct peer_witness *w,
+                                 struct node_health *h) {
+  const char *error = r->error ? r->error : probe_reason_name(r->reason);
+  const struct link_analysis *alive = w->alive, *lost = w->lost;
   struct buf why = BUF_INIT;
   if (alive) {
     const char *peer = g->nodes[alive->replica].name;
@@ -343,14 +368,14 @@ static void unpolled_node_health(const struct group_analysis *g, size_t i,
 }
 
 static int mariadb_node_health(struct group_analysis *g, size_t i, const struct config *config,
-                               struct node_health *h) {
+                               const struct peer_witness *witness, struct node_health *h) {
   const struct target_result *r = g->results[i];
   struct buf why = BUF_INIT;
   if (!r) {
     h->state = HEALTH_UNKNOWN;
     h->reason = strdup("not polled yet");
   } else if (!r->success) {
-    unpolled_node_health(g, i, r, h);
+    unpolled_node_health(g, i, r, witness, h);
   } else {
     h->replicating = true;
     if (link_problem(g, i, &h->link_problem, &h->lag_s) != 0)
@@ -397,6 +422,11 @@ static struct group_analysis *mariadb_group(const struct snapshot *s, size_t c,
                      cl->semisync_required, &g->checks[k].reason);
   if (rc == 0)
     rc = judge_errant(g);
+  struct peer_witness *witness = calloc(cl->n_nodes ? cl->n_nodes : 1, sizeof(*witness));
+  if (rc == 0 && !witness)
+    rc = -ENOMEM;
+  if (rc == 0)
+    find_witnesses(g, witness);
   for (size_t i = 0; rc == 0 && i < cl->n_nodes; i++) {
     struct node_health *h = &g->health[i];
     *h = (struct node_health){.kind = NODE_MARIADB,
@@ -405,9 +435,10 @@ static struct group_analysis *mariadb_group(const struct snapshot *s, size_t c,
                               .lag_s = NAN,
                               .target = cl->first_target + i,
                               .stream_target = -1};
-    rc = mariadb_node_health(g, i, config, h);
+    rc = mariadb_node_health(g, i, config, &witness[i], h);
     set_since(h, before, i, now_unix);
   }
+  free(witness);
   if (rc) {
     group_unref(g);
     return NULL;
