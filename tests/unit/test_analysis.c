@@ -430,6 +430,8 @@ static void test_binlog_horizon_across_analyses(void **state) {
   health(store, config, DB2, &s);
   assert_true(db2_from_db1(s)->source_written_since_break == 0);
   snapshot_unref(s);
+  snapshot_store_free(store);
+  config_unref(config);
 }
 
 /* A node of the pair read at read_unix with these GTID positions and binlog state. */
