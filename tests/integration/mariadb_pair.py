@@ -65,11 +65,13 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
 from common import (FixtureCase, forget, free_port, install_signal_handlers,  # noqa: E402,F401
                     spawn, stop_all_live, stop_process, tail as _tail)
 
 __all__ = ["Pair", "SqlError", "free_port", "install_signal_handlers", "stop_process",
-           "spawn", "NODE_NAMES", "PASSWORDS", "HEARTBEAT_DDL", "PairReplmonCase"]
+           "spawn", "NODE_NAMES", "PASSWORDS", "HEARTBEAT_DDL", "PairReplmonCase",
+           "HeldSession"]
 
 NODE_NAMES = ("db1", "db2")
 PASSWORDS = {
@@ -603,6 +605,41 @@ class Pair:
 
 
 # --------------------------------------------------------------------------------------
+
+class HeldSession:
+    """A root session on a pair's node that holds something (a row lock, a table lock) until
+    release(): hold is sent, its one-line answer must be expect, and undo ends it.
+
+        lock = HeldSession(pair, 1, "LOCK TABLES app.t READ; SELECT 'locked';", "locked",
+                           "UNLOCK TABLES;")
+    """
+
+    def __init__(self, pair, node, hold, expect, undo):
+        self.undo = undo
+        self.proc = subprocess.Popen(
+            [MARIADB_CLIENT, "--no-defaults", "--batch", "--skip-column-names", "--unbuffered",
+             "--user=root", "--protocol=SOCKET", "--socket=" + pair.nodes[node].socket],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        common.register_cleanup(self.release)
+        self.proc.stdin.write((hold + "\n").encode())
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline().decode().strip()
+        if line != expect:
+            self.release()
+            raise RuntimeError("%s: got %r, not %r" % (hold, line, expect))
+
+    def release(self):
+        if self.proc is not None:
+            try:
+                self.proc.stdin.write((self.undo + "\n").encode())
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            common.stop_process(self.proc, bound=5)
+            self.proc = None
+        common.unregister_cleanup(self.release)
+
 
 class PairReplmonCase(FixtureCase):
     """common.FixtureCase whose fixture is a Pair (cls.pair, in workdir/pair) and one

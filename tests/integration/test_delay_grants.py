@@ -46,7 +46,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import common  # noqa: E402
 from common import Replmon, http, is_nan, replmon_check_path, scrape  # noqa: E402
-from mariadb_pair import MARIADB_CLIENT, PairReplmonCase  # noqa: E402
+import mariadb_pair  # noqa: E402
+from mariadb_pair import PairReplmonCase  # noqa: E402
 
 CLUSTER = "chatdb"
 NODES = ("db1", "db2")
@@ -85,36 +86,6 @@ def recoveries(log, node):
     return [line for line in log.splitlines()
             if "target answers again" in line and "kind=mariadb" in line
             and re.search(r"\bnode=%s\b" % node, line)]
-
-
-class RowLock:
-    """A session on a node that holds one row with SELECT ... FOR UPDATE until release()."""
-
-    def __init__(self, pair, node, table, server_id):
-        self.proc = subprocess.Popen(
-            [MARIADB_CLIENT, "--no-defaults", "--batch", "--skip-column-names", "--unbuffered",
-             "--user=root", "--protocol=SOCKET", "--socket=" + pair.nodes[node].socket],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            start_new_session=True)
-        common.register_cleanup(self.release)
-        self.proc.stdin.write(("BEGIN; SELECT server_id FROM %s WHERE server_id=%d FOR UPDATE;\n"
-                               % (table, server_id)).encode())
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline().decode().strip()
-        if line != str(server_id):
-            self.release()
-            raise RuntimeError("row %d of %s not locked (read %r)" % (server_id, table, line))
-
-    def release(self):
-        if self.proc is not None:
-            try:
-                self.proc.stdin.write(b"ROLLBACK;\n")
-                self.proc.stdin.close()
-            except OSError:
-                pass
-            common.stop_process(self.proc, bound=5)
-            self.proc = None
-        common.unregister_cleanup(self.release)
 
 
 class TestDelayGrants(PairReplmonCase):
@@ -229,7 +200,9 @@ class TestDelayGrants(PairReplmonCase):
             if self.pair.slave_status(1)[0].get("SQL_Delay") != str(DELAY_S):
                 self.pair.set_master_delay(1, DELAY_S)  # run on its own
             self.wait_delayed()
-            lock = RowLock(self.pair, 1, "replmon.heartbeat", 1)
+            lock = mariadb_pair.HeldSession(
+                self.pair, 1, "BEGIN; SELECT server_id FROM replmon.heartbeat "
+                "WHERE server_id=1 FOR UPDATE;", "1", "ROLLBACK;")
             t0 = time.monotonic()
             try:
                 m, secs = self.wait_for(

@@ -147,36 +147,6 @@ def write_config(path, password_file, nodes, cluster=CLUSTER, extra="", cluster_
     return path
 
 
-class TableLock:
-    """A root session on a node that holds LOCK TABLES table READ until release()."""
-
-    def __init__(self, pair, node, table):
-        self.proc = subprocess.Popen(
-            [mariadb_pair.MARIADB_CLIENT, "--no-defaults", "--batch", "--skip-column-names",
-             "--unbuffered", "--user=root", "--protocol=SOCKET",
-             "--socket=" + pair.nodes[node].socket],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            start_new_session=True)
-        common.register_cleanup(self.release)
-        self.proc.stdin.write(("LOCK TABLES %s READ; SELECT 'locked';\n" % table).encode())
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline().decode().strip()
-        if line != "locked":
-            self.release()
-            raise RuntimeError("LOCK TABLES %s READ failed (read %r)" % (table, line))
-
-    def release(self):
-        if self.proc is not None:
-            try:
-                self.proc.stdin.write(b"UNLOCK TABLES;\n")
-                self.proc.stdin.close()
-            except OSError:
-                pass
-            common.stop_process(self.proc, bound=5)
-            self.proc = None
-        common.unregister_cleanup(self.release)
-
-
 class Writer:
     """Inserts a row on db1 every `every` seconds in a thread, so that a held-up replica
     always has events waiting behind the one it is stuck on."""
@@ -334,7 +304,8 @@ class TestOperator(PairReplmonCase):
         (writer, lock) once Seconds_Behind_Master on db2 is at least LAGGING_SBM_S; it
         grows by a second a second from there, so a test has about 20 s before the lag
         reaches lag_critical."""
-        lock = TableLock(self.pair, 1, "app.t")
+        lock = mariadb_pair.HeldSession(self.pair, 1, "LOCK TABLES app.t READ; SELECT 'locked';",
+                                        "locked", "UNLOCK TABLES;")
         writer = Writer(self.pair)
         deadline = time.monotonic() + LAGGING_SBM_S + BOUND_S
         sbm = None
