@@ -197,7 +197,8 @@ static void measure_link(const struct group_analysis *g, const struct group_anal
   if (source) {
     l->transactions_behind = pair_transactions_behind(replica, source, &l->domain);
     l->source_alive = pair_source_alive(replica, rep, interval_s, &l->source_silent_s);
-    if (!domain_shared(g, (size_t)l->source_index))
+    /* (Only between nodes that answered: the only links pair_ahead_of_source judges.) */
+    if (replica->up && source->up && !domain_shared(g, (size_t)l->source_index))
       l->ahead = pair_ahead_of_source(replica, source, ahead_before(before, g, l));
   }
   count_written_since_break(link_before(before, g, l), source, l);
