@@ -156,9 +156,10 @@ install: $(PROGRAMS)
 	  $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.service)
 
 # The Debian package (debian/): dpkg-buildpackage on a copy of the tree in build/deb/src, so
-# that the .deb, .buildinfo and .changes land in build/deb rather than beside the tree, then
-# lintian, which must find no error or warning (overrides: debian/replmon.lintian-overrides).
-# debian/changelog's version is the one in exporter/version.h: a release changes both.
+# that the source package, the .debs and the .changes land in build/deb rather than beside
+# the tree, then lintian on both, which must find no error or warning (overrides:
+# debian/replmon.lintian-overrides). debian/changelog's version must be the one in
+# exporter/version.h: a release changes both.
 DEB_DIR := build/deb
 deb:
 	@tests/ensure-packages.sh build deb
@@ -168,8 +169,9 @@ deb:
 	  exit 1; }
 	rm -rf $(DEB_DIR)
 	mkdir -p $(DEB_DIR)/src
-	tar --exclude=./build --exclude=./.git -cf - . | tar -C $(DEB_DIR)/src -xf -
-	cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc >../build.log 2>&1 || { \
+	tar --exclude=./build --exclude=./.git --exclude=__pycache__ -cf - . | \
+	  tar -C $(DEB_DIR)/src -xf -
+	cd $(DEB_DIR)/src && dpkg-buildpackage -us -uc >../build.log 2>&1 || { \
 	  tail -30 ../build.log; echo "deb: dpkg-buildpackage failed; log $(DEB_DIR)/build.log" >&2; \
 	  exit 1; }
 	lintian -i --fail-on error,warning $(DEB_DIR)/replmon_*.changes
