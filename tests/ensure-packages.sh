@@ -1,7 +1,7 @@
 #!/bin/sh
 # Makes sure the Debian packages a task needs are installed: installs them with apt-get when
 # run as root, otherwise prints the exact command and fails.
-# Usage: tests/ensure-packages.sh GROUP...   (groups: build test demo bench compat)
+# Usage: tests/ensure-packages.sh GROUP...   (groups: build test demo bench compat deb)
 set -eu
 
 build="gcc make pkg-config libmariadb-dev libmicrohttpd-dev libcurl4-gnutls-dev libyaml-dev
@@ -14,6 +14,9 @@ demo="mariadb-server mariadb-client python3 curl ejabberd erlang-p1-mysql python
 # make compat: a Debian trixie tree (MariaDB 11.8) built with debootstrap; the suites' other
 # needs come from the test group.
 compat="debootstrap"
+# make deb (dpkg-buildpackage, lintian; with the build group for the Build-Depends) and make
+# deb-test (a Debian bookworm tree built with debootstrap to install the package in).
+deb="debhelper dpkg-dev lintian debootstrap"
 
 wanted=""
 for group in "$@"; do
@@ -23,6 +26,7 @@ for group in "$@"; do
   demo) wanted="$wanted $demo" ;;
   bench) wanted="$wanted $bench" ;;
   compat) wanted="$wanted $compat" ;;
+  deb) wanted="$wanted $deb" ;;
   *) echo "ensure-packages: unknown group '$group'" >&2; exit 2 ;;
   esac
 done
