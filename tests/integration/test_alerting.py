@@ -58,7 +58,8 @@ PROBE_USER, PROBE_PASSWORD = "replmon-probe", "probe-Secret-7"
 # What the fixture's single, unclustered ejabberd cannot export: the dashboard queries
 # reading these are not required to answer data (check_queries.py's synthetic replmon
 # covers them).
-NOT_IN_FIXTURE = ("xmpp_delivery_", "xmpp_cluster_members", "xmpp_cluster_check_ok")
+NOT_IN_FIXTURE = ("xmpp_delivery_", "xmpp_cluster_members", "xmpp_cluster_check_ok",
+                  "xmpp_s2s_ping_")
 RULES = os.path.join(REPO, "dashboards", "prometheus", "replmon.rules.yml")
 ALERTMANAGER_YML = os.path.join(REPO, "dashboards", "alertmanager", "alertmanager.yml")
 TEST_FOR = "2s"          # every `for:` of the rules in the test copy
