@@ -14,8 +14,11 @@
   basic_auth=True only to HTTP Basic as the registered admin JID (ADMIN_USER@domain,
   password ADMIN_PASSWORD, registered by start()); the commands in `refuse` are left out
   (a call answers 403 code 32). freeze()/thaw() SIGSTOP/SIGCONT the Erlang VM itself.
-- Prosody(workdir): prosody 0.12 with http_openmetrics (statistics internal, interval
-  manual), internal_plain auth, STARTTLS offered but not required.
+- Prosody(workdir, muc=None): prosody 0.12 with http_openmetrics (statistics internal,
+  interval manual), internal_plain auth, STARTTLS offered but not required; muc= a MUC
+  component domain. s2s is disabled unless route_s2s(domain, "host:port") is called before
+  start() (then: dialback, TLS not required, its own free s2s port, and a plugin of ours
+  that sends stanzas for that domain to that address).
 - Client(address, jid, password): a real slixmpp session in a subprocess (xmpp_client.py
   run by a Python that has Debian's python3-slixmpp: XMPP_PYTHON, this interpreter, or
   /usr/bin/python3). connect() returns once session_start fired; disconnect() ends it.
@@ -475,13 +478,16 @@ modules:
 class Prosody:
     """A throwaway Prosody 0.12 server (see the module docstring)."""
 
-    def __init__(self, workdir, domain=DOMAIN, verbose=False):
+    def __init__(self, workdir, domain=DOMAIN, verbose=False, muc=None):
         self.dir = os.path.abspath(workdir)
         os.makedirs(self.dir, exist_ok=True)
         self.domain = domain
         self.verbose = verbose
+        self.muc = muc
         self.c2s_port = free_port()
         self.http_port = free_port()
+        self.s2s_port = free_port()  # listened on only once route_s2s() enabled s2s
+        self.s2s_routes = {}
         self.config = os.path.join(self.dir, "prosody.cfg.lua")
         self.data = os.path.join(self.dir, "data")
         self.log = os.path.join(self.dir, "prosody.log")
@@ -496,16 +502,44 @@ class Prosody:
     def c2s_address(self):
         return "127.0.0.1:%d" % self.c2s_port
 
+    def s2s_address(self):
+        return "127.0.0.1:%d" % self.s2s_port
+
+    def route_s2s(self, domain, address):
+        """Before start(): enables s2s (dialback, TLS not required, on a free port) and
+        sends stanzas for domain to address ("host:port")."""
+        host, _, port = address.rpartition(":")
+        self.s2s_routes[domain] = (host, int(port))
+
+    def _write_routes_plugin(self):
+        """A plugin of our own that maps the test domains to addresses: Prosody 0.12.3
+        resolves s2s peers with its own DNS library, which ignores /etc/hosts and knows no
+        static mapping."""
+        plugins = os.path.join(self.dir, "plugins")
+        os.makedirs(plugins, exist_ok=True)
+        with open(os.path.join(plugins, "mod_test_s2s_routes.lua"), "w") as f:
+            f.write(S2S_ROUTES_PLUGIN)
+        return plugins
+
     def _write_config(self):
         os.makedirs(self.data, exist_ok=True)
         os.chmod(self.data, 0o750)
         self.cert, self.key, self.cert_not_after = make_certificate(self.dir, self.domain)
         root = os.geteuid() == 0
+        plugins, s2s_modules, s2s = "", "", 'modules_disabled = { "s2s" }'
+        if self.s2s_routes:
+            plugins = '"%s"' % self._write_routes_plugin()
+            s2s_modules = ' "dialback"; "test_s2s_routes";'
+            routes = "".join('    ["%s"] = { "%s", %d };\n' % (d, h, p)
+                             for d, (h, p) in sorted(self.s2s_routes.items()))
+            s2s = ("s2s_ports = { %d }\ns2s_interfaces = { \"127.0.0.1\" }\n"
+                   "s2s_require_encryption = false\ns2s_secure_auth = false\n"
+                   "test_s2s_routes = {\n%s}" % (self.s2s_port, routes))
         text = """-- Written by tests/integration/xmpp_servers.py: a throwaway server on 127.0.0.1.
 %(root)s
 pidfile = "%(dir)s/prosody.pid"
 data_path = "%(data)s"
-plugin_paths = { }
+plugin_paths = { %(plugins)s }
 interfaces = { "127.0.0.1" }
 local_interfaces = { "127.0.0.1" }
 http_interfaces = { "127.0.0.1" }
@@ -517,9 +551,9 @@ http_ports = { %(http)d }
 https_ports = { }
 modules_enabled = {
     "roster"; "saslauth"; "tls"; "disco"; "ping"; "posix"; "admin_shell";
-    "http_openmetrics";
+    "http_openmetrics";%(s2s_modules)s
 }
-modules_disabled = { "s2s" }
+%(s2s)s
 statistics = "internal"
 statistics_interval = "manual"
 openmetrics_allow_ips = { "127.0.0.1" }
@@ -531,9 +565,10 @@ log = { { levels = { min = "info" }, to = "console" } }
 ssl = { certificate = "%(cert)s"; key = "%(key)s" }
 
 VirtualHost "%(domain)s"
-""" % dict(root="run_as_root = true" if root else "", dir=self.dir, data=self.data,
-           c2s=self.c2s_port, http=self.http_port, cert=self.cert, key=self.key,
-           domain=self.domain)
+%(muc)s""" % dict(root="run_as_root = true" if root else "", dir=self.dir, data=self.data,
+                  c2s=self.c2s_port, http=self.http_port, cert=self.cert, key=self.key,
+                  domain=self.domain, plugins=plugins, s2s=s2s, s2s_modules=s2s_modules,
+                  muc='Component "%s" "muc"\n' % self.muc if self.muc else "")
         with open(self.config, "w") as f:
             f.write(text)
         self._written = True
@@ -602,12 +637,36 @@ VirtualHost "%(domain)s"
 
     def c2s_sessions(self):
         """The sum of prosody_mod_c2s__connections{type="c2s"} (0 without samples)."""
+        return self.metric_sum("prosody_mod_c2s__connections", 'type="c2s"')
+
+    def metric_sum(self, family, label=None, body=None):
+        """The sum of a family's samples (those with label, e.g. 'type="s2sin"', when
+        given) in body or a fresh /metrics; 0 without samples."""
         total = 0.0
-        for line in self.metrics().decode("utf-8").splitlines():
-            if line.startswith("prosody_mod_c2s__connections{") and 'type="c2s"' in line:
+        body = self.metrics() if body is None else body
+        for line in body.decode("utf-8").splitlines():
+            if line.startswith(family + "{") and (label is None or label in line):
                 total += float(line.rsplit(None, 1)[1])
         return total
 
+
+S2S_ROUTES_PLUGIN = """-- Written by tests/integration/xmpp_servers.py: s2s peers by a static map.
+module:set_global();
+local service = require "net.resolvers.service";
+local basic = require "net.resolvers.basic";
+local routes = module:get_option("test_s2s_routes", {});
+local original_new = service.new;
+function service.new(hostname, service_name, conn_type, extra)
+    local route = routes[hostname];
+    if route then
+        return basic.new(route[1], route[2], conn_type, extra);
+    end
+    return original_new(hostname, service_name, conn_type, extra);
+end
+function module.unload()
+    service.new = original_new;
+end
+"""
 
 # --------------------------------------------------------------------------------------
 
@@ -638,14 +697,16 @@ def slixmpp_python():
 class Client:
     """One real XMPP session (slixmpp, in a subprocess). presence=True sends initial
     presence (messages to the bare JID reach it); send=(to, body) sends one chat message
-    once the session started (sent_at()); messages()/wait_message() read what arrived."""
+    once the session started (sent_at()); join="room@service/nick" enters (and so creates)
+    a MUC room (wait_joined()); messages()/wait_message() read what arrived."""
 
     def __init__(self, address, jid, password, logdir=None, starttls=False, presence=False,
-                 send=None):
+                 send=None, join=None):
         self.address, self.jid, self.password = address, jid, password
         self.starttls = starttls
         self.presence = presence
         self.send = send
+        self.join = join
         self.logdir = logdir or os.environ.get("TMPDIR", "/tmp")
         self.log = os.path.join(self.logdir, "client-%s-%s.log" % (
             jid.replace("@", "_at_").replace("/", "_"), _unique("")))
@@ -663,6 +724,8 @@ class Client:
             argv.append("--presence")
         if self.send:
             argv += ["--send", self.send[0], self.send[1]]
+        if self.join:
+            argv += ["--join", self.join]
         self.proc = spawn(argv, self.log, env=env)
         deadline = time.monotonic() + bound
         while True:
@@ -714,6 +777,15 @@ class Client:
                 raise RuntimeError("client %s: no message %r within %.0f s:\n%s"
                                    % (self.jid, body, bound, self.log_text()[-2000:]))
             time.sleep(0.01)
+
+    def wait_joined(self, bound=10.0):
+        """Waits until the room of join= sent our own presence back (we are in it)."""
+        deadline = time.monotonic() + bound
+        while "JOINED " not in self.log_text():
+            if time.monotonic() > deadline:
+                raise RuntimeError("client %s: not in room %s within %.0f s:\n%s"
+                                   % (self.jid, self.join, bound, self.log_text()[-2000:]))
+            time.sleep(0.02)
 
     def log_text(self):
         try:
@@ -863,6 +935,86 @@ def _call_name(cmd, args):
     return cmd + "".join("_" + str(v) for v in args.values() if v != "global")
 
 
+def prosody_federation_check(workdir, say, check, save_file):
+    """Two Prosody servers federating over s2s (one.test with a MUC component, two.test):
+    what mod_s2s and mod_muc export, fresh, with an unauthenticated inbound stream, with
+    a room and a connection each way, and after the peer stopped."""
+    one = Prosody(os.path.join(workdir, "prosody-one"), domain="one.test",
+                  muc="rooms.one.test")
+    two = Prosody(os.path.join(workdir, "prosody-two"), domain="two.test")
+    one.route_s2s(two.domain, two.s2s_address())
+    two.route_s2s(one.domain, one.s2s_address())
+    clients = []
+    try:
+        one.start()
+        two.start()
+        one.register("alice", "alice-Secret-7")
+        two.register("bob", "bob-Secret-8")
+        body = one.metrics()
+        check(b"# TYPE prosody_mod_s2s__connections_inbound gauge" in body and
+              b"prosody_mod_s2s__connections_inbound{" not in body and
+              b'prosody_mod_muc__live_room{host="rooms.one.test"} 0' in body,
+              "prosody fresh with s2s and MUC: s2s families without samples, 0 rooms")
+        save_file("prosody_metrics_s2s_muc_fresh.txt", body)
+
+        host, _, port = one.s2s_address().rpartition(":")
+        with socket.create_connection((host, int(port)), timeout=5) as raw:
+            raw.sendall(("<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+                         "xmlns:stream='http://etherx.jabber.org/streams' to='one.test' "
+                         "from='elsewhere.test' version='1.0'>").encode())
+            raw.recv(65536)
+            body = one.metrics()
+            check(one.metric_sum("prosody_mod_s2s__connections_inbound",
+                                 'type="s2sin_unauthed"', body) == 1 and
+                  one.metric_sum("prosody_mod_s2s__connections_inbound", 'type="s2sin"',
+                                 body) == 0,
+                  "prosody: an s2s stream not yet authenticated is s2sin_unauthed")
+            save_file("prosody_metrics_s2s_unauthed.txt", body)
+            raw.sendall(b"</stream:stream>")
+
+        alice = Client(one.c2s_address(), "alice@one.test", "alice-Secret-7", logdir=workdir,
+                       presence=True, join="lobby@rooms.one.test/alice")
+        clients.append(alice)
+        alice.connect()
+        alice.wait_joined()
+        bob = Client(two.c2s_address(), "bob@two.test", "bob-Secret-8", logdir=workdir,
+                     send=("alice@one.test", "hello over s2s"))
+        clients.append(bob)
+        t1 = time.monotonic()
+        bob.connect()
+        alice.wait_message("hello over s2s", bound=15)
+        say("  two.test -> one.test message over s2s in %.2f s" % (time.monotonic() - t1))
+        body = one.metrics()
+        check(one.metric_sum("prosody_mod_s2s__connections_inbound", 'type="s2sin"',
+                             body) == 1 and
+              one.metric_sum("prosody_mod_s2s__connections_outbound", 'type="s2sout"',
+                             body) == 1 and
+              one.metric_sum("prosody_mod_muc__live_room", None, body) == 1,
+              "prosody federating: s2sin 1, s2sout 1 (dialback opens one each way), 1 room")
+        save_file("prosody_metrics_s2s_muc.txt", body)
+
+        for c in clients:
+            c.disconnect()
+        clients = []
+        two.stop()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            body = one.metrics()
+            if (one.metric_sum("prosody_mod_s2s__connections_inbound", None, body) == 0 and
+                    one.metric_sum("prosody_mod_s2s__connections_outbound", None, body) == 0):
+                break
+            time.sleep(0.1)
+        check(b'type="s2sin",ip_family="ipv4"} 0' in body and
+              b'prosody_mod_muc__live_room{host="rooms.one.test"} 0' in body,
+              "prosody after the peer stopped: s2s series stay at 0; the empty room is gone")
+        save_file("prosody_metrics_s2s_muc_after.txt", body)
+    finally:
+        for c in clients:
+            c.disconnect()
+        for srv in (one, two):
+            srv.stop()
+
+
 def self_check(workdir, save=None, verbose=True):
     def say(msg):
         if verbose:
@@ -996,6 +1148,8 @@ def self_check(workdir, save=None, verbose=True):
         check(pr.c2s_sessions() == 0, "prosody sessions back to 0")
         save_file("prosody_metrics_0_sessions.txt", pr.metrics())
         save_file("ejabberd_connected_users_number_0.json", ej.api("connected_users_number")[1])
+
+        prosody_federation_check(workdir, say, check, save_file)
 
         # Openfire replay.
         of = OpenfireReplay(local_sessions=3, cluster_sessions=5).start()
