@@ -313,6 +313,7 @@ class TestAlerting(PairReplmonCase):
         self.assertEqual(m["path"], "/bot%s/sendMessage" % promstack.TELEGRAM_TEST_TOKEN)
         self.assertEqual(str(m["chat_id"]), str(promstack.TELEGRAM_TEST_CHAT_ID), m)
         self.assertEqual(m["parse_mode"], "HTML", m)
+        self.assertEqual(self.telegram.rejected(), [], "messages Telegram would refuse")
         self.assertIn("<b>%s</b>" % status, m["text"])
         i = lines.index(head)
         self.assertEqual(lines[i + 1:i + 2], [summary], "the summary follows:\n%s" % m["text"])
