@@ -29,7 +29,7 @@ open on db1 (on-marked-down shutdown-sessions) and sends a new connection to db2
 2); deleting the row on db1 (sql_log_bin=0) and START SLAVE: db1 UP again within
 poll_interval + rise x inter (+1 s) and a new connection lands on db1. fall, rise and inter
 are read from the example. Prints `integration-haproxy: N passed, M failed` last and exits
-non-zero on failure. About 20 s.
+non-zero on failure. About 10 s.
 """
 
 import csv
