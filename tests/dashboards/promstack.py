@@ -1,6 +1,7 @@
 """Throwaway Prometheus 2.42, Alertmanager 0.25 and SMTP sink processes on 127.0.0.1, for
 check_queries.py, test_dashboards.py and tests/integration/test_alerting.py, and a
-synthetic /metrics endpoint for such a Prometheus to scrape.
+synthetic /metrics endpoint for such a Prometheus to scrape, and a stand-in for the Telegram
+Bot API for such an Alertmanager to send to.
 
     prom = Prometheus(workdir, rule_files=[...], scrape={"replmon": ["127.0.0.1:9873"]},
                       alertmanager="127.0.0.1:9093")
@@ -18,8 +19,11 @@ python3-aiosmtpd in its own interpreter.
     ep = MetricsEndpoint(text).start()   # serves text on http://127.0.0.1:<port>/metrics
     Prometheus(workdir, scrape={"replmon": [ep.target]}); ep.set_text(other); ep.stop()
 
-MetricsEndpoint is a thread of the calling process (http.server), not a process: it ends
-with it.
+    tg = TelegramBotApi().start()        # POST /bot<token>/sendMessage on tg.url
+    alertmanager_test_config(..., telegram_url=tg.url); tg.messages(); tg.stop()
+
+MetricsEndpoint and TelegramBotApi are threads of the calling process (http.server), not
+processes: they end with it.
 """
 
 import email
@@ -43,9 +47,13 @@ from common import free_port, http_url, spawn, stop_process, tail  # noqa: E402
 PROMETHEUS = os.environ.get("PROMETHEUS", "prometheus")
 ALERTMANAGER = os.environ.get("ALERTMANAGER", "prometheus-alertmanager")
 START_BOUND_S = 30.0
+# What alertmanager_test_config() puts in place of the example's Telegram placeholders.
+TELEGRAM_TEST_TOKEN = "4242424242:replmon-test-token"
+TELEGRAM_TEST_CHAT_ID = -1004242424242
 
-__all__ = ["Prometheus", "Alertmanager", "SmtpSink", "MetricsEndpoint", "aiosmtpd_python",
-           "wait_port", "alertmanager_test_config", "rules_test_copy"]
+__all__ = ["Prometheus", "Alertmanager", "SmtpSink", "MetricsEndpoint", "TelegramBotApi",
+           "aiosmtpd_python", "wait_port", "alertmanager_test_config", "rules_test_copy",
+           "telegram_html_problem", "TELEGRAM_TEST_TOKEN", "TELEGRAM_TEST_CHAT_ID"]
 
 
 def wait_port(port, bound, proc=None, what="server", log=None):
@@ -203,14 +211,22 @@ class Alertmanager(_Server):
 
 
 def alertmanager_test_config(path, smtp_port, group_wait=None, group_interval=None,
-                             repeat_interval=None):
+                             repeat_interval=None, telegram_url=None,
+                             telegram_token=TELEGRAM_TEST_TOKEN,
+                             telegram_chat_id=TELEGRAM_TEST_CHAT_ID):
     """The text of the Alertmanager configuration at path (the real one, from
-    dashboards/alertmanager/) with its mail sent to 127.0.0.1:smtp_port without TLS and,
-    if given, shorter timers. Each replaced setting must be found exactly once."""
+    dashboards/alertmanager/) with its mail sent to 127.0.0.1:smtp_port without TLS, its
+    Telegram messages to the Bot API at telegram_url (by default a local port nobody
+    listens on: nothing leaves the machine) with the token and chat id given and, if given,
+    shorter timers. Each replaced setting must be found exactly once."""
     with open(path, encoding="utf-8") as f:
         text = f.read()
+    telegram_url = telegram_url or "http://127.0.0.1:%d" % free_port()
     subs = [(r"(?m)^(\s*smarthost:)\s*\S+.*$", r"\g<1> 127.0.0.1:%d" % smtp_port),
-            (r"(?m)^(\s*require_tls:)\s*true\s*$", r"\g<1> false")]
+            (r"(?m)^(\s*require_tls:)\s*true\s*$", r"\g<1> false"),
+            (r"(?m)^(\s*api_url:)\s*\S+.*$", r"\g<1> %s" % telegram_url),
+            (r"(?m)^(\s*-?\s*bot_token:)\s*\S+.*$", r'\g<1> "%s"' % telegram_token),
+            (r"(?m)^(\s*chat_id:)\s*\S+.*$", r"\g<1> %d" % telegram_chat_id)]
     for key, value in (("group_wait", group_wait), ("group_interval", group_interval),
                        ("repeat_interval", repeat_interval)):
         if value:
@@ -349,6 +365,131 @@ class MetricsEndpoint:
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         name="metrics-endpoint", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(5)
+            self._server = self._thread = None
+
+
+# Telegram's HTML parse mode: the tags it knows. (An `&` that starts no entity stays a
+# literal `&`; a `<` that opens no known tag is an error.)
+_TELEGRAM_TAG = re.compile(r"</?(b|strong|i|em|u|ins|s|strike|del|a|code|pre|span|"
+                           r"tg-spoiler|tg-emoji|blockquote)(\s[^<>]*)?>")
+
+
+def telegram_html_problem(text):
+    """Why Telegram would refuse text in parse_mode HTML ("can't parse entities"), or None:
+    a `<` that opens no tag it knows."""
+    i = text.find("<")
+    while i >= 0:
+        m = _TELEGRAM_TAG.match(text, i)
+        if not m:
+            return "unsupported start tag at byte offset %d: %r" % (i, text[i:i + 12])
+        i = text.find("<", m.end())
+    return None
+
+
+class TelegramBotApi:
+    """A stand-in for the Telegram Bot API on 127.0.0.1 (a thread of the calling process):
+    `POST /bot<token>/sendMessage` with a JSON body is recorded and answered as the real
+    API answers, `{"ok":true,"result":<Message>}`, or, for text the API's HTML parser would
+    refuse, with its 400 "Bad Request: can't parse entities" (recorded in rejected()); any
+    other method or path gets the API's 404 `{"ok":false,"error_code":404,"description":
+    "Not Found"}`. Alertmanager's telegram_configs `api_url` points at url."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._messages = []
+        self._rejected = []
+        self._server = self._thread = None
+        self.port = None
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def messages(self):
+        """[{"path", "token", "chat_id", "text", "parse_mode", "body"}] received so far,
+        oldest first; body is the decoded JSON request."""
+        with self._lock:
+            return list(self._messages)
+
+    def rejected(self):
+        """[(text, why)] of the messages answered 400 so far."""
+        with self._lock:
+            return list(self._rejected)
+
+    def _reject(self, text, why):
+        with self._lock:
+            self._rejected.append((text, why))
+
+    def _record(self, path, body):
+        """The Message the API answers for a sendMessage of body to path."""
+        with self._lock:
+            self._messages.append({"path": path, "token": path[len("/bot"):-len("/sendMessage")],
+                                   "chat_id": body.get("chat_id"), "text": body.get("text"),
+                                   "parse_mode": body.get("parse_mode"), "body": body})
+            message_id = len(self._messages)
+        chat_id = int(body.get("chat_id"))
+        return {"message_id": message_id, "date": int(time.time()),
+                "chat": {"id": chat_id, "type": "supergroup", "title": "replmon test"},
+                "from": {"id": 4242424242, "is_bot": True, "first_name": "replmon test",
+                         "username": "replmon_test_bot"},
+                "text": body.get("text", "")}
+
+    def start(self):
+        api = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, fmt, *args):
+                pass
+
+            def answer(self, status, obj):
+                data = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def not_found(self):
+                self.answer(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+
+            def do_GET(self):
+                self.not_found()
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                if not re.fullmatch(r"/bot[^/]+/sendMessage", self.path):
+                    self.not_found()
+                    return
+                try:
+                    body = json.loads(raw.decode("utf-8"))
+                    text = body.get("text") or ""
+                    why = "message text is empty" if not text else None
+                    if not why and body.get("parse_mode") == "HTML":
+                        why = telegram_html_problem(text)
+                    if why:
+                        api._reject(text, why)
+                        raise ValueError("can't parse entities: " + why)
+                    message = api._record(self.path, body)
+                except (ValueError, TypeError, AttributeError) as e:
+                    self.answer(400, {"ok": False, "error_code": 400,
+                                      "description": "Bad Request: %s" % e})
+                    return
+                self.answer(200, {"ok": True, "result": message})
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        name="telegram-bot-api", daemon=True)
         self._thread.start()
         return self
 

@@ -9,8 +9,11 @@
 - `promtool check rules` on the rules file; `promtool test rules` on rules_test.yml, which
   must cover every alert of the file (fires after its `for:`, not before, not on a
   flapping input);
-- `amtool check-config` on the Alertmanager configuration, and its inhibit rules on a
-  real Alertmanager 0.25 (alerts posted to its API, which then says which are inhibited);
+- `amtool check-config` on the Alertmanager configuration, its routes (critical alerts to
+  the on-call Telegram chat and mail, warnings to mail), its inhibit rules on a real
+  Alertmanager 0.25 (alerts posted to its API, which then says which are inhibited), and
+  its Telegram message for an alert whose summary and labels hold `<` and `&`, which a
+  stand-in for the Bot API must receive in HTML that Telegram's parser takes;
 - check_queries.py: every dashboard query and rule expression parsed and evaluated by a
   real Prometheus 2.42, which scrapes testdata/synthetic_metrics.prom: the queries on its
   families must answer series; `promtool check metrics` finds nothing to say about it.
@@ -20,6 +23,7 @@ Python 3 standard library, promtool, amtool, prometheus, prometheus-alertmanager
 """
 
 import datetime
+import html
 import os
 import re
 import shutil
@@ -265,6 +269,16 @@ class TestDashboards(unittest.TestCase):
         self.assertRegex(text, r"group_by:\s*\[cluster, alertname\]")
         self.assertRegex(text, r"repeat_interval:\s*1h")
         self.assertRegex(text, r"send_resolved:\s*true")
+        # Critical alerts go to the on-call chat and to mail, warnings to mail only.
+        for labels, want in ((["alertname=MariaDBWriteConflict", "severity=critical"],
+                              "oncall-telegram,mail"),
+                             (["alertname=MariaDBHeartbeatLagWarning", "severity=warning"],
+                              "mail")):
+            r = subprocess.run(["amtool", "config", "routes", "test",
+                                "--config.file=" + ALERTMANAGER_YML] + labels,
+                               capture_output=True, timeout=60, cwd=REPO)
+            self.assertEqual((r.returncode, r.stdout.decode().strip()), (0, want),
+                             r.stderr.decode("utf-8", "replace"))
         # Every alert an inhibit rule names exists.
         with open(RULES, encoding="utf-8") as f:
             alerts = set(alert_names(f.read()))
@@ -307,6 +321,43 @@ class TestDashboards(unittest.TestCase):
         keep = ("alertname", "cluster", "node", "source", "from", "to", "database",
                 "to_database", "kind", "thread", "class", "check", "remote", "port")
         return " ".join("%s=%s" % (k, labels[k]) for k in keep if k in labels)
+
+    def test_07b_telegram_message_html(self):
+        # The example's Telegram message in HTML mode: Alertmanager escapes what it puts in
+        # (the rules' `<-`, a label with < and &), so Telegram's parser takes it.
+        with open(RULES, encoding="utf-8") as f:
+            m = re.search(r"- alert: MariaDBReplicationStalled\n(?:.*\n)*?\s*summary: (.*)\n",
+                          f.read())
+        labels = {"alertname": "MariaDBReplicationStalled", "severity": "critical",
+                  "cluster": "chat<db>&co", "node": "db2", "source": "db1"}
+        summary = re.sub(r"\{\{\s*\$labels\.(\w+)\s*\}\}", lambda g: labels[g.group(1)],
+                         m.group(1).strip())
+        workdir = tempfile.mkdtemp(prefix="replmon-telegram-")
+        tg = promstack.TelegramBotApi().start()
+        am = None
+        try:
+            am = promstack.Alertmanager(workdir, promstack.alertmanager_test_config(
+                ALERTMANAGER_YML, free_port(), group_wait="1s", telegram_url=tg.url)).start()
+            am.wait_ready()
+            now = datetime.datetime.now(datetime.timezone.utc)
+            am.post_alerts([{"labels": labels, "annotations": {"summary": summary},
+                             "startsAt": now.isoformat()}])
+            deadline = time.monotonic() + 15
+            while not (tg.messages() or tg.rejected()) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            self.assertEqual(tg.rejected(), [], "messages Telegram would refuse")
+            self.assertEqual(len(tg.messages()), 1, am.log_text()[-3000:])
+            text = tg.messages()[0]["text"]
+            lines = html.unescape(re.sub(r"<[^>]*>", "", text)).split("\n")
+            self.assertEqual(lines[:2], ["FIRING MariaDBReplicationStalled (critical) "
+                                         "cluster=chat<db>&co node=db2 source=db1", summary],
+                             text)
+            print("\n    %r" % text)
+        finally:
+            if am is not None:
+                am.stop()
+            tg.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
 
     def test_08_check_queries(self):
         rc, out = run([sys.executable, os.path.join(HERE, "check_queries.py")])

@@ -541,19 +541,20 @@ class Pair:
             if self.sql(i, "SHOW TABLES FROM replmon") != [("heartbeat",)]:
                 raise RuntimeError("replmon.heartbeat missing on %s" % self.name(i))
 
-    def cause_duplicate_key(self, base=1000):
-        """Stops db2's SQL thread on a duplicate key: a row inserted on db2 only
-        (sql_log_bin=0), then the same key on db1. Returns the key, for
-        repair_duplicate_key()."""
+    def cause_duplicate_key(self, base=1000, replica=1):
+        """Stops the SQL thread of node `replica` (db2 by default) on a duplicate key: a
+        row inserted on it only (sql_log_bin=0), then the same key on its peer. Returns the
+        key, for repair_duplicate_key()."""
         key = base + int(time.time()) % 100000
-        self.sql(1, "SET sql_log_bin=0; INSERT INTO app.t (id, v) VALUES (%d, 2)" % key)
-        self.sql(0, "INSERT INTO app.t (id, v) VALUES (%d, 1)" % key)
+        self.sql(replica, "SET sql_log_bin=0; INSERT INTO app.t (id, v) VALUES (%d, %d)"
+                 % (key, replica + 1))
+        self.sql(1 - replica, "INSERT INTO app.t (id, v) VALUES (%d, %d)" % (key, 2 - replica))
         return key
 
-    def repair_duplicate_key(self, key):
-        """Deletes db2's own row (sql_log_bin=0) and restarts its SQL thread, which then
-        applies db1's insert."""
-        self.sql(1, "SET sql_log_bin=0; DELETE FROM app.t WHERE id=%d; START SLAVE" % key)
+    def repair_duplicate_key(self, key, replica=1):
+        """Deletes the replica's own row (sql_log_bin=0) and restarts its SQL thread, which
+        then applies its peer's insert."""
+        self.sql(replica, "SET sql_log_bin=0; DELETE FROM app.t WHERE id=%d; START SLAVE" % key)
 
     def set_master_delay(self, i, seconds):
         """MASTER_DELAY of node i's replication connection (0: none)."""

@@ -18,16 +18,22 @@ Starts, all on 127.0.0.1 and each stopped by PID (finally, atexit, SIGTERM/SIGIN
   real file's timing is promtool's job: tests/dashboards/rules_test.yml), and sending
   alerts to
 - a real Alertmanager 0.25 running the real dashboards/alertmanager/alertmanager.yml, with
-  group_wait 1s, group_interval 2s, repeat_interval 1m and its mail sent to
-- an SMTP sink (python3 -m aiosmtpd, Mailbox handler) that files every message in a Maildir.
+  group_wait 1s, group_interval 2s, repeat_interval 1m, its mail sent to
+- an SMTP sink (python3 -m aiosmtpd, Mailbox handler) that files every message in a Maildir,
+  and its Telegram messages (the on-call route of critical alerts) sent to
+- a stand-in for the Telegram Bot API (promstack.TelegramBotApi, a thread of this process:
+  `POST /bot<token>/sendMessage` answered as the real API answers), the example's
+  `api_url`, `bot_token` and `chat_id` changed to it and nothing else.
 
 Tests: every rule evaluated with health ok and nothing firing on a healthy pair; every
 dashboard query returns at least one series (but those on delivery across a cluster and on
 ejabberd cluster membership: one ejabberd node has neither); a duplicate key on db2 (a row
 inserted on db2 with sql_log_bin=0, then the same key on db1) sends a FIRING mail for
 MariaDBWriteConflict, with MariaDBReplicationThreadDown and the lag alerts of that link
-inhibited (no mail); deleting the row on db2 (sql_log_bin=0) and START SLAVE sends the
-RESOLVED mail; a database that is down inhibits the XMPP alerts it explains: a synthetic
+inhibited (no mail), and a FIRING Telegram message with the alert's summary (as
+Alertmanager holds it) to the configured token and chat; deleting the row on db2
+(sql_log_bin=0) and START SLAVE sends the RESOLVED mail and the RESOLVED Telegram message; a
+database that is down inhibits the XMPP alerts it explains: a synthetic
 replmon (promstack.MetricsEndpoint) says database syndb1 is down, then that logins and
 deliveries fail, and a second Prometheus with the same rules fires them at the same
 Alertmanager, which holds back the login alert of the node on syndb1 and the deliveries to
@@ -36,6 +42,7 @@ a database. Prints `integration-alerting: N passed, M failed[, K skipped]` last 
 exits non-zero on failure. About a minute.
 """
 
+import html
 import os
 import re
 import shutil
@@ -182,7 +189,7 @@ class TestAlerting(PairReplmonCase):
     WORKDIR_PREFIX = "replmon-alerting-"
     REPLMON_TAG = "alerting"
     CLUSTER = CLUSTER
-    ej = smtp = am = prom = None
+    ej = smtp = am = prom = telegram = None
     xmpp_skip_reason = ""
     timings = []
 
@@ -201,9 +208,10 @@ class TestAlerting(PairReplmonCase):
         super().start_fixture()  # the pair, its heartbeat table, replmon
         cls._wait_healthy()
         cls.smtp = promstack.SmtpSink(cls.workdir).start()
+        cls.telegram = promstack.TelegramBotApi().start()
         cls.am = promstack.Alertmanager(cls.workdir, promstack.alertmanager_test_config(
             ALERTMANAGER_YML, cls.smtp.port, group_wait="1s", group_interval="2s",
-            repeat_interval="1m")).start()
+            repeat_interval="1m", telegram_url=cls.telegram.url)).start()
         cls.rules_copy = rules = os.path.join(cls.workdir, "replmon.rules.test.yml")
         n = promstack.rules_test_copy(RULES, rules, TEST_FOR)
         if n < 17:
@@ -215,11 +223,11 @@ class TestAlerting(PairReplmonCase):
         cls.am.wait_ready()
         cls.prom.wait_ready()
         log("\nstarted in %.1f s: pair %d/%d, replmon %d, %sPrometheus %d, "
-            "Alertmanager %d, SMTP %d" % (
+            "Alertmanager %d, SMTP %d, Telegram Bot API %d" % (
                 time.monotonic() - t0, cls.pair.port(0), cls.pair.port(1),
                 cls.replmon.port,
                 ("ejabberd %s, " % cls.ej.api_url()) if cls.ej else "",
-                cls.prom.port, cls.am.port, cls.smtp.port))
+                cls.prom.port, cls.am.port, cls.smtp.port, cls.telegram.port))
 
     @classmethod
     def prepare_pair(cls):
@@ -250,7 +258,7 @@ class TestAlerting(PairReplmonCase):
 
     @classmethod
     def stop_fixture(cls):
-        for attr in ("prom", "am", "smtp", "replmon"):
+        for attr in ("prom", "am", "smtp", "telegram", "replmon"):
             srv = getattr(cls, attr)
             if srv is not None:
                 try:
@@ -285,6 +293,31 @@ class TestAlerting(PairReplmonCase):
             if time.monotonic() - t0 > bound:
                 self.fail("%s: not within %.0f s" % (what, bound))
             time.sleep(every)
+
+    def telegram_message(self, status, summary, since):
+        """Waits for the Telegram message of MariaDBWriteConflict on db2 <- db1 in the
+        given status (after the first `since` messages): sent to the configured token and
+        chat in HTML, its first line the status in bold and the alert's labels, its second
+        the summary."""
+        head = ("%s MariaDBWriteConflict (critical) cluster=%s node=db2 source=db1"
+                % (status, CLUSTER))
+
+        def arrived():
+            for m in self.telegram.messages()[since:]:
+                lines = html.unescape(re.sub(r"<[^>]*>", "", m["text"] or "")).split("\n")
+                if head in lines:
+                    return m, lines
+            return None
+        (m, lines), secs = self.wait("%s Telegram message for MariaDBWriteConflict" % status,
+                                     arrived, MAIL_BOUND_S)
+        log("%s Telegram message (%.1f s after the mail): %r" % (status, secs, m["text"]))
+        self.assertEqual(m["path"], "/bot%s/sendMessage" % promstack.TELEGRAM_TEST_TOKEN)
+        self.assertEqual(str(m["chat_id"]), str(promstack.TELEGRAM_TEST_CHAT_ID), m)
+        self.assertEqual(m["parse_mode"], "HTML", m)
+        self.assertEqual(self.telegram.rejected(), [], "messages Telegram would refuse")
+        self.assertIn("<b>%s</b>" % status, m["text"])
+        i = lines.index(head)
+        self.assertEqual(lines[i + 1:i + 2], [summary], "the summary follows:\n%s" % m["text"])
 
     def mails(self, since=0):
         return self.smtp.messages()[since:]
@@ -348,6 +381,7 @@ class TestAlerting(PairReplmonCase):
 
     def test_03_write_conflict_mail(self):
         before = len(self.smtp.messages())
+        telegram_before = len(self.telegram.messages())
         key = self.pair.cause_duplicate_key(base=5000)
         t0 = time.monotonic()
         healed = False
@@ -366,6 +400,11 @@ class TestAlerting(PairReplmonCase):
                            "Write conflict (duplicate_key) on db2, replicating from db1",
                            "stopped on a duplicate_key error while applying a change from db1"):
                 self.assertIn(needle, text, "mail text:\n" + text)
+            # The on-call chat gets it too (critical), with the summary Alertmanager holds.
+            conflict = self.am_alerts("MariaDBWriteConflict", cluster=CLUSTER, node="db2")
+            self.assertEqual(len(conflict), 1, conflict)
+            summary = conflict[0]["annotations"]["summary"]
+            self.telegram_message("FIRING", summary, telegram_before)
 
             # The SQL thread of db2 <- db1 is down and its lag grows past 5 s: both alerts
             # reach Alertmanager, inhibited by the write conflict, and send no mail.
@@ -407,6 +446,7 @@ class TestAlerting(PairReplmonCase):
             self.record("repair_to_resolved_mail", secs)
             self.assertIn("RESOLVED MariaDBWriteConflict (critical)", text, text)
             self.assertIn("resolved", text)
+            self.telegram_message("RESOLVED", summary, telegram_before)
             self.pair.wait_replicating(30)
             self.pair.sync(30)
             self.assertEqual(self.pair.sql(1, "SELECT v FROM app.t WHERE id=%d" % key), [("1",)])
