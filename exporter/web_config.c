@@ -419,9 +419,15 @@ static int parse_tls(struct yaml_file *f, yaml_node_t *map) {
     return rc;
   if (t.client_auth && (rc = parse_client_auth(f, t.client_auth, &w->client_auth)))
     return rc;
-  /* libmicrohttpd asks for client certificates only when it has a CA to offer. */
-  if (w->client_auth != CLIENT_AUTH_NONE && !t.client_ca_file && !t.client_ca)
-    return yf_fail(f, t.client_auth, "client_auth_type %s needs client_ca_file or client_ca",
+  /* libmicrohttpd asks for client certificates only when it has a CA to offer. Without one,
+   * RequestClientCert and VerifyClientCertIfGiven serve every client without a certificate,
+   * as Go does (where a certificate sent anyway could not be verified). */
+  bool requires_certificate =
+      w->client_auth == CLIENT_AUTH_REQUIRE_ANY || w->client_auth == CLIENT_AUTH_REQUIRE_AND_VERIFY;
+  if (requires_certificate && !t.client_ca_file && !t.client_ca)
+    return yf_fail(f, t.client_auth,
+                   "client_auth_type %s needs client_ca_file or client_ca (the CA whose names "
+                   "replmon sends when it asks for a certificate)",
                    yf_scalar(t.client_auth));
   if ((t.client_ca_file || t.client_ca) &&
       (rc = read_pem(f, t.client_ca_file, t.client_ca, "client_ca_file", "client_ca",
@@ -429,7 +435,7 @@ static int parse_tls(struct yaml_file *f, yaml_node_t *map) {
     return rc;
   if (t.allowed_sans &&
       t.allowed_sans->data.sequence.items.top > t.allowed_sans->data.sequence.items.start) {
-    if (w->client_auth == CLIENT_AUTH_NONE)
+    if (w->client_auth == CLIENT_AUTH_NONE || !w->client_ca_pem)
       return yf_fail(f, t.allowed_sans,
                      "client_allowed_sans: only checked on client certificates; set "
                      "client_auth_type (RequireAndVerifyClientCert) and client_ca_file");
@@ -586,6 +592,10 @@ static int visit_top(struct yaml_file *f, const yaml_node_t *key, yaml_node_t *v
   if (strcmp(name, "tls_server_config") == 0)
     return parse_tls(f, value);
   if (strcmp(name, "basic_auth_users") == 0) {
+    /* "basic_auth_users:" with nothing after it: no users, as in Go. */
+    if (yf_scalar(value) && (!*yf_scalar(value) || strcmp(yf_scalar(value), "~") == 0 ||
+                             strcmp(yf_scalar(value), "null") == 0))
+      return 0;
     if (value->type != YAML_MAPPING_NODE)
       return yf_fail(f, value, "basic_auth_users: expected a mapping of user: bcrypt hash");
     size_t n = (size_t)(value->data.mapping.pairs.top - value->data.mapping.pairs.start);

@@ -88,7 +88,7 @@ static void test_errors(void **state) {
   expect_error("tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n"
                "  client_auth_type: RequireAndVerifyClientCert\n",
                "4:21: client_auth_type RequireAndVerifyClientCert needs client_ca_file or "
-               "client_ca");
+               "client_ca (the CA whose names replmon sends when it asks for a certificate)");
   expect_error("tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n"
                "  min_version: TLS14\n",
                "4:16: min_version: one of TLS10, TLS11, TLS12, TLS13");
@@ -350,6 +350,26 @@ static void test_inline_pem_and_sans(void **state) {
                "4:25: tls_server_config.client_allowed_sans: expected a list of strings");
 }
 
+/* Files exporter-toolkit accepts that replmon refused before. */
+static void test_toolkit_forms(void **state) {
+  (void)state;
+  /* web_config_noAuth.good.yml: no CA, so no certificate is asked for. */
+  struct web_config *w = load_ok(TLS_KEYS "  client_auth_type: VerifyClientCertIfGiven\n");
+  assert_int_equal(w->client_auth, CLIENT_AUTH_VERIFY_IF_GIVEN);
+  assert_null(w->client_ca_pem);
+  web_config_free(w);
+  /* web_config_users_noTLS.good.yml */
+  w = load_ok("basic_auth_users:\n");
+  assert_int_equal(w->n_users, 0);
+  web_config_free(w);
+  expect_error(TLS_KEYS "  client_auth_type: RequireAnyClientCert\n",
+               "4:21: client_auth_type RequireAnyClientCert needs client_ca_file or client_ca (the "
+               "CA whose names replmon sends when it asks for a certificate)");
+  expect_error(TLS_KEYS "  client_auth_type: VerifyClientCertIfGiven\n  client_allowed_sans: [a]\n",
+               "5:24: client_allowed_sans: only checked on client certificates; set "
+               "client_auth_type (RequireAndVerifyClientCert) and client_ca_file");
+}
+
 static void test_rate_limit(void **state) {
   (void)state;
   struct web_config *w = load_ok("rate_limit:\n  interval: \"1s\"\n  burst: 20\n");
@@ -418,6 +438,7 @@ int main(void) {
       cmocka_unit_test(test_cipher_suites_errors),
       cmocka_unit_test(test_inline_pem_and_sans),
       cmocka_unit_test(test_rate_limit),
+      cmocka_unit_test(test_toolkit_forms),
   };
   return cmocka_run_group_tests_name("web_config", tests, setup, teardown);
 }
