@@ -149,9 +149,13 @@ static const struct {
 
 /* A priority string being built, with the YAML node each token came from, so that the token
  * gnutls_priority_init refuses is reported at the name that made it. */
+/* What a "+NAME" token of the priority string enables. */
+enum token_kind { TOKEN_OTHER, TOKEN_VERSION, TOKEN_KX, TOKEN_CIPHER, TOKEN_MAC, TOKEN_GROUP };
+
 struct priority_token {
-  size_t end; /* where the token ends in the text */
+  size_t start, end; /* where the token is in the text */
   const yaml_node_t *node;
+  enum token_kind kind;
 };
 
 struct priority_text {
@@ -160,21 +164,24 @@ struct priority_text {
   size_t n;
 };
 
-static void priority_add(struct priority_text *p, const char *token, const yaml_node_t *node) {
-  buf_printf(&p->text, "%s%s", p->text.len ? ":" : "", token);
+static void priority_add(struct priority_text *p, const char *token, const yaml_node_t *node,
+                         enum token_kind kind) {
+  if (p->text.len)
+    buf_putc(&p->text, ':');
+  size_t start = p->text.len;
+  buf_puts(&p->text, token);
   if (p->n < sizeof(p->tokens) / sizeof(p->tokens[0]))
-    p->tokens[p->n++] = (struct priority_token){p->text.len, node};
+    p->tokens[p->n++] = (struct priority_token){start, p->text.len, node, kind};
 }
 
 /* Adds token unless the string already holds it (a cipher or MAC shared by several suites). */
-static void priority_add_once(struct priority_text *p, size_t from, const char *token,
-                              const yaml_node_t *node) {
-  size_t len = strlen(token);
-  for (const char *at = p->text.data ? p->text.data + from : NULL; at && (at = strstr(at, token));
-       at += len)
-    if (at > p->text.data && at[-1] == ':' && (at[len] == ':' || at[len] == '\0'))
+static void priority_add_once(struct priority_text *p, const char *token, const yaml_node_t *node,
+                              enum token_kind kind) {
+  for (size_t i = 0; i < p->n; i++)
+    if (p->tokens[i].end - p->tokens[i].start == strlen(token) &&
+        strncmp(p->text.data + p->tokens[i].start, token, strlen(token)) == 0)
       return;
-  priority_add(p, token, node);
+  priority_add(p, token, node, kind);
 }
 
 static const char *const key_names[] = {"RSA", "ECDSA or Ed25519"};
@@ -202,14 +209,13 @@ static int certificate_key(struct yaml_file *f, const struct tls_ctx *t, const c
 static int add_cipher_suites(struct yaml_file *f, const struct tls_ctx *t, enum suite_key key,
                              bool tls13, struct priority_text *p) {
   const yaml_node_t *seq = t->cipher_suites;
-  size_t from = p->text.len;
   bool any = false, any_tls13_cipher = false;
-  priority_add(p, "-KX-ALL", seq);
+  priority_add(p, "-KX-ALL", seq, TOKEN_OTHER);
   for (int pass = 0; pass < 3; pass++) {
     if (pass == 1)
-      priority_add(p, "-CIPHER-ALL", seq);
+      priority_add(p, "-CIPHER-ALL", seq, TOKEN_OTHER);
     if (pass == 2)
-      priority_add(p, "-MAC-ALL", seq);
+      priority_add(p, "-MAC-ALL", seq, TOKEN_OTHER);
     for (yaml_node_item_t *i = seq->data.sequence.items.start; i < seq->data.sequence.items.top;
          i++) {
       const yaml_node_t *item = yf_node(f, *i);
@@ -228,7 +234,10 @@ static int add_cipher_suites(struct yaml_file *f, const struct tls_ctx *t, enum 
         continue;
       char token[64];
       snprintf(token, sizeof(token), "+%s", pass == 0 ? c->kx : pass == 1 ? c->cipher : c->mac);
-      priority_add_once(p, from, token, item);
+      priority_add_once(p, token, item,
+                        pass == 0   ? TOKEN_KX
+                        : pass == 1 ? TOKEN_CIPHER
+                                    : TOKEN_MAC);
       any = true;
       any_tls13_cipher = any_tls13_cipher || strcmp(c->mac, "AEAD") == 0;
     }
@@ -249,7 +258,7 @@ static int add_cipher_suites(struct yaml_file *f, const struct tls_ctx *t, enum 
 
 static int add_curves(struct yaml_file *f, const struct tls_ctx *t, struct priority_text *p) {
   const yaml_node_t *seq = t->curve_preferences;
-  priority_add(p, "-GROUP-ALL", seq);
+  priority_add(p, "-GROUP-ALL", seq, TOKEN_OTHER);
   for (yaml_node_item_t *i = seq->data.sequence.items.start; i < seq->data.sequence.items.top;
        i++) {
     const yaml_node_t *item = yf_node(f, *i);
@@ -263,35 +272,91 @@ static int add_curves(struct yaml_file *f, const struct tls_ctx *t, struct prior
                      yf_scalar(item));
     char token[32];
     snprintf(token, sizeof(token), "+%s", curves[c].group);
-    priority_add_once(p, 0, token, item);
+    priority_add_once(p, token, item, TOKEN_GROUP);
   }
   return 0;
 }
 
-/* Which names (and which TLS versions) GnuTLS refuses, reported at the name that made the
- * token it stopped at. */
+/* Whether prio enables what token (kind, "+NAME") asks for. GnuTLS drops a name its
+ * configuration disables (a system policy, FIPS mode) without an error. */
+static bool token_honoured(gnutls_priority_t prio, enum token_kind kind, const char *token) {
+  const unsigned *list = NULL;
+  int n = 0;
+  unsigned id = 0;
+  switch (kind) {
+  case TOKEN_VERSION:
+    id = (unsigned)gnutls_protocol_get_id(token + strlen("+VERS-"));
+    n = gnutls_priority_protocol_list(prio, &list);
+    break;
+  case TOKEN_KX:
+    id = (unsigned)gnutls_kx_get_id(token + 1);
+    n = gnutls_priority_kx_list(prio, &list);
+    break;
+  case TOKEN_CIPHER:
+    id = (unsigned)gnutls_cipher_get_id(token + 1);
+    n = gnutls_priority_cipher_list(prio, &list);
+    break;
+  case TOKEN_MAC:
+    id = (unsigned)gnutls_mac_get_id(token + 1);
+    n = gnutls_priority_mac_list(prio, &list);
+    break;
+  case TOKEN_GROUP:
+    id = (unsigned)gnutls_group_get_id(token + strlen("+GROUP-"));
+    n = gnutls_priority_group_list(prio, &list);
+    break;
+  case TOKEN_OTHER:
+    return true;
+  }
+  for (int i = 0; id && i < n; i++)
+    if (list[i] == id)
+      return true;
+  return false;
+}
+
+/* Whether the token alone, in a string of its own, is accepted and honoured. */
+static bool token_alone_honoured(const struct priority_token *token, const char *text) {
+  static const char *const reset[] = {"",         "-VERS-ALL", "-KX-ALL", "-CIPHER-ALL",
+                                      "-MAC-ALL", "-GROUP-ALL"};
+  char alone[128], name[64];
+  snprintf(name, sizeof(name), "%.*s", (int)(token->end - token->start), text + token->start);
+  snprintf(alone, sizeof(alone), "NORMAL:%s:%s", reset[token->kind], name);
+  gnutls_priority_t prio;
+  if (gnutls_priority_init(&prio, alone, NULL) < 0)
+    return false;
+  bool honoured = token_honoured(prio, token->kind, name);
+  gnutls_priority_deinit(prio);
+  return honoured;
+}
+
+/* gnutls_priority_init must accept the string, and every name asked for must be in the
+ * result: a refusal or a name dropped is reported at the YAML name that made the token. */
 static int check_priorities(struct yaml_file *f, const struct tls_ctx *t, struct priority_text *p) {
   gnutls_priority_t prio;
-  const char *err_pos = NULL;
-  int g = gnutls_priority_init(&prio, p->text.data, &err_pos);
-  if (g == 0) {
+  int g = gnutls_priority_init(&prio, p->text.data, NULL);
+  const struct priority_token *refused = NULL;
+  for (size_t i = 0; i < p->n && !refused; i++) {
+    const struct priority_token *token = &p->tokens[i];
+    char name[64];
+    snprintf(name, sizeof(name), "%.*s", (int)(token->end - token->start),
+             p->text.data + token->start);
+    if (token->kind != TOKEN_OTHER && (g == 0 ? !token_honoured(prio, token->kind, name)
+                                              : !token_alone_honoured(token, p->text.data)))
+      refused = token;
+  }
+  if (g == 0)
     gnutls_priority_deinit(prio);
+  if (!refused && g == 0)
     return 0;
-  }
-  size_t at = err_pos && err_pos >= p->text.data ? (size_t)(err_pos - p->text.data) : 0;
-  const yaml_node_t *node = t->map;
-  size_t start = 0, end = p->text.len;
-  for (size_t i = 0; i < p->n; i++) {
-    if (at < p->tokens[i].end) {
-      node = p->tokens[i].node;
-      end = p->tokens[i].end;
-      break;
-    }
-    start = p->tokens[i].end + 1;
-  }
-  const char *name = node && yf_scalar(node) ? yf_scalar(node) : "tls_server_config";
-  return yf_fail(f, node, "tls_server_config: GnuTLS cannot honour '%s' (as %.*s): %s", name,
-                 (int)(end - start), p->text.data + start, gnutls_strerror(g));
+  if (!refused)
+    return yf_fail(f, t->map, "tls_server_config: GnuTLS refuses the priorities '%s': %s",
+                   p->text.data, gnutls_strerror(g));
+  const yaml_node_t *node = refused->node ? refused->node : t->map;
+  const char *name =
+      refused->node && yf_scalar(refused->node) ? yf_scalar(refused->node) : "the default versions";
+  return yf_fail(f, node,
+                 "tls_server_config: GnuTLS cannot honour '%s' here: %.*s is disabled by this "
+                 "system's GnuTLS configuration or unknown to it",
+                 name, (int)(refused->end - refused->start - 1), p->text.data + refused->start + 1);
 }
 
 static int build_priorities(struct yaml_file *f, const struct tls_ctx *t, struct web_config *w) {
@@ -303,15 +368,20 @@ static int build_priorities(struct yaml_file *f, const struct tls_ctx *t, struct
   if (!tls_version(max))
     return yf_fail(f, t->max_version, "max_version: one of TLS10, TLS11, TLS12, TLS13");
   struct priority_text p = {.text = BUF_INIT};
-  priority_add(&p, "NORMAL", NULL);
-  priority_add(&p, "-VERS-ALL", NULL);
+  priority_add(&p, "NORMAL", NULL, TOKEN_OTHER);
+  priority_add(&p, "-VERS-ALL", NULL, TOKEN_OTHER);
   bool in = false, any = false, below_tls13 = false, tls13 = false;
   for (size_t i = 0; i < 4; i++) {
     in = in || strcmp(order[i], min) == 0;
     if (in) {
       char token[32];
       snprintf(token, sizeof(token), "+%s", tls_version(order[i]));
-      priority_add(&p, token, strcmp(order[i], min) == 0 ? t->min_version : t->max_version);
+      /* A version the file names must be there; the others (the defaults, those between
+       * min and max) GnuTLS may leave out as its configuration says. */
+      const yaml_node_t *named = t->min_version && strcmp(order[i], min) == 0   ? t->min_version
+                                 : t->max_version && strcmp(order[i], max) == 0 ? t->max_version
+                                                                                : NULL;
+      priority_add(&p, token, named, named ? TOKEN_VERSION : TOKEN_OTHER);
       any = true;
       below_tls13 = below_tls13 || i < 3;
       tls13 = tls13 || i == 3;

@@ -208,6 +208,25 @@ class TestSecurity(ReplmonCase):
             self.assertTrue(err.startswith(path + ":"), err)
             self.assertIn(message, err)
             self.assertEqual(err.count("\n"), 1, err)
+        # A suite whose cipher this system's GnuTLS disables (as a crypto policy or FIPS mode
+        # would): GnuTLS drops it without an error; replmon names it and stops.
+        policy = os.path.join(self.workdir, "gnutls.config")
+        with open(policy, "w") as f:
+            f.write("[overrides]\ntls-disabled-cipher = CHACHA20-POLY1305\n")
+        path = os.path.join(self.workdir, "policy.web.yml")
+        with open(path, "w") as f:
+            f.write("tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n"
+                    "  cipher_suites:\n    - TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\n"
+                    "    - TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256\n")
+        r = subprocess.run([replmon_path(), "--config.file=" + os.path.join(
+            self.workdir, "replmon.yml"), "--web.config.file=" + path],
+            capture_output=True, timeout=30,
+            env=dict(os.environ, REPLMON_SEC_PW="x", GNUTLS_SYSTEM_PRIORITY_FILE=policy))
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(r.stderr.decode(),
+                         "%s:6:7: tls_server_config: GnuTLS cannot honour "
+                         "'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256' here: CHACHA20-POLY1305 is "
+                         "disabled by this system's GnuTLS configuration or unknown to it\n" % path)
 
     def test_04_headers(self):
         tls = "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n"
