@@ -1,4 +1,4 @@
-/* The HTTP server: its listening socket, libmicrohttpd's start and stop, and every answer.
+/* The HTTP server: its listening sockets, libmicrohttpd's start and stop, and every answer.
  * Which answer a request gets is http_route.c; who may ask is http_auth.c; /probe runs in
  * probe_jobs.c. */
 #include "http.h"
