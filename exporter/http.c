@@ -533,16 +533,14 @@ static void describe_socket(int fd, char *text, size_t size) {
     snprintf(text, size, addr.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
 }
 
-/* The listening sockets: systemd's, or one bound for each address. */
+/* One listening socket bound for each listen address. */
 static int open_listeners(struct http_server *server, const struct http_options *options) {
-  size_t n = options->n_listen_fds ? options->n_listen_fds : options->n_listen_addresses;
-  if (n == 0 || n > MAX_LISTENERS) {
-    log_event(LOG_ERROR, "too many listening sockets (at most 16)");
+  if (options->n_listen_addresses == 0 || options->n_listen_addresses > MAX_LISTENERS) {
+    log_event(LOG_ERROR, "from 1 to 16 listen addresses");
     return -EINVAL;
   }
-  for (size_t i = 0; i < n; i++) {
-    int fd = options->n_listen_fds ? options->first_listen_fd + (int)i
-                                   : open_listen_socket(options->listen_addresses[i]);
+  for (size_t i = 0; i < options->n_listen_addresses; i++) {
+    int fd = open_listen_socket(options->listen_addresses[i]);
     if (fd < 0)
       return fd;
     server->listen_fds[server->n_listen_fds++] = fd;
