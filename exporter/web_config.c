@@ -432,14 +432,38 @@ static int parse_client_auth(struct yaml_file *f, const yaml_node_t *node, enum 
                  "RequireAnyClientCert, VerifyClientCertIfGiven, RequireAndVerifyClientCert");
 }
 
+/* Parses every certificate in pem: 0 or a GnuTLS error. GnuTLS 3.7's credential loaders leak
+ * a certificate that does not parse (an invalid DER time, for one), so a bad one is refused
+ * here before they see it. */
+static int parse_certificates(const char *pem) {
+  gnutls_datum_t data = {(unsigned char *)pem, (unsigned)strlen(pem)};
+  gnutls_x509_crt_t *list = NULL;
+  unsigned n = 0;
+  int g = gnutls_x509_crt_list_import2(&list, &n, &data, GNUTLS_X509_FMT_PEM, 0);
+  if (g < 0)
+    return g;
+  for (unsigned i = 0; i < n; i++)
+    gnutls_x509_crt_deinit(list[i]);
+  gnutls_free(list);
+  return 0;
+}
+
 /* The certificate and key must load together, as the server will load them. */
 static int check_key_pair(struct yaml_file *f, const struct tls_ctx *t, struct web_config *w) {
+  int g = parse_certificates(w->cert_pem);
+  if (g < 0)
+    return yf_fail(f, t->cert_file ? t->cert_file : t->cert, "%s: not a PEM certificate: %s",
+                   t->cert_file ? "cert_file" : "cert", gnutls_strerror(g));
+  if (w->client_ca_pem && (g = parse_certificates(w->client_ca_pem)) < 0)
+    return yf_fail(f, t->client_ca_file ? t->client_ca_file : t->client_ca,
+                   "%s: not a PEM certificate: %s",
+                   t->client_ca_file ? "client_ca_file" : "client_ca", gnutls_strerror(g));
   gnutls_certificate_credentials_t creds;
   if (gnutls_certificate_allocate_credentials(&creds) < 0)
     return yf_fail(f, NULL, "out of memory");
   gnutls_datum_t cert = {(unsigned char *)w->cert_pem, (unsigned)strlen(w->cert_pem)};
   gnutls_datum_t key = {(unsigned char *)w->key_pem, (unsigned)strlen(w->key_pem)};
-  int g = gnutls_certificate_set_x509_key_mem(creds, &cert, &key, GNUTLS_X509_FMT_PEM);
+  g = gnutls_certificate_set_x509_key_mem(creds, &cert, &key, GNUTLS_X509_FMT_PEM);
   int rc = 0;
   if (g < 0)
     rc = yf_fail(f, t->cert_file ? t->cert_file : t->cert,
