@@ -147,10 +147,12 @@ valgrind: deps
 install: $(PROGRAMS)
 	for p in $(PROGRAMS); do install -D -m 0755 $$p $(DESTDIR)$(PREFIX)/bin/$$(basename $$p); done
 	install -D -m 0644 exporter/replmon.service $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.service
+	install -D -m 0644 exporter/replmon.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.socket
 	install -D -m 0644 exporter/replmon.example.yml $(DESTDIR)$(PREFIX)/share/doc/replmon/replmon.example.yml
 	install -D -m 0644 exporter/replmon.8 $(DESTDIR)$(PREFIX)/share/man/man8/replmon.8
 	install -D -m 0644 exporter/replmon-check.1 $(DESTDIR)$(PREFIX)/share/man/man1/replmon-check.1
 	sed -i 's|/usr/local/|$(PREFIX)/|g' $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.service \
+	  $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.socket \
 	  $(DESTDIR)$(PREFIX)/share/man/man8/replmon.8 \
 	  $(DESTDIR)$(PREFIX)/share/man/man1/replmon-check.1
 	$(if $(HAVE_LIBSYSTEMD),,sed -i 's|^Type=notify$$|Type=simple|' \

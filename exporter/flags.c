@@ -10,6 +10,7 @@ enum {
   OPT_CONFIG_FILE = 256,
   OPT_CONFIG_CHECK,
   OPT_LISTEN,
+  OPT_SYSTEMD_SOCKET,
   OPT_PATH,
   OPT_WEB_CONFIG,
   OPT_LEVEL,
@@ -22,6 +23,7 @@ static const struct option options[] = {
     {"config.file", required_argument, NULL, OPT_CONFIG_FILE},
     {"config.check", no_argument, NULL, OPT_CONFIG_CHECK},
     {"web.listen-address", required_argument, NULL, OPT_LISTEN},
+    {"web.systemd-socket", no_argument, NULL, OPT_SYSTEMD_SOCKET},
     {"web.telemetry-path", required_argument, NULL, OPT_PATH},
     {"web.config.file", required_argument, NULL, OPT_WEB_CONFIG},
     {"log.level", required_argument, NULL, OPT_LEVEL},
@@ -42,7 +44,10 @@ static void usage(FILE *out) {
         "  --config.file=FILE          configuration file (YAML); required\n"
         "  --config.check              validate the configuration, then exit 0 (valid) or 2\n"
         "  --web.listen-address=ADDR   address to listen on (default \":" REPLMON_DEFAULT_PORT
-        "\")\n"
+        "\");\n"
+        "                              repeat it to listen on several\n"
+        "  --web.systemd-socket        serve the sockets systemd passed (socket activation)\n"
+        "                              instead of --web.listen-address\n"
         "  --web.telemetry-path=PATH   path of the metrics (default \"/metrics\")\n"
         "  --web.config.file=FILE      TLS and basic auth (exporter-toolkit's format)\n"
         "  --log.level=LEVEL           debug, info, warn or error (default info)\n"
@@ -56,7 +61,6 @@ static void usage(FILE *out) {
 
 enum flags_outcome flags_parse(int argc, char **argv, struct flags *flags, FILE *out, FILE *err) {
   *flags = (struct flags){
-      .listen_address = ":" REPLMON_DEFAULT_PORT,
       .telemetry_path = "/metrics",
       .log_level = LOG_INFO,
       .log_format = LOG_LOGFMT,
@@ -83,9 +87,17 @@ enum flags_outcome flags_parse(int argc, char **argv, struct flags *flags, FILE 
                 optarg);
         return FLAGS_EXIT_USAGE;
       }
-      flags->listen_address = optarg;
+      if (flags->n_listen_addresses == FLAGS_MAX_LISTEN_ADDRESSES) {
+        fprintf(err, "replmon: --web.listen-address given more than %d times\n",
+                FLAGS_MAX_LISTEN_ADDRESSES);
+        return FLAGS_EXIT_USAGE;
+      }
+      flags->listen_addresses[flags->n_listen_addresses++] = optarg;
       break;
     }
+    case OPT_SYSTEMD_SOCKET:
+      flags->systemd_socket = true;
+      break;
     case OPT_PATH:
       if (optarg[0] != '/' || strcmp(optarg, "/") == 0 || strcmp(optarg, "/-/healthy") == 0) {
         fprintf(err, "replmon: --web.telemetry-path must start with / and not be / or "
@@ -128,6 +140,8 @@ enum flags_outcome flags_parse(int argc, char **argv, struct flags *flags, FILE 
     fprintf(err, "replmon: unexpected argument '%s' (see --help)\n", argv[optind]);
     return FLAGS_EXIT_USAGE;
   }
+  if (flags->n_listen_addresses == 0)
+    flags->listen_addresses[flags->n_listen_addresses++] = ":" REPLMON_DEFAULT_PORT;
   if (!flags->config_file) {
     fprintf(err, "replmon: --config.file is required (see --help)\n");
     return FLAGS_EXIT_USAGE;

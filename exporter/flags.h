@@ -8,11 +8,15 @@
 #include <stdio.h>
 
 #define REPLMON_DEFAULT_PORT "9873"
+#define FLAGS_MAX_LISTEN_ADDRESSES 16
 
 struct flags {
   const char *config_file; /* the strings point into argv or to static defaults */
   bool config_check;
-  const char *listen_address;
+  /* --web.listen-address, repeatable: listen on each (":9873" when none is given). */
+  const char *listen_addresses[FLAGS_MAX_LISTEN_ADDRESSES];
+  size_t n_listen_addresses;
+  bool systemd_socket; /* --web.systemd-socket: serve the sockets systemd passed instead */
   const char *telemetry_path;
   const char *web_config_file; /* NULL: plain HTTP, no authentication */
   enum log_level log_level;

@@ -1,4 +1,4 @@
-/* The HTTP server: its listening socket, libmicrohttpd's start and stop, and every answer.
+/* The HTTP server: its listening sockets, libmicrohttpd's start and stop, and every answer.
  * Which answer a request gets is http_route.c; who may ask is http_auth.c; /probe runs in
  * probe_jobs.c. */
 #include "http.h"
@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Each connection's pool, which bounds the request line and headers (about 36 KiB of them;
@@ -41,12 +42,27 @@
 /* *req_cls after a request's first call: this marker, or the running /probe job. */
 static int request_seen;
 
+#define MAX_LISTENERS 16
+
+/* rate_limit (exporter-toolkit's token bucket, as Go's rate.Limiter): burst tokens at start,
+ * one more every interval_s, one taken by each request. */
+struct rate_limiter {
+  pthread_mutex_t lock;
+  double interval_s; /* 0: no limit */
+  double burst;
+  double tokens;
+  double last; /* CLOCK_MONOTONIC seconds of the last refill */
+};
+
 struct http_server {
-  struct MHD_Daemon *daemon;
+  struct MHD_Daemon *daemons[MAX_LISTENERS];
+  size_t n_daemons;
   struct metrics_cache *cache;
   struct http_options options;
   char *telemetry_path;
-  int listen_fd;
+  int listen_fds[MAX_LISTENERS]; /* -1 once a daemon owns it */
+  size_t n_listen_fds;
+  struct rate_limiter rate;
   struct http_auth *auth;       /* TLS client certificates and basic auth users */
   struct probe_jobs *probes;    /* the /probe requests in flight */
   char *page_policy;            /* the status page's Content-Security-Policy */
@@ -434,6 +450,24 @@ static enum MHD_Result answer(struct http_server *server, struct MHD_Connection 
   return MHD_NO;
 }
 
+static bool rate_allows(struct rate_limiter *r) {
+  if (r->interval_s <= 0)
+    return true;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+  pthread_mutex_lock(&r->lock);
+  r->tokens += (now - r->last) / r->interval_s;
+  if (r->tokens > r->burst)
+    r->tokens = r->burst;
+  r->last = now;
+  bool allowed = r->tokens >= 1;
+  if (allowed)
+    r->tokens -= 1;
+  pthread_mutex_unlock(&r->lock);
+  return allowed;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, const char *url,
                               const char *method, const char *version, const char *upload_data,
                               size_t *upload_data_size, void **req_cls) {
@@ -460,6 +494,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
   } else if (first && route.action == HTTP_RELOAD) {
     *req_cls = &request_seen;
     result = MHD_YES;
+  } else if (!(route.action == HTTP_RELOAD && *upload_data_size) && !rate_allows(&server->rate)) {
+    /* Before authentication, as exporter-toolkit counts every request. */
+    result = queue_text(server, connection, MHD_HTTP_TOO_MANY_REQUESTS, "429 too many requests\n");
   } else if (!route.open && (verdict = http_auth_check(server->auth, connection))) {
     result = refuse_client(server, connection, verdict);
   } else if (route.action == HTTP_RELOAD && *upload_data_size) {
@@ -483,17 +520,58 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
   buf_free(&text);
 }
 
+/* "ADDRESS:PORT" of a socket systemd passed, for the log. */
+static void describe_socket(int fd, char *text, size_t size) {
+  struct sockaddr_storage addr;
+  socklen_t len = sizeof(addr);
+  char host[NI_MAXHOST], port[NI_MAXSERV];
+  if (getsockname(fd, (struct sockaddr *)&addr, &len) != 0 ||
+      getnameinfo((struct sockaddr *)&addr, len, host, sizeof(host), port, sizeof(port),
+                  NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+    snprintf(text, size, "fd %d", fd);
+  else
+    snprintf(text, size, addr.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+}
+
+/* One listening socket bound for each listen address. */
+static int open_listeners(struct http_server *server, const struct http_options *options) {
+  if (options->n_listen_addresses == 0 || options->n_listen_addresses > MAX_LISTENERS) {
+    log_event(LOG_ERROR, "from 1 to 16 listen addresses");
+    return -EINVAL;
+  }
+  for (size_t i = 0; i < options->n_listen_addresses; i++) {
+    int fd = open_listen_socket(options->listen_addresses[i]);
+    if (fd < 0)
+      return fd;
+    server->listen_fds[server->n_listen_fds++] = fd;
+  }
+  return 0;
+}
+
 int http_start(const struct http_options *options, struct http_server **out) {
   *out = NULL;
   struct http_server *server = calloc(1, sizeof(*server));
   if (!server) {
     web_config_free(options->web); /* taken over, started or not */
+    for (size_t i = 0; i < options->n_listen_fds; i++)
+      close(options->first_listen_fd + (int)i);
     return -ENOMEM;
   }
   server->options = *options;
-  server->listen_fd = -1;
   pthread_mutex_init(&server->headers_lock, NULL);
+  pthread_mutex_init(&server->rate.lock, NULL);
   server->options.web = NULL;
+  /* systemd's sockets are ours from here on, closed by http_stop whatever happens. */
+  for (size_t i = 0; i < options->n_listen_fds && i < MAX_LISTENERS; i++)
+    server->listen_fds[server->n_listen_fds++] = options->first_listen_fd + (int)i;
+  struct web_config *web = options->web;
+  if (web && web->rate_limit_interval_s > 0) {
+    server->rate.interval_s = web->rate_limit_interval_s;
+    server->rate.burst = server->rate.tokens = web->rate_limit_burst;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    server->rate.last = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+  }
   /* web stays valid until http_stop: the TLS options below point into it. */
   server->auth = http_auth_new(options->web);
   server->probes = probe_jobs_new(options->store, &options->build);
@@ -503,25 +581,27 @@ int http_start(const struct http_options *options, struct http_server **out) {
   if (status_page_policy(&policy) == 0)
     server->page_policy = buf_steal(&policy, NULL);
   buf_free(&policy);
-  const struct web_config *web_headers = options->web; /* while auth holds it */
   if (server->auth && server->page_policy)
     server->headers =
-        http_headers_new(server->page_policy, web_headers ? web_headers->headers : NULL,
-                         web_headers ? web_headers->n_headers : 0);
+        http_headers_new(server->page_policy, web ? web->headers : NULL, web ? web->n_headers : 0);
   if (!server->telemetry_path || !server->cache || !server->auth || !server->probes ||
       !server->headers) {
     http_stop(server);
     return -ENOMEM;
   }
-  server->listen_fd = open_listen_socket(options->listen_address);
-  if (server->listen_fd < 0) {
-    int rc = server->listen_fd;
+  if (!options->n_listen_fds) {
+    int rc = open_listeners(server, options);
+    if (rc < 0) {
+      http_stop(server);
+      return rc;
+    }
+  } else if (options->n_listen_fds > MAX_LISTENERS) {
+    log_event(LOG_ERROR, "--web.systemd-socket: too many sockets (at most 16)");
     http_stop(server);
-    return rc;
+    return -EINVAL;
   }
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   unsigned threads = cores > 1 ? (unsigned)(cores > 8 ? 8 : cores) : 1;
-  struct web_config *web = options->web;
   struct MHD_OptionItem tls[] = {
       {MHD_OPTION_HTTPS_MEM_CERT, 0, web && web->tls ? web->cert_pem : NULL},
       {MHD_OPTION_HTTPS_MEM_KEY, 0, web && web->tls ? web->key_pem : NULL},
@@ -532,24 +612,33 @@ int http_start(const struct http_options *options, struct http_server **out) {
   };
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
                    MHD_ALLOW_SUSPEND_RESUME | (web && web->tls ? MHD_USE_TLS : 0);
-  server->daemon = MHD_start_daemon(
-      flags, 0, NULL, NULL, handle, server, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-      MHD_OPTION_LISTEN_SOCKET, server->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
-      MHD_OPTION_CONNECTION_LIMIT, options->connection_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-      options->per_ip_connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-      options->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-      (size_t)CONNECTION_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
-      MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_ARRAY,
-      web && web->tls ? tls : tls + 4, MHD_OPTION_END);
-  if (!server->daemon) {
-    log_event(LOG_ERROR, "cannot start the HTTP server", "address", options->listen_address);
-    http_stop(server);
-    return -EIO;
+  for (size_t i = 0; i < server->n_listen_fds; i++) {
+    char address[NI_MAXHOST + NI_MAXSERV + 8];
+    if (options->n_listen_fds)
+      describe_socket(server->listen_fds[i], address, sizeof(address));
+    else
+      snprintf(address, sizeof(address), "%s", options->listen_addresses[i]);
+    struct MHD_Daemon *daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, handle, server, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_LISTEN_SOCKET, server->listen_fds[i], MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_LIMIT, options->connection_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        options->per_ip_connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+        options->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)CONNECTION_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_ARRAY,
+        web && web->tls ? tls : tls + 4, MHD_OPTION_END);
+    if (!daemon) {
+      log_event(LOG_ERROR, "cannot start the HTTP server", "address", address);
+      http_stop(server);
+      return -EIO;
+    }
+    server->daemons[server->n_daemons++] = daemon;
+    server->listen_fds[i] = -1; /* the daemon owns it now and closes it when stopped */
+    log_event(LOG_INFO, "listening", "address", address, "telemetry_path", server->telemetry_path,
+              "tls", web && web->tls ? "on" : "off", "basic_auth",
+              web && web->n_users ? "on" : "off", "systemd_socket",
+              options->n_listen_fds ? "yes" : "no");
   }
-  server->listen_fd = -1; /* the daemon owns it now and closes it when stopped */
-  log_event(LOG_INFO, "listening", "address", options->listen_address, "telemetry_path",
-            server->telemetry_path, "tls", web && web->tls ? "on" : "off", "basic_auth",
-            web && web->n_users ? "on" : "off");
   *out = server;
   return 0;
 }
@@ -557,17 +646,20 @@ int http_start(const struct http_options *options, struct http_server **out) {
 void http_stop(struct http_server *server) {
   if (!server)
     return;
-  if (server->daemon) {
+  if (server->n_daemons) {
     /* libmicrohttpd aborts when stopped with a suspended request: answer every /probe in
      * flight now, and wait (a little) until they are sent. */
     if (probe_jobs_stop(server->probes) != 0) {
       log_event(LOG_ERROR, "a /probe request did not finish in time; exiting without waiting");
       return; /* stopping the daemon now would abort; the process is ending anyway */
     }
-    MHD_stop_daemon(server->daemon); /* returns once every response was released */
+    for (size_t i = 0; i < server->n_daemons; i++)
+      MHD_stop_daemon(server->daemons[i]); /* returns once every response was released */
   }
-  if (server->listen_fd >= 0)
-    close(server->listen_fd);
+  for (size_t i = 0; i < server->n_listen_fds; i++)
+    if (server->listen_fds[i] >= 0)
+      close(server->listen_fds[i]);
+  pthread_mutex_destroy(&server->rate.lock);
   metrics_cache_free(server->cache);
   http_headers_free(server->headers);
   free(server->page_policy);

@@ -9,7 +9,13 @@
 #include "web_config.h"
 
 struct http_options {
-  const char *listen_address;   /* "host:port", ":port" (every address) or "[v6]:port" */
+  /* Where to listen: each "host:port", ":port" (every address) or "[v6]:port"; or, when
+   * n_listen_fds is not 0, the listening sockets first_listen_fd onwards (systemd's, taken
+   * over) instead. One libmicrohttpd daemon serves each. */
+  const char *const *listen_addresses;
+  size_t n_listen_addresses;
+  int first_listen_fd;
+  size_t n_listen_fds;
   const char *telemetry_path;   /* "/metrics" */
   struct snapshot_store *store; /* borrowed: must outlive the server */
   struct build_info build;
@@ -30,8 +36,8 @@ struct http_server;
 
 /* Binds and starts serving. Returns 0, or a negative errno after logging why. */
 int http_start(const struct http_options *options, struct http_server **out);
-/* Replaces the basic auth users with those of web (taken over); TLS settings are read at
- * start only (logged when they differ). */
+/* Replaces the basic auth users and the headers with those of web (taken over); TLS and
+ * rate_limit settings are read at start only (logged when they differ). */
 void http_set_web_config(struct http_server *server, struct web_config *web);
 
 /* Stops accepting, finishes the requests in flight and frees. NULL is a no-op. */

@@ -6,6 +6,9 @@
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +77,48 @@ static bool authorized(struct http_auth *auth, const char *user, const char *pas
   return ok;
 }
 
+/* Whether the client's certificate carries one of client_allowed_sans (as exporter-toolkit
+ * compares them: DNS names, e-mail addresses, IP addresses and URIs, exactly). */
+static bool allowed_san(const struct web_config *web, gnutls_session_t session) {
+  unsigned n = 0;
+  const gnutls_datum_t *certs = session ? gnutls_certificate_get_peers(session, &n) : NULL;
+  gnutls_x509_crt_t crt;
+  if (n == 0 || gnutls_x509_crt_init(&crt) < 0)
+    return false;
+  bool allowed = false;
+  if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) == 0) {
+    for (unsigned i = 0; !allowed; i++) {
+      char name[1024];
+      size_t size = sizeof(name) - 1;
+      int type = gnutls_x509_crt_get_subject_alt_name(crt, i, name, &size, NULL);
+      if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+        break;
+      if (type == GNUTLS_E_SHORT_MEMORY_BUFFER)
+        continue; /* longer than any name worth allowing */
+      if (type < 0)
+        break;
+      const char *text = name;
+      char ip[INET6_ADDRSTRLEN];
+      if (type == GNUTLS_SAN_IPADDRESS) {
+        if (!inet_ntop(size == 4 ? AF_INET : AF_INET6, name, ip, sizeof(ip)) ||
+            (size != 4 && size != 16))
+          continue;
+        text = ip;
+      } else if (type == GNUTLS_SAN_DNSNAME || type == GNUTLS_SAN_RFC822NAME ||
+                 type == GNUTLS_SAN_URI) {
+        if (memchr(name, '\0', size))
+          continue; /* a NUL inside would compare as a shorter name */
+        name[size] = '\0';
+      } else {
+        continue;
+      }
+      allowed = web_config_san_allowed(web, &text, 1);
+    }
+  }
+  gnutls_x509_crt_deinit(crt);
+  return allowed;
+}
+
 enum http_auth_verdict http_auth_check(struct http_auth *auth, struct MHD_Connection *connection) {
   const struct web_config *web = auth->web; /* TLS settings never change while running */
   if (web && web->tls && web->client_auth != CLIENT_AUTH_NONE &&
@@ -91,6 +136,14 @@ enum http_auth_verdict http_auth_check(struct http_auth *auth, struct MHD_Connec
     unsigned status = 0;
     if ((required && n == 0) ||
         (verify && n > 0 && (gnutls_certificate_verify_peers2(session, &status) < 0 || status)))
+      return HTTP_AUTH_NO_CERTIFICATE;
+  }
+  /* client_allowed_sans is only accepted with a client_auth_type that asks for certificates;
+   * a client without one of the names gets no answer, certificate or not. */
+  if (web && web->tls && web->n_allowed_sans) {
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (!allowed_san(web, info ? (gnutls_session_t)info->tls_session : NULL))
       return HTTP_AUTH_NO_CERTIFICATE;
   }
   pthread_mutex_lock(&auth->lock);
@@ -112,12 +165,16 @@ void http_auth_set_web_config(struct http_auth *auth, struct web_config *web) {
   struct web_config *old = auth->web;
   bool tls_changed =
       web && old &&
-      (web->tls != old->tls || (web->tls && (strcmp(web->cert_pem, old->cert_pem) != 0 ||
-                                             strcmp(web->key_pem, old->key_pem) != 0 ||
-                                             web->client_auth != old->client_auth)));
+      (web->tls != old->tls ||
+       (web->tls &&
+        (strcmp(web->cert_pem, old->cert_pem) != 0 || strcmp(web->key_pem, old->key_pem) != 0 ||
+         web->client_auth != old->client_auth || strcmp(web->priorities, old->priorities) != 0 ||
+         web->n_allowed_sans != old->n_allowed_sans)) ||
+       web->rate_limit_interval_s != old->rate_limit_interval_s ||
+       web->rate_limit_burst != old->rate_limit_burst);
   if (tls_changed || (!old) != (!web)) {
-    log_event(LOG_WARN, "the web configuration's TLS settings changed: they apply at the next "
-                        "start; the basic auth users apply now");
+    log_event(LOG_WARN, "the web configuration's TLS or rate_limit settings changed: they apply "
+                        "at the next start; the basic auth users and headers apply now");
   }
   if (!web || !old) {
     web_config_free(web);

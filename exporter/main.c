@@ -87,7 +87,8 @@ static int reload_from_http(void *ctx, char **error) {
 /* Starts the HTTP server (which takes web over, started or not), then the pollers. */
 static int start_serving(const struct flags *flags, struct web_config *web, struct daemon *d) {
   struct http_options http_options = {
-      .listen_address = flags->listen_address,
+      .listen_addresses = flags->listen_addresses,
+      .n_listen_addresses = flags->n_listen_addresses,
       .telemetry_path = flags->telemetry_path,
       .store = d->store,
       .build = {REPLMON_VERSION, REPLMON_REVISION},
@@ -98,6 +99,14 @@ static int start_serving(const struct flags *flags, struct web_config *web, stru
       .reload_ctx = d,
       .web = web, /* the server takes it over */
   };
+  if (flags->systemd_socket) {
+    int n = notify_listen_fds(&http_options.first_listen_fd);
+    if (n < 0) {
+      web_config_free(web);
+      return n;
+    }
+    http_options.n_listen_fds = (size_t)n;
+  }
   /* HTTP first: an address in use stops replmon before it polls anything. The lock makes a
    * POST /-/reload that arrives meanwhile wait until the pollers exist. */
   pthread_mutex_lock(&d->lock);

@@ -30,9 +30,19 @@ struct web_config {
   bool tls;
   char *cert_pem; /* the certificate chain and the key, as read; the key is a secret */
   char *key_pem;
-  char *client_ca_pem; /* NULL without client_ca_file */
+  char *client_ca_pem; /* NULL without client_ca_file or client_ca */
   enum client_auth client_auth;
-  char *priorities; /* GnuTLS priority string from min_version/max_version */
+  /* GnuTLS priority string from min_version/max_version, cipher_suites and
+   * curve_preferences, accepted by gnutls_priority_init when the file was loaded. */
+  char *priorities;
+  /* client_allowed_sans: a client certificate must carry one of these (DNS, e-mail, IP or
+   * URI) subject alternative names; n_allowed_sans 0 checks none. */
+  size_t n_allowed_sans;
+  char **allowed_sans;
+  /* rate_limit: a token bucket of rate_limit_burst requests, one more every
+   * rate_limit_interval_s seconds; 0 s: no limit. Read at start only, as TLS is. */
+  double rate_limit_interval_s;
+  unsigned rate_limit_burst;
   size_t n_users;
   struct web_user *users;
   size_t n_headers;
@@ -46,6 +56,10 @@ struct web_config {
  * bcrypt). On failure *error (owned by the caller) is one line FILE:LINE:COL: message. */
 int web_config_load(const char *path, struct web_config **out, char **error);
 void web_config_free(struct web_config *config);
+
+/* Whether one of a client certificate's subject alternative names, each as text (an IP address
+ * as inet_ntop writes it), is in client_allowed_sans. */
+bool web_config_san_allowed(const struct web_config *config, const char *const *sans, size_t n);
 
 /* Whether user/password match a configured user. Takes the same time whether or not the user
  * exists, and compares the hashes in constant time. */

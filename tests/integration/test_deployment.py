@@ -169,7 +169,8 @@ class TestDeployment(unittest.TestCase):
                            capture_output=True, timeout=300)
         self.assertEqual(r.returncode, 0, (r.stdout + r.stderr).decode())
         for path in ("usr/bin/replmon", "usr/bin/replmon-check",
-                     "usr/lib/systemd/system/replmon.service", "usr/share/man/man8/replmon.8",
+                     "usr/lib/systemd/system/replmon.service",
+                     "usr/lib/systemd/system/replmon.socket", "usr/share/man/man8/replmon.8",
                      "usr/share/man/man1/replmon-check.1",
                      "usr/share/doc/replmon/replmon.example.yml"):
             self.assertTrue(os.path.isfile(os.path.join(dest, path)), path)
@@ -190,6 +191,13 @@ class TestDeployment(unittest.TestCase):
         with open(local, "w") as f:
             f.write(unit.replace("ExecStart=/usr/bin/replmon", "ExecStart=" + replmon_path()))
         r = subprocess.run(["systemd-analyze", "verify", "--man=no", local],
+                           capture_output=True, timeout=60)
+        out = (r.stdout + r.stderr).decode()
+        self.assertEqual((r.returncode, out), (0, ""))
+        # The socket unit (socket activation) with the service it starts.
+        socket_unit = os.path.join(self.workdir, "replmon.socket")
+        shutil.copy(os.path.join(dest, "usr/lib/systemd/system/replmon.socket"), socket_unit)
+        r = subprocess.run(["systemd-analyze", "verify", "--man=no", socket_unit, local],
                            capture_output=True, timeout=60)
         out = (r.stdout + r.stderr).decode()
         self.assertEqual((r.returncode, out), (0, ""))

@@ -3,8 +3,10 @@
 basic auth with a bcrypt hash, /-/healthy left open, promtool's view of the same file,
 refused files at start-up, the headers of every answer (replmon's defaults, and those of
 http_server_config, applied again on reload), a real Prometheus scraping over HTTPS with
-basic auth, and a slowloris client that must not lock the scrapers out. No database is
-needed: the one node points at a closed port.
+basic auth, a slowloris client that must not lock the scrapers out, every web configuration
+file of exporter-toolkit's documentation and tests scraped by one real Prometheus, repeated
+--web.listen-address with rate_limit, and socket activation (--web.systemd-socket) under
+systemd-socket-activate. No database is needed: the one node points at a closed port.
 
     python3 tests/integration/test_security.py [-v]
 """
@@ -21,6 +23,7 @@ import time
 import urllib.error
 import urllib.request
 import base64
+import re
 import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -35,6 +38,7 @@ with warnings.catch_warnings():
     import crypt  # noqa: E402  (libxcrypt's bcrypt, as replmon uses it)
 
 PASSWORD = "s3cret-Planted-7"
+TOOLKIT_DATA = os.path.join(HERE, "data", "exporter-toolkit")
 # What replmon allows one client address (main.c), and more than its overall limit (256).
 PER_ADDRESS_LIMIT = 128
 SLOW_CONNECTIONS = 300
@@ -54,8 +58,9 @@ class TestSecurity(ReplmonCase):
         # A CA, a server certificate for 127.0.0.1 and a client certificate, both signed by it.
         openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
                 "ca.pem", "-days", "2", "-subj", "/CN=replmon test CA", cwd=d)
+        # The client's DNS name is one of client_allowed_sans in exporter-toolkit's example.
         for name, ext in (("server", "subjectAltName=IP:127.0.0.1"),
-                          ("client", "extendedKeyUsage=clientAuth")):
+                          ("client", "extendedKeyUsage=clientAuth\nsubjectAltName=DNS:test3")):
             openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key", "-out",
                     name + ".csr", "-subj", "/CN=" + name, cwd=d)
             with open(os.path.join(d, name + ".ext"), "w") as f:
@@ -203,6 +208,25 @@ class TestSecurity(ReplmonCase):
             self.assertTrue(err.startswith(path + ":"), err)
             self.assertIn(message, err)
             self.assertEqual(err.count("\n"), 1, err)
+        # A suite whose cipher this system's GnuTLS disables (as a crypto policy or FIPS mode
+        # would): GnuTLS drops it without an error; replmon names it and stops.
+        policy = os.path.join(self.workdir, "gnutls.config")
+        with open(policy, "w") as f:
+            f.write("[overrides]\ntls-disabled-cipher = CHACHA20-POLY1305\n")
+        path = os.path.join(self.workdir, "policy.web.yml")
+        with open(path, "w") as f:
+            f.write("tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n"
+                    "  cipher_suites:\n    - TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\n"
+                    "    - TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256\n")
+        r = subprocess.run([replmon_path(), "--config.file=" + os.path.join(
+            self.workdir, "replmon.yml"), "--web.config.file=" + path],
+            capture_output=True, timeout=30,
+            env=dict(os.environ, REPLMON_SEC_PW="x", GNUTLS_SYSTEM_PRIORITY_FILE=policy))
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(r.stderr.decode(),
+                         "%s:6:7: tls_server_config: GnuTLS cannot honour "
+                         "'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256' here: CHACHA20-POLY1305 is "
+                         "disabled by this system's GnuTLS configuration or unknown to it\n" % path)
 
     def test_04_headers(self):
         tls = "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n"
@@ -369,6 +393,175 @@ class TestSecurity(ReplmonCase):
         print("\n    slowloris from 127.0.0.2: %d of %d connections held; %d scrapes from "
               "127.0.0.1, slowest %.1f ms" % (held, SLOW_CONNECTIONS, scrapes, worst * 1000))
         self.assertEqual(proc.poll(), None, open(log).read())
+
+    def toolkit_examples(self):
+        """exporter-toolkit's files as (name, text), with our certificates and our hash."""
+        d = self.workdir
+        # The names its files use for the server's pair and the client CAs.
+        for ours, theirs in (("server.pem", "server.crt"), ("server.key", "server.key"),
+                             ("ca.pem", "client_selfsigned.pem"),
+                             ("ca.pem", "client2_selfsigned.pem")):
+            if ours != theirs:
+                shutil.copy(os.path.join(d, ours), os.path.join(d, theirs))
+        pem = {}
+        for kind, name in (("CERTIFICATE", "server.pem"), ("PRIVATE KEY", "server.key")):
+            pem[kind] = open(os.path.join(d, name)).read().strip()
+        examples = []
+        for name in sorted(os.listdir(TOOLKIT_DATA)):
+            if not name.endswith((".yml", ".yaml")):
+                continue
+            text = open(os.path.join(TOOLKIT_DATA, name)).read()
+            for kind, block in pem.items():
+                text = re.sub(r"( *)-----BEGIN %s-----\n.*?-----END %s-----" % (kind, kind),
+                              lambda m, b=block: "\n".join(m.group(1) + line
+                                                           for line in b.splitlines()),
+                              text, flags=re.S)
+            text = re.sub(r"\$2y\$\d\d\$[./A-Za-z0-9]{53}", lambda m: self.hash, text)
+            examples.append((name, text))
+        return examples
+
+    def test_07_exporter_toolkit_examples_scraped_by_prometheus(self):
+        """Every web configuration of exporter-toolkit's docs and tests starts replmon, and one
+        Prometheus scrapes each replmon as that file asks (TLS, client certificate, basic
+        auth); the SAN file that must refuse is refused, and the one file replmon cannot serve
+        stops it with a clear line."""
+        jobs, ports, logs = [], {}, []
+        ca = os.path.join(self.workdir, "ca.pem")
+        refused = {}
+        for name, text in self.toolkit_examples():
+            if name.startswith("tls_config_noAuth.requireanyclientcert"):
+                path = os.path.join(self.workdir, name)
+                with open(path, "w") as f:
+                    f.write(text)
+                r = subprocess.run([replmon_path(), "--config.file=" + os.path.join(
+                    self.workdir, "replmon.yml"), "--web.config.file=" + path],
+                    capture_output=True, timeout=30, env=dict(os.environ, REPLMON_SEC_PW="x"))
+                refused[name] = (r.returncode, r.stderr.decode())
+                continue
+            port, _, log, _ = self.start(text, name)
+            logs.append(log)
+            job = re.sub(r"[^A-Za-z0-9_]", "_", name)
+            ports[job] = port
+            tls = "tls_server_config" in text
+            lines = ["  - job_name: %s" % job,
+                     "    scheme: %s" % ("https" if tls else "http"),
+                     "    static_configs: [{targets: ['127.0.0.1:%d']}]" % port]
+            if tls:
+                client = ""
+                if "client_ca_file" in text:
+                    client = ", cert_file: %s, key_file: %s" % (
+                        os.path.join(self.workdir, "client.pem"),
+                        os.path.join(self.workdir, "client.key"))
+                lines.append("    tls_config: {ca_file: %s%s}" % (ca, client))
+            if re.search(r"^basic_auth_users:\n +\w", text, re.M):
+                user = "alice" if "alice:" in text else "prometheus"
+                lines.append("    basic_auth: {username: %s, password_file: %s}"
+                             % (user, os.path.join(self.workdir, "prometheus.pass")))
+            jobs.append("\n".join(lines))
+        with open(os.path.join(self.workdir, "prometheus.pass"), "w") as f:
+            f.write(PASSWORD)
+        prom = Prometheus(self.workdir)
+        with open(prom.config, "w") as f:
+            f.write("global: {scrape_interval: 1s, scrape_timeout: 1s}\nscrape_configs:\n"
+                    + "\n".join(jobs) + "\n")
+        prom.start()
+        self.procs.append(prom.proc)
+        prom.wait_ready()
+        deadline = time.monotonic() + 30
+        health = {}
+        while time.monotonic() < deadline:
+            status, answer = prom.get_json("/api/v1/targets")
+            if status == 200:
+                health = {t["labels"]["job"]: (t["health"], t["lastError"])
+                          for t in answer["data"]["activeTargets"]}
+                if len(health) == len(ports) and all(h[0] != "unknown" and (
+                        h[0] == "up" or "client_san_bad" in j) for j, h in health.items()):
+                    break
+            time.sleep(0.5)
+        bad_san = "web_config_auth_client_san_bad_yaml"
+        for job in ports:
+            if job == bad_san:
+                continue
+            self.assertEqual(health.get(job), ("up", ""), (job, health))
+        # Its only allowed SAN is "bad": the client's certificate (DNS:test3) is turned away.
+        self.assertEqual(health[bad_san][0], "down", health)
+        self.assertIn("403", health[bad_san][1])
+        status, answer = prom.query('count by (job) (mariadb_up{job=~"(web|tls)_config.*"})')
+        self.assertEqual(status, 200, answer)
+        self.assertEqual({r["metric"]["job"] for r in answer["data"]["result"]},
+                         set(ports) - {bad_san}, answer)
+        # RequireAnyClientCert without a CA: libmicrohttpd cannot ask for a certificate.
+        for name, (code, err) in refused.items():
+            self.assertEqual(code, 2, err)
+            self.assertIn("client_auth_type RequireAnyClientCert needs client_ca_file", err)
+        for log in logs:
+            self.assertNotIn(PASSWORD, open(log).read())
+        print("\n    exporter-toolkit's files: %d scraped by Prometheus, the bad SAN refused "
+              "(%s), %d refused at start-up" % (len(ports) - 1, health[bad_san][1],
+                                                len(refused)))
+
+    def test_08_several_listen_addresses_and_rate_limit(self):
+        """Each --web.listen-address is served; rate_limit counts requests on all of them,
+        before authentication."""
+        ports = [free_port(), free_port()]
+        path = os.path.join(self.workdir, "rate.web.yml")
+        with open(path, "w") as f:
+            f.write("rate_limit: {interval: 30s, burst: 3}\n"
+                    "basic_auth_users:\n  prometheus: %s\n" % self.hash)
+        log = os.path.join(self.workdir, "rate.log")
+        proc = spawn([replmon_path(), "--config.file=" + os.path.join(self.workdir, "replmon.yml"),
+                      "--web.config.file=" + path]
+                     + ["--web.listen-address=127.0.0.1:%d" % p for p in ports]
+                     + ["--web.listen-address=[::1]:%d" % ports[0]], log,
+                     env=dict(os.environ, REPLMON_SEC_PW=PASSWORD))
+        self.procs.append(proc)
+        deadline = time.monotonic() + 15
+        while open(log).read().count("msg=listening") < 3:
+            self.assertIsNone(proc.poll(), open(log).read())
+            self.assertLess(time.monotonic(), deadline, open(log).read())
+            time.sleep(0.05)
+        auth = {"Authorization": "Basic " + base64.b64encode(
+            ("prometheus:" + PASSWORD).encode()).decode()}
+        codes = [http(ports[0], "/metrics", headers=auth)[0],
+                 http(ports[1], "/metrics", headers=auth)[0],
+                 http(ports[1], "/metrics")[0],  # a refused request counts too
+                 http(ports[0], "/metrics", headers=auth)[0],
+                 http(ports[1], "/-/healthy")[0]]
+        self.assertEqual(codes, [200, 200, 401, 429, 429])
+        with socket.create_connection(("::1", ports[0]), timeout=5) as s:
+            s.sendall(b"GET /-/healthy HTTP/1.0\r\n\r\n")
+            self.assertTrue(s.recv(64).startswith(b"HTTP/1.1 429"))
+
+    def test_09_systemd_socket_activation(self):
+        """systemd-socket-activate (systemd's own tool) binds two sockets and starts replmon on
+        the first connection, as a .socket unit would; replmon serves both."""
+        ports = [free_port(), free_port()]
+        log = os.path.join(self.workdir, "socket.log")
+        argv = ["systemd-socket-activate", "-E", "REPLMON_SEC_PW=" + PASSWORD]
+        argv += ["--listen=127.0.0.1:%d" % p for p in ports]
+        argv += [replmon_path(), "--config.file=" + os.path.join(self.workdir, "replmon.yml"),
+                 "--web.systemd-socket", "--web.listen-address=127.0.0.1:1"]
+        proc = spawn(argv, log)
+        self.procs.append(proc)
+        deadline = time.monotonic() + 15
+        while "Listening on 127.0.0.1:%d" % ports[1] not in open(log).read():
+            self.assertIsNone(proc.poll(), open(log).read())
+            self.assertLess(time.monotonic(), deadline, open(log).read())
+            time.sleep(0.05)
+        for port in ports:  # the first connection waits in the backlog while replmon starts
+            status, _, body, _ = http(port, "/metrics", timeout=10)
+            self.assertEqual(status, 200)
+            self.assertIn(b"mariadb_up", body)
+        text = open(log).read()
+        for port in ports:
+            self.assertIn("msg=listening address=127.0.0.1:%d" % port, text)
+        self.assertIn("systemd_socket=yes", text)
+        # Without sockets from systemd: one clear line, and no start.
+        r = subprocess.run([replmon_path(), "--config.file=" + os.path.join(
+            self.workdir, "replmon.yml"), "--web.systemd-socket"], capture_output=True,
+            timeout=30, env=dict(os.environ, REPLMON_SEC_PW="x"))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("systemd passed no socket", r.stderr.decode())
 
 
 if __name__ == "__main__":
