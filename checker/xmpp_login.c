@@ -1,13 +1,44 @@
 #include "xmpp_login.h"
+#include "log.h"
 #include "xmpp_session.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 void xmpp_login_status_reset(struct xmpp_login_status *status) {
   *status = (struct xmpp_login_status){.login_duration_s = NAN, .ping_rtt_s = NAN};
+}
+
+const struct xmpp_remote_ping *xmpp_login_s2s_find(const struct xmpp_login_status *status,
+                                                   const char *remote) {
+  for (size_t i = 0; status && i < status->n_s2s; i++)
+    if (strcmp(status->s2s[i].remote, remote) == 0)
+      return &status->s2s[i];
+  return NULL;
+}
+
+/* Pings the settings' remote domains over the session into out->s2s when logged_in; unknown
+ * (NaN) otherwise. 0 or -ENOMEM. */
+static int ping_remotes(struct xmpp_session *s, const struct xmpp_login_settings *st,
+                        double timeout_s, bool logged_in, struct xmpp_login_status *out) {
+  out->s2s = calloc(st->n_s2s_remotes, sizeof(*out->s2s));
+  if (!out->s2s)
+    return -ENOMEM;
+  out->n_s2s = st->n_s2s_remotes;
+  for (size_t i = 0; i < out->n_s2s; i++) {
+    struct xmpp_remote_ping *p = &out->s2s[i];
+    snprintf(p->remote, sizeof(p->remote), "%s", st->s2s_remotes[i]);
+    p->success = p->rtt_s = NAN;
+  }
+  if (!logged_in)
+    return 0;
+  int rc = xmpp_session_ping_remotes(s, out->s2s, out->n_s2s, timeout_s);
+  for (size_t i = 0; i < out->n_s2s; i++)
+    out->s2s[i].rtt_s = round(out->s2s[i].rtt_s * 1e6) / 1e6;
+  return rc == -ENOMEM ? rc : 0; /* a session that ended is the next poll's to see */
 }
 
 /* ---- the operations ---- */
@@ -44,6 +75,8 @@ static void *data_new(void) {
 }
 
 static void data_free(void *data) {
+  if (data)
+    free(((struct xmpp_login_status *)data)->s2s);
   free(data);
 }
 
@@ -80,7 +113,32 @@ static int poll_login(void *conn, const void *settings, const struct probe_timeo
   out->encrypted = xmpp_session_encrypted(s);
   if (rc != 0)
     xmpp_session_end(s);
+  /* The remotes after the server: a server that does not answer its own ping is not asked
+   * to carry pings elsewhere, and their results are then unknown, not failures. */
+  if (st->n_s2s_remotes > 0 && ping_remotes(s, st, timeouts->query_s, rc == 0, out) != 0) {
+    probe_error_clear(err);
+    probe_error_set(err, REASON_NONE, "out of memory");
+    return -ENOMEM;
+  }
   return rc;
+}
+
+/* Logs an s2s ping that began failing, fails for another reason, or answers again: the
+ * server's words (the stanza error's text) belong in the log, never in a label. A ping
+ * whose result is unknown (no session) says nothing new. */
+static void log_changes(const struct probe_names *who, const void *last, const void *data) {
+  const struct xmpp_login_status *before = last, *now = data;
+  for (size_t i = 0; i < now->n_s2s; i++) {
+    const struct xmpp_remote_ping *p = &now->s2s[i];
+    const struct xmpp_remote_ping *was = xmpp_login_s2s_find(before, p->remote);
+    bool failed_before = was && was->success == 0;
+    if (p->success == 0 && (!failed_before || strcmp(was->reason, p->reason) != 0))
+      log_event(LOG_WARN, "s2s ping failing", "cluster", who->cluster, "node", who->node, "remote",
+                p->remote, "reason", p->reason, "text", p->text);
+    else if (p->success == 1 && failed_before)
+      log_event(LOG_INFO, "s2s ping answers again", "cluster", who->cluster, "node", who->node,
+                "remote", p->remote, "was", was->reason);
+  }
 }
 
 const struct probe_ops xmpp_login_probe_ops = {
@@ -95,6 +153,7 @@ const struct probe_ops xmpp_login_probe_ops = {
     .data_new = data_new,
     .data_free = data_free,
     .poll = poll_login,
+    .log_changes = log_changes,
     .backs_off = xmpp_session_backs_off,
     .needs_person = xmpp_session_needs_person,
 };

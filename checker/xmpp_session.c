@@ -11,6 +11,7 @@
 
 #define NS_PING "urn:xmpp:ping"
 #define NS_HINTS "urn:xmpp:hints"
+#define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define PROBE_BODY "replmon delivery probe "
 #define RUN_STEP_MS 20UL /* the longest a wait in libstrophe's loop sleeps before we look */
 
@@ -20,6 +21,17 @@ bool xmpp_jid_valid(const char *jid) {
     return false;
   size_t domain = strcspn(at + 1, "/");
   return domain > 0 && !memchr(jid, ' ', strlen(jid));
+}
+
+bool xmpp_domain_valid(const char *name) {
+  size_t len = strlen(name);
+  if (len == 0 || len > XMPP_DOMAIN_SIZE - 3 || name[0] == '.' || name[len - 1] == '.' ||
+      strstr(name, ".."))
+    return false;
+  for (const char *c = name; *c; c++)
+    if ((unsigned char)*c <= ' ' || (unsigned char)*c == 0x7f || strchr("@/:\\'\"<>&", *c))
+      return false;
+  return true;
 }
 
 static bool same_text(const char *a, const char *b) {
@@ -78,6 +90,7 @@ struct xmpp_session {
   unsigned long pings;
   char ping_id[32];
   bool ping_answered;
+  size_t remotes_pending; /* remote pings in flight without an answer */
   /* The probe message awaited, and when it arrived (NaN until it has). */
   char expected[80];
   double arrival;
@@ -335,6 +348,159 @@ int xmpp_session_ping(struct xmpp_session *s, double timeout_s, double *rtt,
   }
   probe_error_set(err, REASON_TIMEOUT, "no answer to a ping within %.1fs", timeout_s);
   return -ETIMEDOUT;
+}
+
+/* Copies the first size - 1 characters of text into out, control characters as spaces:
+ * a server's words for the log and the status page, never to split a log line. */
+static void copy_printable(char *out, size_t size, const char *text) {
+  size_t i = 0;
+  for (; text && text[i] && i + 1 < size; i++)
+    out[i] = (unsigned char)text[i] < ' ' || text[i] == 0x7f ? ' ' : text[i];
+  if (size > 0)
+    out[i] = '\0';
+}
+
+/* Whether word is a short token of letters, digits and '-' (an error type or condition). */
+static bool is_token(const char *word) {
+  size_t len = word ? strlen(word) : 0;
+  return len > 0 && len <= 40 && strspn(word, "abcdefghijklmnopqrstuvwxyz0123456789-") == len;
+}
+
+/* The stanza error of an iq: "type/condition", and its <text>. */
+static void describe_error(xmpp_stanza_t *stanza, char *reason, size_t reason_size, char *text,
+                           size_t text_size) {
+  xmpp_stanza_t *error = xmpp_stanza_get_child_by_name(stanza, "error");
+  const char *type = error ? xmpp_stanza_get_type(error) : NULL;
+  const char *condition = NULL, *words = NULL;
+  for (xmpp_stanza_t *c = error ? xmpp_stanza_get_children(error) : NULL; c;
+       c = xmpp_stanza_get_next(c)) {
+    const char *ns = xmpp_stanza_is_tag(c) ? xmpp_stanza_get_ns(c) : NULL;
+    if (!ns || strcmp(ns, NS_STANZAS) != 0)
+      continue; /* application-specific conditions say more only to their application */
+    const char *name = xmpp_stanza_get_name(c);
+    if (strcmp(name, "text") == 0)
+      words = xmpp_stanza_get_text_ptr(xmpp_stanza_get_children(c));
+    else if (!condition)
+      condition = name;
+  }
+  /* A server's reply is input: only tokens go into the reason, which health and logs show. */
+  snprintf(reason, reason_size, "%s/%s", is_token(type) ? type : "unknown",
+           is_token(condition) ? condition : "undefined-condition");
+  copy_printable(text, text_size, words);
+}
+
+int xmpp_stanza_error_describe(const char *stanza_xml, char *reason, size_t reason_size, char *text,
+                               size_t text_size) {
+  xmpp_ctx_t *ctx = xmpp_ctx_new(NULL, NULL);
+  if (!ctx)
+    return -ENOMEM;
+  xmpp_stanza_t *stanza = xmpp_stanza_new_from_string(ctx, stanza_xml);
+  if (stanza) {
+    describe_error(stanza, reason, reason_size, text, text_size);
+    xmpp_stanza_release(stanza);
+  }
+  xmpp_ctx_free(ctx);
+  return stanza ? 0 : -EINVAL;
+}
+
+/* One remote ping in flight. */
+struct remote_wait {
+  struct xmpp_session *s;
+  struct xmpp_remote_ping *ping;
+  char id[48];
+  double sent;
+  bool answered;
+};
+
+/* The answer of a remote (or of our server on its behalf): a result, or a stanza error. */
+static int on_remote_reply(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userdata) {
+  (void)conn;
+  struct remote_wait *w = userdata;
+  const char *type = xmpp_stanza_get_type(stanza);
+  bool result = type && strcmp(type, "result") == 0;
+  if (w->answered || !type || (!result && strcmp(type, "error") != 0))
+    return 1;
+  w->answered = true;
+  w->s->remotes_pending--;
+  if (result) {
+    w->ping->success = 1;
+    w->ping->rtt_s = clock_monotonic_seconds() - w->sent;
+  } else {
+    w->ping->success = 0;
+    describe_error(stanza, w->ping->reason, sizeof(w->ping->reason), w->ping->text,
+                   sizeof(w->ping->text));
+  }
+  return 1;
+}
+
+static bool remotes_done(const struct xmpp_session *s) {
+  return s->remotes_pending == 0 || s->ended;
+}
+
+/* An iq get with a XEP-0199 ping for to; NULL when out of memory. */
+static xmpp_stanza_t *ping_iq(xmpp_ctx_t *ctx, const char *id, const char *to) {
+  xmpp_stanza_t *iq = xmpp_iq_new(ctx, "get", id);
+  xmpp_stanza_t *body = xmpp_stanza_new(ctx);
+  bool ok = iq && body && xmpp_stanza_set_name(body, "ping") == XMPP_EOK &&
+            xmpp_stanza_set_ns(body, NS_PING) == XMPP_EOK &&
+            xmpp_stanza_add_child(iq, body) == XMPP_EOK &&
+            (!to || xmpp_stanza_set_to(iq, to) == XMPP_EOK);
+  if (body)
+    xmpp_stanza_release(body);
+  if (!ok && iq) {
+    xmpp_stanza_release(iq);
+    iq = NULL;
+  }
+  return iq;
+}
+
+int xmpp_session_ping_remotes(struct xmpp_session *s, struct xmpp_remote_ping *pings, size_t n,
+                              double timeout_s) {
+  for (size_t i = 0; i < n; i++) {
+    pings[i].success = pings[i].rtt_s = NAN;
+    pings[i].reason[0] = pings[i].text[0] = '\0';
+  }
+  if (!s->logged_in)
+    return -ENOTCONN;
+  if (n == 0)
+    return 0;
+  struct remote_wait *waits = calloc(n, sizeof(*waits));
+  if (!waits)
+    return -ENOMEM;
+  unsigned long round = ++s->pings;
+  size_t sent = 0;
+  s->remotes_pending = 0;
+  int rc = 0;
+  for (; sent < n; sent++) {
+    struct remote_wait *w = &waits[sent];
+    *w = (struct remote_wait){.s = s, .ping = &pings[sent]};
+    snprintf(w->id, sizeof(w->id), "replmon-s2s-%lu-%zu", round, sent);
+    xmpp_stanza_t *iq = ping_iq(s->ctx, w->id, pings[sent].remote);
+    if (!iq) {
+      rc = -ENOMEM;
+      break;
+    }
+    xmpp_id_handler_add(s->conn, on_remote_reply, w->id, w);
+    w->sent = clock_monotonic_seconds();
+    xmpp_send(s->conn, iq);
+    xmpp_stanza_release(iq);
+    s->remotes_pending++;
+  }
+  /* One deadline for all: the pings travel together. */
+  double deadline = (sent > 0 ? waits[0].sent : clock_monotonic_seconds()) + timeout_s;
+  run_until(s, remotes_done, deadline);
+  for (size_t i = 0; i < sent; i++) {
+    if (s->conn)
+      xmpp_id_handler_delete(s->conn, on_remote_reply, waits[i].id);
+    if (!waits[i].answered && !s->ended) {
+      pings[i].success = 0;
+      snprintf(pings[i].reason, sizeof(pings[i].reason), "no answer within %.1fs", timeout_s);
+    }
+  }
+  free(waits);
+  if (rc == 0 && s->ended)
+    rc = -ECONNRESET;
+  return rc;
 }
 
 /* ---- the rest of the contract ---- */

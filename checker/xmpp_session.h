@@ -57,6 +57,38 @@ const char *xmpp_session_bound_jid(const struct xmpp_session *s);
 int xmpp_session_ping(struct xmpp_session *s, double timeout_s, double *rtt_s,
                       struct probe_error *err);
 
+/* A XEP-0199 ping to a remote XMPP domain, which the server carries over s2s. */
+#define XMPP_DOMAIN_SIZE 256 /* a domain name of up to 253 characters, and its NUL */
+struct xmpp_remote_ping {
+  char remote[XMPP_DOMAIN_SIZE]; /* the domain pinged, set by the caller */
+  double success;                /* 1 answered, 0 failed, NaN unknown (no session) */
+  double rtt_s;                  /* the round trip of a result; NaN without one */
+  /* Why it failed: the stanza error as "type/condition" (e.g. "wait/remote-server-timeout"),
+   * or "no answer within 2.0s"; "" otherwise. Bounded and free of the server's prose. */
+  char reason[64];
+  char text[160]; /* the stanza error's <text>, for the log; "" without */
+};
+
+/* Pings every remote of pings[0..n) at once over the logged-in session and waits until each
+ * is answered or timeout_s passed, once for all of them: a remote that never answers (a
+ * frozen peer) costs one timeout, not one each. A result iq succeeds; an error iq fails with
+ * its type and condition; no answer fails with "no answer within Xs". 0, -ENOTCONN when not
+ * logged in (every success NaN), -ECONNRESET when the session ended meanwhile (the
+ * unanswered ones NaN), or -ENOMEM. */
+int xmpp_session_ping_remotes(struct xmpp_session *s, struct xmpp_remote_ping *pings, size_t n,
+                              double timeout_s);
+
+/* The reason and text of the stanza error in stanza_xml (an iq of type error, as a server
+ * sends it): reason "type/condition" (type "unknown" and condition "undefined-condition" when
+ * missing), text the <text> with control characters as spaces, both truncated to size. 0, or
+ * -EINVAL when stanza_xml is not XML, or -ENOMEM. Pure: what the pings use, for tests. */
+int xmpp_stanza_error_describe(const char *stanza_xml, char *reason, size_t reason_size, char *text,
+                               size_t text_size);
+
+/* Whether name is a domain as s2s_ping takes it: 1 to 253 characters, no '@', '/', ':', quote,
+ * markup or white space, no empty label. */
+bool xmpp_domain_valid(const char *name);
+
 /* Sends a probe message with nonce to the full JID to: type headline with the XEP-0334 hints
  * no-store and no-permanent-store, so that no offline storage or archive keeps it. */
 int xmpp_session_send_probe(struct xmpp_session *s, const char *to, const char *nonce);

@@ -519,6 +519,14 @@ static int xmpp_node_health(const struct target_result *const probes[XMPP_PROBES
                ctx->delivery->error ? ctx->delivery->error : "");
     raise_to(h, HEALTH_WARNING, &why, &reason);
   }
+  /* Federation failing leaves local users chatting: a warning, the first remote named. */
+  const struct xmpp_login_status *l = login ? login->data : NULL;
+  for (size_t i = 0; l && i < l->n_s2s; i++) {
+    if (l->s2s[i].success != 0)
+      continue;
+    buf_printf(&why, "s2s ping to %s failing: %s", l->s2s[i].remote, l->s2s[i].reason);
+    raise_to(h, HEALTH_WARNING, &why, &reason);
+  }
   if (h->state == HEALTH_OK) {
     if (isnan(x->c2s_sessions))
       buf_puts(&reason, "answering");

@@ -478,6 +478,7 @@ static int parse_mariadb(struct yaml_file *p, yaml_node_t *seq) {
 struct xmpp_node_ctx {
   struct xmpp_node_config *n;
   yaml_node_t *probe_account;
+  yaml_node_t *s2s_ping;
   yaml_node_t *type;
   yaml_node_t *auth;
 };
@@ -612,6 +613,44 @@ static int parse_probe_account(struct yaml_file *p, yaml_node_t *map, struct xmp
   return yf_fail(p, map, "probe_account: missing a password (password_file or password_env)");
 }
 
+/* s2s_ping: [two.example, ...]: remote domains, pinged over the probe account's session. */
+static int parse_s2s_ping(struct yaml_file *p, yaml_node_t *seq, struct xmpp_node_config *n) {
+  if (seq->type != YAML_SEQUENCE_NODE)
+    return yf_fail(p, seq, "s2s_ping: expected a list of remote XMPP domains, e.g. [two.example]");
+  if (!n->probe_jid)
+    return yf_fail(p, seq,
+                   "s2s_ping: needs the node's probe_account (the pings go over its session)");
+  size_t count = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+  if (count > XMPP_S2S_PING_MAX)
+    return yf_fail(p, seq, "s2s_ping: at most %d remote domains, not %zu", XMPP_S2S_PING_MAX,
+                   count);
+  n->s2s_ping = calloc(count ? count : 1, sizeof(*n->s2s_ping));
+  if (!n->s2s_ping)
+    return yf_fail(p, seq, "out of memory");
+  const char *own = strchr(n->probe_jid, '@') + 1; /* the account's domain (a valid JID) */
+  size_t own_len = strcspn(own, "/");
+  for (size_t i = 0; i < count; i++) {
+    yaml_node_t *item = yf_node(p, seq->data.sequence.items.start[i]);
+    const char *remote = yf_scalar(item);
+    if (!remote || !xmpp_domain_valid(remote))
+      return yf_fail(p, item,
+                     "s2s_ping: '%s' is not a domain name (a remote XMPP domain such "
+                     "as two.example)",
+                     remote ? remote : "");
+    if ((n->domain && strcasecmp(remote, n->domain) == 0) ||
+        (strlen(remote) == own_len && strncasecmp(remote, own, own_len) == 0))
+      return yf_fail(p, item, "s2s_ping: '%s' is the node's own domain; list remote ones", remote);
+    for (size_t j = 0; j < i; j++)
+      if (strcasecmp(n->s2s_ping[j], remote) == 0)
+        return yf_fail(p, item, "s2s_ping: '%s' is listed twice", remote);
+    n->s2s_ping[i] = strdup(remote);
+    if (!n->s2s_ping[i])
+      return yf_fail(p, item, "out of memory");
+    n->n_s2s_ping = i + 1;
+  }
+  return 0;
+}
+
 /* depends_on: [db1, ...]: names of MariaDB nodes, resolved in validate(). */
 static int parse_depends_on(struct yaml_file *p, yaml_node_t *seq, struct xmpp_node_config *n) {
   if (seq->type != YAML_SEQUENCE_NODE)
@@ -664,6 +703,10 @@ static int visit_xmpp_node(struct yaml_file *p, const yaml_node_t *key, yaml_nod
     c->probe_account = value; /* needs c2s_address, wherever it stands */
     return 0;
   }
+  if (strcmp(name, "s2s_ping") == 0) {
+    c->s2s_ping = value; /* needs probe_account, wherever it stands */
+    return 0;
+  }
   if (strcmp(name, "tls") == 0)
     return yf_each_pair(p, value, "xmpp tls", visit_xmpp_tls, n);
   if (strcmp(name, "depends_on") == 0)
@@ -690,6 +733,8 @@ static int parse_xmpp_node(struct yaml_file *p, yaml_node_t *item, struct xmpp_n
   if (n->domain && strpbrk(n->domain, "'\"<>& "))
     return yf_fail(p, item, "xmpp node '%s': domain is not a domain name", n->name);
   if (c.probe_account && (rc = parse_probe_account(p, c.probe_account, n)) != 0)
+    return rc;
+  if (c.s2s_ping && (rc = parse_s2s_ping(p, c.s2s_ping, n)) != 0)
     return rc;
   return c.auth ? parse_auth(p, c.auth, n) : 0;
 }
@@ -919,7 +964,9 @@ static void xmpp_settings(struct xmpp_node_config *n, bool clustered) {
   n->login =
       (struct xmpp_login_settings){{n->c2s_host, n->c2s_port, n->probe_jid, n->probe_password,
                                     n->tls_ca_file, n->tls_insecure_skip_verify},
-                                   n->relogin_interval_s};
+                                   n->relogin_interval_s,
+                                   (const char *const *)n->s2s_ping,
+                                   n->n_s2s_ping};
   n->api = (struct xmpp_api_settings){n->type,     n->api_url, n->basic_user,
                                       n->password, n->secret,  clustered};
   n->stream = (struct xmpp_stream_settings){n->c2s_host, n->c2s_port, n->domain};
@@ -1113,6 +1160,9 @@ void config_unref(struct config *config) {
       free(n->probe_jid);
       wipe(n->probe_password);
       free(n->tls_ca_file);
+      for (size_t r = 0; r < n->n_s2s_ping; r++)
+        free(n->s2s_ping[r]);
+      free(n->s2s_ping);
       for (size_t d = 0; d < n->n_depends; d++)
         free(n->depends[d].name);
       free(n->depends);

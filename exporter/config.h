@@ -87,6 +87,9 @@ struct xmpp_node_config {
   char *probe_password; /* secret */
   double relogin_interval_s;
   char *tls_ca_file; /* tls.ca_file, resolved; NULL: the system's store */
+  /* s2s_ping: remote XMPP domains the logged-in probe pings (needs probe_account). */
+  char **s2s_ping;
+  size_t n_s2s_ping;
   size_t n_depends;
   struct xmpp_dependency *depends;
   bool tls_insecure_skip_verify;

@@ -190,6 +190,53 @@ static double login_value(const struct target_result *r, enum login_value which)
   return NAN;
 }
 
+/* The s2s ping to remote in a logged-in probe's result r: NaN when unknown (no result yet,
+ * no session, or polled before remote was configured). */
+static double s2s_value(const struct target_result *r, const char *remote, bool rtt) {
+  const struct xmpp_remote_ping *p = r ? xmpp_login_s2s_find(r->data, remote) : NULL;
+  return !p ? NAN : rtt ? p->rtt_s : p->success;
+}
+
+/* One series per configured remote of each node with s2s_ping, always there. */
+static void render_s2s_pings(const struct snapshot *s, struct buf *out) {
+  bool any = false;
+  for (size_t i = 0; i < s->n_targets && !any; i++)
+    any = render_selected(s, i) && s->config->targets[i].kind == PROBE_XMPP_LOGIN &&
+          s->config->targets[i].xmpp_node->n_s2s_ping > 0;
+  if (!any)
+    return;
+  static const struct {
+    const char *name;
+    const char *help;
+    bool rtt;
+  } families[] = {
+      {"xmpp_s2s_ping_success",
+       "1 when the remote domain answered the XEP-0199 ping the monitoring account sent over "
+       "the server (s2s), 0 when it failed (the stanza error, or no answer within the query "
+       "timeout: the reason is logged and on the status page); NaN while the account is not "
+       "logged in.",
+       false},
+      {"xmpp_s2s_ping_rtt_seconds",
+       "Round trip of the last XEP-0199 ping to the remote domain over s2s; NaN without an "
+       "answer.",
+       true},
+  };
+  for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
+    render_family(out, families[f].name, "gauge", families[f].help);
+    for (size_t i = 0; i < s->n_targets; i++) {
+      const struct target *t = &s->config->targets[i];
+      if (!render_selected(s, i) || t->kind != PROBE_XMPP_LOGIN)
+        continue;
+      for (size_t k = 0; k < t->xmpp_node->n_s2s_ping; k++) {
+        const char *remote = t->xmpp_node->s2s_ping[k];
+        struct label labels[] = {{"cluster", t->cluster}, {"node", t->name}, {"remote", remote}};
+        render_sample(out, families[f].name, labels, 3,
+                      s2s_value(s->results[i], remote, families[f].rtt));
+      }
+    }
+  }
+}
+
 void render_logins(const struct snapshot *s, struct buf *out) {
   bool any = false;
   for (size_t i = 0; i < s->n_targets && !any; i++)
@@ -207,6 +254,7 @@ void render_logins(const struct snapshot *s, struct buf *out) {
                     login_value(s->results[i], login_families[f].value));
     }
   }
+  render_s2s_pings(s, out);
 }
 
 /* Whether target t is an ejabberd API of a cluster that says it is one ejabberd cluster. */

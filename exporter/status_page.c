@@ -608,6 +608,36 @@ static void put_dependencies(struct buf *out, const struct snapshot *s,
   fact_close(out);
 }
 
+/* A line per s2s_ping remote: its round trip, why it fails (the stanza error, and the
+ * server's text), or unknown while the account is not logged in. */
+static void put_s2s_pings(struct buf *out, const struct xmpp_node_config *xn,
+                          const struct xmpp_login_status *l) {
+  for (size_t k = 0; k < xn->n_s2s_ping; k++) {
+    const struct xmpp_remote_ping *p = xmpp_login_s2s_find(l, xn->s2s_ping[k]);
+    fact_open(out, "S2S ping");
+    buf_puts(out, "<span data-remote=\"");
+    html_escape(out, xn->s2s_ping[k]);
+    buf_puts(out, "\">");
+    html_escape(out, xn->s2s_ping[k]);
+    buf_puts(out, ": ");
+    if (p && p->success == 1) {
+      put_seconds_ms(out, p->rtt_s);
+    } else if (p && p->success == 0) {
+      buf_puts(out, "<span class=\"m\">failing</span>: ");
+      html_escape(out, p->reason);
+      if (p->text[0]) {
+        buf_puts(out, " (");
+        html_escape(out, p->text);
+        buf_putc(out, ')');
+      }
+    } else {
+      buf_puts(out, "unknown");
+    }
+    buf_puts(out, "</span>");
+    fact_close(out);
+  }
+}
+
 static void xmpp_card(struct buf *out, const struct snapshot *s, const struct node_health *h,
                       const struct status_page_options *o) {
   const struct target_result *api = s->results[h->target];
@@ -658,6 +688,7 @@ static void xmpp_card(struct buf *out, const struct snapshot *s, const struct no
       buf_printf(out, "<span class=\"n\">failing</span> (%s)", probe_reason_name(login->reason));
     }
     fact_close(out);
+    put_s2s_pings(out, xn, l);
   }
   put_dependencies(out, s, xn);
   buf_puts(out, "</dl>\n");
