@@ -26,7 +26,7 @@ bool xmpp_provides(enum xmpp_type type, enum xmpp_value value) {
   case XMPP_EJABBERD:
     return value != XMPP_CLUSTER_C2S_SESSIONS;
   case XMPP_PROSODY:
-    return value == XMPP_C2S_SESSIONS;
+    return value == XMPP_C2S_SESSIONS || value == XMPP_S2S || value == XMPP_MUC_ROOMS;
   case XMPP_OPENFIRE:
     return value == XMPP_C2S_SESSIONS || value == XMPP_CLUSTER_C2S_SESSIONS;
   }

@@ -56,7 +56,7 @@ sys.path.insert(0, HERE)
 import netns  # noqa: E402
 from common import (Replmon, http_url, register_cleanup, tail,  # noqa: E402
                     unregister_cleanup)
-from xmpp_servers import Client, Ejabberd, Prosody  # noqa: E402
+from xmpp_servers import PROSODY_PLUGINS, Client, Ejabberd, Prosody  # noqa: E402
 
 __all__ = ["Federation", "TestCA", "ONE", "TWO", "ADDRESS", "MONITOR", "MONITOR_PASSWORD"]
 
@@ -65,7 +65,7 @@ ADDRESS = {ONE: "127.0.0.2", TWO: "127.0.0.3"}
 S2S_PORT = 5269
 MONITOR = "monitor"
 MONITOR_PASSWORD = "monitor-Secret-9"
-PLUGINS = os.path.join(HERE, "prosody_plugins")
+PLUGINS = PROSODY_PLUGINS
 
 
 def _openssl(*args):

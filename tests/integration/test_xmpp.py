@@ -9,17 +9,20 @@ Env:  REPLMON        path of the binary (default build/replmon, relative to the 
                      it, else /usr/bin/python3, where Debian's python3-slixmpp lives)
 
 Starts three ejabberd 23.01 nodes (plain; refusing muc_online_rooms; HTTP Basic only),
-one Prosody 0.12, three replays of the Openfire REST API and ONE replmon watching all of
-them (no MariaDB section), then logs real clients in and out, freezes ejabberd's VM and
-stops Prosody. Prints `integration-xmpp: N passed, M failed[, K skipped]` last and exits
-non-zero on failure. Python standard library plus python3-slixmpp (in the clients' own
-processes), ejabberd, prosody, openssl and promtool; all traffic stays on 127.0.0.1; every
-process is stopped by PID (finally, atexit, SIGTERM/SIGINT). About 40 s.
+one Prosody 0.12 with a MUC component that federates over s2s with a second Prosody
+(not watched), three replays of the Openfire REST API and ONE replmon watching all of
+them (no MariaDB section), then logs real clients in and out, enters a room, sends a
+message over s2s, freezes ejabberd's VM and stops Prosody. Prints `integration-xmpp: N
+passed, M failed[, K skipped]` last and exits non-zero on failure. Python standard
+library plus python3-slixmpp (in the clients' own processes), ejabberd, prosody, openssl
+and promtool; all traffic stays on 127.0.0.1; every process is stopped by PID (finally,
+atexit, SIGTERM/SIGINT). About 45 s.
 """
 
 import base64
 import os
 import re
+import socket
 import sys
 import threading
 import time
@@ -48,6 +51,8 @@ OPENFIRE_SECRET = "openfire-Secret-5"
 OPENFIRE_BASIC = ("admin", "openfire-Admin-6")
 OPENFIRE_ENV = "REPLMON_IT_OPENFIRE_SECRET"
 BAD_DOMAIN = "wrong.example"
+MUC_DOMAIN = "rooms.chat.test"  # pr1's MUC component
+PEER_DOMAIN = "peer.test"       # the Prosody that pr1 federates with
 
 # node name -> cluster
 NODES = {
@@ -82,8 +87,7 @@ XMPP_FAMILIES = {
     "replmon_last_success_timestamp_seconds": "gauge",
     "replmon_probe_errors_total": "counter",
 }
-EJABBERD_ONLY = ("xmpp_s2s_connections", "xmpp_registered_users", "xmpp_muc_rooms",
-                 "xmpp_uptime_seconds")
+EJABBERD_ONLY = ("xmpp_registered_users", "xmpp_uptime_seconds")
 OPENFIRE_ONLY = ("xmpp_cluster_c2s_sessions",)
 STREAM_FAMILIES = ("xmpp_stream_probe_success", "xmpp_stream_probe_duration_seconds",
                    "xmpp_starttls_offered", "xmpp_starttls_required",
@@ -146,10 +150,13 @@ class TestXMPP(common.FixtureCase):
         cls.ej_refuse = Ejabberd(os.path.join(wd, "ejabberd-refuse"),
                                  refuse=("muc_online_rooms",))
         cls.ej_basic = Ejabberd(os.path.join(wd, "ejabberd-basic"), basic_auth=True)
-        cls.prosody = Prosody(os.path.join(wd, "prosody"))
-        cls.servers = [cls.ej, cls.ej_refuse, cls.ej_basic, cls.prosody]
+        cls.prosody = Prosody(os.path.join(wd, "prosody"), muc=MUC_DOMAIN)
+        cls.peer = Prosody(os.path.join(wd, "prosody-peer"), domain=PEER_DOMAIN)
+        cls.prosody.route_s2s(cls.peer.domain, cls.peer.s2s_address())
+        cls.peer.route_s2s(cls.prosody.domain, cls.prosody.s2s_address())
+        cls.servers = [cls.ej, cls.ej_refuse, cls.ej_basic, cls.prosody, cls.peer]
         _start_all(cls.servers)
-        for srv in (cls.ej, cls.prosody):
+        for srv in (cls.ej, cls.prosody, cls.peer):
             for user, pw in PASSWORDS.items():
                 srv.register(user, pw)
         cls.of = OpenfireReplay(secret=OPENFIRE_SECRET, basic=OPENFIRE_BASIC,
@@ -446,6 +453,74 @@ xmpp:
             self.assertEqual(m.find(fam, **p), [], "%s is not a Prosody family" % fam)
         for fam in STREAM_FAMILIES:
             self.assertEqual(len(m.find(fam, **p)), 1, "%s for pr1" % fam)
+        # mod_s2s and mod_muc are loaded, nothing connected yet: 0, not NaN.
+        self.assertEqual(m.get("xmpp_muc_rooms", **p), 0)
+        for direction in ("in", "out"):
+            self.assertEqual(m.get("xmpp_s2s_connections", direction=direction, **p), 0)
+
+    def test_06b_prosody_room_and_s2s(self):
+        """A client enters (creates) a room: xmpp_muc_rooms 1; a half-open s2s stream is
+        no connection; a message from the peer domain: one s2s connection each way."""
+        p = lab("pr1")
+        pr, peer = self.prosody, self.peer
+        show = ('node="pr1"',)
+        alice = Client(pr.c2s_address(), "alice@" + pr.domain, PASSWORDS["alice"],
+                       logdir=self.workdir, presence=True,
+                       join="lobby@%s/alice" % MUC_DOMAIN)
+        bob = Client(peer.c2s_address(), "bob@" + peer.domain, PASSWORDS["bob"],
+                     logdir=self.workdir, send=("alice@" + pr.domain, "hello over s2s"))
+        try:
+            alice.connect()
+            alice.wait_joined()
+            t0 = time.monotonic()
+            self.wait_for(lambda m: m.get("xmpp_muc_rooms", **p) == 1,
+                          what="pr1: 1 room after alice entered it", show=show)
+            self.record_timing("prosody_room", time.monotonic() - t0)
+
+            # A jabber:server stream that never authenticates: Prosody counts it as
+            # s2sin_unauthed, replmon does not count it.
+            host, _, port = pr.s2s_address().rpartition(":")
+            with socket.create_connection((host, int(port)), timeout=5) as raw:
+                raw.sendall(("<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+                             "xmlns:stream='http://etherx.jabber.org/streams' to='%s' "
+                             "from='elsewhere.test' version='1.0'>" % pr.domain).encode())
+                raw.recv(65536)
+                opened = time.time()
+                m, _ = self.wait_for(
+                    lambda m: m.get("replmon_last_success_timestamp_seconds",
+                                    **probe("pr1")) > opened + 0.5,
+                    what="a poll of pr1 while the stream is open", show=show)
+                self.assertEqual(pr.metric_sum("prosody_mod_s2s__connections_inbound",
+                                               'type="s2sin_unauthed"'), 1)
+                self.assertEqual(m.get("xmpp_s2s_connections", direction="in", **p), 0)
+                raw.sendall(b"</stream:stream>")
+
+            bob.connect()
+            alice.wait_message("hello over s2s", bound=15)
+            t0 = time.monotonic()
+            m, _ = self.wait_for(
+                lambda m: (m.get("xmpp_s2s_connections", direction="in", **p) == 1 and
+                           m.get("xmpp_s2s_connections", direction="out", **p) == 1),
+                what="pr1: one s2s connection each way (dialback) after the message",
+                show=show)
+            self.record_timing("prosody_s2s", time.monotonic() - t0)
+            self.assert_promtool(m)
+            self.assertEqual(alice.disconnect(), 0)
+            t0 = time.monotonic()
+            self.wait_for(lambda m: m.get("xmpp_muc_rooms", **p) == 0,
+                          what="pr1: the empty room is gone after alice left", show=show)
+            self.record_timing("prosody_room_gone", time.monotonic() - t0)
+            bob.disconnect()
+            t0 = time.monotonic()
+            peer.stop()
+            self.wait_for(
+                lambda m: (m.get("xmpp_s2s_connections", direction="in", **p) == 0 and
+                           m.get("xmpp_s2s_connections", direction="out", **p) == 0),
+                what="pr1: no s2s connection after the peer stopped", show=show)
+            self.record_timing("prosody_s2s_peer_stop", time.monotonic() - t0, contract=False)
+        finally:
+            alice.disconnect()
+            bob.disconnect()
 
     def test_07_openfire(self):
         o, ob = lab("of1"), lab("of-basic")
@@ -554,8 +629,11 @@ xmpp:
                            m.get("xmpp_stream_probe_success", **p) == 0),
                 others_up=("ej1", "of1"))
             self.assertGreater(errors(m, "pr1", "connect") - base, 0, "connect errors")
-            self.assertTrue(is_nan(m.get("xmpp_c2s_sessions", **p)),
-                            "c2s sessions of stopped pr1: %r" % m.get("xmpp_c2s_sessions", **p))
+            for fam, extra in (("xmpp_c2s_sessions", {}), ("xmpp_muc_rooms", {}),
+                               ("xmpp_s2s_connections", {"direction": "in"}),
+                               ("xmpp_s2s_connections", {"direction": "out"})):
+                self.assertTrue(is_nan(m.get(fam, **p, **extra)),
+                                "%s of stopped pr1: %r" % (fam, m.get(fam, **p, **extra)))
             self.assertEqual(m.get("replmon_probe_success", **probe("pr1", "xmpp_stream")), 0)
             self.assertGreater(errors(m, "pr1", "connect", "xmpp_stream"), 0)
         finally:

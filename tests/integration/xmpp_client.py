@@ -2,7 +2,7 @@
 """One real XMPP client session (slixmpp), driven by xmpp_servers.Client.
 
     XMPP_CLIENT_PASSWORD=... python3 xmpp_client.py HOST:PORT JID [--starttls]
-        [--presence] [--send TO BODY] [--ping JID]
+        [--presence] [--send TO BODY] [--ping JID] [--join ROOM/NICK]
 
 Logs in (SCRAM over plain TCP by default; with --starttls it negotiates TLS and accepts
 any certificate: the test servers use throwaway self-signed ones), prints `READY <full
@@ -12,7 +12,9 @@ cleanly (</stream:stream>) and exits 0. Prints
 
 --presence sends initial presence (available), so that messages to the bare JID are
 delivered to this session rather than stored offline. --send TO BODY sends one chat
-message once the session started and prints `SENT <t>`. Every message received with a
+message once the session started and prints `SENT <t>`. --join ROOM/NICK enters a
+multi-user chat room (XEP-0045; entering creates it) and prints `JOINED <room>` once the
+room sent our own presence back. Every message received with a
 body prints `MESSAGE <t> <from full JID> <body>` (newlines in the body as spaces). <t> is
 time.monotonic(), the same clock in every process of the machine, so the runner can
 subtract a sender's SENT from a receiver's MESSAGE. --ping JID sends one XEP-0199 ping
@@ -39,7 +41,7 @@ LOGIN_BOUND_S = 20.0
 def main(argv):
     if len(argv) < 2:
         print("usage: xmpp_client.py HOST:PORT JID [--starttls] [--presence] "
-              "[--send TO BODY] [--ping JID]", file=sys.stderr)
+              "[--send TO BODY] [--ping JID] [--join ROOM/NICK]", file=sys.stderr)
         return 2
     host, _, port = argv[0].rpartition(":")
     jid = argv[1]
@@ -59,6 +61,14 @@ def main(argv):
             print("--ping needs a JID", file=sys.stderr)
             return 2
         ping = argv[i + 1]
+    join = None
+    if "--join" in argv[2:]:
+        i = argv.index("--join", 2)
+        room, _, nick = argv[i + 1].partition("/") if len(argv) > i + 1 else ("", "", "")
+        if not room or not nick:
+            print("--join needs ROOM/NICK", file=sys.stderr)
+            return 2
+        join = (room, nick)
     password = os.environ.get("XMPP_CLIENT_PASSWORD", "")
     logging.basicConfig(level=logging.WARNING, stream=sys.stdout,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -68,6 +78,10 @@ def main(argv):
     xmpp = slixmpp.ClientXMPP(jid, password)
     xmpp.auto_reconnect = False
     xmpp.register_plugin("xep_0199")
+    if join:
+        xmpp.register_plugin("xep_0045")
+        xmpp.add_event_handler("muc::%s::self-presence" % join[0],
+                               lambda _pr: print("JOINED %s" % join[0], flush=True))
     if starttls:
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
@@ -103,6 +117,8 @@ def main(argv):
                   flush=True)
         except IqTimeout:
             print("PING-FAILED timeout", flush=True)
+        if join:
+            xmpp.plugin["xep_0045"].join_muc(join[0], join[1])
 
     def on_message(msg):
         body = msg["body"]

@@ -14,8 +14,12 @@
   basic_auth=True only to HTTP Basic as the registered admin JID (ADMIN_USER@domain,
   password ADMIN_PASSWORD, registered by start()); the commands in `refuse` are left out
   (a call answers 403 code 32). freeze()/thaw() SIGSTOP/SIGCONT the Erlang VM itself.
-- Prosody(workdir): prosody 0.12 with http_openmetrics (statistics internal, interval
-  manual), internal_plain auth, STARTTLS offered but not required.
+- Prosody(workdir, muc=None): prosody 0.12 with http_openmetrics (statistics internal,
+  interval manual), internal_plain auth, STARTTLS offered but not required; muc= a MUC
+  component domain. s2s is disabled unless route_s2s(domain, "host:port") is called before
+  start() (then: dialback, TLS not required, its own free s2s port, and a plugin of ours
+  that sends stanzas for that domain to that address: prosody_plugins/
+  mod_test_s2s_addresses.lua, shared with federation.py).
 - Client(address, jid, password): a real slixmpp session in a subprocess (xmpp_client.py
   run by a Python that has Debian's python3-slixmpp: XMPP_PYTHON, this interpreter, or
   /usr/bin/python3). connect() returns once session_start fired; disconnect() ends it.
@@ -50,6 +54,7 @@ import time
 import calendar
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PROSODY_PLUGINS = os.path.join(HERE, "prosody_plugins")
 sys.path.insert(0, HERE)
 from common import (forget, free_port, http_url, register_cleanup,  # noqa: E402
                     spawn, stop_process, tail, unregister_cleanup)
@@ -517,11 +522,12 @@ class Prosody:
     mod_s2s on port 5269 there, encryption and certificate authentication required; None
     disables mod_s2s), plugin_paths, extra_modules (names added to modules_enabled) and
     extra_config (Lua text added before the VirtualHost). reconfigure(**options) rewrites
-    the file for the next start."""
+    the file for the next start. (route_s2s() is the other, simpler way to s2s: see the
+    module docstring.)"""
 
-    def __init__(self, workdir, domain=DOMAIN, verbose=False, netns=None, certificate=None,
-                 cafile=None, s2s_interface=None, plugin_paths=(), extra_modules=(),
-                 extra_config=""):
+    def __init__(self, workdir, domain=DOMAIN, verbose=False, muc=None, netns=None,
+                 certificate=None, cafile=None, s2s_interface=None, plugin_paths=(),
+                 extra_modules=(), extra_config=""):
         self.dir = os.path.abspath(workdir)
         os.makedirs(self.dir, exist_ok=True)
         self.domain = domain
@@ -532,8 +538,11 @@ class Prosody:
         self.extra_modules = tuple(extra_modules)
         self.extra_config = extra_config
         self.verbose = verbose
+        self.muc = muc
         self.c2s_port = free_port()
         self.http_port = free_port()
+        self.s2s_port = free_port()  # listened on only once route_s2s() enabled s2s
+        self.s2s_routes = {}
         self.config = os.path.join(self.dir, "prosody.cfg.lua")
         self.data = os.path.join(self.dir, "data")
         self.log = os.path.join(self.dir, "prosody.log")
@@ -547,6 +556,16 @@ class Prosody:
 
     def c2s_address(self):
         return "127.0.0.1:%d" % self.c2s_port
+
+    def s2s_address(self):
+        return "127.0.0.1:%d" % self.s2s_port
+
+    def route_s2s(self, domain, address):
+        """Before start(): enables s2s (dialback, TLS not required, on a free port) and
+        sends stanzas for domain to address ("host:port"), through
+        prosody_plugins/mod_test_s2s_addresses.lua (Prosody 0.12.3 resolves s2s peers with
+        its own DNS library, which ignores /etc/hosts and knows no static mapping)."""
+        self.s2s_routes[domain] = address
 
     def reconfigure(self, **options):
         """Changes constructor options (e.g. s2s_interface=None) and rewrites the config;
@@ -566,7 +585,17 @@ class Prosody:
         elif self.cert is None:
             self.cert, self.key, self.cert_not_after = make_certificate(self.dir, self.domain)
         root = os.geteuid() == 0
-        if self.s2s_interface:
+        plugin_paths, modules = list(self.plugin_paths), list(self.extra_modules)
+        extra = self.extra_config
+        if self.s2s_routes:
+            plugin_paths.append(PROSODY_PLUGINS)
+            modules += ["dialback", "test_s2s_addresses"]
+            s2s = ('modules_disabled = { }\ns2s_ports = { %d }\ns2s_interfaces = { "127.0.0.1" }\n'
+                   "s2s_require_encryption = false\ns2s_secure_auth = false\n"
+                   % self.s2s_port)
+            extra += "test_s2s_addresses = {\n%s}\n" % "".join(
+                '    ["%s"] = "%s";\n' % route for route in sorted(self.s2s_routes.items()))
+        elif self.s2s_interface:
             s2s = ('modules_disabled = { }\ns2s_ports = { 5269 }\ns2s_interfaces = { "%s" }\n'
                    's2s_require_encryption = true\ns2s_secure_auth = true\n'
                    % self.s2s_interface)
@@ -602,11 +631,12 @@ log = { { levels = { min = "info" }, to = "console" } }
 ssl = { certificate = "%(cert)s"; key = "%(key)s"%(cafile)s }
 %(extra)s
 VirtualHost "%(domain)s"
-""" % dict(root="run_as_root = true" if root else "", dir=self.dir, data=self.data,
-           c2s=self.c2s_port, http=self.http_port, cert=self.cert, key=self.key,
-           domain=self.domain, cafile=cafile, s2s=s2s, extra=self.extra_config,
-           plugin_paths=", ".join('"%s"' % p for p in self.plugin_paths),
-           modules="".join(' "%s";' % m for m in self.extra_modules))
+%(muc)s""" % dict(root="run_as_root = true" if root else "", dir=self.dir, data=self.data,
+                  c2s=self.c2s_port, http=self.http_port, cert=self.cert, key=self.key,
+                  domain=self.domain, cafile=cafile, s2s=s2s, extra=extra,
+                  plugin_paths=", ".join('"%s"' % p for p in plugin_paths),
+                  modules="".join(' "%s";' % m for m in modules),
+                  muc='Component "%s" "muc"\n' % self.muc if self.muc else "")
         with open(self.config, "w") as f:
             f.write(text)
         self._written = True
@@ -681,9 +711,15 @@ VirtualHost "%(domain)s"
 
     def c2s_sessions(self):
         """The sum of prosody_mod_c2s__connections{type="c2s"} (0 without samples)."""
+        return self.metric_sum("prosody_mod_c2s__connections", 'type="c2s"')
+
+    def metric_sum(self, family, label=None, body=None):
+        """The sum of a family's samples (those with label, e.g. 'type="s2sin"', when
+        given) in body or a fresh /metrics; 0 without samples."""
         total = 0.0
-        for line in self.metrics().decode("utf-8").splitlines():
-            if line.startswith("prosody_mod_c2s__connections{") and 'type="c2s"' in line:
+        body = self.metrics() if body is None else body
+        for line in body.decode("utf-8").splitlines():
+            if line.startswith(family + "{") and (label is None or label in line):
                 total += float(line.rsplit(None, 1)[1])
         return total
 
@@ -717,18 +753,20 @@ def slixmpp_python():
 class Client:
     """One real XMPP session (slixmpp, in a subprocess). presence=True sends initial
     presence (messages to the bare JID reach it); send=(to, body) sends one chat message
-    once the session started (sent_at()); messages()/wait_message() read what arrived;
-    ping=JID sends one XEP-0199 ping (wait_pong()). prefix: a command that execs the client
-    (e.g. `ip netns exec NS`)."""
+    once the session started (sent_at()); join="room@service/nick" enters (and so creates)
+    a MUC room (wait_joined()); messages()/wait_message() read what arrived; ping=JID sends
+    one XEP-0199 ping (wait_pong()). prefix: a command that execs the client (e.g. `ip
+    netns exec NS`)."""
 
     def __init__(self, address, jid, password, logdir=None, starttls=False, presence=False,
-                 send=None, ping=None, prefix=()):
+                 send=None, join=None, ping=None, prefix=()):
         self.address, self.jid, self.password = address, jid, password
         self.ping = ping
         self.prefix = list(prefix)
         self.starttls = starttls
         self.presence = presence
         self.send = send
+        self.join = join
         self.logdir = logdir or os.environ.get("TMPDIR", "/tmp")
         self.log = os.path.join(self.logdir, "client-%s-%s.log" % (
             jid.replace("@", "_at_").replace("/", "_"), _unique("")))
@@ -748,6 +786,8 @@ class Client:
             argv += ["--send", self.send[0], self.send[1]]
         if self.ping:
             argv += ["--ping", self.ping]
+        if self.join:
+            argv += ["--join", self.join]
         self.proc = spawn(self.prefix + argv, self.log, env=env)
         deadline = time.monotonic() + bound
         while True:
@@ -812,6 +852,15 @@ class Client:
                 raise RuntimeError("client %s: no message %r within %.0f s:\n%s"
                                    % (self.jid, body, bound, self.log_text()[-2000:]))
             time.sleep(0.01)
+
+    def wait_joined(self, bound=10.0):
+        """Waits until the room of join= sent our own presence back (we are in it)."""
+        deadline = time.monotonic() + bound
+        while "JOINED " not in self.log_text():
+            if time.monotonic() > deadline:
+                raise RuntimeError("client %s: not in room %s within %.0f s:\n%s"
+                                   % (self.jid, self.join, bound, self.log_text()[-2000:]))
+            time.sleep(0.02)
 
     def log_text(self):
         try:
@@ -961,6 +1010,86 @@ def _call_name(cmd, args):
     return cmd + "".join("_" + str(v) for v in args.values() if v != "global")
 
 
+def prosody_federation_check(workdir, say, check, save_file):
+    """Two Prosody servers federating over s2s (one.test with a MUC component, two.test):
+    what mod_s2s and mod_muc export, fresh, with an unauthenticated inbound stream, with
+    a room and a connection each way, and after the peer stopped."""
+    one = Prosody(os.path.join(workdir, "prosody-one"), domain="one.test",
+                  muc="rooms.one.test")
+    two = Prosody(os.path.join(workdir, "prosody-two"), domain="two.test")
+    one.route_s2s(two.domain, two.s2s_address())
+    two.route_s2s(one.domain, one.s2s_address())
+    clients = []
+    try:
+        one.start()
+        two.start()
+        one.register("alice", "alice-Secret-7")
+        two.register("bob", "bob-Secret-8")
+        body = one.metrics()
+        check(b"# TYPE prosody_mod_s2s__connections_inbound gauge" in body and
+              b"prosody_mod_s2s__connections_inbound{" not in body and
+              b'prosody_mod_muc__live_room{host="rooms.one.test"} 0' in body,
+              "prosody fresh with s2s and MUC: s2s families without samples, 0 rooms")
+        save_file("prosody_metrics_s2s_muc_fresh.txt", body)
+
+        host, _, port = one.s2s_address().rpartition(":")
+        with socket.create_connection((host, int(port)), timeout=5) as raw:
+            raw.sendall(("<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+                         "xmlns:stream='http://etherx.jabber.org/streams' to='one.test' "
+                         "from='elsewhere.test' version='1.0'>").encode())
+            raw.recv(65536)
+            body = one.metrics()
+            check(one.metric_sum("prosody_mod_s2s__connections_inbound",
+                                 'type="s2sin_unauthed"', body) == 1 and
+                  one.metric_sum("prosody_mod_s2s__connections_inbound", 'type="s2sin"',
+                                 body) == 0,
+                  "prosody: an s2s stream not yet authenticated is s2sin_unauthed")
+            save_file("prosody_metrics_s2s_unauthed.txt", body)
+            raw.sendall(b"</stream:stream>")
+
+        alice = Client(one.c2s_address(), "alice@one.test", "alice-Secret-7", logdir=workdir,
+                       presence=True, join="lobby@rooms.one.test/alice")
+        clients.append(alice)
+        alice.connect()
+        alice.wait_joined()
+        bob = Client(two.c2s_address(), "bob@two.test", "bob-Secret-8", logdir=workdir,
+                     send=("alice@one.test", "hello over s2s"))
+        clients.append(bob)
+        t1 = time.monotonic()
+        bob.connect()
+        alice.wait_message("hello over s2s", bound=15)
+        say("  two.test -> one.test message over s2s in %.2f s" % (time.monotonic() - t1))
+        body = one.metrics()
+        check(one.metric_sum("prosody_mod_s2s__connections_inbound", 'type="s2sin"',
+                             body) == 1 and
+              one.metric_sum("prosody_mod_s2s__connections_outbound", 'type="s2sout"',
+                             body) == 1 and
+              one.metric_sum("prosody_mod_muc__live_room", None, body) == 1,
+              "prosody federating: s2sin 1, s2sout 1 (dialback opens one each way), 1 room")
+        save_file("prosody_metrics_s2s_muc.txt", body)
+
+        for c in clients:
+            c.disconnect()
+        clients = []
+        two.stop()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            body = one.metrics()
+            if (one.metric_sum("prosody_mod_s2s__connections_inbound", None, body) == 0 and
+                    one.metric_sum("prosody_mod_s2s__connections_outbound", None, body) == 0):
+                break
+            time.sleep(0.1)
+        check(b'type="s2sin",ip_family="ipv4"} 0' in body and
+              b'prosody_mod_muc__live_room{host="rooms.one.test"} 0' in body,
+              "prosody after the peer stopped: s2s series stay at 0; the empty room is gone")
+        save_file("prosody_metrics_s2s_muc_after.txt", body)
+    finally:
+        for c in clients:
+            c.disconnect()
+        for srv in (one, two):
+            srv.stop()
+
+
 def self_check(workdir, save=None, verbose=True):
     def say(msg):
         if verbose:
@@ -1094,6 +1223,8 @@ def self_check(workdir, save=None, verbose=True):
         check(pr.c2s_sessions() == 0, "prosody sessions back to 0")
         save_file("prosody_metrics_0_sessions.txt", pr.metrics())
         save_file("ejabberd_connected_users_number_0.json", ej.api("connected_users_number")[1])
+
+        prosody_federation_check(workdir, say, check, save_file)
 
         # Openfire replay.
         of = OpenfireReplay(local_sessions=3, cluster_sessions=5).start()

@@ -159,30 +159,61 @@ static void test_ejabberd_errors(void **state) {
 
 /* ---- Prosody ---- */
 
+/* Parses a recorded body into a fresh status. */
+static void parse_prosody_file(const char *file, struct xmpp_status *x) {
+  size_t len;
+  char *text = slurp(file, &len);
+  struct probe_error err = {REASON_NONE, NULL};
+  xmpp_status_reset(x);
+  assert_int_equal(prosody_parse(text, len, x, &err), 0);
+  free(text);
+}
+
+/* Equal, or both NaN. */
+static void assert_count(double got, double want, const char *file, const char *what) {
+  if (isnan(want) ? isnan(got) : got == want)
+    return;
+  fail_msg("%s: %s is %g, expected %g", file, what, got, want);
+}
+
 static void test_prosody_recorded(void **state) {
   (void)state;
   static const struct {
     const char *file;
-    double sessions;
-  } cases[] = {{"prosody_metrics_2_sessions.txt", 2},
-               {"prosody_metrics_2_sessions_1_unauthed.txt", 2},
-               {"prosody_metrics_0_sessions.txt", 0},
-               {"prosody_metrics_fresh.txt", 0}}; /* no sample at all yet: 0, not an error */
+    double c2s, s2s_in, s2s_out, rooms;
+  } cases[] = {
+      /* s2s disabled, no MUC component: those families are not even declared. */
+      {"prosody_metrics_2_sessions.txt", 2, NAN, NAN, NAN},
+      {"prosody_metrics_2_sessions_1_unauthed.txt", 2, NAN, NAN, NAN},
+      {"prosody_metrics_0_sessions.txt", 0, NAN, NAN, NAN},
+      {"prosody_metrics_fresh.txt", 0, NAN, NAN, NAN}, /* declared, no sample yet: 0 */
+      /* mod_s2s and a MUC component loaded, nothing connected: declared without samples. */
+      {"prosody_metrics_s2s_muc_fresh.txt", 0, 0, 0, 0},
+      /* An inbound s2s stream that has not authenticated is no connection yet. */
+      {"prosody_metrics_s2s_unauthed.txt", 0, 0, 0, 0},
+      /* Federating with dialback (one connection each way), one client in one room. */
+      {"prosody_metrics_s2s_muc.txt", 1, 1, 1, 1},
+      /* The peer stopped, the client left: the series stay at 0, the empty room is gone. */
+      {"prosody_metrics_s2s_muc_after.txt", 0, 0, 0, 0},
+  };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    size_t len;
-    char *text = slurp(cases[i].file, &len);
-    struct probe_error err = {REASON_NONE, NULL};
-    double sessions = NAN;
-    assert_int_equal(prosody_parse_c2s(text, len, &sessions, &err), 0);
-    assert_true(sessions == cases[i].sessions);
-    free(text);
+    struct xmpp_status x = {0};
+    parse_prosody_file(cases[i].file, &x);
+    assert_count(x.c2s_sessions, cases[i].c2s, cases[i].file, "c2s_sessions");
+    assert_count(x.s2s_in, cases[i].s2s_in, cases[i].file, "s2s_in");
+    assert_count(x.s2s_out, cases[i].s2s_out, cases[i].file, "s2s_out");
+    assert_count(x.muc_rooms, cases[i].rooms, cases[i].file, "muc_rooms");
+    /* Prosody 0.12 exports neither registered users nor uptime nor a version. */
+    assert_true(isnan(x.registered_users) && isnan(x.uptime_seconds) && !x.version);
+    xmpp_status_reset(&x);
   }
 }
 
 static void test_prosody_bad(void **state) {
   (void)state;
   struct probe_error err = {REASON_NONE, NULL};
-  double sessions = NAN;
+  struct xmpp_status x = {0};
+  xmpp_status_reset(&x);
   static const char *const bad[] = {
       "<!DOCTYPE html><html><body>Not found</body></html>\n",
       "prosody_mod_c2s__connections{type=\"c2s\"} 2", /* cut before its newline */
@@ -191,10 +222,13 @@ static void test_prosody_bad(void **state) {
       "prosody_mod_c2s__connections{type=\"c2s\"}\n",
       "prosody_mod_c2s__connections{type=\"c2s\"} two\n",
       "9bad_name 1\n",
+      "# TYPE 9bad_name gauge\n",
+      "# TYPE prosody_mod_muc__live_room{} gauge\n",
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-    assert_int_equal(prosody_parse_c2s(bad[i], strlen(bad[i]), &sessions, &err), -EINVAL);
+    assert_int_equal(prosody_parse(bad[i], strlen(bad[i]), &x, &err), -EINVAL);
     assert_int_equal(err.reason, REASON_PARSE);
+    assert_true(isnan(x.c2s_sessions) && isnan(x.s2s_in) && isnan(x.muc_rooms));
   }
   /* Escapes, several hosts, other types, timestamps and comments. */
   const char *ok = "# TYPE prosody_mod_c2s__connections gauge\n"
@@ -203,9 +237,43 @@ static void test_prosody_bad(void **state) {
                    "prosody_mod_c2s__connections{host=\"c\",type=\"c2s_unauthed\"} 9\n"
                    "other_metric 5\n"
                    "\n# EOF\n";
-  assert_int_equal(prosody_parse_c2s(ok, strlen(ok), &sessions, &err), 0);
-  assert_true(sessions == 7);
+  assert_int_equal(prosody_parse(ok, strlen(ok), &x, &err), 0);
+  assert_true(x.c2s_sessions == 7);
+  assert_true(isnan(x.s2s_in) && isnan(x.s2s_out) && isnan(x.muc_rooms));
+  /* Two MUC components add up; only the authenticated s2s types count; a family given
+   * without its TYPE line (plain Prometheus text) still counts; a family whose name only
+   * starts like ours does not. */
+  const char *more = "# HELP prosody_mod_muc__live_room mod_muc/live_room amount\n"
+                     "prosody_mod_muc__live_room{host=\"rooms.a\"} 2\n"
+                     "prosody_mod_muc__live_room{host=\"rooms.b\"} 3\n"
+                     "prosody_mod_muc__live_room_total 100\n"
+                     "prosody_mod_s2s__connections_inbound{type=\"s2sin\",ip_family=\"ipv4\"} 2\n"
+                     "prosody_mod_s2s__connections_inbound{type=\"s2sin\",ip_family=\"ipv6\"} 1\n"
+                     "prosody_mod_s2s__connections_inbound{type=\"s2sin_unauthed\"} 5\n"
+                     "prosody_mod_s2s__connections_inbound{ip_family=\"ipv4\"} 7\n"
+                     "prosody_mod_s2s__connections_outbound{type=\"s2sout_unauthed\"} 4\n"
+                     "prosody_mod_s2s__connections_outbound{type=\"s2s_destroyed\"} 1\n"
+                     "# EOF\n";
+  assert_int_equal(prosody_parse(more, strlen(more), &x, &err), 0);
+  assert_true(x.muc_rooms == 5);
+  assert_true(x.s2s_in == 3);
+  assert_true(x.s2s_out == 0);
+  assert_true(isnan(x.c2s_sessions));
+  xmpp_status_reset(&x);
   probe_error_clear(&err);
+}
+
+/* Which numbers each type reports at all (what it cannot report is left out, not faked). */
+static void test_xmpp_provides(void **state) {
+  (void)state;
+  assert_true(xmpp_provides(XMPP_PROSODY, XMPP_C2S_SESSIONS));
+  assert_true(xmpp_provides(XMPP_PROSODY, XMPP_S2S));
+  assert_true(xmpp_provides(XMPP_PROSODY, XMPP_MUC_ROOMS));
+  assert_false(xmpp_provides(XMPP_PROSODY, XMPP_REGISTERED_USERS));
+  assert_false(xmpp_provides(XMPP_PROSODY, XMPP_UPTIME));
+  assert_false(xmpp_provides(XMPP_PROSODY, XMPP_CLUSTER_C2S_SESSIONS));
+  assert_true(xmpp_provides(XMPP_EJABBERD, XMPP_S2S));
+  assert_true(xmpp_provides(XMPP_EJABBERD, XMPP_MUC_ROOMS));
 }
 
 /* ---- Openfire (documented answers: it cannot be installed here) ---- */
@@ -391,8 +459,9 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ejabberd_recorded), cmocka_unit_test(test_ejabberd_errors),
       cmocka_unit_test(test_ejabberd_members),  cmocka_unit_test(test_prosody_recorded),
-      cmocka_unit_test(test_prosody_bad),       cmocka_unit_test(test_openfire),
-      cmocka_unit_test(test_stream_scan),       cmocka_unit_test(test_http_limits),
+      cmocka_unit_test(test_prosody_bad),       cmocka_unit_test(test_xmpp_provides),
+      cmocka_unit_test(test_openfire),          cmocka_unit_test(test_stream_scan),
+      cmocka_unit_test(test_http_limits),
   };
   return cmocka_run_group_tests_name("xmpp_backends", tests, NULL, NULL);
 }
