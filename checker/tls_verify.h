@@ -52,8 +52,8 @@ struct tls_verdict {
 };
 
 /* Verifies the DER chain the server presented (its own certificate first) for domain and
- * service at time now. Returns 0 with *out filled (out->reason TLS_VERIFIED or why not), or
- * -ENOMEM. */
+ * service at time now; a NULL trust trusts nothing (the expiries are still read). Returns 0 with
+ * *out filled (out->reason TLS_VERIFIED or why not), or -ENOMEM. */
 int tls_verify_chain(const gnutls_datum_t *chain, size_t n, const struct tls_trust *trust,
                      const char *domain, enum tls_service service, time_t now,
                      struct tls_verdict *out);
