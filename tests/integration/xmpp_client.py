@@ -105,6 +105,8 @@ def main(argv):
         if send:
             xmpp.send_message(mto=send[0], mbody=send[1], mtype="chat")
             print("SENT %.6f" % time.monotonic(), flush=True)
+        if join:
+            xmpp.plugin["xep_0045"].join_muc(join[0], join[1])
         if ping:
             asyncio.ensure_future(send_ping())
 
@@ -117,8 +119,6 @@ def main(argv):
                   flush=True)
         except IqTimeout:
             print("PING-FAILED timeout", flush=True)
-        if join:
-            xmpp.plugin["xep_0045"].join_muc(join[0], join[1])
 
     def on_message(msg):
         body = msg["body"]
