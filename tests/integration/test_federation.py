@@ -13,7 +13,7 @@ Env:  REPLMON        path of the binary (default build/replmon, relative to the 
 Root only (network namespaces). ejabberd starts once; the faults are made on Prosody alone:
 stopped and started, frozen (SIGSTOP) with the s2s connections up, restarted with mod_s2s
 disabled. Prints `integration-federation: N passed, M failed` last and exits non-zero on
-failure. About 60 s.
+failure. About 25 s.
 """
 
 import os
