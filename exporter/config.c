@@ -634,11 +634,13 @@ static int parse_s2s_ping(struct yaml_file *p, yaml_node_t *seq, struct xmpp_nod
   for (size_t i = 0; i < count; i++) {
     yaml_node_t *item = yf_node(p, seq->data.sequence.items.start[i]);
     const char *remote = yf_scalar(item);
-    if (!remote || !xmpp_domain_valid(remote))
+    if (!remote)
+      return yf_fail(p, item, "s2s_ping: expected a domain name such as two.example");
+    if (!xmpp_domain_valid(remote))
       return yf_fail(p, item,
-                     "s2s_ping: '%s' is not a domain name (a remote XMPP domain such "
-                     "as two.example)",
-                     remote ? remote : "");
+                     "s2s_ping: '%s' is not a domain name (a remote XMPP domain such as "
+                     "two.example)",
+                     remote);
     if ((n->domain && strcasecmp(remote, n->domain) == 0) ||
         (strlen(remote) == own_len && strncasecmp(remote, own, own_len) == 0))
       return yf_fail(p, item, "s2s_ping: '%s' is the node's own domain; list remote ones", remote);

@@ -1,8 +1,8 @@
 /* The analysis of a snapshot beyond the pair: a node replmon cannot poll, unreachable or down
  * as its peer sees it, an XMPP node whose database is down, ejabberd's view of its own
  * cluster (members_agree), a delayed replica's lag, /health?max_lag= judging a node again,
- * the binlog horizon carried from one analysis to the next, and the lag figure of a link
- * without a heartbeat table. */
+ * the binlog horizon carried from one analysis to the next, the lag figure of a link without
+ * a heartbeat table, and a failing s2s ping. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -624,6 +624,76 @@ static void test_analysis_outlives_its_config(void **state) {
   analysis_unref(kept);
 }
 
+/* A logged-in probe's result: logged in with the s2s pings given as (remote, success,
+ * reason), or not logged in (n pings unknown) when logged_in is false. */
+static struct target_result *login_result(bool logged_in, size_t n, const char *const *remotes,
+                                          const double *success, const char *const *reasons) {
+  struct target_result *r = target_result_new(&xmpp_login_probe_ops);
+  struct xmpp_login_status *l = r->data;
+  r->success = l->logged_in = logged_in;
+  if (!logged_in) {
+    r->reason = REASON_AUTH;
+    r->error = strdup("the server refused the account's credentials");
+  }
+  l->s2s = calloc(n, sizeof(*l->s2s));
+  l->n_s2s = n;
+  for (size_t i = 0; i < n; i++) {
+    snprintf(l->s2s[i].remote, sizeof(l->s2s[i].remote), "%s", remotes[i]);
+    l->s2s[i].success = logged_in ? success[i] : NAN;
+    l->s2s[i].rtt_s = NAN;
+    snprintf(l->s2s[i].reason, sizeof(l->s2s[i].reason), "%s", reasons[i]);
+  }
+  return r;
+}
+
+/* A failing s2s ping makes its node warning with the remote and the stanza error named;
+ * while the account is not logged in the pings are unknown and only the login speaks. */
+static void test_s2s_ping_warning(void **state) {
+  (void)state;
+  setenv("REPLMON_TEST_PROBE_PW", "pw", 1);
+  struct config *config = config_from_yaml(
+      "xmpp:\n"
+      "  - cluster: chat\n"
+      "    nodes:\n"
+      "      - {name: ej1, type: ejabberd, api_url: 'http://h:1/api', c2s_address: 'h:5222',"
+      " domain: one.test, probe_account: {jid: m@one.test, password_env: REPLMON_TEST_PROBE_PW},"
+      " s2s_ping: [two.test, three.test]}\n");
+  enum { API, STREAM, LOGIN };
+  struct snapshot_store *store = snapshot_store_new(config);
+  struct snapshot *s = NULL;
+  struct target_result *stream = stream_result();
+  stream->success = true;
+  STREAM(stream)->known = true;
+  assert_int_equal(snapshot_store_publish(store, config, API, ejabberd(NULL, NAN)), 0);
+  assert_int_equal(snapshot_store_publish(store, config, STREAM, stream), 0);
+  static const char *const remotes[] = {"two.test", "three.test"};
+  static const char *const none[] = {"", ""};
+  static const double both[] = {1, 1};
+  assert_int_equal(
+      snapshot_store_publish(store, config, LOGIN, login_result(true, 2, remotes, both, none)), 0);
+  const struct node_health *h = health(store, config, API, &s);
+  assert_int_equal(h->state, HEALTH_OK);
+
+  static const double second_fails[] = {1, 0};
+  static const char *const timeout[] = {"", "wait/remote-server-timeout"};
+  assert_int_equal(snapshot_store_publish(store, config, LOGIN,
+                                          login_result(true, 2, remotes, second_fails, timeout)),
+                   0);
+  h = health(store, config, API, &s);
+  assert_int_equal(h->state, HEALTH_WARNING);
+  assert_string_equal(h->reason, "s2s ping to three.test failing: wait/remote-server-timeout");
+
+  assert_int_equal(
+      snapshot_store_publish(store, config, LOGIN, login_result(false, 2, remotes, both, none)), 0);
+  h = health(store, config, API, &s);
+  assert_int_equal(h->state, HEALTH_CRITICAL);
+  assert_string_equal(h->reason, "login failing (auth): the server refused the account's "
+                                 "credentials");
+  snapshot_unref(s);
+  snapshot_store_free(store);
+  config_unref(config);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_database_down_makes_xmpp_warning),
@@ -637,6 +707,7 @@ int main(void) {
       cmocka_unit_test(test_lag_without_heartbeat),
       cmocka_unit_test(test_errant_judged_across_publishes),
       cmocka_unit_test(test_analysis_outlives_its_config),
+      cmocka_unit_test(test_s2s_ping_warning),
   };
   return cmocka_run_group_tests_name("analysis", tests, NULL, NULL);
 }

@@ -453,6 +453,68 @@ static void test_stream_tls_endpoints(void **state) {
                "apart)");
 }
 
+#define S2S_NODE(s2s_ping)                                                                         \
+  XMPP_NODE "c2s_address: 'h:5222', domain: one.test, probe_account: {jid: mon@one.test, "         \
+            "password_env: REPLMON_TEST_PROBE_PW}, s2s_ping: " s2s_ping "}]}]\n"
+
+/* s2s_ping: remote domains for the logged-in probe's session: each a domain, none twice,
+ * not the node's own, at most 16, and only with a probe_account. */
+static void test_s2s_ping(void **state) {
+  (void)state;
+  setenv("REPLMON_TEST_PROBE_PW", "probe-Secret-1", 1);
+  struct config *config = expect_ok(S2S_NODE("[two.test, Three.Example.org]"));
+  const struct xmpp_node_config *n = &config->xmpp[0].nodes[0];
+  assert_int_equal(n->n_s2s_ping, 2);
+  assert_int_equal(n->login.n_s2s_remotes, 2);
+  assert_string_equal(n->login.s2s_remotes[0], "two.test");
+  assert_string_equal(n->login.s2s_remotes[1], "Three.Example.org");
+  config_unref(config);
+  /* Without s2s_ping the probe has no remotes to ping. */
+  config = expect_ok(XMPP_NODE "c2s_address: 'h:5222', domain: d, probe_account: {jid: mon@d, "
+                               "password_env: REPLMON_TEST_PROBE_PW}}]}]\n");
+  assert_int_equal(config->xmpp[0].nodes[0].login.n_s2s_remotes, 0);
+  config_unref(config);
+  /* 16 remotes, the most. */
+  struct buf many = BUF_INIT;
+  buf_puts(&many, "[r0.test");
+  for (int i = 1; i < 16; i++)
+    buf_printf(&many, ", r%d.test", i);
+  struct buf text = BUF_INIT;
+  buf_printf(&text, S2S_NODE("%s]"), many.data);
+  config = expect_ok(text.data);
+  assert_int_equal(config->xmpp[0].nodes[0].n_s2s_ping, 16);
+  config_unref(config);
+  buf_reset(&text);
+  buf_printf(&text, S2S_NODE("%s, r16.test]"), many.data);
+  expect_error(text.data, "1:201: s2s_ping: at most 16 remote domains, not 17");
+  buf_free(&text);
+  buf_free(&many);
+
+  expect_error(XMPP_NODE "c2s_address: 'h:5222', domain: d, s2s_ping: [two.test]}]}]\n",
+               "1:121: s2s_ping: needs the node's probe_account (the pings go over its session)");
+  expect_error(S2S_NODE("two.test"),
+               "1:201: s2s_ping: expected a list of remote XMPP domains, e.g. [two.example]");
+  expect_error(S2S_NODE("[mon@two.test]"),
+               "1:202: s2s_ping: 'mon@two.test' is not a domain name (a remote XMPP domain such "
+               "as two.example)");
+  expect_error(S2S_NODE("[two.test/res]"),
+               "1:202: s2s_ping: 'two.test/res' is not a domain name (a remote XMPP domain such "
+               "as two.example)");
+  expect_error(S2S_NODE("['two test']"),
+               "1:202: s2s_ping: 'two test' is not a domain name (a remote XMPP domain such as "
+               "two.example)");
+  expect_error(S2S_NODE("['two.test:5269']"),
+               "1:202: s2s_ping: 'two.test:5269' is not a domain name (a remote XMPP domain "
+               "such as two.example)");
+  expect_error(S2S_NODE("['']"),
+               "1:202: s2s_ping: '' is not a domain name (a remote XMPP domain such as "
+               "two.example)");
+  expect_error(S2S_NODE("[{a: b}]"), "1:202: s2s_ping: expected a domain name such as two.example");
+  expect_error(S2S_NODE("[two.test, TWO.test]"), "1:212: s2s_ping: 'TWO.test' is listed twice");
+  expect_error(S2S_NODE("[two.test, One.Test]"),
+               "1:212: s2s_ping: 'One.Test' is the node's own domain; list remote ones");
+}
+
 #define TWO_NODES(delivery)                                                                        \
   "xmpp: [{cluster: c, delivery: " delivery ", nodes: ["                                           \
   "{name: a, type: ejabberd, api_url: 'http://h/api', c2s_address: 'h:1', domain: d, "             \
@@ -737,6 +799,7 @@ int main(void) {
       cmocka_unit_test(test_hostile_files),
       cmocka_unit_test(test_bounds),
       cmocka_unit_test(test_probe_account),
+      cmocka_unit_test(test_s2s_ping),
       cmocka_unit_test(test_delivery),
       cmocka_unit_test(test_readable_secret_warns),
       cmocka_unit_test(test_error_stays_one_line),

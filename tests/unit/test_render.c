@@ -247,6 +247,58 @@ static void test_golden_xmpp(void **state) {
   config_unref(config);
 }
 
+/* s2s_ping: one series per configured remote and family, NaN when unknown (no result yet,
+ * or a remote the last poll did not ping), and no error text in any label. */
+static void test_s2s_ping_series(void **state) {
+  (void)state;
+  setenv("REPLMON_TEST_PROBE_PW", "pw", 1);
+  struct config *config = config_from_yaml(
+      "xmpp:\n"
+      "  - cluster: chat\n"
+      "    nodes:\n"
+      "      - {name: ej1, type: ejabberd, api_url: 'http://h:5280/api', c2s_address: 'h:5222',"
+      " domain: one.test, probe_account: {jid: m@one.test, password_env: REPLMON_TEST_PROBE_PW},"
+      " s2s_ping: [two.test, three.test, four.test]}\n"
+      "      - {name: pr1, type: prosody, api_url: 'http://h:5281/metrics', c2s_address: "
+      "'h:5223', domain: one.test, probe_account: {jid: m@one.test, password_env: "
+      "REPLMON_TEST_PROBE_PW}, s2s_ping: [two.test]}\n"
+      "      - {name: pr2, type: prosody, api_url: 'http://h:5282/metrics', c2s_address: "
+      "'h:5224', domain: one.test, probe_account: {jid: m@one.test, password_env: "
+      "REPLMON_TEST_PROBE_PW}}\n");
+  struct snapshot_store *store = snapshot_store_new(config);
+  snapshot_store_set_clock(store, fixed_clock, NULL);
+  const long ej1_login = config->xmpp[0].nodes[0].login_target;
+
+  struct target_result *login = target_result_new(&xmpp_login_probe_ops);
+  login->success = true;
+  login->duration_s = 2.01;
+  login->last_success_unix = 1700000000;
+  struct xmpp_login_status *l = login->data;
+  l->logged_in = l->encrypted = true;
+  l->login_duration_s = 0.25;
+  l->ping_rtt_s = 0.0004;
+  /* Polled before four.test was configured: two remotes only. */
+  l->s2s = calloc(2, sizeof(*l->s2s));
+  assert_non_null(l->s2s);
+  l->n_s2s = 2;
+  l->s2s[0] = (struct xmpp_remote_ping){"two.test", 1, 0.0021, "", ""};
+  l->s2s[1] = (struct xmpp_remote_ping){"three.test", 0, NAN, "wait/remote-server-timeout",
+                                        "connection refused"};
+  assert_int_equal(snapshot_store_publish(store, config, (size_t)ej1_login, login), 0);
+
+  struct snapshot *snap = snapshot_store_acquire(store);
+  struct buf out = BUF_INIT;
+  assert_int_equal(render_metrics(snap, &build, &out), 0);
+  expect_golden(&out, "golden/metrics_s2s.prom");
+  assert_null(strstr(out.data, "remote-server-timeout"));
+  assert_null(strstr(out.data, "connection refused"));
+  assert_null(strstr(out.data, "node=\"pr2\",remote"));
+  buf_free(&out);
+  snapshot_unref(snap);
+  snapshot_store_free(store);
+  config_unref(config);
+}
+
 static void test_label_escaping(void **state) {
   (void)state;
   struct buf out = BUF_INIT;
@@ -305,8 +357,8 @@ static void test_family_grouping(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_golden),          cmocka_unit_test(test_golden_xmpp),
-      cmocka_unit_test(test_label_escaping),  cmocka_unit_test(test_doubles),
-      cmocka_unit_test(test_family_grouping),
+      cmocka_unit_test(test_s2s_ping_series), cmocka_unit_test(test_label_escaping),
+      cmocka_unit_test(test_doubles),         cmocka_unit_test(test_family_grouping),
   };
   return cmocka_run_group_tests_name("render", tests, NULL, NULL);
 }

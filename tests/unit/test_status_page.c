@@ -482,6 +482,48 @@ static void test_pair_check_line(void **state) {
   config_unref(config);
 }
 
+/* A line per s2s_ping remote on the node's card: its round trip, why it fails (the server's
+ * text escaped), or unknown. */
+static void test_s2s_ping_lines(void **state) {
+  (void)state;
+  setenv("REPLMON_TEST_PROBE_PW", "pw", 1);
+  struct config *config = config_from_yaml(
+      "xmpp:\n"
+      "  - cluster: chat\n"
+      "    nodes:\n"
+      "      - {name: ej1, type: ejabberd, api_url: 'http://h:1/api', c2s_address: 'h:5222',"
+      " domain: one.test, probe_account: {jid: m@one.test, password_env: REPLMON_TEST_PROBE_PW},"
+      " s2s_ping: [two.test, three.test, four.test]}\n");
+  struct snapshot_store *store = snapshot_store_new(config);
+  struct target_result *login = target_result_new(&xmpp_login_probe_ops);
+  login->success = true;
+  struct xmpp_login_status *l = login->data;
+  l->logged_in = true;
+  l->s2s = calloc(2, sizeof(*l->s2s));
+  assert_non_null(l->s2s);
+  l->n_s2s = 2;
+  l->s2s[0] = (struct xmpp_remote_ping){"two.test", 1, 0.0021, "", ""};
+  l->s2s[1] = (struct xmpp_remote_ping){"three.test", 0, NAN, "wait/remote-server-timeout",
+                                        "<b>refused</b>"};
+  assert_int_equal(
+      snapshot_store_publish(store, config, (size_t)config->xmpp[0].nodes[0].login_target, login),
+      0);
+  struct snapshot *s = snapshot_store_acquire(store);
+  struct buf out = BUF_INIT;
+  assert_int_equal(status_page_render(s, &options, &out), 0);
+  char *card = card_of(out.data, "ej1");
+  assert_non_null(card);
+  assert_contains(card, "<span data-remote=\"two.test\">two.test: 2.1 ms</span>");
+  assert_contains(card, "<span data-remote=\"three.test\">three.test: <span class=\"m\">failing"
+                        "</span>: wait/remote-server-timeout (&lt;b&gt;refused&lt;/b&gt;)</span>");
+  assert_contains(card, "<span data-remote=\"four.test\">four.test: unknown</span>");
+  free(card);
+  buf_free(&out);
+  snapshot_unref(s);
+  snapshot_store_free(store);
+  config_unref(config);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_healthy_card),
@@ -494,6 +536,7 @@ int main(void) {
       cmocka_unit_test(test_refresh_at_least_one_second),
       cmocka_unit_test(test_html_escaping),
       cmocka_unit_test(test_pair_check_line),
+      cmocka_unit_test(test_s2s_ping_lines),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

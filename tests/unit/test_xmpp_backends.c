@@ -11,6 +11,7 @@
 #include "http_client.h"
 #include "openfire.h"
 #include "prosody.h"
+#include "xmpp_session.h"
 #include "xmpp_stream.h"
 
 #include <errno.h>
@@ -455,13 +456,96 @@ static void test_http_limits(void **state) {
   probe_error_clear(&err);
 }
 
+#define STANZAS "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'"
+
+/* Describes the stanza error in xml, checking the reason and text it gives. */
+static void expect_error_reason(const char *xml, const char *reason, const char *text) {
+  char r[64], t[160];
+  assert_int_equal(xmpp_stanza_error_describe(xml, r, sizeof(r), t, sizeof(t)), 0);
+  assert_string_equal(r, reason);
+  assert_string_equal(t, text);
+}
+
+/* The error replies to an s2s ping become "type/condition" and the server's text apart;
+ * nothing but a short token from the server reaches the reason. */
+static void test_s2s_ping_errors(void **state) {
+  (void)state;
+  xmpp_session_library_init();
+  /* ejabberd 23.01 for a domain that does not resolve (the text as the integration suite
+   * saw it); Prosody 0.12 puts the text first and says by whom. */
+  expect_error_reason("<iq type='error' id='replmon-s2s-1-0' from='nowhere.invalid' "
+                      "to='monitor@chat.test/r'><ping xmlns='urn:xmpp:ping'/><error "
+                      "type='cancel'><remote-server-not-found " STANZAS "/><text " STANZAS
+                      " xml:lang='en'>DNS lookup failed: resource temporarily "
+                      "unavailable</text></error></iq>",
+                      "cancel/remote-server-not-found",
+                      "DNS lookup failed: resource temporarily unavailable");
+  expect_error_reason("<iq type='error' id='x'><error type='wait' by='chat.test'><text " STANZAS
+                      ">Server-to-server connection failed: connection refused</text>"
+                      "<remote-server-timeout " STANZAS "/></error></iq>",
+                      "wait/remote-server-timeout",
+                      "Server-to-server connection failed: connection refused");
+  expect_error_reason("<iq type='error' id='x'><error type='cancel'><not-allowed " STANZAS
+                      "/></error></iq>",
+                      "cancel/not-allowed", "");
+  /* An application condition next to the defined one is skipped. */
+  expect_error_reason("<iq type='error' id='x'><error type='modify'><bad xmlns='urn:x:app'/>"
+                      "<bad-request " STANZAS "/></error></iq>",
+                      "modify/bad-request", "");
+  /* Missing pieces: named as such, never left empty. */
+  expect_error_reason("<iq type='error' id='x'><error><item-not-found " STANZAS "/></error></iq>",
+                      "unknown/item-not-found", "");
+  expect_error_reason("<iq type='error' id='x'/>", "unknown/undefined-condition", "");
+  expect_error_reason("<iq type='error' id='x'><error type='cancel'><gone/></error></iq>",
+                      "cancel/undefined-condition", "");
+  /* Hostile: markup-like or long names stay out; control characters in the text become
+   * spaces, and a long text is cut to the buffer. */
+  expect_error_reason("<iq type='error' id='x'><error type='can cel&amp;'><Remote_Server " STANZAS
+                      "/><text " STANZAS ">line one\nline&#9;two</text></error></iq>",
+                      "unknown/undefined-condition", "line one line two");
+  char r[64], t[8];
+  assert_int_equal(xmpp_stanza_error_describe("<iq type='error'><error type='wait'><aaaaaaaaaaaa"
+                                              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa " STANZAS
+                                              "/><text " STANZAS ">0123456789</text></error>"
+                                              "</iq>",
+                                              r, sizeof(r), t, sizeof(t)),
+                   0);
+  assert_string_equal(r, "wait/undefined-condition");
+  assert_string_equal(t, "0123456");
+  assert_int_equal(xmpp_stanza_error_describe("not xml <", r, sizeof(r), t, sizeof(t)), -EINVAL);
+  xmpp_session_library_end();
+}
+
+/* s2s_ping's domains: names only, no JID parts, no port, within DNS's length. */
+static void test_domain_valid(void **state) {
+  (void)state;
+  assert_true(xmpp_domain_valid("two.test"));
+  assert_true(xmpp_domain_valid("localhost"));
+  assert_true(xmpp_domain_valid("xn--bcher-kva.example"));
+  static const char *const bad[] = {"",          "mon@two.test", "two.test/r", "two.test:5269",
+                                    "two test",  ".two.test",    "two.test.",  "two..test",
+                                    "two\ttest", "<two>",        "two'test",   "two\"test"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    if (xmpp_domain_valid(bad[i]))
+      fail_msg("'%s' taken as a domain", bad[i]);
+  char longest[254];
+  memset(longest, 'a', sizeof(longest) - 1);
+  longest[sizeof(longest) - 1] = '\0';
+  assert_true(xmpp_domain_valid(longest)); /* 253 characters */
+  char too_long[255];
+  memset(too_long, 'a', sizeof(too_long) - 1);
+  too_long[sizeof(too_long) - 1] = '\0';
+  assert_false(xmpp_domain_valid(too_long));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ejabberd_recorded), cmocka_unit_test(test_ejabberd_errors),
       cmocka_unit_test(test_ejabberd_members),  cmocka_unit_test(test_prosody_recorded),
       cmocka_unit_test(test_prosody_bad),       cmocka_unit_test(test_xmpp_provides),
       cmocka_unit_test(test_openfire),          cmocka_unit_test(test_stream_scan),
-      cmocka_unit_test(test_http_limits),
+      cmocka_unit_test(test_http_limits),       cmocka_unit_test(test_s2s_ping_errors),
+      cmocka_unit_test(test_domain_valid),
   };
   return cmocka_run_group_tests_name("xmpp_backends", tests, NULL, NULL);
 }
