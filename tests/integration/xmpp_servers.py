@@ -14,8 +14,10 @@
   basic_auth=True only to HTTP Basic as the registered admin JID (ADMIN_USER@domain,
   password ADMIN_PASSWORD, registered by start()); the commands in `refuse` are left out
   (a call answers 403 code 32). freeze()/thaw() SIGSTOP/SIGCONT the Erlang VM itself.
-- Prosody(workdir): prosody 0.12 with http_openmetrics (statistics internal, interval
-  manual), internal_plain auth, STARTTLS offered but not required.
+- Prosody(workdir, cert=, key=, direct_tls=, s2s=): prosody 0.12 with http_openmetrics
+  (statistics internal, interval manual), internal_plain auth, STARTTLS offered but not
+  required; the given certificate (else a throwaway self-signed one); with direct_tls a
+  XEP-0368 port (direct_tls_port), with s2s an s2s listener (s2s_port; else s2s is off).
 - Client(address, jid, password): a real slixmpp session in a subprocess (xmpp_client.py
   run by a Python that has Debian's python3-slixmpp: XMPP_PYTHON, this interpreter, or
   /usr/bin/python3). connect() returns once session_start fired; disconnect() ends it.
@@ -475,13 +477,20 @@ modules:
 class Prosody:
     """A throwaway Prosody 0.12 server (see the module docstring)."""
 
-    def __init__(self, workdir, domain=DOMAIN, verbose=False):
+    def __init__(self, workdir, domain=DOMAIN, verbose=False, cert=None, key=None,
+                 direct_tls=False, s2s=False):
+        """cert/key: the certificate to serve (default: a throwaway self-signed one);
+        direct_tls: also a XEP-0368 direct TLS c2s port (direct_tls_port); s2s: an s2s
+        listener (s2s_port; s2s is disabled otherwise)."""
         self.dir = os.path.abspath(workdir)
         os.makedirs(self.dir, exist_ok=True)
         self.domain = domain
         self.verbose = verbose
         self.c2s_port = free_port()
         self.http_port = free_port()
+        self.given_cert = (cert, key) if cert else None
+        self.direct_tls_port = free_port() if direct_tls else None
+        self.s2s_port = free_port() if s2s else None
         self.config = os.path.join(self.dir, "prosody.cfg.lua")
         self.data = os.path.join(self.dir, "data")
         self.log = os.path.join(self.dir, "prosody.log")
@@ -499,7 +508,10 @@ class Prosody:
     def _write_config(self):
         os.makedirs(self.data, exist_ok=True)
         os.chmod(self.data, 0o750)
-        self.cert, self.key, self.cert_not_after = make_certificate(self.dir, self.domain)
+        if self.given_cert:
+            self.cert, self.key = self.given_cert
+        else:
+            self.cert, self.key, self.cert_not_after = make_certificate(self.dir, self.domain)
         root = os.geteuid() == 0
         text = """-- Written by tests/integration/xmpp_servers.py: a throwaway server on 127.0.0.1.
 %(root)s
@@ -511,15 +523,17 @@ local_interfaces = { "127.0.0.1" }
 http_interfaces = { "127.0.0.1" }
 https_interfaces = { "127.0.0.1" }
 c2s_ports = { %(c2s)d }
-c2s_direct_tls_ports = { }
+c2s_direct_tls_ports = { %(direct)s }
 legacy_ssl_ports = { }
+s2s_ports = { %(s2s)s }
+s2s_interfaces = { "127.0.0.1" }
 http_ports = { %(http)d }
 https_ports = { }
 modules_enabled = {
     "roster"; "saslauth"; "tls"; "disco"; "ping"; "posix"; "admin_shell";
     "http_openmetrics";
 }
-modules_disabled = { "s2s" }
+modules_disabled = { %(no_s2s)s }
 statistics = "internal"
 statistics_interval = "manual"
 openmetrics_allow_ips = { "127.0.0.1" }
@@ -533,7 +547,8 @@ ssl = { certificate = "%(cert)s"; key = "%(key)s" }
 VirtualHost "%(domain)s"
 """ % dict(root="run_as_root = true" if root else "", dir=self.dir, data=self.data,
            c2s=self.c2s_port, http=self.http_port, cert=self.cert, key=self.key,
-           domain=self.domain)
+           domain=self.domain, direct=self.direct_tls_port or "",
+           s2s=self.s2s_port or "", no_s2s="" if self.s2s_port else '"s2s"')
         with open(self.config, "w") as f:
             f.write(text)
         self._written = True
