@@ -14,12 +14,15 @@
   basic_auth=True only to HTTP Basic as the registered admin JID (ADMIN_USER@domain,
   password ADMIN_PASSWORD, registered by start()); the commands in `refuse` are left out
   (a call answers 403 code 32). freeze()/thaw() SIGSTOP/SIGCONT the Erlang VM itself.
-- Prosody(workdir, muc=None): prosody 0.12 with http_openmetrics (statistics internal,
-  interval manual), internal_plain auth, STARTTLS offered but not required; muc= a MUC
-  component domain. s2s is disabled unless route_s2s(domain, "host:port") is called before
-  start() (then: dialback, TLS not required, its own free s2s port, and a plugin of ours
-  that sends stanzas for that domain to that address: prosody_plugins/
-  mod_test_s2s_addresses.lua, shared with federation.py).
+- Prosody(workdir, muc=None, cert=, key=, direct_tls=, s2s=): prosody 0.12 with
+  http_openmetrics (statistics internal, interval manual), internal_plain auth, STARTTLS
+  offered but not required; the given certificate (else a throwaway self-signed one); muc=
+  a MUC component domain; with direct_tls a XEP-0368 port (direct_tls_port), with s2s an
+  s2s listener (s2s_port). s2s is disabled unless s2s=True, or route_s2s(domain,
+  "host:port") is called before start() (then: dialback, TLS not required, its own free
+  s2s port, and a plugin of ours that sends stanzas for that domain to that address:
+  prosody_plugins/mod_test_s2s_addresses.lua, shared with federation.py), or
+  s2s_interface= (federation.py; see the class).
 - Client(address, jid, password): a real slixmpp session in a subprocess (xmpp_client.py
   run by a Python that has Debian's python3-slixmpp: XMPP_PYTHON, this interpreter, or
   /usr/bin/python3). connect() returns once session_start fired; disconnect() ends it.
@@ -518,16 +521,18 @@ class Prosody:
     """A throwaway Prosody 0.12 server (see the module docstring).
 
     Options for other set-ups (federation.py): netns (as for Ejabberd), certificate ((cert,
-    key) files) and cafile (what it verifies peers against), s2s_interface (an address:
-    mod_s2s on port 5269 there, encryption and certificate authentication required; None
-    disables mod_s2s), plugin_paths, extra_modules (names added to modules_enabled) and
-    extra_config (Lua text added before the VirtualHost). reconfigure(**options) rewrites
-    the file for the next start. (route_s2s() is the other, simpler way to s2s: see the
-    module docstring.)"""
+    key) files, the same as cert=/key=) and cafile (what it verifies peers against),
+    s2s_interface (an address: mod_s2s on port 5269 there, encryption and certificate
+    authentication required; None disables mod_s2s), plugin_paths, extra_modules (names
+    added to modules_enabled) and extra_config (Lua text added before the VirtualHost).
+    reconfigure(**options) rewrites the file for the next start. (route_s2s() and s2s=True
+    are the other, simpler ways to s2s: see the module docstring.)"""
 
-    def __init__(self, workdir, domain=DOMAIN, verbose=False, muc=None, netns=None,
-                 certificate=None, cafile=None, s2s_interface=None, plugin_paths=(),
-                 extra_modules=(), extra_config=""):
+    def __init__(self, workdir, domain=DOMAIN, verbose=False, muc=None, cert=None, key=None,
+                 direct_tls=False, s2s=False, netns=None, certificate=None, cafile=None,
+                 s2s_interface=None, plugin_paths=(), extra_modules=(), extra_config=""):
+        if cert and not certificate:
+            certificate = (cert, key)
         self.dir = os.path.abspath(workdir)
         os.makedirs(self.dir, exist_ok=True)
         self.domain = domain
@@ -541,7 +546,9 @@ class Prosody:
         self.muc = muc
         self.c2s_port = free_port()
         self.http_port = free_port()
-        self.s2s_port = free_port()  # listened on only once route_s2s() enabled s2s
+        self.direct_tls_port = free_port() if direct_tls else None
+        self.s2s = s2s
+        self.s2s_port = free_port() if s2s else None  # s2s_address()/route_s2s() pick one too
         self.s2s_routes = {}
         self.config = os.path.join(self.dir, "prosody.cfg.lua")
         self.data = os.path.join(self.dir, "data")
@@ -558,6 +565,8 @@ class Prosody:
         return "127.0.0.1:%d" % self.c2s_port
 
     def s2s_address(self):
+        if self.s2s_port is None:
+            self.s2s_port = free_port()
         return "127.0.0.1:%d" % self.s2s_port
 
     def route_s2s(self, domain, address):
@@ -566,6 +575,7 @@ class Prosody:
         prosody_plugins/mod_test_s2s_addresses.lua (Prosody 0.12.3 resolves s2s peers with
         its own DNS library, which ignores /etc/hosts and knows no static mapping)."""
         self.s2s_routes[domain] = address
+        self.s2s_address()  # picks the port
 
     def reconfigure(self, **options):
         """Changes constructor options (e.g. s2s_interface=None) and rewrites the config;
@@ -599,6 +609,9 @@ class Prosody:
             s2s = ('modules_disabled = { }\ns2s_ports = { 5269 }\ns2s_interfaces = { "%s" }\n'
                    's2s_require_encryption = true\ns2s_secure_auth = true\n'
                    % self.s2s_interface)
+        elif self.s2s:
+            s2s = ('modules_disabled = { }\ns2s_ports = { %d }\ns2s_interfaces = { "127.0.0.1" }\n'
+                   % self.s2s_port)
         else:
             s2s = 'modules_disabled = { "s2s" }\n'
         cafile = '; cafile = "%s"' % self.cafile if self.cafile else ""
@@ -612,7 +625,7 @@ local_interfaces = { "127.0.0.1" }
 http_interfaces = { "127.0.0.1" }
 https_interfaces = { "127.0.0.1" }
 c2s_ports = { %(c2s)d }
-c2s_direct_tls_ports = { }
+c2s_direct_tls_ports = { %(direct)s }
 legacy_ssl_ports = { }
 http_ports = { %(http)d }
 https_ports = { }
@@ -634,6 +647,7 @@ VirtualHost "%(domain)s"
 %(muc)s""" % dict(root="run_as_root = true" if root else "", dir=self.dir, data=self.data,
                   c2s=self.c2s_port, http=self.http_port, cert=self.cert, key=self.key,
                   domain=self.domain, cafile=cafile, s2s=s2s, extra=extra,
+                  direct=self.direct_tls_port or "",
                   plugin_paths=", ".join('"%s"' % p for p in plugin_paths),
                   modules="".join(' "%s";' % m for m in modules),
                   muc='Component "%s" "muc"\n' % self.muc if self.muc else "")
