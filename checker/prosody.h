@@ -40,7 +40,7 @@ int exposition_parse(const char *text, size_t len, const struct exposition_visit
  * c2s_unauthed, s2sin_unauthed and s2sout_unauthed types are streams still negotiating.
  * A family that is declared but has no sample yet (the module is loaded, nothing ever
  * connected) is 0; a family not declared at all (s2s disabled, no MUC component) is NaN.
- * Returns 0, or -EINVAL with *err set (then *out is unchanged). */
+ * Returns 0, or a negative errno with *err set (then *out is unchanged). */
 int prosody_parse(const char *text, size_t len, struct xmpp_status *out, struct probe_error *err);
 
 /* GET metrics_url, then prosody_parse. Returns 0 or a negative errno with *err set. */

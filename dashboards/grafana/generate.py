@@ -523,6 +523,8 @@ def node_detail():
 
 
 PAIR = "{{cluster}} {{from}} → {{to}}"
+PORT = "{{cluster}} {{node}} :{{port}}"
+S2S = "{{cluster}} {{node}} → {{remote}}"
 
 
 def xmpp():
@@ -547,13 +549,35 @@ def xmpp():
                [target(sel("xmpp_login_success"), "{{cluster}} {{node}}")], "none",
                value_mappings([(0, "FAILING", "red"), (1, "logged in", "green")]),
                thresholds("text")), 6, 5)
+    L.add(stat("Federation (s2s ping)",
+               "xmpp_s2s_ping_success: whether the last XEP-0199 ping the monitoring "
+               "account sent to each remote domain of its s2s_ping was answered, which the "
+               "server carries over s2s. FAILING: an error (remote-server-not-found, "
+               "remote-server-timeout, ...) or no answer, named in the replmon log and on "
+               "its status page; unknown while the account is not logged in. "
+               "XMPPS2SPingFailing fires after 5 minutes of FAILING.",
+               [target(sel("xmpp_s2s_ping_success"), S2S)], "none",
+               value_mappings([(0, "FAILING", "red"), (1, "answered", "green")]),
+               thresholds("text")), 6, 5)
+    L.row()
+    L.add(stat("Certificate verified",
+               "xmpp_tls_cert_verified per node and port (c2s, direct TLS, s2s): whether "
+               "the certificate the server presents chains to a trusted CA (the node's "
+               "tls.ca_file, else the system's store) and names the XMPP domain. NOT "
+               "VERIFIED: expired, not yet valid, unknown issuer, self-signed or wrong name, "
+               "as the replmon log and status page say; unknown without a TLS handshake. "
+               "XMPPCertificateNotVerified fires after 10 minutes.",
+               [target(sel("xmpp_tls_cert_verified"), PORT)], "none",
+               value_mappings([(0, "NOT VERIFIED", "red"), (1, "verified", "green")]),
+               thresholds("text")), 12, 5)
     L.add(stat("Certificate days left",
-               "cluster_node:xmpp_tls_cert_days_left (recording rule): days until the "
-               "certificate offered on the c2s port expires. XMPPCertificateExpiringSoon "
-               "fires under 14 days.",
-               [target(sel("cluster_node:xmpp_tls_cert_days_left"), "{{cluster}} {{node}}")],
+               "cluster_node_port:xmpp_tls_cert_days_left (recording rule): days until the "
+               "earliest-expiring certificate of the chain each node presents on each port "
+               "expires (probe_ssl_earliest_cert_expiry, blackbox_exporter's metric). "
+               "XMPPCertificateExpiringSoon fires under 14 days.",
+               [target(sel("cluster_node_port:xmpp_tls_cert_days_left"), PORT)],
                "none", None, thresholds("red", (7, "orange"), (14, "green")), decimals=1),
-          6, 5)
+          12, 5)
     L.row()
     L.add(stat("Message delivery across the cluster",
                "xmpp_delivery_success: whether the last message replmon's monitoring "
@@ -592,6 +616,21 @@ def xmpp():
                      [target(sel("xmpp_delivery_seconds"), PAIR)], "s",
                      thresholds("green", (2, "orange")), min_=0), 8, 8)
     L.row()
+    L.add(timeseries("s2s ping round trip",
+                     "xmpp_s2s_ping_rtt_seconds: round trip of the last ping from the "
+                     "monitoring account to each remote domain, over s2s (a gap when it "
+                     "failed). The first ping after a connection was lost includes setting "
+                     "up a new one (DNS, TLS, authentication).",
+                     [target(sel("xmpp_s2s_ping_rtt_seconds"), S2S)], "s", min_=0), 12, 8)
+    L.add(timeseries("Server-to-server connections",
+                     "xmpp_s2s_connections by direction: authenticated s2s connections in "
+                     "and out of each node (ejabberd's incoming/outgoing_s2s_number; "
+                     "Prosody's mod_s2s connections, without the streams still "
+                     "negotiating). A federation with one remote domain usually has one "
+                     "each way.",
+                     [target(sel("xmpp_s2s_connections"), "{{cluster}} {{node}} {{direction}}")],
+                     "short", min_=0, decimals=0), 12, 8)
+    L.row()
     L.add(timeseries("Messages lost",
                      "rate(xmpp_delivery_lost_total): messages between the monitoring "
                      "accounts that never arrived, per second, per direction.",
@@ -623,18 +662,16 @@ def xmpp():
                      [target("max by (cluster) (%s)" % sel("cluster:xmpp_c2s_sessions:sum"),
                              "{{cluster}}")], "short", min_=0, decimals=0), 12, 8)
     L.row()
-    L.add(timeseries("Server-to-server connections",
-                     "xmpp_s2s_connections by direction (ejabberd only).",
-                     [target(sel("xmpp_s2s_connections"), "{{node}} {{direction}}")],
-                     "short", min_=0, decimals=0), 8, 8)
     L.add(timeseries("Registered users",
                      "xmpp_registered_users: registered accounts (ejabberd only).",
                      [target(sel("xmpp_registered_users"), "{{cluster}} {{node}}")], "short",
-                     min_=0, decimals=0), 8, 8)
+                     min_=0, decimals=0), 12, 8)
     L.add(timeseries("MUC rooms",
-                     "xmpp_muc_rooms: multi-user chat rooms online (ejabberd only).",
+                     "xmpp_muc_rooms: multi-user chat rooms online (ejabberd's "
+                     "muc_online_rooms; Prosody's rooms in memory, mod_muc's live_room: a "
+                     "persistent room without occupants may be evicted and not counted).",
                      [target(sel("xmpp_muc_rooms"), "{{cluster}} {{node}}")], "short",
-                     min_=0, decimals=0), 8, 8)
+                     min_=0, decimals=0), 12, 8)
     L.row()
     L.add(timeseries("Client stream probe duration",
                      "xmpp_stream_probe_duration_seconds: how long replmon's c2s stream "
@@ -654,8 +691,9 @@ def xmpp():
     return dashboard(
         "replmon-xmpp", "replmon / XMPP",
         "The XMPP servers replmon watches (ejabberd, Prosody, Openfire): API, client stream "
-        "and logged-in probes, delivery across the cluster, ejabberd cluster membership, the "
-        "databases behind the nodes, sessions, certificates.", ["xmpp"],
+        "and logged-in probes, delivery across the cluster, federation (s2s), ejabberd "
+        "cluster membership, the databases behind the nodes, sessions, certificates.",
+        ["xmpp"],
         variables("xmpp_up"), L)
 
 

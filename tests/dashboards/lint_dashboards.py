@@ -110,6 +110,11 @@ METRICS = {
     "xmpp_stream_probe_success": _NODE, "xmpp_stream_probe_duration_seconds": _NODE,
     "xmpp_starttls_offered": _NODE, "xmpp_starttls_required": _NODE,
     "xmpp_tls_cert_expiry_timestamp_seconds": _NODE,
+    # per TLS endpoint of the stream probe (c2s, direct TLS, s2s), by port number
+    "xmpp_tls_cert_verified": _NODE | {"port"},
+    "probe_ssl_earliest_cert_expiry": _NODE | {"port"},
+    # pings over s2s from the monitoring account's session, per remote domain
+    "xmpp_s2s_ping_success": _NODE | {"remote"}, "xmpp_s2s_ping_rtt_seconds": _NODE | {"remote"},
     "xmpp_login_success": _NODE, "xmpp_login_duration_seconds": _NODE,
     "xmpp_ping_rtt_seconds": _NODE,
     "xmpp_s2s_ping_success": _NODE | {"remote"}, "xmpp_s2s_ping_rtt_seconds": _NODE | {"remote"},
@@ -122,7 +127,7 @@ METRICS = {
 RECORDING_RULES = {
     "cluster_node_source:mariadb_replica_lag_seconds": _LINK,
     "cluster:xmpp_c2s_sessions:sum": {"cluster"},
-    "cluster_node:xmpp_tls_cert_days_left": _NODE,
+    "cluster_node_port:xmpp_tls_cert_days_left": _NODE | {"port"},
     "cluster_node:xmpp_database:info": _NODE | {"database"},
 }
 TARGET_LABELS = {"job", "instance"}

@@ -51,7 +51,8 @@ ALERTS = ("MariaDBNodeDown", "MariaDBUnreachableFromMonitor", "MariaDBReplicatio
           "MariaDBBinlogHorizonHalfSpent",
           "MariaDBErrantTransactions",
           "XMPPServerDown", "XMPPStreamProbeFailing", "XMPPSessionsDroppedSharply",
-          "XMPPCertificateExpiringSoon", "XMPPLoginFailing", "XMPPDeliveryFailing",
+          "XMPPCertificateExpiringSoon", "XMPPCertificateNotVerified", "XMPPS2SPingFailing",
+          "XMPPLoginFailing", "XMPPDeliveryFailing",
           "XMPPDeliverySlow", "XMPPClusterSplit", "ReplmonProbeFailing")
 
 # Every rule bad_dashboard.json breaks.
@@ -185,6 +186,23 @@ INHIBITION_CASES = [
             node="d1<->d2", reason="auth"), False),
     # a database being down explains neither a split cluster nor a certificate
     (_alert("XMPPClusterSplit", "critical", cluster="chat3", check="members_agree"), False),
+    (_alert("XMPPCertificateNotVerified", "warning", cluster="chat", node="ej3",
+            port="5269"), False),
+    # s2s pings: ej1 is down (above), pr1's login fails (above), ej3's database db1 is
+    # down (above): their pings are explained; those of ej6 (db2) and ej7, which log in,
+    # are not
+    (_alert("XMPPS2SPingFailing", "warning", cluster="chat", node="ej1", remote="two.test"),
+     True),
+    (_alert("XMPPS2SPingFailing", "warning", cluster="chat", node="pr1", remote="one.test"),
+     True),
+    (_alert("XMPPS2SPingFailing", "warning", cluster="chat", node="ej3", remote="two.test",
+            database="db1"), True),
+    (_alert("XMPPS2SPingFailing", "warning", cluster="chat", node="ej6", remote="two.test",
+            database="db2"), False),
+    (_alert("XMPPS2SPingFailing", "warning", cluster="chat", node="ej7", remote="two.test"),
+     False),
+    (_alert("XMPPS2SPingFailing", "warning", cluster="chat2", node="pr1", remote="one.test"),
+     False),
 ]
 
 
@@ -287,7 +305,7 @@ class TestDashboards(unittest.TestCase):
     @staticmethod
     def key(labels):
         keep = ("alertname", "cluster", "node", "source", "from", "to", "database",
-                "to_database", "kind", "thread", "class", "check")
+                "to_database", "kind", "thread", "class", "check", "remote", "port")
         return " ".join("%s=%s" % (k, labels[k]) for k in keep if k in labels)
 
     def test_08_check_queries(self):
