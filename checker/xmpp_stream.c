@@ -461,7 +461,7 @@ static void stream_close(void *conn) {
   free(c);
 }
 
-static bool same_file(const char *a, const char *b) {
+static bool same_string(const char *a, const char *b) {
   return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
@@ -470,7 +470,7 @@ static bool same_file(const char *a, const char *b) {
 static const struct tls_trust *current_trust(struct stream_conn *c, const char *ca_file) {
   struct stat st = {0};
   bool stat_ok = stat(ca_file, &st) == 0;
-  if (c->loaded && same_file(c->ca_file, ca_file) &&
+  if (c->loaded && same_string(c->ca_file, ca_file) &&
       (!stat_ok ||
        (st.st_mtim.tv_sec == c->mtime.tv_sec && st.st_mtim.tv_nsec == c->mtime.tv_nsec)))
     return c->trust;
@@ -632,7 +632,7 @@ static void stream_log_changes(const struct probe_names *who, const void *last, 
       continue; /* a failed stream is logged as the poll's failure */
     const struct xmpp_tls_endpoint *old = before ? &before->endpoints[e] : NULL;
     if (old && old->handshake_done && old->verified == ep->verified &&
-        same_file(old->tls_problem, ep->tls_problem))
+        same_string(old->tls_problem, ep->tls_problem))
       continue;
     char port[12];
     snprintf(port, sizeof(port), "%u", ep->port);
