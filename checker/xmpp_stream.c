@@ -410,14 +410,41 @@ int xmpp_stream_open(const struct xmpp_stream_target *t, struct xmpp_stream_stat
 
 /* ---- the probe kind: both streams at once, then the verdicts ---- */
 
-/* What the poll keeps: the trusted CAs, loaded once (and again when the CA file changes). */
+/* What the poll keeps: the CAs of its ca_file, loaded at the first certificate (and again
+ * when the file changes). */
 struct stream_conn {
   struct tls_trust *trust;
-  char *ca_file; /* what trust was loaded from; NULL: the system's store */
+  char *ca_file; /* what trust was loaded from */
   struct timespec mtime;
   bool loaded;
   char load_error[256];
 };
+
+/* The system's trust store, a hundred and more CAs: loaded once, at the first certificate
+ * of any node without a ca_file, and shared by all of them, each verification under the
+ * lock (it takes about a millisecond). */
+static pthread_mutex_t system_trust_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tls_trust *system_trust;
+static bool system_trust_tried;
+static char system_trust_error[256];
+
+/* The system's trust store, or NULL with system_trust_error. Call with the lock held. */
+static const struct tls_trust *system_trust_get(void) {
+  if (!system_trust_tried) {
+    system_trust_tried = true;
+    if (tls_trust_load(NULL, &system_trust, system_trust_error, sizeof(system_trust_error)) != 0)
+      system_trust = NULL;
+  }
+  return system_trust;
+}
+
+static void stream_library_end(void) {
+  pthread_mutex_lock(&system_trust_lock);
+  tls_trust_free(system_trust);
+  system_trust = NULL;
+  system_trust_tried = false;
+  pthread_mutex_unlock(&system_trust_lock);
+}
 
 static void *stream_open(const void *settings, const struct probe_timeouts *timeouts) {
   (void)settings;
@@ -434,7 +461,7 @@ static void stream_close(void *conn) {
   free(c);
 }
 
-static bool same_file(const char *a, const char *b) {
+static bool same_string(const char *a, const char *b) {
   return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
@@ -442,17 +469,17 @@ static bool same_file(const char *a, const char *b) {
  * c->load_error when it cannot be loaded. */
 static const struct tls_trust *current_trust(struct stream_conn *c, const char *ca_file) {
   struct stat st = {0};
-  bool stat_ok = ca_file && stat(ca_file, &st) == 0;
-  if (c->loaded && same_file(c->ca_file, ca_file) &&
+  bool stat_ok = stat(ca_file, &st) == 0;
+  if (c->loaded && same_string(c->ca_file, ca_file) &&
       (!stat_ok ||
        (st.st_mtim.tv_sec == c->mtime.tv_sec && st.st_mtim.tv_nsec == c->mtime.tv_nsec)))
     return c->trust;
   tls_trust_free(c->trust);
   c->trust = NULL;
   free(c->ca_file);
-  c->ca_file = ca_file ? strdup(ca_file) : NULL;
+  c->ca_file = strdup(ca_file);
   c->mtime = stat_ok ? st.st_mtim : (struct timespec){0};
-  c->loaded = !ca_file || c->ca_file;
+  c->loaded = c->ca_file != NULL;
   c->load_error[0] = '\0';
   if (tls_trust_load(ca_file, &c->trust, c->load_error, sizeof(c->load_error)) != 0)
     c->trust = NULL;
@@ -475,9 +502,8 @@ static void *run_endpoint(void *arg) {
 }
 
 /* The verdict on what endpoint e presented, into out. */
-static int judge(const struct endpoint_run *r, const struct stream_conn *c,
-                 const struct tls_trust *trust, enum xmpp_endpoint e,
-                 struct xmpp_tls_endpoint *out) {
+static int judge(const struct endpoint_run *r, const struct tls_trust *trust,
+                 const char *load_error, enum xmpp_endpoint e, struct xmpp_tls_endpoint *out) {
   out->handshake_done = r->chain.n > 0;
   if (!out->handshake_done)
     return 0;
@@ -488,7 +514,7 @@ static int judge(const struct endpoint_run *r, const struct stream_conn *c,
     return -ENOMEM;
   if (!trust) {
     v.reason = TLS_INVALID;
-    snprintf(v.detail, sizeof(v.detail), "cannot load the trusted CAs: %.120s", c->load_error);
+    snprintf(v.detail, sizeof(v.detail), "cannot load the trusted CAs: %.120s", load_error);
   }
   out->verified = v.reason == TLS_VERIFIED;
   out->verify_reason = (int)v.reason;
@@ -537,7 +563,21 @@ static int stream_poll(void *conn, const void *settings, const struct probe_time
   else if (s->s2s_host)
     run_endpoint(&runs[XMPP_ENDPOINT_S2S]);
 
-  const struct tls_trust *trust = current_trust(conn, s->ca_file);
+  bool any_chain = false;
+  for (int e = 0; e < XMPP_ENDPOINTS; e++)
+    any_chain |= runs[e].chain.n > 0;
+  struct stream_conn *c = conn;
+  const struct tls_trust *trust = NULL;
+  const char *load_error = "";
+  bool system = any_chain && !s->ca_file;
+  if (system) {
+    pthread_mutex_lock(&system_trust_lock);
+    trust = system_trust_get();
+    load_error = system_trust_error;
+  } else if (any_chain) {
+    trust = current_trust(c, s->ca_file);
+    load_error = c->load_error;
+  }
   int rc = 0;
   for (int e = 0; e < XMPP_ENDPOINTS; e++) {
     struct endpoint_run *r = &runs[e];
@@ -549,8 +589,10 @@ static int stream_poll(void *conn, const void *settings, const struct probe_time
     if (r->rc != 0 && r->err.message && !(ep->error = strdup(r->err.message)))
       rc = -ENOMEM;
     if (rc == 0)
-      rc = judge(r, conn, trust, (enum xmpp_endpoint)e, ep);
+      rc = judge(r, trust, load_error, (enum xmpp_endpoint)e, ep);
   }
+  if (system)
+    pthread_mutex_unlock(&system_trust_lock);
   if (s->host) {
     struct xmpp_stream_status *c2s = &runs[XMPP_ENDPOINT_C2S].scan;
     out->known = c2s->known;
@@ -590,7 +632,7 @@ static void stream_log_changes(const struct probe_names *who, const void *last, 
       continue; /* a failed stream is logged as the poll's failure */
     const struct xmpp_tls_endpoint *old = before ? &before->endpoints[e] : NULL;
     if (old && old->handshake_done && old->verified == ep->verified &&
-        same_file(old->tls_problem, ep->tls_problem))
+        same_string(old->tls_problem, ep->tls_problem))
       continue;
     char port[12];
     snprintf(port, sizeof(port), "%u", ep->port);
@@ -639,6 +681,7 @@ const struct probe_ops xmpp_stream_probe_ops = {
     .name = "xmpp_stream",
     .reasons = stream_reasons,
     .n_reasons = sizeof(stream_reasons) / sizeof(stream_reasons[0]),
+    .library_end = stream_library_end,
     .same_settings = stream_same_settings,
     .open = stream_open,
     .close = stream_close,

@@ -210,6 +210,8 @@ class TestXMPPTLS(common.FixtureCase):
              ["c2s_address: 127.0.0.1:%d" % good.c2s_port,
               "s2s_address: 127.0.0.1:%d" % cls.hostile["s2s-silent"].port,
               "tls: {ca_file: %s}" % ca])
+        # No ca_file: the system's trust store, which knows nothing of the test CA.
+        node("system-store", good.metrics_url(), ["c2s_address: 127.0.0.1:%d" % good.c2s_port])
         node("both-silent", good.metrics_url(),
              ["c2s_address: 127.0.0.1:%d" % cls.hostile["both-silent"].port,
               "s2s_address: 127.0.0.1:%d" % cls.hostile["both-silent-s2s"].port])
@@ -293,6 +295,11 @@ xmpp:
             else:
                 self.assertIn("c2s certificate not verified: " + reason, body, node)
                 self.assertTrue(body.startswith("WARNING: "), body)
+        m, _ = self.wait_for(lambda m: self.verified(m, "system-store", self.port_of("good"))
+                             in (0, 1), what="system-store judged")
+        self.assertEqual(self.verified(m, "system-store", self.port_of("good")), 0)
+        self.assertIn("c2s certificate not verified: unknown issuer",
+                      self.health("system-store")[1])
         expired = m.get("probe_ssl_earliest_cert_expiry",
                         **lab("expired", port=self.port_of("expired")))
         self.assertEqual(expired, 1580515200)  # 2020-02-01T00:00:00Z
