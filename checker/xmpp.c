@@ -45,10 +45,20 @@ void xmpp_status_reset(struct xmpp_status *status) {
   status->registered_users = status->muc_rooms = status->uptime_seconds = NAN;
 }
 
+const char *xmpp_endpoint_name(enum xmpp_endpoint endpoint) {
+  return endpoint == XMPP_ENDPOINT_S2S ? "s2s" : "c2s";
+}
+
 void xmpp_stream_status_reset(struct xmpp_stream_status *status) {
   free(status->stream_error);
   status->known = false;
   status->starttls_offered = status->starttls_required = false;
   status->cert_expiry_unix = NAN;
   status->stream_error = NULL;
+  for (int e = 0; e < XMPP_ENDPOINTS; e++) {
+    struct xmpp_tls_endpoint *t = &status->endpoints[e];
+    free(t->tls_problem);
+    free(t->error);
+    *t = (struct xmpp_tls_endpoint){.leaf_expiry_unix = NAN, .earliest_expiry_unix = NAN};
+  }
 }

@@ -45,13 +45,33 @@ bool xmpp_provides(enum xmpp_type type, enum xmpp_value value);
 /* Sets every number to NaN, up to false and frees the version. */
 void xmpp_status_reset(struct xmpp_status *status);
 
+/* The streams the stream probe opens: c2s (where users connect), and s2s when configured. */
+enum xmpp_endpoint { XMPP_ENDPOINT_C2S, XMPP_ENDPOINT_S2S, XMPP_ENDPOINTS };
+
+/* "c2s", "s2s". */
+const char *xmpp_endpoint_name(enum xmpp_endpoint endpoint);
+
+/* What one endpoint of the stream probe gave. */
+struct xmpp_tls_endpoint {
+  unsigned port;               /* 0 when this endpoint was not probed */
+  bool stream_ok;              /* it sent its features, and TLS completed where it was offered */
+  bool handshake_done;         /* a TLS handshake completed: the fields below are known */
+  bool verified;               /* the chain and the name (tls_verify.h) */
+  int verify_reason;           /* enum tls_verify_reason */
+  double leaf_expiry_unix;     /* NaN without a handshake */
+  double earliest_expiry_unix; /* the earliest notAfter of the chain presented; NaN likewise */
+  char *tls_problem;           /* owned: why not verified ("wrong name", ...); NULL when it is */
+  char *error;                 /* owned: why its stream failed; NULL when it did not */
+};
+
 /* One run of the stream probe. */
 struct xmpp_stream_status {
-  bool known; /* the server sent its stream features */
+  bool known; /* the server sent its c2s stream features */
   bool starttls_offered;
   bool starttls_required;
-  double cert_expiry_unix; /* NaN when no TLS handshake completed */
+  double cert_expiry_unix; /* the c2s certificate's; NaN when no TLS handshake completed */
   char *stream_error;      /* owned: the stream error condition, e.g. "host-unknown" */
+  struct xmpp_tls_endpoint endpoints[XMPP_ENDPOINTS];
 };
 
 void xmpp_stream_status_reset(struct xmpp_stream_status *status);

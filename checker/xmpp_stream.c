@@ -1,5 +1,7 @@
 #include "xmpp_stream.h"
 #include "buf.h"
+#include "log.h"
+#include "tls_verify.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -8,11 +10,14 @@
 #include <math.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *find(const char *data, size_t len, const char *needle) {
@@ -75,7 +80,7 @@ enum stream_scan xmpp_stream_scan(const char *data, size_t len, struct xmpp_stre
   return STREAM_FEATURES;
 }
 
-/* ---- the socket ---- */
+/* ---- the connection: a socket, and a TLS session on it once there is one ---- */
 
 static double now_seconds(void) {
   return clock_monotonic_seconds();
@@ -85,6 +90,12 @@ static int remaining_ms(double deadline) {
   double left = deadline - now_seconds();
   return left <= 0 ? 0 : (int)(left * 1000) + 1;
 }
+
+struct channel {
+  int fd;
+  gnutls_session_t tls; /* NULL before the handshake */
+  const struct xmpp_stream_target *target;
+};
 
 static int connect_with_timeout(const struct xmpp_stream_target *t, struct probe_error *err) {
   char service[8];
@@ -138,21 +149,44 @@ static int connect_with_timeout(const struct xmpp_stream_target *t, struct probe
   return fd;
 }
 
-static int send_all(int fd, const char *data, size_t len, double deadline,
+/* Waits until the socket is ready for what TLS (or the plain stream) needs next. 0, or
+ * -ETIMEDOUT once the deadline passed: a server trickling bytes cannot keep it waiting. */
+static int wait_ready(struct channel *c, short events, double deadline) {
+  if (now_seconds() >= deadline)
+    return -ETIMEDOUT;
+  if (c->tls && (events & POLLIN) && gnutls_record_check_pending(c->tls) > 0)
+    return 0;
+  struct pollfd pfd = {c->fd, events, 0};
+  int ready = poll(&pfd, 1, remaining_ms(deadline));
+  if (ready < 0 && errno == EINTR)
+    return 0;
+  return ready <= 0 ? -ETIMEDOUT : 0;
+}
+
+static int send_all(struct channel *c, const char *data, size_t len, double deadline,
                     struct probe_error *err) {
   while (len) {
-    struct pollfd pfd = {fd, POLLOUT, 0};
-    int ready = poll(&pfd, 1, remaining_ms(deadline));
-    if (ready <= 0) {
-      probe_error_set(err, REASON_TIMEOUT, "sending the stream header timed out");
+    if (wait_ready(c, POLLOUT, deadline) != 0) {
+      probe_error_set(err, REASON_TIMEOUT, "sending to the server timed out");
       return -ETIMEDOUT;
     }
-    ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-      continue;
-    if (n <= 0) {
-      probe_error_set(err, REASON_CONNECT, "send: %s", strerror(errno));
-      return -EIO;
+    ssize_t n;
+    if (c->tls) {
+      n = gnutls_record_send(c->tls, data, len);
+      if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+        continue;
+      if (n < 0) {
+        probe_error_set(err, REASON_TLS, "TLS send: %s", gnutls_strerror((int)n));
+        return -EIO;
+      }
+    } else {
+      n = send(c->fd, data, len, MSG_NOSIGNAL);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        continue;
+      if (n <= 0) {
+        probe_error_set(err, REASON_CONNECT, "send: %s", strerror(errno));
+        return -EIO;
+      }
     }
     data += n;
     len -= (size_t)n;
@@ -161,7 +195,7 @@ static int send_all(int fd, const char *data, size_t len, double deadline,
 }
 
 /* Reads into *in until done(in) says so, the peer closes, or the deadline passes. */
-static int read_until(int fd, struct buf *in, double deadline,
+static int read_until(struct channel *c, struct buf *in, double deadline,
                       bool (*done)(const struct buf *in, void *ctx), void *ctx,
                       struct probe_error *err) {
   char chunk[4096];
@@ -171,29 +205,34 @@ static int read_until(int fd, struct buf *in, double deadline,
                       XMPP_STREAM_READ_LIMIT);
       return -EFBIG;
     }
-    struct pollfd pfd = {fd, POLLIN, 0};
-    int ready = poll(&pfd, 1, remaining_ms(deadline));
-    if (ready == 0) {
+    if (wait_ready(c, POLLIN, deadline) != 0) {
       probe_error_set(err, REASON_TIMEOUT, "no complete answer within the timeout (%zu bytes)",
                       in->len);
       return -ETIMEDOUT;
     }
-    if (ready < 0) {
-      if (errno == EINTR)
+    ssize_t n;
+    if (c->tls) {
+      n = gnutls_record_recv(c->tls, chunk, sizeof(chunk));
+      if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
         continue;
-      probe_error_set(err, REASON_CONNECT, "poll: %s", strerror(errno));
-      return -EIO;
+      if (n < 0 && n != GNUTLS_E_PREMATURE_TERMINATION) {
+        probe_error_set(err, REASON_TLS, "TLS receive: %s", gnutls_strerror((int)n));
+        return -EIO;
+      }
+      if (n < 0)
+        n = 0;
+    } else {
+      n = recv(c->fd, chunk, sizeof(chunk), 0);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        continue;
+      if (n < 0) {
+        probe_error_set(err, REASON_CONNECT, "recv: %s", strerror(errno));
+        return -EIO;
+      }
     }
-    ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-      continue;
     if (n == 0) {
       probe_error_set(err, REASON_PARSE, "the server closed the connection after %zu bytes",
                       in->len);
-      return -EIO;
-    }
-    if (n < 0) {
-      probe_error_set(err, REASON_CONNECT, "recv: %s", strerror(errno));
       return -EIO;
     }
     buf_append(in, chunk, (size_t)n);
@@ -213,114 +252,399 @@ static bool proceed_done(const struct buf *in, void *ctx) {
 
 /* ---- TLS ---- */
 
-static int tls_expiry(int fd, const struct xmpp_stream_target *t, double deadline, double *expiry,
-                      struct probe_error *err) {
-  gnutls_session_t session = NULL;
-  gnutls_certificate_credentials_t creds = NULL;
-  gnutls_x509_crt_t cert = NULL;
-  int rc = -EPROTO;
-  int g = gnutls_certificate_allocate_credentials(&creds);
+void peer_chain_clear(struct peer_chain *chain) {
+  for (size_t i = 0; i < chain->n; i++)
+    free(chain->der[i].data);
+  chain->n = 0;
+}
+
+/* Copies what the server presented: the verification runs later, off the socket. */
+static int keep_chain(gnutls_session_t session, struct peer_chain *chain) {
+  unsigned n = 0;
+  const gnutls_datum_t *certs = gnutls_certificate_get_peers(session, &n);
+  for (unsigned i = 0; certs && i < n && chain->n < sizeof(chain->der) / sizeof(chain->der[0]);
+       i++) {
+    unsigned char *copy = malloc(certs[i].size ? certs[i].size : 1);
+    if (!copy)
+      return -ENOMEM;
+    memcpy(copy, certs[i].data, certs[i].size);
+    chain->der[chain->n++] = (gnutls_datum_t){copy, certs[i].size};
+  }
+  return 0;
+}
+
+/* The handshake on c's socket. The certificate is not judged here: any chain completes it,
+ * so that a bad certificate still yields its expiry and a reason. */
+static int tls_handshake(struct channel *c, gnutls_certificate_credentials_t creds, double deadline,
+                         struct peer_chain *chain, struct probe_error *err) {
+  const struct xmpp_stream_target *t = c->target;
+  int g = gnutls_init(&c->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK);
   if (g >= 0)
-    g = gnutls_init(&session, GNUTLS_CLIENT | GNUTLS_NONBLOCK);
+    g = gnutls_set_default_priority(c->tls);
   if (g >= 0)
-    g = gnutls_set_default_priority(session);
+    g = gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, creds);
   if (g >= 0)
-    g = gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, creds);
-  if (g >= 0)
-    g = gnutls_server_name_set(session, GNUTLS_NAME_DNS, t->domain, strlen(t->domain));
+    g = gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, t->domain, strlen(t->domain));
   if (g < 0) {
     probe_error_set(err, REASON_TLS, "TLS set-up: %s", gnutls_strerror(g));
-    goto out;
+    return -EPROTO;
   }
-  gnutls_transport_set_int(session, fd);
+  gnutls_transport_set_int(c->tls, c->fd);
   /* The socket is non-blocking: wait with poll() for what the handshake needs next. */
   do {
-    g = gnutls_handshake(session);
+    g = gnutls_handshake(c->tls);
     if (g == GNUTLS_E_AGAIN || g == GNUTLS_E_INTERRUPTED) {
-      struct pollfd pfd = {fd, gnutls_record_get_direction(session) ? POLLOUT : POLLIN, 0};
-      if (poll(&pfd, 1, remaining_ms(deadline)) <= 0) {
+      short events = gnutls_record_get_direction(c->tls) ? POLLOUT : POLLIN;
+      if (wait_ready(c, events, deadline) != 0) {
         probe_error_set(err, REASON_TIMEOUT, "TLS handshake timed out");
-        rc = -ETIMEDOUT;
-        goto out;
+        return -ETIMEDOUT;
       }
     }
   } while (g < 0 && !gnutls_error_is_fatal(g));
   if (g < 0) {
     probe_error_set(err, REASON_TLS, "TLS handshake: %s", gnutls_strerror(g));
-    goto out;
+    return -EPROTO;
   }
-  unsigned n_certs = 0;
-  const gnutls_datum_t *certs = gnutls_certificate_get_peers(session, &n_certs);
-  if (!certs || n_certs == 0 || gnutls_x509_crt_init(&cert) < 0 ||
-      gnutls_x509_crt_import(cert, &certs[0], GNUTLS_X509_FMT_DER) < 0) {
-    probe_error_set(err, REASON_TLS, "the server sent no readable certificate");
-    goto out;
+  if (keep_chain(c->tls, chain) != 0) {
+    probe_error_set(err, REASON_PARSE, "out of memory");
+    return -ENOMEM;
   }
-  time_t not_after = gnutls_x509_crt_get_expiration_time(cert);
-  if (not_after == (time_t)-1) {
-    probe_error_set(err, REASON_TLS, "the certificate has no readable expiry time");
-    goto out;
+  if (chain->n == 0) {
+    probe_error_set(err, REASON_TLS, "the server sent no certificate");
+    return -EPROTO;
   }
-  *expiry = (double)not_after;
-  gnutls_bye(session, GNUTLS_SHUT_WR); /* best effort: the probe is done either way */
-  rc = 0;
-out:
-  if (cert)
-    gnutls_x509_crt_deinit(cert);
-  if (session)
-    gnutls_deinit(session);
-  if (creds)
-    gnutls_certificate_free_credentials(creds);
+  return 0;
+}
+
+/* ---- one stream ---- */
+
+static int send_header(struct channel *c, double deadline, struct probe_error *err) {
+  const struct xmpp_stream_target *t = c->target;
+  struct buf header = BUF_INIT;
+  /* s2s: no `from`: the probe is no server; dialback's namespace is customary. */
+  buf_printf(&header,
+             "<?xml version='1.0'?><stream:stream xmlns='%s'%s "
+             "xmlns:stream='http://etherx.jabber.org/streams' to='%s' version='1.0'>",
+             t->server ? "jabber:server" : "jabber:client",
+             t->server ? " xmlns:db='jabber:server:dialback'" : "", t->domain);
+  int rc = header.failed ? -ENOMEM : send_all(c, header.data, header.len, deadline, err);
+  if (header.failed)
+    probe_error_set(err, REASON_PARSE, "out of memory");
+  buf_free(&header);
   return rc;
 }
 
-int xmpp_stream_probe(const struct xmpp_stream_target *t, struct xmpp_stream_status *out,
-                      struct probe_error *err) {
-  xmpp_stream_status_reset(out);
-  int fd = connect_with_timeout(t, err);
-  if (fd < 0)
-    return fd;
-  double deadline = now_seconds() + t->timeout_s;
-  struct buf in = BUF_INIT, header = BUF_INIT;
-  buf_printf(&header,
-             "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
-             "xmlns:stream='http://etherx.jabber.org/streams' to='%s' version='1.0'>",
-             t->domain);
-  int rc = header.failed ? -ENOMEM : send_all(fd, header.data, header.len, deadline, err);
+/* Sends the header and reads the features: 0, or a negative errno with err set. */
+static int read_features(struct channel *c, struct buf *in, double deadline,
+                         struct xmpp_stream_status *out, struct probe_error *err) {
+  int rc = send_header(c, deadline, err);
   if (rc == 0)
-    rc = read_until(fd, &in, deadline, features_done, out, err);
+    rc = read_until(c, in, deadline, features_done, out, err);
   if (rc == 0 && out->stream_error) {
     probe_error_set(err, REASON_STREAM, "stream error: %s", out->stream_error);
     out->known = false;
     rc = -EPROTO;
   }
-  if (rc == 0 && out->starttls_offered) {
-    static const char starttls[] = "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";
-    buf_reset(&in);
-    rc = send_all(fd, starttls, sizeof(starttls) - 1, deadline, err);
+  return rc;
+}
+
+static int starttls(struct channel *c, struct buf *in, double deadline, struct probe_error *err) {
+  static const char request[] = "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";
+  buf_reset(in);
+  int rc = send_all(c, request, sizeof(request) - 1, deadline, err);
+  if (rc == 0)
+    rc = read_until(c, in, deadline, proceed_done, NULL, err);
+  if (rc == 0 && !find(in->data, in->len, "<proceed")) {
+    probe_error_set(err, REASON_TLS, "the server answered STARTTLS with a failure");
+    rc = -EPROTO;
+  }
+  return rc;
+}
+
+int xmpp_stream_open(const struct xmpp_stream_target *t, struct xmpp_stream_status *out,
+                     struct peer_chain *chain, struct probe_error *err) {
+  xmpp_stream_status_reset(out);
+  gnutls_certificate_credentials_t creds = NULL;
+  if (gnutls_certificate_allocate_credentials(&creds) < 0) {
+    probe_error_set(err, REASON_PARSE, "out of memory");
+    return -ENOMEM;
+  }
+  struct channel c = {.fd = connect_with_timeout(t, err), .target = t};
+  if (c.fd < 0) {
+    gnutls_certificate_free_credentials(creds);
+    return c.fd;
+  }
+  double deadline = now_seconds() + t->timeout_s;
+  struct buf in = BUF_INIT;
+  int rc = 0;
+  if (t->direct_tls) {
+    rc = tls_handshake(&c, creds, deadline, chain, err);
     if (rc == 0)
-      rc = read_until(fd, &in, deadline, proceed_done, NULL, err);
-    if (rc == 0 && !find(in.data, in.len, "<proceed")) {
-      probe_error_set(err, REASON_TLS, "the server answered STARTTLS with a failure");
-      rc = -EPROTO;
+      rc = read_features(&c, &in, deadline, out, err);
+  } else {
+    rc = read_features(&c, &in, deadline, out, err);
+    if (rc == 0 && out->starttls_offered) {
+      rc = starttls(&c, &in, deadline, err);
+      if (rc == 0)
+        rc = tls_handshake(&c, creds, deadline, chain, err);
     }
-    if (rc == 0)
-      rc = tls_expiry(fd, t, deadline, &out->cert_expiry_unix, err);
-  } else if (rc == 0) {
+  }
+  if (rc == 0 && (!c.tls || t->direct_tls)) {
     static const char close_stream[] = "</stream:stream>";
-    send_all(fd, close_stream, sizeof(close_stream) - 1, deadline, err); /* best effort */
+    send_all(&c, close_stream, sizeof(close_stream) - 1, deadline, err); /* best effort */
   }
   if (in.failed && rc == 0) {
     probe_error_set(err, REASON_PARSE, "out of memory");
     rc = -ENOMEM;
   }
+  if (c.tls) {
+    if (rc == 0)
+      gnutls_bye(c.tls, GNUTLS_SHUT_WR); /* best effort: the probe is done either way */
+    gnutls_deinit(c.tls);
+  }
   buf_free(&in);
-  buf_free(&header);
-  close(fd);
+  close(c.fd);
+  gnutls_certificate_free_credentials(creds);
   return rc;
 }
 
-/* ---- the probe kind ---- */
+/* ---- the probe kind: both streams at once, then the verdicts ---- */
+
+/* What the poll keeps: the CAs of its ca_file, loaded at the first certificate (and again
+ * when the file changes). */
+struct stream_conn {
+  struct tls_trust *trust;
+  char *ca_file; /* what trust was loaded from */
+  struct timespec mtime;
+  bool loaded;
+  char load_error[256];
+};
+
+/* The system's trust store, a hundred and more CAs: loaded once, at the first certificate
+ * of any node without a ca_file, and shared by all of them, each verification under the
+ * lock (it takes about a millisecond). */
+static pthread_mutex_t system_trust_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tls_trust *system_trust;
+static bool system_trust_tried;
+static char system_trust_error[256];
+
+/* The system's trust store, or NULL with system_trust_error. Call with the lock held. */
+static const struct tls_trust *system_trust_get(void) {
+  if (!system_trust_tried) {
+    system_trust_tried = true;
+    if (tls_trust_load(NULL, &system_trust, system_trust_error, sizeof(system_trust_error)) != 0)
+      system_trust = NULL;
+  }
+  return system_trust;
+}
+
+static void stream_library_end(void) {
+  pthread_mutex_lock(&system_trust_lock);
+  tls_trust_free(system_trust);
+  system_trust = NULL;
+  system_trust_tried = false;
+  pthread_mutex_unlock(&system_trust_lock);
+}
+
+static void *stream_open(const void *settings, const struct probe_timeouts *timeouts) {
+  (void)settings;
+  (void)timeouts;
+  return calloc(1, sizeof(struct stream_conn));
+}
+
+static void stream_close(void *conn) {
+  struct stream_conn *c = conn;
+  if (!c)
+    return;
+  tls_trust_free(c->trust);
+  free(c->ca_file);
+  free(c);
+}
+
+static bool same_string(const char *a, const char *b) {
+  return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* The trust list for ca_file, loaded when it is new or changed on disk; NULL with
+ * c->load_error when it cannot be loaded. */
+static const struct tls_trust *current_trust(struct stream_conn *c, const char *ca_file) {
+  struct stat st = {0};
+  bool stat_ok = stat(ca_file, &st) == 0;
+  if (c->loaded && same_string(c->ca_file, ca_file) &&
+      (!stat_ok ||
+       (st.st_mtim.tv_sec == c->mtime.tv_sec && st.st_mtim.tv_nsec == c->mtime.tv_nsec)))
+    return c->trust;
+  tls_trust_free(c->trust);
+  c->trust = NULL;
+  free(c->ca_file);
+  c->ca_file = strdup(ca_file);
+  c->mtime = stat_ok ? st.st_mtim : (struct timespec){0};
+  c->loaded = c->ca_file != NULL;
+  c->load_error[0] = '\0';
+  if (tls_trust_load(ca_file, &c->trust, c->load_error, sizeof(c->load_error)) != 0)
+    c->trust = NULL;
+  return c->trust;
+}
+
+struct endpoint_run {
+  struct xmpp_stream_target target;
+  struct xmpp_stream_status scan; /* what the stream's features said */
+  struct peer_chain chain;
+  struct probe_error err;
+  int rc;
+};
+
+static void *run_endpoint(void *arg) {
+  struct endpoint_run *r = arg;
+  xmpp_stream_status_reset(&r->scan);
+  r->rc = xmpp_stream_open(&r->target, &r->scan, &r->chain, &r->err);
+  return NULL;
+}
+
+/* The verdict on what endpoint e presented, into out. */
+static int judge(const struct endpoint_run *r, const struct tls_trust *trust,
+                 const char *load_error, enum xmpp_endpoint e, struct xmpp_tls_endpoint *out) {
+  out->handshake_done = r->chain.n > 0;
+  if (!out->handshake_done)
+    return 0;
+  struct tls_verdict v;
+  if (tls_verify_chain(r->chain.der, r->chain.n, trust, r->target.domain,
+                       e == XMPP_ENDPOINT_S2S ? TLS_SERVICE_S2S : TLS_SERVICE_C2S, time(NULL),
+                       &v) != 0)
+    return -ENOMEM;
+  if (!trust) {
+    v.reason = TLS_INVALID;
+    snprintf(v.detail, sizeof(v.detail), "cannot load the trusted CAs: %.120s", load_error);
+  }
+  out->verified = v.reason == TLS_VERIFIED;
+  out->verify_reason = (int)v.reason;
+  out->leaf_expiry_unix = v.leaf_expiry_unix;
+  out->earliest_expiry_unix = v.earliest_expiry_unix;
+  if (!out->verified) {
+    struct buf text = BUF_INIT;
+    buf_puts(&text, tls_verify_reason_name(v.reason));
+    if (v.detail[0])
+      buf_printf(&text, ": %s", v.detail);
+    out->tls_problem = buf_steal(&text, NULL);
+    if (!out->tls_problem)
+      return -ENOMEM;
+  }
+  return 0;
+}
+
+static int stream_poll(void *conn, const void *settings, const struct probe_timeouts *timeouts,
+                       const void *last, void *data, struct probe_error *err) {
+  (void)last;
+  const struct xmpp_stream_settings *s = settings;
+  struct xmpp_stream_status *out = data;
+  struct endpoint_run runs[XMPP_ENDPOINTS] = {0};
+  const char *hosts[XMPP_ENDPOINTS] = {s->host, s->s2s_host};
+  unsigned ports[XMPP_ENDPOINTS] = {s->port, s->s2s_port};
+  for (int e = 0; e < XMPP_ENDPOINTS; e++)
+    runs[e].target = (struct xmpp_stream_target){
+        .host = hosts[e],
+        .port = ports[e],
+        .domain = s->domain,
+        .direct_tls = e == XMPP_ENDPOINT_C2S && s->direct_tls,
+        .server = e == XMPP_ENDPOINT_S2S,
+        .connect_timeout_s = timeouts->connect_s,
+        .timeout_s = timeouts->query_s,
+    };
+  /* s2s on a thread of its own, so that one poll takes the timeouts once, not twice, when
+   * both servers hang. */
+  pthread_t s2s_thread;
+  bool s2s_threaded = false;
+  if (s->s2s_host && s->host)
+    s2s_threaded = pthread_create(&s2s_thread, NULL, run_endpoint, &runs[XMPP_ENDPOINT_S2S]) == 0;
+  if (s->host)
+    run_endpoint(&runs[XMPP_ENDPOINT_C2S]);
+  if (s2s_threaded)
+    pthread_join(s2s_thread, NULL);
+  else if (s->s2s_host)
+    run_endpoint(&runs[XMPP_ENDPOINT_S2S]);
+
+  bool any_chain = false;
+  for (int e = 0; e < XMPP_ENDPOINTS; e++)
+    any_chain |= runs[e].chain.n > 0;
+  struct stream_conn *c = conn;
+  const struct tls_trust *trust = NULL;
+  const char *load_error = "";
+  bool system = any_chain && !s->ca_file;
+  if (system) {
+    pthread_mutex_lock(&system_trust_lock);
+    trust = system_trust_get();
+    load_error = system_trust_error;
+  } else if (any_chain) {
+    trust = current_trust(c, s->ca_file);
+    load_error = c->load_error;
+  }
+  int rc = 0;
+  for (int e = 0; e < XMPP_ENDPOINTS; e++) {
+    struct endpoint_run *r = &runs[e];
+    struct xmpp_tls_endpoint *ep = &out->endpoints[e];
+    if (!hosts[e])
+      continue;
+    ep->port = ports[e];
+    ep->stream_ok = r->rc == 0;
+    if (r->rc != 0 && r->err.message && !(ep->error = strdup(r->err.message)))
+      rc = -ENOMEM;
+    if (rc == 0)
+      rc = judge(r, trust, load_error, (enum xmpp_endpoint)e, ep);
+  }
+  if (system)
+    pthread_mutex_unlock(&system_trust_lock);
+  if (s->host) {
+    struct xmpp_stream_status *c2s = &runs[XMPP_ENDPOINT_C2S].scan;
+    out->known = c2s->known;
+    out->starttls_offered = c2s->starttls_offered;
+    out->starttls_required = c2s->starttls_required;
+    out->stream_error = c2s->stream_error;
+    c2s->stream_error = NULL;
+    out->cert_expiry_unix = out->endpoints[XMPP_ENDPOINT_C2S].leaf_expiry_unix;
+  }
+  /* The poll fails when a stream fails, c2s first; a certificate that is not verified is
+   * reported as such, not as a failed stream. */
+  for (int e = 0; rc == 0 && e < XMPP_ENDPOINTS; e++) {
+    struct endpoint_run *r = &runs[e];
+    if (hosts[e] && r->rc != 0) {
+      rc = r->rc;
+      probe_error_set(err, r->err.reason, "%s%s", e == XMPP_ENDPOINT_S2S ? "s2s: " : "",
+                      r->err.message ? r->err.message : "failed");
+    }
+  }
+  if (rc == -ENOMEM && err->reason == REASON_NONE)
+    probe_error_set(err, REASON_PARSE, "out of memory");
+  for (int e = 0; e < XMPP_ENDPOINTS; e++) {
+    peer_chain_clear(&runs[e].chain);
+    probe_error_clear(&runs[e].err);
+    xmpp_stream_status_reset(&runs[e].scan);
+  }
+  return rc;
+}
+
+/* Logs a certificate's verdict when it changes (not at every poll): the reason belongs in
+ * the log, never in a label. */
+static void stream_log_changes(const struct probe_names *who, const void *last, const void *data) {
+  const struct xmpp_stream_status *before = last, *now = data;
+  for (int e = 0; e < XMPP_ENDPOINTS; e++) {
+    const struct xmpp_tls_endpoint *ep = &now->endpoints[e];
+    if (!ep->handshake_done)
+      continue; /* a failed stream is logged as the poll's failure */
+    const struct xmpp_tls_endpoint *old = before ? &before->endpoints[e] : NULL;
+    if (old && old->handshake_done && old->verified == ep->verified &&
+        same_string(old->tls_problem, ep->tls_problem))
+      continue;
+    char port[12];
+    snprintf(port, sizeof(port), "%u", ep->port);
+    if (ep->verified)
+      log_event(LOG_INFO, "certificate verified", "cluster", who->cluster, "node", who->node,
+                "stream", xmpp_endpoint_name((enum xmpp_endpoint)e), "port", port);
+    else
+      log_event(LOG_WARN, "certificate not verified", "cluster", who->cluster, "node", who->node,
+                "stream", xmpp_endpoint_name((enum xmpp_endpoint)e), "port", port, "reason",
+                ep->tls_problem);
+  }
+}
 
 static void *stream_data_new(void) {
   struct xmpp_stream_status *s = calloc(1, sizeof(*s));
@@ -335,26 +659,11 @@ static void stream_data_free(void *data) {
   free(data);
 }
 
-/* Nothing is kept between polls: the address is read from the settings every time. */
+/* The connection keeps only the trusted CAs, and notices a new ca_file by itself. */
 static bool stream_same_settings(const void *a, const void *b) {
   (void)a;
   (void)b;
   return true;
-}
-
-static int stream_poll(void *conn, const void *settings, const struct probe_timeouts *timeouts,
-                       const void *last, void *data, struct probe_error *err) {
-  (void)conn;
-  (void)last;
-  const struct xmpp_stream_settings *s = settings;
-  struct xmpp_stream_target target = {
-      .host = s->host,
-      .port = s->port,
-      .domain = s->domain,
-      .connect_timeout_s = timeouts->connect_s,
-      .timeout_s = timeouts->query_s,
-  };
-  return xmpp_stream_probe(&target, data, err);
 }
 
 static bool stream_backs_off(enum probe_reason reason) {
@@ -372,10 +681,14 @@ const struct probe_ops xmpp_stream_probe_ops = {
     .name = "xmpp_stream",
     .reasons = stream_reasons,
     .n_reasons = sizeof(stream_reasons) / sizeof(stream_reasons[0]),
+    .library_end = stream_library_end,
     .same_settings = stream_same_settings,
+    .open = stream_open,
+    .close = stream_close,
     .data_new = stream_data_new,
     .data_free = stream_data_free,
     .poll = stream_poll,
+    .log_changes = stream_log_changes,
     .backs_off = stream_backs_off,
     .needs_person = stream_needs_person,
 };

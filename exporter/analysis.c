@@ -487,15 +487,28 @@ static int xmpp_node_health(const struct target_result *const probes[XMPP_PROBES
                api->error ? api->error : "");
     raise_to(h, HEALTH_CRITICAL, &why, &reason);
   }
+  const struct xmpp_stream_status *st = stream ? stream->data : NULL;
+  /* Users log in over c2s: the s2s stream alone failing leaves local chat working. */
+  bool only_s2s_failed =
+      st && st->endpoints[XMPP_ENDPOINT_S2S].port && !st->endpoints[XMPP_ENDPOINT_S2S].stream_ok &&
+      (!st->endpoints[XMPP_ENDPOINT_C2S].port || st->endpoints[XMPP_ENDPOINT_C2S].stream_ok);
   if (stream && !stream->success) {
     buf_printf(&why, "stream probe failing (%s): %s", probe_reason_name(stream->reason),
                stream->error ? stream->error : "");
-    raise_to(h, HEALTH_CRITICAL, &why, &reason);
+    raise_to(h, only_s2s_failed ? HEALTH_WARNING : HEALTH_CRITICAL, &why, &reason);
   }
   if (login && !login->success) {
     buf_printf(&why, "login failing (%s): %s", probe_reason_name(login->reason),
                login->error ? login->error : "");
     raise_to(h, HEALTH_CRITICAL, &why, &reason);
+  }
+  for (int e = 0; st && !n->tls_insecure_skip_verify && e < XMPP_ENDPOINTS; e++) {
+    const struct xmpp_tls_endpoint *ep = &st->endpoints[e];
+    if (!ep->handshake_done || ep->verified)
+      continue;
+    buf_printf(&why, "%s certificate not verified: %s", xmpp_endpoint_name((enum xmpp_endpoint)e),
+               ep->tls_problem ? ep->tls_problem : "");
+    raise_to(h, HEALTH_WARNING, &why, &reason);
   }
   if (x->up && !api->success) {
     buf_printf(&why, "API partly refused (%s): %s", probe_reason_name(api->reason),

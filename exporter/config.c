@@ -481,6 +481,8 @@ struct xmpp_node_ctx {
   yaml_node_t *s2s_ping;
   yaml_node_t *type;
   yaml_node_t *auth;
+  yaml_node_t *direct_tls;
+  yaml_node_t *s2s_address;
 };
 
 struct auth_ctx {
@@ -699,6 +701,17 @@ static int visit_xmpp_node(struct yaml_file *p, const yaml_node_t *key, yaml_nod
               : parse_address(p, value, "c2s_address", n->c2s_address, 5222, &n->c2s_host,
                               &n->c2s_port);
   }
+  if (strcmp(name, "c2s_direct_tls") == 0) {
+    c->direct_tls = value; /* needs c2s_address, wherever it stands */
+    return expect_bool(p, value, "c2s_direct_tls", &n->c2s_direct_tls);
+  }
+  if (strcmp(name, "s2s_address") == 0) {
+    int rc = yf_expect_string(p, value, "s2s_address", &n->s2s_address);
+    c->s2s_address = value;
+    return rc ? rc
+              : parse_address(p, value, "s2s_address", n->s2s_address, 5269, &n->s2s_host,
+                              &n->s2s_port);
+  }
   if (strcmp(name, "domain") == 0)
     return yf_expect_string(p, value, "domain", &n->domain);
   if (strcmp(name, "probe_account") == 0) {
@@ -732,6 +745,15 @@ static int parse_xmpp_node(struct yaml_file *p, yaml_node_t *item, struct xmpp_n
   if (n->c2s_address && !n->domain)
     return yf_fail(p, item, "xmpp node '%s': c2s_address needs 'domain' (the stream's to)",
                    n->name);
+  if (n->s2s_address && !n->domain)
+    return yf_fail(p, item, "xmpp node '%s': s2s_address needs 'domain' (the stream's to)",
+                   n->name);
+  if (n->c2s_direct_tls && !n->c2s_address)
+    return yf_fail(p, c.direct_tls, "c2s_direct_tls: needs the node's c2s_address");
+  if (n->s2s_address && n->c2s_address && n->s2s_port == n->c2s_port)
+    return yf_fail(p, c.s2s_address,
+                   "s2s_address: port %u is c2s_address's too (the port label tells them apart)",
+                   n->s2s_port);
   if (n->domain && strpbrk(n->domain, "'\"<>& "))
     return yf_fail(p, item, "xmpp node '%s': domain is not a domain name", n->name);
   if (c.probe_account && (rc = parse_probe_account(p, c.probe_account, n)) != 0)
@@ -971,7 +993,9 @@ static void xmpp_settings(struct xmpp_node_config *n, bool clustered) {
                                    n->n_s2s_ping};
   n->api = (struct xmpp_api_settings){n->type,     n->api_url, n->basic_user,
                                       n->password, n->secret,  clustered};
-  n->stream = (struct xmpp_stream_settings){n->c2s_host, n->c2s_port, n->domain};
+  n->stream =
+      (struct xmpp_stream_settings){n->c2s_host, n->c2s_port, n->domain,     n->c2s_direct_tls,
+                                    n->s2s_host, n->s2s_port, n->tls_ca_file};
 }
 
 static struct target *add_target(struct config *c, enum probe_kind kind, const char *cluster,
@@ -1032,7 +1056,7 @@ static int build_targets(struct yaml_file *p) {
         if (xmpp_kinds[k] == PROBE_XMPP_API) {
           n->api_target = c->n_targets;
         } else if (xmpp_kinds[k] == PROBE_XMPP_STREAM) {
-          if (!n->c2s_address)
+          if (!n->c2s_address && !n->s2s_address)
             continue;
           n->stream_target = (long)c->n_targets;
           settings = &n->stream;
@@ -1158,6 +1182,8 @@ void config_unref(struct config *config) {
       wipe(n->secret);
       free(n->c2s_address);
       free(n->c2s_host);
+      free(n->s2s_address);
+      free(n->s2s_host);
       free(n->domain);
       free(n->probe_jid);
       wipe(n->probe_password);

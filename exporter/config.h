@@ -80,7 +80,11 @@ struct xmpp_node_config {
   char *c2s_address; /* "host:port" for the stream probe, or NULL */
   char *c2s_host;
   unsigned c2s_port;
-  char *domain; /* required with c2s_address */
+  bool c2s_direct_tls; /* XEP-0368: TLS from the first byte on c2s_address */
+  char *s2s_address;   /* "host:port" of the s2s stream the stream probe also opens, or NULL */
+  char *s2s_host;
+  unsigned s2s_port;
+  char *domain; /* required with c2s_address and s2s_address */
   yaml_mark_t mark;
   /* The logged-in probe's monitoring account (probe_account), or NULL jid. */
   char *probe_jid;
@@ -96,7 +100,8 @@ struct xmpp_node_config {
   struct xmpp_api_settings api; /* the probes' settings, pointing into this config */
   struct xmpp_stream_settings stream;
   struct xmpp_login_settings login;
-  /* The targets of the API probe, and of the stream and logged-in probes (-1 without). */
+  /* The targets of the API probe, and of the stream and logged-in probes (-1 without; the
+   * stream probe runs with c2s_address or s2s_address). */
   size_t api_target;
   long stream_target;
   long login_target;

@@ -7,10 +7,11 @@
  * peer can tell), when an expected link is broken or missing, or when lag >= lag_critical;
  * warning when replmon cannot poll it but a peer's connection from it is alive ("unreachable
  * from replmon, alive per PEER: ..."), when lag >= lag_warning or a pair check fails. An XMPP
- * node is critical when its API, its stream probe or its logged-in probe fails; warning when
- * the API refused a command, a database it depends on is critical, or its ejabberd cluster's
- * members disagree. Unknown until the first poll of each of its probes. Lag is the heartbeat
- * lag where there is one, else Master_Slave_time_diff (MariaDB 11.6+), else
+ * node is critical when its API, its (c2s) stream probe or its logged-in probe fails; warning
+ * when only its s2s stream fails, a certificate it presents is not verified (unless
+ * tls.insecure_skip_verify), the API refused a command, a database it depends on is critical,
+ * or its ejabberd cluster's members disagree. Unknown until the first poll of each of its probes.
+ * Lag is the heartbeat lag where there is one, else Master_Slave_time_diff (MariaDB 11.6+), else
  * Seconds_Behind_Master (pair_link_lag), less the link's SQL_Delay (never below 0): a replica
  * delayed on purpose is judged by what it trails beyond its delay. */
 #ifndef REPLMON_HEALTH_H

@@ -5,6 +5,7 @@
 #include "analysis.h"
 
 #include <math.h>
+#include <stdio.h>
 
 enum xmpp_family_value {
   X_UP,
@@ -120,9 +121,13 @@ static const struct {
      S_EXPIRY},
 };
 
-static double stream_value(const struct target_result *r, enum stream_value which) {
+static double stream_value(const struct target *t, const struct target_result *r,
+                           enum stream_value which) {
   if (!r)
     return which == S_SUCCESS ? 0 : NAN;
+  /* Direct TLS (XEP-0368) needs no STARTTLS: whether it is offered there says nothing. */
+  if ((which == S_OFFERED || which == S_REQUIRED) && t->xmpp_node->c2s_direct_tls)
+    return NAN;
   switch (which) {
   case S_SUCCESS:
     return r->success;
@@ -138,6 +143,52 @@ static double stream_value(const struct target_result *r, enum stream_value whic
   return NAN;
 }
 
+/* The port each configured endpoint of a node's stream probe has; 0 when it has none. */
+static unsigned endpoint_port(const struct xmpp_node_config *n, enum xmpp_endpoint e) {
+  if (e == XMPP_ENDPOINT_S2S)
+    return n->s2s_address ? n->s2s_port : 0;
+  return n->c2s_address ? n->c2s_port : 0;
+}
+
+/* Per TLS endpoint (c2s, and s2s when configured), labeled by port. probe_ssl_earliest_
+ * cert_expiry keeps blackbox_exporter's name and meaning, so that the certificate alerts and
+ * dashboards written for it work unchanged. */
+static void render_certificates(const struct snapshot *s, struct buf *out) {
+  static const struct {
+    const char *name;
+    const char *help;
+  } families[] = {
+      {"xmpp_tls_cert_verified",
+       "1 when the certificate the server presented on this port chains to a trusted CA and "
+       "names the domain (RFC 6125/7590), 0 when not (the reason is logged and on the status "
+       "page); NaN without a completed TLS handshake."},
+      {"probe_ssl_earliest_cert_expiry",
+       "Unix time when the earliest-expiring certificate of the chain the server presented on "
+       "this port expires (blackbox_exporter's metric); NaN without a completed TLS handshake."},
+  };
+  for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
+    render_family(out, families[f].name, "gauge", families[f].help);
+    for (size_t i = 0; i < s->n_targets; i++) {
+      const struct target *t = &s->config->targets[i];
+      if (!render_selected(s, i) || t->kind != PROBE_XMPP_STREAM)
+        continue;
+      for (int e = 0; e < XMPP_ENDPOINTS; e++) {
+        unsigned port = endpoint_port(t->xmpp_node, (enum xmpp_endpoint)e);
+        if (!port)
+          continue;
+        const struct xmpp_tls_endpoint *ep =
+            s->results[i] ? &stream_of(s->results[i])->endpoints[e] : NULL;
+        bool known = ep && ep->handshake_done && ep->port == port;
+        double v = !known ? NAN : f == 0 ? (double)ep->verified : ep->earliest_expiry_unix;
+        char port_text[12];
+        snprintf(port_text, sizeof(port_text), "%u", port);
+        struct label labels[] = {{"cluster", t->cluster}, {"node", t->name}, {"port", port_text}};
+        render_sample(out, families[f].name, labels, 3, v);
+      }
+    }
+  }
+}
+
 void render_streams(const struct snapshot *s, struct buf *out) {
   for (size_t f = 0; f < sizeof(stream_families) / sizeof(stream_families[0]); f++) {
     render_family(out, stream_families[f].name, "gauge", stream_families[f].help);
@@ -149,9 +200,10 @@ void render_streams(const struct snapshot *s, struct buf *out) {
         continue;
       struct label labels[] = {{"cluster", t->cluster}, {"node", t->name}};
       render_sample(out, stream_families[f].name, labels, 2,
-                    stream_value(s->results[i], stream_families[f].value));
+                    stream_value(t, s->results[i], stream_families[f].value));
     }
   }
+  render_certificates(s, out);
 }
 
 enum login_value { L_SUCCESS, L_DURATION, L_PING_RTT };

@@ -524,12 +524,50 @@ static void xmpp_fact(struct buf *out, enum xmpp_type type, enum xmpp_value what
   fact_close(out);
 }
 
-/* The c2s stream probe: what the server's stream features said, and its certificate. */
+/* Whether each TLS endpoint's certificate was verified, and why not (the reason the log
+ * names once per change). */
+static void put_certificates(struct buf *out, const struct xmpp_node_config *xn,
+                             const struct xmpp_stream_status *st) {
+  for (int e = 0; e < XMPP_ENDPOINTS; e++) {
+    const struct xmpp_tls_endpoint *ep = &st->endpoints[e];
+    if (!ep->handshake_done)
+      continue;
+    char label[48];
+    snprintf(label, sizeof(label), "TLS %s :%u", xmpp_endpoint_name((enum xmpp_endpoint)e),
+             ep->port);
+    fact_open(out, label);
+    if (ep->verified) {
+      buf_puts(out, "<span class=\"y\">verified</span>");
+    } else {
+      buf_printf(out,
+                 "<span class=\"%s\">not verified: ", xn->tls_insecure_skip_verify ? "m" : "n");
+      html_escape(out, ep->tls_problem ? ep->tls_problem : "");
+      buf_puts(out, "</span>");
+      if (xn->tls_insecure_skip_verify)
+        buf_puts(out, "<br><small>tls.insecure_skip_verify</small>");
+    }
+    if (!isnan(ep->earliest_expiry_unix) && ep->earliest_expiry_unix != ep->leaf_expiry_unix) {
+      buf_puts(out, "<br><small>chain expires ");
+      put_utc(out, ep->earliest_expiry_unix, false);
+      buf_puts(out, "</small>");
+    }
+    fact_close(out);
+  }
+}
+
+/* The stream probe: what the server's c2s stream features said, and its certificates. */
 static void put_stream(struct buf *out, const struct xmpp_node_config *xn,
                        const struct target_result *stream, const struct status_page_options *o) {
   buf_puts(out, "<h4>Stream probe <small>");
-  html_escape(out, xn->c2s_address);
-  buf_puts(out, SEP);
+  if (xn->c2s_address) {
+    html_escape(out, xn->c2s_address);
+    buf_puts(out, SEP);
+  }
+  if (xn->s2s_address) {
+    buf_puts(out, "s2s ");
+    html_escape(out, xn->s2s_address);
+    buf_puts(out, SEP);
+  }
   html_escape(out, xn->domain);
   buf_puts(out, "</small></h4>\n");
   if (!stream) {
@@ -569,6 +607,7 @@ static void put_stream(struct buf *out, const struct xmpp_node_config *xn,
     buf_puts(out, left <= 0 ? " ago</small>" : "</small>");
     fact_close(out);
   }
+  put_certificates(out, xn, st);
   buf_puts(out, "</dl>\n");
   if (!stream->success) {
     buf_printf(out, "<p class=\"note bad\">%s", probe_reason_name(stream->reason));
@@ -696,7 +735,7 @@ static void xmpp_card(struct buf *out, const struct snapshot *s, const struct no
     buf_puts(out, "<p class=\"note\">Waiting for the first poll.</p>\n");
   else if (!x->up)
     put_last_answer(out, api, o);
-  if (xn->c2s_address)
+  if (xn->c2s_address || xn->s2s_address)
     put_stream(out, xn, stream, o);
   card_close(out, h);
 }

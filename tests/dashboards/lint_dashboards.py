@@ -117,7 +117,6 @@ METRICS = {
     "xmpp_s2s_ping_success": _NODE | {"remote"}, "xmpp_s2s_ping_rtt_seconds": _NODE | {"remote"},
     "xmpp_login_success": _NODE, "xmpp_login_duration_seconds": _NODE,
     "xmpp_ping_rtt_seconds": _NODE,
-    "xmpp_s2s_ping_success": _NODE | {"remote"}, "xmpp_s2s_ping_rtt_seconds": _NODE | {"remote"},
     "xmpp_node_database_info": _NODE | {"database", "database_cluster"},
     "xmpp_cluster_members": _NODE, "xmpp_cluster_check_ok": {"cluster", "check"},
     # delivery across a cluster: from the account on node `from` to the one on node `to`

@@ -658,8 +658,8 @@ class EjabberdCluster:
         """The `xmpp:` section of a replmon configuration for both nodes (type ejabberd,
         api_url, c2s_address, domain). With probe_users (one registered account per node)
         and password_file, every probe is on: `clustered: true`, a `probe_account` on each
-        node (its certificate as `tls.ca_file`), `delivery` between the two and
-        `depends_on` each node's database."""
+        node, `delivery` between the two and `depends_on` each node's database. Each node's
+        certificate is its `tls.ca_file` (the stream probe verifies it)."""
         text = "xmpp:\n  - cluster: %s\n" % cluster
         if probe_users:
             text += "    clustered: true\n    delivery: [%s]\n" % ", ".join(names)
@@ -667,13 +667,14 @@ class EjabberdCluster:
         for i, (name, n) in enumerate(zip(names, self.nodes)):
             text += ("      - name: %s\n        type: ejabberd\n        api_url: %s\n"
                      "        c2s_address: %s\n        domain: %s\n"
-                     % (name, n.api_url(), n.c2s_address(), self.domain))
+                     "        tls: {ca_file: %s}\n"
+                     % (name, n.api_url(), n.c2s_address(), self.domain, n.cert))
             if probe_users:
                 relogin = (", relogin_interval: %s" % relogin_interval
                            if relogin_interval else "")
                 text += ("        probe_account: {jid: %s, password_file: %s%s}\n"
-                         "        tls: {ca_file: %s}\n        depends_on: [%s]\n"
-                         % (self.jid(probe_users[i]), password_file, relogin, n.cert,
+                         "        depends_on: [%s]\n"
+                         % (self.jid(probe_users[i]), password_file, relogin,
                             self.pair.name(self.db_for[i])))
         return text
 

@@ -194,6 +194,7 @@ xmpp:
         api_url: %s
         c2s_address: %s
         domain: %s
+        tls: {ca_file: %s}
       - name: ej-refuse
         type: ejabberd
         api_url: %s
@@ -217,6 +218,7 @@ xmpp:
         api_url: %s
         c2s_address: %s
         domain: %s
+        tls: {ca_file: %s}
   - cluster: chat-openfire
     nodes:
       - name: of1
@@ -232,12 +234,12 @@ xmpp:
         api_url: %s
         auth: {secret_env: %s}
 """ % (POLL_S, CONNECT_S, QUERY_S,
-            ej.api_url(), ej.c2s_address(), ej.domain,
+            ej.api_url(), ej.c2s_address(), ej.domain, ej.cert,
             ejr.api_url(),
             ejb.api_url(), ejb.admin_jid(), admin_pw,
             ejb.api_url(), ejb.admin_jid(), wrong_pw,
             ej.api_url(), ej.c2s_address(), BAD_DOMAIN,
-            pr.metrics_url(), pr.c2s_address(), pr.domain,
+            pr.metrics_url(), pr.c2s_address(), pr.domain, pr.cert,
             cls.of.base_url(), of_secret,
             cls.of_basic.base_url(), OPENFIRE_BASIC[0], of_pw,
             cls.of_xml.base_url(), OPENFIRE_ENV)

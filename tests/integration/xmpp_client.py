@@ -2,7 +2,7 @@
 """One real XMPP client session (slixmpp), driven by xmpp_servers.Client.
 
     XMPP_CLIENT_PASSWORD=... python3 xmpp_client.py HOST:PORT JID [--starttls]
-        [--presence] [--send TO BODY] [--join ROOM/NICK]
+        [--presence] [--send TO BODY] [--ping JID] [--join ROOM/NICK]
 
 Logs in (SCRAM over plain TCP by default; with --starttls it negotiates TLS and accepts
 any certificate: the test servers use throwaway self-signed ones), prints `READY <full
@@ -17,7 +17,9 @@ multi-user chat room (XEP-0045; entering creates it) and prints `JOINED <room>` 
 room sent our own presence back. Every message received with a
 body prints `MESSAGE <t> <from full JID> <body>` (newlines in the body as spaces). <t> is
 time.monotonic(), the same clock in every process of the machine, so the runner can
-subtract a sender's SENT from a receiver's MESSAGE.
+subtract a sender's SENT from a receiver's MESSAGE. --ping JID sends one XEP-0199 ping
+once the session started and prints `PONG <rtt seconds>`, or `PING-FAILED <type/condition>`
+(`PING-FAILED timeout` after 20 s without an answer).
 
 Needs Debian's python3-slixmpp; the password comes from the environment, never argv.
 """
@@ -31,6 +33,7 @@ import sys
 import time
 
 import slixmpp
+from slixmpp.exceptions import IqError, IqTimeout
 
 LOGIN_BOUND_S = 20.0
 
@@ -38,7 +41,7 @@ LOGIN_BOUND_S = 20.0
 def main(argv):
     if len(argv) < 2:
         print("usage: xmpp_client.py HOST:PORT JID [--starttls] [--presence] "
-              "[--send TO BODY] [--join ROOM/NICK]", file=sys.stderr)
+              "[--send TO BODY] [--ping JID] [--join ROOM/NICK]", file=sys.stderr)
         return 2
     host, _, port = argv[0].rpartition(":")
     jid = argv[1]
@@ -51,6 +54,13 @@ def main(argv):
             print("--send needs TO and BODY", file=sys.stderr)
             return 2
         send = (argv[i + 1], argv[i + 2])
+    ping = None
+    if "--ping" in argv[2:]:
+        i = argv.index("--ping", 2)
+        if len(argv) < i + 2:
+            print("--ping needs a JID", file=sys.stderr)
+            return 2
+        ping = argv[i + 1]
     join = None
     if "--join" in argv[2:]:
         i = argv.index("--join", 2)
@@ -67,6 +77,7 @@ def main(argv):
     asyncio.set_event_loop(loop)
     xmpp = slixmpp.ClientXMPP(jid, password)
     xmpp.auto_reconnect = False
+    xmpp.register_plugin("xep_0199")
     if join:
         xmpp.register_plugin("xep_0045")
         xmpp.add_event_handler("muc::%s::self-presence" % join[0],
@@ -96,6 +107,18 @@ def main(argv):
             print("SENT %.6f" % time.monotonic(), flush=True)
         if join:
             xmpp.plugin["xep_0045"].join_muc(join[0], join[1])
+        if ping:
+            asyncio.ensure_future(send_ping())
+
+    async def send_ping():
+        try:
+            rtt = await xmpp["xep_0199"].ping(jid=ping, timeout=LOGIN_BOUND_S)
+            print("PONG %.6f" % rtt, flush=True)
+        except IqError as e:
+            print("PING-FAILED %s/%s" % (e.iq["error"]["type"], e.iq["error"]["condition"]),
+                  flush=True)
+        except IqTimeout:
+            print("PING-FAILED timeout", flush=True)
 
     def on_message(msg):
         body = msg["body"]

@@ -14,11 +14,15 @@
   basic_auth=True only to HTTP Basic as the registered admin JID (ADMIN_USER@domain,
   password ADMIN_PASSWORD, registered by start()); the commands in `refuse` are left out
   (a call answers 403 code 32). freeze()/thaw() SIGSTOP/SIGCONT the Erlang VM itself.
-- Prosody(workdir, muc=None): prosody 0.12 with http_openmetrics (statistics internal,
-  interval manual), internal_plain auth, STARTTLS offered but not required; muc= a MUC
-  component domain. s2s is disabled unless route_s2s(domain, "host:port") is called before
-  start() (then: dialback, TLS not required, its own free s2s port, and a plugin of ours
-  that sends stanzas for that domain to that address).
+- Prosody(workdir, muc=None, cert=, key=, direct_tls=, s2s=): prosody 0.12 with
+  http_openmetrics (statistics internal, interval manual), internal_plain auth, STARTTLS
+  offered but not required; the given certificate (else a throwaway self-signed one); muc=
+  a MUC component domain; with direct_tls a XEP-0368 port (direct_tls_port), with s2s an
+  s2s listener (s2s_port). s2s is disabled unless s2s=True, or route_s2s(domain,
+  "host:port") is called before start() (then: dialback, TLS not required, its own free
+  s2s port, and a plugin of ours that sends stanzas for that domain to that address:
+  prosody_plugins/mod_test_s2s_addresses.lua, shared with federation.py), or
+  s2s_interface= (federation.py; see the class).
 - Client(address, jid, password): a real slixmpp session in a subprocess (xmpp_client.py
   run by a Python that has Debian's python3-slixmpp: XMPP_PYTHON, this interpreter, or
   /usr/bin/python3). connect() returns once session_start fired; disconnect() ends it.
@@ -37,6 +41,7 @@ for the C unit tests, e.g. to tests/unit/data/xmpp).
 """
 
 import base64
+import contextlib
 import http.server
 import json
 import os
@@ -52,6 +57,7 @@ import time
 import calendar
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PROSODY_PLUGINS = os.path.join(HERE, "prosody_plugins")
 sys.path.insert(0, HERE)
 from common import (forget, free_port, http_url, register_cleanup,  # noqa: E402
                     spawn, stop_process, tail, unregister_cleanup)
@@ -103,12 +109,22 @@ def make_certificate(directory, domain):
     if r.returncode != 0:
         raise RuntimeError("openssl req failed: %s" % r.stderr.decode("utf-8", "replace"))
     os.chmod(key, 0o600)
-    r = subprocess.run([openssl, "x509", "-in", cert, "-noout", "-enddate"],
+    return cert, key, certificate_not_after(cert)
+
+
+def certificate_not_after(cert):
+    """The notAfter of a PEM certificate file, as Unix seconds."""
+    r = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-enddate"],
                        capture_output=True, timeout=30, check=True)
     # notAfter=Dec 22 08:13:56 2026 GMT
     text = r.stdout.decode().strip().split("=", 1)[1]
-    not_after = calendar.timegm(time.strptime(text, "%b %d %H:%M:%S %Y GMT"))
-    return cert, key, not_after
+    return calendar.timegm(time.strptime(text, "%b %d %H:%M:%S %Y GMT"))
+
+
+def _in_netns(netns):
+    """A context for the test's own connections to a server: inside netns (an object with
+    entered(), see netns.Netns) when the server runs in one, else a no-op."""
+    return netns.entered() if netns is not None else contextlib.nullcontext()
 
 
 def stream_header(domain):
@@ -195,15 +211,17 @@ def _alive(pid):
 
 # --------------------------------------------------------------------------------------
 
-def ejabberd_yml_head(writer, domain, pem, c2s_port, http_port):
-    """The start of a test node's ejabberd.yml: its host, certificate, a c2s listener that
-    offers STARTTLS (not required) and the HTTP API, all on 127.0.0.1."""
+def ejabberd_yml_head(writer, domain, pem, c2s_port, http_port, extra_certfiles=()):
+    """The start of a test node's ejabberd.yml: its host, certificate (plus
+    extra_certfiles, e.g. the CA that issued it), a c2s listener that offers STARTTLS (not
+    required) and the HTTP API, all on 127.0.0.1."""
+    pem = '"%s"' % pem + "".join('\n  - "%s"' % f for f in extra_certfiles)
     return """# Written by %s on 127.0.0.1.
 loglevel: info
 hosts:
   - %s
 certfiles:
-  - "%s"
+  - %s
 acme:
   auto: false
 listen:
@@ -224,12 +242,26 @@ listen:
 
 
 class Ejabberd:
-    """A throwaway ejabberd 23.01 node (see the module docstring)."""
+    """A throwaway ejabberd 23.01 node (see the module docstring).
 
-    def __init__(self, workdir, basic_auth=False, refuse=(), domain=DOMAIN, verbose=False):
+    Options for other set-ups (federation.py): netns (a netns.Netns: every process runs
+    through `ip netns exec`, and the test's own connections to it are made inside the
+    namespace), certificate ((cert, key) files instead of a self-signed one) with
+    extra_certfiles (e.g. its CA, so the chain is complete), and YAML text added to the
+    listeners (extra_listen), to the modules (extra_modules) and at the top level
+    (extra_options)."""
+
+    def __init__(self, workdir, basic_auth=False, refuse=(), domain=DOMAIN, verbose=False,
+                 netns=None, certificate=None, extra_certfiles=(), extra_listen="",
+                 extra_modules="", extra_options=""):
         self.dir = os.path.abspath(workdir)
         os.makedirs(self.dir, exist_ok=True)
         self.domain = domain
+        self.netns = netns
+        self.certificate = certificate
+        self.extra_certfiles = tuple(extra_certfiles)
+        self.extra_listen, self.extra_modules = extra_listen, extra_modules
+        self.extra_options = extra_options
         self.basic_auth = basic_auth
         self.refuse = tuple(refuse)
         self.verbose = verbose
@@ -268,7 +300,11 @@ class Ejabberd:
     def _write_config(self):
         for d in (self.spool, self.logs):
             os.makedirs(d, exist_ok=True)
-        self.cert, self.key, self.cert_not_after = make_certificate(self.dir, self.domain)
+        if self.certificate:
+            self.cert, self.key = self.certificate
+            self.cert_not_after = certificate_not_after(self.cert)
+        else:
+            self.cert, self.key, self.cert_not_after = make_certificate(self.dir, self.domain)
         pem = os.path.join(self.dir, "server.pem")
         with open(self.cert) as c, open(self.key) as k:
             text = c.read() + k.read()
@@ -287,7 +323,8 @@ class Ejabberd:
         who = ('      - user: "%s"\n' % self.admin_jid() if self.basic_auth
                else "      - ip: 127.0.0.1/8\n")
         yml = ejabberd_yml_head("tests/integration/xmpp_servers.py: a throwaway node",
-                                self.domain, pem, self.c2s_port, self.http_port) + """\
+                                self.domain, pem, self.c2s_port, self.http_port,
+                                self.extra_certfiles) + self.extra_listen + """\
 auth_method: internal
 acl:
   admin:
@@ -326,13 +363,16 @@ modules:
   mod_roster: {}
 """ % dict(admin=self.admin_jid(), who=who,
            what="".join("      - %s\n" % c for c in allowed) if allowed else "      - \"!*\"\n")
+        yml += self.extra_modules + self.extra_options
         with open(self.config, "w") as f:
             f.write(yml)
         self._written = True
 
     def ctl_argv(self, *args):
-        return [EJABBERDCTL, "--config-dir", self.dir, "--ctl-config", self.ctl_config,
-                "--config", self.config, "--spool", self.spool, "--logs", self.logs] + list(args)
+        prefix = self.netns.prefix() if self.netns is not None else []
+        return prefix + [EJABBERDCTL, "--config-dir", self.dir, "--ctl-config",
+                         self.ctl_config, "--config", self.config, "--spool", self.spool,
+                         "--logs", self.logs] + list(args)
 
     def ctl(self, *args, timeout=CTL_TIMEOUT_S, check=True):
         """Runs one ejabberdctl command against this node; returns its output (str)."""
@@ -368,7 +408,8 @@ modules:
     def wait_ready(self, bound=START_BOUND_S):
         t0 = self._t0
         try:
-            _wait_port("127.0.0.1", self.http_port, bound, self.proc, "ejabberd", self.log)
+            with _in_netns(self.netns):
+                _wait_port("127.0.0.1", self.http_port, bound, self.proc, "ejabberd", self.log)
             self.vm_pid = self._find_vm()
             if ADMIN_USER not in self.registered:
                 self.register(ADMIN_USER, ADMIN_PASSWORD)
@@ -467,26 +508,47 @@ modules:
         if auth:
             headers["Authorization"] = "Basic " + base64.b64encode(
                 ("%s:%s" % auth).encode()).decode()
-        status, _, body, _ = http_url("%s/%s" % (self.api_url(), command), method="POST",
-                                      headers=headers, data=json.dumps(args or {}).encode(),
-                                      timeout=timeout)
+        with _in_netns(self.netns):
+            status, _, body, _ = http_url("%s/%s" % (self.api_url(), command), method="POST",
+                                          headers=headers, data=json.dumps(args or {}).encode(),
+                                          timeout=timeout)
         return status, body
 
 
 # --------------------------------------------------------------------------------------
 
 class Prosody:
-    """A throwaway Prosody 0.12 server (see the module docstring)."""
+    """A throwaway Prosody 0.12 server (see the module docstring).
 
-    def __init__(self, workdir, domain=DOMAIN, verbose=False, muc=None):
+    Options for other set-ups (federation.py): netns (as for Ejabberd), certificate ((cert,
+    key) files, the same as cert=/key=) and cafile (what it verifies peers against),
+    s2s_interface (an address: mod_s2s on port 5269 there, encryption and certificate
+    authentication required; None disables mod_s2s), plugin_paths, extra_modules (names
+    added to modules_enabled) and extra_config (Lua text added before the VirtualHost).
+    reconfigure(**options) rewrites the file for the next start. (route_s2s() and s2s=True
+    are the other, simpler ways to s2s: see the module docstring.)"""
+
+    def __init__(self, workdir, domain=DOMAIN, verbose=False, muc=None, cert=None, key=None,
+                 direct_tls=False, s2s=False, netns=None, certificate=None, cafile=None,
+                 s2s_interface=None, plugin_paths=(), extra_modules=(), extra_config=""):
+        if cert and not certificate:
+            certificate = (cert, key)
         self.dir = os.path.abspath(workdir)
         os.makedirs(self.dir, exist_ok=True)
         self.domain = domain
+        self.netns = netns
+        self.certificate, self.cafile = certificate, cafile
+        self.s2s_interface = s2s_interface
+        self.plugin_paths = tuple(plugin_paths)
+        self.extra_modules = tuple(extra_modules)
+        self.extra_config = extra_config
         self.verbose = verbose
         self.muc = muc
         self.c2s_port = free_port()
         self.http_port = free_port()
-        self.s2s_port = free_port()  # listened on only once route_s2s() enabled s2s
+        self.direct_tls_port = free_port() if direct_tls else None
+        self.s2s = s2s
+        self.s2s_port = free_port() if s2s else None  # s2s_address()/route_s2s() pick one too
         self.s2s_routes = {}
         self.config = os.path.join(self.dir, "prosody.cfg.lua")
         self.data = os.path.join(self.dir, "data")
@@ -503,58 +565,75 @@ class Prosody:
         return "127.0.0.1:%d" % self.c2s_port
 
     def s2s_address(self):
+        if self.s2s_port is None:
+            self.s2s_port = free_port()
         return "127.0.0.1:%d" % self.s2s_port
 
     def route_s2s(self, domain, address):
         """Before start(): enables s2s (dialback, TLS not required, on a free port) and
-        sends stanzas for domain to address ("host:port")."""
-        host, _, port = address.rpartition(":")
-        self.s2s_routes[domain] = (host, int(port))
+        sends stanzas for domain to address ("host:port"), through
+        prosody_plugins/mod_test_s2s_addresses.lua (Prosody 0.12.3 resolves s2s peers with
+        its own DNS library, which ignores /etc/hosts and knows no static mapping)."""
+        self.s2s_routes[domain] = address
+        self.s2s_address()  # picks the port
 
-    def _write_routes_plugin(self):
-        """A plugin of our own that maps the test domains to addresses: Prosody 0.12.3
-        resolves s2s peers with its own DNS library, which ignores /etc/hosts and knows no
-        static mapping."""
-        plugins = os.path.join(self.dir, "plugins")
-        os.makedirs(plugins, exist_ok=True)
-        with open(os.path.join(plugins, "mod_test_s2s_routes.lua"), "w") as f:
-            f.write(S2S_ROUTES_PLUGIN)
-        return plugins
+    def reconfigure(self, **options):
+        """Changes constructor options (e.g. s2s_interface=None) and rewrites the config;
+        a running server takes it at its next start."""
+        for name, value in options.items():
+            if not hasattr(self, name) or name in ("dir", "domain"):
+                raise AttributeError("Prosody has no option %s" % name)
+            setattr(self, name, value)
+        self._write_config()
 
     def _write_config(self):
         os.makedirs(self.data, exist_ok=True)
         os.chmod(self.data, 0o750)
-        self.cert, self.key, self.cert_not_after = make_certificate(self.dir, self.domain)
+        if self.certificate:
+            self.cert, self.key = self.certificate
+            self.cert_not_after = certificate_not_after(self.cert)
+        elif self.cert is None:
+            self.cert, self.key, self.cert_not_after = make_certificate(self.dir, self.domain)
         root = os.geteuid() == 0
-        plugins, s2s_modules, s2s = "", "", 'modules_disabled = { "s2s" }'
+        plugin_paths, modules = list(self.plugin_paths), list(self.extra_modules)
+        extra = self.extra_config
         if self.s2s_routes:
-            plugins = '"%s"' % self._write_routes_plugin()
-            s2s_modules = ' "dialback"; "test_s2s_routes";'
-            routes = "".join('    ["%s"] = { "%s", %d };\n' % (d, h, p)
-                             for d, (h, p) in sorted(self.s2s_routes.items()))
-            s2s = ("s2s_ports = { %d }\ns2s_interfaces = { \"127.0.0.1\" }\n"
+            plugin_paths.append(PROSODY_PLUGINS)
+            modules += ["dialback", "test_s2s_addresses"]
+            s2s = ('modules_disabled = { }\ns2s_ports = { %d }\ns2s_interfaces = { "127.0.0.1" }\n'
                    "s2s_require_encryption = false\ns2s_secure_auth = false\n"
-                   "test_s2s_routes = {\n%s}" % (self.s2s_port, routes))
+                   % self.s2s_port)
+            extra += "test_s2s_addresses = {\n%s}\n" % "".join(
+                '    ["%s"] = "%s";\n' % route for route in sorted(self.s2s_routes.items()))
+        elif self.s2s_interface:
+            s2s = ('modules_disabled = { }\ns2s_ports = { 5269 }\ns2s_interfaces = { "%s" }\n'
+                   's2s_require_encryption = true\ns2s_secure_auth = true\n'
+                   % self.s2s_interface)
+        elif self.s2s:
+            s2s = ('modules_disabled = { }\ns2s_ports = { %d }\ns2s_interfaces = { "127.0.0.1" }\n'
+                   % self.s2s_port)
+        else:
+            s2s = 'modules_disabled = { "s2s" }\n'
+        cafile = '; cafile = "%s"' % self.cafile if self.cafile else ""
         text = """-- Written by tests/integration/xmpp_servers.py: a throwaway server on 127.0.0.1.
 %(root)s
 pidfile = "%(dir)s/prosody.pid"
 data_path = "%(data)s"
-plugin_paths = { %(plugins)s }
+plugin_paths = { %(plugin_paths)s }
 interfaces = { "127.0.0.1" }
 local_interfaces = { "127.0.0.1" }
 http_interfaces = { "127.0.0.1" }
 https_interfaces = { "127.0.0.1" }
 c2s_ports = { %(c2s)d }
-c2s_direct_tls_ports = { }
+c2s_direct_tls_ports = { %(direct)s }
 legacy_ssl_ports = { }
 http_ports = { %(http)d }
 https_ports = { }
 modules_enabled = {
     "roster"; "saslauth"; "tls"; "disco"; "ping"; "posix"; "admin_shell";
-    "http_openmetrics";%(s2s_modules)s
+    "http_openmetrics";%(modules)s
 }
-%(s2s)s
-statistics = "internal"
+%(s2s)sstatistics = "internal"
 statistics_interval = "manual"
 openmetrics_allow_ips = { "127.0.0.1" }
 c2s_require_encryption = false
@@ -562,12 +641,15 @@ allow_unencrypted_plain_auth = true
 authentication = "internal_plain"
 storage = "internal"
 log = { { levels = { min = "info" }, to = "console" } }
-ssl = { certificate = "%(cert)s"; key = "%(key)s" }
-
+ssl = { certificate = "%(cert)s"; key = "%(key)s"%(cafile)s }
+%(extra)s
 VirtualHost "%(domain)s"
 %(muc)s""" % dict(root="run_as_root = true" if root else "", dir=self.dir, data=self.data,
                   c2s=self.c2s_port, http=self.http_port, cert=self.cert, key=self.key,
-                  domain=self.domain, plugins=plugins, s2s=s2s, s2s_modules=s2s_modules,
+                  domain=self.domain, cafile=cafile, s2s=s2s, extra=extra,
+                  direct=self.direct_tls_port or "",
+                  plugin_paths=", ".join('"%s"' % p for p in plugin_paths),
+                  modules="".join(' "%s";' % m for m in modules),
                   muc='Component "%s" "muc"\n' % self.muc if self.muc else "")
         with open(self.config, "w") as f:
             f.write(text)
@@ -586,15 +668,19 @@ VirtualHost "%(domain)s"
         with open(self.log, "ab") as f:
             f.write(("---- %s start c2s %d http %d\n" % (
                 time.strftime("%H:%M:%S"), self.c2s_port, self.http_port)).encode())
-        self.proc = spawn([PROSODY, "-F", "--config", self.config], self.log, cwd=self.dir)
+        prefix = self.netns.prefix() if self.netns is not None else []
+        self.proc = spawn(prefix + [PROSODY, "-F", "--config", self.config], self.log,
+                          cwd=self.dir)
 
     def wait_ready(self, bound=START_BOUND_S):
         try:
-            _wait_port("127.0.0.1", self.http_port, bound, self.proc, "prosody", self.log)
-            _wait_port("127.0.0.1", self.c2s_port, bound, self.proc, "prosody", self.log)
+            with _in_netns(self.netns):
+                _wait_port("127.0.0.1", self.http_port, bound, self.proc, "prosody", self.log)
+                _wait_port("127.0.0.1", self.c2s_port, bound, self.proc, "prosody", self.log)
             deadline = time.monotonic() + bound
             while True:
-                status, _, body, _ = http_url(self.metrics_url(), timeout=5)
+                with _in_netns(self.netns):
+                    status, _, body, _ = http_url(self.metrics_url(), timeout=5)
                 if status == 200:
                     break
                 if time.monotonic() > deadline:
@@ -620,8 +706,9 @@ VirtualHost "%(domain)s"
         return self.proc is not None and self.proc.poll() is None
 
     def register(self, user, password):
-        r = subprocess.run([PROSODYCTL, "--config", self.config, "register", user,
-                            self.domain, password], stdin=subprocess.DEVNULL,
+        prefix = self.netns.prefix() if self.netns is not None else []
+        r = subprocess.run(prefix + [PROSODYCTL, "--config", self.config, "register", user,
+                                     self.domain, password], stdin=subprocess.DEVNULL,
                            capture_output=True, timeout=CTL_TIMEOUT_S)
         if r.returncode != 0:
             raise RuntimeError("prosodyctl register %s failed (%d): %s" % (
@@ -630,7 +717,8 @@ VirtualHost "%(domain)s"
 
     def metrics(self):
         """The raw /metrics body (bytes)."""
-        status, _, body, _ = http_url(self.metrics_url(), timeout=5)
+        with _in_netns(self.netns):
+            status, _, body, _ = http_url(self.metrics_url(), timeout=5)
         if status != 200:
             raise RuntimeError("prosody /metrics answered %d" % status)
         return body
@@ -649,24 +737,6 @@ VirtualHost "%(domain)s"
                 total += float(line.rsplit(None, 1)[1])
         return total
 
-
-S2S_ROUTES_PLUGIN = """-- Written by tests/integration/xmpp_servers.py: s2s peers by a static map.
-module:set_global();
-local service = require "net.resolvers.service";
-local basic = require "net.resolvers.basic";
-local routes = module:get_option("test_s2s_routes", {});
-local original_new = service.new;
-function service.new(hostname, service_name, conn_type, extra)
-    local route = routes[hostname];
-    if route then
-        return basic.new(route[1], route[2], conn_type, extra);
-    end
-    return original_new(hostname, service_name, conn_type, extra);
-end
-function module.unload()
-    service.new = original_new;
-end
-"""
 
 # --------------------------------------------------------------------------------------
 
@@ -698,11 +768,15 @@ class Client:
     """One real XMPP session (slixmpp, in a subprocess). presence=True sends initial
     presence (messages to the bare JID reach it); send=(to, body) sends one chat message
     once the session started (sent_at()); join="room@service/nick" enters (and so creates)
-    a MUC room (wait_joined()); messages()/wait_message() read what arrived."""
+    a MUC room (wait_joined()); messages()/wait_message() read what arrived; ping=JID sends
+    one XEP-0199 ping (wait_pong()). prefix: a command that execs the client (e.g. `ip
+    netns exec NS`)."""
 
     def __init__(self, address, jid, password, logdir=None, starttls=False, presence=False,
-                 send=None, join=None):
+                 send=None, join=None, ping=None, prefix=()):
         self.address, self.jid, self.password = address, jid, password
+        self.ping = ping
+        self.prefix = list(prefix)
         self.starttls = starttls
         self.presence = presence
         self.send = send
@@ -724,9 +798,11 @@ class Client:
             argv.append("--presence")
         if self.send:
             argv += ["--send", self.send[0], self.send[1]]
+        if self.ping:
+            argv += ["--ping", self.ping]
         if self.join:
             argv += ["--join", self.join]
-        self.proc = spawn(argv, self.log, env=env)
+        self.proc = spawn(self.prefix + argv, self.log, env=env)
         deadline = time.monotonic() + bound
         while True:
             text = self.log_text()
@@ -754,6 +830,19 @@ class Client:
 
     def connected(self):
         return self.proc is not None and self.proc.poll() is None
+
+    def wait_pong(self, bound=15.0):
+        """The ping's (ping=JID) outcome: ("PONG", rtt seconds) or ("PING-FAILED",
+        reason); RuntimeError after bound seconds without either."""
+        deadline = time.monotonic() + bound
+        while True:
+            m = re.search(r"^(PONG|PING-FAILED) (.*)$", self.log_text(), re.M)
+            if m:
+                return (m.group(1), float(m.group(2)) if m.group(1) == "PONG" else m.group(2))
+            if time.monotonic() > deadline:
+                raise RuntimeError("client %s: no ping outcome within %.0f s:\n%s"
+                                   % (self.jid, bound, self.log_text()[-2000:]))
+            time.sleep(0.01)
 
     def sent_at(self):
         """time.monotonic() in the client when it sent its message (send=), or None."""

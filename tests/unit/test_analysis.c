@@ -291,6 +291,91 @@ static void test_max_lag_judges_again(void **state) {
   free(reason);
 }
 
+/* A stream probe result whose c2s stream worked, with the c2s certificate's verdict
+ * (problem NULL: verified), and an s2s stream that worked or failed. */
+static struct target_result *stream_with(const char *c2s_problem, bool s2s_ok) {
+  struct target_result *r = stream_result();
+  struct xmpp_stream_status *st = STREAM(r);
+  st->known = true;
+  st->endpoints[XMPP_ENDPOINT_C2S] =
+      (struct xmpp_tls_endpoint){.port = 5222,
+                                 .stream_ok = true,
+                                 .handshake_done = true,
+                                 .verified = !c2s_problem,
+                                 .tls_problem = c2s_problem ? strdup(c2s_problem) : NULL,
+                                 .leaf_expiry_unix = 2e9,
+                                 .earliest_expiry_unix = 2e9};
+  st->endpoints[XMPP_ENDPOINT_S2S] = (struct xmpp_tls_endpoint){
+      .port = 5269,
+      .stream_ok = s2s_ok,
+      .handshake_done = s2s_ok,
+      .verified = s2s_ok,
+      .error = s2s_ok ? NULL : strdup("connect to h:5269: Connection refused"),
+      .leaf_expiry_unix = NAN,
+      .earliest_expiry_unix = NAN};
+  r->success = s2s_ok;
+  if (!s2s_ok) {
+    r->reason = REASON_CONNECT;
+    r->error = strdup("s2s: connect to h:5269: Connection refused");
+  }
+  return r;
+}
+
+/* A certificate that is not verified makes the node warning with the reason, unless
+ * tls.insecure_skip_verify; the s2s stream alone failing is a warning too (local users
+ * still chat); c2s failing stays critical. */
+static void test_certificates_make_xmpp_warning(void **state) {
+  (void)state;
+  static const char text[] = "xmpp:\n  - cluster: c\n    nodes:\n"
+                             "      - {name: x, type: prosody, api_url: 'http://h/m', "
+                             "c2s_address: h, s2s_address: h, domain: d}\n"
+                             "      - {name: y, type: prosody, api_url: 'http://h/m', "
+                             "c2s_address: h, s2s_address: h, domain: d, "
+                             "tls: {insecure_skip_verify: true}}\n";
+  enum { X_API, Y_API, X_STREAM, Y_STREAM };
+  struct config *config = config_from_yaml(text);
+  struct snapshot_store *store = snapshot_store_new(config);
+  struct snapshot *s = NULL;
+  for (int i = X_API; i <= Y_API; i++) {
+    struct target_result *api = xmpp_result();
+    api->success = XMPP(api)->up = true;
+    XMPP(api)->c2s_sessions = 1;
+    assert_int_equal(snapshot_store_publish(store, config, (size_t)i, api), 0);
+  }
+  assert_int_equal(snapshot_store_publish(store, config, X_STREAM, stream_with(NULL, true)), 0);
+  assert_int_equal(snapshot_store_publish(store, config, Y_STREAM, stream_with("wrong name", true)),
+                   0);
+  const struct node_health *h = health(store, config, X_API, &s);
+  assert_int_equal(h->state, HEALTH_OK);
+  /* Skipping verification on y: its wrong name is shown, not judged. */
+  h = analysis_target_health(s->analysis, config, Y_API);
+  assert_int_equal(h->state, HEALTH_OK);
+
+  assert_int_equal(snapshot_store_publish(store, config, X_STREAM, stream_with("wrong name", true)),
+                   0);
+  h = health(store, config, X_API, &s);
+  assert_int_equal(h->state, HEALTH_WARNING);
+  assert_string_equal(h->reason, "c2s certificate not verified: wrong name");
+
+  assert_int_equal(snapshot_store_publish(store, config, X_STREAM, stream_with(NULL, false)), 0);
+  h = health(store, config, X_API, &s);
+  assert_int_equal(h->state, HEALTH_WARNING);
+  assert_string_equal(h->reason,
+                      "stream probe failing (connect): s2s: connect to h:5269: Connection refused");
+
+  struct target_result *c2s_down = stream_with(NULL, true);
+  c2s_down->success = false;
+  c2s_down->reason = REASON_CONNECT;
+  c2s_down->error = strdup("connect to h:5222: Connection refused");
+  STREAM(c2s_down)->endpoints[XMPP_ENDPOINT_C2S].stream_ok = false;
+  assert_int_equal(snapshot_store_publish(store, config, X_STREAM, c2s_down), 0);
+  h = health(store, config, X_API, &s);
+  assert_int_equal(h->state, HEALTH_CRITICAL);
+  snapshot_unref(s);
+  snapshot_store_free(store);
+  config_unref(config);
+}
+
 static void test_bad_dependency(void **state) {
   (void)state;
   char path[] = "/tmp/replmon-test-analysis-XXXXXX";
@@ -612,6 +697,7 @@ static void test_s2s_ping_warning(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_database_down_makes_xmpp_warning),
+      cmocka_unit_test(test_certificates_make_xmpp_warning),
       cmocka_unit_test(test_unreachable_versus_down),
       cmocka_unit_test(test_members_agree),
       cmocka_unit_test(test_delay_is_not_lag),

@@ -417,6 +417,42 @@ static void test_probe_account(void **state) {
                "1:92: tls.ca_file: cannot read '/nonexistent/ca.pem': No such file or directory");
 }
 
+/* The stream probe's TLS endpoints: direct TLS on c2s, an s2s address (5269 by default),
+ * and the CA file they are verified against. */
+static void test_stream_tls_endpoints(void **state) {
+  (void)state;
+  write_file("stream-ca.pem", "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n");
+  struct config *config =
+      expect_ok(XMPP_NODE "c2s_address: 'h:5223', c2s_direct_tls: true, s2s_address: s, "
+                          "domain: d, tls: {ca_file: stream-ca.pem}}]}]\n");
+  assert_int_equal(config->n_targets, 2); /* API, stream probe */
+  const struct xmpp_node_config *n = &config->xmpp[0].nodes[0];
+  assert_true(n->stream.direct_tls);
+  assert_string_equal(n->stream.s2s_host, "s");
+  assert_int_equal(n->stream.s2s_port, 5269);
+  assert_string_equal(n->stream.host, "h");
+  assert_int_equal(n->stream.port, 5223);
+  assert_non_null(strstr(n->stream.ca_file, "/stream-ca.pem"));
+  config_unref(config);
+  /* s2s alone is a stream probe too. */
+  config = expect_ok(XMPP_NODE "s2s_address: 's:5270', domain: d}]}]\n");
+  assert_int_equal(config->n_targets, 2);
+  n = &config->xmpp[0].nodes[0];
+  assert_null(n->stream.host);
+  assert_int_equal(n->stream.s2s_port, 5270);
+  assert_null(n->stream.ca_file); /* the system's store */
+  config_unref(config);
+  expect_error(XMPP_NODE "s2s_address: s}]}]\n",
+               "1:29: xmpp node 'x': s2s_address needs 'domain' (the stream's to)");
+  expect_error(XMPP_NODE "c2s_direct_tls: true, domain: d}]}]\n",
+               "1:93: c2s_direct_tls: needs the node's c2s_address");
+  expect_error(XMPP_NODE "c2s_direct_tls: yes please, c2s_address: h, domain: d}]}]\n",
+               "1:93: c2s_direct_tls: expected true or false");
+  expect_error(XMPP_NODE "c2s_address: 'h:5222', s2s_address: 'h:5222', domain: d}]}]\n",
+               "1:113: s2s_address: port 5222 is c2s_address's too (the port label tells them "
+               "apart)");
+}
+
 #define S2S_NODE(s2s_ping)                                                                         \
   XMPP_NODE "c2s_address: 'h:5222', domain: one.test, probe_account: {jid: mon@one.test, "         \
             "password_env: REPLMON_TEST_PROBE_PW}, s2s_ping: " s2s_ping "}]}]\n"
@@ -768,6 +804,7 @@ int main(void) {
       cmocka_unit_test(test_readable_secret_warns),
       cmocka_unit_test(test_error_stays_one_line),
       cmocka_unit_test(test_mariadb_tls),
+      cmocka_unit_test(test_stream_tls_endpoints),
       cmocka_unit_test(test_mariadb_tls_errors),
   };
   return cmocka_run_group_tests_name("config", tests, setup, teardown);

@@ -161,7 +161,7 @@ static void test_golden_xmpp(void **state) {
       "  - cluster: chat\n"
       "    nodes:\n"
       "      - {name: ej1, type: ejabberd, api_url: 'http://h:5280/api', c2s_address: 'h:5222',"
-      " domain: chat.test}\n"
+      " s2s_address: h, domain: chat.test}\n"
       "      - {name: pr1, type: prosody, api_url: 'http://h:5281/metrics', c2s_address: "
       "'h:5223', domain: chat.test}\n"
       "      - {name: of1, type: openfire, api_url: 'http://h:9090/plugins/restapi/v1',"
@@ -198,6 +198,23 @@ static void test_golden_xmpp(void **state) {
   STREAM(ej_stream)->known = true;
   STREAM(ej_stream)->starttls_offered = true;
   STREAM(ej_stream)->cert_expiry_unix = 1731536000;
+  STREAM(ej_stream)->endpoints[XMPP_ENDPOINT_C2S] = (struct xmpp_tls_endpoint){
+      .port = 5222,
+      .stream_ok = true,
+      .handshake_done = true,
+      .verified = true,
+      .leaf_expiry_unix = 1731536000,
+      .earliest_expiry_unix = 1731000000, /* an intermediate that expires first */
+  };
+  STREAM(ej_stream)->endpoints[XMPP_ENDPOINT_S2S] = (struct xmpp_tls_endpoint){
+      .port = 5269,
+      .stream_ok = true,
+      .handshake_done = true,
+      .verified = false,
+      .leaf_expiry_unix = 1731536000,
+      .earliest_expiry_unix = 1731536000,
+      .tls_problem = strdup("wrong name"),
+  };
   assert_int_equal(snapshot_store_publish(store, config, 3, ej_stream), 0);
 
   struct target_result *pr_stream = stream_result();
@@ -205,6 +222,7 @@ static void test_golden_xmpp(void **state) {
   pr_stream->errors_total[REASON_STREAM] = 2;
   pr_stream->duration_s = 0.002;
   STREAM(pr_stream)->stream_error = strdup("host-unknown");
+  STREAM(pr_stream)->endpoints[XMPP_ENDPOINT_C2S].port = 5223; /* no handshake: NaN */
   assert_int_equal(snapshot_store_publish(store, config, 4, pr_stream), 0);
 
   struct snapshot *snap = snapshot_store_acquire(store);
@@ -214,6 +232,15 @@ static void test_golden_xmpp(void **state) {
   /* What a type does not provide is left out, not faked. */
   assert_null(strstr(out.data, "xmpp_registered_users{cluster=\"chat\",node=\"pr1\"}"));
   assert_null(strstr(out.data, "xmpp_cluster_c2s_sessions{cluster=\"chat\",node=\"ej1\"}"));
+  /* Each TLS endpoint by port, under blackbox_exporter's name too; NaN without a handshake. */
+  assert_non_null(
+      strstr(out.data, "xmpp_tls_cert_verified{cluster=\"chat\",node=\"ej1\",port=\"5222\"} 1\n"));
+  assert_non_null(
+      strstr(out.data, "xmpp_tls_cert_verified{cluster=\"chat\",node=\"ej1\",port=\"5269\"} 0\n"));
+  assert_non_null(strstr(
+      out.data, "xmpp_tls_cert_verified{cluster=\"chat\",node=\"pr1\",port=\"5223\"} NaN\n"));
+  assert_non_null(strstr(out.data, "probe_ssl_earliest_cert_expiry{cluster=\"chat\",node=\"ej1\","
+                                   "port=\"5222\"} 1731000000\n"));
   buf_free(&out);
   snapshot_unref(snap);
   snapshot_store_free(store);
