@@ -148,12 +148,19 @@ static int on_server_ping(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userda
   return 1;
 }
 
+/* The text of an element, NULL when it has none (<body/>, <text/>): libstrophe's
+ * xmpp_stanza_get_text_ptr does not take NULL. */
+static const char *element_text(xmpp_stanza_t *element) {
+  xmpp_stanza_t *child = element ? xmpp_stanza_get_children(element) : NULL;
+  return child ? xmpp_stanza_get_text_ptr(child) : NULL;
+}
+
 /* A probe message: its arrival is noted when it carries the nonce awaited. */
 static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userdata) {
   (void)conn;
   struct xmpp_session *s = userdata;
   xmpp_stanza_t *body = xmpp_stanza_get_child_by_name(stanza, "body");
-  const char *text = body ? xmpp_stanza_get_text_ptr(xmpp_stanza_get_children(body)) : NULL;
+  const char *text = element_text(body);
   if (text && s->expected[0] && isnan(s->arrival) && strcmp(text, s->expected) == 0)
     s->arrival = clock_monotonic_seconds();
   return 1;
@@ -379,7 +386,7 @@ static void describe_error(xmpp_stanza_t *stanza, char *reason, size_t reason_si
       continue; /* application-specific conditions say more only to their application */
     const char *name = xmpp_stanza_get_name(c);
     if (strcmp(name, "text") == 0)
-      words = xmpp_stanza_get_text_ptr(xmpp_stanza_get_children(c));
+      words = element_text(c);
     else if (!condition)
       condition = name;
   }

@@ -498,6 +498,11 @@ static void test_s2s_ping_errors(void **state) {
   expect_error_reason("<iq type='error' id='x'/>", "unknown/undefined-condition", "");
   expect_error_reason("<iq type='error' id='x'><error type='cancel'><gone/></error></iq>",
                       "cancel/undefined-condition", "");
+  /* An empty <text/> (libstrophe gives it no child) is no text, not a crash. */
+  expect_error_reason(
+      "<iq type='error' id='x'><error type='cancel'><remote-server-not-found " STANZAS
+      "/><text " STANZAS "/></error></iq>",
+      "cancel/remote-server-not-found", "");
   /* Hostile: markup-like or long names stay out; control characters in the text become
    * spaces, and a long text is cut to the buffer. */
   expect_error_reason("<iq type='error' id='x'><error type='can cel&amp;'><Remote_Server " STANZAS
