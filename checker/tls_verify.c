@@ -147,6 +147,12 @@ static enum tls_verify_reason chain_reason(unsigned status, gnutls_x509_crt_t le
   return status ? TLS_INVALID : TLS_VERIFIED;
 }
 
+/* Whether a trusted CA issued cert (or it is one): the path to trust ends there. */
+static bool issued_by_trusted(const struct tls_trust *trust, gnutls_x509_crt_t cert) {
+  gnutls_x509_crt_t issuer = NULL; /* owned by the list */
+  return trust && gnutls_x509_trust_list_get_issuer(trust->list, cert, &issuer, 0) >= 0;
+}
+
 int tls_verify_chain(const gnutls_datum_t *chain, size_t n, const struct tls_trust *trust,
                      const char *domain, enum tls_service service, time_t now,
                      struct tls_verdict *out) {
@@ -167,7 +173,7 @@ int tls_verify_chain(const gnutls_datum_t *chain, size_t n, const struct tls_tru
       goto out; /* unreadable: no certificate */
     }
   }
-  bool expired = false, not_yet = false;
+  bool expired = false, not_yet = false, on_path = true;
   for (size_t i = 0; i < n; i++) {
     time_t not_after = gnutls_x509_crt_get_expiration_time(certs[i]);
     time_t not_before = gnutls_x509_crt_get_activation_time(certs[i]);
@@ -175,10 +181,17 @@ int tls_verify_chain(const gnutls_datum_t *chain, size_t n, const struct tls_tru
       goto out;
     if (i == 0)
       out->leaf_expiry_unix = (double)not_after;
+    /* The earliest expiry is over the whole chain presented, as blackbox_exporter's is. */
     if (isnan(out->earliest_expiry_unix) || (double)not_after < out->earliest_expiry_unix)
       out->earliest_expiry_unix = (double)not_after;
-    expired |= now > not_after;
-    not_yet |= now < not_before;
+    /* Only the certificates on the path to a trusted CA must be current: a stale
+     * cross-sign or a leftover intermediate sent after it is ignored by clients too. */
+    if (on_path) {
+      expired |= now > not_after;
+      not_yet |= now < not_before;
+      on_path = !issued_by_trusted(trust, certs[i]) && i + 1 < n &&
+                gnutls_x509_crt_check_issuer(certs[i], certs[i + 1]);
+    }
   }
   /* GnuTLS checks times against the clock; the caller's now is checked above instead, so
    * that the verdict is a function of its inputs. */

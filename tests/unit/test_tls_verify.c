@@ -187,6 +187,34 @@ static void intermediate_chain_and_its_earliest_expiry(void **state) {
   assert_true(v.earliest_expiry_unix < v.leaf_expiry_unix);
 }
 
+/* A certificate sent after the path to the trusted CA (a stale cross-sign, a leftover
+ * intermediate) does not make the chain expired, but its expiry still counts as the chain's
+ * earliest, as blackbox_exporter counts it. */
+static void expired_certificate_off_the_path_is_ignored(void **state) {
+  (void)state;
+  struct tls_trust *t = trust_ca();
+  struct chain full = load_chain("chained-full"), stale = load_chain("expired");
+  gnutls_datum_t der[4];
+  size_t n = 0;
+  for (size_t i = 0; i < full.n; i++)
+    der[n++] = full.der[i];
+  der[n++] = stale.der[0];
+  struct tls_verdict v;
+  assert_int_equal(tls_verify_chain(der, n, t, DOMAIN, TLS_SERVICE_C2S, NOW, &v), 0);
+  assert_int_equal(v.reason, TLS_VERIFIED);
+  assert_true(v.earliest_expiry_unix == (double)not_after("expired"));
+  /* On the path it still counts: the expired leaf followed by a good one. */
+  struct chain good = load_chain("good");
+  der[0] = stale.der[0];
+  der[1] = good.der[0];
+  assert_int_equal(tls_verify_chain(der, 2, t, DOMAIN, TLS_SERVICE_C2S, NOW, &v), 0);
+  assert_int_not_equal(v.reason, TLS_VERIFIED);
+  chain_free(&good);
+  chain_free(&stale);
+  chain_free(&full);
+  tls_trust_free(t);
+}
+
 static void no_or_unreadable_certificate(void **state) {
   (void)state;
   struct tls_trust *t = trust_ca();
@@ -225,6 +253,7 @@ int main(void) {
       cmocka_unit_test(expired_and_not_yet_valid),
       cmocka_unit_test(untrusted_issuers),
       cmocka_unit_test(intermediate_chain_and_its_earliest_expiry),
+      cmocka_unit_test(expired_certificate_off_the_path_is_ignored),
       cmocka_unit_test(no_or_unreadable_certificate),
       cmocka_unit_test(trust_load_errors_name_the_file),
   };
