@@ -41,7 +41,7 @@ static bool same_text(const char *a, const char *b) {
 bool xmpp_account_same(const struct xmpp_account *a, const struct xmpp_account *b) {
   return same_text(a->host, b->host) && a->port == b->port && same_text(a->jid, b->jid) &&
          same_text(a->password, b->password) && same_text(a->ca_file, b->ca_file) &&
-         a->insecure_skip_verify == b->insecure_skip_verify;
+         a->insecure_skip_verify == b->insecure_skip_verify && a->direct_tls == b->direct_tls;
 }
 
 const enum probe_reason xmpp_session_reasons[XMPP_SESSION_N_REASONS] = {
@@ -273,6 +273,8 @@ int xmpp_session_login(struct xmpp_session *s, const struct xmpp_account *st, do
   long flags = XMPP_CONN_FLAG_DISABLE_SM;
   if (st->insecure_skip_verify)
     flags |= XMPP_CONN_FLAG_TRUST_TLS;
+  if (st->direct_tls)
+    flags |= XMPP_CONN_FLAG_LEGACY_SSL; /* libstrophe's name for TLS from the first byte */
   xmpp_conn_set_flags(s->conn, flags);
   xmpp_conn_set_jid(s->conn, st->jid);
   xmpp_conn_set_pass(s->conn, st->password);

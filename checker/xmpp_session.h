@@ -19,6 +19,7 @@ struct xmpp_account {
   const char *password; /* secret */
   const char *ca_file;  /* to verify the server's certificate; NULL: the system's store */
   bool insecure_skip_verify;
+  bool direct_tls; /* XEP-0368: TLS from the first byte on this port, no STARTTLS */
 };
 
 /* Whether a and b log in the same way (same address, account, password and TLS checks). */

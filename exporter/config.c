@@ -987,7 +987,7 @@ static void xmpp_settings(struct xmpp_node_config *n, bool clustered) {
   n->stream_target = n->login_target = -1;
   n->login =
       (struct xmpp_login_settings){{n->c2s_host, n->c2s_port, n->probe_jid, n->probe_password,
-                                    n->tls_ca_file, n->tls_insecure_skip_verify},
+                                    n->tls_ca_file, n->tls_insecure_skip_verify, n->c2s_direct_tls},
                                    n->relogin_interval_s,
                                    (const char *const *)n->s2s_ping,
                                    n->n_s2s_ping};
