@@ -602,11 +602,15 @@ static int stream_poll(void *conn, const void *settings, const struct probe_time
     c2s->stream_error = NULL;
     out->cert_expiry_unix = out->endpoints[XMPP_ENDPOINT_C2S].leaf_expiry_unix;
   }
-  /* The poll fails when a stream fails, c2s first; a certificate that is not verified is
-   * reported as such, not as a failed stream. */
+  /* The poll is the c2s stream's, where users log in: an s2s stream failing beside a working
+   * c2s one is reported by its endpoint (stream_ok, error), so that it neither reads as
+   * clients locked out nor backs off the c2s checks. Only a node probed on s2s alone fails
+   * its poll for it. A certificate that is not verified is reported as such, not as a
+   * failed stream. */
   for (int e = 0; rc == 0 && e < XMPP_ENDPOINTS; e++) {
     struct endpoint_run *r = &runs[e];
-    if (hosts[e] && r->rc != 0) {
+    bool decides = e == XMPP_ENDPOINT_C2S || !hosts[XMPP_ENDPOINT_C2S];
+    if (hosts[e] && r->rc != 0 && decides) {
       rc = r->rc;
       probe_error_set(err, r->err.reason, "%s%s", e == XMPP_ENDPOINT_S2S ? "s2s: " : "",
                       r->err.message ? r->err.message : "failed");

@@ -497,6 +497,11 @@ static int xmpp_node_health(const struct target_result *const probes[XMPP_PROBES
                stream->error ? stream->error : "");
     raise_to(h, only_s2s_failed ? HEALTH_WARNING : HEALTH_CRITICAL, &why, &reason);
   }
+  const struct xmpp_tls_endpoint *s2s = st ? &st->endpoints[XMPP_ENDPOINT_S2S] : NULL;
+  if (stream && stream->success && s2s && s2s->port && !s2s->stream_ok) {
+    buf_printf(&why, "s2s stream failing: %s", s2s->error ? s2s->error : "");
+    raise_to(h, HEALTH_WARNING, &why, &reason);
+  }
   if (login && !login->success) {
     buf_printf(&why, "login failing (%s): %s", probe_reason_name(login->reason),
                login->error ? login->error : "");

@@ -150,14 +150,17 @@ static unsigned endpoint_port(const struct xmpp_node_config *n, enum xmpp_endpoi
   return n->c2s_address ? n->c2s_port : 0;
 }
 
-/* Per TLS endpoint (c2s, and s2s when configured), labeled by port. probe_ssl_earliest_
- * cert_expiry keeps blackbox_exporter's name and meaning, so that the certificate alerts and
- * dashboards written for it work unchanged. */
+/* Per stream endpoint (c2s, and s2s when configured), labeled by port: whether its stream
+ * worked, and its certificate. probe_ssl_earliest_cert_expiry keeps blackbox_exporter's name
+ * and meaning, so that the certificate alerts and dashboards written for it work unchanged. */
 static void render_certificates(const struct snapshot *s, struct buf *out) {
   static const struct {
     const char *name;
     const char *help;
   } families[] = {
+      {"xmpp_stream_success",
+       "1 when the last stream opened on this port (c2s, and s2s with s2s_address) got the "
+       "server's stream features and completed TLS where offered, else 0."},
       {"xmpp_tls_cert_verified",
        "1 when the certificate the server presented on this port chains to a trusted CA and "
        "names the domain (RFC 6125/7590), 0 when not (the reason is logged and on the status "
@@ -178,8 +181,11 @@ static void render_certificates(const struct snapshot *s, struct buf *out) {
           continue;
         const struct xmpp_tls_endpoint *ep =
             s->results[i] ? &stream_of(s->results[i])->endpoints[e] : NULL;
-        bool known = ep && ep->handshake_done && ep->port == port;
-        double v = !known ? NAN : f == 0 ? (double)ep->verified : ep->earliest_expiry_unix;
+        double v = NAN;
+        if (f == 0)
+          v = !ep ? 0 : ep->port == port ? (double)ep->stream_ok : NAN;
+        else if (ep && ep->handshake_done && ep->port == port)
+          v = f == 1 ? (double)ep->verified : ep->earliest_expiry_unix;
         char port_text[12];
         snprintf(port_text, sizeof(port_text), "%u", port);
         struct label labels[] = {{"cluster", t->cluster}, {"node", t->name}, {"port", port_text}};

@@ -111,7 +111,7 @@ METRICS = {
     "xmpp_starttls_offered": _NODE, "xmpp_starttls_required": _NODE,
     "xmpp_tls_cert_expiry_timestamp_seconds": _NODE,
     # per TLS endpoint of the stream probe (c2s, direct TLS, s2s), by port number
-    "xmpp_tls_cert_verified": _NODE | {"port"},
+    "xmpp_stream_success": _NODE | {"port"}, "xmpp_tls_cert_verified": _NODE | {"port"},
     "probe_ssl_earliest_cert_expiry": _NODE | {"port"},
     # pings over s2s from the monitoring account's session, per remote domain
     "xmpp_s2s_ping_success": _NODE | {"remote"}, "xmpp_s2s_ping_rtt_seconds": _NODE | {"remote"},
