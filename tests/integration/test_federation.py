@@ -290,7 +290,8 @@ class TestFederation(common.FixtureCase):
             # pr1's health names its worst problem: with s2s_address probed, the refused s2s
             # port itself; without, the ping.
             status, body_pr1 = self.health("pr1")
-            self.assertRegex(body_pr1, r"s2s: connect to 127\.0\.0\.3:5269: Connection refused"
+            self.assertRegex(body_pr1, r"s2s stream failing: connect to 127\.0\.0\.3:5269: "
+                             r"Connection refused"
                              r"|s2s ping to one\.test failing: cancel/not-allowed")
             print("    ej1: %s\n    pr1: %s" % (body.strip()[:160], body_pr1.strip()[:160]))
         finally:
