@@ -187,8 +187,9 @@ static void priority_add_once(struct priority_text *p, const char *token, const 
 static const char *const key_names[] = {"RSA", "ECDSA or Ed25519"};
 
 /* The certificate's key decides which TLS 1.2 suites can be served at all. GnuTLS enables
- * every combination of the key exchanges, ciphers and MACs it is given; with only the key
- * exchanges of suites the key can serve, those combinations are exactly the listed suites. */
+ * every combination of the key exchanges, ciphers and MACs it is given: keeping only the key
+ * exchanges the key can serve keeps out suites it could never serve, but a list that mixes
+ * key exchanges or MACs still enables their cross combinations (the README says so). */
 static int certificate_key(struct yaml_file *f, const struct tls_ctx *t, const char *pem,
                            enum suite_key *key) {
   gnutls_x509_crt_t crt;
