@@ -530,9 +530,12 @@ static int parse_tls(struct yaml_file *f, yaml_node_t *map) {
     return rc;
   if (t.allowed_sans &&
       t.allowed_sans->data.sequence.items.top > t.allowed_sans->data.sequence.items.start) {
-    if (w->client_auth == CLIENT_AUTH_NONE || !w->client_ca_pem)
+    /* Names on a certificate nobody verified prove nothing: anyone can make one. */
+    bool verified = w->client_auth == CLIENT_AUTH_REQUIRE_AND_VERIFY ||
+                    w->client_auth == CLIENT_AUTH_VERIFY_IF_GIVEN;
+    if (!verified || !w->client_ca_pem)
       return yf_fail(f, t.allowed_sans,
-                     "client_allowed_sans: only checked on client certificates; set "
+                     "client_allowed_sans: only checked on verified client certificates; set "
                      "client_auth_type (RequireAndVerifyClientCert) and client_ca_file");
     if ((rc = copy_allowed_sans(f, t.allowed_sans, w)))
       return rc;

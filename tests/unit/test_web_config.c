@@ -40,6 +40,17 @@ static void expect_error(const char *text, const char *message) {
   free(error);
 }
 
+/* Like expect_error, for an error whose place depends on the text: only its message. */
+static void expect_error_containing(const char *text, const char *message) {
+  const char *path = write_file("bad.yml", text);
+  struct web_config *w = NULL;
+  char *error = NULL;
+  assert_int_not_equal(web_config_load(path, &w, &error), 0);
+  assert_null(w);
+  assert_non_null(strstr(error, message));
+  free(error);
+}
+
 static void test_tls_and_users(void **state) {
   (void)state;
   char text[512];
@@ -320,7 +331,7 @@ static void test_inline_pem_and_sans(void **state) {
       line += len + (end ? 1 : 0);
     }
   }
-  buf_puts(&yaml, "  client_auth_type: RequireClientCert\n"
+  buf_puts(&yaml, "  client_auth_type: RequireAndVerifyClientCert\n"
                   "  client_allowed_sans: [scraper.example, 10.0.0.7, \"spiffe://x/y\"]\n");
   snprintf(text, sizeof(text), "%s", yaml.data);
   buf_free(&yaml);
@@ -329,13 +340,27 @@ static void test_inline_pem_and_sans(void **state) {
   assert_string_equal(w->cert_pem, cert);
   assert_string_equal(w->key_pem, key);
   assert_string_equal(w->client_ca_pem, cert);
-  assert_int_equal(w->client_auth, CLIENT_AUTH_REQUIRE_ANY); /* the older name */
+  assert_int_equal(w->client_auth, CLIENT_AUTH_REQUIRE_AND_VERIFY);
   assert_int_equal(w->n_allowed_sans, 3);
   const char *ok[] = {"other", "10.0.0.7"};
   const char *no[] = {"scraper.example.", "10.0.0.70", "spiffe://x"};
   assert_true(web_config_san_allowed(w, ok, 2));
   assert_false(web_config_san_allowed(w, no, 3));
   assert_false(web_config_san_allowed(w, NULL, 0));
+  web_config_free(w);
+  /* The older name RequireClientCert is RequireAnyClientCert: the certificate is asked for
+   * but not verified, so names on it prove nothing and client_allowed_sans is refused. */
+  char *unverified = strstr(text, "RequireAndVerifyClientCert");
+  assert_non_null(unverified);
+  memmove(unverified + strlen("RequireClientCert"),
+          unverified + strlen("RequireAndVerifyClientCert"),
+          strlen(unverified + strlen("RequireAndVerifyClientCert")) + 1);
+  memcpy(unverified, "RequireClientCert", strlen("RequireClientCert"));
+  expect_error_containing(text,
+                          "client_allowed_sans: only checked on verified client certificates");
+  *strstr(text, "  client_allowed_sans") = '\0';
+  w = load_ok(text);
+  assert_int_equal(w->client_auth, CLIENT_AUTH_REQUIRE_ANY);
   web_config_free(w);
 
   expect_error("tls_server_config:\n  cert_file: cert.pem\n  cert: x\n  key_file: key.pem\n",
@@ -358,7 +383,7 @@ static void test_inline_pem_and_sans(void **state) {
            "    -----END CERTIFICATE-----\n");
   expect_error(bad_time, "3:9: cert: not a PEM certificate: The DER time encoding is invalid.");
   expect_error(TLS_KEYS "  client_allowed_sans: [a]\n",
-               "4:24: client_allowed_sans: only checked on client certificates; set "
+               "4:24: client_allowed_sans: only checked on verified client certificates; set "
                "client_auth_type (RequireAndVerifyClientCert) and client_ca_file");
   expect_error(TLS_KEYS "  client_allowed_sans: [\"\"]\n",
                "4:25: tls_server_config.client_allowed_sans: expected a list of strings");
@@ -380,7 +405,7 @@ static void test_toolkit_forms(void **state) {
                "4:21: client_auth_type RequireAnyClientCert needs client_ca_file or client_ca (the "
                "CA whose names replmon sends when it asks for a certificate)");
   expect_error(TLS_KEYS "  client_auth_type: VerifyClientCertIfGiven\n  client_allowed_sans: [a]\n",
-               "5:24: client_allowed_sans: only checked on client certificates; set "
+               "5:24: client_allowed_sans: only checked on verified client certificates; set "
                "client_auth_type (RequireAndVerifyClientCert) and client_ca_file");
 }
 
