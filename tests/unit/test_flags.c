@@ -65,7 +65,7 @@ static void test_errors(void **state) {
   assert_string_equal(err, "replmon: --web.listen-address must be host:port, :port or [v6]:port "
                            "with a port from 1 to 65535, not 'nope'\n");
   static char addresses[FLAGS_MAX_LISTEN_ADDRESSES + 1][48];
-  char *argv[FLAGS_MAX_LISTEN_ADDRESSES + 3];
+  char *argv[FLAGS_MAX_LISTEN_ADDRESSES + 4]; /* name, config, one too many, NULL */
   int argc = 0;
   argv[argc++] = "replmon";
   argv[argc++] = "--config.file=x.yml";
