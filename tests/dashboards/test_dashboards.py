@@ -236,6 +236,7 @@ class TestDashboards(unittest.TestCase):
     def test_03_generated(self):
         # The committed rules are what the mixin writes (`make dashboards`), byte for byte.
         outdir = tempfile.mkdtemp(prefix="replmon-mixin-")
+        os.mkdir(os.path.join(outdir, "prometheus"))  # jsonnet -m makes no directories
         try:
             rc, out = run(["jsonnet", "-S", "-m", outdir, MIXIN_BUILD])
             self.assertEqual(rc, 0, out)
