@@ -36,7 +36,7 @@ CHECKER_OBJ := $(CHECKER_SRC:%.c=$(BUILD)/obj/%.o)
 EXPORTER_OBJ := $(EXPORTER_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all check deps lint unit integration compat dashboards demo asan valgrind fuzz bench \
+.PHONY: all check deps lint unit integration compat dashboards dashboards-test demo asan valgrind fuzz bench \
 	bench-quick soak install clean format deb deb-test
 PROGRAMS := $(BUILD)/replmon $(BUILD)/replmon-check
 all: $(PROGRAMS)
@@ -73,7 +73,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(EXPORTER_OBJ) $(CHECKER_OBJ)
 
 # Packages first (pkg-config needs them), then a fresh make that sees their flags.
 check: deps
-	$(MAKE) --no-print-directory all lint unit dashboards integration
+	$(MAKE) --no-print-directory all lint unit dashboards-test integration
 
 deps:
 	@tests/ensure-packages.sh build test
@@ -91,7 +91,13 @@ unit: $(UNIT_BIN)
 
 # Dashboards, rules and Alertmanager configuration: linter, promtool, amtool, and a
 # throwaway Prometheus and Alertmanager on 127.0.0.1 (a few seconds, no database).
+# The shipped Grafana dashboards and Prometheus rules, written from the monitoring mixin
+# (dashboards/mixin/): edit the mixin, then run this and commit both.
 dashboards:
+	jsonnet -S -m dashboards dashboards/mixin/build.jsonnet
+
+# Their tests, among them that the committed files are what the mixin writes.
+dashboards-test:
 	python3 tests/dashboards/test_dashboards.py
 
 # Every suite runs even when one fails; the target fails if any did.
@@ -149,6 +155,7 @@ install: $(PROGRAMS)
 	install -D -m 0644 exporter/replmon.service $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.service
 	install -D -m 0644 exporter/replmon.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.socket
 	install -D -m 0644 exporter/replmon.example.yml $(DESTDIR)$(PREFIX)/share/doc/replmon/replmon.example.yml
+	install -D -m 0644 docs/runbook.md $(DESTDIR)$(PREFIX)/share/doc/replmon/runbook.md
 	install -D -m 0644 exporter/replmon.8 $(DESTDIR)$(PREFIX)/share/man/man8/replmon.8
 	install -D -m 0644 exporter/replmon-check.1 $(DESTDIR)$(PREFIX)/share/man/man1/replmon-check.1
 	sed -i 's|/usr/local/|$(PREFIX)/|g' $(DESTDIR)$(PREFIX)/lib/systemd/system/replmon.service \
@@ -232,8 +239,11 @@ clean:
 	rm -rf build
 
 FORMAT_FILES = $(wildcard checker/*.[ch] exporter/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c)
+JSONNET_FILES = $(sort $(shell find dashboards/mixin -name '*.jsonnet' -o -name '*.libsonnet'))
+
 format:
 	clang-format -i $(FORMAT_FILES)
+	jsonnetfmt -i $(JSONNET_FILES)
 
 # Every Python file under tests/ and dashboards/: *.py and the scripts without a suffix
 # (tests/bench/run, ...) found by their python3 shebang.
@@ -249,6 +259,7 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --inline-suppr --enable=warning,performance,portability \
 	  --std=c11 -Ichecker -Iexporter checker exporter tests/unit tests/fuzz
 	$(FLAKE8) $(PYTHON_FILES)
+	jsonnetfmt --test $(JSONNET_FILES)
 	tests/lint-includes.sh
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -7,7 +7,7 @@ set -eu
 build="gcc make pkg-config libmariadb-dev libmicrohttpd-dev libcurl4-gnutls-dev libyaml-dev
 zlib1g-dev libjansson-dev libcmocka-dev libgnutls28-dev libcrypt-dev libsystemd-dev libstrophe-dev"
 test="mariadb-server mariadb-client prometheus prometheus-alertmanager python3 python3-aiosmtpd
-clang-format cppcheck python3-flake8 valgrind groff-base curl haproxy
+clang-format cppcheck python3-flake8 valgrind groff-base curl haproxy jsonnet
 ejabberd erlang-p1-mysql prosody python3-slixmpp openssl clang libclang-rt-14-dev chromium
 systemd"
 bench="mariadb-server mariadb-client python3 prometheus-mysqld-exporter wrk"

@@ -5,7 +5,9 @@
 
 - the dashboards pass lint_dashboards.py, and the linter fails testdata/bad_dashboard.json
   with every rule that file breaks;
-- the JSON files are what dashboards/grafana/generate.py writes;
+- the JSON files are what dashboards/grafana/generate.py writes, the rules file what the
+  monitoring mixin (dashboards/mixin/) writes; the alerts' annotations follow the
+  monitoring-mixins guidelines, with a section of docs/runbook.md for each;
 - `promtool check rules` on the rules file; `promtool test rules` on rules_test.yml, which
   must cover every alert of the file (fires after its `for:`, not before, not on a
   flapping input);
@@ -24,6 +26,7 @@ Python 3 standard library, promtool, amtool, prometheus, prometheus-alertmanager
 
 import datetime
 import html
+import json
 import os
 import re
 import shutil
@@ -46,6 +49,8 @@ RULES_TEST = os.path.join(HERE, "rules_test.yml")
 ALERTMANAGER_YML = os.path.join(REPO, "dashboards", "alertmanager", "alertmanager.yml")
 BAD = os.path.join(HERE, "testdata", "bad_dashboard.json")
 GENERATE = os.path.join(REPO, "dashboards", "grafana", "generate.py")
+MIXIN_BUILD = os.path.join(REPO, "dashboards", "mixin", "build.jsonnet")
+RUNBOOK = os.path.join(REPO, "docs", "runbook.md")
 
 ALERTS = ("MariaDBNodeDown", "MariaDBUnreachableFromMonitor", "MariaDBReplicationThreadDown",
           "MariaDBReplicationLinkMissing",
@@ -229,8 +234,58 @@ class TestDashboards(unittest.TestCase):
         print("\n    " + out.strip().splitlines()[-1])
 
     def test_03_generated(self):
+        # The committed rules are what the mixin writes (`make dashboards`), byte for byte.
+        outdir = tempfile.mkdtemp(prefix="replmon-mixin-")
+        os.mkdir(os.path.join(outdir, "prometheus"))  # jsonnet -m makes no directories
+        try:
+            rc, out = run(["jsonnet", "-S", "-m", outdir, MIXIN_BUILD])
+            self.assertEqual(rc, 0, out)
+            written = sorted(os.path.relpath(os.path.join(d, n), outdir)
+                             for d, _, names in os.walk(outdir) for n in names)
+            self.assertIn(os.path.join("prometheus", "replmon.rules.yml"), written)
+            stale = []
+            for rel in written:
+                with open(os.path.join(outdir, rel), encoding="utf-8") as f:
+                    want = f.read()
+                try:
+                    with open(os.path.join(REPO, "dashboards", rel), encoding="utf-8") as f:
+                        have = f.read()
+                except FileNotFoundError:
+                    have = None
+                if have != want:
+                    stale.append("dashboards/" + rel)
+            self.assertEqual(stale, [], "not what dashboards/mixin/ generates: run make "
+                             "dashboards and commit")
+        finally:
+            shutil.rmtree(outdir, ignore_errors=True)
         rc, out = run([sys.executable, GENERATE, "--check"])
         self.assertEqual(rc, 0, out)
+
+    def test_03b_alert_annotations(self):
+        # The monitoring-mixins guidelines: a summary without templates, upper-case first,
+        # a final period; a templated description; a runbook_url to the alert's section of
+        # docs/runbook.md, which says what to do.
+        rc, out = run(["jsonnet", "-e", "(import 'dashboards/mixin/mixin.libsonnet')"
+                       ".prometheusAlerts"])
+        self.assertEqual(rc, 0, out)
+        rules = [r for g in json.loads(out)["groups"] for r in g["rules"] if "alert" in r]
+        self.assertEqual(sorted(r["alert"] for r in rules), sorted(ALERTS))
+        with open(RUNBOOK, encoding="utf-8") as f:
+            runbook = f.read()
+        sections = dict(re.findall(r"^## (\w+)\n(.*?)(?=^## |\Z)", runbook, re.M | re.S))
+        problems = []
+        for r in rules:
+            name, a = r["alert"], r["annotations"]
+            summary = a.get("summary", "")
+            if "{{" in summary or not summary[:1].isupper() or not summary.endswith("."):
+                problems.append("%s: summary %r" % (name, summary))
+            if "{{" not in a.get("description", ""):
+                problems.append("%s: description without template" % name)
+            if not a.get("runbook_url", "").endswith("runbook.md#" + name.lower()):
+                problems.append("%s: runbook_url %r" % (name, a.get("runbook_url")))
+            if "**What to do:**" not in sections.get(name, ""):
+                problems.append("%s: no section saying what to do in docs/runbook.md" % name)
+        self.assertEqual(problems, [])
 
     def test_04_promtool_check_rules(self):
         rc, out = run(["promtool", "check", "rules", RULES])

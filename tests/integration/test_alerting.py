@@ -397,7 +397,7 @@ class TestAlerting(PairReplmonCase):
             self.assertIn(CLUSTER, subject)
             self.assertEqual(msg["To"], "dba-oncall@example.org")
             for needle in ("FIRING MariaDBWriteConflict (critical)", "node=db2", "source=db1",
-                           "Write conflict (duplicate_key) on db2, replicating from db1",
+                           "A write conflict stopped replication.",
                            "stopped on a duplicate_key error while applying a change from db1"):
                 self.assertIn(needle, text, "mail text:\n" + text)
             # The on-call chat gets it too (critical), with the summary Alertmanager holds.
