@@ -63,7 +63,9 @@ static bool heard_since_lost(const struct pair_node *replica, const struct pair_
 }
 
 double pair_heartbeat_lag(const struct pair_node *replica, const struct pair_node *source,
-                          bool replmon_writes, double interval_s) {
+                          bool replmon_writes, double interval_s, double now_unix,
+                          double *valid_until_unix) {
+  *valid_until_unix = INFINITY;
   if (!known(replica) || !replica->status->heartbeat_read || !source->status)
     return NAN;
   if (heard_since_lost(replica, source, interval_s))
@@ -92,12 +94,16 @@ double pair_heartbeat_lag(const struct pair_node *replica, const struct pair_nod
     return milliseconds(read - (applied + next) / 2);
   /* It had the newest heartbeat the source wrote. A source that fails, or whose poll is late
    * (stuck in a statement: frozen), stopped between that write and the next one it should
-   * have made an interval later: the replica has received nothing for between
-   * read - applied - interval and read - applied, and the result is the middle. */
-  if (!source->up || read - source->polled_unix > interval_s * (1 + PAIR_STALE_MARGIN))
-    return milliseconds(fmax(0, read - applied - interval_s / 2));
+   * have made an interval later: at now the replica has received nothing for between
+   * now - applied - interval and now - applied, and the result is the middle. */
+  double stale_at = source->polled_unix + interval_s * (1 + PAIR_STALE_MARGIN);
+  if (!source->up || now_unix > stale_at) {
+    *valid_until_unix = now_unix;
+    return milliseconds(fmax(0, fmax(now_unix, read) - applied - interval_s / 2));
+  }
   /* Otherwise it had the newest heartbeat written before the read: less than an interval
-   * behind. */
+   * behind, until the source's next poll is late. */
+  *valid_until_unix = stale_at;
   return 0;
 }
 

@@ -33,12 +33,17 @@ struct pair_node {
  *   an interval one write interval wide, and the result is its middle: within half a write
  *   interval of the true delay, whatever the phase of the polls.
  * When the source does not answer, or its last completed poll is stale (PAIR_STALE_MARGIN)
- * at the replica's read, the write it should have made counts as one the replica has not
- * applied: once the replica has everything the source wrote, the lag is the age of its
+ * at now_unix, the write it should have made counts as one the replica has not applied:
+ * once the replica has everything the source wrote, the lag is the age at now_unix of its
  * newest heartbeat less half an interval (the middle of the time since the source was last
- * seen writing), so it grows from the moment the source's poll is late, not from when that
- * poll times out. When another tool writes the rows (replmon_writes false), it is the age of
- * the replica's newest row.
+ * seen writing). It grows from the moment the source's poll is late, not from when that
+ * poll times out, and with the clock, not only at the replica's reads: nothing the source
+ * wrote can have reached the replica since. When another tool writes the rows
+ * (replmon_writes false), it is the age of the replica's newest row at its read.
+ * now_unix is when the analysis runs, not before the replica's read.
+ * *valid_until_unix (not NULL) is when the result stops holding without a new poll of either
+ * node: now_unix for a lag that grows with the clock, the moment the source's poll turns
+ * stale for a replica that keeps up, else INFINITY.
  * NaN when it cannot be known, which includes the time before the replica received any
  * heartbeat this process wrote, and a source that is only out of replmon's reach: it does
  * not answer, but the replica's connection from it is alive (pair_source_alive) and received
@@ -46,7 +51,8 @@ struct pair_node {
  * source, which a frozen source cannot do; replmon's heartbeats on it stopped, so they no
  * longer tell the lag (Seconds_Behind_Master still does). */
 double pair_heartbeat_lag(const struct pair_node *replica, const struct pair_node *source,
-                          bool replmon_writes, double interval_s);
+                          bool replmon_writes, double interval_s, double now_unix,
+                          double *valid_until_unix);
 
 /* Where the lag a link is judged by came from. */
 enum lag_method { LAG_HEARTBEAT, LAG_TIME_DIFF, LAG_SECONDS_BEHIND_MASTER, LAG_METHOD_COUNT };

@@ -36,6 +36,7 @@ static struct group_analysis *group_new(enum node_kind kind, const char *name, s
     return NULL;
   atomic_init(&g->refs, 1);
   g->kind = kind;
+  g->refresh_at_unix = INFINITY;
   g->name = name;
   g->n_nodes = n_nodes;
   g->n_results = n_results;
@@ -180,12 +181,14 @@ static bool domain_shared(const struct group_analysis *g, size_t i) {
 }
 
 static void measure_link(const struct group_analysis *g, const struct group_analysis *before,
-                         struct link_analysis *l, double interval_s) {
+                         struct link_analysis *l, double interval_s, double now_unix) {
   const struct pair_node *replica = &g->nodes[l->replica];
   const struct pair_node *source = l->source_index >= 0 ? &g->nodes[l->source_index] : NULL;
   l->up = pair_link_up(replica, l->source);
-  l->lag_s =
-      source ? pair_heartbeat_lag(replica, source, g->mariadb->heartbeat_write, interval_s) : NAN;
+  l->lag_valid_until_unix = INFINITY;
+  l->lag_s = source ? pair_heartbeat_lag(replica, source, g->mariadb->heartbeat_write, interval_s,
+                                         now_unix, &l->lag_valid_until_unix)
+                    : NAN;
   const struct replica_status *rep = pair_find_link(replica, l->source);
   double lag = pair_link_lag(rep, l->lag_s, &l->lag_method);
   double delay = rep && rep->sql_delay_seconds > 0 ? rep->sql_delay_seconds : 0;
@@ -414,8 +417,13 @@ static struct group_analysis *mariadb_group(const struct snapshot *s, size_t c,
   }
   if (rc == 0)
     rc = find_links(g);
-  for (size_t l = 0; rc == 0 && l < g->n_links; l++)
-    measure_link(g, before, &g->links[l], config->poll_interval_s);
+  for (size_t l = 0; rc == 0 && l < g->n_links; l++) {
+    measure_link(g, before, &g->links[l], config->poll_interval_s, now_unix);
+    g->refresh_at_unix = fmin(g->refresh_at_unix, g->links[l].lag_valid_until_unix);
+  }
+  /* A lag that grows with the clock: again a step later. */
+  if (g->refresh_at_unix <= now_unix)
+    g->refresh_at_unix = now_unix + config->poll_interval_s / ANALYSIS_REFRESH_STEPS;
   for (int k = 0; rc == 0 && k < CHECK_COUNT; k++)
     if (k != CHECK_NO_ERRANT_GTID)
       g->checks[k].ok =
@@ -720,6 +728,23 @@ static bool depends_on_cluster(const struct xmpp_cluster_config *cl, size_t m) {
   return false;
 }
 
+/* Whether group g of prev (same configuration) can be shared by the next analysis. */
+static bool group_current(const struct analysis *prev, const struct config *config, size_t g,
+                          long changed_group, double now_unix) {
+  if (changed_group == -1 || (long)g == changed_group ||
+      prev->groups[g]->refresh_at_unix <= now_unix)
+    return false;
+  if (g < config->n_mariadb)
+    return true;
+  /* An XMPP cluster shows the MariaDB clusters its nodes depend on. */
+  const struct xmpp_cluster_config *cl = &config->xmpp[g - config->n_mariadb];
+  for (size_t m = 0; m < config->n_mariadb; m++)
+    if (((long)m == changed_group || prev->groups[m]->refresh_at_unix <= now_unix) &&
+        depends_on_cluster(cl, m))
+      return false;
+  return true;
+}
+
 struct analysis *analysis_build(const struct analysis *prev, const struct config *prev_config,
                                 const struct snapshot *s, long changed_target, double now_unix) {
   const struct config *config = s->config;
@@ -727,6 +752,7 @@ struct analysis *analysis_build(const struct analysis *prev, const struct config
   if (!a)
     return NULL;
   atomic_init(&a->refs, 1);
+  a->refresh_at_unix = INFINITY;
   a->config = config_ref(s->config);
   size_t n = config->n_mariadb + config->n_xmpp;
   a->groups = calloc(n ? n : 1, sizeof(*a->groups));
@@ -741,7 +767,9 @@ struct analysis *analysis_build(const struct analysis *prev, const struct config
     return NULL;
   }
   bool same_config = prev && prev_config == config && prev->n_groups == n;
-  long changed_group = changed_target >= 0 ? (long)config->targets[changed_target].group : -1;
+  long changed_group = changed_target >= 0 ? (long)config->targets[changed_target].group
+                       : changed_target == ANALYSIS_NO_NEW_RESULT ? -2
+                                                                  : -1;
   for (size_t g = 0; g < n; g++) {
     bool mariadb = g < config->n_mariadb;
     const struct group_analysis *before =
@@ -750,9 +778,7 @@ struct analysis *analysis_build(const struct analysis *prev, const struct config
                                  mariadb ? config->mariadb[g].name
                                          : config->xmpp[g - config->n_mariadb].name);
     struct group_analysis *next;
-    if (same_config && changed_group >= 0 && (long)g != changed_group &&
-        !(changed_group < (long)config->n_mariadb && g >= config->n_mariadb &&
-          depends_on_cluster(&config->xmpp[g - config->n_mariadb], (size_t)changed_group))) {
+    if (same_config && group_current(prev, config, g, changed_group, now_unix)) {
       next = prev->groups[g];
       atomic_fetch_add(&next->refs, 1);
     } else {
@@ -764,6 +790,7 @@ struct analysis *analysis_build(const struct analysis *prev, const struct config
       return NULL;
     }
     a->groups[a->n_groups++] = next;
+    a->refresh_at_unix = fmin(a->refresh_at_unix, next->refresh_at_unix);
     for (size_t i = 0; i < next->n_nodes; i++)
       a->nodes[a->n_nodes++] = &next->health[i];
   }

@@ -28,9 +28,10 @@ struct link_analysis {
   const char *source; /* the source's name (a configured node) or host:port; borrowed */
   long source_index;  /* -1 when the source is not a node of this cluster */
   bool expected;
-  double up;                  /* pair_link_up */
-  double lag_s;               /* heartbeat lag; NaN without a heartbeat table or source */
-  enum lag_method lag_method; /* where the lag the link is judged by comes from (pair_link_lag) */
+  double up;                   /* pair_link_up */
+  double lag_s;                /* heartbeat lag; NaN without a heartbeat table or source */
+  double lag_valid_until_unix; /* pair_heartbeat_lag's: when lag_s stops holding */
+  enum lag_method lag_method;  /* where the lag the link is judged by comes from (pair_link_lag) */
   /* The lag the health judges: pair_link_lag (the heartbeat lag, else Master_Slave_time_diff,
    * else Seconds_Behind_Master) less the link's SQL_Delay (MASTER_DELAY), never below 0: a
    * replica delayed on purpose lags only by what it trails beyond its delay. NaN when no lag
@@ -91,7 +92,15 @@ struct group_analysis {
   double *errant;
   struct check_analysis checks[CHECK_COUNT];           /* MariaDB: the pair checks */
   struct check_analysis xmpp_checks[XMPP_CHECK_COUNT]; /* XMPP: NaN unless clustered */
+  /* When this analysis goes out of date with no new poll: a lag that grows with the clock
+   * (a frozen or failing source) or a source whose poll is about to be late. INFINITY when
+   * only a poll can change it. */
+  double refresh_at_unix;
 };
+
+/* A heartbeat lag that grows with the clock is analysed again this many times per poll
+ * interval, so that it moves smoothly between the replica's reads. */
+#define ANALYSIS_REFRESH_STEPS 20
 
 struct analysis {
   atomic_int refs;
@@ -102,15 +111,20 @@ struct analysis {
   struct group_analysis **groups; /* references */
   size_t n_nodes;
   const struct node_health **nodes; /* every node: MariaDB clusters' first, config order */
+  double refresh_at_unix;           /* the earliest of the groups' */
 };
 
 struct snapshot;
 
+/* changed_target of an analysis with no new result: only what went out of date. */
+#define ANALYSIS_NO_NEW_RESULT (-2)
+
 /* The analysis of s. prev (NULL at first) is the analysis of the snapshot s replaces: its
- * groups are shared where changed_target (a target index of s, or -1 for every target) does
- * not belong to them and both have the same configuration, and states that did not change
- * keep their since-when. now_unix is when a state that changed began. NULL when out of
- * memory. */
+ * groups are shared where changed_target (a target index of s, -1 for every target, or
+ * ANALYSIS_NO_NEW_RESULT) does not belong to them, their refresh_at_unix has not come and
+ * both have the same configuration; states that did not change keep their since-when.
+ * now_unix is when the analysis runs: when a state that changed began, and the time a
+ * growing lag is measured at. NULL when out of memory. */
 struct analysis *analysis_build(const struct analysis *prev, const struct config *prev_config,
                                 const struct snapshot *s, long changed_target, double now_unix);
 struct analysis *analysis_ref(struct analysis *a);

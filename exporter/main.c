@@ -14,10 +14,13 @@
 
 #include <errno.h>
 #include <malloc.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #define EXIT_CONFIG 2
@@ -173,24 +176,42 @@ static int start(const struct flags *flags, struct config *config, struct web_co
   return 0;
 }
 
-/* Once per poll interval of the running configuration, the watcher logs what changed. */
-static struct timespec watch_tick(struct snapshot_store *store) {
+static double poll_interval(struct snapshot_store *store) {
   struct snapshot *s = snapshot_store_acquire(store);
   double interval = s->config->poll_interval_s;
   snapshot_unref(s);
-  return timespec_from_seconds(interval);
+  return interval;
 }
 
-/* Waits for the signals, with the watcher's tick in between, until SIGTERM or SIGINT
- * (returns 0) or a SIGHUP whose reload left some targets unstarted (returns 1: better
- * restarted by systemd than half polling). */
+/* Until the watcher's next turn (once per poll interval of the running configuration, it
+ * logs what changed) or the analysis goes out of date with no new poll (a growing lag),
+ * whichever comes first. */
+static struct timespec next_tick(struct snapshot_store *store, double watch_at) {
+  double now = clock_unix_seconds();
+  double at = fmin(watch_at, snapshot_store_refresh_at(store));
+  return timespec_from_seconds(fmax(0.001, at - now));
+}
+
+/* Waits for the signals, with the watcher's and the analysis' turns in between, until
+ * SIGTERM or SIGINT (returns 0) or a SIGHUP whose reload left some targets unstarted
+ * (returns 1: better restarted by systemd than half polling). */
 static int run(struct daemon *d, const sigset_t *signals) {
   int status = 1;
   struct watch *watch = watch_new();
+  double watch_at = clock_unix_seconds() + poll_interval(d->store);
+  bool refresh_ok = true;
   for (;;) {
-    struct timespec tick = watch_tick(d->store);
+    struct timespec tick = next_tick(d->store, watch_at);
     int sig = sigtimedwait(signals, NULL, &tick);
     if (sig < 0) {
+      bool refreshed = snapshot_store_refresh(d->store) == 0;
+      if (!refreshed && refresh_ok) /* once: it may fail at every tick */
+        log_event(LOG_ERROR, "cannot analyse the snapshot again", "error", strerror(ENOMEM));
+      refresh_ok = refreshed;
+      double now = clock_unix_seconds();
+      if (now < watch_at)
+        continue;
+      watch_at = now + poll_interval(d->store);
       if (watch) {
         struct snapshot *s = snapshot_store_acquire(d->store);
         watch_update(watch, s);

@@ -189,6 +189,31 @@ int snapshot_store_publish(struct snapshot_store *store, const struct config *co
   return rc;
 }
 
+double snapshot_store_refresh_at(struct snapshot_store *store) {
+  struct snapshot *s = snapshot_store_acquire(store);
+  double at = s->analysis ? s->analysis->refresh_at_unix : INFINITY;
+  snapshot_unref(s);
+  return at;
+}
+
+int snapshot_store_refresh(struct snapshot_store *store) {
+  pthread_mutex_lock(&store->publish_lock);
+  struct snapshot *cur = store->current;
+  int rc = 0;
+  if (cur->analysis && cur->analysis->refresh_at_unix <= store->now_unix(store->clock_ctx)) {
+    struct snapshot *next = snapshot_alloc(cur->config, store->generation + 1);
+    if (!next) {
+      rc = -ENOMEM;
+    } else {
+      for (size_t i = 0; i < cur->n_targets; i++)
+        next->results[i] = cur->results[i] ? target_result_ref(cur->results[i]) : NULL;
+      rc = swap_in(store, next, ANALYSIS_NO_NEW_RESULT);
+    }
+  }
+  pthread_mutex_unlock(&store->publish_lock);
+  return rc;
+}
+
 static bool same_target(const struct target *a, const struct target *b) {
   return a->kind == b->kind && strcmp(a->cluster, b->cluster) == 0 && strcmp(a->name, b->name) == 0;
 }

@@ -76,6 +76,14 @@ unsigned long snapshot_store_generation(struct snapshot_store *store);
 int snapshot_store_publish(struct snapshot_store *store, const struct config *config, size_t index,
                            struct target_result *result);
 
+/* When the current analysis goes out of date with no new result (analysis.h,
+ * refresh_at_unix), on the store's clock: INFINITY when only a poll can change it. */
+double snapshot_store_refresh_at(struct snapshot_store *store);
+
+/* Publishes the current results again with the analysis of what went out of date, if that
+ * time has come. Returns 0 or -ENOMEM (the old snapshot stays). */
+int snapshot_store_refresh(struct snapshot_store *store);
+
 /* Switches to a new config. Results of targets that keep their kind, cluster and name are
  * carried over, so a reload leaves no gap (MariaDB ones with their replication sources named
  * after the new cluster's nodes). Returns 0 or -ENOMEM (nothing changed). */

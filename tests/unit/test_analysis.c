@@ -689,6 +689,104 @@ static void test_s2s_ping_warning(void **state) {
   config_unref(config);
 }
 
+static double test_clock(void *ctx) {
+  return *(const double *)ctx;
+}
+
+/* A node of a pair with a heartbeat table, polled at polled_unix: db1 remembers its writes
+ * from 91 to last_write (its clock is replmon's); db2 holds db1's row of applied_unix. */
+static struct target_result *hb_node(const char *source, double id, double polled_unix,
+                                     double last_write, double applied_unix) {
+  struct target_result *r = db_up(source, id);
+  r->finished_unix = polled_unix;
+  struct mariadb_status *m = MARIADB(r);
+  m->read_unix = polled_unix;
+  m->memory.server_id = id;
+  m->memory.clock_offset_s = 0;
+  for (double w = 91; w <= last_write; w++)
+    mariadb_memory_note_write(&m->memory, w);
+  if (!isnan(applied_unix)) {
+    m->heartbeat_read = true;
+    m->heartbeats = calloc(1, sizeof(*m->heartbeats));
+    assert_non_null(m->heartbeats);
+    m->heartbeats[0] = (struct heartbeat_row){1, applied_unix};
+    m->n_heartbeats = 1;
+  }
+  return r;
+}
+
+/* db1 freezes after its poll of 100.0: with no poll of either node since, the analysis goes
+ * out of date when db1's next poll is late (an interval and a quarter), and from then on db2's
+ * lag grows with the clock, a refresh step at a time; the XMPP cluster on the pair follows. */
+static void test_frozen_source_lag_grows_between_polls(void **state) {
+  (void)state;
+  struct config *config =
+      config_from_yaml("mariadb:\n"
+                       "  - cluster: chatdb\n"
+                       "    user: u\n"
+                       "    heartbeat: {table: replmon.hb}\n"
+                       "    nodes:\n"
+                       "      - {name: db1, address: 'h:1'}\n"
+                       "      - {name: db2, address: 'h:2'}\n"
+                       "xmpp:\n"
+                       "  - cluster: chat\n"
+                       "    nodes:\n"
+                       "      - {name: ej1, type: ejabberd, api_url: 'http://h:1/api',"
+                       " depends_on: [db1]}\n");
+  assert_non_null(config->mariadb[0].heartbeat_table);
+  double now = 100.0;
+  struct snapshot_store *store = snapshot_store_new(config);
+  snapshot_store_set_clock(store, test_clock, &now);
+  assert_int_equal(snapshot_store_publish(store, config, DB1, hb_node("db2", 1, 100.0, 100, NAN)),
+                   0);
+  now = 100.5;
+  assert_int_equal(snapshot_store_publish(store, config, DB2, hb_node("db1", 2, 100.5, 0, 100.0)),
+                   0);
+  assert_int_equal(snapshot_store_publish(store, config, EJ1, ejabberd(NULL, NAN)), 0);
+  struct snapshot *s = snapshot_store_acquire(store);
+  assert_true(db2_from_db1(s)->lag_s == 0);
+  assert_true(fabs(snapshot_store_refresh_at(store) - 101.25) < 1e-9);
+  snapshot_unref(s);
+
+  /* Not yet out of date: nothing is published. */
+  unsigned long generation = snapshot_store_generation(store);
+  now = 101.2;
+  assert_int_equal(snapshot_store_refresh(store), 0);
+  assert_int_equal(snapshot_store_generation(store), generation);
+
+  /* db1's poll is late: the lag is the time since its last write less half an interval. */
+  now = 101.3;
+  assert_int_equal(snapshot_store_refresh(store), 0);
+  assert_int_equal(snapshot_store_generation(store), generation + 1);
+  s = snapshot_store_acquire(store);
+  assert_true(fabs(db2_from_db1(s)->lag_s - 0.8) < 1e-9);
+  assert_true(fabs(s->analysis->refresh_at_unix - (101.3 + 1.0 / ANALYSIS_REFRESH_STEPS)) < 1e-9);
+  const struct group_analysis *xmpp_before = s->analysis->groups[1];
+  snapshot_unref(s);
+  now = 103.6;
+  assert_int_equal(snapshot_store_refresh(store), 0);
+  s = snapshot_store_acquire(store);
+  assert_true(fabs(db2_from_db1(s)->lag_s - 3.1) < 1e-9);
+  /* The XMPP cluster that depends on the pair was analysed again with it. */
+  assert_ptr_not_equal(s->analysis->groups[1], xmpp_before);
+  snapshot_unref(s);
+
+  /* db1 answers again, having written at 104.0: only db2's next read can tell the lag, and
+   * until then nothing goes out of date before db1's next poll is late. */
+  now = 104.0;
+  assert_int_equal(snapshot_store_publish(store, config, DB1, hb_node("db2", 1, 104.0, 104, NAN)),
+                   0);
+  assert_true(fabs(snapshot_store_refresh_at(store) - 105.25) < 1e-9);
+  now = 104.5;
+  assert_int_equal(snapshot_store_publish(store, config, DB2, hb_node("db1", 2, 104.5, 0, 104.0)),
+                   0);
+  s = snapshot_store_acquire(store);
+  assert_true(db2_from_db1(s)->lag_s == 0);
+  snapshot_unref(s);
+  snapshot_store_free(store);
+  config_unref(config);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_database_down_makes_xmpp_warning),
@@ -703,6 +801,7 @@ int main(void) {
       cmocka_unit_test(test_errant_judged_across_publishes),
       cmocka_unit_test(test_analysis_outlives_its_config),
       cmocka_unit_test(test_s2s_ping_warning),
+      cmocka_unit_test(test_frozen_source_lag_grows_between_polls),
   };
   return cmocka_run_group_tests_name("analysis", tests, NULL, NULL);
 }

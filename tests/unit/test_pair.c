@@ -85,8 +85,20 @@ static void wrote(struct fake *f, double first, double last) {
     mariadb_memory_note_write(&f->status.memory, t);
 }
 
+/* The lag as the analysis sees it at now (valid_until not NULL: when it stops holding). */
+static double lag_at(struct fake *replica, struct fake *source, double now, double *valid_until) {
+  double until;
+  double v = pair_heartbeat_lag(&replica->node, &source->node, true, 1.0, now, &until);
+  if (valid_until)
+    *valid_until = until;
+  return v;
+}
+
+/* The lag as the analysis sees it when the replica's poll is published. */
 static double lag(struct fake *replica, struct fake *source, bool replmon_writes) {
-  return pair_heartbeat_lag(&replica->node, &source->node, replmon_writes, 1.0);
+  double until;
+  return pair_heartbeat_lag(&replica->node, &source->node, replmon_writes, 1.0,
+                            replica->status.read_unix, &until);
 }
 
 static void test_heartbeat_lag_and_skew(void **state) {
@@ -133,6 +145,15 @@ static void test_heartbeat_lag_and_skew(void **state) {
   db1.node.polled_unix = 1000.002;
   db2.status.read_unix = 1001.2;
   assert_true(lag(&db2, &db1, true) == 0);
+  /* That holds until db1's poll is late, at 1001.252, unless a poll comes first. */
+  double until;
+  assert_true(lag_at(&db2, &db1, 1001.25, &until) == 0);
+  assert_true(fabs(until - 1001.252) < 1e-9);
+  /* From then on, with no read of db2 since, the lag grows with the clock: nothing db1
+   * wrote can have reached db2 meanwhile. */
+  assert_true(fabs(lag_at(&db2, &db1, 1001.6, &until) - 1.1) < 1e-9);
+  assert_true(until == 1001.6);
+  assert_true(fabs(lag_at(&db2, &db1, 1003.5, NULL) - 3.0) < 1e-9);
   /* At 1001.3, that poll is more than an interval and a quarter old: db1 is stuck in a
    * statement (frozen) and wrote nothing since 1000.0, between 0.3 and 1.3 s ago. */
   db2.status.read_unix = 1001.3;
@@ -143,10 +164,15 @@ static void test_heartbeat_lag_and_skew(void **state) {
   db1.node.polled_unix = 1003.0;
   db2.status.read_unix = 1004.0;
   assert_true(fabs(lag(&db2, &db1, true) - 3.5) < 1e-9);
-  /* A delayed replica still applying what came before the freeze: its delay, as before. */
+  assert_true(fabs(lag_at(&db2, &db1, 1004.4, &until) - 3.9) < 1e-9);
+  assert_true(until == 1004.4);
+  /* A delayed replica still applying what came before the freeze: its delay, as before,
+   * until its next read. */
   db2.rows[0].ts = 993.5;
   db2.status.read_unix = 1000.5;
   assert_true(fabs(lag(&db2, &db1, true) - 10.0) < 1e-9);
+  assert_true(fabs(lag_at(&db2, &db1, 1001.4, &until) - 10.0) < 1e-9);
+  assert_true(isinf(until));
   db2.rows[0].ts = 1003.5;
   db2.status.read_unix = 1004.0;
   /* write: false (pt-heartbeat writes the rows): the age, corrected for the skew. */
