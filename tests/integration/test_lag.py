@@ -31,14 +31,19 @@ for a healthy link) is sampled again, up to three times.
   time); from 12 s after it (when db2 has applied heartbeats written after it), 20 s of
   samples: every delayed link within 10 +/- 0.6 s, every link in the other direction
   0 +/- 0.05 s; per phase min/max, its error from 10 s and from the measured delay.
-- test_03_freeze: SIGSTOP of db1; for each phase, when db2's lag from db1 passes 3 s. The
-  estimate is within half an interval of how long db2 has received nothing, and it moves
-  only when db2 is read, once an interval: it passes 3 s between 3 - interval/2 and
-  3 + 1.5 intervals after the freeze (freeze_window(): 2.5 to 4.5 s, plus the scrape).
+- test_03_freeze: SIGSTOP of db1 twice, 0.15 and 0.75 s after one of replmon's heartbeat
+  writes on it (read back from its row); for each phase of db2's reads, when db2's lag from
+  db1 passes 3 s. Once db1's poll is late, the lag is the time since its last write less
+  half an interval, and it grows with the clock (replmon analyses again 20 times an
+  interval), not only at db2's reads: it passes 3 s at 3.5 s less the offset, whatever the
+  phase of the reads, so always within half an interval of 3 s (freeze_window(): 2.5 to 3.5
+  s, plus a refresh step and the scrape), and between 3.0 and 3.6 s (the issue's window)
+  when the freeze falls in the first half of the write interval.
 - test_04_freeze_quarter_second: a second replmon polling every 250 ms watches the pair as
   one cluster (replmon.hb_fast); db1 is frozen three times, 0.03, 0.115 and 0.2 s after
-  one of replmon's heartbeat writes on it (read back from its row), and each time db2's
-  lag must pass 3 s within freeze_window() at 250 ms: 2.875 to 3.375 s, plus the scrape.
+  one of replmon's heartbeat writes on it, and each time db2's lag must pass 3 s at
+  3.125 s less the offset, within freeze_window() at 250 ms: 2.875 to 3.125 s, plus a
+  refresh step and the scrape.
 
 Prints the measured figures and `integration-lag: N passed, M failed` last; exits non-zero
 on failure. Python standard library, the `mariadb` client; all traffic on 127.0.0.1; every
@@ -66,7 +71,8 @@ SAMPLE_S, SAMPLE_EVERY_S = 20.0, 0.25
 SETTLE_BOUND_S = 10.0     # then until every delayed lag is near DELAY_S
 FREEZE_LAG_S = 3.0
 SCRAPE_FAST_S = 0.02      # scrape cadence while timing a freeze
-FREEZE_LATENCY_S = 0.1    # from the replica's read to a scrape that shows it
+FREEZE_LATENCY_S = 0.1    # from the analysis to a scrape that shows it
+REFRESH_STEPS = 20        # ANALYSIS_REFRESH_STEPS: a growing lag is analysed again so often
 WATCH_EVERY_S = 0.005     # DelayWatch's polling period
 TRUTH_SLACK_S = 0.02      # DelayWatch's resolution, and the clocks' offsets
 # The nominal checks (0 +/- HEALTHY_S, DELAY_S +/- BOUND_S) assume the pair delays by what it
@@ -78,6 +84,8 @@ NOMINAL_HEALTHY_S = 0.1   # below the smallest gap between a write and a read (1
 NOMINAL_DELAY_S = (DELAY_S, DELAY_S + 0.1)
 WINDOWS = 3
 FAST_FREEZE_OFFSETS_S = (0.03, 0.115, 0.2)  # where in db1's 250 ms interval it freezes
+FREEZE_OFFSETS_S = (0.15, 0.75)             # ... and in its 1 s interval
+ISSUE_WINDOW_S = (3.0, 3.6)  # where the issue wants 3 s passed, for a freeze early enough
 
 # Each cluster: the layout of its nodes (x: a node nothing answers), hence db2's phase.
 PHASES = (
@@ -173,9 +181,17 @@ def within_bound(value, truth, interval):
 def freeze_window(poll_s):
     """When a frozen source's lag may pass FREEZE_LAG_S, in seconds after the SIGSTOP. The
     estimate is within half an interval of how long the replica has received nothing, and it
-    moves only when the replica is read, once an interval: (3 - interval/2, 3 + 1.5
-    interval], plus the publish and the scrape (FREEZE_LATENCY_S)."""
-    return (FREEZE_LAG_S - poll_s / 2 - 0.01, FREEZE_LAG_S + 1.5 * poll_s + FREEZE_LATENCY_S)
+    grows with the clock a refresh step at a time: (3 - interval/2, 3 + interval/2], plus a
+    step, the publish and the scrape (FREEZE_LATENCY_S)."""
+    return (FREEZE_LAG_S - poll_s / 2 - 0.01,
+            FREEZE_LAG_S + poll_s / 2 + poll_s / REFRESH_STEPS + FREEZE_LATENCY_S)
+
+
+def expected_crossing(poll_s, offset):
+    """When the lag passes FREEZE_LAG_S for a freeze `offset` seconds after the source's last
+    write: the age of that write less half an interval passes it then (plus at most a step
+    and the scrape: see freeze_window())."""
+    return FREEZE_LAG_S + poll_s / 2 - offset
 
 
 def node(cluster, name):
@@ -427,20 +443,57 @@ class TestLag(PairReplmonCase):
                   "%.3f s" % (DELAY_S, len(PHASES), worst, DELAY_S, worst_truth, truth_db2[0],
                               truth_db2[1], BOUND_S, worst_healthy))
 
+    def last_writes(self, clusters):
+        """{cluster: db1's newest heartbeat in it}, as its NOW(6) wrote it (this machine's
+        clock)."""
+        rows = self.pair.sql(0, " UNION ALL ".join(
+            "SELECT '%s', UNIX_TIMESTAMP(ts) FROM replmon.hb_%s WHERE server_id=1" % (c, c)
+            for c in clusters))
+        return {c: float(t) for c, t in rows}
+
+    def check_crossing(self, what, crossed, offset, poll_s):
+        """The crossing of a freeze `offset` after the last write: not before
+        expected_crossing(), within freeze_window() whatever the offset, and within the
+        issue's window when the freeze falls early enough in the interval for the estimate to
+        allow it."""
+        self.assertIsNotNone(crossed, "%s: lag never passed %g s" % (what, FREEZE_LAG_S))
+        low, high = freeze_window(poll_s)
+        self.assertTrue(low <= crossed <= high, "%s: lag passed %g s after %.2f s, not within "
+                        "[%.2f, %.2f]" % (what, FREEZE_LAG_S, crossed, low, high))
+        # Never ahead of the age of that write less half an interval. (It may come later:
+        # replmon dates a write at the middle of its INSERT, which on a loaded machine ends
+        # well after the NOW(6) in the row the offset is measured from.)
+        expected = expected_crossing(poll_s, offset)
+        self.assertTrue(crossed >= expected - 0.05, "%s: lag passed %g s after %.2f s, before "
+                        "%.2f s" % (what, FREEZE_LAG_S, crossed, expected))
+        if 0.05 <= offset <= poll_s / 2 - 0.05:
+            self.assertTrue(ISSUE_WINDOW_S[0] <= crossed <= ISSUE_WINDOW_S[1],
+                            "%s: lag passed %g s after %.2f s, not within [%g, %g]"
+                            % (what, FREEZE_LAG_S, crossed, *ISSUE_WINDOW_S))
+
     def test_03_freeze(self):
-        self.wait_healthy("every link at 0 before the freeze")
         names = [c for c, _ in PHASES]
-        crossed = self.freeze_crossings(self.replmon.port, names, 3 * FREEZE_LAG_S)
-        low, high = freeze_window(POLL_S)
-        for c, layout in PHASES:
-            self.note("freeze of db1 at 1 s polls, db2 read %.2f after db1 wrote (%s): lag "
-                      "passed %g s after %s s" % (phase_of(layout), c, FREEZE_LAG_S,
-                                                  "never" if crossed[c] is None
-                                                  else "%.2f" % crossed[c]))
-        for c in names:
-            self.assertIsNotNone(crossed[c], "%s: lag never passed %g s" % (c, FREEZE_LAG_S))
-            self.assertTrue(low <= crossed[c] <= high, "%s: lag passed %g s after %.2f s, not "
-                            "within [%.2f, %.2f]" % (c, FREEZE_LAG_S, crossed[c], low, high))
+        results = []
+        for offset in FREEZE_OFFSETS_S:
+            self.wait_healthy("every link at 0 before the freeze")
+            # The freeze falls `offset` after one of replmon's writes on db1 in the first
+            # cluster; the others' writes fall at their own phase (read back from the rows).
+            written = self.last_writes(names)
+            at = written[names[0]] + offset
+            while at < time.time() + 0.1:
+                at += POLL_S
+            crossed = self.freeze_crossings(self.replmon.port, names, 3 * FREEZE_LAG_S, at)
+            for c, layout in PHASES:
+                off = (at - written[c]) % POLL_S
+                results.append((c, off, crossed[c]))
+                self.note("freeze of db1 at 1 s polls %.2f s after a write, db2 read %.2f after "
+                          "db1 wrote (%s): lag passed %g s after %s s (expected %.2f)"
+                          % (off, phase_of(layout), c, FREEZE_LAG_S, "never"
+                             if crossed[c] is None else "%.2f" % crossed[c],
+                             expected_crossing(POLL_S, off)))
+        for c, off, crossed in results:
+            self.check_crossing("%s, frozen %.2f s after a write" % (c, off), crossed, off,
+                                POLL_S)
         self.wait_healthy("every link at 0 after the thaw")
 
     def test_04_freeze_quarter_second(self):
@@ -463,14 +516,12 @@ class TestLag(PairReplmonCase):
                 crossed = self.freeze_crossings(rm.port, [FAST], 3 * FREEZE_LAG_S, at)[FAST]
                 crossings.append(crossed)
                 self.note("freeze of db1 at 250 ms polls, %.2f s after a heartbeat write: lag "
-                          "passed %g s after %s s" % (offset, FREEZE_LAG_S, "never"
-                                                      if crossed is None else "%.2f" % crossed))
-            low, high = freeze_window(FAST_POLL_S)
+                          "passed %g s after %s s (expected %.2f)"
+                          % (offset, FREEZE_LAG_S, "never" if crossed is None
+                             else "%.2f" % crossed, expected_crossing(FAST_POLL_S, offset)))
             for offset, crossed in zip(FAST_FREEZE_OFFSETS_S, crossings):
-                self.assertIsNotNone(crossed, "lag never passed %g s" % FREEZE_LAG_S)
-                self.assertTrue(low <= crossed <= high, "frozen %.2f s after a write: lag "
-                                "passed %g s after %.2f s, not within [%.2f, %.2f]"
-                                % (offset, FREEZE_LAG_S, crossed, low, high))
+                self.check_crossing("frozen %.2f s after a write" % offset, crossed, offset,
+                                    FAST_POLL_S)
             self.wait_healthy("the 250 ms replmon at 0 after the thaw", replmon=rm,
                               clusters=[(FAST, ("db1", "db2"))])
         finally:
