@@ -95,6 +95,7 @@ unit: $(UNIT_BIN)
 # (dashboards/mixin/): edit the mixin, then run this and commit both.
 dashboards:
 	jsonnet -S -m dashboards dashboards/mixin/build.jsonnet
+	jsonnet -m dashboards dashboards/mixin/build-dashboards.jsonnet
 
 # Their tests, among them that the committed files are what the mixin writes.
 dashboards-test:

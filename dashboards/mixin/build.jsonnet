@@ -8,7 +8,7 @@ local rulesHeader = [
   'Grafana dashboards (dashboards/grafana/) share. Load with',
   '`rule_files: [/etc/prometheus/replmon.rules.yml]`.',
   '',
-  'GENERATED from the monitoring mixin in dashboards/mixin/ (`make dashboards-generate`):',
+  'GENERATED from the monitoring mixin in dashboards/mixin/ (`make dashboards`):',
   'edit the mixin, not this file. Its comments say why each rule is written as it is;',
   'docs/runbook.md says what to do for each alert.',
   '',

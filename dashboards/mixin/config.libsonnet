@@ -2,8 +2,8 @@
 //   (import 'replmon-mixin/mixin.libsonnet') + { _config+:: { replmonSelector: 'job="replmon"' } }
 {
   _config+:: {
-    // Label matchers added to every metric of the rules, e.g. 'job="replmon"' when other
-    // jobs export metrics of the same names. Empty: every job.
+    // Label matchers added to every metric of the rules and the dashboards, e.g.
+    // 'job="replmon"' when other jobs export metrics of the same names. Empty: every job.
     replmonSelector: '',
 
     // The label that names the scrape job, and the one that carries replmon's cluster
@@ -55,6 +55,20 @@
       XMPPClusterSplit: '1m',
       ReplmonProbeFailing: '5m',
     },
+
+    // Grafana dashboards (grafanaDashboards). Their uids are fixed so that provisioning
+    // updates them and links between them keep working; every dashboard carries
+    // dashboardTags, which the dashboard links at the top list.
+    dashboardUids: {
+      overview: 'replmon-overview',
+      node: 'replmon-node',
+      xmpp: 'replmon-xmpp',
+      replmon: 'replmon-self',
+    },
+    dashboardTags: ['replmon'],
+    dashboardFrom: 'now-6h',  // default time range: from this to now
+    dashboardRefresh: '30s',
+    dashboardTimezone: '',  // '' is the browser's or the user's preference
 
     // Derived: the selector inside braces of its own, and before other matchers.
     selectorBraces: if self.replmonSelector == '' then '' else '{' + self.replmonSelector + '}',

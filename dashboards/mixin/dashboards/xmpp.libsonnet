@@ -1,0 +1,212 @@
+// XMPP: the XMPP servers replmon watches. c is _config.
+function(c)
+  local g = (import 'lib.libsonnet')(c);
+  g.dashboard(
+    c.dashboardUids.xmpp,
+    'replmon / XMPP',
+    'The XMPP servers replmon watches (ejabberd, Prosody, Openfire): API, client stream and logged-in probes, delivery across the cluster, federation (s2s), ejabberd cluster membership, the databases behind the nodes, sessions, certificates.',
+    ['xmpp'],
+    g.variables('xmpp_up'),
+    [
+      [
+        [g.stat(
+          'XMPP servers up',
+          "xmpp_up: UP when the server's HTTP API (ejabberd mod_http_api, Prosody openmetrics, Openfire REST API) answered replmon's last poll.",
+          [g.target(g.sel('xmpp_up'), g.nodeLegend)],
+          'none',
+          g.upMap,
+          g.thresholds('text'),
+        ), 6, 5],
+        [g.stat(
+          'Client stream probe',
+          'xmpp_stream_probe_success: whether replmon could open a client stream on the c2s port and read the stream features (and complete STARTTLS when offered).',
+          [g.target(g.sel('xmpp_stream_probe_success'), g.nodeLegend)],
+          'none',
+          g.valueMappings([[0, 'FAILING', 'red'], [1, 'ok', 'green']]),
+          g.thresholds('text'),
+        ), 6, 5],
+        [g.stat(
+          'Logged-in probe',
+          "xmpp_login_success: whether replmon's monitoring account (probe_account) is logged in and its last XEP-0199 ping was answered, as a user's client would be. XMPPLoginFailing fires after 2 minutes of FAILING; the reason is in replmon_probe_errors_total{kind=\"xmpp_login\"} (replmon dashboard).",
+          [g.target(g.sel('xmpp_login_success'), g.nodeLegend)],
+          'none',
+          g.valueMappings([[0, 'FAILING', 'red'], [1, 'logged in', 'green']]),
+          g.thresholds('text'),
+        ), 6, 5],
+        [g.stat(
+          'Federation (s2s ping)',
+          'xmpp_s2s_ping_success: whether the last XEP-0199 ping the monitoring account sent to each remote domain of its s2s_ping was answered, which the server carries over s2s. FAILING: an error (remote-server-not-found, remote-server-timeout, ...) or no answer, named in the replmon log and on its status page; unknown while the account is not logged in. XMPPS2SPingFailing fires after 5 minutes of FAILING.',
+          [g.target(g.sel('xmpp_s2s_ping_success'), g.s2s)],
+          'none',
+          g.valueMappings([[0, 'FAILING', 'red'], [1, 'answered', 'green']]),
+          g.thresholds('text'),
+        ), 6, 5],
+      ],
+      [
+        [g.stat(
+          'Certificate verified',
+          "xmpp_tls_cert_verified per node and port (c2s, direct TLS, s2s): whether the certificate the server presents chains to a trusted CA (the node's tls.ca_file, else the system's store) and names the XMPP domain. NOT VERIFIED: expired, not yet valid, unknown issuer, self-signed or wrong name, as the replmon log and status page say; unknown without a TLS handshake. XMPPCertificateNotVerified fires after 10 minutes.",
+          [g.target(g.sel('xmpp_tls_cert_verified'), g.port)],
+          'none',
+          g.valueMappings([[0, 'NOT VERIFIED', 'red'], [1, 'verified', 'green']]),
+          g.thresholds('text'),
+        ), 12, 5],
+        [g.stat(
+          'Certificate days left',
+          "cluster_node_port:xmpp_tls_cert_days_left (recording rule): days until the earliest-expiring certificate of the chain each node presents on each port expires (probe_ssl_earliest_cert_expiry, blackbox_exporter's metric). XMPPCertificateExpiringSoon fires under %(certExpiryWarningDays)s days." % c,
+          [g.target(g.sel('cluster_node_port:xmpp_tls_cert_days_left'), g.port)],
+          'none',
+          // Red for the last half of the alert's notice.
+          steps=g.thresholds('red', [
+            [c.certExpiryWarningDays / 2, 'orange'],
+            [c.certExpiryWarningDays, 'green'],
+          ]),
+          decimals=1,
+        ), 12, 5],
+      ],
+      [
+        [g.stat(
+          'Message delivery across the cluster',
+          "xmpp_delivery_success: whether the last message replmon's monitoring account on node `from` sent to the one on node `to` arrived (both directions of each cluster with delivery probes). XMPPDeliveryFailing fires after 2 minutes of LOST.",
+          [g.target(g.sel('xmpp_delivery_success'), g.pair)],
+          'none',
+          g.valueMappings([[0, 'LOST', 'red'], [1, 'delivered', 'green']]),
+          g.thresholds('text'),
+        ), 12, 5],
+        [g.stat(
+          'ejabberd cluster members agree',
+          'xmpp_cluster_check_ok{check="members_agree"} of each cluster marked clustered: whether every ejabberd node lists the same, complete set of members. SPLIT when a node stopped or left, or the cluster split in parts that serve their own users. XMPPClusterSplit fires after a minute.',
+          [g.target(g.sel('xmpp_cluster_check_ok', 'check="members_agree"'), g.cl)],
+          'none',
+          g.valueMappings([[0, 'SPLIT', 'red'], [1, 'agree', 'green']]),
+          g.thresholds('text'),
+        ), 12, 5],
+      ],
+      [
+        [g.timeseries(
+          'Login duration',
+          'xmpp_login_duration_seconds: how long the last login of the monitoring account took: TCP connect, STARTTLS, SASL and resource binding. A fresh login is made every relogin_interval; a slow authentication backend (often the database) shows here first.',
+          [g.target(g.sel('xmpp_login_duration_seconds'), g.nodeLegend)],
+          's',
+          min=0,
+        ), 8, 8],
+        [g.timeseries(
+          'Ping round trip',
+          'xmpp_ping_rtt_seconds: round trip of the XEP-0199 ping the monitoring account sends to its server every poll (a gap while it is not answered).',
+          [g.target(g.sel('xmpp_ping_rtt_seconds'), g.nodeLegend)],
+          's',
+          min=0,
+        ), 8, 8],
+        [g.timeseries(
+          'Message delivery time',
+          'xmpp_delivery_seconds: how long the last message from the monitoring account on `from` took to reach the one on `to` (a gap when it was lost). XMPPDeliverySlow fires after 5 minutes over %(deliverySlowSeconds)s s.' % c,
+          [g.target(g.sel('xmpp_delivery_seconds'), g.pair)],
+          's',
+          g.thresholds('green', [[c.deliverySlowSeconds, 'orange']]),
+          min=0,
+        ), 8, 8],
+      ],
+      [
+        [g.timeseries(
+          's2s ping round trip',
+          'xmpp_s2s_ping_rtt_seconds: round trip of the last ping from the monitoring account to each remote domain, over s2s (a gap when it failed). The first ping after a connection was lost includes setting up a new one (DNS, TLS, authentication).',
+          [g.target(g.sel('xmpp_s2s_ping_rtt_seconds'), g.s2s)],
+          's',
+          min=0,
+        ), 12, 8],
+        [g.timeseries(
+          'Server-to-server connections',
+          "xmpp_s2s_connections by direction: authenticated s2s connections in and out of each node (ejabberd's incoming/outgoing_s2s_number; Prosody's mod_s2s connections, without the streams still negotiating). A federation with one remote domain usually has one each way.",
+          [g.target(g.sel('xmpp_s2s_connections'), g.nodeLegend + ' {{direction}}')],
+          'short',
+          min=0,
+          decimals=0,
+        ), 12, 8],
+      ],
+      [
+        [g.timeseries(
+          'Messages lost',
+          'rate(xmpp_delivery_lost_total): messages between the monitoring accounts that never arrived, per second, per direction.',
+          [g.target('rate(%s[$__rate_interval])' % g.sel('xmpp_delivery_lost_total'), g.pair)],
+          'cps',
+          min=0,
+        ), 8, 8],
+        [g.timeseries(
+          'ejabberd cluster members per node',
+          "xmpp_cluster_members: how many nodes each ejabberd node lists in its own cluster (list_cluster). A node that stopped drops out of the others' lists; after a split each part lists only its own nodes.",
+          [g.target(g.sel('xmpp_cluster_members'), g.nodeLegend)],
+          'short',
+          min=0,
+          decimals=0,
+        ), 8, 8],
+        [g.table(
+          'Databases behind the XMPP nodes',
+          "xmpp_node_database_info: the MariaDB nodes each XMPP node keeps its data on (depends_on). While one is down, the node's logins and the messages to and from it fail, and MariaDBNodeDown inhibits their alerts.",
+          [g.target(g.sel('xmpp_node_database_info'), table=true)],
+          'none',
+          hide=['Value', 'instance'],
+          rename={ database_cluster: 'database cluster' },
+        ), 8, 8],
+      ],
+      [
+        [g.timeseries(
+          'Client sessions per node',
+          'xmpp_c2s_sessions: client sessions (resources) connected to each node.',
+          [g.target(g.sel('xmpp_c2s_sessions'), g.nodeLegend)],
+          'short',
+          min=0,
+          decimals=0,
+        ), 12, 8],
+        [g.timeseries(
+          'Client sessions per cluster',
+          'cluster:xmpp_c2s_sessions:sum (recording rule): xmpp_c2s_sessions summed by cluster, nodes that cannot be polled left out. XMPPSessionsDroppedSharply compares it with 15 minutes earlier.',
+          [g.target('max by (%s) (%s)' % [c.clusterLabel, g.sel('cluster:xmpp_c2s_sessions:sum')], g.cl)],
+          'short',
+          min=0,
+          decimals=0,
+        ), 12, 8],
+      ],
+      [
+        [g.timeseries(
+          'Registered users',
+          'xmpp_registered_users: registered accounts (ejabberd only).',
+          [g.target(g.sel('xmpp_registered_users'), g.nodeLegend)],
+          'short',
+          min=0,
+          decimals=0,
+        ), 12, 8],
+        [g.timeseries(
+          'MUC rooms',
+          "xmpp_muc_rooms: multi-user chat rooms online (ejabberd's muc_online_rooms; Prosody's rooms in memory, mod_muc's live_room: a persistent room without occupants may be evicted and not counted).",
+          [g.target(g.sel('xmpp_muc_rooms'), g.nodeLegend)],
+          'short',
+          min=0,
+          decimals=0,
+        ), 12, 8],
+      ],
+      [
+        [g.timeseries(
+          'Client stream probe duration',
+          "xmpp_stream_probe_duration_seconds: how long replmon's c2s stream probe took, STARTTLS handshake included.",
+          [g.target(g.sel('xmpp_stream_probe_duration_seconds'), g.nodeLegend)],
+          's',
+          min=0,
+        ), 12, 8],
+        [g.stateTimeline(
+          'Client stream probe over time',
+          'xmpp_stream_probe_success over time.',
+          [g.target(g.sel('xmpp_stream_probe_success'), g.nodeLegend)],
+          g.valueMappings([[0, 'failing', 'red'], [1, 'ok', 'green']]),
+        ), 12, 8],
+      ],
+      [
+        [g.table(
+          'XMPP servers',
+          "xmpp_server_info: type and version of each server (version from ejabberd's status command, empty for the others).",
+          [g.target(g.sel('xmpp_server_info'), table=true)],
+          'none',
+          hide=['Value'],
+        ), 24, 6],
+      ],
+    ],
+  )
