@@ -290,7 +290,25 @@ class TestDashboards(unittest.TestCase):
                 problems.append("%s: runbook_url %r" % (name, a.get("runbook_url")))
             if "**What to do:**" not in sections.get(name, ""):
                 problems.append("%s: no section saying what to do in docs/runbook.md" % name)
+            if "<for>" in a.get("description", ""):
+                problems.append("%s: <for> left in the description" % name)
         self.assertEqual(problems, [])
+
+    def test_03c_for_in_descriptions(self):
+        # A description that says how long its condition has held takes it from the alert's
+        # `for:`, so that a _config.alertFor override keeps the text true.
+        override = {"MariaDBNodeDown": ("3m", "for more than 3 minutes"),
+                    "MariaDBHeartbeatLagWarning": ("1h", "for an hour"),
+                    "XMPPCertificateNotVerified": ("90s", "for 90 seconds")}
+        rc, out = run(["jsonnet", "-e", "((import 'dashboards/mixin/mixin.libsonnet') + "
+                       "{ _config+:: { alertFor+: %s } }).prometheusAlerts"
+                       % json.dumps({k: v[0] for k, v in override.items()})])
+        self.assertEqual(rc, 0, out)
+        rules = {r["alert"]: r for g in json.loads(out)["groups"] for r in g["rules"]
+                 if "alert" in r}
+        for name, (duration, words) in override.items():
+            self.assertEqual(rules[name]["for"], duration)
+            self.assertIn(words, rules[name]["annotations"]["description"], name)
 
     def test_04_promtool_check_rules(self):
         rc, out = run(["promtool", "check", "rules", RULES])

@@ -26,7 +26,7 @@ function(c) [
     labels: { severity: 'critical' },
     annotations: {
       summary: 'A MariaDB node is down or unreadable.',
-      description: 'replmon could not poll {{ $labels.node }} (cluster {{ $labels.%(clusterLabel)s }}) for more than a minute (mariadb_up = {{ $value }}), and no peer that replicates from it hears from it: the server is down, frozen, cut from the network, or refuses the monitor account and has no peer to vouch for it. The replmon log and replmon_probe_errors_total{node="{{ $labels.node }}"} give the reason.' % c,
+      description: 'replmon could not poll {{ $labels.node }} (cluster {{ $labels.%(clusterLabel)s }}) for more than <for> (mariadb_up = {{ $value }}), and no peer that replicates from it hears from it: the server is down, frozen, cut from the network, or refuses the monitor account and has no peer to vouch for it. The replmon log and replmon_probe_errors_total{node="{{ $labels.node }}"} give the reason.' % c,
       runbook_url: c.runbookUrl + '#mariadbnodedown',
     },
   },
@@ -45,7 +45,7 @@ function(c) [
     labels: { severity: 'warning' },
     annotations: {
       summary: 'A MariaDB node is unreachable from replmon but alive for its peers.',
-      description: 'replmon could not poll {{ $labels.node }} (cluster {{ $labels.%(clusterLabel)s }}) for more than a minute (mariadb_up = {{ $value }}), while a peer that replicates from it still receives its heartbeats or events (mariadb_node_alive_per_peer{node="{{ $labels.node }}"} names it): the server is up. Check the network between replmon and {{ $labels.node }} (firewall, routes) and the monitor account; the replmon log and replmon_probe_errors_total{node="{{ $labels.node }}"} give the reason. Its own replication and lag are unknown meanwhile.' % c,
+      description: 'replmon could not poll {{ $labels.node }} (cluster {{ $labels.%(clusterLabel)s }}) for more than <for> (mariadb_up = {{ $value }}), while a peer that replicates from it still receives its heartbeats or events (mariadb_node_alive_per_peer{node="{{ $labels.node }}"} names it): the server is up. Check the network between replmon and {{ $labels.node }} (firewall, routes) and the monitor account; the replmon log and replmon_probe_errors_total{node="{{ $labels.node }}"} give the reason. Its own replication and lag are unknown meanwhile.' % c,
       runbook_url: c.runbookUrl + '#mariadbunreachablefrommonitor',
     },
   },
@@ -61,7 +61,7 @@ function(c) [
     labels: { severity: 'critical' },
     annotations: {
       summary: 'A replication thread has stopped.',
-      description: 'The {{ $labels.thread | toUpper }} thread of the replication connection "{{ $labels.connection }}" on {{ $labels.node }}, reading from {{ $labels.source }} (cluster {{ $labels.%(clusterLabel)s }}), has not been running for more than a minute (value {{ $value }}). Changes from {{ $labels.source }} are not applied on {{ $labels.node }}: the pair is drifting apart. SHOW ALL SLAVES STATUS on {{ $labels.node }} gives Last_IO_Error / Last_SQL_Error.' % c,
+      description: 'The {{ $labels.thread | toUpper }} thread of the replication connection "{{ $labels.connection }}" on {{ $labels.node }}, reading from {{ $labels.source }} (cluster {{ $labels.%(clusterLabel)s }}), has not been running for more than <for> (value {{ $value }}). Changes from {{ $labels.source }} are not applied on {{ $labels.node }}: the pair is drifting apart. SHOW ALL SLAVES STATUS on {{ $labels.node }} gives Last_IO_Error / Last_SQL_Error.' % c,
       runbook_url: c.runbookUrl + '#mariadbreplicationthreaddown',
     },
   },
@@ -91,7 +91,7 @@ function(c) [
     labels: { severity: 'warning' },
     annotations: {
       summary: 'A MariaDB replica lags behind its source.',
-      description: "Replication from {{ $labels.source }} to {{ $labels.node }} (cluster {{ $labels.%(clusterLabel)s }}) has been at least %(lagWarningSeconds)s s behind for 2 minutes; now {{ $value | humanizeDuration }} (heartbeat lag, or Seconds_Behind_Master where there is no heartbeat table, beyond the link's MASTER_DELAY)." % c,
+      description: "Replication from {{ $labels.source }} to {{ $labels.node }} (cluster {{ $labels.%(clusterLabel)s }}) has been at least %(lagWarningSeconds)s s behind for <for>; now {{ $value | humanizeDuration }} (heartbeat lag, or Seconds_Behind_Master where there is no heartbeat table, beyond the link's MASTER_DELAY)." % c,
       runbook_url: c.runbookUrl + '#mariadbheartbeatlagwarning',
     },
   },
@@ -104,7 +104,7 @@ function(c) [
     labels: { severity: 'critical' },
     annotations: {
       summary: 'A MariaDB replica lags far behind its source.',
-      description: "Replication from {{ $labels.source }} to {{ $labels.node }} (cluster {{ $labels.%(clusterLabel)s }}) has been at least %(lagCriticalSeconds)s s behind for 2 minutes (beyond the link's MASTER_DELAY); now {{ $value | humanizeDuration }}. Reads from {{ $labels.node }} are stale and a failover to it would lose or conflict with recent writes." % c,
+      description: "Replication from {{ $labels.source }} to {{ $labels.node }} (cluster {{ $labels.%(clusterLabel)s }}) has been at least %(lagCriticalSeconds)s s behind for <for> (beyond the link's MASTER_DELAY); now {{ $value | humanizeDuration }}. Reads from {{ $labels.node }} are stale and a failover to it would lose or conflict with recent writes." % c,
       runbook_url: c.runbookUrl + '#mariadbheartbeatlagcritical',
     },
   },
@@ -151,7 +151,7 @@ function(c) [
     labels: { severity: 'warning' },
     annotations: {
       summary: 'A pair check of a MariaDB cluster fails.',
-      description: 'The configuration check {{ $labels.check }} of cluster {{ $labels.%(clusterLabel)s }} has failed for 5 minutes (value {{ $value }}). The replmon log names the nodes and values; README.md, "Pair checks", says what to change.' % c,
+      description: 'The configuration check {{ $labels.check }} of cluster {{ $labels.%(clusterLabel)s }} has failed for <for> (value {{ $value }}). The replmon log names the nodes and values; README.md, "Pair checks", says what to change.' % c,
       runbook_url: c.runbookUrl + '#mariadbclustercheckfailed',
     },
   },
@@ -167,7 +167,7 @@ function(c) [
     labels: { severity: 'warning' },
     annotations: {
       summary: 'Semi-synchronous replication is not in effect.',
-      description: "Cluster {{ $labels.%(clusterLabel)s }} is configured with semisync: required, but for more than a minute a writable node has committed without waiting for a replica's acknowledgement (semisync_active = {{ $value }}): it fell back to asynchronous replication after rpl_semi_sync_master_timeout, usually because its replica's IO thread stopped or fell behind, or semi-sync is off on a node. Commits made now can be lost in a failover. mariadb_semisync_master_active and mariadb_semisync_master_unacknowledged_transactions_total show which node; the replmon log and status page give the reason. A writer returns to semi-sync by itself once a replica has caught up." % c,
+      description: "Cluster {{ $labels.%(clusterLabel)s }} is configured with semisync: required, but for more than <for> a writable node has committed without waiting for a replica's acknowledgement (semisync_active = {{ $value }}): it fell back to asynchronous replication after rpl_semi_sync_master_timeout, usually because its replica's IO thread stopped or fell behind, or semi-sync is off on a node. Commits made now can be lost in a failover. mariadb_semisync_master_active and mariadb_semisync_master_unacknowledged_transactions_total show which node; the replmon log and status page give the reason. A writer returns to semi-sync by itself once a replica has caught up." % c,
       runbook_url: c.runbookUrl + '#mariadbsemisyncfallback',
     },
   },

@@ -16,7 +16,7 @@ function(c) [
     labels: { severity: 'warning' },
     annotations: {
       summary: 'A replmon probe keeps failing.',
-      description: "replmon ({{ $labels.instance }}) has not been able to probe {{ $labels.node }} (cluster {{ $labels.%(clusterLabel)s }}, kind {{ $labels.kind }}) for 5 minutes; failures with reason {{ $labels.reason }} at {{ $value | humanize }}/s. auth, privilege and permission mean the monitoring account or its grants; connect and timeout the network or the server; query, http, parse, stream and tls are logged with the server's answer." % c,
+      description: "replmon ({{ $labels.instance }}) has not been able to probe {{ $labels.node }} (cluster {{ $labels.%(clusterLabel)s }}, kind {{ $labels.kind }}) for <for>; failures with reason {{ $labels.reason }} at {{ $value | humanize }}/s. auth, privilege and permission mean the monitoring account or its grants; connect and timeout the network or the server; query, http, parse, stream and tls are logged with the server's answer." % c,
       runbook_url: c.runbookUrl + '#replmonprobefailing',
     },
   },

@@ -9,7 +9,7 @@ function(c) [
     labels: { severity: 'critical' },
     annotations: {
       summary: 'An XMPP server does not answer.',
-      description: "The HTTP API of {{ $labels.node }} (cluster {{ $labels.%(clusterLabel)s }}) has not answered replmon's polls for more than a minute (xmpp_up = {{ $value }}). The server is down or its API listener, permissions or credentials changed." % c,
+      description: "The HTTP API of {{ $labels.node }} (cluster {{ $labels.%(clusterLabel)s }}) has not answered replmon's polls for more than <for> (xmpp_up = {{ $value }}). The server is down or its API listener, permissions or credentials changed." % c,
       runbook_url: c.runbookUrl + '#xmppserverdown',
     },
   },
@@ -22,7 +22,7 @@ function(c) [
     labels: { severity: 'critical' },
     annotations: {
       summary: 'Clients cannot open a stream on an XMPP server.',
-      description: "replmon's c2s stream probe of {{ $labels.node }} (cluster {{ $labels.%(clusterLabel)s }}) has failed for 2 minutes (value {{ $value }}): clients probably cannot connect (port closed, host-unknown, TLS handshake failing). The replmon log names the stream error." % c,
+      description: "replmon's c2s stream probe of {{ $labels.node }} (cluster {{ $labels.%(clusterLabel)s }}) has failed for <for> (value {{ $value }}): clients probably cannot connect (port closed, host-unknown, TLS handshake failing). The replmon log names the stream error." % c,
       runbook_url: c.runbookUrl + '#xmppstreamprobefailing',
     },
   },
@@ -37,7 +37,7 @@ function(c) [
     labels: { severity: 'warning' },
     annotations: {
       summary: 'XMPP client sessions dropped sharply.',
-      description: 'Cluster {{ $labels.%(clusterLabel)s }} has {{ $value }} client sessions, under %(sessionsDropRatio)s times as many as %(sessionsDropWindow)s earlier and more than %(sessionsDropMin)s fewer, for 3 minutes. Clients are being disconnected or cannot log in (authentication backend, network, a node restarted without its clients coming back).' % c,
+      description: 'Cluster {{ $labels.%(clusterLabel)s }} has {{ $value }} client sessions, under %(sessionsDropRatio)s times as many as %(sessionsDropWindow)s earlier and more than %(sessionsDropMin)s fewer, for <for>. Clients are being disconnected or cannot log in (authentication backend, network, a node restarted without its clients coming back).' % c,
       runbook_url: c.runbookUrl + '#xmppsessionsdroppedsharply',
     },
   },
@@ -71,7 +71,7 @@ function(c) [
     labels: { severity: 'warning' },
     annotations: {
       summary: 'The TLS certificate of an XMPP server does not verify.',
-      description: 'The certificate {{ $labels.node }} (cluster {{ $labels.%(clusterLabel)s }}) presents on port {{ $labels.port }} has not verified for 10 minutes: it is expired or not yet valid, does not chain to a trusted CA, is self-signed, or does not name the XMPP domain. Clients that check certificates refuse it; on the s2s port, so do servers that federate with secure authentication. The replmon log, its status page and GET /health/{{ $labels.node }} name the reason.' % c,
+      description: 'The certificate {{ $labels.node }} (cluster {{ $labels.%(clusterLabel)s }}) presents on port {{ $labels.port }} has not verified for <for>: it is expired or not yet valid, does not chain to a trusted CA, is self-signed, or does not name the XMPP domain. Clients that check certificates refuse it; on the s2s port, so do servers that federate with secure authentication. The replmon log, its status page and GET /health/{{ $labels.node }} name the reason.' % c,
       runbook_url: c.runbookUrl + '#xmppcertificatenotverified',
     },
   },
@@ -94,7 +94,7 @@ function(c) [
     labels: { severity: 'critical' },
     annotations: {
       summary: 'The monitoring account cannot log in to an XMPP server.',
-      description: "replmon's monitoring account has not been able to log in to {{ $labels.node }} (cluster {{ $labels.%(clusterLabel)s }}) and ping it for 2 minutes (xmpp_login_success = {{ $value }}): users probably cannot log in either. {{ with printf `increase(replmon_probe_errors_total{kind=\"xmpp_login\",job=\"%%s\",instance=\"%%s\",cluster=\"%%s\",node=\"%%s\"}[5m]) > 0` $labels.job $labels.instance $labels.%(clusterLabel)s $labels.node | query | sortByLabel \"reason\" }}Failures in the last 5 minutes by reason:{{ range $i, $f := . }}{{ if $i }},{{ end }} {{ $f.Labels.reason }} {{ $f.Value | printf \"%%.0f\" }}{{ end }}.{{ else }}No failure counted in the last 5 minutes.{{ end }}{{ with $labels.database }} It keeps its data on database {{ . }} (depends_on).{{ end }} auth: the account's password or the server's authentication backend; connect, timeout: the client port or a frozen server; tls: the certificate; stream: a stream error. GET /health/{{ $labels.node }} on replmon and its log say more." % c,
+      description: "replmon's monitoring account has not been able to log in to {{ $labels.node }} (cluster {{ $labels.%(clusterLabel)s }}) and ping it for <for> (xmpp_login_success = {{ $value }}): users probably cannot log in either. {{ with printf `increase(replmon_probe_errors_total{kind=\"xmpp_login\",job=\"%%s\",instance=\"%%s\",cluster=\"%%s\",node=\"%%s\"}[5m]) > 0` $labels.job $labels.instance $labels.%(clusterLabel)s $labels.node | query | sortByLabel \"reason\" }}Failures in the last 5 minutes by reason:{{ range $i, $f := . }}{{ if $i }},{{ end }} {{ $f.Labels.reason }} {{ $f.Value | printf \"%%.0f\" }}{{ end }}.{{ else }}No failure counted in the last 5 minutes.{{ end }}{{ with $labels.database }} It keeps its data on database {{ . }} (depends_on).{{ end }} auth: the account's password or the server's authentication backend; connect, timeout: the client port or a frozen server; tls: the certificate; stream: a stream error. GET /health/{{ $labels.node }} on replmon and its log say more." % c,
       runbook_url: c.runbookUrl + '#xmpploginfailing',
     },
   },
@@ -170,7 +170,7 @@ function(c) [
     labels: { severity: 'warning' },
     annotations: {
       summary: 'Messages between two XMPP nodes arrive slowly.',
-      description: "Messages from replmon's monitoring account on {{ $labels.from }} to the one on {{ $labels.to }} (cluster {{ $labels.%(clusterLabel)s }}) have taken more than %(deliverySlowSeconds)s s to arrive for 5 minutes; the last one {{ $value | humanizeDuration }}. Within one cluster a message takes milliseconds: look for an overloaded node, the network between the nodes, or a slow database.{{ with $labels.database }} {{ $labels.from }} keeps its data on database {{ . }}.{{ end }}{{ with $labels.to_database }} {{ $labels.to }} keeps its data on database {{ . }}.{{ end }}" % c,
+      description: "Messages from replmon's monitoring account on {{ $labels.from }} to the one on {{ $labels.to }} (cluster {{ $labels.%(clusterLabel)s }}) have taken more than %(deliverySlowSeconds)s s to arrive for <for>; the last one {{ $value | humanizeDuration }}. Within one cluster a message takes milliseconds: look for an overloaded node, the network between the nodes, or a slow database.{{ with $labels.database }} {{ $labels.from }} keeps its data on database {{ . }}.{{ end }}{{ with $labels.to_database }} {{ $labels.to }} keeps its data on database {{ . }}.{{ end }}" % c,
       runbook_url: c.runbookUrl + '#xmppdeliveryslow',
     },
   },
@@ -186,7 +186,7 @@ function(c) [
     labels: { severity: 'critical' },
     annotations: {
       summary: 'An ejabberd cluster is split or incomplete.',
-      description: 'The ejabberd nodes of cluster {{ $labels.%(clusterLabel)s }} have not all listed the same, complete set of members for more than a minute (members_agree = {{ $value }}). Either a node stopped or left the cluster, or the cluster split and each part serves its own users, who cannot reach the others. xmpp_cluster_members shows how many nodes each one lists, the replmon log what each lists; a node that restarted with its own database must be joined again (ejabberdctl join_cluster).' % c,
+      description: 'The ejabberd nodes of cluster {{ $labels.%(clusterLabel)s }} have not all listed the same, complete set of members for more than <for> (members_agree = {{ $value }}). Either a node stopped or left the cluster, or the cluster split and each part serves its own users, who cannot reach the others. xmpp_cluster_members shows how many nodes each one lists, the replmon log what each lists; a node that restarted with its own database must be joined again (ejabberdctl join_cluster).' % c,
       runbook_url: c.runbookUrl + '#xmppclustersplit',
     },
   },
