@@ -92,18 +92,28 @@ double pair_heartbeat_lag(const struct pair_node *replica, const struct pair_nod
    * read - next and read - applied. The middle is within half an interval of the truth. */
   if (next < read)
     return milliseconds(read - (applied + next) / 2);
+  bool late_at_read = read - source->polled_unix > interval_s * (1 + PAIR_STALE_MARGIN);
+  if (!isnan(next)) {
+    /* It had the newest heartbeat written before the read, and the source wrote again
+     * since, which the replica may have received by now: as of the read, less than an
+     * interval behind, unless the source was failing or late then. */
+    if (!source->up || late_at_read)
+      return milliseconds(fmax(0, read - applied - interval_s / 2));
+    return 0;
+  }
   /* It had the newest heartbeat the source wrote. A source that fails, or whose poll is late
    * (stuck in a statement: frozen), stopped between that write and the next one it should
    * have made an interval later: at now the replica has received nothing for between
-   * now - applied - interval and now - applied, and the result is the middle. */
+   * now - applied - interval and now - applied, and the result is the middle. The same
+   * holds later than the replica's read, as nothing the source wrote can have reached it. */
   double stale_at = source->polled_unix + interval_s * (1 + PAIR_STALE_MARGIN);
-  if (!source->up || now_unix > stale_at) {
+  if (!source->up || late_at_read || now_unix > stale_at) {
     *valid_until_unix = now_unix;
     return milliseconds(fmax(0, fmax(now_unix, read) - applied - interval_s / 2));
   }
-  /* Otherwise it had the newest heartbeat written before the read: less than an interval
-   * behind, until the source's next poll is late. */
-  *valid_until_unix = stale_at;
+  /* Otherwise less than an interval behind, until the source's next poll is late. */
+  if (!isnan(stale_at))
+    *valid_until_unix = stale_at;
   return 0;
 }
 

@@ -32,18 +32,19 @@ struct pair_node {
  * - otherwise its delay lies between (read - the next write) and (read - the applied one),
  *   an interval one write interval wide, and the result is its middle: within half a write
  *   interval of the true delay, whatever the phase of the polls.
- * When the source does not answer, or its last completed poll is stale (PAIR_STALE_MARGIN)
- * at now_unix, the write it should have made counts as one the replica has not applied:
- * once the replica has everything the source wrote, the lag is the age at now_unix of its
- * newest heartbeat less half an interval (the middle of the time since the source was last
- * seen writing). It grows from the moment the source's poll is late, not from when that
- * poll times out, and with the clock, not only at the replica's reads: nothing the source
- * wrote can have reached the replica since. When another tool writes the rows
- * (replmon_writes false), it is the age of the replica's newest row at its read.
- * now_unix is when the analysis runs, not before the replica's read.
+ * When the source does not answer, or its last completed poll is stale (PAIR_STALE_MARGIN),
+ * the write it should have made counts as one the replica has not applied: once the replica
+ * has everything the source wrote, the lag is the age of its newest heartbeat less half an
+ * interval (the middle of the time since the source was last seen writing). It grows from
+ * the moment the source's poll is late, not from when that poll times out, and, when the
+ * replica had the newest write the source made, with the clock (up to now_unix), not only at
+ * the replica's reads: nothing the source wrote can have reached the replica since. When the
+ * source wrote again after the replica's read, the result is as of that read. When another
+ * tool writes the rows (replmon_writes false), it is the age of the replica's newest row at
+ * its read. now_unix is when the analysis runs, not before the replica's read.
  * *valid_until_unix (not NULL) is when the result stops holding without a new poll of either
  * node: now_unix for a lag that grows with the clock, the moment the source's poll turns
- * stale for a replica that keeps up, else INFINITY.
+ * late for a replica that had its newest write, else INFINITY.
  * NaN when it cannot be known, which includes the time before the replica received any
  * heartbeat this process wrote, and a source that is only out of replmon's reach: it does
  * not answer, but the replica's connection from it is alive (pair_source_alive) and received

@@ -417,13 +417,17 @@ static struct group_analysis *mariadb_group(const struct snapshot *s, size_t c,
   }
   if (rc == 0)
     rc = find_links(g);
+  double growing = 0; /* the largest lag that grows with the clock */
   for (size_t l = 0; rc == 0 && l < g->n_links; l++) {
     measure_link(g, before, &g->links[l], config->poll_interval_s, now_unix);
-    g->refresh_at_unix = fmin(g->refresh_at_unix, g->links[l].lag_valid_until_unix);
+    const struct link_analysis *link = &g->links[l];
+    g->refresh_at_unix = fmin(g->refresh_at_unix, link->lag_valid_until_unix);
+    if (link->lag_valid_until_unix <= now_unix && link->lag_s > growing)
+      growing = link->lag_s;
   }
   /* A lag that grows with the clock: again a step later. */
   if (g->refresh_at_unix <= now_unix)
-    g->refresh_at_unix = now_unix + config->poll_interval_s / ANALYSIS_REFRESH_STEPS;
+    g->refresh_at_unix = analysis_next_refresh(now_unix, config->poll_interval_s, growing);
   for (int k = 0; rc == 0 && k < CHECK_COUNT; k++)
     if (k != CHECK_NO_ERRANT_GTID)
       g->checks[k].ok =
@@ -726,6 +730,14 @@ static bool depends_on_cluster(const struct xmpp_cluster_config *cl, size_t m) {
       if (cl->nodes[i].depends[d].cluster == m)
         return true;
   return false;
+}
+
+double analysis_next_refresh(double now_unix, double interval_s, double lag_s) {
+  /* On a grid that every cluster shares, so that one analysis serves all of them. */
+  double step = fmax(interval_s / ANALYSIS_REFRESH_STEPS, lag_s / ANALYSIS_REFRESH_RELATIVE);
+  double k = floor(now_unix / step) + 1;
+  /* (now_unix / step may round up to the grid point that now_unix itself rounds to.) */
+  return k * step > now_unix ? k * step : (k + 1) * step;
 }
 
 /* Whether group g of prev (same configuration) can be shared by the next analysis. */

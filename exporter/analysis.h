@@ -99,8 +99,17 @@ struct group_analysis {
 };
 
 /* A heartbeat lag that grows with the clock is analysed again this many times per poll
- * interval, so that it moves smoothly between the replica's reads. */
+ * interval, so that it moves smoothly between the replica's reads; once it is long, when it
+ * has grown by 1/ANALYSIS_REFRESH_RELATIVE of itself (a source down for hours costs a
+ * refresh every so many seconds, not 20 an interval). */
 #define ANALYSIS_REFRESH_STEPS 20
+#define ANALYSIS_REFRESH_RELATIVE 100
+
+/* When a cluster whose largest growing lag is lag_s at now_unix is analysed again: the next
+ * point after now_unix of a grid every cluster shares (so that one analysis serves all that
+ * are due), interval_s / ANALYSIS_REFRESH_STEPS apart or lag_s / ANALYSIS_REFRESH_RELATIVE
+ * when that is longer. */
+double analysis_next_refresh(double now_unix, double interval_s, double lag_s);
 
 struct analysis {
   atomic_int refs;

@@ -347,6 +347,10 @@ int main(int argc, char **argv) {
   } else {
     int rc = wait_for_polls(store, config, o.node, timeout_s);
     pollers_stop(pollers);
+    /* A source whose poll is late by now shows in its replicas' lag as it would in the
+     * daemon's. */
+    if (rc == 0)
+      rc = snapshot_store_refresh(store);
     if (rc != 0) {
       status = fail(&o, "out of memory");
     } else {

@@ -1,4 +1,5 @@
 /* replmon: start-up, signals, reload and shutdown. */
+#include "analysis.h"
 #include "config.h"
 #include "daemon.h"
 #include "flags.h"
@@ -17,7 +18,6 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,13 +183,16 @@ static double poll_interval(struct snapshot_store *store) {
   return interval;
 }
 
-/* Until the watcher's next turn (once per poll interval of the running configuration, it
- * logs what changed) or the analysis goes out of date with no new poll (a growing lag),
- * whichever comes first. */
-static struct timespec next_tick(struct snapshot_store *store, double watch_at) {
-  double now = clock_unix_seconds();
-  double at = fmin(watch_at, snapshot_store_refresh_at(store));
-  return timespec_from_seconds(fmax(0.001, at - now));
+/* Until the watcher's next turn (once per poll interval of the running configuration, on
+ * the monotonic clock: it logs what changed), the analysis going out of date with no new
+ * poll (a growing lag; analyses are dated on the wall clock) or retry_at, whichever comes
+ * first, and at most one interval, so that a step of the wall clock delays nothing long. */
+static struct timespec next_tick(struct snapshot_store *store, double watch_at, double retry_at) {
+  double interval = poll_interval(store);
+  double wait = fmin(interval, watch_at - clock_monotonic_seconds());
+  double refresh_at = fmax(snapshot_store_refresh_at(store), retry_at);
+  wait = fmin(wait, refresh_at - clock_unix_seconds());
+  return timespec_from_seconds(fmax(0.001, wait));
 }
 
 /* Waits for the signals, with the watcher's and the analysis' turns in between, until
@@ -198,20 +201,24 @@ static struct timespec next_tick(struct snapshot_store *store, double watch_at) 
 static int run(struct daemon *d, const sigset_t *signals) {
   int status = 1;
   struct watch *watch = watch_new();
-  double watch_at = clock_unix_seconds() + poll_interval(d->store);
-  bool refresh_ok = true;
+  double watch_at = clock_monotonic_seconds() + poll_interval(d->store);
+  double retry_at = 0; /* after a failed refresh, not before then */
   for (;;) {
-    struct timespec tick = next_tick(d->store, watch_at);
+    struct timespec tick = next_tick(d->store, watch_at, retry_at);
     int sig = sigtimedwait(signals, NULL, &tick);
     if (sig < 0) {
-      bool refreshed = snapshot_store_refresh(d->store) == 0;
-      if (!refreshed && refresh_ok) /* once: it may fail at every tick */
-        log_event(LOG_ERROR, "cannot analyse the snapshot again", "error", strerror(ENOMEM));
-      refresh_ok = refreshed;
-      double now = clock_unix_seconds();
-      if (now < watch_at)
+      if (clock_unix_seconds() >= retry_at) {
+        int rc = snapshot_store_refresh(d->store);
+        if (rc < 0 && retry_at == 0) /* once: it would fail at every step */
+          log_event(LOG_ERROR, "cannot analyse the snapshot again", "error", strerror(-rc));
+        else if (rc == 0 && retry_at != 0)
+          log_event(LOG_INFO, "analysing the snapshot again");
+        retry_at =
+            rc < 0 ? clock_unix_seconds() + poll_interval(d->store) / ANALYSIS_REFRESH_STEPS : 0;
+      }
+      if (clock_monotonic_seconds() < watch_at)
         continue;
-      watch_at = now + poll_interval(d->store);
+      watch_at = clock_monotonic_seconds() + poll_interval(d->store);
       if (watch) {
         struct snapshot *s = snapshot_store_acquire(d->store);
         watch_update(watch, s);
@@ -224,6 +231,7 @@ static int run(struct daemon *d, const sigset_t *signals) {
       char *error = NULL;
       int rc = daemon_reload(d, &error);
       free(error);
+      watch_at = fmin(watch_at, clock_monotonic_seconds() + poll_interval(d->store));
       if (rc >= 0)
         continue;
       notify_stopping();

@@ -197,6 +197,9 @@ double snapshot_store_refresh_at(struct snapshot_store *store) {
 }
 
 int snapshot_store_refresh(struct snapshot_store *store) {
+  /* Most wakes find nothing due: no need to wait for a publish in progress to say so. */
+  if (snapshot_store_refresh_at(store) > store->now_unix(store->clock_ctx))
+    return 0;
   pthread_mutex_lock(&store->publish_lock);
   struct snapshot *cur = store->current;
   int rc = 0;

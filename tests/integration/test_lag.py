@@ -72,7 +72,9 @@ SETTLE_BOUND_S = 10.0     # then until every delayed lag is near DELAY_S
 FREEZE_LAG_S = 3.0
 SCRAPE_FAST_S = 0.02      # scrape cadence while timing a freeze
 FREEZE_LATENCY_S = 0.1    # from the analysis to a scrape that shows it
-REFRESH_STEPS = 20        # ANALYSIS_REFRESH_STEPS: a growing lag is analysed again so often
+# A growing lag is analysed again every interval / ANALYSIS_REFRESH_STEPS, or every
+# lag / ANALYSIS_REFRESH_RELATIVE when that is longer.
+REFRESH_STEPS, REFRESH_RELATIVE = 20, 100
 WATCH_EVERY_S = 0.005     # DelayWatch's polling period
 TRUTH_SLACK_S = 0.02      # DelayWatch's resolution, and the clocks' offsets
 # The nominal checks (0 +/- HEALTHY_S, DELAY_S +/- BOUND_S) assume the pair delays by what it
@@ -184,7 +186,12 @@ def freeze_window(poll_s):
     grows with the clock a refresh step at a time: (3 - interval/2, 3 + interval/2], plus a
     step, the publish and the scrape (FREEZE_LATENCY_S)."""
     return (FREEZE_LAG_S - poll_s / 2 - 0.01,
-            FREEZE_LAG_S + poll_s / 2 + poll_s / REFRESH_STEPS + FREEZE_LATENCY_S)
+            FREEZE_LAG_S + poll_s / 2 + refresh_step(poll_s) + FREEZE_LATENCY_S)
+
+
+def refresh_step(poll_s):
+    """How often replmon analyses a growing lag of FREEZE_LAG_S again."""
+    return max(poll_s / REFRESH_STEPS, FREEZE_LAG_S / REFRESH_RELATIVE)
 
 
 def expected_crossing(poll_s, offset):

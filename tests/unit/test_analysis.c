@@ -717,7 +717,8 @@ static struct target_result *hb_node(const char *source, double id, double polle
 
 /* db1 freezes after its poll of 100.0: with no poll of either node since, the analysis goes
  * out of date when db1's next poll is late (an interval and a quarter), and from then on db2's
- * lag grows with the clock, a refresh step at a time; the XMPP cluster on the pair follows. */
+ * lag grows with the clock, a refresh step at a time; the XMPP cluster on the pair follows,
+ * while another pair and an XMPP cluster on it are left as they were. */
 static void test_frozen_source_lag_grows_between_polls(void **state) {
   (void)state;
   struct config *config =
@@ -728,21 +729,35 @@ static void test_frozen_source_lag_grows_between_polls(void **state) {
                        "    nodes:\n"
                        "      - {name: db1, address: 'h:1'}\n"
                        "      - {name: db2, address: 'h:2'}\n"
+                       "  - cluster: otherdb\n"
+                       "    user: u\n"
+                       "    heartbeat: {table: replmon.hb}\n"
+                       "    nodes:\n"
+                       "      - {name: db3, address: 'h:3'}\n"
+                       "      - {name: db4, address: 'h:4'}\n"
                        "xmpp:\n"
                        "  - cluster: chat\n"
                        "    nodes:\n"
                        "      - {name: ej1, type: ejabberd, api_url: 'http://h:1/api',"
-                       " depends_on: [db1]}\n");
+                       " depends_on: [db1]}\n"
+                       "  - cluster: otherchat\n"
+                       "    nodes:\n"
+                       "      - {name: ej3, type: ejabberd, api_url: 'http://h:3/api',"
+                       " depends_on: [db3]}\n");
+  enum { DB3 = 2, DB4, EJ1_HERE, EJ3 };
   assert_non_null(config->mariadb[0].heartbeat_table);
   double now = 100.0;
   struct snapshot_store *store = snapshot_store_new(config);
   snapshot_store_set_clock(store, test_clock, &now);
   assert_int_equal(snapshot_store_publish(store, config, DB1, hb_node("db2", 1, 100.0, 100, NAN)),
                    0);
+  assert_int_equal(snapshot_store_publish(store, config, DB3, hb_node("db4", 1, 100.0, 100, NAN)),
+                   0);
   now = 100.5;
   assert_int_equal(snapshot_store_publish(store, config, DB2, hb_node("db1", 2, 100.5, 0, 100.0)),
                    0);
-  assert_int_equal(snapshot_store_publish(store, config, EJ1, ejabberd(NULL, NAN)), 0);
+  assert_int_equal(snapshot_store_publish(store, config, EJ1_HERE, ejabberd(NULL, NAN)), 0);
+  assert_int_equal(snapshot_store_publish(store, config, EJ3, ejabberd(NULL, NAN)), 0);
   struct snapshot *s = snapshot_store_acquire(store);
   assert_true(db2_from_db1(s)->lag_s == 0);
   assert_true(fabs(snapshot_store_refresh_at(store) - 101.25) < 1e-9);
@@ -760,28 +775,40 @@ static void test_frozen_source_lag_grows_between_polls(void **state) {
   assert_int_equal(snapshot_store_generation(store), generation + 1);
   s = snapshot_store_acquire(store);
   assert_true(fabs(db2_from_db1(s)->lag_s - 0.8) < 1e-9);
-  assert_true(fabs(s->analysis->refresh_at_unix - (101.3 + 1.0 / ANALYSIS_REFRESH_STEPS)) < 1e-9);
-  const struct group_analysis *xmpp_before = s->analysis->groups[1];
+  /* Again at the next point of the shared grid. */
+  double step = 1.0 / ANALYSIS_REFRESH_STEPS, at = s->analysis->refresh_at_unix;
+  assert_true(at > 101.3 && at <= 101.3 + step + 1e-9);
+  assert_true(fabs(at / step - round(at / step)) < 1e-6);
+  const struct group_analysis *before[4];
+  memcpy(before, s->analysis->groups, sizeof(before));
   snapshot_unref(s);
   now = 103.6;
   assert_int_equal(snapshot_store_refresh(store), 0);
   s = snapshot_store_acquire(store);
   assert_true(fabs(db2_from_db1(s)->lag_s - 3.1) < 1e-9);
-  /* The XMPP cluster that depends on the pair was analysed again with it. */
-  assert_ptr_not_equal(s->analysis->groups[1], xmpp_before);
+  /* The XMPP cluster that depends on the pair was analysed again with it; the other pair
+   * and the XMPP cluster on it were not. */
+  assert_ptr_not_equal(s->analysis->groups[0], before[0]);
+  assert_ptr_equal(s->analysis->groups[1], before[1]);
+  assert_ptr_not_equal(s->analysis->groups[2], before[2]);
+  assert_ptr_equal(s->analysis->groups[3], before[3]);
   snapshot_unref(s);
 
   /* db1 answers again, having written at 104.0: only db2's next read can tell the lag, and
-   * until then nothing goes out of date before db1's next poll is late. */
+   * until then nothing goes out of date by itself. */
   now = 104.0;
   assert_int_equal(snapshot_store_publish(store, config, DB1, hb_node("db2", 1, 104.0, 104, NAN)),
                    0);
-  assert_true(fabs(snapshot_store_refresh_at(store) - 105.25) < 1e-9);
+  s = snapshot_store_acquire(store);
+  assert_true(db2_from_db1(s)->lag_s == 0);
+  assert_true(isinf(s->analysis->groups[0]->refresh_at_unix));
+  snapshot_unref(s);
   now = 104.5;
   assert_int_equal(snapshot_store_publish(store, config, DB2, hb_node("db1", 2, 104.5, 0, 104.0)),
                    0);
   s = snapshot_store_acquire(store);
   assert_true(db2_from_db1(s)->lag_s == 0);
+  assert_true(fabs(s->analysis->groups[0]->refresh_at_unix - 105.25) < 1e-9);
   snapshot_unref(s);
   snapshot_store_free(store);
   config_unref(config);

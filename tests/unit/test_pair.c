@@ -154,6 +154,18 @@ static void test_heartbeat_lag_and_skew(void **state) {
   assert_true(fabs(lag_at(&db2, &db1, 1001.6, &until) - 1.1) < 1e-9);
   assert_true(until == 1001.6);
   assert_true(fabs(lag_at(&db2, &db1, 1003.5, NULL) - 3.0) < 1e-9);
+  /* But when db1 wrote again after db2's read (1001.0, after a read at 1000.9), db2 may
+   * have that write by now: at 1002.26, when db1 is late, the lag is as of the read until
+   * db2's next one, not the age of the write of 1000.0 (which would run ahead of the
+   * truth). */
+  wrote(&db1, 980, 1001);
+  db1.node.polled_unix = 1001.002;
+  db2.status.read_unix = 1000.9;
+  assert_true(lag_at(&db2, &db1, 1002.26, &until) == 0);
+  assert_true(isinf(until));
+  wrote(&db1, 980, 1000);
+  db1.node.polled_unix = 1000.002;
+  db2.status.read_unix = 1001.2;
   /* At 1001.3, that poll is more than an interval and a quarter old: db1 is stuck in a
    * statement (frozen) and wrote nothing since 1000.0, between 0.3 and 1.3 s ago. */
   db2.status.read_unix = 1001.3;
