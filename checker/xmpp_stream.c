@@ -532,9 +532,33 @@ static int judge(const struct endpoint_run *r, const struct tls_trust *trust,
   return 0;
 }
 
+int xmpp_stream_carry_verdicts(const struct xmpp_stream_status *last,
+                               struct xmpp_stream_status *now) {
+  for (int e = 0; e < XMPP_ENDPOINTS; e++) {
+    struct xmpp_tls_endpoint *ep = &now->endpoints[e];
+    const struct xmpp_tls_endpoint *was = last ? &last->endpoints[e] : NULL;
+    free(ep->verdict_problem);
+    ep->verdict_problem = NULL;
+    ep->verdict_known = false;
+    ep->verdict_verified = false;
+    const char *problem = NULL;
+    if (ep->handshake_done) {
+      ep->verdict_known = true;
+      ep->verdict_verified = ep->verified;
+      problem = ep->tls_problem;
+    } else if (was && was->verdict_known) {
+      ep->verdict_known = true;
+      ep->verdict_verified = was->verdict_verified;
+      problem = was->verdict_problem;
+    }
+    if (problem && !(ep->verdict_problem = strdup(problem)))
+      return -ENOMEM;
+  }
+  return 0;
+}
+
 static int stream_poll(void *conn, const void *settings, const struct probe_timeouts *timeouts,
                        const void *last, void *data, struct probe_error *err) {
-  (void)last;
   const struct xmpp_stream_settings *s = settings;
   struct xmpp_stream_status *out = data;
   struct endpoint_run runs[XMPP_ENDPOINTS] = {0};
@@ -593,6 +617,8 @@ static int stream_poll(void *conn, const void *settings, const struct probe_time
   }
   if (system)
     pthread_mutex_unlock(&system_trust_lock);
+  if (rc == 0)
+    rc = xmpp_stream_carry_verdicts(last, out);
   if (s->host) {
     struct xmpp_stream_status *c2s = &runs[XMPP_ENDPOINT_C2S].scan;
     out->known = c2s->known;
@@ -627,7 +653,9 @@ static int stream_poll(void *conn, const void *settings, const struct probe_time
 }
 
 /* Logs a certificate's verdict when it changes (not at every poll): the reason belongs in
- * the log, never in a label. */
+ * the log, never in a label. Compared with the latest verdict known before, which polls
+ * without a handshake (the server down) carry over: a server back with the same
+ * certificate has nothing new to say. */
 static void stream_log_changes(const struct probe_names *who, const void *last, const void *data) {
   const struct xmpp_stream_status *before = last, *now = data;
   for (int e = 0; e < XMPP_ENDPOINTS; e++) {
@@ -635,8 +663,8 @@ static void stream_log_changes(const struct probe_names *who, const void *last, 
     if (!ep->handshake_done)
       continue; /* a failed stream is logged as the poll's failure */
     const struct xmpp_tls_endpoint *old = before ? &before->endpoints[e] : NULL;
-    if (old && old->handshake_done && old->verified == ep->verified &&
-        same_string(old->tls_problem, ep->tls_problem))
+    if (old && old->verdict_known && old->verdict_verified == ep->verified &&
+        same_string(old->verdict_problem, ep->tls_problem))
       continue;
     char port[12];
     snprintf(port, sizeof(port), "%u", ep->port);
