@@ -106,7 +106,8 @@ INTEGRATION_SUITES := test_mariadb test_replication test_lag test_mariadb_tls te
 	test_operator test_status_page test_security test_alerting test_deployment test_scaleout \
 	test_faults test_xmpp_login test_consistency test_ejabberd_cluster test_xmpp_cluster \
 	test_delay_grants test_unreachable test_binlog_horizon test_errant_gtid test_semisync \
-	test_s2s_ping test_federation test_xmpp_tls test_haproxy
+	test_s2s_ping test_federation test_xmpp_tls test_haproxy test_dns_timeout \
+	test_xmpp_reply_from
 integration: $(BUILD)/replmon
 	@failed=0; for t in $(INTEGRATION_SUITES); do \
 	  echo "== tests/integration/$$t.py"; \

@@ -59,6 +59,7 @@ void xmpp_stream_status_reset(struct xmpp_stream_status *status) {
     struct xmpp_tls_endpoint *t = &status->endpoints[e];
     free(t->tls_problem);
     free(t->error);
+    free(t->verdict_problem);
     *t = (struct xmpp_tls_endpoint){.leaf_expiry_unix = NAN, .earliest_expiry_unix = NAN};
   }
 }

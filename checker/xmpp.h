@@ -62,6 +62,12 @@ struct xmpp_tls_endpoint {
   double earliest_expiry_unix; /* the earliest notAfter of the chain presented; NaN likewise */
   char *tls_problem;           /* owned: why not verified ("wrong name", ...); NULL when it is */
   char *error;                 /* owned: why its stream failed; NULL when it did not */
+  /* The latest verdict known, what the log last said: this poll's when its handshake
+   * completed, else carried over from the poll before (xmpp_stream_carry_verdicts), so that
+   * a server down for a while and back with the same certificate is not logged again. */
+  bool verdict_known;
+  bool verdict_verified;
+  char *verdict_problem; /* owned: tls_problem then; NULL when verified */
 };
 
 /* One run of the stream probe. */

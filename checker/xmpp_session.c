@@ -34,6 +34,50 @@ bool xmpp_domain_valid(const char *name) {
   return true;
 }
 
+static char ascii_lower(char c) {
+  return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Whether the domains a and b (of alen and blen bytes) are the same: ASCII letters in either
+ * case, and a final dot dropped first (RFC 7622 section 3.2). */
+static bool same_domain(const char *a, size_t alen, const char *b, size_t blen) {
+  if (alen > 0 && a[alen - 1] == '.')
+    alen--;
+  if (blen > 0 && b[blen - 1] == '.')
+    blen--;
+  if (alen == 0 || alen != blen)
+    return false;
+  for (size_t i = 0; i < alen; i++)
+    if (ascii_lower(a[i]) != ascii_lower(b[i]))
+      return false;
+  return true;
+}
+
+bool xmpp_reply_from_matches(const char *from, const char *domain) {
+  if (!from || !domain || strpbrk(from, "@/"))
+    return false;
+  return same_domain(from, strlen(from), domain, strlen(domain));
+}
+
+bool xmpp_reply_from_own_server(const char *from, const char *jid) {
+  if (!from)
+    return true;
+  const char *at = jid ? strchr(jid, '@') : NULL;
+  if (!at || strchr(from, '/'))
+    return false;
+  const char *domain = at + 1;
+  size_t domain_len = strcspn(domain, "/");
+  const char *from_at = strchr(from, '@');
+  if (!from_at)
+    return same_domain(from, strlen(from), domain, domain_len);
+  /* The account's bare JID: the server answers on the account's behalf. Its local part as
+   * the server bound it, which is how the server writes it. */
+  size_t local_len = (size_t)(at - jid);
+  return (size_t)(from_at - from) == local_len && strncmp(from, jid, local_len) == 0 &&
+         !strchr(from_at + 1, '@') &&
+         same_domain(from_at + 1, strlen(from_at + 1), domain, domain_len);
+}
+
 static bool same_text(const char *a, const char *b) {
   return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
@@ -303,12 +347,13 @@ int xmpp_session_login(struct xmpp_session *s, const struct xmpp_account *st, do
 
 /* The answer to our ping. A server without XEP-0199 answers with an error
  * (service-unavailable): that still proves the session and the server alive, so any answer
- * counts. */
+ * counts, but only from the server: an iq with the same id from another JID (a contact, a
+ * remote) is no proof, and is ignored. */
 static int on_ping_reply(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userdata) {
-  (void)conn;
   struct xmpp_session *s = userdata;
   const char *id = xmpp_stanza_get_id(stanza);
-  if (!id || strcmp(id, s->ping_id) != 0)
+  if (!id || strcmp(id, s->ping_id) != 0 ||
+      !xmpp_reply_from_own_server(xmpp_stanza_get_from(stanza), xmpp_conn_get_bound_jid(conn)))
     return 1;
   s->ping_answered = true;
   return 1;
@@ -421,13 +466,16 @@ struct remote_wait {
   bool answered;
 };
 
-/* The answer of a remote (or of our server on its behalf): a result, or a stanza error. */
+/* The answer of a remote (or of our server on its behalf): a result, or a stanza error. Either
+ * comes from the domain pinged (an error our server makes for it carries the domain too,
+ * RFC 6120 section 8.3.1); an iq with the same id from any other JID is not its answer. */
 static int on_remote_reply(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userdata) {
   (void)conn;
   struct remote_wait *w = userdata;
   const char *type = xmpp_stanza_get_type(stanza);
   bool result = type && strcmp(type, "result") == 0;
-  if (w->answered || !type || (!result && strcmp(type, "error") != 0))
+  if (w->answered || !type || (!result && strcmp(type, "error") != 0) ||
+      !xmpp_reply_from_matches(xmpp_stanza_get_from(stanza), w->ping->remote))
     return 1;
   w->answered = true;
   w->s->remotes_pending--;

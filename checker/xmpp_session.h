@@ -86,6 +86,15 @@ int xmpp_session_ping_remotes(struct xmpp_session *s, struct xmpp_remote_ping *p
 int xmpp_stanza_error_describe(const char *stanza_xml, char *reason, size_t reason_size, char *text,
                                size_t text_size);
 
+/* Whether from, the sender of an answer to a ping sent to domain, is that domain: a bare
+ * domain (no local part, no resource), the same but for ASCII case and a final dot. NULL
+ * never is. Pure: what the s2s pings check their answers with, for tests. */
+bool xmpp_reply_from_matches(const char *from, const char *domain);
+/* Whether from may answer what the account jid ("user@domain[/resource]") sent to its own
+ * server (RFC 6120 section 8.1.2.1): no from at all, the server's domain, or the account's
+ * bare JID; never another account or a full JID. Pure, likewise. */
+bool xmpp_reply_from_own_server(const char *from, const char *jid);
+
 /* Whether name is a domain as s2s_ping takes it: 1 to 253 characters, no '@', '/', ':', quote,
  * markup or white space, no empty label. */
 bool xmpp_domain_valid(const char *name);

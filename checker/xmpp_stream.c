@@ -97,18 +97,145 @@ struct channel {
   const struct xmpp_stream_target *target;
 };
 
-static int connect_with_timeout(const struct xmpp_stream_target *t, struct probe_error *err) {
+/* ---- name resolution, bounded by the connect deadline ----
+ *
+ * getaddrinfo() waits for a resolver that never answers for resolv.conf's timeout times its
+ * attempts (10 s and more), whatever connect_timeout says. glibc's getaddrinfo_a runs the
+ * lookup on a thread of its own, and gai_suspend waits for it as long as the deadline
+ * allows. A lookup still running then cannot be cancelled (gai_cancel: EAI_NOTCANCELED),
+ * and glibc keeps writing into its struct gaicb and reading its name and hints until it
+ * ends: so each lookup lives on the heap, and one abandoned like that goes onto a list,
+ * freed (with its answer) by the first resolution or library end that finds it finished.
+ * No SIGEV_THREAD notification to free it instead: that costs a thread per lookup, and
+ * glibc can leave a request queued without one (getaddrinfo_a's EAI_AGAIN). The list stays
+ * short: at most one lookup per stream and poll while a resolver is silent, each gone after
+ * the resolver's own timeout. */
+struct lookup {
+  struct gaicb cb;
+  struct addrinfo hints;
+  struct lookup *next; /* on the abandoned list */
   char service[8];
-  snprintf(service, sizeof(service), "%u", t->port);
-  struct addrinfo hints = {
-      .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
-  struct addrinfo *found = NULL;
-  int gai = getaddrinfo(t->host, service, &hints, &found);
-  if (gai != 0) {
-    probe_error_set(err, REASON_CONNECT, "cannot resolve %s: %s", t->host, gai_strerror(gai));
+  char name[]; /* cb's ar_name */
+};
+
+static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lookup *abandoned;
+
+static void lookup_free(struct lookup *l) {
+  if (l->cb.ar_result)
+    freeaddrinfo(l->cb.ar_result);
+  free(l);
+}
+
+/* Keeps a lookup that is still running until it ends. */
+static void abandon(struct lookup *l) {
+  pthread_mutex_lock(&abandoned_lock);
+  l->next = abandoned;
+  abandoned = l;
+  pthread_mutex_unlock(&abandoned_lock);
+}
+
+/* Frees the abandoned lookups that have ended; glibc still writes into the others. */
+static void sweep_abandoned(void) {
+  pthread_mutex_lock(&abandoned_lock);
+  for (struct lookup **at = &abandoned; *at;) {
+    struct lookup *l = *at;
+    if (gai_error(&l->cb) == EAI_INPROGRESS) {
+      at = &l->next;
+      continue;
+    }
+    *at = l->next;
+    lookup_free(l);
+  }
+  pthread_mutex_unlock(&abandoned_lock);
+}
+
+/* Resolves host and port by the monotonic deadline: 0 with *found (freeaddrinfo), or a
+ * negative errno with err set. A lookup without an answer in time fails as connect, as the
+ * HTTP probes' do: the server cannot be reached, and the poller backs off. */
+static int resolve_by(const char *host, unsigned port, double deadline, double timeout_s,
+                      struct addrinfo **found, struct probe_error *err) {
+  struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                           .ai_socktype = SOCK_STREAM,
+                           .ai_flags = AI_NUMERICSERV | AI_NUMERICHOST};
+  char service[8];
+  snprintf(service, sizeof(service), "%u", port);
+  /* An address needs no resolver and no thread. */
+  int gai = getaddrinfo(host, service, &hints, found);
+  if (gai != EAI_NONAME) {
+    if (gai == 0)
+      return 0;
+    probe_error_set(err, REASON_CONNECT, "cannot resolve %s: %s", host, gai_strerror(gai));
     return -EHOSTUNREACH;
   }
+  sweep_abandoned();
+  size_t len = strlen(host);
+  struct lookup *l = calloc(1, sizeof(*l) + len + 1);
+  if (!l) {
+    probe_error_set(err, REASON_PARSE, "out of memory");
+    return -ENOMEM;
+  }
+  memcpy(l->name, host, len + 1);
+  memcpy(l->service, service, sizeof(service));
+  l->hints = hints;
+  l->hints.ai_flags = AI_NUMERICSERV;
+  l->cb = (struct gaicb){.ar_name = l->name, .ar_service = l->service, .ar_request = &l->hints};
+  struct gaicb *list[1] = {&l->cb};
+  gai = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL);
+  if (gai != 0) {
+    /* It may have been queued all the same (EAI_AGAIN when glibc is out of memory). */
+    if (gai_cancel(&l->cb) == EAI_NOTCANCELED)
+      abandon(l);
+    else
+      lookup_free(l);
+    probe_error_set(err, REASON_CONNECT, "cannot resolve %s: %s", host, gai_strerror(gai));
+    return -EHOSTUNREACH;
+  }
+  /* Turns of at most 100 ms: gai_error, not gai_suspend's return, says when it ended. */
+  const struct gaicb *waiting[1] = {&l->cb};
+  while (gai_error(&l->cb) == EAI_INPROGRESS) {
+    int ms = remaining_ms(deadline);
+    if (ms <= 0)
+      break;
+    ms = ms < 100 ? ms : 100;
+    struct timespec turn = {0, (long)ms * 1000000L};
+    gai_suspend(waiting, 1, &turn);
+  }
+  int status = gai_error(&l->cb);
+  if (status == EAI_INPROGRESS) {
+    int cancel = gai_cancel(&l->cb);
+    if (cancel == EAI_NOTCANCELED) {
+      abandon(l);
+      probe_error_set(err, REASON_CONNECT, "cannot resolve %s: no answer within %.1fs", host,
+                      timeout_s);
+      return -ETIMEDOUT;
+    }
+    /* Cancelled before it started, or ended meanwhile. */
+    status = cancel == EAI_CANCELED ? EAI_CANCELED : gai_error(&l->cb);
+  }
+  if (status == 0) {
+    *found = l->cb.ar_result;
+    l->cb.ar_result = NULL;
+  }
+  lookup_free(l);
+  if (status == 0)
+    return 0;
+  if (status == EAI_CANCELED) {
+    probe_error_set(err, REASON_CONNECT, "cannot resolve %s: no answer within %.1fs", host,
+                    timeout_s);
+    return -ETIMEDOUT;
+  }
+  probe_error_set(err, REASON_CONNECT, "cannot resolve %s: %s", host, gai_strerror(status));
+  return -EHOSTUNREACH;
+}
+
+/* The connect deadline covers the name's resolution and the TCP connection. */
+static int connect_with_timeout(const struct xmpp_stream_target *t, struct probe_error *err) {
   double deadline = now_seconds() + t->connect_timeout_s;
+  struct addrinfo *found = NULL;
+  int rc = resolve_by(t->host, t->port, deadline, t->connect_timeout_s, &found, err);
+  if (rc != 0)
+    return rc;
   int fd = -1, last = ECONNREFUSED;
   bool timed_out = false;
   for (struct addrinfo *ai = found; ai && fd < 0; ai = ai->ai_next) {
@@ -439,6 +566,7 @@ static const struct tls_trust *system_trust_get(void) {
 }
 
 static void stream_library_end(void) {
+  sweep_abandoned();
   pthread_mutex_lock(&system_trust_lock);
   tls_trust_free(system_trust);
   system_trust = NULL;
@@ -532,9 +660,33 @@ static int judge(const struct endpoint_run *r, const struct tls_trust *trust,
   return 0;
 }
 
+int xmpp_stream_carry_verdicts(const struct xmpp_stream_status *last,
+                               struct xmpp_stream_status *now) {
+  for (int e = 0; e < XMPP_ENDPOINTS; e++) {
+    struct xmpp_tls_endpoint *ep = &now->endpoints[e];
+    const struct xmpp_tls_endpoint *was = last ? &last->endpoints[e] : NULL;
+    free(ep->verdict_problem);
+    ep->verdict_problem = NULL;
+    ep->verdict_known = false;
+    ep->verdict_verified = false;
+    const char *problem = NULL;
+    if (ep->handshake_done) {
+      ep->verdict_known = true;
+      ep->verdict_verified = ep->verified;
+      problem = ep->tls_problem;
+    } else if (was && was->verdict_known) {
+      ep->verdict_known = true;
+      ep->verdict_verified = was->verdict_verified;
+      problem = was->verdict_problem;
+    }
+    if (problem && !(ep->verdict_problem = strdup(problem)))
+      return -ENOMEM;
+  }
+  return 0;
+}
+
 static int stream_poll(void *conn, const void *settings, const struct probe_timeouts *timeouts,
                        const void *last, void *data, struct probe_error *err) {
-  (void)last;
   const struct xmpp_stream_settings *s = settings;
   struct xmpp_stream_status *out = data;
   struct endpoint_run runs[XMPP_ENDPOINTS] = {0};
@@ -593,6 +745,8 @@ static int stream_poll(void *conn, const void *settings, const struct probe_time
   }
   if (system)
     pthread_mutex_unlock(&system_trust_lock);
+  if (rc == 0)
+    rc = xmpp_stream_carry_verdicts(last, out);
   if (s->host) {
     struct xmpp_stream_status *c2s = &runs[XMPP_ENDPOINT_C2S].scan;
     out->known = c2s->known;
@@ -627,7 +781,9 @@ static int stream_poll(void *conn, const void *settings, const struct probe_time
 }
 
 /* Logs a certificate's verdict when it changes (not at every poll): the reason belongs in
- * the log, never in a label. */
+ * the log, never in a label. Compared with the latest verdict known before, which polls
+ * without a handshake (the server down) carry over: a server back with the same
+ * certificate has nothing new to say. */
 static void stream_log_changes(const struct probe_names *who, const void *last, const void *data) {
   const struct xmpp_stream_status *before = last, *now = data;
   for (int e = 0; e < XMPP_ENDPOINTS; e++) {
@@ -635,8 +791,8 @@ static void stream_log_changes(const struct probe_names *who, const void *last, 
     if (!ep->handshake_done)
       continue; /* a failed stream is logged as the poll's failure */
     const struct xmpp_tls_endpoint *old = before ? &before->endpoints[e] : NULL;
-    if (old && old->handshake_done && old->verified == ep->verified &&
-        same_string(old->tls_problem, ep->tls_problem))
+    if (old && old->verdict_known && old->verdict_verified == ep->verified &&
+        same_string(old->verdict_problem, ep->tls_problem))
       continue;
     char port[12];
     snprintf(port, sizeof(port), "%u", ep->port);

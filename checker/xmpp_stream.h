@@ -46,6 +46,12 @@ void peer_chain_clear(struct peer_chain *chain);
 int xmpp_stream_open(const struct xmpp_stream_target *target, struct xmpp_stream_status *out,
                      struct peer_chain *chain, struct probe_error *err);
 
+/* Sets each endpoint's latest verdict (verdict_known, verdict_verified, verdict_problem) in
+ * now: its own when its handshake completed, else last's (NULL: none), which a failed poll
+ * cannot tell. 0, or -ENOMEM. What every poll does, for tests. */
+int xmpp_stream_carry_verdicts(const struct xmpp_stream_status *last,
+                               struct xmpp_stream_status *now);
+
 /* The settings of the stream probe kind. Borrowed. */
 struct xmpp_stream_settings {
   const char *host; /* c2s; NULL when only s2s is probed */
