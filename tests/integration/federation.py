@@ -334,6 +334,16 @@ def self_check(workdir):
         if not cond:
             problems.append(what)
 
+    def delivered(sender, recipient, body):
+        """Checks that recipient (a Client) receives body from sender, which sent it."""
+        what = "%s -> %s message" % (sender.jid.split("@")[1], recipient.jid.split("@")[1])
+        try:
+            t, frm = recipient.wait_message(body, bound=15)
+            check(frm.startswith(sender.jid), "%s (%.1f ms after sending)"
+                  % (what, (t - sender.sent_at()) * 1e3))
+        except RuntimeError as e:
+            check(False, "%s: %s\n%s" % (what, e, fed.logs()))
+
     t0 = time.monotonic()
     with Federation(workdir, verbose=True) as fed:
         fed.start()
@@ -343,19 +353,9 @@ def self_check(workdir):
         # Messages both ways: bob@two.test online first, then alice@one.test sends.
         bob = fed.client("two", "bob", presence=True)
         alice = fed.client("one", "alice", presence=True, send=("bob@" + TWO, "hello two"))
-        try:
-            t, frm = bob.wait_message("hello two", bound=15)
-            check(frm.startswith("alice@" + ONE), "one.test -> two.test message "
-                  "(%.1f ms after sending)" % ((t - alice.sent_at()) * 1e3))
-        except RuntimeError as e:
-            check(False, "one.test -> two.test message: %s\n%s" % (e, fed.logs()))
+        delivered(alice, bob, "hello two")
         carol = fed.client("two", "carol", send=("alice@" + ONE, "hello one"))
-        try:
-            t, frm = alice.wait_message("hello one", bound=15)
-            check(frm.startswith("carol@" + TWO), "two.test -> one.test message "
-                  "(%.1f ms after sending)" % ((t - carol.sent_at()) * 1e3))
-        except RuntimeError as e:
-            check(False, "two.test -> one.test message: %s\n%s" % (e, fed.logs()))
+        delivered(carol, alice, "hello one")
         # XEP-0199 pings to the remote domain, both ways.
         for side, remote in (("one", TWO), ("two", ONE)):
             c = fed.client(side, MONITOR, password=MONITOR_PASSWORD, ping=remote)
