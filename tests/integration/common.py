@@ -529,6 +529,19 @@ class FixtureCase(ReplmonCase):
                 shutil.rmtree(cls.workdir, ignore_errors=True)
             cls.workdir = None
 
+    def assert_secrets_not_shown(self, secrets, paths):
+        """None of secrets (str) is in what the suite's replmon serves on paths, nor on its
+        command line. (Its log: check what stop_replmon_cleanly() returns.)"""
+        rm = type(self).replmon
+        for path in paths:
+            body = http(rm.port, path)[2]
+            for s in secrets:
+                self.assertNotIn(s.encode(), body, "a secret is served on " + path)
+        with open("/proc/%d/cmdline" % rm.proc.pid, "rb") as f:
+            cmdline = f.read()
+        for s in secrets:
+            self.assertNotIn(s.encode(), cmdline, "a secret is on the command line")
+
     def stop_replmon_cleanly(self, max_secs=None):
         """SIGTERM to the suite's replmon (cls.replmon is None afterwards): it must exit 0,
         within max_secs when given, log msg=stopped and no sanitizer report. Returns its
