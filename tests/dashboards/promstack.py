@@ -42,7 +42,7 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
-from common import free_port, http_url, spawn, stop_process, tail  # noqa: E402
+from common import free_port, http_url, read_log, spawn, stop_process, tail  # noqa: E402
 
 PROMETHEUS = os.environ.get("PROMETHEUS", "prometheus")
 ALERTMANAGER = os.environ.get("ALERTMANAGER", "prometheus-alertmanager")
@@ -120,11 +120,7 @@ class _Server:
         return rc
 
     def log_text(self):
-        try:
-            with open(self.log, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return read_log(self.log)
 
 
 class Prometheus(_Server):
@@ -315,7 +311,37 @@ class SmtpSink:
         return rc
 
 
-class MetricsEndpoint:
+class _QuietHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, fmt, *args):
+        pass
+
+
+class _ThreadServer:
+    """Base of the stand-ins served by http.server on 127.0.0.1 in a thread of the calling
+    process: _serve(handler class, thread name) starts it, stop() ends it."""
+
+    _server = _thread = None
+    port = None
+
+    def _serve(self, handler, name):
+        # Port 0: the kernel picks a free one, no race with another test.
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name=name,
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(5)
+            self._server = self._thread = None
+
+
+class MetricsEndpoint(_ThreadServer):
     """GET /metrics on 127.0.0.1 answers the text given (Prometheus text format 0.0.4);
     set_text() changes what the next scrape gets. A synthetic replmon for a Prometheus to
     scrape: series that no server in the test produces, or a fault that would take long to
@@ -324,8 +350,6 @@ class MetricsEndpoint:
     def __init__(self, text=""):
         self._text = text.encode("utf-8")
         self._lock = threading.Lock()
-        self._server = self._thread = None
-        self.port = None
         self.scrapes = 0
 
     @property
@@ -344,10 +368,7 @@ class MetricsEndpoint:
     def start(self):
         endpoint = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, fmt, *args):
-                pass
-
+        class Handler(_QuietHandler):
             def do_GET(self):
                 if self.path.split("?")[0] != "/metrics":
                     self.send_error(404)
@@ -359,21 +380,7 @@ class MetricsEndpoint:
                 self.end_headers()
                 self.wfile.write(body)
 
-        # Port 0: the kernel picks a free one, no race with another test.
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name="metrics-endpoint", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(5)
-            self._server = self._thread = None
+        return self._serve(Handler, "metrics-endpoint")
 
 
 # Telegram's HTML parse mode: the tags it knows. (An `&` that starts no entity stays a
@@ -394,7 +401,7 @@ def telegram_html_problem(text):
     return None
 
 
-class TelegramBotApi:
+class TelegramBotApi(_ThreadServer):
     """A stand-in for the Telegram Bot API on 127.0.0.1 (a thread of the calling process):
     `POST /bot<token>/sendMessage` with a JSON body is recorded and answered as the real
     API answers, `{"ok":true,"result":<Message>}`, or, for text the API's HTML parser would
@@ -406,8 +413,6 @@ class TelegramBotApi:
         self._lock = threading.Lock()
         self._messages = []
         self._rejected = []
-        self._server = self._thread = None
-        self.port = None
 
     @property
     def url(self):
@@ -445,10 +450,7 @@ class TelegramBotApi:
     def start(self):
         api = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, fmt, *args):
-                pass
-
+        class Handler(_QuietHandler):
             def answer(self, status, obj):
                 data = json.dumps(obj).encode()
                 self.send_response(status)
@@ -485,17 +487,4 @@ class TelegramBotApi:
                     return
                 self.answer(200, {"ok": True, "result": message})
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name="telegram-bot-api", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(5)
-            self._server = self._thread = None
+        return self._serve(Handler, "telegram-bot-api")

@@ -1,7 +1,8 @@
 """Pieces shared by the integration harnesses (test_mariadb.py, test_xmpp.py, demo.py).
 
 - processes: spawn(), stop_process(), install_signal_handlers(), stop_all_live(),
-  register_cleanup(), free_port(), tail()
+  register_cleanup(), free_port(), tail(), read_log()
+- files: write_file(), write_secret() (a password file only its owner reads)
 - the text exposition format: Metrics, is_nan()
 - HTTP on 127.0.0.1 with proxies disabled: http(), http_url(), scrape()
 - replmon itself: replmon_path(), Replmon, promtool_check()
@@ -34,7 +35,8 @@ import urllib.error
 import urllib.request
 
 __all__ = ["spawn", "stop_process", "stop_all_live", "register_cleanup",
-           "install_signal_handlers", "free_port", "tail", "Metrics", "is_nan", "http",
+           "install_signal_handlers", "free_port", "tail", "read_log", "write_file",
+           "write_secret", "Metrics", "is_nan", "http",
            "http_url", "scrape", "replmon_path", "Replmon", "REPO", "promtool_check",
            "ReplmonCase", "FixtureCase", "run_suite"]
 
@@ -168,6 +170,28 @@ def tail(path, lines=40):
     except OSError as e:
         return "(no log: %s)" % e
     return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
+
+
+def read_log(path):
+    """The whole of a process's log as text; "" while it does not exist."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def write_file(path, text, mode=0o644):
+    """Writes text to path (created with mode); returns path."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    return path
+
+
+def write_secret(path, secret):
+    """A password file: secret and a newline, readable by its owner only; returns path."""
+    return write_file(path, secret + "\n", 0o600)
 
 
 # --------------------------------------------------------------------------------------
@@ -335,11 +359,7 @@ class Replmon:
             time.sleep(0.05)
 
     def log_text(self):
-        try:
-            with open(self.log, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return read_log(self.log)
 
     def stop(self, bound=10.0):
         return stop_process(self.proc, bound=bound)
@@ -508,6 +528,19 @@ class FixtureCase(ReplmonCase):
             else:
                 shutil.rmtree(cls.workdir, ignore_errors=True)
             cls.workdir = None
+
+    def assert_secrets_not_shown(self, secrets, paths):
+        """None of secrets (str) is in what the suite's replmon serves on paths, nor on its
+        command line. (Its log: check what stop_replmon_cleanly() returns.)"""
+        rm = type(self).replmon
+        for path in paths:
+            body = http(rm.port, path)[2]
+            for s in secrets:
+                self.assertNotIn(s.encode(), body, "a secret is served on " + path)
+        with open("/proc/%d/cmdline" % rm.proc.pid, "rb") as f:
+            cmdline = f.read()
+        for s in secrets:
+            self.assertNotIn(s.encode(), cmdline, "a secret is on the command line")
 
     def stop_replmon_cleanly(self, max_secs=None):
         """SIGTERM to the suite's replmon (cls.replmon is None afterwards): it must exit 0,

@@ -78,7 +78,8 @@ from common import (FixtureCase, free_port, register_cleanup, replmon_path,  # n
                     spawn, stop_process, tail, unregister_cleanup)
 from mariadb_pair import Pair  # noqa: E402
 from xmpp_servers import (DOMAIN, READ_ONLY_COMMANDS, Client, Ejabberd,  # noqa: E402
-                          _alive, _wait_port, ejabberd_yml_head, make_certificate)
+                          _alive, _wait_port, ejabberd_api_permissions, ejabberd_modules,
+                          ejabberd_yml_head, make_certificate, replmon_xmpp_node, write_pem)
 
 __all__ = ["EjabberdCluster", "ClusterNode", "EjabberdClusterCase", "ApiError",
            "SQL_USER", "SQL_PASSWORD", "SCHEMA", "NODE_NAMES", "prerequisites_missing"]
@@ -135,10 +136,6 @@ def _all_threads_stopped(pid):
         if stat[stat.rfind(")") + 2] not in "Tt":
             return False
     return True
-
-
-def _yaml_list(items, indent=6):
-    return "".join("%s- %s\n" % (" " * indent, x) for x in items)
 
 
 def epmd_names(port, timeout=2.0):
@@ -236,40 +233,14 @@ access_rules:
     allow: all
   muc_create:
     allow: local
-api_permissions:
-  "console commands":
-    from:
-      - ejabberd_ctl
-    who: all
-    what: "*"
-  "replmon read-only":
-    from:
-      - mod_http_api
-    who:
-      - ip: 127.0.0.1/32
-    what:
-%(read_only)s  "test accounts":
-    from:
-      - mod_http_api
-    who:
-      - ip: 127.0.0.1/32
-    what:
-%(accounts)s
-modules:
-  mod_admin_extra: {}
-  mod_disco: {}
-  mod_muc:
-    access_create: muc_create
-  mod_muc_admin: {}
-  mod_offline: {}
-  mod_ping: {}
-  mod_roster: {}
 """ % dict(sql_port=cl.pair.port(self.db_index), db=SQL_DATABASE,
            user=SQL_USER, password=SQL_PASSWORD, query_timeout=cl.sql_query_timeout,
            start_interval=cl.sql_start_interval,
-           tick="net_ticktime: %d\n" % cl.net_ticktime if cl.net_ticktime else "",
-           read_only=_yaml_list(API_READ_ONLY),
-           accounts=_yaml_list(API_ACCOUNTS))
+           tick="net_ticktime: %d\n" % cl.net_ticktime if cl.net_ticktime else "")
+        yml += ejabberd_api_permissions(
+            ("replmon read-only", ["mod_http_api"], ["ip: 127.0.0.1/32"], API_READ_ONLY),
+            ("test accounts", ["mod_http_api"], ["ip: 127.0.0.1/32"], API_ACCOUNTS))
+        yml += ejabberd_modules("mod_offline: {}", "mod_ping: {}")
         with open(self.config, "w") as f:
             f.write(yml)
         self._written = True
@@ -322,13 +293,8 @@ modules:
 
     def begin_stop(self):
         """SIGCONT (in case it is frozen) and SIGTERM to the VM: Erlang's graceful stop."""
-        if self.vm_pid is None and self.running():
-            try:
-                self.vm_pid = self._find_vm(bound=0)
-            except RuntimeError:
-                pass
-        vm = self.vm_pid
-        if vm and _alive(vm):
+        vm = self._live_vm()
+        if vm:
             for sig in (signal.SIGCONT, signal.SIGTERM):
                 try:
                     os.kill(vm, sig)
@@ -501,12 +467,7 @@ class EjabberdCluster:
             self.start_epmd()
             self.cert, self.key, self.cert_not_after = make_certificate(self.workdir,
                                                                         self.domain)
-            self.pem = os.path.join(self.workdir, "server.pem")
-            with open(self.cert) as c, open(self.key) as k:
-                text = c.read() + k.read()
-            fd = os.open(self.pem, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
+            self.pem = write_pem(os.path.join(self.workdir, "server.pem"), self.cert, self.key)
             t = self._phase("epmd+cert", t)
             for n in self.nodes:
                 n.launch()
@@ -665,17 +626,13 @@ class EjabberdCluster:
             text += "    clustered: true\n    delivery: [%s]\n" % ", ".join(names)
         text += "    nodes:\n"
         for i, (name, n) in enumerate(zip(names, self.nodes)):
-            text += ("      - name: %s\n        type: ejabberd\n        api_url: %s\n"
-                     "        c2s_address: %s\n        domain: %s\n"
-                     "        tls: {ca_file: %s}\n"
-                     % (name, n.api_url(), n.c2s_address(), self.domain, n.cert))
-            if probe_users:
-                relogin = (", relogin_interval: %s" % relogin_interval
-                           if relogin_interval else "")
-                text += ("        probe_account: {jid: %s, password_file: %s%s}\n"
-                         "        depends_on: [%s]\n"
-                         % (self.jid(probe_users[i]), password_file, relogin,
-                            self.pair.name(self.db_for[i])))
+            if not probe_users:
+                text += replmon_xmpp_node(name, n, ca_file=n.cert)
+                continue
+            account = (probe_users[i], password_file) + ((relogin_interval,)
+                                                         if relogin_interval else ())
+            text += replmon_xmpp_node(name, n, ca_file=n.cert, probe_account=account,
+                                      depends_on="[%s]" % self.pair.name(self.db_for[i]))
         return text
 
 

@@ -48,7 +48,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -56,7 +55,8 @@ sys.path.insert(0, HERE)
 import netns  # noqa: E402
 from common import (Replmon, http_url, register_cleanup, tail,  # noqa: E402
                     unregister_cleanup)
-from xmpp_servers import PROSODY_PLUGINS, Client, Ejabberd, Prosody  # noqa: E402
+from xmpp_servers import (PROSODY_PLUGINS, Client, Ejabberd, Prosody,  # noqa: E402
+                          _alive, stop_all)
 
 __all__ = ["Federation", "TestCA", "ONE", "TWO", "ADDRESS", "MONITOR", "MONITOR_PASSWORD"]
 
@@ -241,12 +241,7 @@ class Federation:
             c.disconnect()
         self.clients = []
         self.stop_replmon()
-        servers = [s for s in (self.prosody, self.ejabberd) if s is not None]
-        threads = [threading.Thread(target=s.stop, daemon=True) for s in servers]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join(60)
+        stop_all([self.prosody, self.ejabberd])
         if self.ns is not None:
             for pid in self.namespace_pids():
                 try:
@@ -331,16 +326,6 @@ class Federation:
 # --------------------------------------------------------------------------------------
 # Self-check: federation proven with real clients
 
-def _running(pid):
-    """pid exists and is not a zombie (a reaped grandchild may linger as one briefly)."""
-    try:
-        with open("/proc/%d/stat" % pid, "rb") as f:
-            stat = f.read().decode("utf-8", "replace")
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2:].split()[0] != "Z"
-
-
 def self_check(workdir):
     problems = []
 
@@ -348,6 +333,16 @@ def self_check(workdir):
         print(("  ok    " if cond else "  FAIL  ") + what, flush=True)
         if not cond:
             problems.append(what)
+
+    def delivered(sender, recipient, body):
+        """Checks that recipient (a Client) receives body from sender, which sent it."""
+        what = "%s -> %s message" % (sender.jid.split("@")[1], recipient.jid.split("@")[1])
+        try:
+            t, frm = recipient.wait_message(body, bound=15)
+            check(frm.startswith(sender.jid), "%s (%.1f ms after sending)"
+                  % (what, (t - sender.sent_at()) * 1e3))
+        except RuntimeError as e:
+            check(False, "%s: %s\n%s" % (what, e, fed.logs()))
 
     t0 = time.monotonic()
     with Federation(workdir, verbose=True) as fed:
@@ -358,19 +353,9 @@ def self_check(workdir):
         # Messages both ways: bob@two.test online first, then alice@one.test sends.
         bob = fed.client("two", "bob", presence=True)
         alice = fed.client("one", "alice", presence=True, send=("bob@" + TWO, "hello two"))
-        try:
-            t, frm = bob.wait_message("hello two", bound=15)
-            check(frm.startswith("alice@" + ONE), "one.test -> two.test message "
-                  "(%.1f ms after sending)" % ((t - alice.sent_at()) * 1e3))
-        except RuntimeError as e:
-            check(False, "one.test -> two.test message: %s\n%s" % (e, fed.logs()))
+        delivered(alice, bob, "hello two")
         carol = fed.client("two", "carol", send=("alice@" + ONE, "hello one"))
-        try:
-            t, frm = alice.wait_message("hello one", bound=15)
-            check(frm.startswith("carol@" + TWO), "two.test -> one.test message "
-                  "(%.1f ms after sending)" % ((t - carol.sent_at()) * 1e3))
-        except RuntimeError as e:
-            check(False, "two.test -> one.test message: %s\n%s" % (e, fed.logs()))
+        delivered(carol, alice, "hello one")
         # XEP-0199 pings to the remote domain, both ways.
         for side, remote in (("one", TWO), ("two", ONE)):
             c = fed.client(side, MONITOR, password=MONITOR_PASSWORD, ping=remote)
@@ -408,7 +393,7 @@ def self_check(workdir):
     check(not os.path.exists("/run/netns/" + ns_name), "namespace %s deleted" % ns_name)
     check(not os.path.exists("/etc/netns/" + ns_name), "/etc/netns/%s deleted" % ns_name)
     print("processes in the namespace before stop: %s" % pids)
-    check(not [p for p in pids if _running(p)], "every process of the namespace gone")
+    check(not [p for p in pids if _alive(p)], "every process of the namespace gone")
     print("self-check took %.1f s" % (time.monotonic() - t0))
     return problems
 

@@ -23,10 +23,12 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import common  # noqa: E402
-from common import http, is_nan, promtool_check, scrape  # noqa: E402
+from common import (http, is_nan, promtool_check, scrape, write_file,  # noqa: E402
+                    write_secret)
 from federation import (ADDRESS, MONITOR, MONITOR_PASSWORD, ONE, S2S_PORT, TWO,  # noqa: E402
                         Federation)
 import netns  # noqa: E402
+from xmpp_servers import replmon_xmpp_config, replmon_xmpp_node  # noqa: E402
 
 POLL_S, CONNECT_S, QUERY_S = 1.0, 1.0, 2.0
 # A fault shows at the next poll's pings: one poll, the ping's own deadline, a scrape.
@@ -53,13 +55,6 @@ def rtt(m, node):
     return m.get("xmpp_s2s_ping_rtt_seconds", remote=NODES[node][2], **lab(node))
 
 
-def write_secret(path, text):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text + "\n")
-    return path
-
-
 class TestFederation(common.FixtureCase):
     LABEL = "integration-federation"
     WORKDIR_PREFIX = "replmon-federation-"
@@ -82,28 +77,14 @@ class TestFederation(common.FixtureCase):
         cls.record_timing("servers_started", time.monotonic() - t0, contract=False)
         fed = cls.fed
         secret = write_secret(os.path.join(cls.workdir, "monitor.pass"), MONITOR_PASSWORD)
-        node = """      - name: %(name)s
-        type: %(type)s
-        api_url: %(api)s
-        c2s_address: %(c2s)s
-        domain: %(domain)s
-        probe_account: {jid: %(user)s@%(domain)s, password_file: %(secret)s}
-        tls: {ca_file: %(ca)s}
-        s2s_address: %(s2s)s
-        s2s_ping: [%(remote)s]
-"""
-        text = "global: {poll_interval: %ds, connect_timeout: %ds, query_timeout: %ds}\nxmpp:\n" % (
-            POLL_S, CONNECT_S, QUERY_S)
-        for name, srv, typ, api in (("ej1", fed.ejabberd, "ejabberd", fed.ejabberd.api_url()),
-                                    ("pr1", fed.prosody, "prosody", fed.prosody.metrics_url())):
+        clusters = {}
+        for name, srv in (("ej1", fed.ejabberd), ("pr1", fed.prosody)):
             cluster, domain, remote = NODES[name]
-            text += "  - cluster: %s\n    nodes:\n" % cluster + node % dict(
-                name=name, type=typ, api=api, c2s=srv.c2s_address(), domain=domain,
-                user=MONITOR, secret=secret, ca=fed.ca.cert,
-                s2s="%s:%d" % (ADDRESS[domain], S2S_PORT), remote=remote)
-        path = os.path.join(cls.workdir, "replmon.yml")
-        with open(path, "w") as f:
-            f.write(text)
+            clusters[cluster] = [replmon_xmpp_node(
+                name, srv, ca_file=fed.ca.cert, probe_account=(MONITOR, secret),
+                s2s_address="%s:%d" % (ADDRESS[domain], S2S_PORT), s2s_ping="[%s]" % remote)]
+        path = write_file(os.path.join(cls.workdir, "replmon.yml"),
+                          replmon_xmpp_config(POLL_S, CONNECT_S, QUERY_S, clusters))
         cls.config = path
         cls.replmon = fed.start_replmon(path, cls.REPLMON_TAG)
 

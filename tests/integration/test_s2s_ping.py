@@ -32,9 +32,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import common  # noqa: E402
-from common import http, is_nan, promtool_check, replmon_check_path  # noqa: E402
+from common import (http, is_nan, promtool_check, replmon_check_path,  # noqa: E402
+                    write_file, write_secret)
 import xmpp_servers  # noqa: E402
-from xmpp_servers import Ejabberd, Prosody  # noqa: E402
+from xmpp_servers import (Ejabberd, Prosody, replmon_xmpp_config,  # noqa: E402
+                          replmon_xmpp_node, start_all, stop_all)
 
 POLL_S, CONNECT_S, QUERY_S = 1.0, 1.0, 2.0
 # A poll: login (connect + query), the server's ping (query), the remotes' (query).
@@ -61,13 +63,6 @@ def lab(node, remote=None):
     if remote:
         labels["remote"] = remote
     return labels
-
-
-def write_file(path, text, mode=0o644):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    return path
 
 
 def isolated_prefix(resolv_conf, hosts):
@@ -107,62 +102,6 @@ class SilentPeer:
                 pass
 
 
-class IsolatedEjabberd(Ejabberd):
-    """ejabberd with a second virtual host, mod_ping, s2s towards the silent peer's port,
-    started under a prefix (the mount namespace)."""
-
-    prefix = ()
-    s2s_port = None
-
-    def _write_config(self):
-        super()._write_config()
-        with open(self.config) as f:
-            text = f.read()
-        text = text.replace("hosts:\n  - %s\n" % self.domain,
-                            "hosts:\n  - %s\n  - %s\n" % (self.domain, OTHER), 1)
-        text = text.replace("modules:\n", "modules:\n  mod_ping: {}\n", 1)
-        text += ("outgoing_s2s_port: %d\noutgoing_s2s_families: [ipv4]\n"
-                 "s2s_dns_timeout: 1\ns2s_dns_retries: 1\n" % self.s2s_port)
-        with open(self.config, "w") as f:
-            f.write(text)
-
-    def launch(self):
-        if not self._written:
-            self._write_config()
-        real = xmpp_servers.spawn
-        xmpp_servers.spawn = lambda argv, log, **kw: real(list(self.prefix) + argv, log, **kw)
-        try:
-            super().launch()
-        finally:
-            xmpp_servers.spawn = real
-
-
-class IsolatedProsody(Prosody):
-    """Prosody with s2s on (outgoing only: no s2s port) and a second virtual host, started
-    under a prefix (the mount namespace)."""
-
-    prefix = ()
-
-    def _write_config(self):
-        super()._write_config()
-        with open(self.config) as f:
-            text = f.read()
-        text = text.replace('modules_disabled = { "s2s" }\n', "s2s_ports = { }\n", 1)
-        text += '\nVirtualHost "%s"\n' % OTHER
-        with open(self.config, "w") as f:
-            f.write(text)
-
-    def launch(self):
-        if not self._written:
-            self._write_config()
-        real = xmpp_servers.spawn
-        xmpp_servers.spawn = lambda argv, log, **kw: real(list(self.prefix) + argv, log, **kw)
-        try:
-            super().launch()
-        finally:
-            xmpp_servers.spawn = real
-
-
 class TestS2SPing(common.FixtureCase):
     LABEL = "integration-s2s-ping"
     WORKDIR_PREFIX = "replmon-s2s-"
@@ -187,50 +126,38 @@ class TestS2SPing(common.FixtureCase):
         hosts = write_file(os.path.join(wd, "hosts"),
                            "127.0.0.1 localhost\n127.0.0.1 %s %s\n" % (SILENT, SILENT2))
         cls.peer = SilentPeer()
-        cls.ej = IsolatedEjabberd(os.path.join(wd, "ejabberd"))
-        cls.ej.prefix = isolated_prefix(resolv, hosts)
-        cls.ej.s2s_port = cls.peer.port
-        cls.prosody = IsolatedProsody(os.path.join(wd, "prosody"))
-        cls.prosody.prefix = isolated_prefix(resolv, hosts)
+        # Both serve a second virtual host and run in the mount namespace; ejabberd dials
+        # every s2s peer on the silent peer's port; Prosody's s2s dials out only.
+        cls.ej = Ejabberd(os.path.join(wd, "ejabberd"), extra_hosts=(OTHER,),
+                          extra_modules="  mod_ping: {}\n",
+                          extra_options="outgoing_s2s_port: %d\noutgoing_s2s_families: [ipv4]\n"
+                          "s2s_dns_timeout: 1\ns2s_dns_retries: 1\n" % cls.peer.port,
+                          launch_prefix=isolated_prefix(resolv, hosts))
+        cls.prosody = Prosody(os.path.join(wd, "prosody"), extra_hosts=(OTHER,),
+                              outgoing_s2s=True, launch_prefix=isolated_prefix(resolv, hosts))
         cls.servers = [cls.ej, cls.prosody]
+        start_all(cls.servers)
         for srv in cls.servers:
-            srv.launch()
-        for srv in cls.servers:
-            srv.wait_ready()
             srv.register(MONITOR, MONITOR_PASSWORD)
-        good = write_file(os.path.join(wd, "monitor.pass"), MONITOR_PASSWORD + "\n", 0o600)
-        wrong = write_file(os.path.join(wd, "wrong.pass"), WRONG_PASSWORD + "\n", 0o600)
-        ej, pr = cls.ej, cls.prosody
-        node = """      - name: %s
-        type: %s
-        api_url: %s
-        c2s_address: %s
-        domain: %s
-        probe_account: {jid: %s@%s, password_file: %s, relogin_interval: 60s}
-        s2s_ping: [%s]
-        tls: {ca_file: %s}
-"""
-        text = ("global: {poll_interval: %ds, connect_timeout: %ds, query_timeout: %ds}\n"
-                "xmpp:\n  - cluster: chat-ej\n    nodes:\n" % (POLL_S, CONNECT_S, QUERY_S)
-                + node % ("ej1", "ejabberd", ej.api_url(), ej.c2s_address(), ej.domain,
-                          MONITOR, ej.domain, good, ", ".join(REMOTES["ej1"]), ej.cert)
-                + "  - cluster: chat-pr\n    nodes:\n"
-                + node % ("pr1", "prosody", pr.metrics_url(), pr.c2s_address(), pr.domain,
-                          MONITOR, pr.domain, good, ", ".join(REMOTES["pr1"]), pr.cert)
-                + node % ("pr-wrong", "prosody", pr.metrics_url(), pr.c2s_address(),
-                          pr.domain, MONITOR, pr.domain, wrong, ", ".join(REMOTES["pr-wrong"]),
-                          pr.cert))
+        good = write_secret(os.path.join(wd, "monitor.pass"), MONITOR_PASSWORD)
+        wrong = write_secret(os.path.join(wd, "wrong.pass"), WRONG_PASSWORD)
+
+        def node(name, srv, password_file):
+            return replmon_xmpp_node(name, srv, ca_file=srv.cert,
+                                     probe_account=(MONITOR, password_file, "60s"),
+                                     s2s_ping="[%s]" % ", ".join(REMOTES[name]))
+
+        text = replmon_xmpp_config(POLL_S, CONNECT_S, QUERY_S, {
+            "chat-ej": [node("ej1", cls.ej, good)],
+            "chat-pr": [node("pr1", cls.prosody, good),
+                        node("pr-wrong", cls.prosody, wrong)]})
         cls.started = time.monotonic()
         cls.start_replmon(write_file(os.path.join(wd, "replmon.yml"), text))
 
     @classmethod
     def stop_fixture(cls):
         super().stop_fixture()  # replmon
-        threads = [threading.Thread(target=s.stop, daemon=True) for s in cls.servers]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
+        stop_all(cls.servers)
         cls.servers = []
         if cls.peer:
             cls.peer.close()

@@ -104,6 +104,33 @@ class TestSecurity(ReplmonCase):
                 time.sleep(0.05)
         self.fail("replmon not listening")
 
+    def start_prometheus(self, jobs):
+        """A Prometheus scraping every second with jobs (each a scrape config's YAML text),
+        ready; stopped with the suite's other processes."""
+        prom = Prometheus(self.workdir)
+        with open(prom.config, "w") as f:
+            f.write("global: {scrape_interval: 1s, scrape_timeout: 1s}\nscrape_configs:\n"
+                    + "\n".join(jobs) + "\n")
+        prom.start()
+        self.procs.append(prom.proc)
+        prom.wait_ready()
+        return prom
+
+    def targets_health(self, prom, settled, bound=30.0):
+        """{job: (health, lastError)} of prom's targets once settled() says so of them, or as
+        they are after bound seconds."""
+        deadline = time.monotonic() + bound
+        health = {}
+        while time.monotonic() < deadline:
+            status, answer = prom.get_json("/api/v1/targets")
+            if status == 200:
+                health = {t["labels"]["job"]: (t["health"], t["lastError"])
+                          for t in answer["data"]["activeTargets"]}
+                if settled(health):
+                    break
+            time.sleep(0.5)
+        return health
+
     def get(self, port, path, user=None, password=None, cert=None):
         ctx = ssl.create_default_context(cafile=os.path.join(self.workdir, "ca.pem"))
         if cert:
@@ -288,34 +315,20 @@ class TestSecurity(ReplmonCase):
         web = ("tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n"
                "basic_auth_users:\n  prometheus: %s\n" % self.hash)
         port, _, log, _ = self.start(web, "prom")
-        prom = Prometheus(self.workdir)
-        with open(os.path.join(prom.dir, "prometheus.pass"), "w") as f:
-            f.write(PASSWORD)
-        with open(os.path.join(prom.dir, "wrong.pass"), "w") as f:
-            f.write("wrong")
         jobs = []
-        for job, pass_file in (("replmon", "prometheus.pass"), ("replmon-wrong", "wrong.pass")):
-            jobs += ["  - job_name: %s" % job,
-                     "    scheme: https",
-                     "    tls_config: {ca_file: %s}" % os.path.join(self.workdir, "ca.pem"),
-                     "    basic_auth: {username: prometheus, password_file: %s}" % pass_file,
-                     "    static_configs: [{targets: ['127.0.0.1:%d']}]" % port]
-        with open(prom.config, "w") as f:
-            f.write("global: {scrape_interval: 1s, scrape_timeout: 1s}\nscrape_configs:\n"
-                    + "\n".join(jobs) + "\n")
-        prom.start()
-        self.procs.append(prom.proc)
-        prom.wait_ready()
-        deadline = time.monotonic() + 30
-        health = {}
-        while time.monotonic() < deadline:
-            status, answer = prom.get_json("/api/v1/targets")
-            if status == 200:
-                health = {t["labels"]["job"]: (t["health"], t["lastError"])
-                          for t in answer["data"]["activeTargets"]}
-                if all(h[0] != "unknown" for h in health.values()) and len(health) == 2:
-                    break
-            time.sleep(0.5)
+        for job, secret in (("replmon", PASSWORD), ("replmon-wrong", "wrong")):
+            pass_file = os.path.join(self.workdir, job + ".pass")
+            with open(pass_file, "w") as f:
+                f.write(secret)
+            jobs.append("\n".join([
+                "  - job_name: %s" % job,
+                "    scheme: https",
+                "    tls_config: {ca_file: %s}" % os.path.join(self.workdir, "ca.pem"),
+                "    basic_auth: {username: prometheus, password_file: %s}" % pass_file,
+                "    static_configs: [{targets: ['127.0.0.1:%d']}]" % port]))
+        prom = self.start_prometheus(jobs)
+        health = self.targets_health(prom, lambda health: len(health) == 2 and all(
+            h[0] != "unknown" for h in health.values()))
         self.assertEqual(health.get("replmon"), ("up", ""), health)
         self.assertEqual(health.get("replmon-wrong", ("",))[0], "down", health)
         self.assertIn("401", health["replmon-wrong"][1])
@@ -460,24 +473,10 @@ class TestSecurity(ReplmonCase):
             jobs.append("\n".join(lines))
         with open(os.path.join(self.workdir, "prometheus.pass"), "w") as f:
             f.write(PASSWORD)
-        prom = Prometheus(self.workdir)
-        with open(prom.config, "w") as f:
-            f.write("global: {scrape_interval: 1s, scrape_timeout: 1s}\nscrape_configs:\n"
-                    + "\n".join(jobs) + "\n")
-        prom.start()
-        self.procs.append(prom.proc)
-        prom.wait_ready()
-        deadline = time.monotonic() + 30
-        health = {}
-        while time.monotonic() < deadline:
-            status, answer = prom.get_json("/api/v1/targets")
-            if status == 200:
-                health = {t["labels"]["job"]: (t["health"], t["lastError"])
-                          for t in answer["data"]["activeTargets"]}
-                if len(health) == len(ports) and all(h[0] != "unknown" and (
-                        h[0] == "up" or "client_san_bad" in j) for j, h in health.items()):
-                    break
-            time.sleep(0.5)
+        prom = self.start_prometheus(jobs)
+        health = self.targets_health(prom, lambda health: len(health) == len(ports) and all(
+            h[0] != "unknown" and (h[0] == "up" or "client_san_bad" in j)
+            for j, h in health.items()))
         bad_san = "web_config_auth_client_san_bad_yaml"
         for job in ports:
             if job == bad_san:

@@ -16,14 +16,14 @@ the account's password on ejabberd and freezes ejabberd's VM. Prints
 
 import os
 import sys
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import common  # noqa: E402
-from common import http, is_nan, promtool_check  # noqa: E402
-from xmpp_servers import Ejabberd, Prosody  # noqa: E402
+from common import http, is_nan, promtool_check, write_file, write_secret  # noqa: E402
+from xmpp_servers import (Ejabberd, Prosody, replmon_xmpp_config,  # noqa: E402
+                          replmon_xmpp_node, start_all, stop_all)
 
 POLL_S, CONNECT_S, QUERY_S = 1.0, 1.0, 2.0
 CONTRACT_S = 2 * POLL_S + CONNECT_S + QUERY_S + 1.0
@@ -47,13 +47,6 @@ def login_errors(m, node, reason):
                  node=node, reason=reason) or 0
 
 
-def write_secret(path, text):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text + "\n")
-    return path
-
-
 class TestXMPPLogin(common.FixtureCase):
     LABEL = "integration-xmpp-login"
     WORKDIR_PREFIX = "replmon-login-"
@@ -68,44 +61,26 @@ class TestXMPPLogin(common.FixtureCase):
         cls.ej = Ejabberd(os.path.join(wd, "ejabberd"))
         cls.prosody = Prosody(os.path.join(wd, "prosody"))
         cls.servers = [cls.ej, cls.prosody]
+        start_all(cls.servers)
         for srv in cls.servers:
-            srv.launch()
-        for srv in cls.servers:
-            srv.wait_ready()
             srv.register(MONITOR, MONITOR_PASSWORD)
         good = write_secret(os.path.join(wd, "monitor.pass"), MONITOR_PASSWORD)
         wrong = write_secret(os.path.join(wd, "wrong.pass"), WRONG_PASSWORD)
-        ej, pr = cls.ej, cls.prosody
-        node = """      - name: %s
-        type: %s
-        api_url: %s
-        c2s_address: %s
-        domain: %s
-        probe_account: {jid: %s@%s, password_file: %s, relogin_interval: 1s}
-        tls: {ca_file: %s}
-"""
-        text = ("global: {poll_interval: %ds, connect_timeout: %ds, query_timeout: %ds}\n"
-                "xmpp:\n  - cluster: chat\n    nodes:\n" % (POLL_S, CONNECT_S, QUERY_S)
-                + node % ("ej1", "ejabberd", ej.api_url(), ej.c2s_address(), ej.domain,
-                          MONITOR, ej.domain, good, ej.cert)
-                + "  - cluster: chat-prosody\n    nodes:\n"
-                + node % ("pr1", "prosody", pr.metrics_url(), pr.c2s_address(), pr.domain,
-                          MONITOR, pr.domain, good, pr.cert)
-                + node % ("pr-wrong", "prosody", pr.metrics_url(), pr.c2s_address(),
-                          pr.domain, MONITOR, pr.domain, wrong, pr.cert))
-        path = os.path.join(wd, "replmon.yml")
-        with open(path, "w") as f:
-            f.write(text)
-        cls.start_replmon(path)
+
+        def node(name, srv, password_file):
+            return replmon_xmpp_node(name, srv, ca_file=srv.cert,
+                                     probe_account=(MONITOR, password_file, "1s"))
+
+        text = replmon_xmpp_config(POLL_S, CONNECT_S, QUERY_S, {
+            "chat": [node("ej1", cls.ej, good)],
+            "chat-prosody": [node("pr1", cls.prosody, good),
+                             node("pr-wrong", cls.prosody, wrong)]})
+        cls.start_replmon(write_file(os.path.join(wd, "replmon.yml"), text))
 
     @classmethod
     def stop_fixture(cls):
         super().stop_fixture()  # replmon
-        threads = [threading.Thread(target=s.stop, daemon=True) for s in cls.servers]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
+        stop_all(cls.servers)
         cls.servers = []
 
     def logged_in(self, node):
@@ -184,19 +159,12 @@ class TestXMPPLogin(common.FixtureCase):
 
     def test_05_no_secret_anywhere(self):
         """The accounts' passwords are never served, logged or on the command line."""
-        rm = type(self).replmon
-        secrets_ = [s.encode() for s in (MONITOR_PASSWORD, WRONG_PASSWORD, CHANGED_PASSWORD)]
-        for path in ("/", "/metrics", "/health/pr-wrong", "/probe?target=pr1"):
-            body = http(rm.port, path)[2]
-            for s in secrets_:
-                self.assertNotIn(s, body, "a secret is served on " + path)
-        with open("/proc/%d/cmdline" % rm.proc.pid, "rb") as f:
-            cmdline = f.read()
-        for s in secrets_:
-            self.assertNotIn(s, cmdline, "a secret is on the command line")
+        secrets_ = (MONITOR_PASSWORD, WRONG_PASSWORD, CHANGED_PASSWORD)
+        self.assert_secrets_not_shown(
+            secrets_, ("/", "/metrics", "/health/pr-wrong", "/probe?target=pr1"))
         log = self.stop_replmon_cleanly(max_secs=CONNECT_S + QUERY_S + 2.0)
         for s in secrets_:
-            self.assertNotIn(s.decode(), log, "a secret reached the log")
+            self.assertNotIn(s, log, "a secret reached the log")
 
 
 def main(argv):

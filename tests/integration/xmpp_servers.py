@@ -14,21 +14,27 @@
   basic_auth=True only to HTTP Basic as the registered admin JID (ADMIN_USER@domain,
   password ADMIN_PASSWORD, registered by start()); the commands in `refuse` are left out
   (a call answers 403 code 32). freeze()/thaw() SIGSTOP/SIGCONT the Erlang VM itself.
-- Prosody(workdir, muc=None, cert=, key=, direct_tls=, s2s=): prosody 0.12 with
+- Prosody(workdir, muc=None, cert=, key=, direct_tls=, s2s=, outgoing_s2s=): prosody 0.12 with
   http_openmetrics (statistics internal, interval manual), internal_plain auth, STARTTLS
   offered but not required; the given certificate (else a throwaway self-signed one); muc=
   a MUC component domain; with direct_tls a XEP-0368 port (direct_tls_port), with s2s an
-  s2s listener (s2s_port). s2s is disabled unless s2s=True, or route_s2s(domain,
-  "host:port") is called before start() (then: dialback, TLS not required, its own free
-  s2s port, and a plugin of ours that sends stanzas for that domain to that address:
-  prosody_plugins/mod_test_s2s_addresses.lua, shared with federation.py), or
-  s2s_interface= (federation.py; see the class).
+  s2s listener (s2s_port). s2s is disabled unless s2s=True, outgoing_s2s=True (it dials
+  peers but has no s2s port), or route_s2s(domain, "host:port") is called before start()
+  (then: dialback, TLS not required, its own free s2s port, and a plugin of ours that
+  sends stanzas for that domain to that address: prosody_plugins/mod_test_s2s_addresses.lua,
+  shared with federation.py), or s2s_interface= (federation.py; see the class).
+- Both: extra_hosts (more virtual hosts, which the certificate should cover) and
+  launch_prefix (a command the server process is started through, e.g. `unshare ...`;
+  ejabberdctl/prosodyctl calls are not).
+- start_all(servers) starts several servers in parallel, stop_all(servers) stops them so.
 - Client(address, jid, password): a real slixmpp session in a subprocess (xmpp_client.py
   run by a Python that has Debian's python3-slixmpp: XMPP_PYTHON, this interpreter, or
   /usr/bin/python3). connect() returns once session_start fired; disconnect() ends it.
 - OpenfireReplay(secret=..., basic=(user, password)): http.server replaying the Openfire
   REST API plugin's documented answers for /plugins/restapi/v1/system/statistics/sessions.
 - stream_features(address, domain): the raw bytes a c2s port answers to a stream open.
+- replmon_xmpp_node(name, server, ...) and replmon_xmpp_config(...): replmon's YAML for
+  these servers.
 
 Every process is stopped by PID (stop(), and common's atexit/signal clean-up). ejabberd's
 VM is a child of the `ejabberdctl foreground` shell: it is found by PID and stopped with
@@ -59,11 +65,12 @@ import calendar
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROSODY_PLUGINS = os.path.join(HERE, "prosody_plugins")
 sys.path.insert(0, HERE)
-from common import (forget, free_port, http_url, register_cleanup,  # noqa: E402
-                    spawn, stop_process, tail, unregister_cleanup)
+from common import (forget, free_port, http_url, read_log, register_cleanup,  # noqa: E402
+                    spawn, stop_process, tail, unregister_cleanup, write_file)
 
 __all__ = ["Ejabberd", "Prosody", "Client", "OpenfireReplay", "stream_features",
-           "make_certificate", "slixmpp_python", "DOMAIN", "ADMIN_USER", "ADMIN_PASSWORD"]
+           "make_certificate", "slixmpp_python", "start_all", "stop_all", "replmon_xmpp_node",
+           "replmon_xmpp_config", "DOMAIN", "ADMIN_USER", "ADMIN_PASSWORD"]
 
 DOMAIN = "chat.test"
 ADMIN_USER = "admin"
@@ -110,6 +117,12 @@ def make_certificate(directory, domain):
         raise RuntimeError("openssl req failed: %s" % r.stderr.decode("utf-8", "replace"))
     os.chmod(key, 0o600)
     return cert, key, certificate_not_after(cert)
+
+
+def write_pem(path, cert, key):
+    """ejabberd's certfile: the certificate and its key in one file, only for its owner."""
+    with open(cert) as c, open(key) as k:
+        return write_file(path, c.read() + k.read(), 0o600)
 
 
 def certificate_not_after(cert):
@@ -201,6 +214,7 @@ def _comm(pid):
 
 
 def _alive(pid):
+    """pid exists and is not a zombie (a reaped grandchild may linger as one briefly)."""
     try:
         with open("/proc/%d/stat" % pid, "rb") as f:
             stat = f.read().decode("utf-8", "replace")
@@ -211,16 +225,20 @@ def _alive(pid):
 
 # --------------------------------------------------------------------------------------
 
-def ejabberd_yml_head(writer, domain, pem, c2s_port, http_port, extra_certfiles=()):
-    """The start of a test node's ejabberd.yml: its host, certificate (plus
-    extra_certfiles, e.g. the CA that issued it), a c2s listener that offers STARTTLS (not
-    required) and the HTTP API, all on 127.0.0.1."""
+def _yaml_list(items, indent=6):
+    return "".join("%s- %s\n" % (" " * indent, x) for x in items)
+
+
+def ejabberd_yml_head(writer, domain, pem, c2s_port, http_port, extra_certfiles=(),
+                      extra_hosts=()):
+    """The start of a test node's ejabberd.yml: its host (plus extra_hosts), certificate
+    (plus extra_certfiles, e.g. the CA that issued it), a c2s listener that offers STARTTLS
+    (not required) and the HTTP API, all on 127.0.0.1."""
     pem = '"%s"' % pem + "".join('\n  - "%s"' % f for f in extra_certfiles)
     return """# Written by %s on 127.0.0.1.
 loglevel: info
 hosts:
-  - %s
-certfiles:
+%scertfiles:
   - %s
 acme:
   auto: false
@@ -238,7 +256,39 @@ listen:
     module: ejabberd_http
     request_handlers:
       /api: mod_http_api
-""" % (writer, domain, pem, c2s_port, http_port)
+""" % (writer, _yaml_list((domain,) + tuple(extra_hosts), 2), pem, c2s_port, http_port)
+
+
+def ejabberd_api_permissions(*groups):
+    """A test node's api_permissions: every command through ejabberdctl (the tests' own
+    calls), then groups, each (name, from: the modules or None for any, who: YAML items
+    such as "ip: 127.0.0.1/32", what: the commands, none meaning "!*")."""
+    text = """api_permissions:
+  "console commands":
+    from:
+      - ejabberd_ctl
+    who: all
+    what: "*"
+"""
+    for name, sources, who, commands in groups:
+        text += '  "%s":\n' % name
+        if sources:
+            text += "    from:\n" + _yaml_list(sources)
+        text += "    who:\n" + _yaml_list(who) + "    what:\n" + _yaml_list(commands or ['"!*"'])
+    return text
+
+
+def ejabberd_modules(*more):
+    """A test node's modules (rooms only for local users; no mod_stream_mgmt, so a killed
+    client's session ends at once), plus more, e.g. "mod_ping: {}"."""
+    return """modules:
+  mod_admin_extra: {}
+  mod_disco: {}
+  mod_muc:
+    access_create: muc_create
+  mod_muc_admin: {}
+  mod_roster: {}
+""" + "".join("  %s\n" % m for m in more)
 
 
 class Ejabberd:
@@ -249,11 +299,11 @@ class Ejabberd:
     namespace), certificate ((cert, key) files instead of a self-signed one) with
     extra_certfiles (e.g. its CA, so the chain is complete), and YAML text added to the
     listeners (extra_listen), to the modules (extra_modules) and at the top level
-    (extra_options)."""
+    (extra_options). Also extra_hosts and launch_prefix (see the module docstring)."""
 
     def __init__(self, workdir, basic_auth=False, refuse=(), domain=DOMAIN, verbose=False,
                  netns=None, certificate=None, extra_certfiles=(), extra_listen="",
-                 extra_modules="", extra_options=""):
+                 extra_modules="", extra_options="", extra_hosts=(), launch_prefix=()):
         self.dir = os.path.abspath(workdir)
         os.makedirs(self.dir, exist_ok=True)
         self.domain = domain
@@ -262,6 +312,8 @@ class Ejabberd:
         self.extra_certfiles = tuple(extra_certfiles)
         self.extra_listen, self.extra_modules = extra_listen, extra_modules
         self.extra_options = extra_options
+        self.extra_hosts = tuple(extra_hosts)
+        self.launch_prefix = list(launch_prefix)
         self.basic_auth = basic_auth
         self.refuse = tuple(refuse)
         self.verbose = verbose
@@ -305,12 +357,7 @@ class Ejabberd:
             self.cert_not_after = certificate_not_after(self.cert)
         else:
             self.cert, self.key, self.cert_not_after = make_certificate(self.dir, self.domain)
-        pem = os.path.join(self.dir, "server.pem")
-        with open(self.cert) as c, open(self.key) as k:
-            text = c.read() + k.read()
-        fd = os.open(pem, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        pem = write_pem(os.path.join(self.dir, "server.pem"), self.cert, self.key)
         with open(os.path.join(self.dir, "inetrc"), "w") as f:
             f.write('{lookup,["file","native"]}.\n{host,{127,0,0,1}, ["localhost"]}.\n'
                     '{file, resolv, "/etc/resolv.conf"}.\n')
@@ -320,11 +367,10 @@ class Ejabberd:
                     'ERL_OPTIONS="-setcookie %s -kernel inet_dist_use_interface {127,0,0,1}"\n'
                     'EXEC_CMD=as_current_user\n' % (self.node, self.dist_port, self.cookie))
         allowed = [c for c in READ_ONLY_COMMANDS if c not in self.refuse]
-        who = ('      - user: "%s"\n' % self.admin_jid() if self.basic_auth
-               else "      - ip: 127.0.0.1/8\n")
+        who = 'user: "%s"' % self.admin_jid() if self.basic_auth else "ip: 127.0.0.1/8"
         yml = ejabberd_yml_head("tests/integration/xmpp_servers.py: a throwaway node",
                                 self.domain, pem, self.c2s_port, self.http_port,
-                                self.extra_certfiles) + self.extra_listen + """\
+                                self.extra_certfiles, self.extra_hosts) + self.extra_listen + """\
 auth_method: internal
 acl:
   admin:
@@ -344,26 +390,9 @@ access_rules:
     allow: admin
   muc_create:
     allow: local
-api_permissions:
-  "console commands":
-    from:
-      - ejabberd_ctl
-    who: all
-    what: "*"
-  "replmon read-only":
-    who:
-%(who)s    what:
-%(what)s
-modules:
-  mod_admin_extra: {}
-  mod_disco: {}
-  mod_muc:
-    access_create: muc_create
-  mod_muc_admin: {}
-  mod_roster: {}
-""" % dict(admin=self.admin_jid(), who=who,
-           what="".join("      - %s\n" % c for c in allowed) if allowed else "      - \"!*\"\n")
-        yml += self.extra_modules + self.extra_options
+""" % dict(admin=self.admin_jid())
+        yml += ejabberd_api_permissions(("replmon read-only", None, [who], allowed))
+        yml += ejabberd_modules() + self.extra_modules + self.extra_options
         with open(self.config, "w") as f:
             f.write(yml)
         self._written = True
@@ -402,7 +431,8 @@ modules:
             f.write(("---- %s start %s c2s %d http %d dist %d\n" % (
                 time.strftime("%H:%M:%S"), self.node, self.c2s_port, self.http_port,
                 self.dist_port)).encode())
-        self.proc = spawn(self.ctl_argv("foreground"), self.log, cwd=self.dir)
+        self.proc = spawn(self.launch_prefix + self.ctl_argv("foreground"), self.log,
+                          cwd=self.dir)
         register_cleanup(self.stop)
 
     def wait_ready(self, bound=START_BOUND_S):
@@ -441,19 +471,23 @@ modules:
                 raise RuntimeError("no beam process under ejabberdctl pid %d" % self.proc.pid)
             time.sleep(0.05)
 
+    def _live_vm(self):
+        """The VM's PID (looked up now when not known yet) while it is alive, else None."""
+        if self.vm_pid is None and self.running():
+            try:
+                self.vm_pid = self._find_vm(bound=0)
+            except RuntimeError:
+                pass
+        return self.vm_pid if self.vm_pid and _alive(self.vm_pid) else None
+
     def stop(self, bound=STOP_BOUND_S):
         """`ejabberdctl stop`, then SIGTERM and SIGKILL to the VM and the shell by PID, each
         bounded. Idempotent."""
         unregister_cleanup(self.stop)
         if self.proc is None:
             return None
-        if self.vm_pid is None and self.proc.poll() is None:
-            try:
-                self.vm_pid = self._find_vm(bound=0)
-            except RuntimeError:
-                pass
-        vm = self.vm_pid
-        if vm and _alive(vm):
+        vm = self._live_vm()
+        if vm:
             try:
                 os.kill(vm, signal.SIGCONT)
             except ProcessLookupError:
@@ -525,12 +559,14 @@ class Prosody:
     s2s_interface (an address: mod_s2s on port 5269 there, encryption and certificate
     authentication required; None disables mod_s2s), plugin_paths, extra_modules (names
     added to modules_enabled) and extra_config (Lua text added before the VirtualHost).
-    reconfigure(**options) rewrites the file for the next start. (route_s2s() and s2s=True
-    are the other, simpler ways to s2s: see the module docstring.)"""
+    reconfigure(**options) rewrites the file for the next start. (route_s2s(), s2s=True
+    and outgoing_s2s=True are the other, simpler ways to s2s; extra_hosts and
+    launch_prefix: see the module docstring.)"""
 
     def __init__(self, workdir, domain=DOMAIN, verbose=False, muc=None, cert=None, key=None,
                  direct_tls=False, s2s=False, netns=None, certificate=None, cafile=None,
-                 s2s_interface=None, plugin_paths=(), extra_modules=(), extra_config=""):
+                 s2s_interface=None, plugin_paths=(), extra_modules=(), extra_config="",
+                 outgoing_s2s=False, extra_hosts=(), launch_prefix=()):
         if cert and not certificate:
             certificate = (cert, key)
         self.dir = os.path.abspath(workdir)
@@ -550,6 +586,9 @@ class Prosody:
         self.s2s = s2s
         self.s2s_port = free_port() if s2s else None  # s2s_address()/route_s2s() pick one too
         self.s2s_routes = {}
+        self.outgoing_s2s = outgoing_s2s
+        self.extra_hosts = tuple(extra_hosts)
+        self.launch_prefix = list(launch_prefix)
         self.config = os.path.join(self.dir, "prosody.cfg.lua")
         self.data = os.path.join(self.dir, "data")
         self.log = os.path.join(self.dir, "prosody.log")
@@ -612,6 +651,8 @@ class Prosody:
         elif self.s2s:
             s2s = ('modules_disabled = { }\ns2s_ports = { %d }\ns2s_interfaces = { "127.0.0.1" }\n'
                    % self.s2s_port)
+        elif self.outgoing_s2s:
+            s2s = "s2s_ports = { }\n"
         else:
             s2s = 'modules_disabled = { "s2s" }\n'
         cafile = '; cafile = "%s"' % self.cafile if self.cafile else ""
@@ -644,13 +685,14 @@ log = { { levels = { min = "info" }, to = "console" } }
 ssl = { certificate = "%(cert)s"; key = "%(key)s"%(cafile)s }
 %(extra)s
 VirtualHost "%(domain)s"
-%(muc)s""" % dict(root="run_as_root = true" if root else "", dir=self.dir, data=self.data,
-                  c2s=self.c2s_port, http=self.http_port, cert=self.cert, key=self.key,
-                  domain=self.domain, cafile=cafile, s2s=s2s, extra=extra,
-                  direct=self.direct_tls_port or "",
-                  plugin_paths=", ".join('"%s"' % p for p in plugin_paths),
-                  modules="".join(' "%s";' % m for m in modules),
-                  muc='Component "%s" "muc"\n' % self.muc if self.muc else "")
+%(hosts)s""" % dict(root="run_as_root = true" if root else "", dir=self.dir, data=self.data,
+                    c2s=self.c2s_port, http=self.http_port, cert=self.cert, key=self.key,
+                    domain=self.domain, cafile=cafile, s2s=s2s, extra=extra,
+                    direct=self.direct_tls_port or "",
+                    plugin_paths=", ".join('"%s"' % p for p in plugin_paths),
+                    modules="".join(' "%s";' % m for m in modules),
+                    hosts="".join('VirtualHost "%s"\n' % h for h in self.extra_hosts)
+                    + ('Component "%s" "muc"\n' % self.muc if self.muc else ""))
         with open(self.config, "w") as f:
             f.write(text)
         self._written = True
@@ -669,8 +711,8 @@ VirtualHost "%(domain)s"
             f.write(("---- %s start c2s %d http %d\n" % (
                 time.strftime("%H:%M:%S"), self.c2s_port, self.http_port)).encode())
         prefix = self.netns.prefix() if self.netns is not None else []
-        self.proc = spawn(prefix + [PROSODY, "-F", "--config", self.config], self.log,
-                          cwd=self.dir)
+        self.proc = spawn(self.launch_prefix + prefix + [PROSODY, "-F", "--config", self.config],
+                          self.log, cwd=self.dir)
 
     def wait_ready(self, bound=START_BOUND_S):
         try:
@@ -736,6 +778,61 @@ VirtualHost "%(domain)s"
             if line.startswith(family + "{") and (label is None or label in line):
                 total += float(line.rsplit(None, 1)[1])
         return total
+
+
+def start_all(servers):
+    """Launches every server (from this, the main thread: see common.spawn), then waits
+    for each: they come up in parallel."""
+    for srv in servers:
+        srv.launch()
+    for srv in servers:
+        srv.wait_ready()
+
+
+def stop_all(servers):
+    """Stops the servers (None is skipped) in parallel, each within its own bounds."""
+    threads = [threading.Thread(target=s.stop, daemon=True) for s in servers if s is not None]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+
+
+# --------------------------------------------------------------------------------------
+# replmon's configuration for these servers
+
+def replmon_xmpp_node(name, server, ca_file=None, probe_account=None, **fields):
+    """One node of replmon's `xmpp:` section watching server (an Ejabberd or a Prosody):
+    its name, type, api_url (Prosody: /metrics), c2s_address and domain; with ca_file,
+    tls: {ca_file}; with probe_account, (user, password file[, relogin_interval]), the
+    logged-in probe as user@domain; then fields, each a key and its YAML text (e.g.
+    s2s_ping="[a.test, b.test]")."""
+    if isinstance(server, Ejabberd):
+        kind, api = "ejabberd", server.api_url()
+    else:
+        kind, api = "prosody", server.metrics_url()
+    text = ("      - name: %s\n        type: %s\n        api_url: %s\n"
+            "        c2s_address: %s\n        domain: %s\n"
+            % (name, kind, api, server.c2s_address(), server.domain))
+    if ca_file:
+        text += "        tls: {ca_file: %s}\n" % ca_file
+    if probe_account:
+        user, password_file = probe_account[:2]
+        relogin = (", relogin_interval: %s" % probe_account[2]
+                   if len(probe_account) > 2 else "")
+        text += ("        probe_account: {jid: %s@%s, password_file: %s%s}\n"
+                 % (user, server.domain, password_file, relogin))
+    return text + "".join("        %s: %s\n" % field for field in fields.items())
+
+
+def replmon_xmpp_config(poll_s, connect_s, query_s, clusters):
+    """A replmon configuration with XMPP clusters only: the poll interval and timeouts
+    (seconds), then clusters, {cluster name: [replmon_xmpp_node() text]} in order."""
+    text = ("global: {poll_interval: %gs, connect_timeout: %gs, query_timeout: %gs}\nxmpp:\n"
+            % (poll_s, connect_s, query_s))
+    for cluster, nodes in clusters.items():
+        text += "  - cluster: %s\n    nodes:\n" % cluster + "".join(nodes)
+    return text
 
 
 # --------------------------------------------------------------------------------------
@@ -877,11 +974,7 @@ class Client:
             time.sleep(0.02)
 
     def log_text(self):
-        try:
-            with open(self.log, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return read_log(self.log)
 
 
 # --------------------------------------------------------------------------------------
