@@ -180,14 +180,15 @@ static bool domain_shared(const struct group_analysis *g, size_t i) {
   return false;
 }
 
-static void measure_link(const struct group_analysis *g, const struct group_analysis *before,
-                         struct link_analysis *l, double interval_s, double now_unix) {
+/* Fills l; returns when its lag stops holding without a new poll (pair_heartbeat_lag). */
+static double measure_link(const struct group_analysis *g, const struct group_analysis *before,
+                           struct link_analysis *l, double interval_s, double now_unix) {
   const struct pair_node *replica = &g->nodes[l->replica];
   const struct pair_node *source = l->source_index >= 0 ? &g->nodes[l->source_index] : NULL;
   l->up = pair_link_up(replica, l->source);
-  l->lag_valid_until_unix = INFINITY;
+  double valid_until = INFINITY;
   l->lag_s = source ? pair_heartbeat_lag(replica, source, g->mariadb->heartbeat_write, interval_s,
-                                         now_unix, &l->lag_valid_until_unix)
+                                         now_unix, &valid_until)
                     : NAN;
   const struct replica_status *rep = pair_find_link(replica, l->source);
   double lag = pair_link_lag(rep, l->lag_s, &l->lag_method);
@@ -211,6 +212,7 @@ static void measure_link(const struct group_analysis *g, const struct group_anal
                         source->status ? source->status->memory.read_unix - l->break_seen_unix
                                        : NAN,
                         &l->binlog_horizon);
+  return valid_until;
 }
 
 /* The errant transactions of every node in every writer domain, and the check
@@ -419,11 +421,10 @@ static struct group_analysis *mariadb_group(const struct snapshot *s, size_t c,
     rc = find_links(g);
   double growing = 0; /* the largest lag that grows with the clock */
   for (size_t l = 0; rc == 0 && l < g->n_links; l++) {
-    measure_link(g, before, &g->links[l], config->poll_interval_s, now_unix);
-    const struct link_analysis *link = &g->links[l];
-    g->refresh_at_unix = fmin(g->refresh_at_unix, link->lag_valid_until_unix);
-    if (link->lag_valid_until_unix <= now_unix && link->lag_s > growing)
-      growing = link->lag_s;
+    double valid_until = measure_link(g, before, &g->links[l], config->poll_interval_s, now_unix);
+    g->refresh_at_unix = fmin(g->refresh_at_unix, valid_until);
+    if (valid_until <= now_unix && g->links[l].lag_s > growing)
+      growing = g->links[l].lag_s;
   }
   /* A lag that grows with the clock: again a step later. */
   if (g->refresh_at_unix <= now_unix)

@@ -28,10 +28,9 @@ struct link_analysis {
   const char *source; /* the source's name (a configured node) or host:port; borrowed */
   long source_index;  /* -1 when the source is not a node of this cluster */
   bool expected;
-  double up;                   /* pair_link_up */
-  double lag_s;                /* heartbeat lag; NaN without a heartbeat table or source */
-  double lag_valid_until_unix; /* pair_heartbeat_lag's: when lag_s stops holding */
-  enum lag_method lag_method;  /* where the lag the link is judged by comes from (pair_link_lag) */
+  double up;                  /* pair_link_up */
+  double lag_s;               /* heartbeat lag; NaN without a heartbeat table or source */
+  enum lag_method lag_method; /* where the lag the link is judged by comes from (pair_link_lag) */
   /* The lag the health judges: pair_link_lag (the heartbeat lag, else Master_Slave_time_diff,
    * else Seconds_Behind_Master) less the link's SQL_Delay (MASTER_DELAY), never below 0: a
    * replica delayed on purpose lags only by what it trails beyond its delay. NaN when no lag
