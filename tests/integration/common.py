@@ -314,6 +314,62 @@ def scrape(port, timeout=5.0):
 # --------------------------------------------------------------------------------------
 # replmon
 
+class TcpStandIn:
+    """A TCP server on 127.0.0.1 (of the calling thread's namespace) standing in for a
+    server in a test: handle(server, conn) runs in a thread per connection, which is closed
+    after it. Counts connections and the bytes sent with send(). stop() closes everything."""
+
+    def __init__(self, handle):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.handle, self.conns, self.sent, self.accepted = handle, [], 0, 0
+        self.lock = threading.Lock()
+        self.stopping = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.conns.append(c)
+                self.accepted += 1
+            threading.Thread(target=self._run, args=(c,), daemon=True).start()
+
+    def _run(self, c):
+        try:
+            self.handle(self, c)
+        except OSError:
+            pass
+        finally:
+            with self.lock:
+                if c in self.conns:
+                    self.conns.remove(c)
+            c.close()
+
+    def send(self, c, data):
+        c.sendall(data)
+        with self.lock:
+            self.sent += len(data)
+
+    def stop(self):
+        self.stopping = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        with self.lock:
+            for c in self.conns:
+                try:
+                    c.close()
+                except OSError:
+                    pass
+            self.conns = []
+
+
 def replmon_path():
     return _binary_path("REPLMON", "build/replmon")
 

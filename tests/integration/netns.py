@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import threading
+import unittest
 from contextlib import contextmanager
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -55,6 +56,13 @@ def available():
     return None
 
 
+def skip_unless_available():
+    """For a suite's check_prerequisites: unittest.SkipTest when namespaces cannot be made."""
+    why = available()
+    if why:
+        raise unittest.SkipTest(why)
+
+
 def _sweep_stale():
     """Deletes the namespaces of earlier runs whose process is gone (SIGKILLed runners)."""
     try:
@@ -75,6 +83,7 @@ class Netns:
         if not _live:
             _sweep_stale()
         self.name = "%s%d%s" % (PREFIX, os.getpid(), tag)
+        self._stay = None  # enter()'s context
         self.iface_prefix = "rf%d%s" % (os.getpid(), tag)  # at most 15 characters with 1 more
         ip("netns", "add", self.name)
         _live.append(self)
@@ -119,7 +128,16 @@ class Netns:
             os.close(target)
             os.close(home)
 
+    def enter(self):
+        """Moves the calling thread into this namespace until delete(): a fixture's main
+        thread, so that its servers, scrapes and children live there."""
+        self._stay = self.entered()
+        self._stay.__enter__()
+
     def delete(self):
+        if self._stay is not None:
+            stay, self._stay = self._stay, None
+            stay.__exit__(None, None, None)
         if self in _live:
             _live.remove(self)
             ip("netns", "del", self.name, check=False)  # its veths go with it

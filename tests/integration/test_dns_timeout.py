@@ -22,7 +22,6 @@ import socket
 import sys
 import threading
 import time
-import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -73,22 +72,18 @@ class TestDnsTimeout(FixtureCase):
     timings = []
     ns = None
     resolver = None
-    _entered = None
 
     @classmethod
     def check_prerequisites(cls):
         super().check_prerequisites()
-        why = netns.available()
-        if why:
-            raise unittest.SkipTest(why)
+        netns.skip_unless_available()
 
     @classmethod
     def start_fixture(cls):
         cls.ns = netns.Netns("d")  # only lo: no question leaves the machine
         cls.ns.etc("resolv.conf", "nameserver 127.0.0.1\n")  # glibc's defaults: 5 s, 2 tries
         cls.ns.etc("hosts", "127.0.0.1 localhost\n")
-        cls._entered = cls.ns.entered()
-        cls._entered.__enter__()  # this (main) thread: the resolver, the scrapes
+        cls.ns.enter()  # this (main) thread: the resolver, the scrapes
         cls.resolver = SilentResolver()
         cls.host = "silent-%d.test" % os.getpid()
         path = os.path.join(cls.workdir, "replmon.yml")
@@ -113,9 +108,6 @@ class TestDnsTimeout(FixtureCase):
             if cls.resolver is not None:
                 cls.resolver.close()
                 cls.resolver = None
-            if cls._entered is not None:
-                cls._entered.__exit__(None, None, None)
-                cls._entered = None
             if cls.ns is not None:
                 cls.ns.delete()
                 cls.ns = None

@@ -57,7 +57,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import common  # noqa: E402
 import netns  # noqa: E402
-from common import FixtureCase, Metrics, Replmon, http, is_nan, scrape  # noqa: E402
+from common import FixtureCase, Metrics, Replmon, TcpStandIn, http, is_nan, scrape  # noqa: E402
 from mariadb_pair import Pair, PairReplmonCase  # noqa: E402
 from xmpp_servers import OpenfireReplay  # noqa: E402
 
@@ -405,61 +405,6 @@ class TestPartition(PairReplmonCase):
 # --------------------------------------------------------------------------------------
 # Part 2: hostile XMPP APIs
 
-class _Server:
-    """A TCP server on 127.0.0.1 (of the calling thread's namespace): handle(conn) runs in
-    a thread per connection. Counts connections and bytes sent."""
-
-    def __init__(self, handle):
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.handle, self.conns, self.sent, self.accepted = handle, [], 0, 0
-        self.lock = threading.Lock()
-        self.stopping = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while not self.stopping:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            with self.lock:
-                self.conns.append(c)
-                self.accepted += 1
-            threading.Thread(target=self._run, args=(c,), daemon=True).start()
-
-    def _run(self, c):
-        try:
-            self.handle(self, c)
-        except OSError:
-            pass
-        finally:
-            with self.lock:
-                if c in self.conns:
-                    self.conns.remove(c)
-            c.close()
-
-    def send(self, c, data):
-        c.sendall(data)
-        with self.lock:
-            self.sent += len(data)
-
-    def stop(self):
-        self.stopping = True
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
-        with self.lock:
-            for c in self.conns:
-                try:
-                    c.close()
-                except OSError:
-                    pass
-            self.conns = []
-
-
 def silent(server, c):
     """(a) accepts and never answers: reads the request, keeps the connection open until
     the client gives up."""
@@ -541,7 +486,6 @@ class TestHostileXMPP(FixtureCase):
     BOUND_S = 20.0
     SCRAPE_EVERY_S = SCRAPE_EVERY_S
     ns = None
-    _entered = None
     servers = {}
     calm = None
     dns = None
@@ -563,21 +507,18 @@ class TestHostileXMPP(FixtureCase):
     @classmethod
     def check_prerequisites(cls):
         super().check_prerequisites()
-        why = netns.available()
-        if why:
-            raise unittest.SkipTest(why)
+        netns.skip_unless_available()
 
     @classmethod
     def start_fixture(cls):
         cls.ns = netns.Netns("x")  # only lo: nothing can leave the machine from here
         cls.ns.etc("resolv.conf", "nameserver 127.0.0.1\n")  # glibc's defaults: 5 s, 2 tries
         cls.ns.etc("hosts", "127.0.0.1 localhost\n")
-        cls._entered = cls.ns.entered()
-        cls._entered.__enter__()  # this (main) thread: servers, scrapes, replmon's netns
+        cls.ns.enter()  # this (main) thread: servers, scrapes, replmon's netns
         cls.dns = DnsStub()
         cls.calm = OpenfireReplay(local_sessions=3, cluster_sessions=5)
         cls.calm.start()
-        cls.servers = {name: _Server(h) for name, _, h, _ in cls.HOSTILE if h is not None}
+        cls.servers = {name: TcpStandIn(h) for name, _, h, _ in cls.HOSTILE if h is not None}
         cls.bad_host = "nowhere-%d.invalid" % os.getpid()
         cls.config = cls.write_config(hostile=False)
         # `ip netns exec` bind-mounts the namespace's /etc/netns files and execs.
@@ -628,9 +569,6 @@ class TestHostileXMPP(FixtureCase):
             if cls.dns is not None:
                 cls.dns.close()
                 cls.dns = None
-            if cls._entered is not None:
-                cls._entered.__exit__(None, None, None)
-                cls._entered = None
             if cls.ns is not None:
                 cls.ns.delete()
                 cls.ns = None

@@ -40,7 +40,6 @@ import re
 import subprocess
 import sys
 import time
-import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -85,9 +84,7 @@ class TestUnreachable(PairReplmonCase):
     @classmethod
     def check_prerequisites(cls):
         super().check_prerequisites()
-        why = netns.available()
-        if why:
-            raise unittest.SkipTest(why)
+        netns.skip_unless_available()
 
     @classmethod
     def start_fixture(cls):

@@ -21,14 +21,12 @@ About 10 s.
 
 import os
 import re
-import socket
 import sys
-import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import common  # noqa: E402
-from common import FixtureCase, free_port  # noqa: E402
+from common import FixtureCase, TcpStandIn, free_port  # noqa: E402
 
 LABEL = "integration-xmpp-reply-from"
 POLL_S, CONNECT_S, QUERY_S = 1.0, 1.0, 2.0
@@ -42,83 +40,54 @@ def _attr(tag, name):
     return m.group(1) if m else None
 
 
-class ScriptedServer:
+def scripted(answer):
     """A c2s server that logs in anyone and answers pings with answer(id, to): a list of
     stanzas to send."""
+    return TcpStandIn(lambda server, c: _serve(c, answer))
 
-    def __init__(self, answer):
-        self.answer = answer
-        self.port = free_port()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", self.port))
-        self.sock.listen(16)
-        self.stopping = False
-        self.conns = []
-        threading.Thread(target=self._accept, daemon=True).start()
 
-    def _accept(self):
-        while not self.stopping:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
+def _serve(c, answer):
+    buf = [""]
+
+    def read_until(pattern):
+        while True:
+            m = re.search(pattern, buf[0], re.S)
+            if m:
+                buf[0] = buf[0][m.end():]
+                return m
+            data = c.recv(65536)
+            if not data:
+                raise EOFError
+            buf[0] += data.decode("utf-8", "replace")
+
+    def header(features):
+        c.sendall(("<?xml version='1.0'?><stream:stream xmlns='jabber:client' %s id='s%d' "
+                   "from='%s' version='1.0'><stream:features>%s</stream:features>"
+                   % (STREAM_NS, id(c), DOMAIN, features)).encode())
+
+    try:
+        read_until(r"<stream:stream[^>]*>")
+        header("<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
+               "<mechanism>PLAIN</mechanism></mechanisms>")
+        read_until(r"<auth\b.*?(</auth>|/>)")
+        c.sendall(b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+        read_until(r"<stream:stream[^>]*>")
+        header("<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>")
+        bind = read_until(r"<iq\b[^>]*>.*?</iq>")
+        c.sendall(("<iq type='result' id='%s'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+                   "<jid>replmon@%s/fake</jid></bind></iq>"
+                   % (_attr(bind.group(0), "id"), DOMAIN)).encode())
+        while True:
+            iq = read_until(r"<iq\b[^>]*?(/>|>.*?</iq>)|</stream:stream>").group(0)
+            if iq.startswith("</stream:stream"):
+                c.sendall(b"</stream:stream>")
                 return
-            self.conns.append(c)
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
-
-    def _serve(self, c):
-        buf = [""]
-
-        def read_until(pattern):
-            while True:
-                m = re.search(pattern, buf[0], re.S)
-                if m:
-                    buf[0] = buf[0][m.end():]
-                    return m
-                data = c.recv(65536)
-                if not data:
-                    raise EOFError
-                buf[0] += data.decode("utf-8", "replace")
-
-        def header(features):
-            c.sendall(("<?xml version='1.0'?><stream:stream xmlns='jabber:client' %s id='s%d' "
-                       "from='%s' version='1.0'><stream:features>%s</stream:features>"
-                       % (STREAM_NS, id(c), DOMAIN, features)).encode())
-
-        try:
-            read_until(r"<stream:stream[^>]*>")
-            header("<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
-                   "<mechanism>PLAIN</mechanism></mechanisms>")
-            read_until(r"<auth\b.*?(</auth>|/>)")
-            c.sendall(b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
-            read_until(r"<stream:stream[^>]*>")
-            header("<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>")
-            bind = read_until(r"<iq\b[^>]*>.*?</iq>")
-            c.sendall(("<iq type='result' id='%s'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
-                       "<jid>replmon@%s/fake</jid></bind></iq>"
-                       % (_attr(bind.group(0), "id"), DOMAIN)).encode())
-            while True:
-                iq = read_until(r"<iq\b[^>]*?(/>|>.*?</iq>)|</stream:stream>").group(0)
-                if iq.startswith("</stream:stream"):
-                    c.sendall(b"</stream:stream>")
-                    return
-                tag = iq[:iq.index(">") + 1]
-                if "urn:xmpp:ping" in iq and _attr(tag, "type") == "get":
-                    for stanza in self.answer(_attr(tag, "id"), _attr(tag, "to")):
-                        c.sendall(stanza.encode())
-        except (EOFError, OSError):
-            pass
-        finally:
-            c.close()
-
-    def stop(self):
-        self.stopping = True
-        self.sock.close()
-        for c in self.conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            tag = iq[:iq.index(">") + 1]
+            if "urn:xmpp:ping" in iq and _attr(tag, "type") == "get":
+                for stanza in answer(_attr(tag, "id"), _attr(tag, "to")):
+                    c.sendall(stanza.encode())
+    except EOFError:
+        pass
 
 
 def result(iq_id, sender):
@@ -146,7 +115,7 @@ class TestReplyFrom(FixtureCase):
 
     @classmethod
     def start_fixture(cls):
-        cls.servers = {"honest": ScriptedServer(honest), "forger": ScriptedServer(forger)}
+        cls.servers = {"honest": scripted(honest), "forger": scripted(forger)}
         secret = os.path.join(cls.workdir, "probe.pass")
         with open(secret, "w") as f:
             f.write("probe-Secret-8\n")
